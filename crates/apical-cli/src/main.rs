@@ -1,0 +1,150 @@
+//! `apical`: config-driven experiments. The only place that reads argv and the environment and
+//! that picks the device.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use apical_run::{init_device, ExperimentConfig, RunError, RunOptions};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "apical", version, about = "Brain-inspired learning experiments on burn: generative-feedback and feedforward networks, perceptual and BCI tasks, redundancy analyses.")]
+#[command(after_help = "Examples:
+  apical run configs/quickstart.toml
+  apical run configs/orientation_ff.toml --backend wgpu --set training.steps=2000
+  apical run configs/quickstart.toml --set model.hidden=[256,128] --out runs/wide
+  apical resume runs/wide
+  apical config show configs/quickstart.toml --set training.seed=3
+
+Exit codes: 0 success, 2 bad input (config, data files, arguments, unavailable backend), 1 failure while running.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the experiment a config describes and write a run directory.
+    #[command(after_help = "Examples:
+  apical run configs/quickstart.toml
+  apical run configs/quickstart.toml --backend wgpu
+  apical run configs/orientation_ff.toml --set task.signal_levels=[-12,0,12] --set training.seed=2 --out runs/o2")]
+    Run(RunArgs),
+    /// Continue a run from its newest checkpoint; the result equals an uninterrupted run.
+    #[command(after_help = "Example:\n  apical resume runs/quickstart-20261123-153000")]
+    Resume(ResumeArgs),
+    /// Inspect configs.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The experiment config (TOML), e.g. configs/quickstart.toml.
+    config: PathBuf,
+    /// Backend: ndarray (CPU, default) or wgpu (GPU; Mesa lavapipe without one). Overrides backend.kind.
+    #[arg(long, value_parser = ["ndarray", "wgpu"])]
+    backend: Option<String>,
+    /// Override a config key: --set training.steps=500 (repeatable; values in TOML syntax).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Run directory (default: runs/<name>-<UTC timestamp>). Must not exist or be empty.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop right after this step, as if killed (for testing `resume`).
+    #[arg(long, hide = true)]
+    halt_after: Option<usize>,
+}
+
+#[derive(Args)]
+struct ResumeArgs {
+    /// A run directory written by `apical run`.
+    dir: PathBuf,
+    /// Stop right after this step (for testing).
+    #[arg(long, hide = true)]
+    halt_after: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the resolved config, every default filled in.
+    #[command(after_help = "Example:\n  apical config show configs/quickstart.toml --set training.steps=50")]
+    Show {
+        /// The experiment config (TOML).
+        config: PathBuf,
+        /// Override a config key (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(if err.is_bad_input() { 2 } else { 1 })
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), RunError> {
+    match command {
+        Command::Run(args) => run(args),
+        Command::Resume(args) => resume(args),
+        Command::Config(ConfigCommand::Show { config, overrides }) => {
+            let config = ExperimentConfig::load(&config, &overrides)?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+    }
+}
+
+fn options(halt_after: Option<usize>) -> RunOptions {
+    RunOptions { progress: std::io::stderr().is_terminal(), halt_after }
+}
+
+fn run(args: RunArgs) -> Result<(), RunError> {
+    let mut overrides = args.overrides;
+    if let Some(backend) = &args.backend {
+        overrides.push(format!("backend.kind=\"{backend}\""));
+    }
+    // Everything that can be refused is checked before anything is written.
+    let config = ExperimentConfig::load(&args.config, &overrides)?;
+    let name = config.run_name(&args.config);
+    let out = args.out.unwrap_or_else(|| apical_run::default_run_dir(&name));
+    apical_run::check_out_dir(&out)?;
+    let data = apical_run::build_data(&config)?;
+    let device = init_device(config.backend.kind)?;
+    let config = ExperimentConfig { name: Some(name), ..config };
+    eprintln!("apical: training {} ({} on {}, backend {}) → {}", config.name.as_deref().unwrap_or("run"), config.rule.kind(), config.task.kind(), config.backend.kind.name(), out.display());
+    let summary = apical_run::start(&config, &data, &device, &out, &options(args.halt_after))?;
+    report(&summary.dir, &summary.json);
+    Ok(())
+}
+
+fn resume(args: ResumeArgs) -> Result<(), RunError> {
+    let config_path = args.dir.join("config.toml");
+    if !config_path.is_file() {
+        return Err(RunError::Resume { path: args.dir.clone(), message: "no config.toml here (is this a run directory written by `apical run`?)".into() });
+    }
+    let config = ExperimentConfig::load(&config_path, &[])?;
+    let data = apical_run::build_data(&config)?;
+    let device = init_device(config.backend.kind)?;
+    eprintln!("apical: resuming {} (backend {})", args.dir.display(), config.backend.kind.name());
+    let summary = apical_run::resume(&config, &data, &device, &args.dir, &options(args.halt_after))?;
+    report(&summary.dir, &summary.json);
+    Ok(())
+}
+
+fn report(dir: &Path, json: &serde_json::Value) {
+    let acc = json["test_accuracy"].as_f64().unwrap_or(f64::NAN);
+    let secs = json["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+    println!("test accuracy {:.4} after {} steps ({secs:.1} s); run directory: {}", acc, json["steps"], dir.display());
+    if let Some(levels) = json["accuracy_by_signal"].as_array() {
+        let parts: Vec<String> = levels.iter().map(|l| format!("{:+}%: {:.3}", l["signal"].as_f64().unwrap_or(0.0), l["accuracy"].as_f64().unwrap_or(0.0))).collect();
+        println!("accuracy by signal level: {}", parts.join(", "));
+    }
+}

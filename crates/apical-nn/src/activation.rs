@@ -1,0 +1,63 @@
+//! Rate nonlinearities φ.
+
+use burn::tensor::{activation, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The rate function φ applied to a unit's somatic input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// max(0, x).
+    #[default]
+    Relu,
+    /// tanh(x).
+    Tanh,
+    /// 1 / (1 + e^(−x)).
+    Sigmoid,
+    /// The identity (linear units).
+    Linear,
+}
+
+impl Activation {
+    /// Applies φ elementwise.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::Tanh => activation::tanh(x),
+            Activation::Sigmoid => activation::sigmoid(x),
+            Activation::Linear => x,
+        }
+    }
+
+    /// The name used in configs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Linear => "linear",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ndarray_device;
+    use burn::tensor::{Device, Tolerance};
+
+    #[test]
+    fn each_activation_matches_its_formula() {
+        let device = ndarray_device();
+        let x = Tensor::<1>::from_floats([-2.0, 0.0, 1.5], &device);
+        let expect = |a: Activation, v: [f32; 3]| {
+            a.forward(x.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&Tensor::<1>::from_floats(v, &device).into_data(), Tolerance::default());
+        };
+        expect(Activation::Relu, [0.0, 0.0, 1.5]);
+        expect(Activation::Tanh, [(-2.0f32).tanh(), 0.0, 1.5f32.tanh()]);
+        expect(Activation::Sigmoid, [1.0 / (1.0 + 2.0f32.exp()), 0.5, 1.0 / (1.0 + (-1.5f32).exp())]);
+        expect(Activation::Linear, [-2.0, 0.0, 1.5]);
+    }
+}

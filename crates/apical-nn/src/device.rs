@@ -1,0 +1,13 @@
+//! The default CPU device.
+
+use burn::tensor::Device;
+
+/// The burn-ndarray CPU device: apical's default backend.
+///
+/// burn 0.22 marks ndarray deprecated in favour of `flex`; the project keeps ndarray as the
+/// default (it is what the owner asked for and what CI exercises), so the deprecation is
+/// acknowledged here, in one place.
+#[allow(deprecated)]
+pub fn ndarray_device() -> Device {
+    Device::ndarray()
+}

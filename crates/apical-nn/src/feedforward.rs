@@ -1,0 +1,180 @@
+//! The feedforward baseline (`ff`): an MLP with optional unit noise and no top-down input.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+
+use crate::{normal_matrix, seeded_linear, Activation, SeededRng};
+
+/// Feedforward baseline: `d_in → hidden[0] → … → d_out`, rate units φ on every hidden layer and
+/// a linear readout (logits).
+#[derive(Config, Debug)]
+pub struct FeedforwardConfig {
+    /// Input width.
+    pub d_in: usize,
+    /// Widths of the hidden layers, bottom to top (may be empty: a linear readout).
+    pub hidden: Vec<usize>,
+    /// Output width (number of classes).
+    pub d_out: usize,
+    /// Rate function φ of the hidden units.
+    #[config(default = "Activation::Relu")]
+    pub activation: Activation,
+    /// Standard deviation σ of the Gaussian noise added to each hidden unit's input while
+    /// training (and whenever a noise generator is passed to the forward pass).
+    #[config(default = 0.0)]
+    pub noise_std: f64,
+    /// Seed of the initial weights (drawn on the host: identical on every backend).
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl FeedforwardConfig {
+    /// Builds the network on `device`.
+    ///
+    /// # Panics
+    /// If a width is zero or `noise_std` is negative (configs are validated before this).
+    pub fn init(&self, device: &Device) -> Feedforward {
+        assert!(self.d_in > 0 && self.d_out > 0, "FeedforwardConfig: widths must be positive");
+        assert!(self.hidden.iter().all(|&w| w > 0), "FeedforwardConfig: hidden widths must be positive, got {:?}", self.hidden);
+        assert!(self.noise_std >= 0.0, "FeedforwardConfig: noise_std must be ≥ 0, got {}", self.noise_std);
+        let mut rng = SeededRng::for_stream(self.seed, 0x1417);
+        let mut widths = vec![self.d_in];
+        widths.extend(&self.hidden);
+        widths.push(self.d_out);
+        let layers = widths.windows(2).map(|w| seeded_linear(w[0], w[1], &mut rng, device)).collect();
+        Feedforward { layers, activation: self.activation, noise_std: self.noise_std }
+    }
+}
+
+/// The feedforward baseline network. Build it with [`FeedforwardConfig::init`].
+#[derive(Module, Debug)]
+pub struct Feedforward {
+    /// Hidden layers followed by the readout.
+    pub layers: Vec<Linear>,
+    /// Rate function of the hidden units.
+    #[module(skip)]
+    pub activation: Activation,
+    /// Unit-noise standard deviation σ.
+    #[module(skip)]
+    pub noise_std: f64,
+}
+
+/// What a forward pass recorded.
+#[derive(Debug, Clone)]
+pub struct FeedforwardOutput {
+    /// Readout (logits), `[batch, d_out]`.
+    pub logits: Tensor<2>,
+    /// Rates of each hidden layer, bottom to top, each `[batch, width]`.
+    pub hidden: Vec<Tensor<2>>,
+}
+
+impl Feedforward {
+    /// Input width.
+    pub fn d_in(&self) -> usize {
+        self.layers[0].weight.dims()[0]
+    }
+
+    /// Output width.
+    pub fn d_out(&self) -> usize {
+        self.layers[self.layers.len() - 1].weight.dims()[1]
+    }
+
+    /// Hidden-layer widths, bottom to top.
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        self.layers[..self.layers.len() - 1].iter().map(|l| l.weight.dims()[1]).collect()
+    }
+
+    /// Deterministic forward pass (no unit noise).
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]`
+    /// - output: `[batch, d_out]` (logits)
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        self.forward_recorded(input, None).logits
+    }
+
+    /// Forward pass that also returns every hidden layer's rates. With `noise = Some(rng)`, each
+    /// hidden unit's input gets N(0, σ²) noise drawn from `rng` (on the host, so the same
+    /// generator state gives the same noise on every backend).
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]`
+    pub fn forward_recorded(&self, input: Tensor<2>, mut noise: Option<&mut SeededRng>) -> FeedforwardOutput {
+        let [batch, d_in] = input.dims();
+        assert_eq!(d_in, self.d_in(), "Feedforward: expected input width {}, got {d_in}", self.d_in());
+        let device = input.device();
+        let n_layers = self.layers.len();
+        let mut x = input;
+        let mut hidden = Vec::with_capacity(n_layers - 1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let mut pre = layer.forward(x);
+            if i + 1 == n_layers {
+                return FeedforwardOutput { logits: pre, hidden };
+            }
+            if let Some(rng) = noise.as_deref_mut() {
+                if self.noise_std > 0.0 {
+                    let width = pre.dims()[1];
+                    pre = pre + normal_matrix(batch, width, self.noise_std, rng, &device);
+                }
+            }
+            x = self.activation.forward(pre);
+            hidden.push(x.clone());
+        }
+        unreachable!("Feedforward has at least one layer")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ndarray_device;
+    use burn::tensor::{Tolerance, TensorData};
+
+    #[test]
+    fn shapes_and_recorded_layers() {
+        let device = ndarray_device();
+        let net = FeedforwardConfig::new(6, vec![5, 4], 3).init(&device);
+        assert_eq!(net.hidden_widths(), vec![5, 4]);
+        let out = net.forward_recorded(Tensor::zeros([2, 6], &device), None);
+        assert_eq!(out.logits.dims(), [2, 3]);
+        assert_eq!(out.hidden.iter().map(|h| h.dims()).collect::<Vec<_>>(), vec![[2, 5], [2, 4]]);
+    }
+
+    #[test]
+    fn forward_matches_hand_computation() {
+        let device = ndarray_device();
+        let mut net = FeedforwardConfig::new(2, vec![2], 1).init(&device);
+        // W1 = [[1, -1], [2, 0.5]] (d_in × d_out), b1 = [0, -1]; W2 = [[1], [-2]], b2 = [0.5].
+        net.layers[0].weight = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(vec![1.0f32, -1.0, 2.0, 0.5], [2, 2]), &device));
+        net.layers[0].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats([0.0, -1.0], &device)));
+        net.layers[1].weight = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(vec![1.0f32, -2.0], [2, 1]), &device));
+        net.layers[1].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats([0.5], &device)));
+        // x = [1, 2]: pre1 = [1·1 + 2·2, 1·(−1) + 2·0.5 − 1] = [5, −1]; relu → [5, 0]; out = 5 + 0.5.
+        let out = net.forward(Tensor::from_data(TensorData::new(vec![1.0f32, 2.0], [1, 2]), &device));
+        out.into_data().assert_approx_eq::<f32>(&TensorData::new(vec![5.5f32], [1, 1]), Tolerance::default());
+    }
+
+    #[test]
+    fn same_seed_same_weights_and_noise_changes_rates() {
+        let device = ndarray_device();
+        let config = FeedforwardConfig::new(4, vec![8], 2).with_noise_std(0.5).with_seed(3);
+        let a = config.init(&device);
+        let b = config.init(&device);
+        a.layers[0].weight.val().into_data().assert_eq(&b.layers[0].weight.val().into_data(), true);
+        let x = Tensor::<2>::ones([3, 4], &device);
+        let quiet = a.forward_recorded(x.clone(), None).hidden[0].clone();
+        let mut rng = SeededRng::new(1);
+        let noisy = a.forward_recorded(x, Some(&mut rng)).hidden[0].clone();
+        let diff: f32 = (quiet - noisy).abs().sum().into_scalar();
+        assert!(diff > 0.1, "noise should change the hidden rates (|Δ| = {diff})");
+    }
+
+    #[test]
+    #[should_panic(expected = "expected input width 4")]
+    fn wrong_input_width_panics_with_message() {
+        let device = ndarray_device();
+        let net = FeedforwardConfig::new(4, vec![3], 2).init(&device);
+        let _ = net.forward(Tensor::zeros([1, 5], &device));
+    }
+}

@@ -1,0 +1,74 @@
+//! Backends: the runtime [`Device`] a run uses, chosen once by the caller.
+
+use apical_nn::ndarray_device;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Which burn backend runs the tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// burn-ndarray on the CPU (default; always available).
+    #[default]
+    Ndarray,
+    /// burn-wgpu (Vulkan, Metal, DX12). On a machine without a GPU, Mesa's lavapipe
+    /// (`mesa-vulkan-drivers`) provides a CPU Vulkan device.
+    Wgpu,
+}
+
+impl BackendKind {
+    /// The config / CLI name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ndarray" => Ok(BackendKind::Ndarray),
+            "wgpu" => Ok(BackendKind::Wgpu),
+            other => Err(format!("unknown backend {other:?}, expected \"ndarray\" or \"wgpu\"")),
+        }
+    }
+}
+
+/// The requested backend cannot be used on this machine.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// wgpu found no adapter.
+    #[error("backend wgpu: no usable GPU adapter ({0}); install a Vulkan driver (on Debian/Ubuntu without a GPU: `apt-get install mesa-vulkan-drivers` gives the CPU device lavapipe) or run with --backend ndarray")]
+    NoAdapter(String),
+    /// This build was compiled without the wgpu backend.
+    #[error("backend wgpu: this build of apical was compiled without the `wgpu` feature; rebuild with default features or run with --backend ndarray")]
+    NotCompiled,
+}
+
+/// Initialises the device for `kind` (without autodiff). Fails cleanly, without panicking,
+/// when wgpu has no adapter.
+pub fn init_device(kind: BackendKind) -> Result<Device, BackendError> {
+    match kind {
+        BackendKind::Ndarray => Ok(ndarray_device()),
+        BackendKind::Wgpu => init_wgpu(),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn init_wgpu() -> Result<Device, BackendError> {
+    Device::wgpu_options().init().map_err(|e| BackendError::NoAdapter(e.to_string().lines().next().unwrap_or("").trim().to_string()))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn init_wgpu() -> Result<Device, BackendError> {
+    Err(BackendError::NotCompiled)
+}
+
+/// Whether this build includes the wgpu backend.
+pub fn wgpu_compiled() -> bool {
+    cfg!(feature = "wgpu")
+}

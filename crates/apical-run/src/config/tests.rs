@@ -1,0 +1,121 @@
+use super::*;
+
+const BASE: &str = r#"
+[task]
+kind = "digits"
+
+[training]
+steps = 10
+"#;
+
+fn parse(text: &str, overrides: &[&str]) -> Result<ExperimentConfig, ConfigError> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    ExperimentConfig::parse(text, Path::new("exp.toml"), &overrides)
+}
+
+fn key_of(text: &str, overrides: &[&str]) -> (String, String) {
+    let err = parse(text, overrides).unwrap_err();
+    let line = err.to_string();
+    assert!(!line.contains('\n'), "one-line error expected: {line}");
+    assert!(line.starts_with("exp.toml: "), "names the file: {line}");
+    (err.key, err.message)
+}
+
+#[test]
+fn defaults_are_filled_and_round_trip() {
+    let config = parse(BASE, &[]).unwrap();
+    assert_eq!(config.training.batch_size, 64);
+    assert_eq!(config.backend.kind, BackendKind::Ndarray);
+    let again = parse(&config.to_toml(), &[]).unwrap();
+    assert_eq!(again, config);
+    assert!(config.to_toml().contains("learning_rate"));
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            ExperimentConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+#[test]
+fn overrides_set_nested_keys_with_toml_values() {
+    let config = parse(BASE, &["training.steps=7", "model.hidden=[32, 16]", "optimizer.kind=sgd", "optimizer.momentum=0.5", "backend.kind=wgpu"]).unwrap();
+    assert_eq!(config.training.steps, Some(7));
+    assert_eq!(config.model, ModelConfig::Ff(FeedforwardSection { hidden: vec![32, 16], ..Default::default() }));
+    assert_eq!(config.optimizer, OptimizerConfig::Sgd { momentum: 0.5, weight_decay: 0.0 });
+    assert_eq!(config.backend.kind, BackendKind::Wgpu);
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path() {
+    let (key, message) = key_of(&format!("{BASE}lr = 3\n"), &[]);
+    assert_eq!(key, "training");
+    assert!(message.contains("unknown field `lr`"), "{message}");
+    let (key, message) = key_of(BASE, &["model.widths=[3]"]);
+    assert!(key.starts_with("model"), "{key}");
+    assert!(message.contains("widths"), "{message}");
+    let (_, message) = key_of(BASE, &["colour=1"]);
+    assert!(message.contains("colour"), "{message}");
+    let (key, message) = key_of(BASE, &["task.kind=mnist"]);
+    assert!(key.starts_with("task"), "{key}");
+    assert!(message.contains("mnist"), "{message}");
+}
+
+#[test]
+fn wrong_types_are_refused_with_their_path() {
+    let (key, message) = key_of(BASE, &["training.batch_size=\"big\""]);
+    assert_eq!(key, "training.batch_size");
+    assert!(message.contains("invalid type"), "{message}");
+    let (key, _) = key_of(BASE, &["training.seed=-1"]);
+    assert_eq!(key, "training.seed");
+}
+
+#[test]
+fn impossible_values_are_refused_with_their_key() {
+    let cases: &[(&str, &str)] = &[
+        ("training.learning_rate=-0.1", "training.learning_rate"),
+        ("training.batch_size=0", "training.batch_size"),
+        ("training.steps=0", "training.steps"),
+        ("training.epochs=3", "training.steps"),
+        ("model.hidden=[0]", "model.hidden"),
+        ("model.noise_std=-1", "model.noise_std"),
+        ("optimizer.beta1=1.5", "optimizer.beta1"),
+        ("task.test_fraction=0", "task.test_fraction"),
+    ];
+    for (set, expected) in cases {
+        let (key, _) = key_of(BASE, &[set]);
+        assert_eq!(&key, expected, "for --set {set}");
+    }
+    let orientation = "[task]\nkind = \"orientation\"\nsignal_levels = [3, 6]\n";
+    let (key, message) = key_of(orientation, &[]);
+    assert_eq!(key, "task.signal_levels");
+    assert!(message.contains("must include 0"), "{message}");
+}
+
+#[test]
+fn syntax_errors_and_bad_overrides_are_one_line() {
+    let (key, message) = key_of("[task\nkind = 1", &[]);
+    assert_eq!(key, "");
+    assert!(message.contains("not valid TOML (line 1)"), "{message}");
+    let (key, message) = key_of(BASE, &["training.steps"]);
+    assert_eq!(key, "training.steps");
+    assert!(message.contains("key.path=value"), "{message}");
+    let (key, _) = key_of(BASE, &["training.steps.x=1"]);
+    assert_eq!(key, "training.steps");
+}
+
+#[test]
+fn timestamp_has_the_documented_shape() {
+    let ts = utc_timestamp();
+    assert_eq!(ts.len(), 15);
+    assert_eq!(&ts[8..9], "-");
+    assert!(ts[..4].parse::<u32>().unwrap() >= 2024);
+}

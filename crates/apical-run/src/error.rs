@@ -1,0 +1,96 @@
+//! Errors of the run layer. Bad input (config, data, backend) is told apart from failures while
+//! running so the binary can exit with 2 or 1.
+
+use std::path::{Path, PathBuf};
+
+use apical_tasks::TaskError;
+use thiserror::Error;
+
+/// A config file that cannot be used: names the file, the key and what was expected.
+#[derive(Debug, Clone, Error, PartialEq)]
+#[error("{}: {}{message}", file.display(), if key.is_empty() { String::new() } else { format!("key `{key}`: ") })]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// The dotted key (empty when the file as a whole is at fault).
+    pub key: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A new error about `key` in `file`.
+    pub fn new(file: &Path, key: &str, message: impl Into<String>) -> Self {
+        Self { file: file.to_path_buf(), key: key.to_string(), message: message.into() }
+    }
+}
+
+/// Everything that can stop a run.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The config is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The task's data is missing or malformed.
+    #[error(transparent)]
+    Data(#[from] TaskError),
+    /// The requested backend cannot run here.
+    #[error(transparent)]
+    Backend(#[from] crate::BackendError),
+    /// The output directory cannot be used.
+    #[error("output directory {path}: {message}")]
+    OutputDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A run directory to resume is missing pieces or holds a garbled file.
+    #[error("cannot resume from {path}: {message}")]
+    Resume {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing an output failed (disk full, permissions, …).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Reading an input file failed.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        message: String,
+    },
+    /// Training produced a non-finite loss.
+    #[error("training diverged at step {step}: loss is {loss} (lower training.learning_rate?)")]
+    Diverged {
+        /// The step.
+        step: usize,
+        /// The loss value.
+        loss: f32,
+    },
+    /// The run was stopped on request after a step (`--halt-after`, used to test resuming).
+    #[error("run halted after step {step} as requested; continue it with `apical resume {}`", dir.display())]
+    Halted {
+        /// The last completed step.
+        step: usize,
+        /// The run directory.
+        dir: PathBuf,
+    },
+}
+
+impl RunError {
+    /// Whether the user's input (config, data files, arguments, environment) is at fault, as
+    /// opposed to a failure while running. The binary exits with 2 for these, 1 otherwise.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::Config(_) | RunError::Data(_) | RunError::Backend(_) | RunError::OutputDir { .. } | RunError::Resume { .. } | RunError::Read { .. })
+    }
+}

@@ -1,0 +1,26 @@
+//! Experiment configs, the training runner, logging and checkpoints.
+//!
+//! This is the only apical crate that writes files. Text becomes a checked
+//! [`ExperimentConfig`] (unknown keys, wrong types and impossible values are refused with the
+//! key named), then [`start`] or [`resume`] trains and writes a run directory (see
+//! [`runner`] for its layout). Every file is written atomically (temporary file + rename).
+#![warn(missing_docs)]
+
+mod atomic;
+mod backend;
+pub mod checkpoint;
+mod config;
+mod error;
+mod metrics;
+pub mod npy;
+pub mod plot;
+pub mod runner;
+pub mod tensorboard;
+
+pub use atomic::*;
+pub use backend::*;
+pub use config::*;
+pub use error::*;
+pub use metrics::*;
+pub use runner::{build_data, check_out_dir, resume, start, RunOptions, RunSummary};
+pub use tensorboard::EventFile;

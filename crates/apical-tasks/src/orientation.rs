@@ -1,0 +1,417 @@
+//! Orientation discrimination in dynamic noise (the task of Liu et al., *Science* 2026).
+//!
+//! A trial is `frames` images (100 ms each) of `image_size × image_size` pixels. Each frame is a
+//! Gabor grating at one of the context's two orientations mixed with fresh white noise:
+//!
+//! ```text
+//! frame = |s| · G_θ + (1 − |s|) · σ_noise · η,   η ~ N(0, 1) per pixel and frame,
+//! G_θ(x, y) = c · exp(−r² / 2σ_env²) · cos(2π (x cos θ + y sin θ) / λ)
+//! ```
+//!
+//! where `s` is the signed signal level (percent / 100): `s > 0` shows the context's second
+//! orientation (class 1), `s < 0` the first (class 0), and `s = 0` is pure noise whose label is a
+//! fair coin (these zero-signal trials give the noise covariance in the Fisher-information
+//! analysis, so the level list must contain 0). Contexts: **cardinal** (0° vs 90°) and
+//! **oblique** (45° vs 135°). With `context_cue`, a one-hot cue `[cardinal, oblique]` is
+//! appended to the flattened frames. Trials are balanced over levels and contexts and every
+//! trial's noise comes from its own seeded stream, so the data set is a pure function of the
+//! config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Dataset, Split, TaskError};
+
+/// A task context: which pair of orientations is discriminated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrientationContext {
+    /// 0° vs 90°.
+    Cardinal,
+    /// 45° vs 135°.
+    Oblique,
+}
+
+impl OrientationContext {
+    /// The two orientations (degrees) of class 0 and class 1.
+    pub fn orientations_deg(&self) -> [f64; 2] {
+        match self {
+            OrientationContext::Cardinal => [0.0, 90.0],
+            OrientationContext::Oblique => [45.0, 135.0],
+        }
+    }
+
+    /// Index of the context in the cue vector and in [`Dataset::context`].
+    pub fn index(&self) -> usize {
+        match self {
+            OrientationContext::Cardinal => 0,
+            OrientationContext::Oblique => 1,
+        }
+    }
+}
+
+/// The orientation-discrimination task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrientationConfig {
+    /// Image side in pixels.
+    #[serde(default = "default_image_size")]
+    pub image_size: usize,
+    /// Frames per trial (100 ms each).
+    #[serde(default = "default_frames")]
+    pub frames: usize,
+    /// Contexts trained and tested; trials alternate between them.
+    #[serde(default = "default_contexts")]
+    pub contexts: Vec<OrientationContext>,
+    /// Signed signal levels in percent; must include 0.
+    #[serde(default = "default_signal_levels")]
+    pub signal_levels: Vec<f64>,
+    /// Standard deviation of the white pixel noise.
+    #[serde(default = "default_noise_std")]
+    pub noise_std: f64,
+    /// Peak amplitude c of the grating.
+    #[serde(default = "default_contrast")]
+    pub contrast: f64,
+    /// Grating wavelength λ in pixels.
+    #[serde(default = "default_wavelength")]
+    pub wavelength: f64,
+    /// Gaussian envelope σ_env in pixels.
+    #[serde(default = "default_envelope")]
+    pub envelope_sigma: f64,
+    /// Append a one-hot context cue `[cardinal, oblique]` to each input.
+    #[serde(default = "default_true")]
+    pub context_cue: bool,
+    /// Training trials.
+    #[serde(default = "default_n_train")]
+    pub n_train: usize,
+    /// Test trials.
+    #[serde(default = "default_n_test")]
+    pub n_test: usize,
+    /// Seed of the stimuli (independent of the training seed).
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_image_size() -> usize {
+    32
+}
+fn default_frames() -> usize {
+    5
+}
+fn default_contexts() -> Vec<OrientationContext> {
+    vec![OrientationContext::Cardinal]
+}
+fn default_signal_levels() -> Vec<f64> {
+    vec![-12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0, 9.0, 12.0]
+}
+fn default_noise_std() -> f64 {
+    1.0
+}
+fn default_contrast() -> f64 {
+    1.0
+}
+fn default_wavelength() -> f64 {
+    8.0
+}
+fn default_envelope() -> f64 {
+    6.0
+}
+fn default_true() -> bool {
+    true
+}
+fn default_n_train() -> usize {
+    4000
+}
+fn default_n_test() -> usize {
+    1800
+}
+
+impl Default for OrientationConfig {
+    fn default() -> Self {
+        Self {
+            image_size: default_image_size(),
+            frames: default_frames(),
+            contexts: default_contexts(),
+            signal_levels: default_signal_levels(),
+            noise_std: default_noise_std(),
+            contrast: default_contrast(),
+            wavelength: default_wavelength(),
+            envelope_sigma: default_envelope(),
+            context_cue: true,
+            n_train: default_n_train(),
+            n_test: default_n_test(),
+            seed: 0,
+        }
+    }
+}
+
+fn invalid(key: &'static str, message: String) -> TaskError {
+    TaskError::InvalidParameter { key, message }
+}
+
+impl OrientationConfig {
+    /// Checks every parameter; the error names the parameter and what was expected.
+    pub fn validate(&self) -> Result<(), TaskError> {
+        if self.signal_levels.is_empty() || !self.signal_levels.contains(&0.0) {
+            return Err(invalid("signal_levels", format!("must include 0 (zero-signal trials give the covariance), got {:?}", self.signal_levels)));
+        }
+        if let Some(bad) = self.signal_levels.iter().find(|l| !(l.is_finite() && l.abs() <= 100.0)) {
+            return Err(invalid("signal_levels", format!("levels are percent in [-100, 100], got {bad}")));
+        }
+        if self.contexts.is_empty() {
+            return Err(invalid("contexts", "must list at least one of \"cardinal\", \"oblique\"".into()));
+        }
+        if self.contexts.len() == 2 && self.contexts[0] == self.contexts[1] {
+            return Err(invalid("contexts", "must not repeat a context".into()));
+        }
+        if self.contexts.len() > 2 {
+            return Err(invalid("contexts", format!("at most the two contexts \"cardinal\", \"oblique\", got {}", self.contexts.len())));
+        }
+        if self.image_size < 4 {
+            return Err(invalid("image_size", format!("must be at least 4 pixels, got {}", self.image_size)));
+        }
+        if self.frames == 0 {
+            return Err(invalid("frames", "must be at least 1".into()));
+        }
+        for (key, value) in [("noise_std", self.noise_std), ("contrast", self.contrast)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(invalid(key, format!("must be a finite number ≥ 0, got {value}")));
+            }
+        }
+        for (key, value) in [("wavelength", self.wavelength), ("envelope_sigma", self.envelope_sigma)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(invalid(key, format!("must be > 0 pixels, got {value}")));
+            }
+        }
+        let per_cycle = self.signal_levels.len() * self.contexts.len();
+        for (key, value) in [("n_train", self.n_train), ("n_test", self.n_test)] {
+            if value < per_cycle {
+                return Err(invalid(key, format!("must be at least levels × contexts = {per_cycle} so every condition appears, got {value}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Width of one input: frames × image_size² (+ 2 with the context cue).
+    pub fn n_features(&self) -> usize {
+        self.frames * self.image_size * self.image_size + if self.context_cue { 2 } else { 0 }
+    }
+
+    /// The noise-free grating G_θ for orientation `theta_deg`, row-major `[image_size²]`.
+    pub fn grating(&self, theta_deg: f64) -> Vec<f32> {
+        let n = self.image_size;
+        let centre = (n as f64 - 1.0) / 2.0;
+        let (sin, cos) = theta_deg.to_radians().sin_cos();
+        let mut image = Vec::with_capacity(n * n);
+        for row in 0..n {
+            for col in 0..n {
+                let x = col as f64 - centre;
+                let y = centre - row as f64;
+                let r2 = x * x + y * y;
+                let envelope = (-r2 / (2.0 * self.envelope_sigma * self.envelope_sigma)).exp();
+                let phase = std::f64::consts::TAU * (x * cos + y * sin) / self.wavelength;
+                image.push((self.contrast * envelope * phase.cos()) as f32);
+            }
+        }
+        image
+    }
+
+    /// Builds the train and test sets.
+    pub fn build(&self) -> Result<Split, TaskError> {
+        self.validate()?;
+        Ok(Split { train: self.generate(0, self.n_train), test: self.generate(1, self.n_test) })
+    }
+
+    /// `n` trials of split `split_tag` (0 train, 1 test, others free for probes).
+    pub fn generate(&self, split_tag: u64, n: usize) -> Dataset {
+        let pixels = self.image_size * self.image_size;
+        let templates: Vec<[Vec<f32>; 2]> = self
+            .contexts
+            .iter()
+            .map(|c| {
+                let [a, b] = c.orientations_deg();
+                [self.grating(a), self.grating(b)]
+            })
+            .collect();
+        let n_features = self.n_features();
+        let mut inputs = Vec::with_capacity(n * n_features);
+        let mut labels = Vec::with_capacity(n);
+        let mut signal = Vec::with_capacity(n);
+        let mut context = Vec::with_capacity(n);
+        let n_levels = self.signal_levels.len();
+        for trial in 0..n {
+            let mut rng = TrialRng::new(self.seed, split_tag, trial as u64);
+            let level = self.signal_levels[trial % n_levels];
+            let ctx_pos = (trial / n_levels) % self.contexts.len();
+            let ctx = self.contexts[ctx_pos];
+            let label = if level > 0.0 {
+                1
+            } else if level < 0.0 {
+                0
+            } else {
+                (rng.next_u64() & 1) as usize
+            };
+            let s = (level / 100.0).abs();
+            let template = &templates[ctx_pos][label];
+            for _ in 0..self.frames {
+                for &g in template.iter().take(pixels) {
+                    let noise = self.noise_std * rng.normal();
+                    inputs.push((s * g as f64 + (1.0 - s) * noise) as f32);
+                }
+            }
+            if self.context_cue {
+                let mut cue = [0.0f32; 2];
+                cue[ctx.index()] = 1.0;
+                inputs.extend_from_slice(&cue);
+            }
+            labels.push(label);
+            signal.push(level as f32);
+            context.push(ctx.index());
+        }
+        let data = Dataset { inputs, n_features, labels, n_classes: 2, signal: Some(signal), context: Some(context) };
+        data.assert_consistent();
+        data
+    }
+}
+
+/// Accuracy per signed signal level: `(level, accuracy, n_trials)` sorted by level.
+///
+/// # Panics
+/// If `data` has no signal levels or `predictions` has the wrong length.
+pub fn accuracy_by_signal(data: &Dataset, predictions: &[usize]) -> Vec<(f32, f64, usize)> {
+    let signal = data.signal.as_ref().expect("accuracy_by_signal: the data set has no signal levels");
+    assert_eq!(predictions.len(), data.len(), "accuracy_by_signal: one prediction per trial");
+    let mut levels: Vec<f32> = signal.clone();
+    levels.sort_by(|a, b| a.partial_cmp(b).expect("finite levels"));
+    levels.dedup();
+    levels
+        .into_iter()
+        .map(|level| {
+            let idx: Vec<usize> = (0..data.len()).filter(|&i| signal[i] == level).collect();
+            let correct = idx.iter().filter(|&&i| predictions[i] == data.labels[i]).count();
+            (level, correct as f64 / idx.len() as f64, idx.len())
+        })
+        .collect()
+}
+
+/// Per-trial SplitMix64 stream with Box–Muller normals.
+struct TrialRng {
+    state: u64,
+}
+
+impl TrialRng {
+    fn new(seed: u64, split: u64, trial: u64) -> Self {
+        let mut rng = Self { state: seed ^ 0x5DEE_CE66_D1CE_4E5B };
+        let a = rng.next_u64() ^ split.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut rng = Self { state: a };
+        let b = rng.next_u64() ^ trial.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        Self { state: b }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> OrientationConfig {
+        OrientationConfig { image_size: 8, frames: 2, n_train: 90, n_test: 45, contexts: vec![OrientationContext::Cardinal, OrientationContext::Oblique], ..Default::default() }
+    }
+
+    #[test]
+    fn deterministic_from_seed_and_balanced() {
+        let a = small().build().unwrap();
+        assert_eq!(a, small().build().unwrap());
+        let b = OrientationConfig { seed: 1, ..small() }.build().unwrap();
+        assert_ne!(a.train.inputs, b.train.inputs);
+        assert_eq!(a.train.n_features, 2 * 64 + 2);
+        let signal = a.train.signal.as_ref().unwrap();
+        for level in &small().signal_levels {
+            assert_eq!(signal.iter().filter(|&&s| s as f64 == *level).count(), 10);
+        }
+        let ctx = a.train.context.as_ref().unwrap();
+        assert_eq!(ctx.iter().filter(|&&c| c == 1).count(), 45);
+        // The cue matches the context.
+        for i in 0..a.train.len() {
+            let x = a.train.input(i);
+            assert_eq!(x[128 + ctx[i]], 1.0);
+        }
+    }
+
+    #[test]
+    fn labels_follow_the_sign_of_the_signal() {
+        let data = small().build().unwrap().train;
+        let signal = data.signal.as_ref().unwrap();
+        for (i, &s) in signal.iter().enumerate() {
+            if s > 0.0 {
+                assert_eq!(data.labels[i], 1);
+            } else if s < 0.0 {
+                assert_eq!(data.labels[i], 0);
+            }
+        }
+        let zero_labels: Vec<usize> = (0..data.len()).filter(|&i| signal[i] == 0.0).map(|i| data.labels[i]).collect();
+        assert!(zero_labels.contains(&0) && zero_labels.contains(&1), "zero-signal labels are coin flips");
+    }
+
+    #[test]
+    fn full_signal_frame_is_the_grating_and_gratings_are_orthogonal() {
+        let config = OrientationConfig { signal_levels: vec![-100.0, 0.0, 100.0], image_size: 16, frames: 1, context_cue: false, n_train: 3, n_test: 3, ..Default::default() };
+        let data = config.build().unwrap().train;
+        assert_eq!(data.input(2), config.grating(90.0).as_slice());
+        assert_eq!(data.input(0), config.grating(0.0).as_slice());
+        let (g0, g90) = (config.grating(0.0), config.grating(90.0));
+        let dot: f32 = g0.iter().zip(&g90).map(|(a, b)| a * b).sum();
+        let norm: f32 = g0.iter().map(|a| a * a).sum();
+        assert!(dot.abs() < 0.2 * norm, "0° and 90° gratings are nearly orthogonal ({dot} vs {norm})");
+    }
+
+    #[test]
+    fn zero_signal_trials_are_pure_noise_with_the_configured_spread() {
+        let config = OrientationConfig { signal_levels: vec![0.0], image_size: 16, frames: 4, noise_std: 2.0, context_cue: false, n_train: 20, n_test: 1, ..Default::default() };
+        let data = config.build().unwrap().train;
+        let n = data.inputs.len() as f64;
+        let mean = data.inputs.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = data.inputs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05, "mean {mean}, sd {}", var.sqrt());
+    }
+
+    #[test]
+    fn impossible_parameters_are_refused_with_the_key() {
+        let cases = [
+            (OrientationConfig { signal_levels: vec![3.0, 6.0], ..small() }, "signal_levels"),
+            (OrientationConfig { signal_levels: vec![0.0, 300.0], ..small() }, "signal_levels"),
+            (OrientationConfig { contexts: vec![], ..small() }, "contexts"),
+            (OrientationConfig { frames: 0, ..small() }, "frames"),
+            (OrientationConfig { noise_std: -1.0, ..small() }, "noise_std"),
+            (OrientationConfig { n_train: 3, ..small() }, "n_train"),
+        ];
+        for (config, key) in cases {
+            let err = config.build().unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn accuracy_by_signal_counts_per_level() {
+        let data = small().build().unwrap().test;
+        let accs = accuracy_by_signal(&data, &data.labels);
+        assert_eq!(accs.len(), 9);
+        assert!(accs.iter().all(|&(_, a, n)| a == 1.0 && n == 5));
+    }
+}

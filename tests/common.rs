@@ -1,0 +1,52 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Runs the `apical` binary with `args` in the workspace root.
+pub fn apical(args: &[&str]) -> Output {
+    apical_env(args, &[])
+}
+
+/// Runs the `apical` binary with extra environment variables.
+pub fn apical_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_apical"));
+    cmd.args(args).current_dir(root());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the apical binary runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts success, printing stderr otherwise.
+pub fn ok(out: &Output) {
+    assert!(out.status.success(), "apical failed ({:?}):\n{}", out.status.code(), stderr(out));
+}
+
+/// The settings that make the quickstart small enough for a test.
+pub const SMALL: &[&str] = &["--set", "training.steps=60", "--set", "training.eval_every=20", "--set", "training.checkpoint_every=20", "--set", "model.hidden=[32]", "--set", "logging.probe_examples=50"];
+
+/// `apical run configs/quickstart.toml` with SMALL, extra args and `--out dir`.
+pub fn run_small(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "configs/quickstart.toml"];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(extra);
+    let dir = dir.to_str().unwrap().to_string();
+    args.push("--out");
+    args.push(&dir);
+    apical(&args)
+}
