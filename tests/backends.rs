@@ -51,11 +51,12 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
 fn wgpu_without_an_adapter_fails_cleanly_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("never");
-    // An empty Vulkan driver list: the loader finds no device, as on a machine without one.
+    // No Vulkan driver and no EGL vendor: wgpu finds no adapter, as on a machine without a GPU
+    // or Mesa.
     let empty_icd = tmp.path().join("none.json");
     let out = apical_env(
         &["run", "configs/quickstart.toml", "--backend", "wgpu", "--out", out_dir.to_str().unwrap()],
-        &[("VK_ICD_FILENAMES", empty_icd.to_str().unwrap()), ("VK_DRIVER_FILES", empty_icd.to_str().unwrap()), ("WGPU_BACKEND", "vulkan")],
+        &[("VK_ICD_FILENAMES", empty_icd.to_str().unwrap()), ("VK_DRIVER_FILES", empty_icd.to_str().unwrap()), ("__EGL_VENDOR_LIBRARY_FILENAMES", empty_icd.to_str().unwrap())],
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");

@@ -50,7 +50,7 @@ mod tests {
     use apical_nn::ndarray_device;
     use crate::{one_hot, predictions, OptimizerConfig};
     use apical_nn::FeedforwardConfig;
-    use burn::tensor::{Device, TensorData};
+    use burn::tensor::TensorData;
 
     /// XOR is not linearly separable: learning it needs the hidden layer's gradient.
     #[test]

@@ -252,7 +252,6 @@ impl ModuleMapper for UpdateMapper<'_> {
 mod tests {
     use super::*;
     use apical_nn::ndarray_device;
-    use burn::tensor::Device;
 
     #[derive(Module, Debug)]
     struct Quadratic {

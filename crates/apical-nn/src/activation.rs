@@ -44,7 +44,7 @@ impl Activation {
 mod tests {
     use super::*;
     use crate::ndarray_device;
-    use burn::tensor::{Device, Tolerance};
+    use burn::tensor::Tolerance;
 
     #[test]
     fn each_activation_matches_its_formula() {

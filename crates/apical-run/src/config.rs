@@ -260,6 +260,7 @@ impl ExperimentConfig {
         for item in overrides {
             apply_override(&mut table, item).map_err(|(key, message)| ConfigError::new(path, &key, message))?;
         }
+        default_tags(&mut table);
         let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let key = if key == "." { String::new() } else { key };
@@ -337,6 +338,16 @@ impl ExperimentConfig {
     /// The run name: `name`, or the file stem of `path`.
     pub fn run_name(&self, path: &Path) -> String {
         self.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into()))
+    }
+}
+
+/// Sections whose `kind` may be left out: `[model]` defaults to "ff", `[rule]` to "backprop",
+/// `[optimizer]` to "adam" (so `--set model.hidden=[64]` works on a config without `[model]`).
+fn default_tags(table: &mut toml::Table) {
+    for (section, kind) in [("model", "ff"), ("rule", "backprop"), ("optimizer", "adam")] {
+        if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+            t.entry("kind").or_insert_with(|| toml::Value::String(kind.to_string()));
+        }
     }
 }
 

@@ -76,12 +76,12 @@ fn read_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Datas
 fn header(bytes: &[u8], path: &Path, dims: usize, magic: u32) -> Result<Vec<usize>, TaskError> {
     let malformed = |reason: String| TaskError::Malformed { path: path.to_path_buf(), reason };
     let need = 4 + 4 * dims;
+    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
+    if bytes.len() >= 4 && word(0) != magic {
+        return Err(malformed(format!("magic number {:#010x}, expected {magic:#010x}", word(0))));
+    }
     if bytes.len() < need {
         return Err(malformed(format!("truncated header: {} bytes, need {need}", bytes.len())));
-    }
-    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
-    if word(0) != magic {
-        return Err(malformed(format!("magic number {:#010x}, expected {magic:#010x}", word(0))));
     }
     Ok((1..=dims).map(|i| word(i) as usize).collect())
 }
@@ -162,7 +162,7 @@ mod tests {
         let split = IdxConfig { path: dir.clone(), n_train: Some(10), n_test: None }.build().unwrap();
         assert_eq!((split.train.len(), split.test.len(), split.train.n_features), (10, 5, 16));
         assert_eq!(split.train.labels[3], 3);
-        assert!((split.train.inputs[17] - 1.0 / 255.0).abs() < 1e-7);
+        assert!((split.train.inputs[17] - 17.0 / 255.0).abs() < 1e-7);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -176,7 +176,7 @@ mod tests {
         let err = IdxConfig { path: dir.clone(), n_train: None, n_test: None }.build().unwrap_err().to_string();
         assert!(err.contains("train-images-idx3-ubyte") && err.contains("malformed"), "{err}");
 
-        std::fs::write(&images, b"garbage!").unwrap();
+        std::fs::write(&images, [0u8, 0, 8, 3, 0, 0]).unwrap();
         let err = IdxConfig { path: dir.clone(), n_train: None, n_test: None }.build().unwrap_err().to_string();
         assert!(err.contains("train-images-idx3-ubyte") && err.contains("header"), "{err}");
 

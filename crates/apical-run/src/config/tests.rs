@@ -57,7 +57,7 @@ fn overrides_set_nested_keys_with_toml_values() {
 #[test]
 fn unknown_keys_are_refused_with_their_path() {
     let (key, message) = key_of(&format!("{BASE}lr = 3\n"), &[]);
-    assert_eq!(key, "training");
+    assert_eq!(key, "training.lr");
     assert!(message.contains("unknown field `lr`"), "{message}");
     let (key, message) = key_of(BASE, &["model.widths=[3]"]);
     assert!(key.starts_with("model"), "{key}");
