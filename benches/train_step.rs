@@ -36,7 +36,14 @@ fn setup(device: &Device, d_in: usize, hidden: Vec<usize>, d_out: usize, batch: 
     }
 }
 
-fn bench_step(bencher: divan::Bencher, backend: BackendKind, d_in: usize, hidden: Vec<usize>, d_out: usize, batch: usize) {
+fn bench_step(
+    bencher: divan::Bencher,
+    backend: BackendKind,
+    d_in: usize,
+    hidden: Vec<usize>,
+    d_out: usize,
+    batch: usize,
+) {
     let Ok(device) = init_device(backend) else {
         eprintln!("skipping {}: no adapter", backend.name());
         return;
@@ -44,14 +51,30 @@ fn bench_step(bencher: divan::Bencher, backend: BackendKind, d_in: usize, hidden
     let mut s = setup(&device, d_in, hidden, d_out, batch);
     // Warm-up (shader compilation on wgpu).
     for _ in 0..3 {
-        let (net, _) = Backprop.step(s.net.take().unwrap(), &mut s.optimizer, 1e-3, s.input.clone(), s.targets.clone(), None);
+        let (net, _) = Backprop.step(
+            s.net.take().unwrap(),
+            &mut s.optimizer,
+            1e-3,
+            s.input.clone(),
+            s.targets.clone(),
+            None,
+        );
         s.net = Some(net);
     }
-    bencher.counter(divan::counter::ItemsCount::new(1usize)).bench_local(|| {
-        let (net, report) = Backprop.step(s.net.take().unwrap(), &mut s.optimizer, 1e-3, s.input.clone(), s.targets.clone(), None);
-        s.net = Some(net);
-        report.loss
-    });
+    bencher
+        .counter(divan::counter::ItemsCount::new(1usize))
+        .bench_local(|| {
+            let (net, report) = Backprop.step(
+                s.net.take().unwrap(),
+                &mut s.optimizer,
+                1e-3,
+                s.input.clone(),
+                s.targets.clone(),
+                None,
+            );
+            s.net = Some(net);
+            report.loss
+        });
 }
 
 const BACKENDS: [&str; 2] = ["ndarray", "wgpu"];

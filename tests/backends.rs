@@ -18,7 +18,11 @@ fn metrics(dir: &std::path::Path) -> Vec<(usize, String, f64)> {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse().unwrap(), f[2].to_string(), f[3].parse().unwrap())
+            (
+                f[0].parse().unwrap(),
+                f[2].to_string(),
+                f[3].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -26,12 +30,22 @@ fn metrics(dir: &std::path::Path) -> Vec<(usize, String, f64)> {
 #[test]
 fn ndarray_and_wgpu_agree_over_20_steps() {
     let tmp = tempfile::tempdir().unwrap();
-    let settings = ["--set", "training.steps=20", "--set", "training.eval_every=1", "--set", "model.noise_std=0.2"];
+    let settings = [
+        "--set",
+        "training.steps=20",
+        "--set",
+        "training.eval_every=1",
+        "--set",
+        "model.noise_std=0.2",
+    ];
     let cpu = tmp.path().join("cpu");
     let gpu = tmp.path().join("gpu");
     ok(&run_small(&cpu, &settings));
     let out = run_small(&gpu, &[&settings[..], &["--backend", "wgpu"]].concat());
-    if out.status.code() == Some(2) && stderr(&out).contains("no usable GPU adapter") && !wgpu_required() {
+    if out.status.code() == Some(2)
+        && stderr(&out).contains("no usable GPU adapter")
+        && !wgpu_required()
+    {
         eprintln!("skipping: no wgpu adapter here (install mesa-vulkan-drivers, or set APICAL_REQUIRE_WGPU=1 to make this a failure)");
         return;
     }
@@ -41,9 +55,13 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
     assert_eq!(a.len(), b.len());
     for ((step, split, la), (_, _, lb)) in a.iter().zip(&b) {
         let rel = (la - lb).abs() / la.abs().max(1e-12);
-        assert!(rel <= 1e-4, "step {step} {split}: ndarray loss {la} vs wgpu {lb} (relative {rel:.2e})");
+        assert!(
+            rel <= 1e-4,
+            "step {step} {split}: ndarray loss {la} vs wgpu {lb} (relative {rel:.2e})"
+        );
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(gpu.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gpu.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["backend"], "wgpu");
 }
 
@@ -55,13 +73,30 @@ fn wgpu_without_an_adapter_fails_cleanly_before_any_work() {
     // or Mesa.
     let empty_icd = tmp.path().join("none.json");
     let out = apical_env(
-        &["run", "configs/quickstart.toml", "--backend", "wgpu", "--out", out_dir.to_str().unwrap()],
-        &[("VK_ICD_FILENAMES", empty_icd.to_str().unwrap()), ("VK_DRIVER_FILES", empty_icd.to_str().unwrap()), ("__EGL_VENDOR_LIBRARY_FILENAMES", empty_icd.to_str().unwrap())],
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--backend",
+            "wgpu",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[
+            ("VK_ICD_FILENAMES", empty_icd.to_str().unwrap()),
+            ("VK_DRIVER_FILES", empty_icd.to_str().unwrap()),
+            (
+                "__EGL_VENDOR_LIBRARY_FILENAMES",
+                empty_icd.to_str().unwrap(),
+            ),
+        ],
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.contains("mesa-vulkan-drivers") && err.contains("--backend ndarray"), "{err}");
+    assert!(
+        err.contains("mesa-vulkan-drivers") && err.contains("--backend ndarray"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(!out_dir.exists());
 }

@@ -15,7 +15,11 @@ fn crc32c(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -32,9 +36,17 @@ fn tf_records(bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
-        assert_eq!(u32::from_le_bytes(rest[8..12].try_into().unwrap()), masked(&rest[..8]), "length CRC");
+        assert_eq!(
+            u32::from_le_bytes(rest[8..12].try_into().unwrap()),
+            masked(&rest[..8]),
+            "length CRC"
+        );
         let data = &rest[12..12 + len];
-        assert_eq!(u32::from_le_bytes(rest[12 + len..16 + len].try_into().unwrap()), masked(data), "data CRC");
+        assert_eq!(
+            u32::from_le_bytes(rest[12 + len..16 + len].try_into().unwrap()),
+            masked(data),
+            "data CRC"
+        );
         out.push(data.to_vec());
         rest = &rest[16 + len..];
     }
@@ -51,14 +63,19 @@ fn quickstart_small_writes_every_output_well_formed() {
 
     // config.toml: the resolved config, loadable again.
     let config = read(&dir.join("config.toml"));
-    assert!(config.contains("steps = 60") && config.contains("learning_rate"), "{config}");
+    assert!(
+        config.contains("steps = 60") && config.contains("learning_rate"),
+        "{config}"
+    );
     apical_run::ExperimentConfig::load(&dir.join("config.toml"), &[]).unwrap();
 
     // metrics.csv: header + 3 evaluations × 2 splits, every value in range.
     let csv = read(&dir.join("metrics.csv"));
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some("step,epoch,split,loss,accuracy"));
-    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
     assert_eq!(rows.len(), 6);
     for row in &rows {
         assert_eq!(row.len(), 5);
@@ -71,23 +88,42 @@ fn quickstart_small_writes_every_output_well_formed() {
     }
 
     // summary.json.
-    let summary: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
     for key in ["test_accuracy", "backend", "seed", "steps", "wall_seconds"] {
         assert!(!summary[key].is_null(), "summary.json lacks {key}");
     }
     assert_eq!(summary["backend"], "ndarray");
     assert_eq!(summary["steps"], 60);
     let acc = summary["test_accuracy"].as_f64().unwrap();
-    assert!(acc > 0.5, "60 steps of backprop on digits should beat chance by far (got {acc})");
+    assert!(
+        acc > 0.5,
+        "60 steps of backprop on digits should beat chance by far (got {acc})"
+    );
 
     // TensorBoard event file: valid framing and CRCs, and the scalars it should hold.
-    let event = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.file_name().unwrap().to_string_lossy().starts_with("events.out.tfevents.")).expect("an event file");
+    let event = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
+        .expect("an event file");
     let bytes = std::fs::read(&event).unwrap();
     let records = tf_records(&bytes);
-    assert_eq!(records.len(), 1 + 6 * 2, "file version + loss and accuracy per row");
+    assert_eq!(
+        records.len(),
+        1 + 6 * 2,
+        "file version + loss and accuracy per row"
+    );
     assert!(String::from_utf8_lossy(&records[0]).contains("brain.Event:2"));
     let scalars = apical_run::tensorboard::read_scalars(&bytes).unwrap();
-    assert!(scalars.iter().any(|(step, tag, _)| *step == 60 && tag == "test/accuracy"));
+    assert!(scalars
+        .iter()
+        .any(|(step, tag, _)| *step == 60 && tag == "test/accuracy"));
 
     // activity/*.npy: numpy format, right dtype and shape.
     let hidden = std::fs::read(dir.join("activity/hidden_0.npy")).unwrap();
@@ -96,27 +132,45 @@ fn quickstart_small_writes_every_output_well_formed() {
     assert_eq!(npy.shape(), &[50, 32]);
     assert_eq!(npy.order(), npyz::Order::C);
     let values = npy.into_vec::<f32>().unwrap();
-    assert!(values.iter().all(|v| v.is_finite() && *v >= 0.0), "ReLU rates");
+    assert!(
+        values.iter().all(|v| v.is_finite() && *v >= 0.0),
+        "ReLU rates"
+    );
     let label_bytes = std::fs::read(dir.join("activity/labels.npy")).unwrap();
     let labels = npyz::NpyFile::new(&label_bytes[..]).unwrap();
     assert_eq!(labels.shape(), &[50]);
-    assert!(labels.into_vec::<i64>().unwrap().iter().all(|&l| (0..10).contains(&l)));
+    assert!(labels
+        .into_vec::<i64>()
+        .unwrap()
+        .iter()
+        .all(|&l| (0..10).contains(&l)));
 
     // plots and checkpoints.
     let png = std::fs::read(dir.join("plots/learning_curve.png")).unwrap();
     assert_eq!(&png[..4], b"\x89PNG");
     assert!(read(&dir.join("plots/learning_curve.svg")).contains("<svg"));
-    let checkpoints: Vec<String> = std::fs::read_dir(dir.join("checkpoints")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let checkpoints: Vec<String> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     let mut sorted = checkpoints.clone();
     sorted.sort();
-    assert_eq!(sorted, vec!["step-00000040", "step-00000060"], "keeps the newest two");
+    assert_eq!(
+        sorted,
+        vec!["step-00000040", "step-00000060"],
+        "keeps the newest two"
+    );
 
     // No temporary files anywhere.
     fn walk(dir: &Path) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            assert!(!name.starts_with('.'), "leftover temporary {}", path.display());
+            assert!(
+                !name.starts_with('.'),
+                "leftover temporary {}",
+                path.display()
+            );
             if path.is_dir() {
                 walk(&path);
             }
@@ -131,7 +185,10 @@ fn same_seed_twice_gives_identical_metrics_and_another_seed_does_not() {
     let noisy = ["--set", "model.noise_std=0.3"];
     ok(&run_small(&tmp.path().join("a"), &noisy));
     ok(&run_small(&tmp.path().join("b"), &noisy));
-    ok(&run_small(&tmp.path().join("c"), &[&noisy[..], &["--set", "training.seed=1"]].concat()));
+    ok(&run_small(
+        &tmp.path().join("c"),
+        &[&noisy[..], &["--set", "training.seed=1"]].concat(),
+    ));
     let a = read(&tmp.path().join("a/metrics.csv"));
     assert_eq!(a, read(&tmp.path().join("b/metrics.csv")));
     assert_ne!(a, read(&tmp.path().join("c/metrics.csv")));
@@ -140,7 +197,12 @@ fn same_seed_twice_gives_identical_metrics_and_another_seed_does_not() {
 #[test]
 fn resume_after_a_forced_stop_gives_identical_final_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    let noisy = ["--set", "model.noise_std=0.3", "--set", "training.eval_every=10"];
+    let noisy = [
+        "--set",
+        "model.noise_std=0.3",
+        "--set",
+        "training.eval_every=10",
+    ];
     let whole = tmp.path().join("whole");
     ok(&run_small(&whole, &noisy));
 
@@ -152,13 +214,19 @@ fn resume_after_a_forced_stop_gives_identical_final_metrics() {
     assert!(!cut.join("summary.json").exists());
     let out = apical(&["resume", cut.to_str().unwrap()]);
     ok(&out);
-    assert_eq!(read(&cut.join("metrics.csv")), read(&whole.join("metrics.csv")));
+    assert_eq!(
+        read(&cut.join("metrics.csv")),
+        read(&whole.join("metrics.csv"))
+    );
     let a: serde_json::Value = serde_json::from_str(&read(&whole.join("summary.json"))).unwrap();
     let b: serde_json::Value = serde_json::from_str(&read(&cut.join("summary.json"))).unwrap();
     assert_eq!(a["test_accuracy"], b["test_accuracy"]);
     assert_eq!(a["test_loss"], b["test_loss"]);
     assert_eq!(b["resumed_from_step"], 20);
-    assert_eq!(std::fs::read(whole.join("activity/hidden_0.npy")).unwrap(), std::fs::read(cut.join("activity/hidden_0.npy")).unwrap());
+    assert_eq!(
+        std::fs::read(whole.join("activity/hidden_0.npy")).unwrap(),
+        std::fs::read(cut.join("activity/hidden_0.npy")).unwrap()
+    );
 }
 
 /// Runs a command that must be refused as bad input: exit 2, a one-line message containing
@@ -175,23 +243,84 @@ fn refused(args: &[&str], needles: &[&str]) {
     let out = apical(&full);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "args {args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected for {args:?}: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected for {args:?}: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     for needle in needles {
-        assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
     }
     assert!(!out_dir.exists(), "nothing may be written for {args:?}");
 }
 
 #[test]
 fn bad_configs_are_refused_before_any_work() {
-    refused(&["run", "configs/quickstart.toml", "--set", "training.lr=1"], &["configs/quickstart.toml", "training", "unknown field `lr`"]);
-    refused(&["run", "configs/quickstart.toml", "--set", "training.batch_size=\"x\""], &["key `training.batch_size`", "invalid type"]);
-    refused(&["run", "configs/quickstart.toml", "--set", "training.learning_rate=-0.01"], &["key `training.learning_rate`", "> 0"]);
-    refused(&["run", "configs/quickstart.toml", "--set", "training.batch_size=0"], &["key `training.batch_size`"]);
-    refused(&["run", "configs/orientation_ff.toml", "--set", "task.signal_levels=[3,6]"], &["configs/orientation_ff.toml", "key `task.signal_levels`", "must include 0"]);
-    refused(&["run", "configs/does_not_exist.toml"], &["configs/does_not_exist.toml", "cannot read"]);
-    refused(&["config", "show", "configs/quickstart.toml", "--set", "model.kind=transformer"], &["model", "transformer"]);
+    refused(
+        &["run", "configs/quickstart.toml", "--set", "training.lr=1"],
+        &["configs/quickstart.toml", "training", "unknown field `lr`"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "training.batch_size=\"x\"",
+        ],
+        &["key `training.batch_size`", "invalid type"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "training.learning_rate=-0.01",
+        ],
+        &["key `training.learning_rate`", "> 0"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "training.batch_size=0",
+        ],
+        &["key `training.batch_size`"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/orientation_ff.toml",
+            "--set",
+            "task.signal_levels=[3,6]",
+        ],
+        &[
+            "configs/orientation_ff.toml",
+            "key `task.signal_levels`",
+            "must include 0",
+        ],
+    );
+    refused(
+        &["run", "configs/does_not_exist.toml"],
+        &["configs/does_not_exist.toml", "cannot read"],
+    );
+    refused(
+        &[
+            "config",
+            "show",
+            "configs/quickstart.toml",
+            "--set",
+            "model.kind=transformer",
+        ],
+        &["model", "transformer"],
+    );
 }
 
 #[test]
@@ -199,7 +328,10 @@ fn garbled_config_file_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("broken.toml");
     std::fs::write(&path, "[task\nkind = \"digits\"\n").unwrap();
-    refused(&["run", path.to_str().unwrap()], &["broken.toml", "not valid TOML"]);
+    refused(
+        &["run", path.to_str().unwrap()],
+        &["broken.toml", "not valid TOML"],
+    );
 }
 
 #[test]
@@ -207,21 +339,58 @@ fn missing_and_garbled_data_files_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("mnist");
     let config = tmp.path().join("mnist.toml");
-    std::fs::write(&config, format!("[task]\nkind = \"idx\"\npath = {:?}\n[training]\nsteps = 5\n", data.to_str().unwrap())).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[task]\nkind = \"idx\"\npath = {:?}\n[training]\nsteps = 5\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
     refused(&["run", config.to_str().unwrap()], &["mnist", "not found"]);
 
     std::fs::create_dir_all(&data).unwrap();
     let images: Vec<u8> = (0..10 * 4 * 4).map(|i| i as u8).collect();
     let labels: Vec<u8> = (0..10).map(|i| i as u8 % 10).collect();
-    std::fs::write(data.join("train-images-idx3-ubyte"), apical_tasks_encode_images(10, &images)).unwrap();
-    std::fs::write(data.join("train-labels-idx1-ubyte"), apical_tasks_encode_labels(&labels)).unwrap();
-    std::fs::write(data.join("t10k-images-idx3-ubyte"), &apical_tasks_encode_images(10, &images)[..100]).unwrap();
-    std::fs::write(data.join("t10k-labels-idx1-ubyte"), apical_tasks_encode_labels(&labels)).unwrap();
-    refused(&["run", config.to_str().unwrap()], &["t10k-images-idx3-ubyte", "malformed"]);
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        apical_tasks_encode_images(10, &images),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        apical_tasks_encode_labels(&labels),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        &apical_tasks_encode_images(10, &images)[..100],
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-labels-idx1-ubyte"),
+        apical_tasks_encode_labels(&labels),
+    )
+    .unwrap();
+    refused(
+        &["run", config.to_str().unwrap()],
+        &["t10k-images-idx3-ubyte", "malformed"],
+    );
 
-    std::fs::write(data.join("t10k-images-idx3-ubyte"), apical_tasks_encode_images(10, &images)).unwrap();
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        apical_tasks_encode_images(10, &images),
+    )
+    .unwrap();
     let tmp_out = tmp.path().join("ok");
-    let out = apical(&["run", config.to_str().unwrap(), "--set", "model.hidden=[8]", "--out", tmp_out.to_str().unwrap()]);
+    let out = apical(&[
+        "run",
+        config.to_str().unwrap(),
+        "--set",
+        "model.hidden=[8]",
+        "--out",
+        tmp_out.to_str().unwrap(),
+    ]);
     ok(&out);
     assert!(tmp_out.join("summary.json").exists());
 }
@@ -253,7 +422,12 @@ fn bad_cli_arguments_exit_2_and_existing_output_is_not_touched() {
 
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("precious.txt"), "keep").unwrap();
-    let out = apical(&["run", "configs/quickstart.toml", "--out", tmp.path().to_str().unwrap()]);
+    let out = apical(&[
+        "run",
+        "configs/quickstart.toml",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("not empty"));
     assert_eq!(read(&tmp.path().join("precious.txt")), "keep");
@@ -266,14 +440,30 @@ fn bad_cli_arguments_exit_2_and_existing_output_is_not_touched() {
 
 #[test]
 fn config_show_prints_every_default() {
-    let out = apical(&["config", "show", "configs/quickstart.toml", "--set", "training.seed=3"]);
+    let out = apical(&[
+        "config",
+        "show",
+        "configs/quickstart.toml",
+        "--set",
+        "training.seed=3",
+    ]);
     ok(&out);
     let text = stdout(&out);
-    for needle in ["seed = 3", "batch_size = 32", "beta1", "eval_train_examples", "[backend]", "probe_examples"] {
+    for needle in [
+        "seed = 3",
+        "batch_size = 32",
+        "beta1",
+        "eval_train_examples",
+        "[backend]",
+        "probe_examples",
+    ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     let help = stdout(&apical(&["run", "--help"]));
-    assert!(help.contains("Examples:") && help.contains("--backend"), "{help}");
+    assert!(
+        help.contains("Examples:") && help.contains("--backend"),
+        "{help}"
+    );
 }
 
 #[test]
@@ -281,12 +471,26 @@ fn orientation_run_reports_accuracy_per_signal_level_and_records_signal() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("o");
     let out = apical(&[
-        "run", "configs/orientation_ff.toml",
-        "--set", "task.image_size=8", "--set", "task.frames=2", "--set", "task.n_train=180", "--set", "task.n_test=90",
-        "--set", "training.epochs=1", "--set", "logging.probe_examples=45", "--out", dir.to_str().unwrap(),
+        "run",
+        "configs/orientation_ff.toml",
+        "--set",
+        "task.image_size=8",
+        "--set",
+        "task.frames=2",
+        "--set",
+        "task.n_train=180",
+        "--set",
+        "task.n_test=90",
+        "--set",
+        "training.epochs=1",
+        "--set",
+        "logging.probe_examples=45",
+        "--out",
+        dir.to_str().unwrap(),
     ]);
     ok(&out);
-    let summary: serde_json::Value = serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
     let levels = summary["accuracy_by_signal"].as_array().unwrap();
     assert_eq!(levels.len(), 9);
     assert!(levels.iter().any(|l| l["signal"] == 0.0));

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Runs the `apical` binary with `args` in the workspace root.
@@ -34,11 +37,27 @@ pub fn stdout(out: &Output) -> String {
 
 /// Asserts success, printing stderr otherwise.
 pub fn ok(out: &Output) {
-    assert!(out.status.success(), "apical failed ({:?}):\n{}", out.status.code(), stderr(out));
+    assert!(
+        out.status.success(),
+        "apical failed ({:?}):\n{}",
+        out.status.code(),
+        stderr(out)
+    );
 }
 
 /// The settings that make the quickstart small enough for a test.
-pub const SMALL: &[&str] = &["--set", "training.steps=60", "--set", "training.eval_every=20", "--set", "training.checkpoint_every=20", "--set", "model.hidden=[32]", "--set", "logging.probe_examples=50"];
+pub const SMALL: &[&str] = &[
+    "--set",
+    "training.steps=60",
+    "--set",
+    "training.eval_every=20",
+    "--set",
+    "training.checkpoint_every=20",
+    "--set",
+    "model.hidden=[32]",
+    "--set",
+    "logging.probe_examples=50",
+];
 
 /// `apical run configs/quickstart.toml` with SMALL, extra args and `--out dir`.
 pub fn run_small(dir: &Path, extra: &[&str]) -> Output {

@@ -18,8 +18,9 @@ pub struct MeanInterval {
 /// Two-sided 97.5% quantile of Student's t with `dof` degrees of freedom.
 pub fn t_quantile_975(dof: usize) -> f64 {
     const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
-        2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
     ];
     match dof {
         0 => f64::INFINITY,
@@ -28,7 +29,8 @@ pub fn t_quantile_975(dof: usize) -> f64 {
         d => {
             let z: f64 = 1.959_964;
             let v = d as f64;
-            z + (z.powi(3) + z) / (4.0 * v) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
+            z + (z.powi(3) + z) / (4.0 * v)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * v * v)
         }
     }
 }
@@ -42,11 +44,21 @@ pub fn mean_interval(values: &[f64]) -> MeanInterval {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n == 1 {
-        return MeanInterval { mean, low: f64::NEG_INFINITY, high: f64::INFINITY, n };
+        return MeanInterval {
+            mean,
+            low: f64::NEG_INFINITY,
+            high: f64::INFINITY,
+            n,
+        };
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     let half = t_quantile_975(n - 1) * (var / n as f64).sqrt();
-    MeanInterval { mean, low: mean - half, high: mean + half, n }
+    MeanInterval {
+        mean,
+        low: mean - half,
+        high: mean + half,
+        n,
+    }
 }
 
 #[cfg(test)]

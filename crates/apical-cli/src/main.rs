@@ -9,7 +9,11 @@ use apical_run::{init_device, ExperimentConfig, RunError, RunOptions};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "apical", version, about = "Brain-inspired learning experiments on burn: generative-feedback and feedforward networks, perceptual and BCI tasks, redundancy analyses.")]
+#[command(
+    name = "apical",
+    version,
+    about = "Brain-inspired learning experiments on burn: generative-feedback and feedforward networks, perceptual and BCI tasks, redundancy analyses."
+)]
 #[command(after_help = "Examples:
   apical run configs/quickstart.toml
   apical run configs/orientation_ff.toml --backend wgpu --set training.steps=2000
@@ -69,7 +73,9 @@ struct ResumeArgs {
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the resolved config, every default filled in.
-    #[command(after_help = "Example:\n  apical config show configs/quickstart.toml --set training.steps=50")]
+    #[command(
+        after_help = "Example:\n  apical config show configs/quickstart.toml --set training.steps=50"
+    )]
     Show {
         /// The experiment config (TOML).
         config: PathBuf,
@@ -103,7 +109,10 @@ fn dispatch(command: Command) -> Result<(), RunError> {
 }
 
 fn options(halt_after: Option<usize>) -> RunOptions {
-    RunOptions { progress: std::io::stderr().is_terminal(), halt_after }
+    RunOptions {
+        progress: std::io::stderr().is_terminal(),
+        halt_after,
+    }
 }
 
 fn run(args: RunArgs) -> Result<(), RunError> {
@@ -114,12 +123,24 @@ fn run(args: RunArgs) -> Result<(), RunError> {
     // Everything that can be refused is checked before anything is written.
     let config = ExperimentConfig::load(&args.config, &overrides)?;
     let name = config.run_name(&args.config);
-    let out = args.out.unwrap_or_else(|| apical_run::default_run_dir(&name));
+    let out = args
+        .out
+        .unwrap_or_else(|| apical_run::default_run_dir(&name));
     apical_run::check_out_dir(&out)?;
     let data = apical_run::build_data(&config)?;
     let device = init_device(config.backend.kind)?;
-    let config = ExperimentConfig { name: Some(name), ..config };
-    eprintln!("apical: training {} ({} on {}, backend {}) → {}", config.name.as_deref().unwrap_or("run"), config.rule.kind(), config.task.kind(), config.backend.kind.name(), out.display());
+    let config = ExperimentConfig {
+        name: Some(name),
+        ..config
+    };
+    eprintln!(
+        "apical: training {} ({} on {}, backend {}) → {}",
+        config.name.as_deref().unwrap_or("run"),
+        config.rule.kind(),
+        config.task.kind(),
+        config.backend.kind.name(),
+        out.display()
+    );
     let summary = apical_run::start(&config, &data, &device, &out, &options(args.halt_after))?;
     report(&summary.dir, &summary.json);
     Ok(())
@@ -128,13 +149,27 @@ fn run(args: RunArgs) -> Result<(), RunError> {
 fn resume(args: ResumeArgs) -> Result<(), RunError> {
     let config_path = args.dir.join("config.toml");
     if !config_path.is_file() {
-        return Err(RunError::Resume { path: args.dir.clone(), message: "no config.toml here (is this a run directory written by `apical run`?)".into() });
+        return Err(RunError::Resume {
+            path: args.dir.clone(),
+            message: "no config.toml here (is this a run directory written by `apical run`?)"
+                .into(),
+        });
     }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
     let device = init_device(config.backend.kind)?;
-    eprintln!("apical: resuming {} (backend {})", args.dir.display(), config.backend.kind.name());
-    let summary = apical_run::resume(&config, &data, &device, &args.dir, &options(args.halt_after))?;
+    eprintln!(
+        "apical: resuming {} (backend {})",
+        args.dir.display(),
+        config.backend.kind.name()
+    );
+    let summary = apical_run::resume(
+        &config,
+        &data,
+        &device,
+        &args.dir,
+        &options(args.halt_after),
+    )?;
     report(&summary.dir, &summary.json);
     Ok(())
 }
@@ -142,9 +177,23 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
 fn report(dir: &Path, json: &serde_json::Value) {
     let acc = json["test_accuracy"].as_f64().unwrap_or(f64::NAN);
     let secs = json["wall_seconds"].as_f64().unwrap_or(f64::NAN);
-    println!("test accuracy {:.4} after {} steps ({secs:.1} s); run directory: {}", acc, json["steps"], dir.display());
+    println!(
+        "test accuracy {:.4} after {} steps ({secs:.1} s); run directory: {}",
+        acc,
+        json["steps"],
+        dir.display()
+    );
     if let Some(levels) = json["accuracy_by_signal"].as_array() {
-        let parts: Vec<String> = levels.iter().map(|l| format!("{:+}%: {:.3}", l["signal"].as_f64().unwrap_or(0.0), l["accuracy"].as_f64().unwrap_or(0.0))).collect();
+        let parts: Vec<String> = levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{:+}%: {:.3}",
+                    l["signal"].as_f64().unwrap_or(0.0),
+                    l["accuracy"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
         println!("accuracy by signal level: {}", parts.join(", "));
     }
 }

@@ -47,8 +47,8 @@ impl Backprop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apical_nn::ndarray_device;
     use crate::{one_hot, predictions, OptimizerConfig};
+    use apical_nn::ndarray_device;
     use apical_nn::FeedforwardConfig;
     use burn::tensor::TensorData;
 
@@ -56,20 +56,30 @@ mod tests {
     #[test]
     fn backprop_learns_xor() {
         let device = ndarray_device().autodiff();
-        let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [4, 2]), &device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [4, 2]),
+            &device,
+        );
         let labels = [0usize, 1, 1, 0];
         let targets = one_hot(&labels, 2, &device);
-        let mut net = FeedforwardConfig::new(2, vec![16], 2).with_seed(1).init(&device);
+        let mut net = FeedforwardConfig::new(2, vec![16], 2)
+            .with_seed(1)
+            .init(&device);
         let mut optim = OptimizerConfig::default().init();
         let mut first = None;
         let mut last = 0.0;
         for _ in 0..300 {
-            let (next, report) = Backprop.step(net, &mut optim, 0.05, x.clone(), targets.clone(), None);
+            let (next, report) =
+                Backprop.step(net, &mut optim, 0.05, x.clone(), targets.clone(), None);
             net = next;
             first.get_or_insert(report.loss);
             last = report.loss;
         }
-        assert!(last < 0.1 * first.unwrap(), "loss {} → {last}", first.unwrap());
+        assert!(
+            last < 0.1 * first.unwrap(),
+            "loss {} → {last}",
+            first.unwrap()
+        );
         assert_eq!(predictions(net.forward(x)), labels.to_vec());
     }
 }

@@ -52,7 +52,12 @@ fn default_epsilon() -> f64 {
 
 impl Default for OptimizerConfig {
     fn default() -> Self {
-        OptimizerConfig::Adam { beta1: default_beta1(), beta2: default_beta2(), epsilon: default_epsilon(), weight_decay: 0.0 }
+        OptimizerConfig::Adam {
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            epsilon: default_epsilon(),
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -60,7 +65,12 @@ impl OptimizerConfig {
     /// Checks the hyper-parameters; the error names the offending field.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         match *self {
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay } => {
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => {
                 if !(0.0..1.0).contains(&beta1) {
                     return Err(("beta1", format!("must be in [0, 1), got {beta1}")));
                 }
@@ -74,7 +84,10 @@ impl OptimizerConfig {
                     return Err(("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
                 }
             }
-            OptimizerConfig::Sgd { momentum, weight_decay } => {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+            } => {
                 if !(0.0..1.0).contains(&momentum) {
                     return Err(("momentum", format!("must be in [0, 1), got {momentum}")));
                 }
@@ -88,7 +101,11 @@ impl OptimizerConfig {
 
     /// A fresh optimizer.
     pub fn init(&self) -> Optimizer {
-        Optimizer { config: *self, step: 0, state: Vec::new() }
+        Optimizer {
+            config: *self,
+            step: 0,
+            state: Vec::new(),
+        }
     }
 }
 
@@ -140,7 +157,12 @@ impl Optimizer {
     /// gradient in `grads`, returning the updated module.
     pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
         self.step += 1;
-        let mut mapper = UpdateMapper { optimizer: self, grads, lr, cursor: 0 };
+        let mut mapper = UpdateMapper {
+            optimizer: self,
+            grads,
+            lr,
+            cursor: 0,
+        };
         module.map(&mut mapper)
     }
 
@@ -149,7 +171,11 @@ impl Optimizer {
         let header = StateHeader {
             config: self.config,
             step: self.step,
-            lengths: self.state.iter().map(|s| (s.first.dims()[0], s.second.is_some())).collect(),
+            lengths: self
+                .state
+                .iter()
+                .map(|s| (s.first.dims()[0], s.second.is_some()))
+                .collect(),
         };
         let mut bytes = serde_json::to_vec(&header).expect("optimizer header serialises");
         bytes.push(b'\n');
@@ -165,19 +191,40 @@ impl Optimizer {
 
     /// Restores the state written by [`state_bytes`](Self::state_bytes), placing the moments on
     /// `device` (the parameters' device).
-    pub fn load_state_bytes(&mut self, bytes: &[u8], device: &burn::tensor::Device) -> Result<(), OptimizerStateError> {
-        let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
-        let header: StateHeader = serde_json::from_slice(&bytes[..newline]).map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+    pub fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &burn::tensor::Device,
+    ) -> Result<(), OptimizerStateError> {
+        let newline = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
+        let header: StateHeader = serde_json::from_slice(&bytes[..newline])
+            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
         if header.config != self.config {
-            return Err(OptimizerStateError::Mismatch(format!("saved for {:?}, this optimizer is {:?}", header.config, self.config)));
+            return Err(OptimizerStateError::Mismatch(format!(
+                "saved for {:?}, this optimizer is {:?}",
+                header.config, self.config
+            )));
         }
         let mut body = &bytes[newline + 1..];
-        let expected: usize = header.lengths.iter().map(|(n, two)| n * if *two { 2 } else { 1 } * 4).sum();
+        let expected: usize = header
+            .lengths
+            .iter()
+            .map(|(n, two)| n * if *two { 2 } else { 1 } * 4)
+            .sum();
         if body.len() != expected {
-            return Err(OptimizerStateError::Malformed(format!("expected {expected} bytes of moments, found {}", body.len())));
+            return Err(OptimizerStateError::Malformed(format!(
+                "expected {expected} bytes of moments, found {}",
+                body.len()
+            )));
         }
         let mut take = |n: usize| {
-            let values: Vec<f32> = body[..n * 4].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let values: Vec<f32> = body[..n * 4]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             body = &body[n * 4..];
             Tensor::<1>::from_data(TensorData::new(values, [n]), device)
         };
@@ -215,18 +262,28 @@ impl ModuleMapper for UpdateMapper<'_> {
         let opt = &mut *self.optimizer;
         let device = weight.device();
         if opt.state.len() <= index {
-            let second = matches!(opt.config, OptimizerConfig::Adam { .. }).then(|| Tensor::zeros([n], &device));
-            opt.state.push(ParamState { first: Tensor::zeros([n], &device), second });
+            let second = matches!(opt.config, OptimizerConfig::Adam { .. })
+                .then(|| Tensor::zeros([n], &device));
+            opt.state.push(ParamState {
+                first: Tensor::zeros([n], &device),
+                second,
+            });
         }
         let state = &mut opt.state[index];
         assert_eq!(state.first.dims()[0], n, "Optimizer: parameter {index} changed size ({} → {n}); the module does not match the optimizer state", state.first.dims()[0]);
         let updated = match opt.config {
-            OptimizerConfig::Adam { beta1, beta2, epsilon, weight_decay } => {
+            OptimizerConfig::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+            } => {
                 if weight_decay > 0.0 {
                     grad = grad + weight.clone() * weight_decay;
                 }
                 let first = state.first.clone() * beta1 + grad.clone() * (1.0 - beta1);
-                let second = state.second.clone().expect("Adam keeps a second moment") * beta2 + grad.powi_scalar(2) * (1.0 - beta2);
+                let second = state.second.clone().expect("Adam keeps a second moment") * beta2
+                    + grad.powi_scalar(2) * (1.0 - beta2);
                 let t = opt.step as i32;
                 let first_hat = first.clone() / (1.0 - beta1.powi(t));
                 let second_hat = second.clone() / (1.0 - beta2.powi(t));
@@ -234,11 +291,18 @@ impl ModuleMapper for UpdateMapper<'_> {
                 state.second = Some(second);
                 weight - first_hat / (second_hat.sqrt() + epsilon) * self.lr
             }
-            OptimizerConfig::Sgd { momentum, weight_decay } => {
+            OptimizerConfig::Sgd {
+                momentum,
+                weight_decay,
+            } => {
                 if weight_decay > 0.0 {
                     grad = grad + weight.clone() * weight_decay;
                 }
-                let velocity = if momentum > 0.0 { state.first.clone() * momentum + grad } else { grad };
+                let velocity = if momentum > 0.0 {
+                    state.first.clone() * momentum + grad
+                } else {
+                    grad
+                };
                 state.first = velocity.clone();
                 weight - velocity * self.lr
             }
@@ -260,7 +324,9 @@ mod tests {
 
     fn descend(config: OptimizerConfig, lr: f64, steps: usize) -> f32 {
         let device = ndarray_device().autodiff();
-        let mut model = Quadratic { w: Param::from_tensor(Tensor::from_floats([3.0, -2.0], &device)) };
+        let mut model = Quadratic {
+            w: Param::from_tensor(Tensor::from_floats([3.0, -2.0], &device)),
+        };
         let mut optim = config.init();
         for _ in 0..steps {
             let loss = model.w.val().powi_scalar(2).sum();
@@ -273,17 +339,43 @@ mod tests {
     #[test]
     fn adam_and_sgd_minimise_a_quadratic() {
         assert!(descend(OptimizerConfig::default(), 0.1, 200) < 1e-2);
-        assert!(descend(OptimizerConfig::Sgd { momentum: 0.0, weight_decay: 0.0 }, 0.1, 100) < 1e-6);
-        assert!(descend(OptimizerConfig::Sgd { momentum: 0.9, weight_decay: 0.0 }, 0.02, 300) < 1e-4);
+        assert!(
+            descend(
+                OptimizerConfig::Sgd {
+                    momentum: 0.0,
+                    weight_decay: 0.0
+                },
+                0.1,
+                100
+            ) < 1e-6
+        );
+        assert!(
+            descend(
+                OptimizerConfig::Sgd {
+                    momentum: 0.9,
+                    weight_decay: 0.0
+                },
+                0.02,
+                300
+            ) < 1e-4
+        );
     }
 
     #[test]
     fn sgd_step_is_exact() {
         // w = 3, loss = w², grad = 6, lr = 0.1 → w = 2.4.
         let device = ndarray_device().autodiff();
-        let model = Quadratic { w: Param::from_tensor(Tensor::from_floats([3.0], &device)) };
-        let grads = GradientsParams::from_grads(model.w.val().powi_scalar(2).sum().backward(), &model);
-        let model = OptimizerConfig::Sgd { momentum: 0.0, weight_decay: 0.0 }.init().step(0.1, model, grads);
+        let model = Quadratic {
+            w: Param::from_tensor(Tensor::from_floats([3.0], &device)),
+        };
+        let grads =
+            GradientsParams::from_grads(model.w.val().powi_scalar(2).sum().backward(), &model);
+        let model = OptimizerConfig::Sgd {
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+        .init()
+        .step(0.1, model, grads);
         let w: f32 = model.w.val().into_scalar();
         assert!((w - 2.4).abs() < 1e-6);
     }
@@ -292,7 +384,9 @@ mod tests {
     fn state_round_trips_and_resumed_descent_is_identical() {
         let device = ndarray_device().autodiff();
         let run = |split: Option<usize>| {
-            let mut model = Quadratic { w: Param::from_tensor(Tensor::from_floats([3.0, -2.0], &device)) };
+            let mut model = Quadratic {
+                w: Param::from_tensor(Tensor::from_floats([3.0, -2.0], &device)),
+            };
             let mut optim = OptimizerConfig::default().init();
             for i in 0..20 {
                 if Some(i) == split {
@@ -300,7 +394,10 @@ mod tests {
                     optim = OptimizerConfig::default().init();
                     optim.load_state_bytes(&bytes, &device).unwrap();
                 }
-                let grads = GradientsParams::from_grads(model.w.val().powi_scalar(2).sum().backward(), &model);
+                let grads = GradientsParams::from_grads(
+                    model.w.val().powi_scalar(2).sum().backward(),
+                    &model,
+                );
                 model = optim.step(0.05, model, grads);
             }
             model.w.val().into_data()
@@ -311,8 +408,18 @@ mod tests {
     #[test]
     fn garbled_state_is_an_error() {
         let mut optim = OptimizerConfig::default().init();
-        assert!(optim.load_state_bytes(b"not json\n", &ndarray_device()).is_err());
-        let sgd = OptimizerConfig::Sgd { momentum: 0.5, weight_decay: 0.0 }.init().state_bytes();
-        assert!(matches!(optim.load_state_bytes(&sgd, &ndarray_device()), Err(OptimizerStateError::Mismatch(_))));
+        assert!(optim
+            .load_state_bytes(b"not json\n", &ndarray_device())
+            .is_err());
+        let sgd = OptimizerConfig::Sgd {
+            momentum: 0.5,
+            weight_decay: 0.0,
+        }
+        .init()
+        .state_bytes();
+        assert!(matches!(
+            optim.load_state_bytes(&sgd, &ndarray_device()),
+            Err(OptimizerStateError::Mismatch(_))
+        ));
     }
 }

@@ -51,13 +51,21 @@ mod tests {
         let device = ndarray_device();
         let x = Tensor::<1>::from_floats([-2.0, 0.0, 1.5], &device);
         let expect = |a: Activation, v: [f32; 3]| {
-            a.forward(x.clone())
-                .into_data()
-                .assert_approx_eq::<f32>(&Tensor::<1>::from_floats(v, &device).into_data(), Tolerance::default());
+            a.forward(x.clone()).into_data().assert_approx_eq::<f32>(
+                &Tensor::<1>::from_floats(v, &device).into_data(),
+                Tolerance::default(),
+            );
         };
         expect(Activation::Relu, [0.0, 0.0, 1.5]);
         expect(Activation::Tanh, [(-2.0f32).tanh(), 0.0, 1.5f32.tanh()]);
-        expect(Activation::Sigmoid, [1.0 / (1.0 + 2.0f32.exp()), 0.5, 1.0 / (1.0 + (-1.5f32).exp())]);
+        expect(
+            Activation::Sigmoid,
+            [
+                1.0 / (1.0 + 2.0f32.exp()),
+                0.5,
+                1.0 / (1.0 + (-1.5f32).exp()),
+            ],
+        );
         expect(Activation::Linear, [-2.0, 0.0, 1.5]);
     }
 }

@@ -35,15 +35,33 @@ impl FeedforwardConfig {
     /// # Panics
     /// If a width is zero or `noise_std` is negative (configs are validated before this).
     pub fn init(&self, device: &Device) -> Feedforward {
-        assert!(self.d_in > 0 && self.d_out > 0, "FeedforwardConfig: widths must be positive");
-        assert!(self.hidden.iter().all(|&w| w > 0), "FeedforwardConfig: hidden widths must be positive, got {:?}", self.hidden);
-        assert!(self.noise_std >= 0.0, "FeedforwardConfig: noise_std must be ≥ 0, got {}", self.noise_std);
+        assert!(
+            self.d_in > 0 && self.d_out > 0,
+            "FeedforwardConfig: widths must be positive"
+        );
+        assert!(
+            self.hidden.iter().all(|&w| w > 0),
+            "FeedforwardConfig: hidden widths must be positive, got {:?}",
+            self.hidden
+        );
+        assert!(
+            self.noise_std >= 0.0,
+            "FeedforwardConfig: noise_std must be ≥ 0, got {}",
+            self.noise_std
+        );
         let mut rng = SeededRng::for_stream(self.seed, 0x1417);
         let mut widths = vec![self.d_in];
         widths.extend(&self.hidden);
         widths.push(self.d_out);
-        let layers = widths.windows(2).map(|w| seeded_linear(w[0], w[1], &mut rng, device)).collect();
-        Feedforward { layers, activation: self.activation, noise_std: self.noise_std }
+        let layers = widths
+            .windows(2)
+            .map(|w| seeded_linear(w[0], w[1], &mut rng, device))
+            .collect();
+        Feedforward {
+            layers,
+            activation: self.activation,
+            noise_std: self.noise_std,
+        }
     }
 }
 
@@ -82,7 +100,10 @@ impl Feedforward {
 
     /// Hidden-layer widths, bottom to top.
     pub fn hidden_widths(&self) -> Vec<usize> {
-        self.layers[..self.layers.len() - 1].iter().map(|l| l.weight.dims()[1]).collect()
+        self.layers[..self.layers.len() - 1]
+            .iter()
+            .map(|l| l.weight.dims()[1])
+            .collect()
     }
 
     /// Deterministic forward pass (no unit noise).
@@ -100,9 +121,18 @@ impl Feedforward {
     ///
     /// # Shapes
     /// - input: `[batch, d_in]`
-    pub fn forward_recorded(&self, input: Tensor<2>, mut noise: Option<&mut SeededRng>) -> FeedforwardOutput {
+    pub fn forward_recorded(
+        &self,
+        input: Tensor<2>,
+        mut noise: Option<&mut SeededRng>,
+    ) -> FeedforwardOutput {
         let [batch, d_in] = input.dims();
-        assert_eq!(d_in, self.d_in(), "Feedforward: expected input width {}, got {d_in}", self.d_in());
+        assert_eq!(
+            d_in,
+            self.d_in(),
+            "Feedforward: expected input width {}, got {d_in}",
+            self.d_in()
+        );
         let device = input.device();
         let n_layers = self.layers.len();
         let mut x = input;
@@ -110,7 +140,10 @@ impl Feedforward {
         for (i, layer) in self.layers.iter().enumerate() {
             let mut pre = layer.forward(x);
             if i + 1 == n_layers {
-                return FeedforwardOutput { logits: pre, hidden };
+                return FeedforwardOutput {
+                    logits: pre,
+                    hidden,
+                };
             }
             if let Some(rng) = noise.as_deref_mut() {
                 if self.noise_std > 0.0 {
@@ -129,7 +162,7 @@ impl Feedforward {
 mod tests {
     use super::*;
     use crate::ndarray_device;
-    use burn::tensor::{Tolerance, TensorData};
+    use burn::tensor::{TensorData, Tolerance};
 
     #[test]
     fn shapes_and_recorded_layers() {
@@ -138,7 +171,10 @@ mod tests {
         assert_eq!(net.hidden_widths(), vec![5, 4]);
         let out = net.forward_recorded(Tensor::zeros([2, 6], &device), None);
         assert_eq!(out.logits.dims(), [2, 3]);
-        assert_eq!(out.hidden.iter().map(|h| h.dims()).collect::<Vec<_>>(), vec![[2, 5], [2, 4]]);
+        assert_eq!(
+            out.hidden.iter().map(|h| h.dims()).collect::<Vec<_>>(),
+            vec![[2, 5], [2, 4]]
+        );
     }
 
     #[test]
@@ -146,28 +182,53 @@ mod tests {
         let device = ndarray_device();
         let mut net = FeedforwardConfig::new(2, vec![2], 1).init(&device);
         // W1 = [[1, -1], [2, 0.5]] (d_in × d_out), b1 = [0, -1]; W2 = [[1], [-2]], b2 = [0.5].
-        net.layers[0].weight = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(vec![1.0f32, -1.0, 2.0, 0.5], [2, 2]), &device));
-        net.layers[0].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats([0.0, -1.0], &device)));
-        net.layers[1].weight = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(vec![1.0f32, -2.0], [2, 1]), &device));
-        net.layers[1].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats([0.5], &device)));
+        net.layers[0].weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![1.0f32, -1.0, 2.0, 0.5], [2, 2]),
+            &device,
+        ));
+        net.layers[0].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats(
+            [0.0, -1.0],
+            &device,
+        )));
+        net.layers[1].weight = burn::module::Param::from_tensor(Tensor::from_data(
+            TensorData::new(vec![1.0f32, -2.0], [2, 1]),
+            &device,
+        ));
+        net.layers[1].bias = Some(burn::module::Param::from_tensor(Tensor::from_floats(
+            [0.5],
+            &device,
+        )));
         // x = [1, 2]: pre1 = [1·1 + 2·2, 1·(−1) + 2·0.5 − 1] = [5, −1]; relu → [5, 0]; out = 5 + 0.5.
-        let out = net.forward(Tensor::from_data(TensorData::new(vec![1.0f32, 2.0], [1, 2]), &device));
-        out.into_data().assert_approx_eq::<f32>(&TensorData::new(vec![5.5f32], [1, 1]), Tolerance::default());
+        let out = net.forward(Tensor::from_data(
+            TensorData::new(vec![1.0f32, 2.0], [1, 2]),
+            &device,
+        ));
+        out.into_data()
+            .assert_approx_eq::<f32>(&TensorData::new(vec![5.5f32], [1, 1]), Tolerance::default());
     }
 
     #[test]
     fn same_seed_same_weights_and_noise_changes_rates() {
         let device = ndarray_device();
-        let config = FeedforwardConfig::new(4, vec![8], 2).with_noise_std(0.5).with_seed(3);
+        let config = FeedforwardConfig::new(4, vec![8], 2)
+            .with_noise_std(0.5)
+            .with_seed(3);
         let a = config.init(&device);
         let b = config.init(&device);
-        a.layers[0].weight.val().into_data().assert_eq(&b.layers[0].weight.val().into_data(), true);
+        a.layers[0]
+            .weight
+            .val()
+            .into_data()
+            .assert_eq(&b.layers[0].weight.val().into_data(), true);
         let x = Tensor::<2>::ones([3, 4], &device);
         let quiet = a.forward_recorded(x.clone(), None).hidden[0].clone();
         let mut rng = SeededRng::new(1);
         let noisy = a.forward_recorded(x, Some(&mut rng)).hidden[0].clone();
         let diff: f32 = (quiet - noisy).abs().sum().into_scalar();
-        assert!(diff > 0.1, "noise should change the hidden rates (|Δ| = {diff})");
+        assert!(
+            diff > 0.1,
+            "noise should change the hidden rates (|Δ| = {diff})"
+        );
     }
 
     #[test]

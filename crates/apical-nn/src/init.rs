@@ -20,7 +20,9 @@ pub struct SeededRng {
 impl SeededRng {
     /// A generator whose stream is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed ^ 0x9E37_79B9_7F4A_7C15 }
+        Self {
+            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        }
     }
 
     /// A generator for the stream `(seed, stream)`, independent of the other streams.
@@ -72,8 +74,16 @@ impl SeededRng {
 }
 
 /// A `rows × cols` matrix with entries U(−bound, bound), on `device`.
-pub fn uniform_matrix(rows: usize, cols: usize, bound: f64, rng: &mut SeededRng, device: &Device) -> Tensor<2> {
-    let values: Vec<f32> = (0..rows * cols).map(|_| rng.uniform_range(-bound, bound) as f32).collect();
+pub fn uniform_matrix(
+    rows: usize,
+    cols: usize,
+    bound: f64,
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Tensor<2> {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.uniform_range(-bound, bound) as f32)
+        .collect();
     Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
@@ -82,14 +92,27 @@ pub fn uniform_matrix(rows: usize, cols: usize, bound: f64, rng: &mut SeededRng,
 pub fn seeded_linear(d_in: usize, d_out: usize, rng: &mut SeededRng, device: &Device) -> Linear {
     let bound = 1.0 / (d_in as f64).sqrt();
     let weight = uniform_matrix(d_in, d_out, bound, rng, device);
-    let bias_values: Vec<f32> = (0..d_out).map(|_| rng.uniform_range(-bound, bound) as f32).collect();
+    let bias_values: Vec<f32> = (0..d_out)
+        .map(|_| rng.uniform_range(-bound, bound) as f32)
+        .collect();
     let bias = Tensor::<1>::from_data(TensorData::new(bias_values, [d_out]), device);
-    Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)) }
+    Linear {
+        weight: Param::from_tensor(weight),
+        bias: Some(Param::from_tensor(bias)),
+    }
 }
 
 /// A `rows × cols` matrix of independent N(0, std²) values, drawn on the host.
-pub fn normal_matrix(rows: usize, cols: usize, std: f64, rng: &mut SeededRng, device: &Device) -> Tensor<2> {
-    let values: Vec<f32> = (0..rows * cols).map(|_| (std * rng.normal()) as f32).collect();
+pub fn normal_matrix(
+    rows: usize,
+    cols: usize,
+    std: f64,
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Tensor<2> {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| (std * rng.normal()) as f32)
+        .collect();
     Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
@@ -99,9 +122,24 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream_and_streams_differ() {
-        let a: Vec<u64> = (0..5).map({ let mut r = SeededRng::new(7); move |_| r.next_u64() }).collect();
-        let b: Vec<u64> = (0..5).map({ let mut r = SeededRng::new(7); move |_| r.next_u64() }).collect();
-        let c: Vec<u64> = (0..5).map({ let mut r = SeededRng::for_stream(7, 1); move |_| r.next_u64() }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::new(7);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..5)
+            .map({
+                let mut r = SeededRng::for_stream(7, 1);
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

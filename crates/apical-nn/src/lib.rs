@@ -9,11 +9,11 @@
 #![warn(missing_docs)]
 
 mod activation;
-mod feedforward;
 mod device;
+mod feedforward;
 mod init;
 
 pub use activation::*;
-pub use feedforward::*;
 pub use device::*;
+pub use feedforward::*;
 pub use init::*;

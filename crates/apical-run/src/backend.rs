@@ -33,7 +33,9 @@ impl std::str::FromStr for BackendKind {
         match s {
             "ndarray" => Ok(BackendKind::Ndarray),
             "wgpu" => Ok(BackendKind::Wgpu),
-            other => Err(format!("unknown backend {other:?}, expected \"ndarray\" or \"wgpu\"")),
+            other => Err(format!(
+                "unknown backend {other:?}, expected \"ndarray\" or \"wgpu\""
+            )),
         }
     }
 }
@@ -60,7 +62,16 @@ pub fn init_device(kind: BackendKind) -> Result<Device, BackendError> {
 
 #[cfg(feature = "wgpu")]
 fn init_wgpu() -> Result<Device, BackendError> {
-    Device::wgpu_options().init().map_err(|e| BackendError::NoAdapter(e.to_string().lines().next().unwrap_or("").trim().to_string()))
+    Device::wgpu_options().init().map_err(|e| {
+        BackendError::NoAdapter(
+            e.to_string()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+        )
+    })
 }
 
 #[cfg(not(feature = "wgpu"))]

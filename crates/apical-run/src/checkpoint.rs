@@ -39,7 +39,11 @@ fn step_dir(root: &Path, step: usize) -> PathBuf {
 /// Writes `checkpoint` under `root` and keeps only the newest `keep` checkpoints.
 pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf, RunError> {
     let final_dir = step_dir(root, checkpoint.state.step);
-    let tmp_dir = root.join(format!(".tmp-step-{:08}-{}", checkpoint.state.step, std::process::id()));
+    let tmp_dir = root.join(format!(
+        ".tmp-step-{:08}-{}",
+        checkpoint.state.step,
+        std::process::id()
+    ));
     let wrap = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunError::Write { path, source }
@@ -50,7 +54,10 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     std::fs::create_dir_all(&tmp_dir).map_err(wrap(&tmp_dir))?;
     write_atomic(&tmp_dir.join(MODEL_FILE), &checkpoint.model)?;
     write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &checkpoint.optimizer)?;
-    write_atomic(&tmp_dir.join(STATE_FILE), &serde_json::to_vec_pretty(&checkpoint.state).expect("state serialises"))?;
+    write_atomic(
+        &tmp_dir.join(STATE_FILE),
+        &serde_json::to_vec_pretty(&checkpoint.state).expect("state serialises"),
+    )?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(wrap(&final_dir))?;
     }
@@ -68,7 +75,12 @@ pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
     let entries = match std::fs::read_dir(root) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(RunError::Read { path: root.to_path_buf(), message: e.to_string() }),
+        Err(e) => {
+            return Err(RunError::Read {
+                path: root.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
     };
     let mut out: Vec<(usize, PathBuf)> = entries
         .filter_map(|e| e.ok())
@@ -84,14 +96,28 @@ pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
 
 /// Loads the newest checkpoint under `root`.
 pub fn load_latest(root: &Path) -> Result<Checkpoint, RunError> {
-    let (_, dir) = list(root)?.pop().ok_or_else(|| RunError::Resume { path: root.to_path_buf(), message: "no checkpoint found (is this a run directory?)".into() })?;
+    let (_, dir) = list(root)?.pop().ok_or_else(|| RunError::Resume {
+        path: root.to_path_buf(),
+        message: "no checkpoint found (is this a run directory?)".into(),
+    })?;
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read(&path).map_err(|e| RunError::Resume { path, message: e.to_string() })
+        std::fs::read(&path).map_err(|e| RunError::Resume {
+            path,
+            message: e.to_string(),
+        })
     };
     let state_path = dir.join(STATE_FILE);
-    let state: LoopState = serde_json::from_slice(&read(STATE_FILE)?).map_err(|e| RunError::Resume { path: state_path, message: format!("garbled loop state: {e}") })?;
-    Ok(Checkpoint { state, model: read(MODEL_FILE)?, optimizer: read(OPTIMIZER_FILE)? })
+    let state: LoopState =
+        serde_json::from_slice(&read(STATE_FILE)?).map_err(|e| RunError::Resume {
+            path: state_path,
+            message: format!("garbled loop state: {e}"),
+        })?;
+    Ok(Checkpoint {
+        state,
+        model: read(MODEL_FILE)?,
+        optimizer: read(OPTIMIZER_FILE)?,
+    })
 }
 
 #[cfg(test)]
@@ -99,7 +125,14 @@ mod tests {
     use super::*;
 
     fn ck(step: usize) -> Checkpoint {
-        Checkpoint { state: LoopState { step, wall_seconds: 1.5 }, model: vec![1, 2, step as u8], optimizer: vec![9] }
+        Checkpoint {
+            state: LoopState {
+                step,
+                wall_seconds: 1.5,
+            },
+            model: vec![1, 2, step as u8],
+            optimizer: vec![9],
+        }
     }
 
     #[test]
@@ -108,7 +141,11 @@ mod tests {
         for step in [10, 20, 30] {
             save(dir.path(), &ck(step), 2).unwrap();
         }
-        let steps: Vec<usize> = list(dir.path()).unwrap().into_iter().map(|(s, _)| s).collect();
+        let steps: Vec<usize> = list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         assert_eq!(steps, vec![20, 30]);
         let latest = load_latest(dir.path()).unwrap();
         assert_eq!(latest.state.step, 30);
@@ -118,7 +155,10 @@ mod tests {
     #[test]
     fn missing_or_garbled_checkpoints_are_resume_errors() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(load_latest(dir.path()), Err(RunError::Resume { .. })));
+        assert!(matches!(
+            load_latest(dir.path()),
+            Err(RunError::Resume { .. })
+        ));
         let saved = save(dir.path(), &ck(5), 2).unwrap();
         std::fs::write(saved.join(STATE_FILE), b"{").unwrap();
         let err = load_latest(dir.path()).unwrap_err().to_string();

@@ -100,7 +100,11 @@ fn default_hidden() -> Vec<usize> {
 
 impl Default for FeedforwardSection {
     fn default() -> Self {
-        Self { hidden: default_hidden(), activation: Activation::Relu, noise_std: 0.0 }
+        Self {
+            hidden: default_hidden(),
+            activation: Activation::Relu,
+            noise_std: 0.0,
+        }
     }
 }
 
@@ -229,7 +233,11 @@ fn default_probe_examples() -> usize {
 
 impl Default for LoggingConfig {
     fn default() -> Self {
-        Self { tensorboard: true, plots: true, probe_examples: default_probe_examples() }
+        Self {
+            tensorboard: true,
+            plots: true,
+            probe_examples: default_probe_examples(),
+        }
     }
 }
 
@@ -246,7 +254,8 @@ impl ExperimentConfig {
     /// Reads `path`, applies `overrides` (`key.path=value`, value in TOML syntax, bare words
     /// taken as strings) and validates. Every error names the file and the key.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new(path, "", format!("cannot read the config file: {e}")))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, "", format!("cannot read the config file: {e}")))?;
         Self::parse(&text, path, overrides)
     }
 
@@ -255,18 +264,30 @@ impl ExperimentConfig {
         let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             let place = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            ConfigError::new(path, "", format!("not valid TOML{place}: {}", e.message().trim()))
+            ConfigError::new(
+                path,
+                "",
+                format!("not valid TOML{place}: {}", e.message().trim()),
+            )
         })?;
         for item in overrides {
-            apply_override(&mut table, item).map_err(|(key, message)| ConfigError::new(path, &key, message))?;
+            apply_override(&mut table, item)
+                .map_err(|(key, message)| ConfigError::new(path, &key, message))?;
         }
         default_tags(&mut table);
-        let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let key = if key == "." { String::new() } else { key };
-            ConfigError::new(path, &key, e.into_inner().message().trim().replace('\n', " "))
-        })?;
-        config.validate().map_err(|(key, message)| ConfigError::new(path, &key, message))?;
+        let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let key = if key == "." { String::new() } else { key };
+                ConfigError::new(
+                    path,
+                    &key,
+                    e.into_inner().message().trim().replace('\n', " "),
+                )
+            })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::new(path, &key, message))?;
         Ok(config)
     }
 
@@ -283,27 +304,48 @@ impl ExperimentConfig {
             TaskConfig::Orientation(o) => o.validate().map_err(task_err)?,
             TaskConfig::Idx(i) => {
                 if i.path.as_os_str().is_empty() {
-                    return err("task.path", "must name the directory holding the IDX files".into());
+                    return err(
+                        "task.path",
+                        "must name the directory holding the IDX files".into(),
+                    );
                 }
                 if i.n_train == Some(0) || i.n_test == Some(0) {
-                    return err(if i.n_train == Some(0) { "task.n_train" } else { "task.n_test" }, "must be at least 1".into());
+                    return err(
+                        if i.n_train == Some(0) {
+                            "task.n_train"
+                        } else {
+                            "task.n_test"
+                        },
+                        "must be at least 1".into(),
+                    );
                 }
             }
         }
         match &self.model {
             ModelConfig::Ff(ff) => {
                 if ff.hidden.contains(&0) {
-                    return err("model.hidden", format!("every width must be at least 1, got {:?}", ff.hidden));
+                    return err(
+                        "model.hidden",
+                        format!("every width must be at least 1, got {:?}", ff.hidden),
+                    );
                 }
                 if !(ff.noise_std.is_finite() && ff.noise_std >= 0.0) {
-                    return err("model.noise_std", format!("must be a finite number ≥ 0, got {}", ff.noise_std));
+                    return err(
+                        "model.noise_std",
+                        format!("must be a finite number ≥ 0, got {}", ff.noise_std),
+                    );
                 }
             }
         }
-        self.optimizer.validate().map_err(|(key, message)| (format!("optimizer.{key}"), message))?;
+        self.optimizer
+            .validate()
+            .map_err(|(key, message)| (format!("optimizer.{key}"), message))?;
         let t = &self.training;
         if t.steps.is_some() && t.epochs.is_some() {
-            return err("training.steps", "give training.steps or training.epochs, not both".into());
+            return err(
+                "training.steps",
+                "give training.steps or training.epochs, not both".into(),
+            );
         }
         if t.steps == Some(0) {
             return err("training.steps", "must be at least 1".into());
@@ -315,16 +357,29 @@ impl ExperimentConfig {
             return err("training.batch_size", "must be at least 1".into());
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
-            return err("training.learning_rate", format!("must be a finite number > 0, got {}", t.learning_rate));
+            return err(
+                "training.learning_rate",
+                format!("must be a finite number > 0, got {}", t.learning_rate),
+            );
         }
-        for (key, value) in [("training.eval_every", t.eval_every), ("training.checkpoint_every", t.checkpoint_every), ("training.keep_checkpoints", t.keep_checkpoints), ("training.eval_train_examples", t.eval_train_examples)] {
+        for (key, value) in [
+            ("training.eval_every", t.eval_every),
+            ("training.checkpoint_every", t.checkpoint_every),
+            ("training.keep_checkpoints", t.keep_checkpoints),
+            ("training.eval_train_examples", t.eval_train_examples),
+        ] {
             if value == 0 {
                 return err(key, "must be at least 1".into());
             }
         }
         if let Some(name) = &self.name {
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                return err("name", format!("must be a plain file name (no '/', not starting with '.'), got {name:?}"));
+                return err(
+                    "name",
+                    format!(
+                        "must be a plain file name (no '/', not starting with '.'), got {name:?}"
+                    ),
+                );
             }
         }
         Ok(())
@@ -337,7 +392,11 @@ impl ExperimentConfig {
 
     /// The run name: `name`, or the file stem of `path`.
     pub fn run_name(&self, path: &Path) -> String {
-        self.name.clone().unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into()))
+        self.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "run".into())
+        })
     }
 }
 
@@ -346,7 +405,8 @@ impl ExperimentConfig {
 fn default_tags(table: &mut toml::Table) {
     for (section, kind) in [("model", "ff"), ("rule", "backprop"), ("optimizer", "adam")] {
         if let Some(toml::Value::Table(t)) = table.get_mut(section) {
-            t.entry("kind").or_insert_with(|| toml::Value::String(kind.to_string()));
+            t.entry("kind")
+                .or_insert_with(|| toml::Value::String(kind.to_string()));
         }
     }
 }
@@ -358,16 +418,26 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), (String, St
     };
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        return Err((key.to_string(), "--set expects a dotted key such as training.steps".into()));
+        return Err((
+            key.to_string(),
+            "--set expects a dotted key such as training.steps".into(),
+        ));
     }
     let value = parse_value(raw.trim());
     let parts: Vec<&str> = key.split('.').map(str::trim).collect();
     let mut current = table;
     for (depth, part) in parts[..parts.len() - 1].iter().enumerate() {
-        let entry = current.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         current = match entry {
             toml::Value::Table(t) => t,
-            _ => return Err((parts[..=depth].join("."), "is a value, not a section; cannot set a key inside it".into())),
+            _ => {
+                return Err((
+                    parts[..=depth].join("."),
+                    "is a value, not a section; cannot set a key inside it".into(),
+                ))
+            }
         };
     }
     current.insert(parts[parts.len() - 1].to_string(), value);
@@ -378,7 +448,9 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), (String, St
 fn parse_value(raw: &str) -> toml::Value {
     let wrapped = format!("v = {raw}");
     match wrapped.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -390,7 +462,10 @@ pub fn default_run_dir(name: &str) -> PathBuf {
 
 /// `YYYYMMDD-HHMMSS` in UTC.
 pub fn utc_timestamp() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -402,7 +477,12 @@ pub fn utc_timestamp() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -21,7 +21,11 @@ pub struct ConfigError {
 impl ConfigError {
     /// A new error about `key` in `file`.
     pub fn new(file: &Path, key: &str, message: impl Into<String>) -> Self {
-        Self { file: file.to_path_buf(), key: key.to_string(), message: message.into() }
+        Self {
+            file: file.to_path_buf(),
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -91,6 +95,14 @@ impl RunError {
     /// Whether the user's input (config, data files, arguments, environment) is at fault, as
     /// opposed to a failure while running. The binary exits with 2 for these, 1 otherwise.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, RunError::Config(_) | RunError::Data(_) | RunError::Backend(_) | RunError::OutputDir { .. } | RunError::Resume { .. } | RunError::Read { .. })
+        matches!(
+            self,
+            RunError::Config(_)
+                | RunError::Data(_)
+                | RunError::Backend(_)
+                | RunError::OutputDir { .. }
+                | RunError::Resume { .. }
+                | RunError::Read { .. }
+        )
     }
 }

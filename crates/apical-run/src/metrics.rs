@@ -33,7 +33,11 @@ impl MetricLog {
         let mut out = String::from(METRICS_HEADER);
         out.push('\n');
         for r in &self.rows {
-            let _ = writeln!(out, "{},{},{},{},{}", r.step, r.epoch, r.split, r.loss, r.accuracy);
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{}",
+                r.step, r.epoch, r.split, r.loss, r.accuracy
+            );
         }
         out
     }
@@ -43,12 +47,22 @@ impl MetricLog {
         let mut lines = text.lines();
         match lines.next() {
             Some(h) if h.trim() == METRICS_HEADER => {}
-            other => return Err(format!("expected header {METRICS_HEADER:?}, found {:?}", other.unwrap_or(""))),
+            other => {
+                return Err(format!(
+                    "expected header {METRICS_HEADER:?}, found {:?}",
+                    other.unwrap_or("")
+                ))
+            }
         }
         let mut rows = Vec::new();
         for (i, line) in lines.enumerate() {
             let f: Vec<&str> = line.split(',').collect();
-            let bad = || format!("line {}: expected 5 fields step,epoch,split,loss,accuracy, got {line:?}", i + 2);
+            let bad = || {
+                format!(
+                    "line {}: expected 5 fields step,epoch,split,loss,accuracy, got {line:?}",
+                    i + 2
+                )
+            };
             if f.len() != 5 {
                 return Err(bad());
             }
@@ -73,7 +87,12 @@ impl MetricLog {
         self.rows
             .iter()
             .filter(|r| r.split == split)
-            .map(|r| (r.step as f64, if metric == "loss" { r.loss } else { r.accuracy }))
+            .map(|r| {
+                (
+                    r.step as f64,
+                    if metric == "loss" { r.loss } else { r.accuracy },
+                )
+            })
             .collect()
     }
 }
@@ -87,7 +106,13 @@ mod tests {
         let mut log = MetricLog::default();
         for step in [10, 20] {
             for split in ["train", "test"] {
-                log.rows.push(MetricRow { step, epoch: step as f64 / 7.0, split: split.into(), loss: 0.1 / step as f64, accuracy: 0.9 });
+                log.rows.push(MetricRow {
+                    step,
+                    epoch: step as f64 / 7.0,
+                    split: split.into(),
+                    loss: 0.1 / step as f64,
+                    accuracy: 0.9,
+                });
             }
         }
         let parsed = MetricLog::from_csv(&log.to_csv()).unwrap();
@@ -95,7 +120,10 @@ mod tests {
         let mut cut = parsed;
         cut.truncate_after(10);
         assert_eq!(cut.rows.len(), 2);
-        assert_eq!(log.series("test", "loss"), vec![(10.0, 0.01), (20.0, 0.005)]);
+        assert_eq!(
+            log.series("test", "loss"),
+            vec![(10.0, 0.01), (20.0, 0.005)]
+        );
         assert!(MetricLog::from_csv("nope\n").is_err());
         assert!(MetricLog::from_csv(&format!("{METRICS_HEADER}\n1,2,train\n")).is_err());
     }

@@ -17,22 +17,46 @@ pub struct NpyArray {
 
 /// Encodes a float32 array of `shape` (C order).
 pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
-    assert_eq!(shape.iter().product::<usize>(), data.len(), "encode_f32: shape {shape:?} does not hold {} values", data.len());
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        data.len(),
+        "encode_f32: shape {shape:?} does not hold {} values",
+        data.len()
+    );
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let mut out = Vec::new();
-    let mut writer = npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(&mut out).begin_nd().expect("npy header to memory");
-    writer.extend(data.iter().copied()).expect("npy data to memory");
+    let mut writer = npyz::WriteOptions::<f32>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(&mut out)
+        .begin_nd()
+        .expect("npy header to memory");
+    writer
+        .extend(data.iter().copied())
+        .expect("npy data to memory");
     writer.finish().expect("npy finish to memory");
     out
 }
 
 /// Encodes an int64 array of `shape` (C order).
 pub fn encode_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
-    assert_eq!(shape.iter().product::<usize>(), data.len(), "encode_i64: shape {shape:?} does not hold {} values", data.len());
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        data.len(),
+        "encode_i64: shape {shape:?} does not hold {} values",
+        data.len()
+    );
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let mut out = Vec::new();
-    let mut writer = npyz::WriteOptions::<i64>::new().default_dtype().shape(&shape).writer(&mut out).begin_nd().expect("npy header to memory");
-    writer.extend(data.iter().copied()).expect("npy data to memory");
+    let mut writer = npyz::WriteOptions::<i64>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(&mut out)
+        .begin_nd()
+        .expect("npy header to memory");
+    writer
+        .extend(data.iter().copied())
+        .expect("npy data to memory");
     writer.finish().expect("npy finish to memory");
     out
 }
@@ -54,31 +78,92 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, String> {
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let order = file.order();
     let DType::Plain(ty) = file.dtype() else {
-        return Err(format!("{name}: structured arrays are not supported; save a plain numeric array"));
+        return Err(format!(
+            "{name}: structured arrays are not supported; save a plain numeric array"
+        ));
     };
     let size = ty.size_field();
     let read_err = |e: std::io::Error| format!("{name}: {e}");
     let data: Vec<f64> = match (ty.type_char(), size) {
-        (TypeChar::Float, 4) => file.into_vec::<f32>().map_err(read_err)?.into_iter().map(f64::from).collect(),
+        (TypeChar::Float, 4) => file
+            .into_vec::<f32>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
         (TypeChar::Float, 8) => file.into_vec::<f64>().map_err(read_err)?,
-        (TypeChar::Int, 1) => file.into_vec::<i8>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Int, 2) => file.into_vec::<i16>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Int, 4) => file.into_vec::<i32>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Int, 8) => file.into_vec::<i64>().map_err(read_err)?.into_iter().map(|v| v as f64).collect(),
-        (TypeChar::Uint, 1) => file.into_vec::<u8>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Uint, 2) => file.into_vec::<u16>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Uint, 4) => file.into_vec::<u32>().map_err(read_err)?.into_iter().map(f64::from).collect(),
-        (TypeChar::Uint, 8) => file.into_vec::<u64>().map_err(read_err)?.into_iter().map(|v| v as f64).collect(),
-        (c, s) => return Err(format!("{name}: dtype {c:?}{s} is not supported; save float32, float64 or integers")),
+        (TypeChar::Int, 1) => file
+            .into_vec::<i8>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 2) => file
+            .into_vec::<i16>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 4) => file
+            .into_vec::<i32>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Int, 8) => file
+            .into_vec::<i64>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+        (TypeChar::Uint, 1) => file
+            .into_vec::<u8>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 2) => file
+            .into_vec::<u16>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 4) => file
+            .into_vec::<u32>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        (TypeChar::Uint, 8) => file
+            .into_vec::<u64>()
+            .map_err(read_err)?
+            .into_iter()
+            .map(|v| v as f64)
+            .collect(),
+        (c, s) => {
+            return Err(format!(
+                "{name}: dtype {c:?}{s} is not supported; save float32, float64 or integers"
+            ))
+        }
     };
-    let data = if order == npyz::Order::Fortran && shape.len() > 1 { fortran_to_c(&data, &shape) } else { data };
+    let data = if order == npyz::Order::Fortran && shape.len() > 1 {
+        fortran_to_c(&data, &shape)
+    } else {
+        data
+    };
     Ok(NpyArray { shape, data })
 }
 
 /// Reads a `.npy` file.
 pub fn read(path: &Path) -> Result<NpyArray, RunError> {
-    let bytes = std::fs::read(path).map_err(|e| RunError::Read { path: path.to_path_buf(), message: e.to_string() })?;
-    decode(&bytes, &path.display().to_string()).map_err(|message| RunError::Read { path: path.to_path_buf(), message })
+    let bytes = std::fs::read(path).map_err(|e| RunError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    decode(&bytes, &path.display().to_string()).map_err(|message| RunError::Read {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {

@@ -18,19 +18,33 @@ fn register_font() {
     });
 }
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, log: &MetricLog, title: &str) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    log: &MetricLog,
+    title: &str,
+) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
     let panels = root.split_evenly((1, 2));
     for (panel, metric) in panels.iter().zip(["loss", "accuracy"]) {
-        let series: Vec<(&str, Vec<(f64, f64)>, RGBColor)> = [("train", BLUE), ("test", RED)].into_iter().map(|(split, colour)| (split, log.series(split, metric), colour)).collect();
-        let all: Vec<(f64, f64)> = series.iter().flat_map(|(_, s, _)| s.iter().copied()).collect();
+        let series: Vec<(&str, Vec<(f64, f64)>, RGBColor)> = [("train", BLUE), ("test", RED)]
+            .into_iter()
+            .map(|(split, colour)| (split, log.series(split, metric), colour))
+            .collect();
+        let all: Vec<(f64, f64)> = series
+            .iter()
+            .flat_map(|(_, s, _)| s.iter().copied())
+            .collect();
         let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
         let (y_min, y_max) = if metric == "accuracy" {
             (0.0, 1.0)
         } else {
-            let hi = all.iter().map(|p| p.1).filter(|v| v.is_finite()).fold(0.0, f64::max);
+            let hi = all
+                .iter()
+                .map(|p| p.1)
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
             (0.0, if hi > 0.0 { hi * 1.05 } else { 1.0 })
         };
         let mut chart = ChartBuilder::on(panel)
@@ -39,7 +53,13 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, log: &MetricLog, title
             .y_label_area_size(55)
             .build_cartesian_2d(0.0..x_max, y_min..y_max)
             .map_err(e)?;
-        chart.configure_mesh().x_desc("step").y_desc(metric).label_style(("sans-serif", 14)).draw().map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .y_desc(metric)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
         for (split, points, colour) in series {
             if points.is_empty() {
                 continue;
@@ -48,32 +68,70 @@ fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, log: &MetricLog, title
                 .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
                 .map_err(e)?
                 .label(split)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
-            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, colour.filled()))).map_err(e)?;
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, colour.filled())),
+                )
+                .map_err(e)?;
         }
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).label_font(("sans-serif", 14)).draw().map_err(e)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
     }
     root.present().map_err(e)
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` in `dir`: loss and accuracy against step, train and
 /// test.
-pub fn learning_curve(dir: &Path, stem: &str, log: &MetricLog, title: &str) -> Result<(), RunError> {
+pub fn learning_curve(
+    dir: &Path,
+    stem: &str,
+    log: &MetricLog,
+    title: &str,
+) -> Result<(), RunError> {
     register_font();
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let size = (1100u32, 450u32);
     let png = dir.join(format!("{stem}.png"));
     // plotters picks the encoder from the extension, so the temporary keeps `.png`.
     let tmp = dir.join(format!(".tmp-{}-{stem}.png", std::process::id()));
-    let fail = |path: &Path, message: String| RunError::Write { path: path.to_path_buf(), source: std::io::Error::other(message) };
-    draw(BitMapBackend::new(&tmp, size).into_drawing_area(), log, title).map_err(|m| {
+    let fail = |path: &Path, message: String| RunError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(message),
+    };
+    draw(
+        BitMapBackend::new(&tmp, size).into_drawing_area(),
+        log,
+        title,
+    )
+    .map_err(|m| {
         let _ = std::fs::remove_file(&tmp);
         fail(&png, m)
     })?;
-    std::fs::rename(&tmp, &png).map_err(|source| RunError::Write { path: png.clone(), source })?;
+    std::fs::rename(&tmp, &png).map_err(|source| RunError::Write {
+        path: png.clone(),
+        source,
+    })?;
     let mut svg = String::new();
     let svg_path = dir.join(format!("{stem}.svg"));
-    draw(SVGBackend::with_string(&mut svg, size).into_drawing_area(), log, title).map_err(|m| fail(&svg_path, m))?;
+    draw(
+        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+        log,
+        title,
+    )
+    .map_err(|m| fail(&svg_path, m))?;
     crate::write_atomic(&svg_path, svg.as_bytes())
 }
 
@@ -88,7 +146,13 @@ mod tests {
         let mut log = MetricLog::default();
         for step in [10, 20, 30] {
             for split in ["train", "test"] {
-                log.rows.push(MetricRow { step, epoch: 0.0, split: split.into(), loss: 1.0 / step as f64, accuracy: 0.5 + step as f64 / 100.0 });
+                log.rows.push(MetricRow {
+                    step,
+                    epoch: 0.0,
+                    split: split.into(),
+                    loss: 1.0 / step as f64,
+                    accuracy: 0.5 + step as f64 / 100.0,
+                });
             }
         }
         learning_curve(dir.path(), "curve", &log, "test run").unwrap();

@@ -29,7 +29,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
-use crate::{npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, ModelConfig, RunError, TaskConfig};
+use crate::{
+    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, ModelConfig,
+    RunError, TaskConfig,
+};
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
 #[derive(Debug, Clone, Default)]
@@ -64,9 +67,14 @@ pub fn build_data(config: &ExperimentConfig) -> Result<Split, RunError> {
 pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
     if dir.exists() {
         if !dir.is_dir() {
-            return Err(RunError::OutputDir { path: dir.to_path_buf(), message: "exists and is not a directory".into() });
+            return Err(RunError::OutputDir {
+                path: dir.to_path_buf(),
+                message: "exists and is not a directory".into(),
+            });
         }
-        let non_empty = std::fs::read_dir(dir).map(|mut e| e.next().is_some()).unwrap_or(true);
+        let non_empty = std::fs::read_dir(dir)
+            .map(|mut e| e.next().is_some())
+            .unwrap_or(true);
         if non_empty {
             return Err(RunError::OutputDir { path: dir.to_path_buf(), message: "already exists and is not empty; pick another --out, or continue it with `apical resume`".into() });
         }
@@ -75,9 +83,18 @@ pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
 }
 
 /// Starts a new run in `dir` (which must not exist or be empty) on `device`.
-pub fn start(config: &ExperimentConfig, data: &Split, device: &Device, dir: &Path, options: &RunOptions) -> Result<RunSummary, RunError> {
+pub fn start(
+    config: &ExperimentConfig,
+    data: &Split,
+    device: &Device,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
     check_out_dir(dir)?;
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
     let trainer = Trainer::new(config, data, device, dir)?;
     trainer.run(options)
@@ -85,16 +102,44 @@ pub fn start(config: &ExperimentConfig, data: &Split, device: &Device, dir: &Pat
 
 /// Continues the run in `dir` from its newest checkpoint. `config` is the run's own
 /// `config.toml`; `device` must be the backend it names.
-pub fn resume(config: &ExperimentConfig, data: &Split, device: &Device, dir: &Path, options: &RunOptions) -> Result<RunSummary, RunError> {
+pub fn resume(
+    config: &ExperimentConfig,
+    data: &Split,
+    device: &Device,
+    dir: &Path,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
     let ck = checkpoint::load_latest(&dir.join("checkpoints"))?;
     let mut trainer = Trainer::new(config, data, device, dir)?;
     let bytes = Bytes::from_bytes_vec(ck.model);
-    let record = ModuleRecord::from_bytes(bytes).map_err(|e| RunError::Resume { path: dir.join("checkpoints"), message: format!("garbled model record: {e}") })?;
-    trainer.net = trainer.net.clone().try_load_record(record).map_err(|e| RunError::Resume { path: dir.join("checkpoints"), message: format!("model record does not fit the config: {e}") })?;
-    trainer.optimizer.load_state_bytes(&ck.optimizer, &trainer.device).map_err(|e| RunError::Resume { path: dir.join("checkpoints"), message: e.to_string() })?;
+    let record = ModuleRecord::from_bytes(bytes).map_err(|e| RunError::Resume {
+        path: dir.join("checkpoints"),
+        message: format!("garbled model record: {e}"),
+    })?;
+    trainer.net = trainer
+        .net
+        .clone()
+        .try_load_record(record)
+        .map_err(|e| RunError::Resume {
+            path: dir.join("checkpoints"),
+            message: format!("model record does not fit the config: {e}"),
+        })?;
+    trainer
+        .optimizer
+        .load_state_bytes(&ck.optimizer, &trainer.device)
+        .map_err(|e| RunError::Resume {
+            path: dir.join("checkpoints"),
+            message: e.to_string(),
+        })?;
     let metrics_path = dir.join("metrics.csv");
-    let text = std::fs::read_to_string(&metrics_path).map_err(|e| RunError::Resume { path: metrics_path.clone(), message: e.to_string() })?;
-    let mut log = MetricLog::from_csv(&text).map_err(|message| RunError::Resume { path: metrics_path, message })?;
+    let text = std::fs::read_to_string(&metrics_path).map_err(|e| RunError::Resume {
+        path: metrics_path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut log = MetricLog::from_csv(&text).map_err(|message| RunError::Resume {
+        path: metrics_path,
+        message,
+    })?;
     log.truncate_after(ck.state.step);
     trainer.log = log;
     trainer.start_step = ck.state.step;
@@ -124,15 +169,24 @@ const STREAM_BATCH_ORDER: u64 = 1 << 40;
 const STREAM_NOISE: u64 = 2 << 40;
 
 impl<'a> Trainer<'a> {
-    fn new(config: &'a ExperimentConfig, data: &'a Split, device: &Device, dir: &Path) -> Result<Self, RunError> {
+    fn new(
+        config: &'a ExperimentConfig,
+        data: &'a Split,
+        device: &Device,
+        dir: &Path,
+    ) -> Result<Self, RunError> {
         let device = device.clone().autodiff();
         let seed = config.training.seed;
         let net = match &config.model {
-            ModelConfig::Ff(ff) => FeedforwardConfig::new(data.train.n_features, ff.hidden.clone(), data.train.n_classes)
-                .with_activation(ff.activation)
-                .with_noise_std(ff.noise_std)
-                .with_seed(seed)
-                .init(&device),
+            ModelConfig::Ff(ff) => FeedforwardConfig::new(
+                data.train.n_features,
+                ff.hidden.clone(),
+                data.train.n_classes,
+            )
+            .with_activation(ff.activation)
+            .with_noise_std(ff.noise_std)
+            .with_seed(seed)
+            .init(&device),
         };
         let events = config.logging.tensorboard.then(|| EventFile::in_dir(dir));
         Ok(Self {
@@ -160,7 +214,8 @@ impl<'a> Trainer<'a> {
         let pos = step % self.steps_per_epoch;
         if cache.as_ref().is_none_or(|(e, _)| *e != epoch) {
             let mut order: Vec<usize> = (0..n).collect();
-            SeededRng::for_stream(self.config.training.seed, STREAM_BATCH_ORDER + epoch as u64).shuffle(&mut order);
+            SeededRng::for_stream(self.config.training.seed, STREAM_BATCH_ORDER + epoch as u64)
+                .shuffle(&mut order);
             *cache = Some((epoch, order));
         }
         let order = &cache.as_ref().expect("filled above").1;
@@ -189,20 +244,38 @@ impl<'a> Trainer<'a> {
             let idx: Vec<usize> = (start..(start + chunk).min(n)).collect();
             let (x, y) = data.batch(&idx);
             let logits = net.forward(self.tensor(x, idx.len(), data.n_features, &device));
-            let loss: f32 = cross_entropy(logits.clone(), one_hot(&y, data.n_classes, &device)).into_scalar();
+            let loss: f32 =
+                cross_entropy(logits.clone(), one_hot(&y, data.n_classes, &device)).into_scalar();
             total_loss += loss as f64 * idx.len() as f64;
             preds.extend(predictions(logits));
         }
-        let correct = preds.iter().zip(&data.labels).filter(|(p, l)| p == l).count();
+        let correct = preds
+            .iter()
+            .zip(&data.labels)
+            .filter(|(p, l)| p == l)
+            .count();
         (total_loss / n as f64, correct as f64 / n as f64, preds)
     }
 
     fn log_evaluation(&mut self, step: usize) -> Result<(), RunError> {
         let epoch = step as f64 / self.steps_per_epoch as f64;
-        let (train_loss, train_acc, _) = self.evaluate(&self.data.train, self.config.training.eval_train_examples);
+        let (train_loss, train_acc, _) =
+            self.evaluate(&self.data.train, self.config.training.eval_train_examples);
         let (test_loss, test_acc, _) = self.evaluate(&self.data.test, usize::MAX);
-        self.log.rows.push(MetricRow { step, epoch, split: "train".into(), loss: train_loss, accuracy: train_acc });
-        self.log.rows.push(MetricRow { step, epoch, split: "test".into(), loss: test_loss, accuracy: test_acc });
+        self.log.rows.push(MetricRow {
+            step,
+            epoch,
+            split: "train".into(),
+            loss: train_loss,
+            accuracy: train_acc,
+        });
+        self.log.rows.push(MetricRow {
+            step,
+            epoch,
+            split: "test".into(),
+            loss: test_loss,
+            accuracy: test_acc,
+        });
         write_atomic(&self.dir.join("metrics.csv"), self.log.to_csv().as_bytes())?;
         if let Some(events) = &self.events {
             events.write(&self.log)?;
@@ -211,17 +284,46 @@ impl<'a> Trainer<'a> {
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = self.net.clone().into_record().into_bytes().map_err(|e| RunError::Write { path: self.dir.join("checkpoints"), source: std::io::Error::other(e.to_string()) })?;
-        let ck = Checkpoint { state: LoopState { step, wall_seconds }, model: model.to_vec(), optimizer: self.optimizer.state_bytes() };
-        checkpoint::save(&self.dir.join("checkpoints"), &ck, self.config.training.keep_checkpoints)?;
+        let model = self
+            .net
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| RunError::Write {
+                path: self.dir.join("checkpoints"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        let ck = Checkpoint {
+            state: LoopState { step, wall_seconds },
+            model: model.to_vec(),
+            optimizer: self.optimizer.state_bytes(),
+        };
+        checkpoint::save(
+            &self.dir.join("checkpoints"),
+            &ck,
+            self.config.training.keep_checkpoints,
+        )?;
         Ok(())
     }
 
     fn run(mut self, options: &RunOptions) -> Result<RunSummary, RunError> {
         let t = &self.config.training;
         let started = Instant::now();
-        let bar = if options.progress { ProgressBar::with_draw_target(Some(self.total_steps as u64), ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})").expect("valid template").progress_chars("=> "));
+        let bar = if options.progress {
+            ProgressBar::with_draw_target(
+                Some(self.total_steps as u64),
+                ProgressDrawTarget::stderr(),
+            )
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
         bar.set_position(self.start_step as u64);
         let mut order_cache = None;
         let n_features = self.data.train.n_features;
@@ -232,10 +334,20 @@ impl<'a> Trainer<'a> {
             let input = self.tensor(x, idx.len(), n_features, &self.device);
             let targets = one_hot(&y, n_classes, &self.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
-            let (net, report) = Backprop.step(self.net, &mut self.optimizer, t.learning_rate, input, targets, Some(&mut noise));
+            let (net, report) = Backprop.step(
+                self.net,
+                &mut self.optimizer,
+                t.learning_rate,
+                input,
+                targets,
+                Some(&mut noise),
+            );
             self.net = net;
             if !report.loss.is_finite() {
-                return Err(RunError::Diverged { step: step + 1, loss: report.loss });
+                return Err(RunError::Diverged {
+                    step: step + 1,
+                    loss: report.loss,
+                });
             }
             let done = step + 1;
             if done % t.eval_every == 0 || done == self.total_steps {
@@ -250,7 +362,10 @@ impl<'a> Trainer<'a> {
             bar.inc(1);
             if options.halt_after == Some(done) && done < self.total_steps {
                 bar.abandon();
-                return Err(RunError::Halted { step: done, dir: self.dir.clone() });
+                return Err(RunError::Halted {
+                    step: done,
+                    dir: self.dir.clone(),
+                });
             }
         }
         bar.finish_and_clear();
@@ -268,7 +383,10 @@ impl<'a> Trainer<'a> {
         let probe = self.data.test.subset(&(0..n).collect::<Vec<_>>());
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
-        let out = net.forward_recorded(self.tensor(probe.inputs.clone(), n, probe.n_features, &device), None);
+        let out = net.forward_recorded(
+            self.tensor(probe.inputs.clone(), n, probe.n_features, &device),
+            None,
+        );
         let mut written = Vec::new();
         for (layer, rates) in out.hidden.into_iter().enumerate() {
             let [rows, cols] = rates.dims();
@@ -278,16 +396,28 @@ impl<'a> Trainer<'a> {
             written.push(name);
         }
         let [rows, cols] = out.logits.dims();
-        npy::write_f32(&dir.join("logits.npy"), &[rows, cols], &out.logits.into_data().iter::<f32>().collect::<Vec<f32>>())?;
+        npy::write_f32(
+            &dir.join("logits.npy"),
+            &[rows, cols],
+            &out.logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
+        )?;
         written.push("logits.npy".into());
-        npy::write_i64(&dir.join("labels.npy"), &[n], &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>())?;
+        npy::write_i64(
+            &dir.join("labels.npy"),
+            &[n],
+            &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+        )?;
         written.push("labels.npy".into());
         if let Some(signal) = &probe.signal {
             npy::write_f32(&dir.join("signal.npy"), &[n], signal)?;
             written.push("signal.npy".into());
         }
         if let Some(context) = &probe.context {
-            npy::write_i64(&dir.join("context.npy"), &[n], &context.iter().map(|&c| c as i64).collect::<Vec<_>>())?;
+            npy::write_i64(
+                &dir.join("context.npy"),
+                &[n],
+                &context.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+            )?;
             written.push("context.npy".into());
         }
         Ok(written)
@@ -295,10 +425,19 @@ impl<'a> Trainer<'a> {
 
     fn finish(self, wall_seconds: f64, session_seconds: f64) -> Result<RunSummary, RunError> {
         let (test_loss, test_accuracy, preds) = self.evaluate(&self.data.test, usize::MAX);
-        let (train_loss, train_accuracy, _) = self.evaluate(&self.data.train, self.config.training.eval_train_examples);
+        let (train_loss, train_accuracy, _) =
+            self.evaluate(&self.data.train, self.config.training.eval_train_examples);
         let activity = self.record_probe()?;
         if self.config.logging.plots {
-            let title = format!("{} — {} on {}", self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), self.config.rule.kind(), self.config.task.kind());
+            let title = format!(
+                "{} — {} on {}",
+                self.dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                self.config.rule.kind(),
+                self.config.task.kind()
+            );
             plot::learning_curve(&self.dir.join("plots"), "learning_curve", &self.log, &title)?;
         }
         let by_signal = self.data.test.signal.as_ref().map(|_| {
@@ -327,7 +466,15 @@ impl<'a> Trainer<'a> {
             "resumed_from_step": self.resumed_from,
             "activity": activity,
         });
-        write_atomic(&self.dir.join("summary.json"), serde_json::to_string_pretty(&json).expect("json").as_bytes())?;
-        Ok(RunSummary { dir: self.dir.clone(), json })
+        write_atomic(
+            &self.dir.join("summary.json"),
+            serde_json::to_string_pretty(&json)
+                .expect("json")
+                .as_bytes(),
+        )?;
+        Ok(RunSummary {
+            dir: self.dir.clone(),
+            json,
+        })
     }
 }

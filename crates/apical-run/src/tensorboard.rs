@@ -24,12 +24,22 @@ impl EventFile {
     /// The event file in `dir` (an existing `events.out.tfevents.*` is reused, so a resumed
     /// run keeps one file), or a new name.
     pub fn in_dir(dir: &Path) -> Self {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
         let existing = std::fs::read_dir(dir).ok().and_then(|entries| {
-            entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents.")))
+            entries.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("events.out.tfevents."))
+            })
         });
-        let path = existing.unwrap_or_else(|| dir.join(format!("events.out.tfevents.{}.apical", now as u64)));
-        Self { path, start_wall_time: now }
+        let path = existing
+            .unwrap_or_else(|| dir.join(format!("events.out.tfevents.{}.apical", now as u64)));
+        Self {
+            path,
+            start_wall_time: now,
+        }
     }
 
     /// Where the file is written.
@@ -65,7 +75,9 @@ pub fn encode(log: &MetricLog, wall_time: f64) -> Vec<u8> {
     let mut out = Vec::new();
     let mut writer = RecordWriter::new(&mut out);
     for record in records {
-        writer.write(&record).expect("writing to memory cannot fail");
+        writer
+            .write(&record)
+            .expect("writing to memory cannot fail");
     }
     out
 }
@@ -78,7 +90,10 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut rest = bytes;
     while !rest.is_empty() {
         if rest.len() < 12 {
-            return Err(format!("truncated record header ({} bytes left)", rest.len()));
+            return Err(format!(
+                "truncated record header ({} bytes left)",
+                rest.len()
+            ));
         }
         let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
         let len_crc = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes"));
@@ -106,7 +121,11 @@ pub fn read_scalars(bytes: &[u8]) -> Result<Vec<(i64, String, f32)>, String> {
         let event = Event::parse_from_bytes(&record).map_err(|e| format!("not an Event: {e}"))?;
         if event.has_summary() {
             for value in event.get_summary().get_value() {
-                out.push((event.get_step(), value.get_tag().to_string(), value.get_simple_value()));
+                out.push((
+                    event.get_step(),
+                    value.get_tag().to_string(),
+                    value.get_simple_value(),
+                ));
             }
         }
     }
@@ -120,11 +139,25 @@ mod tests {
 
     #[test]
     fn encoded_scalars_read_back_with_valid_crcs() {
-        let log = MetricLog { rows: vec![MetricRow { step: 5, epoch: 0.5, split: "test".into(), loss: 0.25, accuracy: 0.75 }] };
+        let log = MetricLog {
+            rows: vec![MetricRow {
+                step: 5,
+                epoch: 0.5,
+                split: "test".into(),
+                loss: 0.25,
+                accuracy: 0.75,
+            }],
+        };
         let bytes = encode(&log, 1.0);
         assert_eq!(read_records(&bytes).unwrap().len(), 3);
         let scalars = read_scalars(&bytes).unwrap();
-        assert_eq!(scalars, vec![(5, "test/loss".to_string(), 0.25), (5, "test/accuracy".to_string(), 0.75)]);
+        assert_eq!(
+            scalars,
+            vec![
+                (5, "test/loss".to_string(), 0.25),
+                (5, "test/accuracy".to_string(), 0.75)
+            ]
+        );
         let mut corrupt = bytes.clone();
         let last = corrupt.len() - 6;
         corrupt[last] ^= 0xFF;

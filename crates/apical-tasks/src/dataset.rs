@@ -53,8 +53,14 @@ impl Dataset {
             n_features: self.n_features,
             labels,
             n_classes: self.n_classes,
-            signal: self.signal.as_ref().map(|s| indices.iter().map(|&i| s[i]).collect()),
-            context: self.context.as_ref().map(|c| indices.iter().map(|&i| c[i]).collect()),
+            signal: self
+                .signal
+                .as_ref()
+                .map(|s| indices.iter().map(|&i| s[i]).collect()),
+            context: self
+                .context
+                .as_ref()
+                .map(|c| indices.iter().map(|&i| c[i]).collect()),
         }
     }
 
@@ -63,8 +69,16 @@ impl Dataset {
     /// # Panics
     /// With a message naming the broken invariant: a programming error in a task.
     pub fn assert_consistent(&self) {
-        assert_eq!(self.inputs.len(), self.len() * self.n_features, "Dataset: inputs length is not len × n_features");
-        assert!(self.labels.iter().all(|&l| l < self.n_classes), "Dataset: a label is not below n_classes = {}", self.n_classes);
+        assert_eq!(
+            self.inputs.len(),
+            self.len() * self.n_features,
+            "Dataset: inputs length is not len × n_features"
+        );
+        assert!(
+            self.labels.iter().all(|&l| l < self.n_classes),
+            "Dataset: a label is not below n_classes = {}",
+            self.n_classes
+        );
         if let Some(s) = &self.signal {
             assert_eq!(s.len(), self.len(), "Dataset: one signal level per example");
         }

@@ -36,7 +36,10 @@ fn default_test_fraction() -> f64 {
 
 impl Default for DigitsConfig {
     fn default() -> Self {
-        Self { test_fraction: default_test_fraction(), split_seed: 0 }
+        Self {
+            test_fraction: default_test_fraction(),
+            split_seed: 0,
+        }
     }
 }
 
@@ -44,7 +47,10 @@ impl DigitsConfig {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), TaskError> {
         if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(TaskError::InvalidParameter { key: "test_fraction", message: format!("must be in (0, 1), got {}", self.test_fraction) });
+            return Err(TaskError::InvalidParameter {
+                key: "test_fraction",
+                message: format!("must be in (0, 1), got {}", self.test_fraction),
+            });
         }
         Ok(())
     }
@@ -58,7 +64,10 @@ impl DigitsConfig {
         let mut order: Vec<usize> = (0..N_IMAGES).collect();
         apical_nn_free_shuffle(&mut order, self.split_seed);
         let (test_idx, train_idx) = order.split_at(n_test);
-        Ok(Split { train: all.subset(train_idx), test: all.subset(test_idx) })
+        Ok(Split {
+            train: all.subset(train_idx),
+            test: all.subset(test_idx),
+        })
     }
 }
 
@@ -69,13 +78,28 @@ pub fn load_all() -> Dataset {
     for (line_no, line) in DIGITS_CSV.lines().enumerate() {
         let mut fields = line.split(',');
         for _ in 0..N_PIXELS {
-            let v: f32 = fields.next().and_then(|f| f.trim().parse().ok()).unwrap_or_else(|| panic!("vendored digits.csv: bad pixel on line {}", line_no + 1));
+            let v: f32 = fields
+                .next()
+                .and_then(|f| f.trim().parse().ok())
+                .unwrap_or_else(|| {
+                    panic!("vendored digits.csv: bad pixel on line {}", line_no + 1)
+                });
             inputs.push(v / 16.0);
         }
-        let label: usize = fields.next().and_then(|f| f.trim().parse().ok()).unwrap_or_else(|| panic!("vendored digits.csv: bad label on line {}", line_no + 1));
+        let label: usize = fields
+            .next()
+            .and_then(|f| f.trim().parse().ok())
+            .unwrap_or_else(|| panic!("vendored digits.csv: bad label on line {}", line_no + 1));
         labels.push(label);
     }
-    let data = Dataset { inputs, n_features: N_PIXELS, labels, n_classes: N_CLASSES, signal: None, context: None };
+    let data = Dataset {
+        inputs,
+        n_features: N_PIXELS,
+        labels,
+        n_classes: N_CLASSES,
+        signal: None,
+        context: None,
+    };
     data.assert_consistent();
     data
 }
@@ -110,7 +134,10 @@ mod tests {
             per_class[l] += 1;
         }
         // Class sizes of the UCI test set as documented by scikit-learn (digits.rst).
-        assert_eq!(per_class, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+        assert_eq!(
+            per_class,
+            [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+        );
         assert!(all.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
     }
 
@@ -121,13 +148,23 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.test.len(), 359);
         assert_eq!(a.train.len() + a.test.len(), N_IMAGES);
-        let c = DigitsConfig { split_seed: 1, ..Default::default() }.build().unwrap();
+        let c = DigitsConfig {
+            split_seed: 1,
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
         assert_ne!(a.test.labels, c.test.labels);
     }
 
     #[test]
     fn impossible_fraction_is_refused() {
-        let err = DigitsConfig { test_fraction: 1.5, split_seed: 0 }.build().unwrap_err();
+        let err = DigitsConfig {
+            test_fraction: 1.5,
+            split_seed: 0,
+        }
+        .build()
+        .unwrap_err();
         assert!(err.to_string().contains("test_fraction"), "{err}");
     }
 }

@@ -152,32 +152,63 @@ impl OrientationConfig {
     /// Checks every parameter; the error names the parameter and what was expected.
     pub fn validate(&self) -> Result<(), TaskError> {
         if self.signal_levels.is_empty() || !self.signal_levels.contains(&0.0) {
-            return Err(invalid("signal_levels", format!("must include 0 (zero-signal trials give the covariance), got {:?}", self.signal_levels)));
+            return Err(invalid(
+                "signal_levels",
+                format!(
+                    "must include 0 (zero-signal trials give the covariance), got {:?}",
+                    self.signal_levels
+                ),
+            ));
         }
-        if let Some(bad) = self.signal_levels.iter().find(|l| !(l.is_finite() && l.abs() <= 100.0)) {
-            return Err(invalid("signal_levels", format!("levels are percent in [-100, 100], got {bad}")));
+        if let Some(bad) = self
+            .signal_levels
+            .iter()
+            .find(|l| !(l.is_finite() && l.abs() <= 100.0))
+        {
+            return Err(invalid(
+                "signal_levels",
+                format!("levels are percent in [-100, 100], got {bad}"),
+            ));
         }
         if self.contexts.is_empty() {
-            return Err(invalid("contexts", "must list at least one of \"cardinal\", \"oblique\"".into()));
+            return Err(invalid(
+                "contexts",
+                "must list at least one of \"cardinal\", \"oblique\"".into(),
+            ));
         }
         if self.contexts.len() == 2 && self.contexts[0] == self.contexts[1] {
             return Err(invalid("contexts", "must not repeat a context".into()));
         }
         if self.contexts.len() > 2 {
-            return Err(invalid("contexts", format!("at most the two contexts \"cardinal\", \"oblique\", got {}", self.contexts.len())));
+            return Err(invalid(
+                "contexts",
+                format!(
+                    "at most the two contexts \"cardinal\", \"oblique\", got {}",
+                    self.contexts.len()
+                ),
+            ));
         }
         if self.image_size < 4 {
-            return Err(invalid("image_size", format!("must be at least 4 pixels, got {}", self.image_size)));
+            return Err(invalid(
+                "image_size",
+                format!("must be at least 4 pixels, got {}", self.image_size),
+            ));
         }
         if self.frames == 0 {
             return Err(invalid("frames", "must be at least 1".into()));
         }
         for (key, value) in [("noise_std", self.noise_std), ("contrast", self.contrast)] {
             if !(value.is_finite() && value >= 0.0) {
-                return Err(invalid(key, format!("must be a finite number ≥ 0, got {value}")));
+                return Err(invalid(
+                    key,
+                    format!("must be a finite number ≥ 0, got {value}"),
+                ));
             }
         }
-        for (key, value) in [("wavelength", self.wavelength), ("envelope_sigma", self.envelope_sigma)] {
+        for (key, value) in [
+            ("wavelength", self.wavelength),
+            ("envelope_sigma", self.envelope_sigma),
+        ] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(invalid(key, format!("must be > 0 pixels, got {value}")));
             }
@@ -218,7 +249,10 @@ impl OrientationConfig {
     /// Builds the train and test sets.
     pub fn build(&self) -> Result<Split, TaskError> {
         self.validate()?;
-        Ok(Split { train: self.generate(0, self.n_train), test: self.generate(1, self.n_test) })
+        Ok(Split {
+            train: self.generate(0, self.n_train),
+            test: self.generate(1, self.n_test),
+        })
     }
 
     /// `n` trials of split `split_tag` (0 train, 1 test, others free for probes).
@@ -267,7 +301,14 @@ impl OrientationConfig {
             signal.push(level as f32);
             context.push(ctx.index());
         }
-        let data = Dataset { inputs, n_features, labels, n_classes: 2, signal: Some(signal), context: Some(context) };
+        let data = Dataset {
+            inputs,
+            n_features,
+            labels,
+            n_classes: 2,
+            signal: Some(signal),
+            context: Some(context),
+        };
         data.assert_consistent();
         data
     }
@@ -278,8 +319,15 @@ impl OrientationConfig {
 /// # Panics
 /// If `data` has no signal levels or `predictions` has the wrong length.
 pub fn accuracy_by_signal(data: &Dataset, predictions: &[usize]) -> Vec<(f32, f64, usize)> {
-    let signal = data.signal.as_ref().expect("accuracy_by_signal: the data set has no signal levels");
-    assert_eq!(predictions.len(), data.len(), "accuracy_by_signal: one prediction per trial");
+    let signal = data
+        .signal
+        .as_ref()
+        .expect("accuracy_by_signal: the data set has no signal levels");
+    assert_eq!(
+        predictions.len(),
+        data.len(),
+        "accuracy_by_signal: one prediction per trial"
+    );
     let mut levels: Vec<f32> = signal.clone();
     levels.sort_by(|a, b| a.partial_cmp(b).expect("finite levels"));
     levels.dedup();
@@ -287,7 +335,10 @@ pub fn accuracy_by_signal(data: &Dataset, predictions: &[usize]) -> Vec<(f32, f6
         .into_iter()
         .map(|level| {
             let idx: Vec<usize> = (0..data.len()).filter(|&i| signal[i] == level).collect();
-            let correct = idx.iter().filter(|&&i| predictions[i] == data.labels[i]).count();
+            let correct = idx
+                .iter()
+                .filter(|&&i| predictions[i] == data.labels[i])
+                .count();
             (level, correct as f64 / idx.len() as f64, idx.len())
         })
         .collect()
@@ -300,7 +351,9 @@ struct TrialRng {
 
 impl TrialRng {
     fn new(seed: u64, split: u64, trial: u64) -> Self {
-        let mut rng = Self { state: seed ^ 0x5DEE_CE66_D1CE_4E5B };
+        let mut rng = Self {
+            state: seed ^ 0x5DEE_CE66_D1CE_4E5B,
+        };
         let a = rng.next_u64() ^ split.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut rng = Self { state: a };
         let b = rng.next_u64() ^ trial.wrapping_mul(0xD1B5_4A32_D192_ED03);
@@ -331,7 +384,14 @@ mod tests {
     use super::*;
 
     fn small() -> OrientationConfig {
-        OrientationConfig { image_size: 8, frames: 2, n_train: 90, n_test: 45, contexts: vec![OrientationContext::Cardinal, OrientationContext::Oblique], ..Default::default() }
+        OrientationConfig {
+            image_size: 8,
+            frames: 2,
+            n_train: 90,
+            n_test: 45,
+            contexts: vec![OrientationContext::Cardinal, OrientationContext::Oblique],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -365,41 +425,112 @@ mod tests {
                 assert_eq!(data.labels[i], 0);
             }
         }
-        let zero_labels: Vec<usize> = (0..data.len()).filter(|&i| signal[i] == 0.0).map(|i| data.labels[i]).collect();
-        assert!(zero_labels.contains(&0) && zero_labels.contains(&1), "zero-signal labels are coin flips");
+        let zero_labels: Vec<usize> = (0..data.len())
+            .filter(|&i| signal[i] == 0.0)
+            .map(|i| data.labels[i])
+            .collect();
+        assert!(
+            zero_labels.contains(&0) && zero_labels.contains(&1),
+            "zero-signal labels are coin flips"
+        );
     }
 
     #[test]
     fn full_signal_frame_is_the_grating_and_gratings_are_orthogonal() {
-        let config = OrientationConfig { signal_levels: vec![-100.0, 0.0, 100.0], image_size: 16, frames: 1, context_cue: false, n_train: 3, n_test: 3, ..Default::default() };
+        let config = OrientationConfig {
+            signal_levels: vec![-100.0, 0.0, 100.0],
+            image_size: 16,
+            frames: 1,
+            context_cue: false,
+            n_train: 3,
+            n_test: 3,
+            ..Default::default()
+        };
         let data = config.build().unwrap().train;
         assert_eq!(data.input(2), config.grating(90.0).as_slice());
         assert_eq!(data.input(0), config.grating(0.0).as_slice());
         let (g0, g90) = (config.grating(0.0), config.grating(90.0));
         let dot: f32 = g0.iter().zip(&g90).map(|(a, b)| a * b).sum();
         let norm: f32 = g0.iter().map(|a| a * a).sum();
-        assert!(dot.abs() < 0.2 * norm, "0° and 90° gratings are nearly orthogonal ({dot} vs {norm})");
+        assert!(
+            dot.abs() < 0.2 * norm,
+            "0° and 90° gratings are nearly orthogonal ({dot} vs {norm})"
+        );
     }
 
     #[test]
     fn zero_signal_trials_are_pure_noise_with_the_configured_spread() {
-        let config = OrientationConfig { signal_levels: vec![0.0], image_size: 16, frames: 4, noise_std: 2.0, context_cue: false, n_train: 20, n_test: 1, ..Default::default() };
+        let config = OrientationConfig {
+            signal_levels: vec![0.0],
+            image_size: 16,
+            frames: 4,
+            noise_std: 2.0,
+            context_cue: false,
+            n_train: 20,
+            n_test: 1,
+            ..Default::default()
+        };
         let data = config.build().unwrap().train;
         let n = data.inputs.len() as f64;
         let mean = data.inputs.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = data.inputs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        assert!(mean.abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05, "mean {mean}, sd {}", var.sqrt());
+        let var = data
+            .inputs
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(
+            mean.abs() < 0.05 && (var.sqrt() - 2.0).abs() < 0.05,
+            "mean {mean}, sd {}",
+            var.sqrt()
+        );
     }
 
     #[test]
     fn impossible_parameters_are_refused_with_the_key() {
         let cases = [
-            (OrientationConfig { signal_levels: vec![3.0, 6.0], ..small() }, "signal_levels"),
-            (OrientationConfig { signal_levels: vec![0.0, 300.0], ..small() }, "signal_levels"),
-            (OrientationConfig { contexts: vec![], ..small() }, "contexts"),
-            (OrientationConfig { frames: 0, ..small() }, "frames"),
-            (OrientationConfig { noise_std: -1.0, ..small() }, "noise_std"),
-            (OrientationConfig { n_train: 3, ..small() }, "n_train"),
+            (
+                OrientationConfig {
+                    signal_levels: vec![3.0, 6.0],
+                    ..small()
+                },
+                "signal_levels",
+            ),
+            (
+                OrientationConfig {
+                    signal_levels: vec![0.0, 300.0],
+                    ..small()
+                },
+                "signal_levels",
+            ),
+            (
+                OrientationConfig {
+                    contexts: vec![],
+                    ..small()
+                },
+                "contexts",
+            ),
+            (
+                OrientationConfig {
+                    frames: 0,
+                    ..small()
+                },
+                "frames",
+            ),
+            (
+                OrientationConfig {
+                    noise_std: -1.0,
+                    ..small()
+                },
+                "noise_std",
+            ),
+            (
+                OrientationConfig {
+                    n_train: 3,
+                    ..small()
+                },
+                "n_train",
+            ),
         ];
         for (config, key) in cases {
             let err = config.build().unwrap_err().to_string();

@@ -47,10 +47,32 @@ fn every_shipped_config_parses() {
 
 #[test]
 fn overrides_set_nested_keys_with_toml_values() {
-    let config = parse(BASE, &["training.steps=7", "model.hidden=[32, 16]", "optimizer.kind=sgd", "optimizer.momentum=0.5", "backend.kind=wgpu"]).unwrap();
+    let config = parse(
+        BASE,
+        &[
+            "training.steps=7",
+            "model.hidden=[32, 16]",
+            "optimizer.kind=sgd",
+            "optimizer.momentum=0.5",
+            "backend.kind=wgpu",
+        ],
+    )
+    .unwrap();
     assert_eq!(config.training.steps, Some(7));
-    assert_eq!(config.model, ModelConfig::Ff(FeedforwardSection { hidden: vec![32, 16], ..Default::default() }));
-    assert_eq!(config.optimizer, OptimizerConfig::Sgd { momentum: 0.5, weight_decay: 0.0 });
+    assert_eq!(
+        config.model,
+        ModelConfig::Ff(FeedforwardSection {
+            hidden: vec![32, 16],
+            ..Default::default()
+        })
+    );
+    assert_eq!(
+        config.optimizer,
+        OptimizerConfig::Sgd {
+            momentum: 0.5,
+            weight_decay: 0.0
+        }
+    );
     assert_eq!(config.backend.kind, BackendKind::Wgpu);
 }
 
