@@ -9,6 +9,9 @@ use plotters::prelude::*;
 
 use crate::{MetricLog, RunError};
 
+/// One line of a panel: split name, (step, value) points, colour.
+type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 fn register_font() {
@@ -28,7 +31,7 @@ fn draw<DB: DrawingBackend>(
     let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
     let panels = root.split_evenly((1, 2));
     for (panel, metric) in panels.iter().zip(["loss", "accuracy"]) {
-        let series: Vec<(&str, Vec<(f64, f64)>, RGBColor)> = [("train", BLUE), ("test", RED)]
+        let series: Vec<Series> = [("train", BLUE), ("test", RED)]
             .into_iter()
             .map(|(split, colour)| (split, log.series(split, metric), colour))
             .collect();

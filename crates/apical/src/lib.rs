@@ -19,3 +19,8 @@ pub use apical_learn as learn;
 pub use apical_nn as nn;
 pub use apical_tasks as tasks;
 pub use burn;
+
+/// The README's code blocks, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
