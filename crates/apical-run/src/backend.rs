@@ -60,18 +60,23 @@ pub fn init_device(kind: BackendKind) -> Result<Device, BackendError> {
     }
 }
 
+/// burn initialises its wgpu runtime once per process (a second `init` is refused), so the
+/// outcome of the first attempt is kept and handed to every later caller.
 #[cfg(feature = "wgpu")]
 fn init_wgpu() -> Result<Device, BackendError> {
-    Device::wgpu_options().init().map_err(|e| {
-        BackendError::NoAdapter(
+    static WGPU: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    WGPU.get_or_init(|| {
+        Device::wgpu_options().init().map_err(|e| {
             e.to_string()
                 .lines()
                 .next()
                 .unwrap_or("")
                 .trim()
-                .to_string(),
-        )
+                .to_string()
+        })
     })
+    .clone()
+    .map_err(BackendError::NoAdapter)
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -82,4 +87,23 @@ fn init_wgpu() -> Result<Device, BackendError> {
 /// Whether this build includes the wgpu backend.
 pub fn wgpu_compiled() -> bool {
     cfg!(feature = "wgpu")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndarray_always_initialises_and_wgpu_twice_gives_the_same_answer() {
+        assert!(init_device(BackendKind::Ndarray).is_ok());
+        let first = init_device(BackendKind::Wgpu)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let second = init_device(BackendKind::Wgpu)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(first, second);
+        assert_eq!("wgpu".parse::<BackendKind>(), Ok(BackendKind::Wgpu));
+        assert!("cuda".parse::<BackendKind>().is_err());
+    }
 }
