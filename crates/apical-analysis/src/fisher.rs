@@ -1,0 +1,213 @@
+//! Linear Fisher information of a population code, bias-corrected.
+//!
+//! - [`fisher_kanitscheider`]: Kanitscheider, Coen-Cagli, Kohn & Pouget (2015), *PLoS Comput
+//!   Biol* 11:e1004218. `T` trials at each of `s0 ± ds/2`, pooled covariance Σ:
+//!   `I_bc = f′ᵀΣ⁻¹f′ · (2T − N − 3)/(2T − 2) − 2N/(T·ds²)`, shuffled
+//!   `I_sh,bc = Σ f′ᵢ²/σᵢ² · (T − 2)/(T − 1) − 2N/(T·ds²)`, and the estimator's variance
+//!   `Var = 2I²/(2T − N − 5) · [1 + 4(2T − 3)/(T·I·ds²) + 4N(2T − 3)/(T·I·ds²)²]`.
+//! - [`fisher_liu`]: the variant of Liu, Pletenev, Haefner & Snyder (2026), *Science*: covariance
+//!   Σ₀ from `T0` zero-signal trials, `f′` from `T1` and `T2` trials at the two signed levels:
+//!   `I = f′ᵀΣ₀⁻¹f′ · (T0 − N − 2)/(T0 − 1) − (T1 + T2)·N/(T1·T2·ds²)`,
+//!   `I_shuf = Σ f′ᵢ²/Σ₀,ᵢᵢ · (T0 − 3)/(T0 − 1) − (T1 + T2)·N/(T1·T2·ds²)`.
+//!
+//! **Redundancy** (Liu et al.): `100 · (I_shuf − I)/I_shuf` percent — the share of the
+//! information the units carry individually that is shared with other units.
+
+use nalgebra::{DMatrix, DVector};
+use serde::Serialize;
+use thiserror::Error;
+
+/// Why an information estimate cannot be computed.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum FisherError {
+    /// Too few trials for the number of units: the covariance estimate is singular or the
+    /// bias correction undefined.
+    #[error("too few trials: {trials} {what} for {units} units (need at least {needed}); record more trials or analyse fewer units (subsets)")]
+    TooFewTrials {
+        /// Trials available.
+        trials: usize,
+        /// Which trials ("per stimulus", "zero-signal").
+        what: &'static str,
+        /// Units.
+        units: usize,
+        /// Trials needed.
+        needed: usize,
+    },
+    /// The covariance is not positive definite (e.g. a unit that never varies, or units that
+    /// are exact copies of each other).
+    #[error("the noise covariance is singular (not positive definite): a unit with zero variance or units that are linear combinations of others; drop such units")]
+    SingularCovariance,
+    /// Inputs disagree in shape.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// `ds` is not a positive finite number.
+    #[error("stimulus difference ds must be a positive finite number, got {0}")]
+    BadDs(f64),
+}
+
+/// Trials × units responses, row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct Responses<'a> {
+    /// Values, `[trials, units]` row-major.
+    pub data: &'a [f64],
+    /// Number of units (columns).
+    pub units: usize,
+}
+
+impl Responses<'_> {
+    /// Number of trials (rows).
+    pub fn trials(&self) -> usize {
+        self.data.len().checked_div(self.units).unwrap_or(0)
+    }
+
+    fn check(&self, name: &str) -> Result<(), FisherError> {
+        if self.units == 0 || self.data.len() % self.units != 0 {
+            return Err(FisherError::Shape(format!("{name}: {} values are not a whole number of rows of {} units", self.data.len(), self.units)));
+        }
+        Ok(())
+    }
+
+    fn matrix(&self) -> DMatrix<f64> {
+        DMatrix::from_row_slice(self.trials(), self.units, self.data)
+    }
+}
+
+/// An information estimate with and without correlations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FisherEstimate {
+    /// Bias-corrected linear Fisher information (correlations included).
+    pub fisher: f64,
+    /// Its sampling variance (Kanitscheider et al. 2015; for the Liu variant the same formula
+    /// with T taken as the zero-signal trial count).
+    pub fisher_variance: f64,
+    /// Bias-corrected information with correlations removed (shuffled / diagonal covariance).
+    pub fisher_shuffled: f64,
+    /// 100 · (I_shuf − I)/I_shuf.
+    pub redundancy_percent: f64,
+    /// Units.
+    pub n_units: usize,
+    /// Trials used.
+    pub n_trials: usize,
+    /// Uncorrected f′ᵀΣ⁻¹f′ (for reference; biased upwards with few trials).
+    pub fisher_naive: f64,
+}
+
+fn mean_and_centered(m: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+    let mean = m.row_mean().transpose();
+    let mut centered = m.clone();
+    for mut row in centered.row_iter_mut() {
+        row -= mean.transpose();
+    }
+    (mean, centered)
+}
+
+/// Quadratic form f′ᵀΣ⁻¹f′ by Cholesky.
+fn quad_form(cov: DMatrix<f64>, fprime: &DVector<f64>) -> Result<f64, FisherError> {
+    let chol = cov.cholesky().ok_or(FisherError::SingularCovariance)?;
+    let solved = chol.solve(fprime);
+    Ok(fprime.dot(&solved))
+}
+
+fn variance(info: f64, trials: f64, units: f64, ds: f64) -> f64 {
+    let denom = 2.0 * trials - units - 5.0;
+    if denom <= 0.0 || info <= 0.0 {
+        return f64::NAN;
+    }
+    let a = trials * info * ds * ds;
+    2.0 * info * info / denom * (1.0 + 4.0 * (2.0 * trials - 3.0) / a + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
+}
+
+fn redundancy(info: f64, shuffled: f64) -> f64 {
+    100.0 * (shuffled - info) / shuffled
+}
+
+/// Kanitscheider et al. (2015) estimator from `T` trials at `s0 − ds/2` (`minus`) and `T` at
+/// `s0 + ds/2` (`plus`). Unequal trial counts use their mean as T.
+pub fn fisher_kanitscheider(minus: Responses, plus: Responses, ds: f64) -> Result<FisherEstimate, FisherError> {
+    minus.check("minus")?;
+    plus.check("plus")?;
+    if minus.units != plus.units {
+        return Err(FisherError::Shape(format!("minus has {} units, plus {}", minus.units, plus.units)));
+    }
+    if !(ds.is_finite() && ds > 0.0) {
+        return Err(FisherError::BadDs(ds));
+    }
+    let n = minus.units;
+    let t = (minus.trials() + plus.trials()) as f64 / 2.0;
+    let needed = (n + 5).div_ceil(2) + 1;
+    if minus.trials().min(plus.trials()) < needed {
+        return Err(FisherError::TooFewTrials { trials: minus.trials().min(plus.trials()), what: "per stimulus", units: n, needed });
+    }
+    let (mu_m, c_m) = mean_and_centered(&minus.matrix());
+    let (mu_p, c_p) = mean_and_centered(&plus.matrix());
+    let cov = (c_m.transpose() * &c_m + c_p.transpose() * &c_p) / ((minus.trials() - 1 + plus.trials() - 1) as f64);
+    let fprime = (mu_p - mu_m) / ds;
+    let diag: Vec<f64> = (0..n).map(|i| cov[(i, i)]).collect();
+    if diag.iter().any(|&v| v <= 0.0) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let naive = quad_form(cov, &fprime)?;
+    let nf = n as f64;
+    let bias = 2.0 * nf / (t * ds * ds);
+    let fisher = naive * (2.0 * t - nf - 3.0) / (2.0 * t - 2.0) - bias;
+    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
+    let fisher_shuffled = shuffled_naive * (t - 2.0) / (t - 1.0) - bias;
+    Ok(FisherEstimate {
+        fisher,
+        fisher_variance: variance(fisher, t, nf, ds),
+        fisher_shuffled,
+        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        n_units: n,
+        n_trials: minus.trials() + plus.trials(),
+        fisher_naive: naive,
+    })
+}
+
+/// Liu et al. (2026) estimator: covariance from zero-signal trials (`zero`), f′ from the trials
+/// at the negative (`minus`) and positive (`plus`) signal levels, `ds` apart.
+pub fn fisher_liu(zero: Responses, minus: Responses, plus: Responses, ds: f64) -> Result<FisherEstimate, FisherError> {
+    for (name, r) in [("zero", zero), ("minus", minus), ("plus", plus)] {
+        r.check(name)?;
+    }
+    if minus.units != zero.units || plus.units != zero.units {
+        return Err(FisherError::Shape(format!("unit counts differ: zero {}, minus {}, plus {}", zero.units, minus.units, plus.units)));
+    }
+    if !(ds.is_finite() && ds > 0.0) {
+        return Err(FisherError::BadDs(ds));
+    }
+    let n = zero.units;
+    let (t0, t1, t2) = (zero.trials(), minus.trials(), plus.trials());
+    if t0 < n + 4 {
+        return Err(FisherError::TooFewTrials { trials: t0, what: "zero-signal", units: n, needed: n + 4 });
+    }
+    if t1 < 2 || t2 < 2 {
+        return Err(FisherError::TooFewTrials { trials: t1.min(t2), what: "at a signal level", units: n, needed: 2 });
+    }
+    let (_, c0) = mean_and_centered(&zero.matrix());
+    let cov = c0.transpose() * &c0 / (t0 - 1) as f64;
+    let mu_m = minus.matrix().row_mean().transpose();
+    let mu_p = plus.matrix().row_mean().transpose();
+    let fprime = (mu_p - mu_m) / ds;
+    let diag: Vec<f64> = (0..n).map(|i| cov[(i, i)]).collect();
+    if diag.iter().any(|&v| v <= 0.0) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let naive = quad_form(cov, &fprime)?;
+    let (nf, t0f, t1f, t2f) = (n as f64, t0 as f64, t1 as f64, t2 as f64);
+    let bias = (t1f + t2f) * nf / (t1f * t2f * ds * ds);
+    let fisher = naive * (t0f - nf - 2.0) / (t0f - 1.0) - bias;
+    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
+    let fisher_shuffled = shuffled_naive * (t0f - 3.0) / (t0f - 1.0) - bias;
+    Ok(FisherEstimate {
+        fisher,
+        fisher_variance: variance(fisher, t0f, nf, ds),
+        fisher_shuffled,
+        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        n_units: n,
+        n_trials: t0 + t1 + t2,
+        fisher_naive: naive,
+    })
+}
+
+#[cfg(test)]
+mod tests;
