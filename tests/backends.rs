@@ -29,7 +29,7 @@ fn metrics(dir: &std::path::Path) -> Vec<(usize, String, f64)> {
 
 #[test]
 fn ndarray_and_wgpu_agree_over_20_steps() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let settings = [
         "--set",
         "training.steps=20",
@@ -67,7 +67,7 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
 
 #[test]
 fn wgpu_without_an_adapter_fails_cleanly_before_any_work() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let out_dir = tmp.path().join("never");
     // No Vulkan driver and no EGL vendor: wgpu finds no adapter, as on a machine without a GPU
     // or Mesa.

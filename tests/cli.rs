@@ -55,7 +55,7 @@ fn tf_records(bytes: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn quickstart_small_writes_every_output_well_formed() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let dir = tmp.path().join("run");
     let out = run_small(&dir, &[]);
     ok(&out);
@@ -181,7 +181,7 @@ fn quickstart_small_writes_every_output_well_formed() {
 
 #[test]
 fn same_seed_twice_gives_identical_metrics_and_another_seed_does_not() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let noisy = ["--set", "model.noise_std=0.3"];
     ok(&run_small(&tmp.path().join("a"), &noisy));
     ok(&run_small(&tmp.path().join("b"), &noisy));
@@ -196,7 +196,7 @@ fn same_seed_twice_gives_identical_metrics_and_another_seed_does_not() {
 
 #[test]
 fn resume_after_a_forced_stop_gives_identical_final_metrics() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let noisy = [
         "--set",
         "model.noise_std=0.3",
@@ -232,7 +232,7 @@ fn resume_after_a_forced_stop_gives_identical_final_metrics() {
 /// Runs a command that must be refused as bad input: exit 2, a one-line message containing
 /// every `needle`, no panic, and nothing created at `out`.
 fn refused(args: &[&str], needles: &[&str]) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let out_dir = tmp.path().join("never");
     let mut full: Vec<&str> = args.to_vec();
     let out_str = out_dir.to_str().unwrap().to_string();
@@ -325,7 +325,7 @@ fn bad_configs_are_refused_before_any_work() {
 
 #[test]
 fn garbled_config_file_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let path = tmp.path().join("broken.toml");
     std::fs::write(&path, "[task\nkind = \"digits\"\n").unwrap();
     refused(
@@ -336,7 +336,7 @@ fn garbled_config_file_is_refused() {
 
 #[test]
 fn missing_and_garbled_data_files_are_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let data = tmp.path().join("mnist");
     let config = tmp.path().join("mnist.toml");
     std::fs::write(
@@ -420,7 +420,7 @@ fn bad_cli_arguments_exit_2_and_existing_output_is_not_touched() {
     let out = apical(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     std::fs::write(tmp.path().join("precious.txt"), "keep").unwrap();
     let out = apical(&[
         "run",
@@ -468,7 +468,7 @@ fn config_show_prints_every_default() {
 
 #[test]
 fn orientation_run_reports_accuracy_per_signal_level_and_records_signal() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir().unwrap();
     let dir = tmp.path().join("o");
     let out = apical(&[
         "run",

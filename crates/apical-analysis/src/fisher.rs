@@ -62,7 +62,11 @@ impl Responses<'_> {
 
     fn check(&self, name: &str) -> Result<(), FisherError> {
         if self.units == 0 || self.data.len() % self.units != 0 {
-            return Err(FisherError::Shape(format!("{name}: {} values are not a whole number of rows of {} units", self.data.len(), self.units)));
+            return Err(FisherError::Shape(format!(
+                "{name}: {} values are not a whole number of rows of {} units",
+                self.data.len(),
+                self.units
+            )));
         }
         Ok(())
     }
@@ -114,7 +118,8 @@ fn variance(info: f64, trials: f64, units: f64, ds: f64) -> f64 {
         return f64::NAN;
     }
     let a = trials * info * ds * ds;
-    2.0 * info * info / denom * (1.0 + 4.0 * (2.0 * trials - 3.0) / a + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
+    2.0 * info * info / denom
+        * (1.0 + 4.0 * (2.0 * trials - 3.0) / a + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
 }
 
 fn redundancy(info: f64, shuffled: f64) -> f64 {
@@ -123,11 +128,18 @@ fn redundancy(info: f64, shuffled: f64) -> f64 {
 
 /// Kanitscheider et al. (2015) estimator from `T` trials at `s0 − ds/2` (`minus`) and `T` at
 /// `s0 + ds/2` (`plus`). Unequal trial counts use their mean as T.
-pub fn fisher_kanitscheider(minus: Responses, plus: Responses, ds: f64) -> Result<FisherEstimate, FisherError> {
+pub fn fisher_kanitscheider(
+    minus: Responses,
+    plus: Responses,
+    ds: f64,
+) -> Result<FisherEstimate, FisherError> {
     minus.check("minus")?;
     plus.check("plus")?;
     if minus.units != plus.units {
-        return Err(FisherError::Shape(format!("minus has {} units, plus {}", minus.units, plus.units)));
+        return Err(FisherError::Shape(format!(
+            "minus has {} units, plus {}",
+            minus.units, plus.units
+        )));
     }
     if !(ds.is_finite() && ds > 0.0) {
         return Err(FisherError::BadDs(ds));
@@ -136,11 +148,17 @@ pub fn fisher_kanitscheider(minus: Responses, plus: Responses, ds: f64) -> Resul
     let t = (minus.trials() + plus.trials()) as f64 / 2.0;
     let needed = (n + 5).div_ceil(2) + 1;
     if minus.trials().min(plus.trials()) < needed {
-        return Err(FisherError::TooFewTrials { trials: minus.trials().min(plus.trials()), what: "per stimulus", units: n, needed });
+        return Err(FisherError::TooFewTrials {
+            trials: minus.trials().min(plus.trials()),
+            what: "per stimulus",
+            units: n,
+            needed,
+        });
     }
     let (mu_m, c_m) = mean_and_centered(&minus.matrix());
     let (mu_p, c_p) = mean_and_centered(&plus.matrix());
-    let cov = (c_m.transpose() * &c_m + c_p.transpose() * &c_p) / ((minus.trials() - 1 + plus.trials() - 1) as f64);
+    let cov = (c_m.transpose() * &c_m + c_p.transpose() * &c_p)
+        / ((minus.trials() - 1 + plus.trials() - 1) as f64);
     let fprime = (mu_p - mu_m) / ds;
     let diag: Vec<f64> = (0..n).map(|i| cov[(i, i)]).collect();
     if diag.iter().any(|&v| v <= 0.0) {
@@ -165,12 +183,20 @@ pub fn fisher_kanitscheider(minus: Responses, plus: Responses, ds: f64) -> Resul
 
 /// Liu et al. (2026) estimator: covariance from zero-signal trials (`zero`), f′ from the trials
 /// at the negative (`minus`) and positive (`plus`) signal levels, `ds` apart.
-pub fn fisher_liu(zero: Responses, minus: Responses, plus: Responses, ds: f64) -> Result<FisherEstimate, FisherError> {
+pub fn fisher_liu(
+    zero: Responses,
+    minus: Responses,
+    plus: Responses,
+    ds: f64,
+) -> Result<FisherEstimate, FisherError> {
     for (name, r) in [("zero", zero), ("minus", minus), ("plus", plus)] {
         r.check(name)?;
     }
     if minus.units != zero.units || plus.units != zero.units {
-        return Err(FisherError::Shape(format!("unit counts differ: zero {}, minus {}, plus {}", zero.units, minus.units, plus.units)));
+        return Err(FisherError::Shape(format!(
+            "unit counts differ: zero {}, minus {}, plus {}",
+            zero.units, minus.units, plus.units
+        )));
     }
     if !(ds.is_finite() && ds > 0.0) {
         return Err(FisherError::BadDs(ds));
@@ -178,10 +204,20 @@ pub fn fisher_liu(zero: Responses, minus: Responses, plus: Responses, ds: f64) -
     let n = zero.units;
     let (t0, t1, t2) = (zero.trials(), minus.trials(), plus.trials());
     if t0 < n + 4 {
-        return Err(FisherError::TooFewTrials { trials: t0, what: "zero-signal", units: n, needed: n + 4 });
+        return Err(FisherError::TooFewTrials {
+            trials: t0,
+            what: "zero-signal",
+            units: n,
+            needed: n + 4,
+        });
     }
     if t1 < 2 || t2 < 2 {
-        return Err(FisherError::TooFewTrials { trials: t1.min(t2), what: "at a signal level", units: n, needed: 2 });
+        return Err(FisherError::TooFewTrials {
+            trials: t1.min(t2),
+            what: "at a signal level",
+            units: n,
+            needed: 2,
+        });
     }
     let (_, c0) = mean_and_centered(&zero.matrix());
     let cov = c0.transpose() * &c0 / (t0 - 1) as f64;

@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn writes_replaces_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::tempdir().unwrap();
         let path = dir.path().join("sub/file.txt");
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();

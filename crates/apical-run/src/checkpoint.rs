@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn saves_prunes_and_loads_the_newest() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::tempdir().unwrap();
         for step in [10, 20, 30] {
             save(dir.path(), &ck(step), 2).unwrap();
         }
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn missing_or_garbled_checkpoints_are_resume_errors() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::tempdir().unwrap();
         assert!(matches!(
             load_latest(dir.path()),
             Err(RunError::Resume { .. })

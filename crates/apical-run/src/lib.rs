@@ -16,6 +16,8 @@ pub mod npy;
 pub mod plot;
 pub mod runner;
 pub mod tensorboard;
+#[cfg(test)]
+mod testdir;
 
 pub use atomic::*;
 pub use backend::*;

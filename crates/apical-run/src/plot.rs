@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn writes_a_png_and_an_svg() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::testdir::tempdir().unwrap();
         let mut log = MetricLog::default();
         for step in [10, 20, 30] {
             for split in ["train", "test"] {

@@ -32,7 +32,10 @@ struct Population {
 impl Population {
     fn independent(n: usize) -> Self {
         let fprime = DVector::from_iterator(n, (0..n).map(|i| 0.5 + 0.1 * (i % 5) as f64));
-        let cov = DMatrix::from_diagonal(&DVector::from_iterator(n, (0..n).map(|i| 1.0 + 0.2 * (i % 3) as f64)));
+        let cov = DMatrix::from_diagonal(&DVector::from_iterator(
+            n,
+            (0..n).map(|i| 1.0 + 0.2 * (i % 3) as f64),
+        ));
         Self { fprime, cov }
     }
 
@@ -42,7 +45,9 @@ impl Population {
     }
 
     fn shuffled_truth(&self) -> f64 {
-        (0..self.fprime.len()).map(|i| self.fprime[i].powi(2) / self.cov[(i, i)]).sum()
+        (0..self.fprime.len())
+            .map(|i| self.fprime[i].powi(2) / self.cov[(i, i)])
+            .sum()
     }
 
     /// Trials at s0 ∓ ds/2 (means ∓ f′·ds/2).
@@ -60,11 +65,30 @@ fn independent_population_information_is_the_sum_and_redundancy_is_zero() {
     let mut rng = StdRng::seed_from_u64(1);
     let (minus, plus) = pop.draw(1.0, 20_000, &mut rng);
     let n = 10;
-    let est = fisher_kanitscheider(Responses { data: &minus, units: n }, Responses { data: &plus, units: n }, 1.0).unwrap();
+    let est = fisher_kanitscheider(
+        Responses {
+            data: &minus,
+            units: n,
+        },
+        Responses {
+            data: &plus,
+            units: n,
+        },
+        1.0,
+    )
+    .unwrap();
     let truth = pop.shuffled_truth();
-    assert!((est.fisher - truth).abs() < 0.03 * truth, "I = {} vs Σ f′²/σ² = {truth}", est.fisher);
+    assert!(
+        (est.fisher - truth).abs() < 0.03 * truth,
+        "I = {} vs Σ f′²/σ² = {truth}",
+        est.fisher
+    );
     assert!((est.fisher_shuffled - truth).abs() < 0.03 * truth);
-    assert!(est.redundancy_percent.abs() < 2.0, "redundancy {}%", est.redundancy_percent);
+    assert!(
+        est.redundancy_percent.abs() < 2.0,
+        "redundancy {}%",
+        est.redundancy_percent
+    );
 }
 
 #[test]
@@ -74,17 +98,45 @@ fn differential_correlations_limit_information_to_the_closed_form() {
     let i0 = base.truth();
     let eps = 0.1;
     let cov = &base.cov + &base.fprime * base.fprime.transpose() * eps;
-    let pop = Population { fprime: base.fprime.clone(), cov };
+    let pop = Population {
+        fprime: base.fprime.clone(),
+        cov,
+    };
     let expected = i0 / (1.0 + eps * i0);
-    assert!((pop.truth() - expected).abs() < 1e-9 * expected, "closed form sanity");
+    assert!(
+        (pop.truth() - expected).abs() < 1e-9 * expected,
+        "closed form sanity"
+    );
     let mut rng = StdRng::seed_from_u64(2);
     let (minus, plus) = pop.draw(1.0, 40_000, &mut rng);
-    let est = fisher_kanitscheider(Responses { data: &minus, units: 12 }, Responses { data: &plus, units: 12 }, 1.0).unwrap();
-    assert!((est.fisher - expected).abs() < 0.05 * expected, "I = {} vs I₀/(1 + εI₀) = {expected}", est.fisher);
+    let est = fisher_kanitscheider(
+        Responses {
+            data: &minus,
+            units: 12,
+        },
+        Responses {
+            data: &plus,
+            units: 12,
+        },
+        1.0,
+    )
+    .unwrap();
+    assert!(
+        (est.fisher - expected).abs() < 0.05 * expected,
+        "I = {} vs I₀/(1 + εI₀) = {expected}",
+        est.fisher
+    );
     let shuffled = pop.shuffled_truth();
     let redundancy = 100.0 * (shuffled - expected) / shuffled;
-    assert!((est.redundancy_percent - redundancy).abs() < 3.0, "redundancy {} vs {redundancy}", est.redundancy_percent);
-    assert!(redundancy > 20.0, "the test population is substantially redundant ({redundancy}%)");
+    assert!(
+        (est.redundancy_percent - redundancy).abs() < 3.0,
+        "redundancy {} vs {redundancy}",
+        est.redundancy_percent
+    );
+    assert!(
+        redundancy > 20.0,
+        "the test population is substantially redundant ({redundancy}%)"
+    );
 }
 
 #[test]
@@ -97,19 +149,39 @@ fn bias_correction_removes_the_small_sample_bias() {
     let reps = 400;
     for _ in 0..reps {
         let (minus, plus) = pop.draw(1.0, 40, &mut rng);
-        let est = fisher_kanitscheider(Responses { data: &minus, units: 20 }, Responses { data: &plus, units: 20 }, 1.0).unwrap();
+        let est = fisher_kanitscheider(
+            Responses {
+                data: &minus,
+                units: 20,
+            },
+            Responses {
+                data: &plus,
+                units: 20,
+            },
+            1.0,
+        )
+        .unwrap();
         corrected += est.fisher / reps as f64;
         naive += est.fisher_naive / reps as f64;
     }
-    assert!((corrected - truth).abs() < 0.05 * truth, "mean corrected {corrected} vs truth {truth}");
-    assert!((naive - truth).abs() > 0.2 * truth, "mean naive {naive} vs truth {truth}");
+    assert!(
+        (corrected - truth).abs() < 0.05 * truth,
+        "mean corrected {corrected} vs truth {truth}"
+    );
+    assert!(
+        (naive - truth).abs() > 0.2 * truth,
+        "mean naive {naive} vs truth {truth}"
+    );
 }
 
 #[test]
 fn liu_variant_matches_the_truth_with_covariance_from_zero_signal_trials() {
     let base = Population::independent(8);
     let cov = &base.cov + &base.fprime * base.fprime.transpose() * 0.2;
-    let pop = Population { fprime: base.fprime.clone(), cov };
+    let pop = Population {
+        fprime: base.fprime.clone(),
+        cov,
+    };
     let truth = pop.truth();
     let mut rng = StdRng::seed_from_u64(4);
     let zero_mean = DVector::zeros(8);
@@ -118,10 +190,28 @@ fn liu_variant_matches_the_truth_with_covariance_from_zero_signal_trials() {
     for _ in 0..reps {
         let zero = sample(&zero_mean, &pop.cov, 60, &mut rng);
         let (minus, plus) = pop.draw(1.0, 30, &mut rng);
-        let est = fisher_liu(Responses { data: &zero, units: 8 }, Responses { data: &minus, units: 8 }, Responses { data: &plus, units: 8 }, 1.0).unwrap();
+        let est = fisher_liu(
+            Responses {
+                data: &zero,
+                units: 8,
+            },
+            Responses {
+                data: &minus,
+                units: 8,
+            },
+            Responses {
+                data: &plus,
+                units: 8,
+            },
+            1.0,
+        )
+        .unwrap();
         mean_est += est.fisher / reps as f64;
     }
-    assert!((mean_est - truth).abs() < 0.05 * truth, "mean Liu estimate {mean_est} vs truth {truth}");
+    assert!(
+        (mean_est - truth).abs() < 0.05 * truth,
+        "mean Liu estimate {mean_est} vs truth {truth}"
+    );
 }
 
 #[test]
@@ -132,7 +222,10 @@ fn too_few_trials_and_singular_covariance_are_errors_not_nan() {
     let zero = vec![0.0; 5 * 4];
     let small = [1.0, 2.0, 3.0, 4.0, 1.5, 2.5, 3.5, 4.5];
     let err = fisher_liu(r(&zero), r(&small), r(&small), 1.0).unwrap_err();
-    assert!(matches!(err, FisherError::TooFewTrials { needed: 8, .. }), "{err}");
+    assert!(
+        matches!(err, FisherError::TooFewTrials { needed: 8, .. }),
+        "{err}"
+    );
     // A unit that never varies.
     let mut rng = StdRng::seed_from_u64(5);
     let mut flat: Vec<f64> = (0..40 * 4).map(|_| normal(&mut rng)).collect();
@@ -141,5 +234,8 @@ fn too_few_trials_and_singular_covariance_are_errors_not_nan() {
     }
     let err = fisher_liu(r(&flat), r(&small), r(&small), 1.0).unwrap_err();
     assert_eq!(err, FisherError::SingularCovariance);
-    assert!(matches!(fisher_liu(r(&flat), r(&small), r(&small), 0.0), Err(FisherError::BadDs(_))));
+    assert!(matches!(
+        fisher_liu(r(&flat), r(&small), r(&small), 0.0),
+        Err(FisherError::BadDs(_))
+    ));
 }
