@@ -62,7 +62,7 @@ impl DigitsConfig {
         let n_test = ((N_IMAGES as f64) * self.test_fraction).round() as usize;
         let n_test = n_test.clamp(1, N_IMAGES - 1);
         let mut order: Vec<usize> = (0..N_IMAGES).collect();
-        apical_nn_free_shuffle(&mut order, self.split_seed);
+        crate::rng::TrialRng::new(self.split_seed, u64::MAX, 0).shuffle(&mut order);
         let (test_idx, train_idx) = order.split_at(n_test);
         Ok(Split {
             train: all.subset(train_idx),
@@ -102,23 +102,6 @@ pub fn load_all() -> Dataset {
     };
     data.assert_consistent();
     data
-}
-
-/// Seeded Fisher–Yates shuffle (SplitMix64), kept local so the split never changes with a
-/// dependency's version.
-fn apical_nn_free_shuffle(items: &mut [usize], seed: u64) {
-    let mut state = seed ^ 0xD1B5_4A32_D192_ED03;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }
 
 #[cfg(test)]

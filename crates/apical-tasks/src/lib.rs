@@ -15,6 +15,7 @@ pub mod digits;
 mod error;
 pub mod idx;
 pub mod orientation;
+mod rng;
 
 pub use dataset::*;
 pub use error::*;

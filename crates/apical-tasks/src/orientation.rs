@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rng::TrialRng;
 use crate::{Dataset, Split, TaskError};
 
 /// A task context: which pair of orientations is discriminated.
@@ -342,41 +343,6 @@ pub fn accuracy_by_signal(data: &Dataset, predictions: &[usize]) -> Vec<(f32, f6
             (level, correct as f64 / idx.len() as f64, idx.len())
         })
         .collect()
-}
-
-/// Per-trial SplitMix64 stream with Box–Muller normals.
-struct TrialRng {
-    state: u64,
-}
-
-impl TrialRng {
-    fn new(seed: u64, split: u64, trial: u64) -> Self {
-        let mut rng = Self {
-            state: seed ^ 0x5DEE_CE66_D1CE_4E5B,
-        };
-        let a = rng.next_u64() ^ split.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut rng = Self { state: a };
-        let b = rng.next_u64() ^ trial.wrapping_mul(0xD1B5_4A32_D192_ED03);
-        Self { state: b }
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
 }
 
 #[cfg(test)]
