@@ -112,18 +112,140 @@ fn quad_form(cov: DMatrix<f64>, fprime: &DVector<f64>) -> Result<f64, FisherErro
     Ok(fprime.dot(&solved))
 }
 
-fn variance(info: f64, trials: f64, units: f64, ds: f64) -> f64 {
+/// Sampling variance of the bias-corrected estimate (Kanitscheider et al. 2015, eq. 12), in the
+/// expanded form `2/(2T−N−5)·[I² + 4(2T−3)·I/(T·ds²) + 4N(2T−3)/(T·ds²)²]`, which stays finite
+/// (and positive) when the estimate is near or below zero.
+pub fn fisher_variance(info: f64, trials: f64, units: f64, ds: f64) -> f64 {
     let denom = 2.0 * trials - units - 5.0;
-    if denom <= 0.0 || info <= 0.0 {
-        return f64::NAN;
+    if denom <= 0.0 {
+        return f64::INFINITY;
     }
-    let a = trials * info * ds * ds;
-    2.0 * info * info / denom
-        * (1.0 + 4.0 * (2.0 * trials - 3.0) / a + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
+    let i = info.max(0.0);
+    let a = trials * ds * ds;
+    2.0 / denom
+        * (i * i
+            + 4.0 * (2.0 * trials - 3.0) * i / a
+            + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
 }
 
 fn redundancy(info: f64, shuffled: f64) -> f64 {
     100.0 * (shuffled - info) / shuffled
+}
+
+/// The Liu et al. estimator from moments: `cov0` from `t0` zero-signal trials, `fprime` from
+/// `t1` and `t2` trials at the two signal levels `ds` apart.
+pub fn liu_from_moments(
+    cov0: &DMatrix<f64>,
+    t0: usize,
+    fprime: &DVector<f64>,
+    t1: usize,
+    t2: usize,
+    ds: f64,
+) -> Result<FisherEstimate, FisherError> {
+    let n = fprime.len();
+    if cov0.nrows() != n || cov0.ncols() != n {
+        return Err(FisherError::Shape(format!(
+            "covariance is {}×{}, f′ has {n} units",
+            cov0.nrows(),
+            cov0.ncols()
+        )));
+    }
+    if !(ds.is_finite() && ds > 0.0) {
+        return Err(FisherError::BadDs(ds));
+    }
+    if t0 < n + 4 {
+        return Err(FisherError::TooFewTrials {
+            trials: t0,
+            what: "zero-signal",
+            units: n,
+            needed: n + 4,
+        });
+    }
+    if t1 < 2 || t2 < 2 {
+        return Err(FisherError::TooFewTrials {
+            trials: t1.min(t2),
+            what: "at a signal level",
+            units: n,
+            needed: 2,
+        });
+    }
+    let diag: Vec<f64> = (0..n).map(|i| cov0[(i, i)]).collect();
+    if diag.iter().any(|&v| v <= 0.0 || !v.is_finite()) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let naive = quad_form(cov0.clone(), fprime)?;
+    let (nf, t0f, t1f, t2f) = (n as f64, t0 as f64, t1 as f64, t2 as f64);
+    let bias = (t1f + t2f) * nf / (t1f * t2f * ds * ds);
+    let fisher = naive * (t0f - nf - 2.0) / (t0f - 1.0) - bias;
+    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
+    let fisher_shuffled = shuffled_naive * (t0f - 3.0) / (t0f - 1.0) - bias;
+    Ok(FisherEstimate {
+        fisher,
+        fisher_variance: fisher_variance(fisher, t0f, nf, ds),
+        fisher_shuffled,
+        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        n_units: n,
+        n_trials: t0 + t1 + t2,
+        fisher_naive: naive,
+    })
+}
+
+/// The Kanitscheider et al. estimator from moments: `pooled_cov` (within-stimulus covariance
+/// pooled over both stimuli), `fprime`, and the trial counts at each stimulus.
+pub fn kanitscheider_from_moments(
+    pooled_cov: &DMatrix<f64>,
+    fprime: &DVector<f64>,
+    t_minus: usize,
+    t_plus: usize,
+    ds: f64,
+) -> Result<FisherEstimate, FisherError> {
+    let n = fprime.len();
+    if pooled_cov.nrows() != n || pooled_cov.ncols() != n {
+        return Err(FisherError::Shape(format!(
+            "covariance is {}×{}, f′ has {n} units",
+            pooled_cov.nrows(),
+            pooled_cov.ncols()
+        )));
+    }
+    if !(ds.is_finite() && ds > 0.0) {
+        return Err(FisherError::BadDs(ds));
+    }
+    let needed = (n + 5).div_ceil(2) + 1;
+    if t_minus.min(t_plus) < needed {
+        return Err(FisherError::TooFewTrials {
+            trials: t_minus.min(t_plus),
+            what: "per stimulus",
+            units: n,
+            needed,
+        });
+    }
+    let diag: Vec<f64> = (0..n).map(|i| pooled_cov[(i, i)]).collect();
+    if diag.iter().any(|&v| v <= 0.0 || !v.is_finite()) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let naive = quad_form(pooled_cov.clone(), fprime)?;
+    let nf = n as f64;
+    let t = (t_minus + t_plus) as f64 / 2.0;
+    let bias = 2.0 * nf / (t * ds * ds);
+    let fisher = naive * (2.0 * t - nf - 3.0) / (2.0 * t - 2.0) - bias;
+    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
+    let fisher_shuffled = shuffled_naive * (t - 2.0) / (t - 1.0) - bias;
+    Ok(FisherEstimate {
+        fisher,
+        fisher_variance: fisher_variance(fisher, t, nf, ds),
+        fisher_shuffled,
+        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        n_units: n,
+        n_trials: t_minus + t_plus,
+        fisher_naive: naive,
+    })
+}
+
+/// Mean (per unit) and unbiased covariance of trials × units data.
+pub fn mean_and_covariance(m: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
+    let (mean, centered) = mean_and_centered(m);
+    let denom = (m.nrows().max(2) - 1) as f64;
+    (mean, centered.transpose() * &centered / denom)
 }
 
 /// Kanitscheider et al. (2015) estimator from `T` trials at `s0 − ds/2` (`minus`) and `T` at
@@ -141,44 +263,19 @@ pub fn fisher_kanitscheider(
             minus.units, plus.units
         )));
     }
-    if !(ds.is_finite() && ds > 0.0) {
-        return Err(FisherError::BadDs(ds));
-    }
-    let n = minus.units;
-    let t = (minus.trials() + plus.trials()) as f64 / 2.0;
-    let needed = (n + 5).div_ceil(2) + 1;
-    if minus.trials().min(plus.trials()) < needed {
+    let (tm, tp) = (minus.trials(), plus.trials());
+    if tm < 2 || tp < 2 {
         return Err(FisherError::TooFewTrials {
-            trials: minus.trials().min(plus.trials()),
+            trials: tm.min(tp),
             what: "per stimulus",
-            units: n,
-            needed,
+            units: minus.units,
+            needed: (minus.units + 5).div_ceil(2) + 1,
         });
     }
     let (mu_m, c_m) = mean_and_centered(&minus.matrix());
     let (mu_p, c_p) = mean_and_centered(&plus.matrix());
-    let cov = (c_m.transpose() * &c_m + c_p.transpose() * &c_p)
-        / ((minus.trials() - 1 + plus.trials() - 1) as f64);
-    let fprime = (mu_p - mu_m) / ds;
-    let diag: Vec<f64> = (0..n).map(|i| cov[(i, i)]).collect();
-    if diag.iter().any(|&v| v <= 0.0) {
-        return Err(FisherError::SingularCovariance);
-    }
-    let naive = quad_form(cov, &fprime)?;
-    let nf = n as f64;
-    let bias = 2.0 * nf / (t * ds * ds);
-    let fisher = naive * (2.0 * t - nf - 3.0) / (2.0 * t - 2.0) - bias;
-    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
-    let fisher_shuffled = shuffled_naive * (t - 2.0) / (t - 1.0) - bias;
-    Ok(FisherEstimate {
-        fisher,
-        fisher_variance: variance(fisher, t, nf, ds),
-        fisher_shuffled,
-        redundancy_percent: redundancy(fisher, fisher_shuffled),
-        n_units: n,
-        n_trials: minus.trials() + plus.trials(),
-        fisher_naive: naive,
-    })
+    let cov = (c_m.transpose() * &c_m + c_p.transpose() * &c_p) / ((tm - 1 + tp - 1) as f64);
+    kanitscheider_from_moments(&cov, &((mu_p - mu_m) / ds), tm, tp, ds)
 }
 
 /// Liu et al. (2026) estimator: covariance from zero-signal trials (`zero`), f′ from the trials
@@ -198,51 +295,26 @@ pub fn fisher_liu(
             zero.units, minus.units, plus.units
         )));
     }
-    if !(ds.is_finite() && ds > 0.0) {
-        return Err(FisherError::BadDs(ds));
-    }
     let n = zero.units;
-    let (t0, t1, t2) = (zero.trials(), minus.trials(), plus.trials());
-    if t0 < n + 4 {
+    if zero.trials() < n + 4 {
         return Err(FisherError::TooFewTrials {
-            trials: t0,
+            trials: zero.trials(),
             what: "zero-signal",
             units: n,
             needed: n + 4,
         });
     }
-    if t1 < 2 || t2 < 2 {
-        return Err(FisherError::TooFewTrials {
-            trials: t1.min(t2),
-            what: "at a signal level",
-            units: n,
-            needed: 2,
-        });
-    }
-    let (_, c0) = mean_and_centered(&zero.matrix());
-    let cov = c0.transpose() * &c0 / (t0 - 1) as f64;
+    let (_, cov0) = mean_and_covariance(&zero.matrix());
     let mu_m = minus.matrix().row_mean().transpose();
     let mu_p = plus.matrix().row_mean().transpose();
-    let fprime = (mu_p - mu_m) / ds;
-    let diag: Vec<f64> = (0..n).map(|i| cov[(i, i)]).collect();
-    if diag.iter().any(|&v| v <= 0.0) {
-        return Err(FisherError::SingularCovariance);
-    }
-    let naive = quad_form(cov, &fprime)?;
-    let (nf, t0f, t1f, t2f) = (n as f64, t0 as f64, t1 as f64, t2 as f64);
-    let bias = (t1f + t2f) * nf / (t1f * t2f * ds * ds);
-    let fisher = naive * (t0f - nf - 2.0) / (t0f - 1.0) - bias;
-    let shuffled_naive: f64 = (0..n).map(|i| fprime[i] * fprime[i] / diag[i]).sum();
-    let fisher_shuffled = shuffled_naive * (t0f - 3.0) / (t0f - 1.0) - bias;
-    Ok(FisherEstimate {
-        fisher,
-        fisher_variance: variance(fisher, t0f, nf, ds),
-        fisher_shuffled,
-        redundancy_percent: redundancy(fisher, fisher_shuffled),
-        n_units: n,
-        n_trials: t0 + t1 + t2,
-        fisher_naive: naive,
-    })
+    liu_from_moments(
+        &cov0,
+        zero.trials(),
+        &((mu_p - mu_m) / ds),
+        minus.trials(),
+        plus.trials(),
+        ds,
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 mod fisher;
 mod interval;
+mod population;
 
 pub use fisher::*;
 pub use interval::*;
+pub use population::*;
