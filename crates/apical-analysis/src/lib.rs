@@ -1,14 +1,22 @@
 //! Analyses for apical: bias-corrected linear Fisher information and redundancy (Kanitscheider
-//! et al. 2015; Liu et al. 2026), and statistics over seeds.
+//! et al. 2015; Liu et al. 2026) over levels, contexts and unit subsets; noise and differential
+//! correlations; cross-validated decoders; dendritic residuals (Francioni et al. 2026); and
+//! statistics over seeds.
 //!
 //! The functions take plain slices (trials × units, row-major), so they apply equally to
 //! apical's recorded activity and to a researcher's own recordings.
 #![warn(missing_docs)]
 
+mod correlations;
+mod decode;
 mod fisher;
 mod interval;
 mod population;
+mod residuals;
 
+pub use correlations::*;
+pub use decode::*;
 pub use fisher::*;
 pub use interval::*;
 pub use population::*;
+pub use residuals::*;
