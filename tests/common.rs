@@ -73,3 +73,46 @@ pub fn run_small(dir: &Path, extra: &[&str]) -> Output {
     args.push(&dir);
     apical(&args)
 }
+
+/// `.npy` bytes exactly as `numpy.save` writes them (format 1.0, C order, header padded to a
+/// multiple of 64 bytes), independent of apical's own writer.
+pub fn numpy_bytes(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        dims => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// float64 array file.
+pub fn save_f64(path: &Path, shape: &[usize], data: &[f64]) {
+    let body: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, numpy_bytes("<f8", shape, &body)).unwrap();
+}
+
+/// float32 array file.
+pub fn save_f32(path: &Path, shape: &[usize], data: &[f32]) {
+    let body: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, numpy_bytes("<f4", shape, &body)).unwrap();
+}
+
+/// int64 array file.
+pub fn save_i64(path: &Path, shape: &[usize], data: &[i64]) {
+    let body: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, numpy_bytes("<i8", shape, &body)).unwrap();
+}

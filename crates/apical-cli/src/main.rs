@@ -41,6 +41,112 @@ enum Command {
     /// Inspect configs.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Analyse recordings (.npy files: yours or a run's) or a whole run directory.
+    #[command(after_help = "Examples:
+  apical analyze runs/orientation_ff-20261123-153000
+  apical analyze fisher --responses R.npy --signal S.npy --method liu --subset-size 32 --subsets 1000 --out fisher.json
+  apical analyze correlations --responses R.npy --signal S.npy
+  apical analyze decode --responses R.npy --labels L.npy --folds 5
+  apical analyze residuals --apical A.npy --soma S.npy --labels reward.npy --error-change dE.npy --groups G.npy")]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AnalyzeArgs {
+    #[command(subcommand)]
+    what: Option<AnalyzeCommand>,
+    /// A run directory written by `apical run`: analyses what it recorded and writes
+    /// analysis/analysis.json and plots there.
+    run_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AnalyzeCommand {
+    /// Bias-corrected linear Fisher information, shuffled information and redundancy.
+    Fisher {
+        /// Responses: trials × units (or trials × time bins × units), float or int .npy.
+        #[arg(long)]
+        responses: PathBuf,
+        /// Signed signal per trial (0 = zero-signal trial).
+        #[arg(long)]
+        signal: PathBuf,
+        /// Context label per trial (adds per-context and cross-context information).
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// Estimator: liu (covariance from zero-signal trials) or kanitscheider.
+        #[arg(long, default_value = "liu", value_parser = ["liu", "kanitscheider"])]
+        method: String,
+        /// Units per random subset (median and 16–84% over subsets).
+        #[arg(long)]
+        subset_size: Option<usize>,
+        /// Number of random subsets.
+        #[arg(long, default_value_t = 1000)]
+        subsets: usize,
+        /// Seed of the subsets.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Noise correlations, variance along f′ and single-unit information.
+    Correlations {
+        /// Responses: trials × units.
+        #[arg(long)]
+        responses: PathBuf,
+        /// Signed signal per trial (conditions are signal × context).
+        #[arg(long)]
+        signal: PathBuf,
+        /// Context label per trial.
+        #[arg(long)]
+        context: Option<PathBuf>,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Cross-validated logistic-regression decoding with a label-shuffle control.
+    Decode {
+        /// Features: trials × units.
+        #[arg(long)]
+        responses: PathBuf,
+        /// Integer class label per trial.
+        #[arg(long)]
+        labels: PathBuf,
+        /// Cross-validation folds (the number of trials for leave-one-out).
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Label shuffles for the control.
+        #[arg(long, default_value_t = 20)]
+        shuffles: usize,
+        /// Seed of folds and shuffles.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Dendritic residuals (apical minus its soma-predicted part), decoding and vectorisation.
+    Residuals {
+        /// Apical activity: trials × units.
+        #[arg(long)]
+        apical: PathBuf,
+        /// Somatic activity: trials × units.
+        #[arg(long)]
+        soma: PathBuf,
+        /// Integer label per trial to decode from residual vectors (e.g. reward).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Error change per trial (negative = decreased), with --groups.
+        #[arg(long)]
+        error_change: Option<PathBuf>,
+        /// Group per unit (e.g. 1 = P+, -1 = P-, 0 = P0), with --error-change.
+        #[arg(long)]
+        groups: Option<PathBuf>,
+        /// Write the JSON here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -100,6 +206,7 @@ fn dispatch(command: Command) -> Result<(), RunError> {
     match command {
         Command::Run(args) => run(args),
         Command::Resume(args) => resume(args),
+        Command::Analyze(args) => analyze(args),
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
             print!("{}", config.to_toml());
@@ -172,6 +279,42 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
     )?;
     report(&summary.dir, &summary.json);
     Ok(())
+}
+
+fn emit(value: serde_json::Value, out: Option<PathBuf>) -> Result<(), RunError> {
+    let text = serde_json::to_string_pretty(&value).expect("json") + "\n";
+    match out {
+        Some(path) => apical_run::write_atomic(&path, text.as_bytes()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
+    use apical_run::analyze::{self as a, FisherRequest, ResidualRequest};
+    use apical_run::DecoderConfig;
+    match (args.what, args.run_dir) {
+        (Some(AnalyzeCommand::Fisher { responses, signal, context, method, subset_size, subsets, seed, out }), _) => {
+            let method = method.parse().map_err(|message| RunError::Analysis { message })?;
+            emit(a::analyze_fisher(&FisherRequest { responses, signal, context, method, subset_size, subsets, seed })?, out)
+        }
+        (Some(AnalyzeCommand::Correlations { responses, signal, context, out }), _) => emit(a::analyze_correlations(&responses, &signal, context.as_deref())?, out),
+        (Some(AnalyzeCommand::Decode { responses, labels, folds, shuffles, seed, out }), _) => {
+            emit(a::analyze_decode(&responses, &labels, &DecoderConfig { folds, shuffles, seed, ..Default::default() })?, out)
+        }
+        (Some(AnalyzeCommand::Residuals { apical, soma, labels, error_change, groups, out }), _) => {
+            emit(a::analyze_residuals(&ResidualRequest { apical, soma, labels, error_change, groups, decoder: DecoderConfig::default() })?, out)
+        }
+        (None, Some(dir)) => {
+            let value = a::analyze_run(&dir)?;
+            eprintln!("apical: wrote {}", dir.join("analysis/analysis.json").display());
+            let _ = value;
+            Ok(())
+        }
+        (None, None) => Err(RunError::Analysis { message: "give a run directory or one of: fisher, correlations, decode, residuals (see apical analyze --help)".into() }),
+    }
 }
 
 fn report(dir: &Path, json: &serde_json::Value) {

@@ -73,6 +73,13 @@ pub enum RunError {
         /// The cause.
         message: String,
     },
+    /// An analysis cannot be computed from the given data (too few trials, singular covariance,
+    /// inconsistent inputs).
+    #[error("analysis: {message}")]
+    Analysis {
+        /// What is wrong and what would fix it.
+        message: String,
+    },
     /// Training produced a non-finite loss.
     #[error("training diverged at step {step}: loss is {loss} (lower training.learning_rate?)")]
     Diverged {
@@ -103,6 +110,7 @@ impl RunError {
                 | RunError::OutputDir { .. }
                 | RunError::Resume { .. }
                 | RunError::Read { .. }
+                | RunError::Analysis { .. }
         )
     }
 }

@@ -6,6 +6,7 @@
 //! [`runner`] for its layout). Every file is written atomically (temporary file + rename).
 #![warn(missing_docs)]
 
+pub mod analyze;
 mod atomic;
 mod backend;
 pub mod checkpoint;
@@ -19,6 +20,8 @@ pub mod tensorboard;
 #[cfg(test)]
 mod testdir;
 
+/// Decoder settings, re-exported for the binary.
+pub use apical_analysis::DecoderConfig;
 pub use atomic::*;
 pub use backend::*;
 pub use config::*;

@@ -138,6 +138,129 @@ pub fn learning_curve(
     crate::write_atomic(&svg_path, svg.as_bytes())
 }
 
+/// Writes `<stem>.png` and `<stem>.svg`: named (x, y) series as lines with markers.
+pub fn line_plot(
+    dir: &Path,
+    stem: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<(), RunError> {
+    register_font();
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    fn draw_series<DB: DrawingBackend>(
+        root: DrawingArea<DB, Shift>,
+        title: &str,
+        x_desc: &str,
+        y_desc: &str,
+        series: &[(String, Vec<(f64, f64)>)],
+        colours: &[RGBColor],
+    ) -> Result<(), String> {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let points: Vec<(f64, f64)> = series
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        let (x_min, x_max) = points
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.0), hi.max(p.0))
+            });
+        let (y_min, y_max) = points
+            .iter()
+            .fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), p| {
+                (lo.min(p.1), hi.max(p.1))
+            });
+        let (x_min, x_max) = if x_min.is_finite() && x_max > x_min {
+            (x_min, x_max)
+        } else {
+            (x_min.min(0.0) - 1.0, x_max.max(0.0) + 1.0)
+        };
+        let y_max = if y_max.is_finite() && y_max > y_min {
+            y_max * 1.05
+        } else {
+            y_min + 1.0
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x_min..x_max, y_min..y_max)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        for (i, (name, s)) in series.iter().enumerate() {
+            let colour = colours[i % colours.len()];
+            chart
+                .draw_series(LineSeries::new(s.clone(), colour.stroke_width(2)))
+                .map_err(e)?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(s.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(e)?;
+        root.present().map_err(e)
+    }
+    let size = (900u32, 550u32);
+    let png = dir.join(format!("{stem}.png"));
+    let tmp = dir.join(format!(".tmp-{}-{stem}.png", std::process::id()));
+    let fail = |path: &Path, message: String| RunError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(message),
+    };
+    draw_series(
+        BitMapBackend::new(&tmp, size).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        series,
+        &colours,
+    )
+    .map_err(|m| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(&png, m)
+    })?;
+    std::fs::rename(&tmp, &png).map_err(|source| RunError::Write {
+        path: png.clone(),
+        source,
+    })?;
+    let mut svg = String::new();
+    let svg_path = dir.join(format!("{stem}.svg"));
+    draw_series(
+        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
+        title,
+        x_desc,
+        y_desc,
+        series,
+        &colours,
+    )
+    .map_err(|m| fail(&svg_path, m))?;
+    crate::write_atomic(&svg_path, svg.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

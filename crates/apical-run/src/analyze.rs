@@ -1,0 +1,461 @@
+//! `apical analyze`: the analysis toolkit on `.npy` files (a researcher's recordings or
+//! apical's own runs). Reads inputs, checks their shapes once, runs `apical-analysis`, and
+//! returns JSON; [`analyze_run`] also writes into the run directory.
+
+use std::path::{Path, PathBuf};
+
+use apical_analysis::{
+    cross_fisher, decode, dendritic_residuals, noise_correlations, population_fisher,
+    subset_fisher, vectorisation_index, CombinedFisher, DecoderConfig, FisherMethod,
+    PopulationMoments,
+};
+use nalgebra::DMatrix;
+use serde_json::{json, Value};
+
+use crate::{npy, plot, write_atomic, RunError};
+
+fn bad(path: &Path, message: impl Into<String>) -> RunError {
+    RunError::Read {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn analysis_error(message: impl std::fmt::Display) -> RunError {
+    RunError::Analysis {
+        message: message.to_string(),
+    }
+}
+
+/// A trials × units matrix (2-D array), or each time bin of a trials × bins × units array.
+enum Responses {
+    Matrix(DMatrix<f64>),
+    Binned(Vec<DMatrix<f64>>),
+}
+
+fn read_responses(path: &Path) -> Result<Responses, RunError> {
+    let a = npy::read(path)?;
+    if a.data.iter().any(|v| !v.is_finite()) {
+        return Err(bad(path, "contains NaN or infinite values"));
+    }
+    match a.shape.as_slice() {
+        [t, u] if *t > 0 && *u > 0 => Ok(Responses::Matrix(DMatrix::from_row_slice(*t, *u, &a.data))),
+        [t, b, u] if *t > 0 && *b > 0 && *u > 0 => Ok(Responses::Binned(
+            (0..*b).map(|bin| DMatrix::from_fn(*t, *u, |trial, unit| a.data[(trial * b + bin) * u + unit])).collect(),
+        )),
+        other => Err(bad(path, format!("expected trials × units (2-D) or trials × time bins × units (3-D), got shape {other:?}"))),
+    }
+}
+
+fn read_matrix(path: &Path) -> Result<DMatrix<f64>, RunError> {
+    match read_responses(path)? {
+        Responses::Matrix(m) => Ok(m),
+        Responses::Binned(_) => Err(bad(path, "expected a 2-D trials × units array")),
+    }
+}
+
+fn read_vector(path: &Path, trials: usize) -> Result<Vec<f64>, RunError> {
+    let a = npy::read(path)?;
+    let ok_shape = matches!(a.shape.as_slice(), [n] if *n == trials)
+        || matches!(a.shape.as_slice(), [n, 1] if *n == trials);
+    if !ok_shape {
+        return Err(bad(
+            path,
+            format!(
+                "expected one value per trial (shape ({trials},)), got shape {:?}",
+                a.shape
+            ),
+        ));
+    }
+    if a.data.iter().any(|v| !v.is_finite()) {
+        return Err(bad(path, "contains NaN or infinite values"));
+    }
+    Ok(a.data)
+}
+
+fn read_labels(path: &Path, trials: usize) -> Result<Vec<usize>, RunError> {
+    let values = read_vector(path, trials)?;
+    if values.iter().any(|v| v.fract() != 0.0) {
+        return Err(bad(path, "labels must be integers (class indices)"));
+    }
+    let mut distinct: Vec<i64> = values.iter().map(|&v| v as i64).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return Err(bad(path, "labels must contain at least two classes"));
+    }
+    Ok(values
+        .iter()
+        .map(|&v| distinct.binary_search(&(v as i64)).expect("present"))
+        .collect())
+}
+
+/// What `apical analyze fisher` computes.
+#[derive(Debug, Clone)]
+pub struct FisherRequest {
+    /// trials × units (or trials × bins × units) responses.
+    pub responses: PathBuf,
+    /// Signed signal per trial (0 = zero-signal).
+    pub signal: PathBuf,
+    /// Optional context label per trial.
+    pub context: Option<PathBuf>,
+    /// Estimator.
+    pub method: FisherMethod,
+    /// Units per random subset (None: the whole population).
+    pub subset_size: Option<usize>,
+    /// Number of subsets.
+    pub subsets: usize,
+    /// Seed of the subsets.
+    pub seed: u64,
+}
+
+fn combined_json(c: &CombinedFisher) -> Value {
+    json!({
+        "fisher": c.fisher,
+        "fisher_variance": c.fisher_variance,
+        "fisher_shuffled": c.fisher_shuffled,
+        "redundancy_percent": c.redundancy_percent,
+        "n_units": c.n_units,
+        "n_trials": c.n_trials,
+        "per_level": c.per_level.iter().map(|(l, e)| json!({"signal": l, "fisher": e.fisher, "fisher_variance": e.fisher_variance, "fisher_shuffled": e.fisher_shuffled, "redundancy_percent": e.redundancy_percent})).collect::<Vec<_>>(),
+    })
+}
+
+fn fisher_of(
+    responses: &DMatrix<f64>,
+    signal: &[f64],
+    context: Option<&[f64]>,
+    req: &FisherRequest,
+) -> Result<Value, RunError> {
+    let all: Vec<usize> = (0..signal.len()).collect();
+    let moments = PopulationMoments::new(responses, signal, &all);
+    let whole = population_fisher(&moments, req.method, None).map_err(analysis_error)?;
+    let mut out = combined_json(&whole);
+    out["method"] = json!(req.method);
+    if let Some(size) = req.subset_size {
+        let s = subset_fisher(&moments, &moments, req.method, size, req.subsets, req.seed)
+            .map_err(analysis_error)?;
+        out["subsets"] = serde_json::to_value(s).expect("json");
+    }
+    if let Some(context) = context {
+        let mut labels: Vec<i64> = context.iter().map(|&c| c.round() as i64).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        let per: Vec<(i64, PopulationMoments)> = labels
+            .iter()
+            .map(|&label| {
+                let idx: Vec<usize> = (0..signal.len())
+                    .filter(|&t| context[t].round() as i64 == label)
+                    .collect();
+                (label, PopulationMoments::new(responses, signal, &idx))
+            })
+            .collect();
+        let mut contexts = serde_json::Map::new();
+        for (label, m) in &per {
+            let mut entry = match population_fisher(m, req.method, None) {
+                Ok(c) => combined_json(&c),
+                // With subsets requested, the whole population may be too large for this
+                // context's trials while every subset is fine: report both.
+                Err(e) if req.subset_size.is_some() => json!({"fisher_error": e.to_string()}),
+                Err(e) => return Err(analysis_error(format!("context {label}: {e}"))),
+            };
+            if let Some(size) = req.subset_size {
+                entry["subsets"] = serde_json::to_value(
+                    subset_fisher(m, m, req.method, size, req.subsets, req.seed)
+                        .map_err(analysis_error)?,
+                )
+                .expect("json");
+            }
+            contexts.insert(label.to_string(), entry);
+        }
+        out["contexts"] = Value::Object(contexts);
+        let mut cross = Vec::new();
+        for (a, ma) in &per {
+            for (b, mb) in &per {
+                if a != b {
+                    let context_error = |e: apical_analysis::FisherError| {
+                        analysis_error(format!("cross-context {a}→{b}: {e}"))
+                    };
+                    let mut entry = match req.subset_size {
+                        Some(size) => {
+                            json!({"subsets": subset_fisher(ma, mb, req.method, size, req.subsets, req.seed).map_err(context_error)?})
+                        }
+                        None => combined_json(
+                            &cross_fisher(ma, mb, req.method, None).map_err(context_error)?,
+                        ),
+                    };
+                    entry["signal_from_context"] = json!(a);
+                    entry["covariance_from_context"] = json!(b);
+                    cross.push(entry);
+                }
+            }
+        }
+        out["cross_context"] = json!(cross);
+    }
+    Ok(out)
+}
+
+/// Runs `apical analyze fisher`.
+pub fn analyze_fisher(req: &FisherRequest) -> Result<Value, RunError> {
+    let responses = read_responses(&req.responses)?;
+    let trials = match &responses {
+        Responses::Matrix(m) => m.nrows(),
+        Responses::Binned(b) => b[0].nrows(),
+    };
+    let signal = read_vector(&req.signal, trials)?;
+    if !signal.contains(&0.0) && req.method == FisherMethod::Liu {
+        return Err(bad(&req.signal, "has no zero-signal trials (signal 0), which the liu method needs for the covariance; record them or use --method kanitscheider"));
+    }
+    let context = req
+        .context
+        .as_ref()
+        .map(|p| read_vector(p, trials))
+        .transpose()?;
+    match responses {
+        Responses::Matrix(m) => fisher_of(&m, &signal, context.as_deref(), req),
+        Responses::Binned(bins) => {
+            let sum = bins.iter().skip(1).fold(bins[0].clone(), |acc, b| acc + b);
+            let mut out = fisher_of(&sum, &signal, context.as_deref(), req)?;
+            let per_bin: Result<Vec<Value>, RunError> = bins
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let all: Vec<usize> = (0..signal.len()).collect();
+                    let c = population_fisher(&PopulationMoments::new(b, &signal, &all), req.method, None).map_err(|e| analysis_error(format!("time bin {i}: {e}")))?;
+                    Ok(json!({"bin": i, "fisher": c.fisher, "fisher_shuffled": c.fisher_shuffled, "redundancy_percent": c.redundancy_percent}))
+                })
+                .collect();
+            out["time_bins"] = json!(per_bin?);
+            out["responses_summed_over_bins"] = json!(true);
+            Ok(out)
+        }
+    }
+}
+
+/// Runs `apical analyze correlations`.
+pub fn analyze_correlations(
+    responses: &Path,
+    signal: &Path,
+    context: Option<&Path>,
+) -> Result<Value, RunError> {
+    let r = read_matrix(responses)?;
+    let s = read_vector(signal, r.nrows())?;
+    let c = context.map(|p| read_vector(p, r.nrows())).transpose()?;
+    Ok(serde_json::to_value(noise_correlations(&r, &s, c.as_deref())).expect("json"))
+}
+
+/// Runs `apical analyze decode`.
+pub fn analyze_decode(
+    responses: &Path,
+    labels: &Path,
+    config: &DecoderConfig,
+) -> Result<Value, RunError> {
+    let r = read_matrix(responses)?;
+    let y = read_labels(labels, r.nrows())?;
+    if config.folds < 2 || config.folds > r.nrows() {
+        return Err(analysis_error(format!(
+            "--folds must be between 2 and the {} trials, got {}",
+            r.nrows(),
+            config.folds
+        )));
+    }
+    Ok(serde_json::to_value(decode(&r, &y, config)).expect("json"))
+}
+
+/// Inputs of `apical analyze residuals`.
+#[derive(Debug, Clone)]
+pub struct ResidualRequest {
+    /// Apical activity, trials × units.
+    pub apical: PathBuf,
+    /// Somatic activity, trials × units.
+    pub soma: PathBuf,
+    /// Optional per-trial label to decode from the residual vectors (e.g. reward).
+    pub labels: Option<PathBuf>,
+    /// Optional per-trial error change (negative = error decreased).
+    pub error_change: Option<PathBuf>,
+    /// Optional per-unit group (e.g. 1 = P+, −1 = P−, 0 = P0), with `error_change`.
+    pub groups: Option<PathBuf>,
+    /// Decoder settings.
+    pub decoder: DecoderConfig,
+}
+
+/// Runs `apical analyze residuals`.
+pub fn analyze_residuals(req: &ResidualRequest) -> Result<Value, RunError> {
+    let apical = read_matrix(&req.apical)?;
+    let soma = read_matrix(&req.soma)?;
+    if apical.shape() != soma.shape() {
+        return Err(bad(
+            &req.soma,
+            format!(
+                "shape {:?} differs from the apical array's {:?}",
+                soma.shape(),
+                apical.shape()
+            ),
+        ));
+    }
+    let fit = dendritic_residuals(&apical, &soma);
+    let mut out = json!({
+        "n_trials": apical.nrows(),
+        "n_units": apical.ncols(),
+        "slope": fit.slope,
+        "intercept": fit.intercept,
+        "residual_sd": (0..fit.residual.ncols()).map(|u| fit.residual.column(u).variance().sqrt()).collect::<Vec<_>>(),
+    });
+    if let Some(labels) = &req.labels {
+        let y = read_labels(labels, apical.nrows())?;
+        out["decode"] = serde_json::to_value(decode(&fit.z, &y, &req.decoder)).expect("json");
+    }
+    match (&req.error_change, &req.groups) {
+        (Some(e), Some(g)) => {
+            let change = read_vector(e, apical.nrows())?;
+            let groups = npy::read(g)?;
+            if groups.shape.as_slice() != [apical.ncols()] {
+                return Err(bad(
+                    g,
+                    format!(
+                        "expected one group per unit (shape ({},)), got {:?}",
+                        apical.ncols(),
+                        groups.shape
+                    ),
+                ));
+            }
+            let groups: Vec<i64> = groups.data.iter().map(|v| v.round() as i64).collect();
+            out["vectorisation"] =
+                serde_json::to_value(vectorisation_index(&fit.z, &change, &groups)).expect("json");
+        }
+        (None, None) => {}
+        _ => return Err(analysis_error("--error-change and --groups go together")),
+    }
+    Ok(out)
+}
+
+fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
+    let mut layers: Vec<(String, PathBuf)> = std::fs::read_dir(activity)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n.to_string_lossy().starts_with("hidden_")
+                            && n.to_string_lossy().ends_with(".npy")
+                    })
+                })
+                .map(|p| {
+                    (
+                        p.file_stem().expect("file").to_string_lossy().into_owned(),
+                        p,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    layers.sort();
+    layers
+}
+
+/// `apical analyze <run-dir>`: the analyses that fit what the run recorded, written to
+/// `analysis/analysis.json` and `analysis/*.png|svg`.
+pub fn analyze_run(dir: &Path) -> Result<Value, RunError> {
+    let activity = dir.join("activity");
+    let layers = layer_files(&activity);
+    if layers.is_empty() {
+        return Err(bad(&activity, "no recorded activity (hidden_*.npy); is this a run directory with logging.probe_examples > 0?"));
+    }
+    let signal_path = activity.join("signal.npy");
+    let labels_path = activity.join("labels.npy");
+    let mut result = serde_json::Map::new();
+    let mut info_series = Vec::new();
+    let mut decode_points = Vec::new();
+    for (index, (name, path)) in layers.iter().enumerate() {
+        let r = read_matrix(path)?;
+        let mut entry = serde_json::Map::new();
+        // Units that never vary (silent ReLUs) carry no information and make Σ singular.
+        let active: Vec<usize> = (0..r.ncols())
+            .filter(|&u| r.column(u).variance() > 1e-12)
+            .collect();
+        let r_active = DMatrix::from_fn(r.nrows(), active.len(), |t, j| r[(t, active[j])]);
+        entry.insert("n_units".into(), json!(r.ncols()));
+        entry.insert("n_active_units".into(), json!(active.len()));
+        if signal_path.exists() {
+            let signal = read_vector(&signal_path, r.nrows())?;
+            let t0 = signal.iter().filter(|&&s| s == 0.0).count();
+            let size = active.len().min(t0.saturating_sub(4)).min(32);
+            let all: Vec<usize> = (0..signal.len()).collect();
+            let moments = PopulationMoments::new(&r_active, &signal, &all);
+            if size >= 2 {
+                match subset_fisher(&moments, &moments, FisherMethod::Liu, size, 200, 0) {
+                    Ok(s) => {
+                        entry.insert(
+                            "fisher_subsets".into(),
+                            serde_json::to_value(s).expect("json"),
+                        );
+                    }
+                    Err(e) => {
+                        entry.insert("fisher_error".into(), json!(e.to_string()));
+                    }
+                }
+                let subset: Vec<usize> = (0..size).collect();
+                if let Ok(c) = population_fisher(&moments, FisherMethod::Liu, Some(&subset)) {
+                    info_series.push((
+                        format!("{name} ({size} units)"),
+                        c.per_level
+                            .iter()
+                            .map(|(l, e)| (*l, e.fisher))
+                            .collect::<Vec<_>>(),
+                    ));
+                }
+            }
+            entry.insert(
+                "correlations".into(),
+                serde_json::to_value(noise_correlations(&r_active, &signal, None)).expect("json"),
+            );
+        }
+        if labels_path.exists() {
+            let y = read_labels(&labels_path, r.nrows())?;
+            let d = decode(
+                &r_active,
+                &y,
+                &DecoderConfig {
+                    shuffles: 5,
+                    ..Default::default()
+                },
+            );
+            decode_points.push((index as f64, d.accuracy));
+            entry.insert(
+                "decode_labels".into(),
+                serde_json::to_value(d).expect("json"),
+            );
+        }
+        result.insert(name.clone(), Value::Object(entry));
+    }
+    let out_dir = dir.join("analysis");
+    let value = json!({"run": dir.display().to_string(), "layers": Value::Object(result)});
+    write_atomic(
+        &out_dir.join("analysis.json"),
+        serde_json::to_string_pretty(&value)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    if !info_series.is_empty() {
+        plot::line_plot(
+            &out_dir,
+            "fisher_by_signal",
+            "Fisher information per signal level (first units of each layer)",
+            "signal magnitude L",
+            "I (bias-corrected)",
+            &info_series,
+        )?;
+    }
+    if !decode_points.is_empty() {
+        plot::line_plot(
+            &out_dir,
+            "decoding_by_layer",
+            "Cross-validated decoding of the label",
+            "hidden layer",
+            "accuracy",
+            &[("decoder".to_string(), decode_points)],
+        )?;
+    }
+    Ok(value)
+}
