@@ -498,3 +498,44 @@ fn orientation_run_reports_accuracy_per_signal_level_and_records_signal() {
     let signal = npyz::NpyFile::new(&signal_bytes[..]).unwrap();
     assert_eq!(signal.shape(), &[45]);
 }
+
+#[test]
+fn kolen_pollack_logs_angles_and_resumes_identically() {
+    let tmp = tempdir().unwrap();
+    let settings = [
+        "--set",
+        "rule.kind=kolen-pollack",
+        "--set",
+        "rule.decay=0.01",
+        "--set",
+        "model.noise_std=0.2",
+        "--set",
+        "training.eval_every=10",
+    ];
+    let whole = tmp.path().join("whole");
+    ok(&run_small(&whole, &settings));
+    let cut = tmp.path().join("cut");
+    let out = run_small(&cut, &[&settings[..], &["--halt-after", "30"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    ok(&apical(&["resume", cut.to_str().unwrap()]));
+    assert_eq!(
+        read(&cut.join("metrics.csv")),
+        read(&whole.join("metrics.csv"))
+    );
+    let diagnostics = read(&whole.join("diagnostics.csv"));
+    assert_eq!(read(&cut.join("diagnostics.csv")), diagnostics);
+    assert!(diagnostics.starts_with("step,layer,angle_to_backprop_deg,update_norm\n"));
+    // Two layers (hidden + readout) per evaluation, 6 evaluations.
+    assert_eq!(diagnostics.lines().count(), 1 + 12);
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&whole.join("summary.json"))).unwrap();
+    let angles = summary["mean_angle_to_backprop_deg"].as_array().unwrap();
+    assert!(
+        angles[0].as_f64().unwrap() > 0.0 && angles[0].as_f64().unwrap() < 90.0,
+        "{angles:?}"
+    );
+    assert!(
+        angles[1].as_f64().unwrap() < 1.0,
+        "the readout's error is exact: {angles:?}"
+    );
+}

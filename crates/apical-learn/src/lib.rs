@@ -2,14 +2,17 @@
 //!
 //! Rules are functional, like `optim.step(lr, model, grads)` in burn: a rule takes the network
 //! and a batch and returns the updated network. This crate currently provides the baseline every
-//! figure compares with, `backprop` (burn autodiff, cross-entropy), and the optimizers (Adam,
-//! SGD with momentum) whose state is checkpointed exactly so that resumed runs are identical.
+//! figure compares with, `backprop` (burn autodiff, cross-entropy), `feedback-alignment` and
+//! `kolen-pollack` (with per-layer angles to backprop), and the optimizers (Adam, SGD with
+//! momentum) whose state is checkpointed exactly so that resumed runs are identical.
 #![warn(missing_docs)]
 
 mod backprop;
+mod feedback_alignment;
 mod loss;
 mod optimizer;
 
 pub use backprop::*;
+pub use feedback_alignment::*;
 pub use loss::*;
 pub use optimizer::*;

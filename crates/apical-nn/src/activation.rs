@@ -29,6 +29,17 @@ impl Activation {
         }
     }
 
+    /// φ′ expressed through the rate r = φ(x) (all four functions allow it): relu 1[r > 0],
+    /// tanh 1 − r², sigmoid r(1 − r), linear 1.
+    pub fn derivative_from_rate<const D: usize>(&self, rate: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => rate.greater_elem(0.0).float(),
+            Activation::Tanh => rate.clone().powi_scalar(2).neg() + 1.0,
+            Activation::Sigmoid => rate.clone() * (rate.neg() + 1.0),
+            Activation::Linear => rate.ones_like(),
+        }
+    }
+
     /// The name used in configs.
     pub fn name(&self) -> &'static str {
         match self {
@@ -67,5 +78,31 @@ mod tests {
             ],
         );
         expect(Activation::Linear, [-2.0, 0.0, 1.5]);
+    }
+
+    #[test]
+    fn derivative_from_rate_matches_finite_differences() {
+        let device = ndarray_device();
+        for a in [
+            Activation::Relu,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Linear,
+        ] {
+            for x in [-1.3f32, 0.4, 2.0] {
+                let h = 1e-3f32;
+                let f = |v: f32| -> f32 {
+                    a.forward(Tensor::<1>::from_floats([v], &device))
+                        .into_scalar()
+                };
+                let numeric = (f(x + h) - f(x - h)) / (2.0 * h);
+                let rate = a.forward(Tensor::<1>::from_floats([x], &device));
+                let analytic: f32 = a.derivative_from_rate(rate).into_scalar();
+                assert!(
+                    (numeric - analytic).abs() < 1e-2,
+                    "{a:?} at {x}: {numeric} vs {analytic}"
+                );
+            }
+        }
     }
 }

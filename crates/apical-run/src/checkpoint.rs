@@ -26,11 +26,14 @@ pub struct Checkpoint {
     pub model: Vec<u8>,
     /// The optimizer's state bytes.
     pub optimizer: Vec<u8>,
+    /// The learning rule's own state (e.g. feedback matrices); empty when it has none.
+    pub rule: Vec<u8>,
 }
 
 const MODEL_FILE: &str = "model.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bin";
 const STATE_FILE: &str = "state.json";
+const RULE_FILE: &str = "rule.bin";
 
 fn step_dir(root: &Path, step: usize) -> PathBuf {
     root.join(format!("step-{step:08}"))
@@ -54,6 +57,7 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     std::fs::create_dir_all(&tmp_dir).map_err(wrap(&tmp_dir))?;
     write_atomic(&tmp_dir.join(MODEL_FILE), &checkpoint.model)?;
     write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &checkpoint.optimizer)?;
+    write_atomic(&tmp_dir.join(RULE_FILE), &checkpoint.rule)?;
     write_atomic(
         &tmp_dir.join(STATE_FILE),
         &serde_json::to_vec_pretty(&checkpoint.state).expect("state serialises"),
@@ -117,6 +121,7 @@ pub fn load_latest(root: &Path) -> Result<Checkpoint, RunError> {
         state,
         model: read(MODEL_FILE)?,
         optimizer: read(OPTIMIZER_FILE)?,
+        rule: read(RULE_FILE)?,
     })
 }
 
@@ -132,6 +137,7 @@ mod tests {
             },
             model: vec![1, 2, step as u8],
             optimizer: vec![9],
+            rule: Vec::new(),
         }
     }
 

@@ -109,19 +109,40 @@ impl Default for FeedforwardSection {
 }
 
 /// The learning rule (`rule.kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuleConfig {
     /// Error backpropagation (burn autodiff) on a cross-entropy loss.
-    #[default]
-    Backprop,
+    Backprop {},
+    /// Feedback alignment (Lillicrap et al. 2016): errors sent down through fixed random
+    /// feedback matrices.
+    FeedbackAlignment {},
+    /// Kolen–Pollack: feedback matrices receive the transposed forward updates; forward and
+    /// feedback weights decay by `decay` per step.
+    KolenPollack {
+        /// Per-step decay λ of forward and feedback weights, in [0, 1).
+        #[serde(default = "default_kp_decay")]
+        decay: f64,
+    },
+}
+
+fn default_kp_decay() -> f64 {
+    1e-3
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        RuleConfig::Backprop {}
+    }
 }
 
 impl RuleConfig {
     /// The config name of the rule.
     pub fn kind(&self) -> &'static str {
         match self {
-            RuleConfig::Backprop => "backprop",
+            RuleConfig::Backprop {} => "backprop",
+            RuleConfig::FeedbackAlignment {} => "feedback-alignment",
+            RuleConfig::KolenPollack { .. } => "kolen-pollack",
         }
     }
 }
@@ -335,6 +356,11 @@ impl ExperimentConfig {
                         format!("must be a finite number ≥ 0, got {}", ff.noise_std),
                     );
                 }
+            }
+        }
+        if let RuleConfig::KolenPollack { decay } = self.rule {
+            if !(0.0..1.0).contains(&decay) {
+                return err("rule.decay", format!("must be in [0, 1), got {decay}"));
             }
         }
         self.optimizer

@@ -18,7 +18,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use apical_learn::{cross_entropy, one_hot, predictions, Backprop, Optimizer};
+use apical_learn::{
+    cross_entropy, one_hot, predictions, Backprop, FeedbackAlignment, FeedbackMode, Optimizer,
+};
 use apical_nn::{Feedforward, FeedforwardConfig, SeededRng};
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
@@ -29,9 +31,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
+use crate::diagnostics::DiagnosticsLog;
 use crate::{
     npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, ModelConfig,
-    RunError, TaskConfig,
+    RuleConfig, RunError, TaskConfig,
 };
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
@@ -142,6 +145,29 @@ pub fn resume(
     })?;
     log.truncate_after(ck.state.step);
     trainer.log = log;
+    if let RuleState::Feedback(fa) = &mut trainer.rule {
+        let host = trainer.device.clone().without_autodiff();
+        fa.load_state_bytes(&ck.rule, &host)
+            .map_err(|e| RunError::Resume {
+                path: dir.join("checkpoints"),
+                message: e.to_string(),
+            })?;
+        let diagnostics_path = dir.join("diagnostics.csv");
+        if diagnostics_path.exists() {
+            let text =
+                std::fs::read_to_string(&diagnostics_path).map_err(|e| RunError::Resume {
+                    path: diagnostics_path.clone(),
+                    message: e.to_string(),
+                })?;
+            let mut diagnostics =
+                DiagnosticsLog::from_csv(&text).map_err(|message| RunError::Resume {
+                    path: diagnostics_path,
+                    message,
+                })?;
+            diagnostics.truncate_after(ck.state.step);
+            trainer.diagnostics = diagnostics;
+        }
+    }
     trainer.start_step = ck.state.step;
     trainer.wall_before = ck.state.wall_seconds;
     trainer.resumed_from = Some(ck.state.step as u64);
@@ -155,13 +181,30 @@ struct Trainer<'a> {
     dir: PathBuf,
     net: Feedforward,
     optimizer: Optimizer,
+    rule: RuleState,
     log: MetricLog,
+    diagnostics: DiagnosticsLog,
     events: Option<EventFile>,
     total_steps: usize,
     steps_per_epoch: usize,
     start_step: usize,
     wall_before: f64,
     resumed_from: Option<u64>,
+}
+
+/// The learning rule and its state.
+enum RuleState {
+    Backprop,
+    Feedback(FeedbackAlignment),
+}
+
+impl RuleState {
+    fn state_bytes(&self) -> Vec<u8> {
+        match self {
+            RuleState::Backprop => Vec::new(),
+            RuleState::Feedback(fa) => fa.state_bytes(),
+        }
+    }
 }
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
@@ -189,6 +232,22 @@ impl<'a> Trainer<'a> {
             .init(&device),
         };
         let events = config.logging.tensorboard.then(|| EventFile::in_dir(dir));
+        let host_device = device.clone().without_autodiff();
+        let rule = match config.rule {
+            RuleConfig::Backprop {} => RuleState::Backprop,
+            RuleConfig::FeedbackAlignment {} => RuleState::Feedback(FeedbackAlignment::new(
+                &net,
+                FeedbackMode::Fixed,
+                seed,
+                &host_device,
+            )),
+            RuleConfig::KolenPollack { decay } => RuleState::Feedback(FeedbackAlignment::new(
+                &net,
+                FeedbackMode::KolenPollack { decay },
+                seed,
+                &host_device,
+            )),
+        };
         Ok(Self {
             config,
             data,
@@ -196,7 +255,9 @@ impl<'a> Trainer<'a> {
             dir: dir.to_path_buf(),
             net,
             optimizer: config.optimizer.init(),
+            rule,
             log: MetricLog::default(),
+            diagnostics: DiagnosticsLog::default(),
             events,
             total_steps: config.training.total_steps(data.train.len()),
             steps_per_epoch: data.train.len().div_ceil(config.training.batch_size),
@@ -277,8 +338,15 @@ impl<'a> Trainer<'a> {
             accuracy: test_acc,
         });
         write_atomic(&self.dir.join("metrics.csv"), self.log.to_csv().as_bytes())?;
+        self.diagnostics.flush(step);
+        if !self.diagnostics.rows.is_empty() {
+            write_atomic(
+                &self.dir.join("diagnostics.csv"),
+                self.diagnostics.to_csv().as_bytes(),
+            )?;
+        }
         if let Some(events) = &self.events {
-            events.write(&self.log)?;
+            events.write(&self.log, &self.diagnostics.scalars())?;
         }
         Ok(())
     }
@@ -297,6 +365,7 @@ impl<'a> Trainer<'a> {
             state: LoopState { step, wall_seconds },
             model: model.to_vec(),
             optimizer: self.optimizer.state_bytes(),
+            rule: self.rule.state_bytes(),
         };
         checkpoint::save(
             &self.dir.join("checkpoints"),
@@ -332,16 +401,37 @@ impl<'a> Trainer<'a> {
             let idx = self.batch_indices(step, &mut order_cache);
             let (x, y) = self.data.train.batch(&idx);
             let input = self.tensor(x, idx.len(), n_features, &self.device);
-            let targets = one_hot(&y, n_classes, &self.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
-            let (net, report) = Backprop.step(
-                self.net,
-                &mut self.optimizer,
-                t.learning_rate,
-                input,
-                targets,
-                Some(&mut noise),
-            );
+            let (net, report) = match &mut self.rule {
+                RuleState::Backprop => {
+                    let targets = one_hot(&y, n_classes, &self.device);
+                    Backprop.step(
+                        self.net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input,
+                        targets,
+                        Some(&mut noise),
+                    )
+                }
+                RuleState::Feedback(fa) => {
+                    let (net, report, per_layer) = fa.step(
+                        self.net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input,
+                        &y,
+                        Some(&mut noise),
+                    );
+                    self.diagnostics.accumulate(
+                        &per_layer
+                            .iter()
+                            .map(|d| (d.angle_to_backprop_deg, d.update_norm))
+                            .collect::<Vec<_>>(),
+                    );
+                    (net, report)
+                }
+            };
             self.net = net;
             if !report.loss.is_finite() {
                 return Err(RunError::Diverged {
@@ -464,6 +554,7 @@ impl<'a> Trainer<'a> {
             "wall_seconds": wall_seconds,
             "steps_per_second": if session_seconds > 0.0 { steps_this_session as f64 / session_seconds } else { 0.0 },
             "resumed_from_step": self.resumed_from,
+            "mean_angle_to_backprop_deg": if self.diagnostics.rows.is_empty() { None } else { Some(self.diagnostics.mean_angles()) },
             "activity": activity,
         });
         write_atomic(

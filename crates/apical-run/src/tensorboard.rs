@@ -47,9 +47,9 @@ impl EventFile {
         &self.path
     }
 
-    /// Rewrites the event file from `log`.
-    pub fn write(&self, log: &MetricLog) -> Result<(), RunError> {
-        write_atomic(&self.path, &encode(log, self.start_wall_time))
+    /// Rewrites the event file from `log` and `extra` scalars `(step, tag, value)`.
+    pub fn write(&self, log: &MetricLog, extra: &[(i64, String, f32)]) -> Result<(), RunError> {
+        write_atomic(&self.path, &encode(log, extra, self.start_wall_time))
     }
 }
 
@@ -58,7 +58,7 @@ fn event_bytes(event: &Event) -> Vec<u8> {
 }
 
 /// The bytes of an event file for `log`: a file-version event, then one event per scalar.
-pub fn encode(log: &MetricLog, wall_time: f64) -> Vec<u8> {
+pub fn encode(log: &MetricLog, extra: &[(i64, String, f32)], wall_time: f64) -> Vec<u8> {
     let mut header = Event::new();
     header.set_wall_time(wall_time);
     header.set_file_version("brain.Event:2".to_string());
@@ -71,6 +71,13 @@ pub fn encode(log: &MetricLog, wall_time: f64) -> Vec<u8> {
             event.set_summary(scalar(&format!("{}/{name}", row.split), value as f32));
             records.push(event_bytes(&event));
         }
+    }
+    for (step, tag, value) in extra {
+        let mut event = Event::new();
+        event.set_wall_time(wall_time);
+        event.set_step(*step);
+        event.set_summary(scalar(tag, *value));
+        records.push(event_bytes(&event));
     }
     let mut out = Vec::new();
     let mut writer = RecordWriter::new(&mut out);
@@ -148,7 +155,7 @@ mod tests {
                 accuracy: 0.75,
             }],
         };
-        let bytes = encode(&log, 1.0);
+        let bytes = encode(&log, &[], 1.0);
         assert_eq!(read_records(&bytes).unwrap().len(), 3);
         let scalars = read_scalars(&bytes).unwrap();
         assert_eq!(

@@ -116,6 +116,11 @@ fn impossible_values_are_refused_with_their_key() {
         let (key, _) = key_of(BASE, &[set]);
         assert_eq!(&key, expected, "for --set {set}");
     }
+    let (key, _) = key_of(BASE, &["rule.kind=kolen-pollack", "rule.decay=1.5"]);
+    assert_eq!(key, "rule.decay");
+    let (key, message) = key_of(BASE, &["rule.kind=feedback-alignment", "rule.decay=0.1"]);
+    assert!(key.starts_with("rule"), "{key}");
+    assert!(message.contains("decay"), "{message}");
     let orientation = "[task]\nkind = \"orientation\"\nsignal_levels = [3, 6]\n";
     let (key, message) = key_of(orientation, &[]);
     assert_eq!(key, "task.signal_levels");

@@ -1,0 +1,330 @@
+//! `feedback-alignment` (Lillicrap, Cownden, Tweed & Akerman 2016, *Nat Commun*) and
+//! `kolen-pollack` (Kolen & Pollack 1994; Akrout et al. 2019, *NeurIPS*) on the feedforward
+//! network.
+//!
+//! Errors travel down through feedback matrices B instead of the transposed forward weights:
+//! `δ_{l−1} = (δ_l · B_l) ⊙ φ′(r_{l−1})`, `ΔW_l ∝ −a_lᵀ δ_l`. With `fixed` feedback B is random
+//! and never changes; the forward weights come to align with it. Kolen–Pollack gives B the
+//! transpose of every forward update and decays both by λ, so `W − Bᵀ` shrinks as (1 − λ)ᵗ and
+//! the rule approaches backprop.
+
+use apical_nn::{uniform_matrix, Feedforward, SeededRng};
+use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::{activation, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::{cross_entropy, one_hot, Optimizer, OptimizerStateError, StepReport};
+
+/// How the feedback matrices evolve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum FeedbackMode {
+    /// Fixed random feedback (feedback alignment).
+    Fixed,
+    /// Kolen–Pollack: B gets the transpose of each forward update; W and B decay by `decay`.
+    KolenPollack {
+        /// Per-step decay λ applied to both W and B.
+        decay: f64,
+    },
+}
+
+/// Per-layer diagnostics of one update, bottom layer first.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LayerDiagnostics {
+    /// Angle (degrees) between this rule's weight gradient and backprop's on the same batch.
+    pub angle_to_backprop_deg: f64,
+    /// Frobenius norm of this rule's weight gradient.
+    pub update_norm: f64,
+}
+
+/// The rule's state: one feedback matrix per layer above the first.
+#[derive(Debug, Clone)]
+pub struct FeedbackAlignment {
+    mode: FeedbackMode,
+    /// `feedback[l − 1]` = B_l, shape `[d_out_l, d_in_l]`, for layers l = 1 … L − 1.
+    feedback: Vec<Tensor<2>>,
+}
+
+fn angle_deg(a: &Tensor<2>, b: &Tensor<2>) -> f64 {
+    let dot: f32 = (a.clone() * b.clone()).sum().into_scalar();
+    let na: f32 = a.clone().powi_scalar(2).sum().sqrt().into_scalar();
+    let nb: f32 = b.clone().powi_scalar(2).sum().sqrt().into_scalar();
+    if na == 0.0 || nb == 0.0 {
+        return 90.0;
+    }
+    ((dot / (na * nb)).clamp(-1.0, 1.0) as f64)
+        .acos()
+        .to_degrees()
+}
+
+impl FeedbackAlignment {
+    /// Random feedback matrices for `net`, U(−1/√d_in, 1/√d_in) like the forward weights, drawn
+    /// from `seed` on the host (identical on every backend). `device` is the network's device
+    /// without autodiff.
+    pub fn new(net: &Feedforward, mode: FeedbackMode, seed: u64, device: &Device) -> Self {
+        let mut rng = SeededRng::for_stream(seed, 0xFB);
+        let feedback = net.layers[1..]
+            .iter()
+            .map(|layer| {
+                let [d_in, d_out] = layer.weight.dims();
+                uniform_matrix(d_out, d_in, 1.0 / (d_in as f64).sqrt(), &mut rng, device)
+            })
+            .collect();
+        Self { mode, feedback }
+    }
+
+    /// The feedback matrices (B_1 … B_{L−1}).
+    pub fn feedback(&self) -> &[Tensor<2>] {
+        &self.feedback
+    }
+
+    /// One update of `net` on a batch; also returns per-layer angles to backprop.
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]` (on the network's device)
+    pub fn step(
+        &mut self,
+        net: Feedforward,
+        optimizer: &mut Optimizer,
+        learning_rate: f64,
+        input: Tensor<2>,
+        labels: &[usize],
+        noise: Option<&mut SeededRng>,
+    ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
+        let input = if input.device().is_autodiff() {
+            input.inner()
+        } else {
+            input
+        };
+        let inner = net.valid();
+        let device = input.device();
+        let batch = labels.len() as f64;
+        let out = inner.forward_recorded(input.clone(), noise);
+        let targets = one_hot(labels, inner.d_out(), &device);
+        let loss: f32 = cross_entropy(out.logits.clone(), targets.clone()).into_scalar();
+        let n_layers = inner.layers.len();
+        let mut delta = activation::softmax(out.logits, 1) - targets;
+        let mut delta_bp = delta.clone();
+        let mut grads = GradientsParams::new();
+        let mut diagnostics = vec![
+            LayerDiagnostics {
+                angle_to_backprop_deg: 0.0,
+                update_norm: 0.0
+            };
+            n_layers
+        ];
+        let old_weights: Vec<Tensor<2>> = inner.layers.iter().map(|l| l.weight.val()).collect();
+        for l in (0..n_layers).rev() {
+            let below = if l == 0 {
+                input.clone()
+            } else {
+                out.hidden[l - 1].clone()
+            };
+            let grad_w = below.clone().transpose().matmul(delta.clone()) / batch;
+            let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
+            let grad_b = delta.clone().sum_dim(0).reshape([delta.dims()[1]]) / batch;
+            diagnostics[l] = LayerDiagnostics {
+                angle_to_backprop_deg: angle_deg(&grad_w, &grad_bp),
+                update_norm: grad_w
+                    .clone()
+                    .powi_scalar(2)
+                    .sum()
+                    .sqrt()
+                    .into_scalar::<f32>() as f64,
+            };
+            let layer = &net.layers[l];
+            grads.register(layer.weight.id, grad_w);
+            if let Some(bias) = &layer.bias {
+                grads.register(bias.id, grad_b);
+            }
+            if l > 0 {
+                let derivative = inner
+                    .activation
+                    .derivative_from_rate(out.hidden[l - 1].clone());
+                delta = delta.matmul(self.feedback[l - 1].clone()) * derivative.clone();
+                delta_bp = delta_bp.matmul(old_weights[l].clone().transpose()) * derivative;
+            }
+        }
+        let mut net = optimizer.step(learning_rate, net, grads);
+        if let FeedbackMode::KolenPollack { decay } = self.mode {
+            let keep = 1.0 - decay;
+            for l in 0..n_layers {
+                let new_weight = net.layers[l].weight.val().inner();
+                if l > 0 {
+                    let delta_w = new_weight.clone() - old_weights[l].clone();
+                    self.feedback[l - 1] =
+                        (self.feedback[l - 1].clone() + delta_w.transpose()) * keep;
+                }
+                let weight = std::mem::replace(
+                    &mut net.layers[l].weight,
+                    Param::from_tensor(Tensor::zeros([1, 1], &device)),
+                );
+                net.layers[l].weight = weight.map(|w| (w * keep).detach().require_grad());
+            }
+        }
+        (net, StepReport { loss }, diagnostics)
+    }
+
+    /// The feedback matrices as bytes (JSON shapes line, then little-endian f32), for
+    /// checkpoints.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        let shapes: Vec<[usize; 2]> = self.feedback.iter().map(|b| b.dims()).collect();
+        let mut bytes = serde_json::to_vec(&shapes).expect("shapes serialise");
+        bytes.push(b'\n');
+        for b in &self.feedback {
+            for v in b.to_data().iter::<f32>() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        bytes
+    }
+
+    /// Restores matrices written by [`state_bytes`](Self::state_bytes) on `device`.
+    pub fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
+            OptimizerStateError::Malformed("no header line in feedback state".into())
+        })?;
+        let shapes: Vec<[usize; 2]> = serde_json::from_slice(&bytes[..newline])
+            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+        let expected: Vec<[usize; 2]> = self.feedback.iter().map(|b| b.dims()).collect();
+        if shapes != expected {
+            return Err(OptimizerStateError::Mismatch(format!(
+                "feedback shapes {shapes:?}, network needs {expected:?}"
+            )));
+        }
+        let mut body = &bytes[newline + 1..];
+        let total: usize = shapes.iter().map(|[r, c]| r * c * 4).sum();
+        if body.len() != total {
+            return Err(OptimizerStateError::Malformed(format!(
+                "expected {total} bytes of feedback weights, found {}",
+                body.len()
+            )));
+        }
+        for (b, [r, c]) in self.feedback.iter_mut().zip(shapes) {
+            let values: Vec<f32> = body[..r * c * 4]
+                .chunks_exact(4)
+                .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+                .collect();
+            body = &body[r * c * 4..];
+            *b = Tensor::from_data(TensorData::new(values, [r, c]), device);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{predictions, Backprop, OptimizerConfig};
+    use apical_nn::{ndarray_device, FeedforwardConfig};
+
+    fn xor(device: &Device) -> (Tensor<2>, Vec<usize>) {
+        (
+            Tensor::from_data(
+                TensorData::new(vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0], [4, 2]),
+                device,
+            ),
+            vec![0, 1, 1, 0],
+        )
+    }
+
+    #[test]
+    fn with_transposed_weights_as_feedback_the_update_is_backprops() {
+        // Set B_l = W_lᵀ: the rule must reproduce the autodiff gradient step exactly.
+        let device = ndarray_device().autodiff();
+        let net = FeedforwardConfig::new(2, vec![8, 6], 2)
+            .with_activation(apical_nn::Activation::Tanh)
+            .with_seed(4)
+            .init(&device);
+        let (x, y) = xor(&device);
+        let mut rule = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 0, &ndarray_device());
+        rule.feedback = net.layers[1..]
+            .iter()
+            .map(|l| l.weight.val().inner().transpose())
+            .collect();
+        let sgd = OptimizerConfig::Sgd {
+            momentum: 0.0,
+            weight_decay: 0.0,
+        };
+        let (a, _, diag) = rule.step(net.clone(), &mut sgd.init(), 0.1, x.clone(), &y, None);
+        let (b, _) = Backprop.step(net, &mut sgd.init(), 0.1, x, one_hot(&y, 2, &device), None);
+        for (la, lb) in a.layers.iter().zip(&b.layers) {
+            la.weight.val().into_data().assert_approx_eq::<f32>(
+                &lb.weight.val().into_data(),
+                burn::tensor::Tolerance::absolute(1e-5),
+            );
+        }
+        assert!(
+            diag.iter().all(|d| d.angle_to_backprop_deg < 0.5),
+            "{diag:?}"
+        );
+    }
+
+    #[test]
+    fn fixed_random_feedback_learns_xor_and_kolen_pollack_aligns() {
+        for mode in [
+            FeedbackMode::Fixed,
+            FeedbackMode::KolenPollack { decay: 0.01 },
+        ] {
+            let device = ndarray_device().autodiff();
+            let mut net = FeedforwardConfig::new(2, vec![32], 2)
+                .with_seed(2)
+                .init(&device);
+            let (x, y) = xor(&device);
+            let mut rule = FeedbackAlignment::new(&net, mode, 5, &ndarray_device());
+            let mut optim = OptimizerConfig::default().init();
+            let mut first = None;
+            let mut last = (0.0, 0.0);
+            for _ in 0..600 {
+                let (next, report, diag) = rule.step(net, &mut optim, 0.02, x.clone(), &y, None);
+                net = next;
+                first.get_or_insert(report.loss);
+                last = (report.loss, diag[0].angle_to_backprop_deg);
+            }
+            assert!(
+                last.0 < 0.2 * first.unwrap(),
+                "{mode:?}: loss {} → {}",
+                first.unwrap(),
+                last.0
+            );
+            assert_eq!(predictions(net.valid().forward(x.inner())), y, "{mode:?}");
+            assert!(
+                last.1 < 60.0,
+                "{mode:?}: hidden-layer angle to backprop {}°",
+                last.1
+            );
+            if let FeedbackMode::KolenPollack { .. } = mode {
+                let w = net.layers[1].weight.val().inner().transpose();
+                let gap: f32 = (w.clone() - rule.feedback[0].clone())
+                    .powi_scalar(2)
+                    .sum()
+                    .sqrt()
+                    .into_scalar();
+                let scale: f32 = w.powi_scalar(2).sum().sqrt().into_scalar();
+                assert!(
+                    gap < 0.05 * scale,
+                    "Kolen–Pollack: ‖W − Bᵀ‖ = {gap} vs ‖W‖ = {scale}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let device = ndarray_device();
+        let net = FeedforwardConfig::new(3, vec![4], 2).init(&device);
+        let rule = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 1, &device);
+        let mut other = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 2, &device);
+        other
+            .load_state_bytes(&rule.state_bytes(), &device)
+            .unwrap();
+        other.feedback[0]
+            .to_data()
+            .assert_eq(&rule.feedback[0].to_data(), true);
+        assert!(other.load_state_bytes(b"[[9,9]]\n", &device).is_err());
+    }
+}
