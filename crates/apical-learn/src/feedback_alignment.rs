@@ -9,7 +9,7 @@
 //! the rule approaches backprop.
 
 use apical_nn::{uniform_matrix, Feedforward, SeededRng};
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -148,18 +148,16 @@ impl FeedbackAlignment {
         let mut net = optimizer.step(learning_rate, net, grads);
         if let FeedbackMode::KolenPollack { decay } = self.mode {
             let keep = 1.0 - decay;
-            for l in 0..n_layers {
-                let new_weight = net.layers[l].weight.val().inner();
+            for (l, (layer, old_weight)) in net.layers.iter_mut().zip(&old_weights).enumerate() {
                 if l > 0 {
-                    let delta_w = new_weight.clone() - old_weights[l].clone();
+                    let delta_w = layer.weight.val().inner() - old_weight.clone();
                     self.feedback[l - 1] =
                         (self.feedback[l - 1].clone() + delta_w.transpose()) * keep;
                 }
-                let weight = std::mem::replace(
-                    &mut net.layers[l].weight,
-                    Param::from_tensor(Tensor::zeros([1, 1], &device)),
-                );
-                net.layers[l].weight = weight.map(|w| (w * keep).detach().require_grad());
+                layer.weight = layer
+                    .weight
+                    .clone()
+                    .map(|w| (w * keep).detach().require_grad());
             }
         }
         (net, StepReport { loss }, diagnostics)
