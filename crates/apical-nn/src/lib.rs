@@ -9,11 +9,13 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod dendritic;
 mod device;
 mod feedforward;
 mod init;
 
 pub use activation::*;
+pub use dendritic::*;
 pub use device::*;
 pub use feedforward::*;
 pub use init::*;
