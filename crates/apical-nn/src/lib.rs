@@ -12,10 +12,12 @@ mod activation;
 mod dendritic;
 mod device;
 mod feedforward;
+mod gfn;
 mod init;
 
 pub use activation::*;
 pub use dendritic::*;
 pub use device::*;
 pub use feedforward::*;
+pub use gfn::*;
 pub use init::*;

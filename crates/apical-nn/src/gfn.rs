@@ -1,0 +1,212 @@
+//! Generative-feedback network (`gfn`): a stack of [`DendriticLayer`]s with a decision layer on
+//! top, run for T recurrent inference steps.
+//!
+//! Step 0 is a bottom-up sweep (no apical input). At every later step t, hidden layer l receives
+//! basal input from layer l − 1 at step t (the input image for l = 0) and apical input from
+//! layer l + 1 at step t − 1; the top hidden layer's apical input is the decision layer's belief
+//! softmax(logits) at t − 1. Through the top-down weights the higher layers' belief feeds back
+//! into the lower layers' activity; with engagement γ = 0 it does not reach the somata and the
+//! network computes exactly a feedforward pass.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{activation, Device, Tensor};
+
+use crate::{normal_matrix, seeded_linear, Activation, DendriticLayer, DendriticLayerConfig, DendriticState, SeededRng};
+
+/// Configuration of a [`GenerativeFeedbackNetwork`].
+#[derive(Config, Debug)]
+pub struct GenerativeFeedbackConfig {
+    /// Input width.
+    pub d_in: usize,
+    /// Hidden-layer widths, bottom to top (at least one).
+    pub hidden: Vec<usize>,
+    /// Output width (classes).
+    pub d_out: usize,
+    /// Recurrent inference steps T after the bottom-up sweep.
+    #[config(default = 3)]
+    pub steps: usize,
+    /// Engagement gain γ of every hidden layer.
+    #[config(default = 1.0)]
+    pub engagement: f64,
+    /// Apical inhibition of every hidden layer, in [0, 1].
+    #[config(default = 0.0)]
+    pub apical_inhibition: f64,
+    /// Rate function of the hidden units.
+    #[config(default = "Activation::Sigmoid")]
+    pub activation: Activation,
+    /// Unit noise σ added to every hidden soma at every step (when a noise generator is given).
+    #[config(default = 0.0)]
+    pub noise_std: f64,
+    /// Seed of the initial weights.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl GenerativeFeedbackConfig {
+    /// Builds the network on `device`.
+    ///
+    /// # Panics
+    /// If there is no hidden layer or a width is zero (configs are validated earlier).
+    pub fn init(&self, device: &Device) -> GenerativeFeedbackNetwork {
+        assert!(!self.hidden.is_empty(), "GenerativeFeedbackConfig: at least one hidden layer");
+        assert!(self.noise_std >= 0.0, "GenerativeFeedbackConfig: noise_std must be ≥ 0");
+        let mut layers = Vec::with_capacity(self.hidden.len());
+        for (l, &width) in self.hidden.iter().enumerate() {
+            let d_in = if l == 0 { self.d_in } else { self.hidden[l - 1] };
+            let d_above = self.hidden.get(l + 1).copied().unwrap_or(self.d_out);
+            layers.push(
+                DendriticLayerConfig::new(d_in, width, d_above)
+                    .with_engagement(self.engagement)
+                    .with_apical_inhibition(self.apical_inhibition)
+                    .with_activation(self.activation)
+                    .with_seed(self.seed.wrapping_add(l as u64 + 1))
+                    .init(device),
+            );
+        }
+        let mut rng = SeededRng::for_stream(self.seed, 0x6F);
+        let readout = seeded_linear(*self.hidden.last().expect("non-empty"), self.d_out, &mut rng, device);
+        GenerativeFeedbackNetwork { layers, readout, steps: self.steps, noise_std: self.noise_std }
+    }
+}
+
+/// The generative-feedback network. Build it with [`GenerativeFeedbackConfig::init`].
+#[derive(Module, Debug)]
+pub struct GenerativeFeedbackNetwork {
+    /// Hidden two-compartment layers, bottom to top.
+    pub layers: Vec<DendriticLayer>,
+    /// Decision layer (logits) on the top hidden layer's rates.
+    pub readout: Linear,
+    /// Recurrent inference steps after the bottom-up sweep.
+    #[module(skip)]
+    pub steps: usize,
+    /// Unit noise σ.
+    #[module(skip)]
+    pub noise_std: f64,
+}
+
+/// What inference recorded.
+#[derive(Debug, Clone)]
+pub struct GfnOutput {
+    /// Logits after the last step, `[batch, d_out]`.
+    pub logits: Tensor<2>,
+    /// `states[t][l]`: layer l at step t (t = 0 is the bottom-up sweep).
+    pub states: Vec<Vec<DendriticState>>,
+}
+
+impl GfnOutput {
+    /// Rates of each hidden layer at the last step.
+    pub fn final_rates(&self) -> Vec<Tensor<2>> {
+        self.states.last().expect("at least the bottom-up step").iter().map(|s| s.rate.clone()).collect()
+    }
+}
+
+impl GenerativeFeedbackNetwork {
+    /// Input width.
+    pub fn d_in(&self) -> usize {
+        self.layers[0].basal.weight.dims()[0]
+    }
+
+    /// Output width.
+    pub fn d_out(&self) -> usize {
+        self.readout.weight.dims()[1]
+    }
+
+    /// Hidden widths, bottom to top.
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        self.layers.iter().map(|l| l.d_out()).collect()
+    }
+
+    /// Logits after inference, without noise.
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]`
+    /// - output: `[batch, d_out]`
+    pub fn forward(&self, input: Tensor<2>) -> Tensor<2> {
+        self.forward_recorded(input, None).logits
+    }
+
+    /// Inference with every step's basal, apical, soma, rate and residual recorded. With a noise
+    /// generator, each hidden soma gets N(0, σ²) noise at every step (drawn on the host).
+    pub fn forward_recorded(&self, input: Tensor<2>, mut noise: Option<&mut SeededRng>) -> GfnOutput {
+        let [batch, d_in] = input.dims();
+        assert_eq!(d_in, self.d_in(), "GenerativeFeedbackNetwork: expected input width {}, got {d_in}", self.d_in());
+        let device = input.device();
+        let mut draw = |width: usize| -> Option<Tensor<2>> {
+            match noise.as_deref_mut() {
+                Some(rng) if self.noise_std > 0.0 => Some(normal_matrix(batch, width, self.noise_std, rng, &device)),
+                _ => None,
+            }
+        };
+        let mut states: Vec<Vec<DendriticState>> = Vec::with_capacity(self.steps + 1);
+        // Step 0: bottom-up sweep.
+        let mut sweep = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let below = if l == 0 { input.clone() } else { sweep.last().map(|s: &DendriticState| s.rate.clone()).expect("layer below") };
+            sweep.push(layer.forward(below, None, draw(layer.d_out())));
+        }
+        let mut logits = self.readout.forward(sweep.last().expect("a hidden layer").rate.clone());
+        states.push(sweep);
+        for _ in 0..self.steps {
+            let previous = states.last().expect("previous step");
+            let belief = activation::softmax(logits.clone(), 1);
+            let mut current: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
+            for (l, layer) in self.layers.iter().enumerate() {
+                let below = if l == 0 { input.clone() } else { current[l - 1].rate.clone() };
+                let above = if l + 1 < self.layers.len() { previous[l + 1].rate.clone() } else { belief.clone() };
+                current.push(layer.forward(below, Some(above), draw(layer.d_out())));
+            }
+            logits = self.readout.forward(current.last().expect("a hidden layer").rate.clone());
+            states.push(current);
+        }
+        GfnOutput { logits, states }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ndarray_device;
+    use burn::tensor::Tolerance;
+
+    #[test]
+    fn records_every_step_and_layer() {
+        let device = ndarray_device();
+        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3).with_steps(2).init(&device);
+        let out = net.forward_recorded(Tensor::ones([2, 6], &device), None);
+        assert_eq!(out.states.len(), 3);
+        assert_eq!(out.states[1].iter().map(|s| s.apical.dims()).collect::<Vec<_>>(), vec![[2, 5], [2, 4]]);
+        assert_eq!(out.logits.dims(), [2, 3]);
+    }
+
+    #[test]
+    fn without_engagement_the_network_is_feedforward() {
+        let device = ndarray_device();
+        let mut rng = SeededRng::new(4);
+        let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
+        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3).with_steps(4).with_engagement(0.0).init(&device);
+        let out = net.forward_recorded(x.clone(), None);
+        // A plain feedforward pass through the same weights.
+        let mut r = x;
+        for layer in &net.layers {
+            r = layer.activation.forward(layer.basal.forward(r));
+        }
+        out.final_rates()[1].clone().into_data().assert_approx_eq::<f32>(&r.clone().into_data(), Tolerance::default());
+        out.logits.into_data().assert_approx_eq::<f32>(&net.readout.forward(r).into_data(), Tolerance::default());
+    }
+
+    #[test]
+    fn with_engagement_feedback_changes_the_rates_unless_apical_is_inhibited() {
+        let device = ndarray_device();
+        let mut rng = SeededRng::new(5);
+        let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
+        let engaged = GenerativeFeedbackConfig::new(6, vec![5], 3).with_steps(2).init(&device);
+        let out = engaged.forward_recorded(x.clone(), None);
+        let change: f32 = (out.states[2][0].rate.clone() - out.states[0][0].rate.clone()).abs().sum().into_scalar();
+        assert!(change > 1e-3, "top-down belief should move the rates ({change})");
+        let inhibited = GenerativeFeedbackConfig::new(6, vec![5], 3).with_steps(2).with_apical_inhibition(1.0).init(&device);
+        let out = inhibited.forward_recorded(x, None);
+        out.states[2][0].rate.clone().into_data().assert_approx_eq::<f32>(&out.states[0][0].rate.clone().into_data(), Tolerance::default());
+    }
+}
