@@ -539,3 +539,61 @@ fn kolen_pollack_logs_angles_and_resumes_identically() {
         "the readout's error is exact: {angles:?}"
     );
 }
+
+#[test]
+fn gfn_records_every_inference_step_and_resumes_identically() {
+    let tmp = tempdir().unwrap();
+    let settings = [
+        "--set",
+        "model.kind=gfn",
+        "--set",
+        "model.steps=2",
+        "--set",
+        "model.noise_std=0.1",
+    ];
+    let whole = tmp.path().join("whole");
+    ok(&run_small(&whole, &settings));
+    for quantity in ["basal", "apical", "rate", "residual"] {
+        let bytes = std::fs::read(whole.join(format!("activity/layer0_{quantity}.npy"))).unwrap();
+        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(
+            npy.shape(),
+            &[50, 3, 32],
+            "{quantity}: trials × (bottom-up sweep + 2 steps) × units"
+        );
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&whole.join("summary.json"))).unwrap();
+    assert_eq!(summary["model"], "gfn");
+    assert!(summary["test_accuracy"].as_f64().unwrap() > 0.5);
+    let cut = tmp.path().join("cut");
+    let out = run_small(&cut, &[&settings[..], &["--halt-after", "30"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    ok(&apical(&["resume", cut.to_str().unwrap()]));
+    assert_eq!(
+        read(&cut.join("metrics.csv")),
+        read(&whole.join("metrics.csv"))
+    );
+}
+
+#[test]
+fn a_rule_that_cannot_train_the_model_is_refused() {
+    refused(
+        &[
+            "run",
+            "configs/digits_gfn-backprop.toml",
+            "--set",
+            "rule.kind=feedback-alignment",
+        ],
+        &["key `rule.kind`", "ff model only"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/digits_gfn-backprop.toml",
+            "--set",
+            "model.apical_inhibition=2",
+        ],
+        &["key `model.apical_inhibition`"],
+    );
+}

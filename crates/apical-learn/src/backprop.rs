@@ -1,7 +1,7 @@
 //! `backprop`: error backpropagation through burn autodiff — the baseline every rule is judged
 //! against.
 
-use apical_nn::{Feedforward, SeededRng};
+use apical_nn::{Classifier, SeededRng};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
@@ -19,23 +19,24 @@ pub struct StepReport {
 }
 
 impl Backprop {
-    /// One update of `net` on a batch. `net` must live on an autodiff device; `noise`, when
+    /// One update of `net` (any [`Classifier`]: the ff network, or the gfn unrolled over its
+    /// inference steps) on a batch. `net` must live on an autodiff device; `noise`, when
     /// given, drives the units' noise for this step.
     ///
     /// # Shapes
     /// - input: `[batch, d_in]`
     /// - targets: `[batch, d_out]` (one-hot)
-    pub fn step(
+    pub fn step<M: Classifier>(
         &self,
-        net: Feedforward,
+        net: M,
         optimizer: &mut Optimizer,
         learning_rate: f64,
         input: Tensor<2>,
         targets: Tensor<2>,
         noise: Option<&mut SeededRng>,
-    ) -> (Feedforward, StepReport) {
+    ) -> (M, StepReport) {
         assert!(input.device().is_autodiff(), "Backprop::step: the network and batch must be on an autodiff device (device.autodiff())");
-        let logits = net.forward_recorded(input, noise).logits;
+        let logits = net.logits(input, noise);
         let loss = cross_entropy(logits, targets);
         let loss_value: f32 = loss.clone().into_scalar();
         let grads = GradientsParams::from_grads(loss.backward(), &net);

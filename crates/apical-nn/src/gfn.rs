@@ -13,7 +13,10 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{activation, Device, Tensor};
 
-use crate::{normal_matrix, seeded_linear, Activation, DendriticLayer, DendriticLayerConfig, DendriticState, SeededRng};
+use crate::{
+    normal_matrix, seeded_linear, Activation, DendriticLayer, DendriticLayerConfig, DendriticState,
+    SeededRng,
+};
 
 /// Configuration of a [`GenerativeFeedbackNetwork`].
 #[derive(Config, Debug)]
@@ -50,11 +53,21 @@ impl GenerativeFeedbackConfig {
     /// # Panics
     /// If there is no hidden layer or a width is zero (configs are validated earlier).
     pub fn init(&self, device: &Device) -> GenerativeFeedbackNetwork {
-        assert!(!self.hidden.is_empty(), "GenerativeFeedbackConfig: at least one hidden layer");
-        assert!(self.noise_std >= 0.0, "GenerativeFeedbackConfig: noise_std must be ≥ 0");
+        assert!(
+            !self.hidden.is_empty(),
+            "GenerativeFeedbackConfig: at least one hidden layer"
+        );
+        assert!(
+            self.noise_std >= 0.0,
+            "GenerativeFeedbackConfig: noise_std must be ≥ 0"
+        );
         let mut layers = Vec::with_capacity(self.hidden.len());
         for (l, &width) in self.hidden.iter().enumerate() {
-            let d_in = if l == 0 { self.d_in } else { self.hidden[l - 1] };
+            let d_in = if l == 0 {
+                self.d_in
+            } else {
+                self.hidden[l - 1]
+            };
             let d_above = self.hidden.get(l + 1).copied().unwrap_or(self.d_out);
             layers.push(
                 DendriticLayerConfig::new(d_in, width, d_above)
@@ -66,8 +79,18 @@ impl GenerativeFeedbackConfig {
             );
         }
         let mut rng = SeededRng::for_stream(self.seed, 0x6F);
-        let readout = seeded_linear(*self.hidden.last().expect("non-empty"), self.d_out, &mut rng, device);
-        GenerativeFeedbackNetwork { layers, readout, steps: self.steps, noise_std: self.noise_std }
+        let readout = seeded_linear(
+            *self.hidden.last().expect("non-empty"),
+            self.d_out,
+            &mut rng,
+            device,
+        );
+        GenerativeFeedbackNetwork {
+            layers,
+            readout,
+            steps: self.steps,
+            noise_std: self.noise_std,
+        }
     }
 }
 
@@ -98,7 +121,12 @@ pub struct GfnOutput {
 impl GfnOutput {
     /// Rates of each hidden layer at the last step.
     pub fn final_rates(&self) -> Vec<Tensor<2>> {
-        self.states.last().expect("at least the bottom-up step").iter().map(|s| s.rate.clone()).collect()
+        self.states
+            .last()
+            .expect("at least the bottom-up step")
+            .iter()
+            .map(|s| s.rate.clone())
+            .collect()
     }
 }
 
@@ -129,13 +157,24 @@ impl GenerativeFeedbackNetwork {
 
     /// Inference with every step's basal, apical, soma, rate and residual recorded. With a noise
     /// generator, each hidden soma gets N(0, σ²) noise at every step (drawn on the host).
-    pub fn forward_recorded(&self, input: Tensor<2>, mut noise: Option<&mut SeededRng>) -> GfnOutput {
+    pub fn forward_recorded(
+        &self,
+        input: Tensor<2>,
+        mut noise: Option<&mut SeededRng>,
+    ) -> GfnOutput {
         let [batch, d_in] = input.dims();
-        assert_eq!(d_in, self.d_in(), "GenerativeFeedbackNetwork: expected input width {}, got {d_in}", self.d_in());
+        assert_eq!(
+            d_in,
+            self.d_in(),
+            "GenerativeFeedbackNetwork: expected input width {}, got {d_in}",
+            self.d_in()
+        );
         let device = input.device();
         let mut draw = |width: usize| -> Option<Tensor<2>> {
             match noise.as_deref_mut() {
-                Some(rng) if self.noise_std > 0.0 => Some(normal_matrix(batch, width, self.noise_std, rng, &device)),
+                Some(rng) if self.noise_std > 0.0 => {
+                    Some(normal_matrix(batch, width, self.noise_std, rng, &device))
+                }
                 _ => None,
             }
         };
@@ -143,21 +182,40 @@ impl GenerativeFeedbackNetwork {
         // Step 0: bottom-up sweep.
         let mut sweep = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
-            let below = if l == 0 { input.clone() } else { sweep.last().map(|s: &DendriticState| s.rate.clone()).expect("layer below") };
+            let below = if l == 0 {
+                input.clone()
+            } else {
+                sweep
+                    .last()
+                    .map(|s: &DendriticState| s.rate.clone())
+                    .expect("layer below")
+            };
             sweep.push(layer.forward(below, None, draw(layer.d_out())));
         }
-        let mut logits = self.readout.forward(sweep.last().expect("a hidden layer").rate.clone());
+        let mut logits = self
+            .readout
+            .forward(sweep.last().expect("a hidden layer").rate.clone());
         states.push(sweep);
         for _ in 0..self.steps {
             let previous = states.last().expect("previous step");
             let belief = activation::softmax(logits.clone(), 1);
             let mut current: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
             for (l, layer) in self.layers.iter().enumerate() {
-                let below = if l == 0 { input.clone() } else { current[l - 1].rate.clone() };
-                let above = if l + 1 < self.layers.len() { previous[l + 1].rate.clone() } else { belief.clone() };
+                let below = if l == 0 {
+                    input.clone()
+                } else {
+                    current[l - 1].rate.clone()
+                };
+                let above = if l + 1 < self.layers.len() {
+                    previous[l + 1].rate.clone()
+                } else {
+                    belief.clone()
+                };
                 current.push(layer.forward(below, Some(above), draw(layer.d_out())));
             }
-            logits = self.readout.forward(current.last().expect("a hidden layer").rate.clone());
+            logits = self
+                .readout
+                .forward(current.last().expect("a hidden layer").rate.clone());
             states.push(current);
         }
         GfnOutput { logits, states }
@@ -173,10 +231,18 @@ mod tests {
     #[test]
     fn records_every_step_and_layer() {
         let device = ndarray_device();
-        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3).with_steps(2).init(&device);
+        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3)
+            .with_steps(2)
+            .init(&device);
         let out = net.forward_recorded(Tensor::ones([2, 6], &device), None);
         assert_eq!(out.states.len(), 3);
-        assert_eq!(out.states[1].iter().map(|s| s.apical.dims()).collect::<Vec<_>>(), vec![[2, 5], [2, 4]]);
+        assert_eq!(
+            out.states[1]
+                .iter()
+                .map(|s| s.apical.dims())
+                .collect::<Vec<_>>(),
+            vec![[2, 5], [2, 4]]
+        );
         assert_eq!(out.logits.dims(), [2, 3]);
     }
 
@@ -185,15 +251,23 @@ mod tests {
         let device = ndarray_device();
         let mut rng = SeededRng::new(4);
         let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
-        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3).with_steps(4).with_engagement(0.0).init(&device);
+        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3)
+            .with_steps(4)
+            .with_engagement(0.0)
+            .init(&device);
         let out = net.forward_recorded(x.clone(), None);
         // A plain feedforward pass through the same weights.
         let mut r = x;
         for layer in &net.layers {
             r = layer.activation.forward(layer.basal.forward(r));
         }
-        out.final_rates()[1].clone().into_data().assert_approx_eq::<f32>(&r.clone().into_data(), Tolerance::default());
-        out.logits.into_data().assert_approx_eq::<f32>(&net.readout.forward(r).into_data(), Tolerance::default());
+        out.final_rates()[1]
+            .clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&r.clone().into_data(), Tolerance::default());
+        out.logits
+            .into_data()
+            .assert_approx_eq::<f32>(&net.readout.forward(r).into_data(), Tolerance::default());
     }
 
     #[test]
@@ -201,12 +275,30 @@ mod tests {
         let device = ndarray_device();
         let mut rng = SeededRng::new(5);
         let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
-        let engaged = GenerativeFeedbackConfig::new(6, vec![5], 3).with_steps(2).init(&device);
+        let engaged = GenerativeFeedbackConfig::new(6, vec![5], 3)
+            .with_steps(2)
+            .init(&device);
         let out = engaged.forward_recorded(x.clone(), None);
-        let change: f32 = (out.states[2][0].rate.clone() - out.states[0][0].rate.clone()).abs().sum().into_scalar();
-        assert!(change > 1e-3, "top-down belief should move the rates ({change})");
-        let inhibited = GenerativeFeedbackConfig::new(6, vec![5], 3).with_steps(2).with_apical_inhibition(1.0).init(&device);
+        let change: f32 = (out.states[2][0].rate.clone() - out.states[0][0].rate.clone())
+            .abs()
+            .sum()
+            .into_scalar();
+        assert!(
+            change > 1e-3,
+            "top-down belief should move the rates ({change})"
+        );
+        let inhibited = GenerativeFeedbackConfig::new(6, vec![5], 3)
+            .with_steps(2)
+            .with_apical_inhibition(1.0)
+            .init(&device);
         let out = inhibited.forward_recorded(x, None);
-        out.states[2][0].rate.clone().into_data().assert_approx_eq::<f32>(&out.states[0][0].rate.clone().into_data(), Tolerance::default());
+        out.states[2][0]
+            .rate
+            .clone()
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &out.states[0][0].rate.clone().into_data(),
+                Tolerance::default(),
+            );
     }
 }

@@ -21,3 +21,34 @@ pub use device::*;
 pub use feedforward::*;
 pub use gfn::*;
 pub use init::*;
+
+/// A network that maps inputs to class logits; what the runner and `Backprop` train.
+pub trait Classifier: burn::module::Module {
+    /// Logits for `input` (`[batch, d_in]` → `[batch, d_out]`), with unit noise drawn from
+    /// `noise` when given.
+    fn logits(
+        &self,
+        input: burn::tensor::Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> burn::tensor::Tensor<2>;
+}
+
+impl Classifier for Feedforward {
+    fn logits(
+        &self,
+        input: burn::tensor::Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> burn::tensor::Tensor<2> {
+        self.forward_recorded(input, noise).logits
+    }
+}
+
+impl Classifier for GenerativeFeedbackNetwork {
+    fn logits(
+        &self,
+        input: burn::tensor::Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> burn::tensor::Tensor<2> {
+        self.forward_recorded(input, noise).logits
+    }
+}

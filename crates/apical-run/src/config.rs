@@ -71,6 +71,52 @@ impl TaskConfig {
 pub enum ModelConfig {
     /// Feedforward baseline (MLP, no top-down input).
     Ff(FeedforwardSection),
+    /// Generative-feedback network of two-compartment (dendritic) layers.
+    Gfn(GfnSection),
+}
+
+/// `[model]` with `kind = "gfn"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GfnSection {
+    /// Hidden-layer widths, bottom to top (at least one).
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Recurrent inference steps T after the bottom-up sweep.
+    #[serde(default = "default_gfn_steps")]
+    pub steps: usize,
+    /// Engagement gain γ (0 = passive: top-down input does not reach the soma).
+    #[serde(default = "default_engagement")]
+    pub engagement: f64,
+    /// Apical inhibition in [0, 1] (1 = apical compartments silenced).
+    #[serde(default)]
+    pub apical_inhibition: f64,
+    /// Rate function.
+    #[serde(default = "default_gfn_activation")]
+    pub activation: Activation,
+    /// Unit noise σ added to every hidden soma at every step during training.
+    #[serde(default)]
+    pub noise_std: f64,
+}
+
+fn default_gfn_steps() -> usize {
+    3
+}
+fn default_engagement() -> f64 {
+    1.0
+}
+fn default_gfn_activation() -> Activation {
+    Activation::Sigmoid
+}
+
+impl ModelConfig {
+    /// The config name of the model kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelConfig::Ff(_) => "ff",
+            ModelConfig::Gfn(_) => "gfn",
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -343,6 +389,38 @@ impl ExperimentConfig {
             }
         }
         match &self.model {
+            ModelConfig::Gfn(g) => {
+                if g.hidden.is_empty() || g.hidden.contains(&0) {
+                    return err(
+                        "model.hidden",
+                        format!(
+                            "needs at least one layer and every width ≥ 1, got {:?}",
+                            g.hidden
+                        ),
+                    );
+                }
+                if !(g.engagement.is_finite() && g.engagement >= 0.0) {
+                    return err(
+                        "model.engagement",
+                        format!("must be a finite number ≥ 0, got {}", g.engagement),
+                    );
+                }
+                if !(0.0..=1.0).contains(&g.apical_inhibition) {
+                    return err(
+                        "model.apical_inhibition",
+                        format!("must be in [0, 1], got {}", g.apical_inhibition),
+                    );
+                }
+                if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
+                    return err(
+                        "model.noise_std",
+                        format!("must be a finite number ≥ 0, got {}", g.noise_std),
+                    );
+                }
+                if !matches!(self.rule, RuleConfig::Backprop {}) {
+                    return err("rule.kind", format!("{} trains the ff model only; train gfn with backprop (through its unrolled inference steps)", self.rule.kind()));
+                }
+            }
             ModelConfig::Ff(ff) => {
                 if ff.hidden.contains(&0) {
                     return err(

@@ -14,6 +14,7 @@ mod config;
 pub mod diagnostics;
 mod error;
 mod metrics;
+pub mod network;
 pub mod npy;
 pub mod plot;
 pub mod runner;

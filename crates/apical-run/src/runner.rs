@@ -21,20 +21,20 @@ use std::time::Instant;
 use apical_learn::{
     cross_entropy, one_hot, predictions, Backprop, FeedbackAlignment, FeedbackMode, Optimizer,
 };
-use apical_nn::{Feedforward, FeedforwardConfig, SeededRng};
+use apical_nn::SeededRng;
+
+use crate::network::Network;
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
 use crate::diagnostics::DiagnosticsLog;
 use crate::{
-    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, ModelConfig,
-    RuleConfig, RunError, TaskConfig,
+    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, RuleConfig,
+    RunError, TaskConfig,
 };
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
@@ -114,18 +114,13 @@ pub fn resume(
 ) -> Result<RunSummary, RunError> {
     let ck = checkpoint::load_latest(&dir.join("checkpoints"))?;
     let mut trainer = Trainer::new(config, data, device, dir)?;
-    let bytes = Bytes::from_bytes_vec(ck.model);
-    let record = ModuleRecord::from_bytes(bytes).map_err(|e| RunError::Resume {
-        path: dir.join("checkpoints"),
-        message: format!("garbled model record: {e}"),
-    })?;
     trainer.net = trainer
         .net
         .clone()
-        .try_load_record(record)
-        .map_err(|e| RunError::Resume {
+        .load_record_bytes(ck.model)
+        .map_err(|message| RunError::Resume {
             path: dir.join("checkpoints"),
-            message: format!("model record does not fit the config: {e}"),
+            message,
         })?;
     trainer
         .optimizer
@@ -179,7 +174,7 @@ struct Trainer<'a> {
     data: &'a Split,
     device: Device,
     dir: PathBuf,
-    net: Feedforward,
+    net: Network,
     optimizer: Optimizer,
     rule: RuleState,
     log: MetricLog,
@@ -220,33 +215,32 @@ impl<'a> Trainer<'a> {
     ) -> Result<Self, RunError> {
         let device = device.clone().autodiff();
         let seed = config.training.seed;
-        let net = match &config.model {
-            ModelConfig::Ff(ff) => FeedforwardConfig::new(
-                data.train.n_features,
-                ff.hidden.clone(),
-                data.train.n_classes,
-            )
-            .with_activation(ff.activation)
-            .with_noise_std(ff.noise_std)
-            .with_seed(seed)
-            .init(&device),
-        };
+        let net = Network::build(
+            &config.model,
+            data.train.n_features,
+            data.train.n_classes,
+            seed,
+            &device,
+        );
         let events = config.logging.tensorboard.then(|| EventFile::in_dir(dir));
         let host_device = device.clone().without_autodiff();
-        let rule = match config.rule {
-            RuleConfig::Backprop {} => RuleState::Backprop,
-            RuleConfig::FeedbackAlignment {} => RuleState::Feedback(FeedbackAlignment::new(
-                &net,
-                FeedbackMode::Fixed,
-                seed,
-                &host_device,
-            )),
-            RuleConfig::KolenPollack { decay } => RuleState::Feedback(FeedbackAlignment::new(
-                &net,
-                FeedbackMode::KolenPollack { decay },
-                seed,
-                &host_device,
-            )),
+        let rule = match (&config.rule, &net) {
+            (RuleConfig::Backprop {}, _) => RuleState::Backprop,
+            (RuleConfig::FeedbackAlignment {}, Network::Ff(ff)) => RuleState::Feedback(
+                FeedbackAlignment::new(ff, FeedbackMode::Fixed, seed, &host_device),
+            ),
+            (RuleConfig::KolenPollack { decay }, Network::Ff(ff)) => {
+                RuleState::Feedback(FeedbackAlignment::new(
+                    ff,
+                    FeedbackMode::KolenPollack { decay: *decay },
+                    seed,
+                    &host_device,
+                ))
+            }
+            (rule, _) => panic!(
+                "config validation lets {} train only the ff model",
+                rule.kind()
+            ),
         };
         Ok(Self {
             config,
@@ -304,7 +298,7 @@ impl<'a> Trainer<'a> {
         for start in (0..n).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(n)).collect();
             let (x, y) = data.batch(&idx);
-            let logits = net.forward(self.tensor(x, idx.len(), data.n_features, &device));
+            let logits = net.logits(self.tensor(x, idx.len(), data.n_features, &device), None);
             let loss: f32 =
                 cross_entropy(logits.clone(), one_hot(&y, data.n_classes, &device)).into_scalar();
             total_loss += loss as f64 * idx.len() as f64;
@@ -352,18 +346,13 @@ impl<'a> Trainer<'a> {
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = self
-            .net
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| RunError::Write {
-                path: self.dir.join("checkpoints"),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let model = self.net.record_bytes().map_err(|e| RunError::Write {
+            path: self.dir.join("checkpoints"),
+            source: std::io::Error::other(e),
+        })?;
         let ck = Checkpoint {
             state: LoopState { step, wall_seconds },
-            model: model.to_vec(),
+            model,
             optimizer: self.optimizer.state_bytes(),
             rule: self.rule.state_bytes(),
         };
@@ -402,21 +391,34 @@ impl<'a> Trainer<'a> {
             let (x, y) = self.data.train.batch(&idx);
             let input = self.tensor(x, idx.len(), n_features, &self.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
-            let (net, report) = match &mut self.rule {
-                RuleState::Backprop => {
+            let (net, report) = match (&mut self.rule, self.net) {
+                (RuleState::Backprop, Network::Ff(net)) => {
                     let targets = one_hot(&y, n_classes, &self.device);
-                    Backprop.step(
-                        self.net,
+                    let (net, report) = Backprop.step(
+                        net,
                         &mut self.optimizer,
                         t.learning_rate,
                         input,
                         targets,
                         Some(&mut noise),
-                    )
+                    );
+                    (Network::Ff(net), report)
                 }
-                RuleState::Feedback(fa) => {
+                (RuleState::Backprop, Network::Gfn(net)) => {
+                    let targets = one_hot(&y, n_classes, &self.device);
+                    let (net, report) = Backprop.step(
+                        net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input,
+                        targets,
+                        Some(&mut noise),
+                    );
+                    (Network::Gfn(net), report)
+                }
+                (RuleState::Feedback(fa), Network::Ff(net)) => {
                     let (net, report, per_layer) = fa.step(
-                        self.net,
+                        net,
                         &mut self.optimizer,
                         t.learning_rate,
                         input,
@@ -429,8 +431,11 @@ impl<'a> Trainer<'a> {
                             .map(|d| (d.angle_to_backprop_deg, d.update_norm))
                             .collect::<Vec<_>>(),
                     );
-                    (net, report)
+                    (Network::Ff(net), report)
                 }
+                (RuleState::Feedback(_), Network::Gfn(_)) => unreachable!(
+                    "config validation lets feedback alignment train only the ff model"
+                ),
             };
             self.net = net;
             if !report.loss.is_finite() {
@@ -473,23 +478,19 @@ impl<'a> Trainer<'a> {
         let probe = self.data.test.subset(&(0..n).collect::<Vec<_>>());
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
-        let out = net.forward_recorded(
-            self.tensor(probe.inputs.clone(), n, probe.n_features, &device),
-            None,
-        );
+        let (logits, arrays) =
+            net.record_probe(self.tensor(probe.inputs.clone(), n, probe.n_features, &device));
         let mut written = Vec::new();
-        for (layer, rates) in out.hidden.into_iter().enumerate() {
-            let [rows, cols] = rates.dims();
-            let values = rates.into_data().iter::<f32>().collect::<Vec<f32>>();
-            let name = format!("hidden_{layer}.npy");
-            npy::write_f32(&dir.join(&name), &[rows, cols], &values)?;
+        for (stem, shape, values) in arrays {
+            let name = format!("{stem}.npy");
+            npy::write_f32(&dir.join(&name), &shape, &values)?;
             written.push(name);
         }
-        let [rows, cols] = out.logits.dims();
+        let [rows, cols] = logits.dims();
         npy::write_f32(
             &dir.join("logits.npy"),
             &[rows, cols],
-            &out.logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
+            &logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
         )?;
         written.push("logits.npy".into());
         npy::write_i64(
@@ -537,7 +538,7 @@ impl<'a> Trainer<'a> {
         let json = json!({
             "name": self.config.name,
             "task": self.config.task.kind(),
-            "model": match &self.config.model { ModelConfig::Ff(_) => "ff" },
+            "model": self.config.model.kind(),
             "rule": self.config.rule.kind(),
             "backend": self.config.backend.kind.name(),
             "seed": self.config.training.seed,
