@@ -562,6 +562,30 @@ fn gfn_records_every_inference_step_and_resumes_identically() {
             "{quantity}: trials × (bottom-up sweep + 2 steps) × units"
         );
     }
+    // The online apical prediction makes the residual smaller than the raw apical input.
+    let load = |q: &str| -> Vec<f32> {
+        let bytes = std::fs::read(whole.join(format!("activity/layer0_{q}.npy"))).unwrap();
+        npyz::NpyFile::new(&bytes[..])
+            .unwrap()
+            .into_vec::<f32>()
+            .unwrap()
+    };
+    let variance = |v: &[f32]| {
+        // Feedback steps only (step index ≥ 1 of 3): the bottom-up sweep has no apical input.
+        let picked: Vec<f64> = v
+            .chunks(32)
+            .enumerate()
+            .filter(|(i, _)| i % 3 != 0)
+            .flat_map(|(_, c)| c.iter().map(|&x| x as f64))
+            .collect();
+        let mean = picked.iter().sum::<f64>() / picked.len() as f64;
+        picked.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / picked.len() as f64
+    };
+    let (apical_var, residual_var) = (variance(&load("apical")), variance(&load("residual")));
+    assert!(
+        residual_var < apical_var,
+        "residual variance {residual_var} vs apical {apical_var}"
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&read(&whole.join("summary.json"))).unwrap();
     assert_eq!(summary["model"], "gfn");

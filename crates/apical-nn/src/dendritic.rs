@@ -196,15 +196,20 @@ impl DendriticLayer {
         }
     }
 
-    /// One least-mean-squares step of the apical prediction (k, m) toward `state`'s apical input:
-    /// `k += η·mean(residual ⊙ rate)`, `m += η·mean(residual)`. Returns the updated layer.
+    /// One normalised least-mean-squares step of the apical prediction (k, m) toward `state`'s
+    /// apical input, per unit: with the regressor x = (rate, 1),
+    /// `k += η·mean(residual ⊙ rate)/(mean(rate²) + 1)`, `m += η·mean(residual)/(mean(rate²) + 1)`
+    /// (stable for 0 < η < 2 whatever the rates' scale). Returns the updated layer.
     pub fn fit_apical_prediction(mut self, state: &DendriticState, learning_rate: f64) -> Self {
         let batch = state.rate.dims()[0] as f64;
+        let power = state.rate.clone().powi_scalar(2).sum_dim(0).squeeze::<1>() / batch + 1.0;
         let dk = (state.residual.clone() * state.rate.clone())
             .sum_dim(0)
             .squeeze::<1>()
-            * (learning_rate / batch);
-        let dm = state.residual.clone().sum_dim(0).squeeze::<1>() * (learning_rate / batch);
+            / batch
+            / power.clone()
+            * learning_rate;
+        let dm = state.residual.clone().sum_dim(0).squeeze::<1>() / batch / power * learning_rate;
         let (dk, dm) = (dk.detach(), dm.detach());
         self.prediction_slope = self.prediction_slope.map(|k| (k + dk).detach());
         self.prediction_offset = self.prediction_offset.map(|m| (m + dm).detach());

@@ -222,6 +222,24 @@ impl GenerativeFeedbackNetwork {
     }
 }
 
+impl GenerativeFeedbackNetwork {
+    /// Runs inference on `input` (no noise) and moves every layer's apical prediction (k, m)
+    /// one least-mean-squares step toward the apical input it received at each feedback step,
+    /// keeping the dendritic residual = apical − (k ⊙ rate + m) current as the weights learn.
+    pub fn fit_apical_predictions(mut self, input: Tensor<2>, learning_rate: f64) -> Self {
+        let out = self.forward_recorded(input, None);
+        for step in out.states.iter().skip(1) {
+            let layers = std::mem::take(&mut self.layers);
+            self.layers = layers
+                .into_iter()
+                .zip(step)
+                .map(|(layer, state)| layer.fit_apical_prediction(state, learning_rate))
+                .collect();
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +286,30 @@ mod tests {
         out.logits
             .into_data()
             .assert_approx_eq::<f32>(&net.readout.forward(r).into_data(), Tolerance::default());
+    }
+
+    #[test]
+    fn fitting_the_apical_prediction_shrinks_the_residual() {
+        let device = ndarray_device();
+        let mut rng = SeededRng::new(6);
+        let x = normal_matrix(64, 6, 1.0, &mut rng, &device);
+        let mut net = GenerativeFeedbackConfig::new(6, vec![5], 3)
+            .with_steps(2)
+            .init(&device);
+        let spread = |net: &GenerativeFeedbackNetwork| -> f32 {
+            net.forward_recorded(x.clone(), None).states[2][0]
+                .residual
+                .clone()
+                .powi_scalar(2)
+                .mean()
+                .into_scalar()
+        };
+        let before = spread(&net);
+        for _ in 0..300 {
+            net = net.fit_apical_predictions(x.clone(), 0.2);
+        }
+        let after = spread(&net);
+        assert!(after < 0.5 * before, "residual power {before} → {after}");
     }
 
     #[test]

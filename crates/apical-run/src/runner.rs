@@ -202,6 +202,9 @@ impl RuleState {
     }
 }
 
+/// Learning rate of the online apical prediction (k, m) of gfn units.
+const APICAL_FIT_RATE: f64 = 0.05;
+
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
 const STREAM_BATCH_ORDER: u64 = 1 << 40;
 const STREAM_NOISE: u64 = 2 << 40;
@@ -410,11 +413,15 @@ impl<'a> Trainer<'a> {
                         net,
                         &mut self.optimizer,
                         t.learning_rate,
-                        input,
+                        input.clone(),
                         targets,
                         Some(&mut noise),
                     );
-                    (Network::Gfn(net), report)
+                    // Keep each unit's soma-predicted apical part current (the residual's reference).
+                    (
+                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
+                        report,
+                    )
                 }
                 (RuleState::Feedback(fa), Network::Ff(net)) => {
                     let (net, report, per_layer) = fa.step(
