@@ -15,17 +15,17 @@ pub struct NpyArray {
     pub data: Vec<f64>,
 }
 
-/// Encodes a float32 array of `shape` (C order).
-pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+/// Encodes an array of `shape` (C order) with numpy's default dtype for `T`.
+fn encode<T: npyz::AutoSerialize + Copy>(shape: &[usize], data: &[T]) -> Vec<u8> {
     assert_eq!(
         shape.iter().product::<usize>(),
         data.len(),
-        "encode_f32: shape {shape:?} does not hold {} values",
+        "npy encode: shape {shape:?} does not hold {} values",
         data.len()
     );
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let mut out = Vec::new();
-    let mut writer = npyz::WriteOptions::<f32>::new()
+    let mut writer = npyz::WriteOptions::<T>::new()
         .default_dtype()
         .shape(&shape)
         .writer(&mut out)
@@ -38,27 +38,14 @@ pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
     out
 }
 
+/// Encodes a float32 array of `shape` (C order).
+pub fn encode_f32(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    encode(shape, data)
+}
+
 /// Encodes an int64 array of `shape` (C order).
 pub fn encode_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
-    assert_eq!(
-        shape.iter().product::<usize>(),
-        data.len(),
-        "encode_i64: shape {shape:?} does not hold {} values",
-        data.len()
-    );
-    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let mut out = Vec::new();
-    let mut writer = npyz::WriteOptions::<i64>::new()
-        .default_dtype()
-        .shape(&shape)
-        .writer(&mut out)
-        .begin_nd()
-        .expect("npy header to memory");
-    writer
-        .extend(data.iter().copied())
-        .expect("npy data to memory");
-    writer.finish().expect("npy finish to memory");
-    out
+    encode(shape, data)
 }
 
 /// Writes a float32 array atomically.

@@ -101,25 +101,36 @@ pub fn learning_curve(
     log: &MetricLog,
     title: &str,
 ) -> Result<(), RunError> {
+    save_png_and_svg(
+        dir,
+        stem,
+        (1100, 450),
+        |area| draw(area, log, title),
+        |area| draw(area, log, title),
+    )
+}
+
+/// Draws the same figure to `<stem>.png` and `<stem>.svg` in `dir`, each written atomically.
+fn save_png_and_svg(
+    dir: &Path,
+    stem: &str,
+    size: (u32, u32),
+    draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+    draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+) -> Result<(), RunError> {
     register_font();
     std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let size = (1100u32, 450u32);
-    let png = dir.join(format!("{stem}.png"));
-    // plotters picks the encoder from the extension, so the temporary keeps `.png`.
-    let tmp = dir.join(format!(".tmp-{}-{stem}.png", std::process::id()));
     let fail = |path: &Path, message: String| RunError::Write {
         path: path.to_path_buf(),
         source: std::io::Error::other(message),
     };
-    draw(
-        BitMapBackend::new(&tmp, size).into_drawing_area(),
-        log,
-        title,
-    )
-    .map_err(|m| {
+    let png = dir.join(format!("{stem}.png"));
+    // plotters picks the encoder from the extension, so the temporary keeps `.png`.
+    let tmp = dir.join(format!(".tmp-{}-{stem}.png", std::process::id()));
+    draw_png(BitMapBackend::new(&tmp, size).into_drawing_area()).map_err(|m| {
         let _ = std::fs::remove_file(&tmp);
         fail(&png, m)
     })?;
@@ -129,12 +140,8 @@ pub fn learning_curve(
     })?;
     let mut svg = String::new();
     let svg_path = dir.join(format!("{stem}.svg"));
-    draw(
-        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-        log,
-        title,
-    )
-    .map_err(|m| fail(&svg_path, m))?;
+    draw_svg(SVGBackend::with_string(&mut svg, size).into_drawing_area())
+        .map_err(|m| fail(&svg_path, m))?;
     crate::write_atomic(&svg_path, svg.as_bytes())
 }
 
@@ -147,11 +154,6 @@ pub fn line_plot(
     y_desc: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<(), RunError> {
-    register_font();
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
     let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     fn draw_series<DB: DrawingBackend>(
         root: DrawingArea<DB, Shift>,
@@ -224,41 +226,13 @@ pub fn line_plot(
             .map_err(e)?;
         root.present().map_err(e)
     }
-    let size = (900u32, 550u32);
-    let png = dir.join(format!("{stem}.png"));
-    let tmp = dir.join(format!(".tmp-{}-{stem}.png", std::process::id()));
-    let fail = |path: &Path, message: String| RunError::Write {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(message),
-    };
-    draw_series(
-        BitMapBackend::new(&tmp, size).into_drawing_area(),
-        title,
-        x_desc,
-        y_desc,
-        series,
-        &colours,
+    save_png_and_svg(
+        dir,
+        stem,
+        (900, 550),
+        |area| draw_series(area, title, x_desc, y_desc, series, &colours),
+        |area| draw_series(area, title, x_desc, y_desc, series, &colours),
     )
-    .map_err(|m| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(&png, m)
-    })?;
-    std::fs::rename(&tmp, &png).map_err(|source| RunError::Write {
-        path: png.clone(),
-        source,
-    })?;
-    let mut svg = String::new();
-    let svg_path = dir.join(format!("{stem}.svg"));
-    draw_series(
-        SVGBackend::with_string(&mut svg, size).into_drawing_area(),
-        title,
-        x_desc,
-        y_desc,
-        series,
-        &colours,
-    )
-    .map_err(|m| fail(&svg_path, m))?;
-    crate::write_atomic(&svg_path, svg.as_bytes())
 }
 
 #[cfg(test)]
