@@ -11,8 +11,10 @@ mod backprop;
 mod feedback_alignment;
 mod loss;
 mod optimizer;
+mod reward_broadcast;
 
 pub use backprop::*;
 pub use feedback_alignment::*;
 pub use loss::*;
 pub use optimizer::*;
+pub use reward_broadcast::*;

@@ -170,6 +170,16 @@ pub enum RuleConfig {
         #[serde(default = "default_kp_decay")]
         decay: f64,
     },
+    /// Reward broadcast by node perturbation: one scalar per trial for every synapse.
+    RewardBroadcast {
+        /// Perturbation size σ (> 0) added to every unit's input.
+        #[serde(default = "default_perturbation")]
+        sigma: f64,
+    },
+}
+
+fn default_perturbation() -> f64 {
+    0.1
 }
 
 fn default_kp_decay() -> f64 {
@@ -189,6 +199,7 @@ impl RuleConfig {
             RuleConfig::Backprop {} => "backprop",
             RuleConfig::FeedbackAlignment {} => "feedback-alignment",
             RuleConfig::KolenPollack { .. } => "kolen-pollack",
+            RuleConfig::RewardBroadcast { .. } => "reward-broadcast",
         }
     }
 }
@@ -434,6 +445,14 @@ impl ExperimentConfig {
                         format!("must be a finite number ≥ 0, got {}", ff.noise_std),
                     );
                 }
+            }
+        }
+        if let RuleConfig::RewardBroadcast { sigma } = self.rule {
+            if !(sigma.is_finite() && sigma > 0.0) {
+                return err(
+                    "rule.sigma",
+                    format!("must be a finite number > 0, got {sigma}"),
+                );
             }
         }
         if let RuleConfig::KolenPollack { decay } = self.rule {

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use apical_learn::{
     cross_entropy, one_hot, predictions, Backprop, FeedbackAlignment, FeedbackMode, Optimizer,
+    RewardBroadcast,
 };
 use apical_nn::SeededRng;
 
@@ -191,12 +192,13 @@ struct Trainer<'a> {
 enum RuleState {
     Backprop,
     Feedback(FeedbackAlignment),
+    Reward(RewardBroadcast),
 }
 
 impl RuleState {
     fn state_bytes(&self) -> Vec<u8> {
         match self {
-            RuleState::Backprop => Vec::new(),
+            RuleState::Backprop | RuleState::Reward(_) => Vec::new(),
             RuleState::Feedback(fa) => fa.state_bytes(),
         }
     }
@@ -239,6 +241,9 @@ impl<'a> Trainer<'a> {
                     seed,
                     &host_device,
                 ))
+            }
+            (RuleConfig::RewardBroadcast { sigma }, Network::Ff(_)) => {
+                RuleState::Reward(RewardBroadcast { sigma: *sigma })
             }
             (rule, _) => panic!(
                 "config validation lets {} train only the ff model",
@@ -439,6 +444,26 @@ impl<'a> Trainer<'a> {
                             .collect::<Vec<_>>(),
                     );
                     (Network::Ff(net), report)
+                }
+                (RuleState::Reward(rb), Network::Ff(net)) => {
+                    let (net, report, per_layer) = rb.step(
+                        net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input,
+                        &y,
+                        &mut noise,
+                    );
+                    self.diagnostics.accumulate(
+                        &per_layer
+                            .iter()
+                            .map(|d| (d.angle_to_backprop_deg, d.update_norm))
+                            .collect::<Vec<_>>(),
+                    );
+                    (Network::Ff(net), report)
+                }
+                (RuleState::Reward(_), Network::Gfn(_)) => {
+                    unreachable!("config validation lets reward-broadcast train only the ff model")
                 }
                 (RuleState::Feedback(_), Network::Gfn(_)) => unreachable!(
                     "config validation lets feedback alignment train only the ff model"

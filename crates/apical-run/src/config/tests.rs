@@ -116,6 +116,8 @@ fn impossible_values_are_refused_with_their_key() {
         let (key, _) = key_of(BASE, &[set]);
         assert_eq!(&key, expected, "for --set {set}");
     }
+    let (key, _) = key_of(BASE, &["rule.kind=reward-broadcast", "rule.sigma=0"]);
+    assert_eq!(key, "rule.sigma");
     let (key, _) = key_of(BASE, &["rule.kind=kolen-pollack", "rule.decay=1.5"]);
     assert_eq!(key, "rule.decay");
     let (key, message) = key_of(BASE, &["rule.kind=feedback-alignment", "rule.decay=0.1"]);
