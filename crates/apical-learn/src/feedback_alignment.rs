@@ -14,7 +14,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::{cross_entropy, one_hot, Optimizer, OptimizerStateError, StepReport};
+use crate::{
+    angle_deg, cross_entropy, one_hot, LayerDiagnostics, Optimizer, OptimizerStateError, StepReport,
+};
 
 /// How the feedback matrices evolve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -28,33 +30,12 @@ pub enum FeedbackMode {
     },
 }
 
-/// Per-layer diagnostics of one update, bottom layer first.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct LayerDiagnostics {
-    /// Angle (degrees) between this rule's weight gradient and backprop's on the same batch.
-    pub angle_to_backprop_deg: f64,
-    /// Frobenius norm of this rule's weight gradient.
-    pub update_norm: f64,
-}
-
 /// The rule's state: one feedback matrix per layer above the first.
 #[derive(Debug, Clone)]
 pub struct FeedbackAlignment {
     mode: FeedbackMode,
     /// `feedback[l − 1]` = B_l, shape `[d_out_l, d_in_l]`, for layers l = 1 … L − 1.
     feedback: Vec<Tensor<2>>,
-}
-
-fn angle_deg(a: &Tensor<2>, b: &Tensor<2>) -> f64 {
-    let dot: f32 = (a.clone() * b.clone()).sum().into_scalar();
-    let na: f32 = a.clone().powi_scalar(2).sum().sqrt().into_scalar();
-    let nb: f32 = b.clone().powi_scalar(2).sum().sqrt().into_scalar();
-    if na == 0.0 || nb == 0.0 {
-        return 90.0;
-    }
-    ((dot / (na * nb)).clamp(-1.0, 1.0) as f64)
-        .acos()
-        .to_degrees()
 }
 
 impl FeedbackAlignment {

@@ -8,12 +8,14 @@
 #![warn(missing_docs)]
 
 mod backprop;
+mod diagnostics;
 mod feedback_alignment;
 mod loss;
 mod optimizer;
 mod reward_broadcast;
 
 pub use backprop::*;
+pub use diagnostics::*;
 pub use feedback_alignment::*;
 pub use loss::*;
 pub use optimizer::*;

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Tensor};
 
-use crate::{one_hot, LayerDiagnostics, Optimizer, StepReport};
+use crate::{angle_deg, one_hot, LayerDiagnostics, Optimizer, StepReport};
 
 /// Node perturbation with perturbation size σ.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,18 +24,6 @@ fn per_trial_loss(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
         .sum_dim(1)
         .squeeze::<1>()
         .neg()
-}
-
-fn angle_deg(a: &Tensor<2>, b: &Tensor<2>) -> f64 {
-    let dot: f32 = (a.clone() * b.clone()).sum().into_scalar();
-    let na: f32 = a.clone().powi_scalar(2).sum().sqrt().into_scalar();
-    let nb: f32 = b.clone().powi_scalar(2).sum().sqrt().into_scalar();
-    if na == 0.0 || nb == 0.0 {
-        return 90.0;
-    }
-    ((dot / (na * nb)).clamp(-1.0, 1.0) as f64)
-        .acos()
-        .to_degrees()
 }
 
 impl RewardBroadcast {

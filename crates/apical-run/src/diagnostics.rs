@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use apical_learn::LayerDiagnostics;
+
 /// One evaluation's diagnostics for one layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiagnosticRow {
@@ -30,14 +32,14 @@ pub struct DiagnosticsLog {
 }
 
 impl DiagnosticsLog {
-    /// Adds one step's per-layer (angle, norm).
-    pub fn accumulate(&mut self, per_layer: &[(f64, f64)]) {
+    /// Adds one step's per-layer diagnostics.
+    pub fn accumulate(&mut self, per_layer: &[LayerDiagnostics]) {
         if self.pending.len() != per_layer.len() {
             self.pending = vec![(0.0, 0.0); per_layer.len()];
         }
         for (sum, value) in self.pending.iter_mut().zip(per_layer) {
-            sum.0 += value.0;
-            sum.1 += value.1;
+            sum.0 += value.angle_to_backprop_deg;
+            sum.1 += value.update_norm;
         }
         self.pending_steps += 1;
     }
@@ -142,8 +144,12 @@ mod tests {
     #[test]
     fn accumulates_means_and_round_trips() {
         let mut log = DiagnosticsLog::default();
-        log.accumulate(&[(10.0, 1.0), (0.0, 2.0)]);
-        log.accumulate(&[(20.0, 3.0), (0.0, 2.0)]);
+        let d = |angle, norm| LayerDiagnostics {
+            angle_to_backprop_deg: angle,
+            update_norm: norm,
+        };
+        log.accumulate(&[d(10.0, 1.0), d(0.0, 2.0)]);
+        log.accumulate(&[d(20.0, 3.0), d(0.0, 2.0)]);
         log.flush(2);
         assert_eq!(
             log.rows[0],

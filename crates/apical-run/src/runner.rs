@@ -437,12 +437,7 @@ impl<'a> Trainer<'a> {
                         &y,
                         Some(&mut noise),
                     );
-                    self.diagnostics.accumulate(
-                        &per_layer
-                            .iter()
-                            .map(|d| (d.angle_to_backprop_deg, d.update_norm))
-                            .collect::<Vec<_>>(),
-                    );
+                    self.diagnostics.accumulate(&per_layer);
                     (Network::Ff(net), report)
                 }
                 (RuleState::Reward(rb), Network::Ff(net)) => {
@@ -454,12 +449,7 @@ impl<'a> Trainer<'a> {
                         &y,
                         &mut noise,
                     );
-                    self.diagnostics.accumulate(
-                        &per_layer
-                            .iter()
-                            .map(|d| (d.angle_to_backprop_deg, d.update_norm))
-                            .collect::<Vec<_>>(),
-                    );
+                    self.diagnostics.accumulate(&per_layer);
                     (Network::Ff(net), report)
                 }
                 (RuleState::Reward(_), Network::Gfn(_)) => {
