@@ -664,3 +664,72 @@ fn every_rule_reduces_the_training_loss_on_digits() {
         assert!(last < factor * first, "{rule}: train loss {first} → {last}");
     }
 }
+
+#[test]
+fn dendritic_rule_trains_gfn_aligned_with_backprop_and_resumes_identically() {
+    let tmp = tempdir().unwrap();
+    let small = [
+        "--set",
+        "training.steps=60",
+        "--set",
+        "training.eval_every=10",
+        "--set",
+        "training.checkpoint_every=20",
+        "--set",
+        "model.hidden=[32]",
+        "--set",
+        "logging.probe_examples=20",
+    ];
+    let run = |dir: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["run", "configs/digits_gfn-dendritic.toml"];
+        args.extend_from_slice(&small);
+        args.extend_from_slice(extra);
+        args.push("--out");
+        let d = dir.to_str().unwrap().to_string();
+        args.push(&d);
+        apical(&args)
+    };
+    let whole = tmp.path().join("whole");
+    ok(&run(&whole, &[]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&whole.join("summary.json"))).unwrap();
+    let angles: Vec<f64> = summary["mean_angle_to_backprop_deg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_f64().unwrap())
+        .collect();
+    assert!(
+        angles[0] < 60.0,
+        "hidden-layer angle to backprop {angles:?}"
+    );
+    let cut = tmp.path().join("cut");
+    assert_eq!(run(&cut, &["--halt-after", "30"]).status.code(), Some(1));
+    ok(&apical(&["resume", cut.to_str().unwrap()]));
+    assert_eq!(
+        read(&cut.join("metrics.csv")),
+        read(&whole.join("metrics.csv"))
+    );
+    assert_eq!(
+        read(&cut.join("diagnostics.csv")),
+        read(&whole.join("diagnostics.csv"))
+    );
+    refused(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "rule.kind=dendritic",
+        ],
+        &["key `rule.kind`", "gfn"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/digits_gfn-dendritic.toml",
+            "--set",
+            "model.activation=relu",
+        ],
+        &["key `model.activation`", "sigmoid"],
+    );
+}

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod backprop;
+mod dendritic;
 mod diagnostics;
 mod feedback_alignment;
 mod loss;
@@ -15,6 +16,7 @@ mod optimizer;
 mod reward_broadcast;
 
 pub use backprop::*;
+pub use dendritic::*;
 pub use diagnostics::*;
 pub use feedback_alignment::*;
 pub use loss::*;

@@ -170,12 +170,34 @@ pub enum RuleConfig {
         #[serde(default = "default_kp_decay")]
         decay: f64,
     },
+    /// Per-unit apical teaching signals in one phase (burstprop / BurstCCN family) on `gfn`.
+    Dendritic {
+        /// Burst sensitivity β.
+        #[serde(default = "default_beta")]
+        beta: f64,
+        /// Step size of the normalised-LMS learning of the cancellation weights Q (0 < η < 2).
+        #[serde(default = "default_q_rate")]
+        q_rate: f64,
+        /// Top-down weights: "tied" (Wᵀ of the layer above) or "fixed-random".
+        #[serde(default = "default_top_down")]
+        top_down: apical_learn::TopDown,
+    },
     /// Reward broadcast by node perturbation: one scalar per trial for every synapse.
     RewardBroadcast {
         /// Perturbation size σ (> 0) added to every unit's input.
         #[serde(default = "default_perturbation")]
         sigma: f64,
     },
+}
+
+fn default_beta() -> f64 {
+    4.0
+}
+fn default_q_rate() -> f64 {
+    0.01
+}
+fn default_top_down() -> apical_learn::TopDown {
+    apical_learn::TopDown::Tied
 }
 
 fn default_perturbation() -> f64 {
@@ -200,6 +222,7 @@ impl RuleConfig {
             RuleConfig::FeedbackAlignment {} => "feedback-alignment",
             RuleConfig::KolenPollack { .. } => "kolen-pollack",
             RuleConfig::RewardBroadcast { .. } => "reward-broadcast",
+            RuleConfig::Dendritic { .. } => "dendritic",
         }
     }
 }
@@ -428,11 +451,31 @@ impl ExperimentConfig {
                         format!("must be a finite number ≥ 0, got {}", g.noise_std),
                     );
                 }
-                if !matches!(self.rule, RuleConfig::Backprop {}) {
-                    return err("rule.kind", format!("{} trains the ff model only; train gfn with backprop (through its unrolled inference steps)", self.rule.kind()));
+                match self.rule {
+                    RuleConfig::Backprop {} => {}
+                    RuleConfig::Dendritic { .. } => {
+                        if g.activation != Activation::Sigmoid {
+                            return err("model.activation", "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"".into());
+                        }
+                    }
+                    _ => {
+                        return err(
+                            "rule.kind",
+                            format!(
+                                "{} trains the ff model only; train gfn with backprop or dendritic",
+                                self.rule.kind()
+                            ),
+                        )
+                    }
                 }
             }
             ModelConfig::Ff(ff) => {
+                if matches!(self.rule, RuleConfig::Dendritic { .. }) {
+                    return err(
+                        "rule.kind",
+                        "dendritic needs two-compartment units; use model.kind = \"gfn\"".into(),
+                    );
+                }
                 if ff.hidden.contains(&0) {
                     return err(
                         "model.hidden",
@@ -445,6 +488,17 @@ impl ExperimentConfig {
                         format!("must be a finite number ≥ 0, got {}", ff.noise_std),
                     );
                 }
+            }
+        }
+        if let RuleConfig::Dendritic { beta, q_rate, .. } = self.rule {
+            if !(beta.is_finite() && beta > 0.0) {
+                return err(
+                    "rule.beta",
+                    format!("must be a finite number > 0, got {beta}"),
+                );
+            }
+            if !(0.0..2.0).contains(&q_rate) {
+                return err("rule.q_rate", format!("must be in [0, 2), got {q_rate}"));
             }
         }
         if let RuleConfig::RewardBroadcast { sigma } = self.rule {

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use apical_learn::{
-    cross_entropy, one_hot, predictions, Backprop, FeedbackAlignment, FeedbackMode, Optimizer,
-    RewardBroadcast,
+    cross_entropy, one_hot, predictions, Backprop, Dendritic, FeedbackAlignment, FeedbackMode,
+    Optimizer, RewardBroadcast,
 };
 use apical_nn::SeededRng;
 
@@ -141,13 +141,19 @@ pub fn resume(
     })?;
     log.truncate_after(ck.state.step);
     trainer.log = log;
-    if let RuleState::Feedback(fa) = &mut trainer.rule {
-        let host = trainer.device.clone().without_autodiff();
-        fa.load_state_bytes(&ck.rule, &host)
-            .map_err(|e| RunError::Resume {
-                path: dir.join("checkpoints"),
-                message: e.to_string(),
-            })?;
+    let host = trainer.device.clone().without_autodiff();
+    let loaded = match &mut trainer.rule {
+        RuleState::Feedback(fa) => Some(fa.load_state_bytes(&ck.rule, &host)),
+        RuleState::Dendritic(d) => Some(d.load_state_bytes(&ck.rule, &host)),
+        RuleState::Backprop | RuleState::Reward(_) => None,
+    };
+    if let Some(loaded) = loaded {
+        loaded.map_err(|e| RunError::Resume {
+            path: dir.join("checkpoints"),
+            message: e.to_string(),
+        })?;
+    }
+    {
         let diagnostics_path = dir.join("diagnostics.csv");
         if diagnostics_path.exists() {
             let text =
@@ -193,12 +199,14 @@ enum RuleState {
     Backprop,
     Feedback(FeedbackAlignment),
     Reward(RewardBroadcast),
+    Dendritic(Dendritic),
 }
 
 impl RuleState {
     fn state_bytes(&self) -> Vec<u8> {
         match self {
             RuleState::Backprop | RuleState::Reward(_) => Vec::new(),
+            RuleState::Dendritic(d) => d.state_bytes(),
             RuleState::Feedback(fa) => fa.state_bytes(),
         }
     }
@@ -245,6 +253,14 @@ impl<'a> Trainer<'a> {
             (RuleConfig::RewardBroadcast { sigma }, Network::Ff(_)) => {
                 RuleState::Reward(RewardBroadcast { sigma: *sigma })
             }
+            (
+                RuleConfig::Dendritic {
+                    beta,
+                    q_rate,
+                    top_down,
+                },
+                Network::Gfn(g),
+            ) => RuleState::Dendritic(Dendritic::new(g, *beta, *q_rate, *top_down, &host_device)),
             (rule, _) => panic!(
                 "config validation lets {} train only the ff model",
                 rule.kind()
@@ -454,6 +470,24 @@ impl<'a> Trainer<'a> {
                 }
                 (RuleState::Reward(_), Network::Gfn(_)) => {
                     unreachable!("config validation lets reward-broadcast train only the ff model")
+                }
+                (RuleState::Dendritic(rule), Network::Gfn(net)) => {
+                    let (net, report, per_layer) = rule.step(
+                        net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input.clone(),
+                        &y,
+                        Some(&mut noise),
+                    );
+                    self.diagnostics.accumulate(&per_layer);
+                    (
+                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
+                        report,
+                    )
+                }
+                (RuleState::Dendritic(_), Network::Ff(_)) => {
+                    unreachable!("config validation lets dendritic train only gfn")
                 }
                 (RuleState::Feedback(_), Network::Gfn(_)) => unreachable!(
                     "config validation lets feedback alignment train only the ff model"
