@@ -109,7 +109,7 @@ impl Dendritic {
         let batch = labels.len() as f64;
         let n_hidden = inner.layers.len();
         // Bottom-up sweep: event rates.
-        let sweep = &inner.forward_recorded(input.clone(), noise).states[0];
+        let sweep = inner.sweep(input.clone(), noise);
         let events: Vec<Tensor<2>> = sweep.iter().map(|s| s.rate.clone()).collect();
         let logits = inner.readout.forward(events[n_hidden - 1].clone());
         let e_out = activation::sigmoid(logits);

@@ -155,6 +155,48 @@ impl GenerativeFeedbackNetwork {
         self.forward_recorded(input, None).logits
     }
 
+    /// The bottom-up sweep alone (step 0 of inference: no apical input), one state per layer.
+    pub fn sweep(
+        &self,
+        input: Tensor<2>,
+        mut noise: Option<&mut SeededRng>,
+    ) -> Vec<DendriticState> {
+        let [batch, d_in] = input.dims();
+        assert_eq!(
+            d_in,
+            self.d_in(),
+            "GenerativeFeedbackNetwork: expected input width {}, got {d_in}",
+            self.d_in()
+        );
+        let device = input.device();
+        let mut draw = |width: usize| -> Option<Tensor<2>> {
+            match noise.as_deref_mut() {
+                Some(rng) if self.noise_std > 0.0 => {
+                    Some(normal_matrix(batch, width, self.noise_std, rng, &device))
+                }
+                _ => None,
+            }
+        };
+        self.sweep_with(input, &mut draw)
+    }
+
+    fn sweep_with(
+        &self,
+        input: Tensor<2>,
+        draw: &mut impl FnMut(usize) -> Option<Tensor<2>>,
+    ) -> Vec<DendriticState> {
+        let mut sweep: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let below = if l == 0 {
+                input.clone()
+            } else {
+                sweep[l - 1].rate.clone()
+            };
+            sweep.push(layer.forward(below, None, draw(layer.d_out())));
+        }
+        sweep
+    }
+
     /// Inference with every step's basal, apical, soma, rate and residual recorded. With a noise
     /// generator, each hidden soma gets N(0, σ²) noise at every step (drawn on the host).
     pub fn forward_recorded(
@@ -180,18 +222,7 @@ impl GenerativeFeedbackNetwork {
         };
         let mut states: Vec<Vec<DendriticState>> = Vec::with_capacity(self.steps + 1);
         // Step 0: bottom-up sweep.
-        let mut sweep = Vec::with_capacity(self.layers.len());
-        for (l, layer) in self.layers.iter().enumerate() {
-            let below = if l == 0 {
-                input.clone()
-            } else {
-                sweep
-                    .last()
-                    .map(|s: &DendriticState| s.rate.clone())
-                    .expect("layer below")
-            };
-            sweep.push(layer.forward(below, None, draw(layer.d_out())));
-        }
+        let sweep = self.sweep_with(input.clone(), &mut draw);
         let mut logits = self
             .readout
             .forward(sweep.last().expect("a hidden layer").rate.clone());
