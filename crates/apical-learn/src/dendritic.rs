@@ -22,10 +22,13 @@
 use apical_nn::{GenerativeFeedbackNetwork, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{activation, Device, Tensor, TensorData};
+use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::{angle_deg, one_hot, LayerDiagnostics, Optimizer, OptimizerStateError, StepReport};
+use crate::{
+    matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    OptimizerStateError, StepReport,
+};
 
 /// The top-down (apical) weights Y the teaching signal travels through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,15 +142,7 @@ impl Dendritic {
         let top = events[n_hidden - 1].clone();
         let grad_w = top.clone().transpose().matmul(signal_above.clone()).neg() / batch;
         let grad_bp = top.transpose().matmul(delta_bp.clone()) / batch;
-        diagnostics[n_hidden] = LayerDiagnostics {
-            angle_to_backprop_deg: angle_deg(&grad_w, &grad_bp),
-            update_norm: grad_w
-                .clone()
-                .powi_scalar(2)
-                .sum()
-                .sqrt()
-                .into_scalar::<f32>() as f64,
-        };
+        diagnostics[n_hidden] = LayerDiagnostics::compare(&grad_w, &grad_bp);
         grads.register(net.readout.weight.id, grad_w);
         if let Some(bias) = &net.readout.bias {
             grads.register(
@@ -186,15 +181,7 @@ impl Dendritic {
             let grad_w = below.clone().transpose().matmul(signal.clone()).neg() / batch;
             delta_bp = delta_bp.matmul(w_above.transpose()) * (e.clone() * (e.clone().neg() + 1.0));
             let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
-            diagnostics[l] = LayerDiagnostics {
-                angle_to_backprop_deg: angle_deg(&grad_w, &grad_bp),
-                update_norm: grad_w
-                    .clone()
-                    .powi_scalar(2)
-                    .sum()
-                    .sqrt()
-                    .into_scalar::<f32>() as f64,
-            };
+            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
             grads.register(net.layers[l].basal.weight.id, grad_w);
             if let Some(bias) = &net.layers[l].basal.bias {
                 grads.register(
@@ -241,50 +228,17 @@ impl Dendritic {
 
     /// Q as bytes (JSON shapes line, then little-endian f32), for checkpoints.
     pub fn state_bytes(&self) -> Vec<u8> {
-        let shapes: Vec<[usize; 2]> = self.q.iter().map(|q| q.dims()).collect();
-        let mut bytes = serde_json::to_vec(&shapes).expect("shapes serialise");
-        bytes.push(b'\n');
-        for q in &self.q {
-            for v in q.to_data().iter::<f32>() {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        bytes
+        matrices_to_bytes(&self.q)
     }
 
-    /// Restores Q written by [`state_bytes`](Self::state_bytes).
+    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
     pub fn load_state_bytes(
         &mut self,
         bytes: &[u8],
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
-        let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-            OptimizerStateError::Malformed("no header line in dendritic state".into())
-        })?;
-        let shapes: Vec<[usize; 2]> = serde_json::from_slice(&bytes[..newline])
-            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
-        let expected: Vec<[usize; 2]> = self.q.iter().map(|q| q.dims()).collect();
-        if shapes != expected {
-            return Err(OptimizerStateError::Mismatch(format!(
-                "Q shapes {shapes:?}, network needs {expected:?}"
-            )));
-        }
-        let mut body = &bytes[newline + 1..];
-        let total: usize = shapes.iter().map(|[r, c]| r * c * 4).sum();
-        if body.len() != total {
-            return Err(OptimizerStateError::Malformed(format!(
-                "expected {total} bytes of Q, found {}",
-                body.len()
-            )));
-        }
-        for (q, [r, c]) in self.q.iter_mut().zip(shapes) {
-            let values: Vec<f32> = body[..r * c * 4]
-                .chunks_exact(4)
-                .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-                .collect();
-            body = &body[r * c * 4..];
-            *q = Tensor::from_data(TensorData::new(values, [r, c]), device);
-        }
+        let expected: Vec<[usize; 2]> = self.q.iter().map(|m| m.dims()).collect();
+        self.q = matrices_from_bytes(bytes, &expected, "cancellation weights Q", device)?;
         Ok(())
     }
 }

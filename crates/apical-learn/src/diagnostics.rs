@@ -12,6 +12,22 @@ pub struct LayerDiagnostics {
     pub update_norm: f64,
 }
 
+impl LayerDiagnostics {
+    /// Compares a rule's weight `update` (gradient-like, before the optimizer) with backprop's
+    /// `gradient` on the same batch.
+    pub fn compare(update: &Tensor<2>, gradient: &Tensor<2>) -> Self {
+        Self {
+            angle_to_backprop_deg: angle_deg(update, gradient),
+            update_norm: update
+                .clone()
+                .powi_scalar(2)
+                .sum()
+                .sqrt()
+                .into_scalar::<f32>() as f64,
+        }
+    }
+}
+
 /// Angle in degrees between two weight updates (90° when either is zero).
 pub fn angle_deg(a: &Tensor<2>, b: &Tensor<2>) -> f64 {
     let dot: f32 = (a.clone() * b.clone()).sum().into_scalar();

@@ -11,11 +11,12 @@
 use apical_nn::{uniform_matrix, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{activation, Device, Tensor, TensorData};
+use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    angle_deg, cross_entropy, one_hot, LayerDiagnostics, Optimizer, OptimizerStateError, StepReport,
+    cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    OptimizerStateError, StepReport,
 };
 
 /// How the feedback matrices evolve.
@@ -104,15 +105,7 @@ impl FeedbackAlignment {
             let grad_w = below.clone().transpose().matmul(delta.clone()) / batch;
             let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
             let grad_b = delta.clone().sum_dim(0).reshape([delta.dims()[1]]) / batch;
-            diagnostics[l] = LayerDiagnostics {
-                angle_to_backprop_deg: angle_deg(&grad_w, &grad_bp),
-                update_norm: grad_w
-                    .clone()
-                    .powi_scalar(2)
-                    .sum()
-                    .sqrt()
-                    .into_scalar::<f32>() as f64,
-            };
+            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
             let layer = &net.layers[l];
             grads.register(layer.weight.id, grad_w);
             if let Some(bias) = &layer.bias {
@@ -147,50 +140,17 @@ impl FeedbackAlignment {
     /// The feedback matrices as bytes (JSON shapes line, then little-endian f32), for
     /// checkpoints.
     pub fn state_bytes(&self) -> Vec<u8> {
-        let shapes: Vec<[usize; 2]> = self.feedback.iter().map(|b| b.dims()).collect();
-        let mut bytes = serde_json::to_vec(&shapes).expect("shapes serialise");
-        bytes.push(b'\n');
-        for b in &self.feedback {
-            for v in b.to_data().iter::<f32>() {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        bytes
+        matrices_to_bytes(&self.feedback)
     }
 
-    /// Restores matrices written by [`state_bytes`](Self::state_bytes) on `device`.
+    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
     pub fn load_state_bytes(
         &mut self,
         bytes: &[u8],
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
-        let newline = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-            OptimizerStateError::Malformed("no header line in feedback state".into())
-        })?;
-        let shapes: Vec<[usize; 2]> = serde_json::from_slice(&bytes[..newline])
-            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
-        let expected: Vec<[usize; 2]> = self.feedback.iter().map(|b| b.dims()).collect();
-        if shapes != expected {
-            return Err(OptimizerStateError::Mismatch(format!(
-                "feedback shapes {shapes:?}, network needs {expected:?}"
-            )));
-        }
-        let mut body = &bytes[newline + 1..];
-        let total: usize = shapes.iter().map(|[r, c]| r * c * 4).sum();
-        if body.len() != total {
-            return Err(OptimizerStateError::Malformed(format!(
-                "expected {total} bytes of feedback weights, found {}",
-                body.len()
-            )));
-        }
-        for (b, [r, c]) in self.feedback.iter_mut().zip(shapes) {
-            let values: Vec<f32> = body[..r * c * 4]
-                .chunks_exact(4)
-                .map(|x| f32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-                .collect();
-            body = &body[r * c * 4..];
-            *b = Tensor::from_data(TensorData::new(values, [r, c]), device);
-        }
+        let expected: Vec<[usize; 2]> = self.feedback.iter().map(|m| m.dims()).collect();
+        self.feedback = matrices_from_bytes(bytes, &expected, "feedback matrices", device)?;
         Ok(())
     }
 }
@@ -200,6 +160,7 @@ mod tests {
     use super::*;
     use crate::{predictions, Backprop, OptimizerConfig};
     use apical_nn::{ndarray_device, FeedforwardConfig};
+    use burn::tensor::TensorData;
 
     fn xor(device: &Device) -> (Tensor<2>, Vec<usize>) {
         (

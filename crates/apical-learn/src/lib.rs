@@ -12,6 +12,7 @@ mod dendritic;
 mod diagnostics;
 mod feedback_alignment;
 mod loss;
+mod matrix_state;
 mod optimizer;
 mod reward_broadcast;
 
@@ -20,5 +21,6 @@ pub use dendritic::*;
 pub use diagnostics::*;
 pub use feedback_alignment::*;
 pub use loss::*;
+pub use matrix_state::*;
 pub use optimizer::*;
 pub use reward_broadcast::*;

@@ -9,7 +9,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Tensor};
 
-use crate::{angle_deg, one_hot, LayerDiagnostics, Optimizer, StepReport};
+use crate::{one_hot, LayerDiagnostics, Optimizer, StepReport};
 
 /// Node perturbation with perturbation size σ.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,15 +101,7 @@ impl RewardBroadcast {
                 inner.activation.forward(pre[l - 1].clone())
             };
             let grad_bp = below_clean.clone().transpose().matmul(delta_bp.clone()) / batch as f64;
-            diagnostics[l] = LayerDiagnostics {
-                angle_to_backprop_deg: angle_deg(&grad_w, &grad_bp),
-                update_norm: grad_w
-                    .clone()
-                    .powi_scalar(2)
-                    .sum()
-                    .sqrt()
-                    .into_scalar::<f32>() as f64,
-            };
+            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
             if l > 0 {
                 let derivative = inner.activation.derivative_from_rate(below_clean);
                 delta_bp = delta_bp.matmul(inner.layers[l].weight.val().transpose()) * derivative;
@@ -127,7 +119,7 @@ impl RewardBroadcast {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::OptimizerConfig;
+    use crate::{angle_deg, OptimizerConfig};
     use apical_nn::{ndarray_device, FeedforwardConfig};
     use burn::tensor::TensorData;
 

@@ -161,30 +161,43 @@ impl GenerativeFeedbackNetwork {
         input: Tensor<2>,
         mut noise: Option<&mut SeededRng>,
     ) -> Vec<DendriticState> {
-        let [batch, d_in] = input.dims();
+        self.check_input(&input);
+        self.sweep_with(input, &mut noise)
+    }
+
+    fn check_input(&self, input: &Tensor<2>) {
+        let d_in = input.dims()[1];
         assert_eq!(
             d_in,
             self.d_in(),
             "GenerativeFeedbackNetwork: expected input width {}, got {d_in}",
             self.d_in()
         );
-        let device = input.device();
-        let mut draw = |width: usize| -> Option<Tensor<2>> {
-            match noise.as_deref_mut() {
-                Some(rng) if self.noise_std > 0.0 => {
-                    Some(normal_matrix(batch, width, self.noise_std, rng, &device))
-                }
-                _ => None,
+    }
+
+    /// Soma noise `[batch, width]` for one layer and step, when a generator is given and σ > 0.
+    fn draw_noise(
+        &self,
+        batch: usize,
+        width: usize,
+        device: &Device,
+        noise: &mut Option<&mut SeededRng>,
+    ) -> Option<Tensor<2>> {
+        match noise.as_deref_mut() {
+            Some(rng) if self.noise_std > 0.0 => {
+                Some(normal_matrix(batch, width, self.noise_std, rng, device))
             }
-        };
-        self.sweep_with(input, &mut draw)
+            _ => None,
+        }
     }
 
     fn sweep_with(
         &self,
         input: Tensor<2>,
-        draw: &mut impl FnMut(usize) -> Option<Tensor<2>>,
+        noise: &mut Option<&mut SeededRng>,
     ) -> Vec<DendriticState> {
+        let [batch, _] = input.dims();
+        let device = input.device();
         let mut sweep: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
             let below = if l == 0 {
@@ -192,7 +205,11 @@ impl GenerativeFeedbackNetwork {
             } else {
                 sweep[l - 1].rate.clone()
             };
-            sweep.push(layer.forward(below, None, draw(layer.d_out())));
+            sweep.push(layer.forward(
+                below,
+                None,
+                self.draw_noise(batch, layer.d_out(), &device, noise),
+            ));
         }
         sweep
     }
@@ -204,25 +221,12 @@ impl GenerativeFeedbackNetwork {
         input: Tensor<2>,
         mut noise: Option<&mut SeededRng>,
     ) -> GfnOutput {
-        let [batch, d_in] = input.dims();
-        assert_eq!(
-            d_in,
-            self.d_in(),
-            "GenerativeFeedbackNetwork: expected input width {}, got {d_in}",
-            self.d_in()
-        );
-        let device = input.device();
-        let mut draw = |width: usize| -> Option<Tensor<2>> {
-            match noise.as_deref_mut() {
-                Some(rng) if self.noise_std > 0.0 => {
-                    Some(normal_matrix(batch, width, self.noise_std, rng, &device))
-                }
-                _ => None,
-            }
-        };
+        self.check_input(&input);
         let mut states: Vec<Vec<DendriticState>> = Vec::with_capacity(self.steps + 1);
         // Step 0: bottom-up sweep.
-        let sweep = self.sweep_with(input.clone(), &mut draw);
+        let sweep = self.sweep_with(input.clone(), &mut noise);
+        let [batch, _] = input.dims();
+        let device = input.device();
         let mut logits = self
             .readout
             .forward(sweep.last().expect("a hidden layer").rate.clone());
@@ -242,7 +246,11 @@ impl GenerativeFeedbackNetwork {
                 } else {
                     belief.clone()
                 };
-                current.push(layer.forward(below, Some(above), draw(layer.d_out())));
+                current.push(layer.forward(
+                    below,
+                    Some(above),
+                    self.draw_noise(batch, layer.d_out(), &device, &mut noise),
+                ));
             }
             logits = self
                 .readout
