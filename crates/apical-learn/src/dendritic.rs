@@ -19,26 +19,15 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
-use apical_nn::{GenerativeFeedbackNetwork, SeededRng};
+use apical_nn::{GenerativeFeedbackNetwork, SeededRng, TopDown};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
 };
-
-/// The top-down (apical) weights Y the teaching signal travels through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TopDown {
-    /// Y_l = W_{l+1}ᵀ, refreshed every step (and used by inference).
-    Tied,
-    /// The network's own apical weights, fixed random.
-    FixedRandom,
-}
 
 /// The dendritic rule and its state (the cancellation weights Q).
 #[derive(Debug, Clone)]
@@ -48,8 +37,10 @@ pub struct Dendritic {
     /// Step size η_Q of the normalised-LMS update of Q for fixed-random top-down weights
     /// (0 ≤ η_Q < 2; 0 freezes Q at its initial p0·Y).
     pub q_rate: f64,
-    /// Top-down weights.
-    pub top_down: TopDown,
+    /// Compute the per-layer comparison with backprop (an extra backward pass) this step.
+    pub diagnose: bool,
+    /// The network's top-down mode (Q is learned only for fixed-random top-down weights).
+    top_down: TopDown,
     /// `q[l]`: cancellation weights of hidden layer l, shape of its apical weights.
     q: Vec<Tensor<2>>,
 }
@@ -58,37 +49,21 @@ const P0: f64 = 0.5;
 
 impl Dendritic {
     /// The rule for `net`, with Q initialised to p0·Y (apical input cancelled on average).
-    /// `device` is the network's device without autodiff.
-    pub fn new(
-        net: &GenerativeFeedbackNetwork,
-        beta: f64,
-        q_rate: f64,
-        top_down: TopDown,
-        device: &Device,
-    ) -> Self {
+    /// `device` is the network's device without autodiff. The teaching signals travel through
+    /// the network's own top-down weights Y (its [`TopDown`] mode decides how they evolve).
+    pub fn new(net: &GenerativeFeedbackNetwork, beta: f64, q_rate: f64, device: &Device) -> Self {
         let net = net.valid();
-        let q = (0..net.layers.len())
-            .map(|l| Self::top_down_weight(&net, l, top_down).to_device(device) * P0)
+        let q = net
+            .layers
+            .iter()
+            .map(|layer| layer.apical_weight.val().to_device(device) * P0)
             .collect();
         Self {
             beta,
             q_rate,
-            top_down,
+            diagnose: true,
+            top_down: net.top_down,
             q,
-        }
-    }
-
-    fn top_down_weight(net: &GenerativeFeedbackNetwork, l: usize, top_down: TopDown) -> Tensor<2> {
-        match top_down {
-            TopDown::Tied => {
-                let above = if l + 1 < net.layers.len() {
-                    net.layers[l + 1].basal.weight.val()
-                } else {
-                    net.readout.weight.val()
-                };
-                above.transpose()
-            }
-            TopDown::FixedRandom => net.layers[l].apical_weight.val(),
         }
     }
 
@@ -129,20 +104,16 @@ impl Dendritic {
         let mut bursts_above = p_out * e_out.clone();
         let mut events_above = e_out.clone();
         let mut grads = GradientsParams::new();
-        let mut diagnostics = vec![
-            LayerDiagnostics {
-                angle_to_backprop_deg: 0.0,
-                update_norm: 0.0
-            };
-            n_hidden + 1
-        ];
+        let mut diagnostics = Vec::new();
         // Backprop's MSE gradient on the same sweep, for the diagnostics.
         let mut delta_bp = (e_out.clone() - y) * (e_out.clone() * (e_out.neg() + 1.0));
         // Readout.
         let top = events[n_hidden - 1].clone();
         let grad_w = top.clone().transpose().matmul(signal_above.clone()).neg() / batch;
-        let grad_bp = top.transpose().matmul(delta_bp.clone()) / batch;
-        diagnostics[n_hidden] = LayerDiagnostics::compare(&grad_w, &grad_bp);
+        if self.diagnose {
+            let grad_bp = top.transpose().matmul(delta_bp.clone()) / batch;
+            diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
+        }
         grads.register(net.readout.weight.id, grad_w);
         if let Some(bias) = &net.readout.bias {
             grads.register(
@@ -153,17 +124,13 @@ impl Dendritic {
         let mut q_updates = Vec::with_capacity(n_hidden);
         for l in (0..n_hidden).rev() {
             let layer = &inner.layers[l];
-            let y_l = Self::top_down_weight(&inner, l, self.top_down);
-            if self.top_down == TopDown::Tied {
-                // Tied top-down weights move with the forward weights; the cancellation that Q
-                // learns for fixed weights (Q → p0·Y) is applied exactly.
+            let y_l = layer.apical_weight.val();
+            if self.top_down != TopDown::FixedRandom {
+                // Top-down weights that move with learning: the cancellation that Q learns for
+                // fixed weights (Q → p0·Y) is applied exactly (an online Q chasing a moving Y
+                // absorbs the teaching signal).
                 self.q[l] = y_l.clone() * P0;
             }
-            let w_above = if l + 1 < n_hidden {
-                inner.layers[l + 1].basal.weight.val()
-            } else {
-                inner.readout.weight.val()
-            };
             let apical = (bursts_above.clone().matmul(y_l)
                 - events_above.clone().matmul(self.q[l].clone()))
                 * (1.0 - layer.apical_inhibition);
@@ -179,9 +146,12 @@ impl Dendritic {
                 events[l - 1].clone()
             };
             let grad_w = below.clone().transpose().matmul(signal.clone()).neg() / batch;
-            delta_bp = delta_bp.matmul(w_above.transpose()) * (e.clone() * (e.clone().neg() + 1.0));
-            let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
-            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
+            if self.diagnose {
+                delta_bp = delta_bp.matmul(inner.weight_above(l).transpose())
+                    * (e.clone() * (e.clone().neg() + 1.0));
+                let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
+                diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
+            }
             grads.register(net.layers[l].basal.weight.id, grad_w);
             if let Some(bias) = &net.layers[l].basal.bias {
                 grads.register(
@@ -189,40 +159,33 @@ impl Dendritic {
                     signal.clone().sum_dim(0).squeeze::<1>().neg() / batch,
                 );
             }
-            // Normalised LMS on the regressor e_above: stable whatever the rates' scale.
-            let power: f32 = events_above
-                .clone()
-                .powi_scalar(2)
-                .sum_dim(1)
-                .mean()
-                .into_scalar();
-            q_updates.push((
-                l,
-                events_above.clone().transpose().matmul(apical) / (batch * (power as f64 + 1.0)),
-            ));
+            if self.top_down == TopDown::FixedRandom && self.q_rate > 0.0 {
+                // Normalised LMS on the regressor e_above: stable whatever the rates' scale.
+                let power: f32 = events_above
+                    .clone()
+                    .powi_scalar(2)
+                    .sum_dim(1)
+                    .mean()
+                    .into_scalar();
+                q_updates.push((
+                    l,
+                    events_above.clone().transpose().matmul(apical)
+                        / (batch * (power as f64 + 1.0)),
+                ));
+            }
             signal_above = signal;
             bursts_above = p * e.clone();
             events_above = e;
         }
         let _ = signal_above;
-        let mut net = optimizer.step(learning_rate, net, grads);
-        if self.top_down == TopDown::FixedRandom {
-            for (l, dq) in q_updates {
-                self.q[l] = self.q[l].clone() + dq * self.q_rate;
-            }
+        let before = net.snapshot_top_down();
+        let net = optimizer.step(learning_rate, net, grads);
+        for (l, dq) in q_updates {
+            self.q[l] = self.q[l].clone() + dq * self.q_rate;
         }
-        if self.top_down == TopDown::Tied {
-            // Inference uses the same top-down weights the teaching signal travels through.
-            for l in 0..n_hidden {
-                let above = if l + 1 < n_hidden {
-                    net.layers[l + 1].basal.weight.val()
-                } else {
-                    net.readout.weight.val()
-                };
-                let tied = above.transpose().detach();
-                net.layers[l].apical_weight = net.layers[l].apical_weight.clone().map(|_| tied);
-            }
-        }
+        // Inference and the next teaching signals use the top-down weights the mode gives.
+        let net = net.update_top_down(&before, input);
+        diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
     }
 
@@ -252,6 +215,7 @@ mod tests {
     fn setup(inhibition: f64) -> (GenerativeFeedbackNetwork, Tensor<2>, Vec<usize>) {
         let device = ndarray_device().autodiff();
         let net = GenerativeFeedbackConfig::new(5, vec![7, 6], 3)
+            .with_top_down(TopDown::Tied)
             .with_apical_inhibition(inhibition)
             .with_seed(2)
             .init(&device);
@@ -263,7 +227,7 @@ mod tests {
     #[test]
     fn with_tied_feedback_and_small_beta_the_updates_follow_backprop() {
         let (net, x, y) = setup(0.0);
-        let mut rule = Dendritic::new(&net, 1e-3, 0.0, TopDown::Tied, &ndarray_device());
+        let mut rule = Dendritic::new(&net, 1e-3, 0.0, &ndarray_device());
         let (_, _, diag) = rule.step(
             net,
             &mut OptimizerConfig::Sgd {
@@ -295,7 +259,7 @@ mod tests {
             .map(|l| l.basal.weight.val().inner())
             .collect();
         let readout_before = net.readout.weight.val().inner();
-        let mut rule = Dendritic::new(&net, 1.0, 1.0, TopDown::Tied, &ndarray_device());
+        let mut rule = Dendritic::new(&net, 1.0, 1.0, &ndarray_device());
         let (after, _, _) = rule.step(
             net,
             &mut OptimizerConfig::Sgd {
@@ -325,7 +289,7 @@ mod tests {
     #[test]
     fn learns_a_small_problem() {
         let (mut net, x, y) = setup(0.0);
-        let mut rule = Dendritic::new(&net, 4.0, 1.0, TopDown::Tied, &ndarray_device());
+        let mut rule = Dendritic::new(&net, 4.0, 1.0, &ndarray_device());
         let mut optim = OptimizerConfig::default().init();
         let mut first = None;
         let mut last = 0.0;

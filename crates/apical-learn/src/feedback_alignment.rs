@@ -34,6 +34,8 @@ pub enum FeedbackMode {
 /// The rule's state: one feedback matrix per layer above the first.
 #[derive(Debug, Clone)]
 pub struct FeedbackAlignment {
+    /// Compute the per-layer comparison with backprop this step.
+    pub diagnose: bool,
     mode: FeedbackMode,
     /// `feedback[l − 1]` = B_l, shape `[d_out_l, d_in_l]`, for layers l = 1 … L − 1.
     feedback: Vec<Tensor<2>>,
@@ -52,7 +54,11 @@ impl FeedbackAlignment {
                 uniform_matrix(d_out, d_in, 1.0 / (d_in as f64).sqrt(), &mut rng, device)
             })
             .collect();
-        Self { mode, feedback }
+        Self {
+            diagnose: true,
+            mode,
+            feedback,
+        }
     }
 
     /// The feedback matrices (B_1 … B_{L−1}).
@@ -88,13 +94,7 @@ impl FeedbackAlignment {
         let mut delta = activation::softmax(out.logits, 1) - targets;
         let mut delta_bp = delta.clone();
         let mut grads = GradientsParams::new();
-        let mut diagnostics = vec![
-            LayerDiagnostics {
-                angle_to_backprop_deg: 0.0,
-                update_norm: 0.0
-            };
-            n_layers
-        ];
+        let mut diagnostics = Vec::new();
         let old_weights: Vec<Tensor<2>> = inner.layers.iter().map(|l| l.weight.val()).collect();
         for l in (0..n_layers).rev() {
             let below = if l == 0 {
@@ -103,9 +103,11 @@ impl FeedbackAlignment {
                 out.hidden[l - 1].clone()
             };
             let grad_w = below.clone().transpose().matmul(delta.clone()) / batch;
-            let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
             let grad_b = delta.clone().sum_dim(0).reshape([delta.dims()[1]]) / batch;
-            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
+            if self.diagnose {
+                let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
+                diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
+            }
             let layer = &net.layers[l];
             grads.register(layer.weight.id, grad_w);
             if let Some(bias) = &layer.bias {
@@ -115,10 +117,14 @@ impl FeedbackAlignment {
                 let derivative = inner
                     .activation
                     .derivative_from_rate(out.hidden[l - 1].clone());
-                delta = delta.matmul(self.feedback[l - 1].clone()) * derivative.clone();
-                delta_bp = delta_bp.matmul(old_weights[l].clone().transpose()) * derivative;
+                if self.diagnose {
+                    delta_bp =
+                        delta_bp.matmul(old_weights[l].clone().transpose()) * derivative.clone();
+                }
+                delta = delta.matmul(self.feedback[l - 1].clone()) * derivative;
             }
         }
+        diagnostics.reverse();
         let mut net = optimizer.step(learning_rate, net, grads);
         if let FeedbackMode::KolenPollack { decay } = self.mode {
             let keep = 1.0 - decay;

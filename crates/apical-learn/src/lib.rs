@@ -14,6 +14,7 @@ mod feedback_alignment;
 mod loss;
 mod matrix_state;
 mod optimizer;
+mod predictive_coding;
 mod reward_broadcast;
 
 pub use backprop::*;
@@ -23,4 +24,5 @@ pub use feedback_alignment::*;
 pub use loss::*;
 pub use matrix_state::*;
 pub use optimizer::*;
+pub use predictive_coding::*;
 pub use reward_broadcast::*;

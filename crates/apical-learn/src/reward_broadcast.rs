@@ -16,6 +16,8 @@ use crate::{one_hot, LayerDiagnostics, Optimizer, StepReport};
 pub struct RewardBroadcast {
     /// Standard deviation σ of the perturbation added to every unit's input.
     pub sigma: f64,
+    /// Compute the per-layer comparison with backprop this step.
+    pub diagnose: bool,
 }
 
 /// Per-trial cross-entropy `[batch]`.
@@ -84,27 +86,25 @@ impl RewardBroadcast {
         // Backprop's gradient on the clean pass, for the diagnostics.
         let mut delta_bp = activation::softmax(logits, 1) - targets;
         let mut grads = GradientsParams::new();
-        let mut diagnostics = vec![
-            LayerDiagnostics {
-                angle_to_backprop_deg: 0.0,
-                update_norm: 0.0
-            };
-            n_layers
-        ];
+        let mut diagnostics = Vec::new();
         for l in (0..n_layers).rev() {
             let modulated = perturbations[l].clone() * reward_signal.clone();
             let grad_w = inputs[l].clone().transpose().matmul(modulated.clone()) / batch as f64;
             let grad_b = modulated.sum_dim(0).squeeze::<1>() / batch as f64;
-            let below_clean = if l == 0 {
-                inputs[0].clone()
-            } else {
-                inner.activation.forward(pre[l - 1].clone())
-            };
-            let grad_bp = below_clean.clone().transpose().matmul(delta_bp.clone()) / batch as f64;
-            diagnostics[l] = LayerDiagnostics::compare(&grad_w, &grad_bp);
-            if l > 0 {
-                let derivative = inner.activation.derivative_from_rate(below_clean);
-                delta_bp = delta_bp.matmul(inner.layers[l].weight.val().transpose()) * derivative;
+            if self.diagnose {
+                let below_clean = if l == 0 {
+                    inputs[0].clone()
+                } else {
+                    inner.activation.forward(pre[l - 1].clone())
+                };
+                let grad_bp =
+                    below_clean.clone().transpose().matmul(delta_bp.clone()) / batch as f64;
+                diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
+                if l > 0 {
+                    let derivative = inner.activation.derivative_from_rate(below_clean);
+                    delta_bp =
+                        delta_bp.matmul(inner.layers[l].weight.val().transpose()) * derivative;
+                }
             }
             grads.register(net.layers[l].weight.id, grad_w);
             if let Some(bias) = &net.layers[l].bias {
@@ -112,6 +112,7 @@ impl RewardBroadcast {
             }
         }
         let net = optimizer.step(learning_rate, net, grads);
+        diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
     }
 }
@@ -142,7 +143,7 @@ mod tests {
             &device,
         );
         let y = [0usize, 1, 2, 0, 1, 2, 0, 1];
-        let rule = RewardBroadcast { sigma: 0.05 };
+        let rule = RewardBroadcast { sigma: 0.05, diagnose: true };
         let mut rng = SeededRng::new(3);
         let mut mean_angle = 0.0;
         let mut sum: Option<Tensor<2>> = None;

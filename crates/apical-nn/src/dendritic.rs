@@ -92,7 +92,8 @@ impl DendriticLayerConfig {
         );
         DendriticLayer {
             basal,
-            apical_weight: Param::from_tensor(apical),
+            // Never trained by gradient: the network's top-down mode moves it (top_down.rs).
+            apical_weight: Param::from_tensor(apical).set_require_grad(false),
             prediction_slope: Param::from_tensor(Tensor::zeros([self.d_out], device))
                 .set_require_grad(false),
             prediction_offset: Param::from_tensor(Tensor::zeros([self.d_out], device))
@@ -109,7 +110,8 @@ impl DendriticLayerConfig {
 pub struct DendriticLayer {
     /// Basal synapses W (`[d_in, d_out]`) and bias b.
     pub basal: Linear,
-    /// Apical synapses Y from the layer above, `[d_above, d_out]`.
+    /// Apical synapses Y from the layer above, `[d_above, d_out]`. Not trained by gradient
+    /// (`require_grad` is off): a network moves them by its top-down mode.
     pub apical_weight: Param<Tensor<2>>,
     /// k: per-unit slope of the apical prediction from the rate.
     pub prediction_slope: Param<Tensor<1>>,

@@ -15,7 +15,7 @@ use burn::tensor::{activation, Device, Tensor};
 
 use crate::{
     normal_matrix, seeded_linear, Activation, DendriticLayer, DendriticLayerConfig, DendriticState,
-    SeededRng,
+    SeededRng, TopDown,
 };
 
 /// Configuration of a [`GenerativeFeedbackNetwork`].
@@ -42,6 +42,15 @@ pub struct GenerativeFeedbackConfig {
     /// Unit noise σ added to every hidden soma at every step (when a noise generator is given).
     #[config(default = 0.0)]
     pub noise_std: f64,
+    /// How the top-down (apical) weights evolve.
+    #[config(default = "TopDown::Generative")]
+    pub top_down: TopDown,
+    /// Step size η of the `generative` top-down learning (normalised LMS, 0 < η < 2).
+    #[config(default = 0.05)]
+    pub top_down_rate: f64,
+    /// Per-update decay λ of the `kolen-pollack` top-down and forward weights, in [0, 1).
+    #[config(default = 1e-3)]
+    pub top_down_decay: f64,
     /// Seed of the initial weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -85,11 +94,19 @@ impl GenerativeFeedbackConfig {
             &mut rng,
             device,
         );
-        GenerativeFeedbackNetwork {
+        let net = GenerativeFeedbackNetwork {
             layers,
             readout,
             steps: self.steps,
             noise_std: self.noise_std,
+            top_down: self.top_down,
+            top_down_rate: self.top_down_rate,
+            top_down_decay: self.top_down_decay,
+        };
+        if self.top_down == TopDown::Tied {
+            net.tie_top_down()
+        } else {
+            net
         }
     }
 }
@@ -107,6 +124,15 @@ pub struct GenerativeFeedbackNetwork {
     /// Unit noise σ.
     #[module(skip)]
     pub noise_std: f64,
+    /// How the top-down weights evolve ([`update_top_down`](Self::update_top_down)).
+    #[module(skip)]
+    pub top_down: TopDown,
+    /// Step size of the `generative` top-down learning.
+    #[module(skip)]
+    pub top_down_rate: f64,
+    /// Decay of the `kolen-pollack` mode.
+    #[module(skip)]
+    pub top_down_decay: f64,
 }
 
 /// What inference recorded.

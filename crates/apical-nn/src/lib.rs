@@ -14,6 +14,7 @@ mod device;
 mod feedforward;
 mod gfn;
 mod init;
+mod top_down;
 
 pub use activation::*;
 pub use dendritic::*;
@@ -21,6 +22,7 @@ pub use device::*;
 pub use feedforward::*;
 pub use gfn::*;
 pub use init::*;
+pub use top_down::*;
 
 /// A network that maps inputs to class logits; what the runner and `Backprop` train.
 pub trait Classifier: burn::module::Module {

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use apical_learn::OptimizerConfig;
-use apical_nn::Activation;
+use apical_learn::{OptimizerConfig, PcMode};
+use apical_nn::{Activation, TopDown};
 use apical_tasks::digits::DigitsConfig;
 use apical_tasks::idx::IdxConfig;
 use apical_tasks::orientation::OrientationConfig;
@@ -97,6 +97,20 @@ pub struct GfnSection {
     /// Unit noise σ added to every hidden soma at every step during training.
     #[serde(default)]
     pub noise_std: f64,
+    /// Top-down (apical) weights: "generative" (learned to predict the layer below's basal
+    /// drive), "tied" (Wᵀ of the layer above), "fixed-random" or "kolen-pollack".
+    #[serde(default)]
+    pub top_down: TopDown,
+    /// Step size of the generative top-down learning (normalised LMS), in (0, 2).
+    #[serde(default = "default_top_down_rate")]
+    pub top_down_rate: f64,
+    /// Per-update decay of the Kolen–Pollack top-down and forward weights, in [0, 1).
+    #[serde(default = "default_kp_decay")]
+    pub top_down_decay: f64,
+}
+
+fn default_top_down_rate() -> f64 {
+    0.05
 }
 
 fn default_gfn_steps() -> usize {
@@ -175,12 +189,30 @@ pub enum RuleConfig {
         /// Burst sensitivity β.
         #[serde(default = "default_beta")]
         beta: f64,
-        /// Step size of the normalised-LMS learning of the cancellation weights Q (0 < η < 2).
+        /// Step size of the normalised-LMS learning of the cancellation weights Q, used with
+        /// fixed-random top-down weights (0 ≤ η < 2).
         #[serde(default = "default_q_rate")]
         q_rate: f64,
-        /// Top-down weights: "tied" (Wᵀ of the layer above) or "fixed-random".
-        #[serde(default = "default_top_down")]
-        top_down: apical_learn::TopDown,
+    },
+    /// Predictive coding (Whittington & Bogacz 2017): inference on prediction errors, local
+    /// updates; on ff (errors through Wᵀ) or gfn (errors through the top-down weights).
+    PredictiveCoding {
+        /// "discriminative" (labels nudge the output) or "generative" (unlabelled: the network
+        /// learns to predict its input top-down).
+        #[serde(default)]
+        mode: PcMode,
+        /// Inference steps T per update.
+        #[serde(default = "default_pc_steps")]
+        steps: usize,
+        /// Inference step size α, in (0, 1].
+        #[serde(default = "default_inference_rate")]
+        inference_rate: f64,
+        /// Weight ν of the output error (> 0; small ν → backprop's gradient).
+        #[serde(default = "default_nudge")]
+        nudge: f64,
+        /// Step size of the generative weights (generative mode), in (0, 2).
+        #[serde(default = "default_top_down_rate")]
+        generative_rate: f64,
     },
     /// Reward broadcast by node perturbation: one scalar per trial for every synapse.
     RewardBroadcast {
@@ -196,8 +228,14 @@ fn default_beta() -> f64 {
 fn default_q_rate() -> f64 {
     0.01
 }
-fn default_top_down() -> apical_learn::TopDown {
-    apical_learn::TopDown::Tied
+fn default_pc_steps() -> usize {
+    5
+}
+fn default_inference_rate() -> f64 {
+    0.5
+}
+fn default_nudge() -> f64 {
+    1.0
 }
 
 fn default_perturbation() -> f64 {
@@ -223,6 +261,7 @@ impl RuleConfig {
             RuleConfig::KolenPollack { .. } => "kolen-pollack",
             RuleConfig::RewardBroadcast { .. } => "reward-broadcast",
             RuleConfig::Dendritic { .. } => "dendritic",
+            RuleConfig::PredictiveCoding { .. } => "predictive-coding",
         }
     }
 }
@@ -258,6 +297,14 @@ pub struct TrainingConfig {
     /// Checkpoints kept on disk (the newest ones).
     #[serde(default = "default_keep_checkpoints")]
     pub keep_checkpoints: usize,
+    /// Compare the rule's update with backprop's gradient every this many steps (the
+    /// diagnostics cost an extra backward pass; their means are logged at each evaluation).
+    #[serde(default = "default_diagnostics_every")]
+    pub diagnostics_every: usize,
+}
+
+fn default_diagnostics_every() -> usize {
+    10
 }
 
 fn default_batch_size() -> usize {
@@ -291,6 +338,7 @@ impl Default for TrainingConfig {
             eval_train_examples: default_eval_train_examples(),
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep_checkpoints(),
+            diagnostics_every: default_diagnostics_every(),
         }
     }
 }
@@ -451,8 +499,20 @@ impl ExperimentConfig {
                         format!("must be a finite number ≥ 0, got {}", g.noise_std),
                     );
                 }
+                if !(g.top_down_rate > 0.0 && g.top_down_rate < 2.0) {
+                    return err(
+                        "model.top_down_rate",
+                        format!("must be in (0, 2), got {}", g.top_down_rate),
+                    );
+                }
+                if !(0.0..1.0).contains(&g.top_down_decay) {
+                    return err(
+                        "model.top_down_decay",
+                        format!("must be in [0, 1), got {}", g.top_down_decay),
+                    );
+                }
                 match self.rule {
-                    RuleConfig::Backprop {} => {}
+                    RuleConfig::Backprop {} | RuleConfig::PredictiveCoding { .. } => {}
                     RuleConfig::Dendritic { .. } => {
                         if g.activation != Activation::Sigmoid {
                             return err("model.activation", "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"".into());
@@ -462,7 +522,7 @@ impl ExperimentConfig {
                         return err(
                             "rule.kind",
                             format!(
-                                "{} trains the ff model only; train gfn with backprop or dendritic",
+                                "{} trains the ff model only; train gfn with backprop, dendritic or predictive-coding",
                                 self.rule.kind()
                             ),
                         )
@@ -499,6 +559,46 @@ impl ExperimentConfig {
             }
             if !(0.0..2.0).contains(&q_rate) {
                 return err("rule.q_rate", format!("must be in [0, 2), got {q_rate}"));
+            }
+        }
+        if let RuleConfig::PredictiveCoding {
+            mode,
+            steps,
+            inference_rate,
+            nudge,
+            generative_rate,
+        } = self.rule
+        {
+            if steps == 0 {
+                return err("rule.steps", "must be at least 1".into());
+            }
+            if !(inference_rate > 0.0 && inference_rate <= 1.0) {
+                return err(
+                    "rule.inference_rate",
+                    format!("must be in (0, 1], got {inference_rate}"),
+                );
+            }
+            if !(nudge.is_finite() && nudge > 0.0) {
+                return err(
+                    "rule.nudge",
+                    format!("must be a finite number > 0, got {nudge}"),
+                );
+            }
+            if !(generative_rate > 0.0 && generative_rate < 2.0) {
+                return err(
+                    "rule.generative_rate",
+                    format!("must be in (0, 2), got {generative_rate}"),
+                );
+            }
+            let hidden = match &self.model {
+                ModelConfig::Ff(ff) => ff.hidden.len(),
+                ModelConfig::Gfn(g) => g.hidden.len(),
+            };
+            if mode == PcMode::Generative && hidden == 0 {
+                return err(
+                    "rule.mode",
+                    "generative predictive coding needs at least one hidden layer".into(),
+                );
             }
         }
         if let RuleConfig::RewardBroadcast { sigma } = self.rule {
@@ -543,6 +643,7 @@ impl ExperimentConfig {
             ("training.eval_every", t.eval_every),
             ("training.checkpoint_every", t.checkpoint_every),
             ("training.keep_checkpoints", t.keep_checkpoints),
+            ("training.diagnostics_every", t.diagnostics_every),
             ("training.eval_train_examples", t.eval_train_examples),
         ] {
             if value == 0 {

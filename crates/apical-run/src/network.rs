@@ -50,6 +50,9 @@ impl Network {
                     .with_apical_inhibition(g.apical_inhibition)
                     .with_activation(g.activation)
                     .with_noise_std(g.noise_std)
+                    .with_top_down(g.top_down)
+                    .with_top_down_rate(g.top_down_rate)
+                    .with_top_down_decay(g.top_down_decay)
                     .with_seed(seed)
                     .init(device),
             ),

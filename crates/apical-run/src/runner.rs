@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use apical_learn::{
     cross_entropy, one_hot, predictions, Backprop, Dendritic, FeedbackAlignment, FeedbackMode,
-    Optimizer, RewardBroadcast,
+    LayerDiagnostics, Optimizer, PcSettings, PredictiveCoding, RewardBroadcast,
 };
 use apical_nn::SeededRng;
 
@@ -145,6 +145,7 @@ pub fn resume(
     let loaded = match &mut trainer.rule {
         RuleState::Feedback(fa) => Some(fa.load_state_bytes(&ck.rule, &host)),
         RuleState::Dendritic(d) => Some(d.load_state_bytes(&ck.rule, &host)),
+        RuleState::Predictive(pc) => Some(pc.load_state_bytes(&ck.rule, &host)),
         RuleState::Backprop | RuleState::Reward(_) => None,
     };
     if let Some(loaded) = loaded {
@@ -200,6 +201,7 @@ enum RuleState {
     Feedback(FeedbackAlignment),
     Reward(RewardBroadcast),
     Dendritic(Dendritic),
+    Predictive(PredictiveCoding),
 }
 
 impl RuleState {
@@ -208,6 +210,18 @@ impl RuleState {
             RuleState::Backprop | RuleState::Reward(_) => Vec::new(),
             RuleState::Dendritic(d) => d.state_bytes(),
             RuleState::Feedback(fa) => fa.state_bytes(),
+            RuleState::Predictive(pc) => pc.state_bytes(),
+        }
+    }
+
+    /// Whether the rule compares its update with backprop on this step.
+    fn set_diagnose(&mut self, diagnose: bool) {
+        match self {
+            RuleState::Backprop => {}
+            RuleState::Feedback(fa) => fa.diagnose = diagnose,
+            RuleState::Reward(rb) => rb.diagnose = diagnose,
+            RuleState::Dendritic(d) => d.diagnose = diagnose,
+            RuleState::Predictive(pc) => pc.diagnose = diagnose,
         }
     }
 }
@@ -251,16 +265,36 @@ impl<'a> Trainer<'a> {
                 ))
             }
             (RuleConfig::RewardBroadcast { sigma }, Network::Ff(_)) => {
-                RuleState::Reward(RewardBroadcast { sigma: *sigma })
+                RuleState::Reward(RewardBroadcast {
+                    sigma: *sigma,
+                    diagnose: true,
+                })
+            }
+            (RuleConfig::Dendritic { beta, q_rate }, Network::Gfn(g)) => {
+                RuleState::Dendritic(Dendritic::new(g, *beta, *q_rate, &host_device))
             }
             (
-                RuleConfig::Dendritic {
-                    beta,
-                    q_rate,
-                    top_down,
+                RuleConfig::PredictiveCoding {
+                    mode,
+                    steps,
+                    inference_rate,
+                    nudge,
+                    generative_rate,
                 },
-                Network::Gfn(g),
-            ) => RuleState::Dendritic(Dendritic::new(g, *beta, *q_rate, *top_down, &host_device)),
+                net,
+            ) => {
+                let settings = PcSettings {
+                    mode: *mode,
+                    steps: *steps,
+                    inference_rate: *inference_rate,
+                    nudge: *nudge,
+                    generative_rate: *generative_rate,
+                };
+                RuleState::Predictive(match net {
+                    Network::Ff(ff) => PredictiveCoding::new(ff, settings, seed, &host_device),
+                    Network::Gfn(g) => PredictiveCoding::new(g, settings, seed, &host_device),
+                })
+            }
             (rule, _) => panic!(
                 "config validation lets {} train only the ff model",
                 rule.kind()
@@ -415,6 +449,8 @@ impl<'a> Trainer<'a> {
             let (x, y) = self.data.train.batch(&idx);
             let input = self.tensor(x, idx.len(), n_features, &self.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
+            self.rule.set_diagnose(step % t.diagnostics_every == 0);
+            let mut per_layer: Vec<LayerDiagnostics> = Vec::new();
             let (net, report) = match (&mut self.rule, self.net) {
                 (RuleState::Backprop, Network::Ff(net)) => {
                     let targets = one_hot(&y, n_classes, &self.device);
@@ -430,6 +466,7 @@ impl<'a> Trainer<'a> {
                 }
                 (RuleState::Backprop, Network::Gfn(net)) => {
                     let targets = one_hot(&y, n_classes, &self.device);
+                    let before = net.snapshot_top_down();
                     let (net, report) = Backprop.step(
                         net,
                         &mut self.optimizer,
@@ -438,6 +475,7 @@ impl<'a> Trainer<'a> {
                         targets,
                         Some(&mut noise),
                     );
+                    let net = net.update_top_down(&before, input.clone());
                     // Keep each unit's soma-predicted apical part current (the residual's reference).
                     (
                         Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
@@ -445,7 +483,7 @@ impl<'a> Trainer<'a> {
                     )
                 }
                 (RuleState::Feedback(fa), Network::Ff(net)) => {
-                    let (net, report, per_layer) = fa.step(
+                    let (net, report, diagnostics) = fa.step(
                         net,
                         &mut self.optimizer,
                         t.learning_rate,
@@ -453,11 +491,11 @@ impl<'a> Trainer<'a> {
                         &y,
                         Some(&mut noise),
                     );
-                    self.diagnostics.accumulate(&per_layer);
+                    per_layer = diagnostics;
                     (Network::Ff(net), report)
                 }
                 (RuleState::Reward(rb), Network::Ff(net)) => {
-                    let (net, report, per_layer) = rb.step(
+                    let (net, report, diagnostics) = rb.step(
                         net,
                         &mut self.optimizer,
                         t.learning_rate,
@@ -465,14 +503,14 @@ impl<'a> Trainer<'a> {
                         &y,
                         &mut noise,
                     );
-                    self.diagnostics.accumulate(&per_layer);
+                    per_layer = diagnostics;
                     (Network::Ff(net), report)
                 }
                 (RuleState::Reward(_), Network::Gfn(_)) => {
                     unreachable!("config validation lets reward-broadcast train only the ff model")
                 }
                 (RuleState::Dendritic(rule), Network::Gfn(net)) => {
-                    let (net, report, per_layer) = rule.step(
+                    let (net, report, diagnostics) = rule.step(
                         net,
                         &mut self.optimizer,
                         t.learning_rate,
@@ -480,7 +518,34 @@ impl<'a> Trainer<'a> {
                         &y,
                         Some(&mut noise),
                     );
-                    self.diagnostics.accumulate(&per_layer);
+                    per_layer = diagnostics;
+                    (
+                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
+                        report,
+                    )
+                }
+                (RuleState::Predictive(rule), Network::Ff(net)) => {
+                    let (net, report, diagnostics) = rule.step(
+                        net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input,
+                        &y,
+                        Some(&mut noise),
+                    );
+                    per_layer = diagnostics;
+                    (Network::Ff(net), report)
+                }
+                (RuleState::Predictive(rule), Network::Gfn(net)) => {
+                    let (net, report, diagnostics) = rule.step(
+                        net,
+                        &mut self.optimizer,
+                        t.learning_rate,
+                        input.clone(),
+                        &y,
+                        Some(&mut noise),
+                    );
+                    per_layer = diagnostics;
                     (
                         Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
                         report,
@@ -494,6 +559,9 @@ impl<'a> Trainer<'a> {
                 ),
             };
             self.net = net;
+            if !per_layer.is_empty() {
+                self.diagnostics.accumulate(&per_layer);
+            }
             if !report.loss.is_finite() {
                 return Err(RunError::Diverged {
                     step: step + 1,
