@@ -252,7 +252,7 @@ fn analyze_run_directory_writes_json_and_plots() {
     let dir = tmp.path().join("o");
     ok(&apical(&[
         "run",
-        "configs/orientation_ff.toml",
+        "configs/orientation_backprop.toml",
         "--set",
         "task.image_size=8",
         "--set",

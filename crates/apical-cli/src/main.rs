@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 )]
 #[command(after_help = "Examples:
   apical run configs/quickstart.toml
-  apical run configs/orientation_ff.toml --backend wgpu --set training.steps=2000
+  apical run configs/orientation_backprop.toml --backend wgpu --set training.steps=2000
   apical run configs/quickstart.toml --set model.hidden=[256,128] --out runs/wide
   apical resume runs/wide
   apical config show configs/quickstart.toml --set training.seed=3
@@ -33,7 +33,7 @@ enum Command {
     #[command(after_help = "Examples:
   apical run configs/quickstart.toml
   apical run configs/quickstart.toml --backend wgpu
-  apical run configs/orientation_ff.toml --set task.signal_levels=[-12,0,12] --set training.seed=2 --out runs/o2")]
+  apical run configs/orientation_backprop.toml --set task.signal_levels=[-12,0,12] --set training.seed=2 --out runs/o2")]
     Run(RunArgs),
     /// Continue a run from its newest checkpoint; the result equals an uninterrupted run.
     #[command(after_help = "Example:\n  apical resume runs/quickstart-20261123-153000")]
@@ -43,7 +43,7 @@ enum Command {
     Config(ConfigCommand),
     /// Analyse recordings (.npy files: yours or a run's) or a whole run directory.
     #[command(after_help = "Examples:
-  apical analyze runs/orientation_ff-20261123-153000
+  apical analyze runs/orientation_backprop-20261123-153000
   apical analyze fisher --responses R.npy --signal S.npy --method liu --subset-size 32 --subsets 1000 --out fisher.json
   apical analyze correlations --responses R.npy --signal S.npy
   apical analyze decode --responses R.npy --labels L.npy --folds 5

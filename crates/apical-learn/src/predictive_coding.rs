@@ -112,8 +112,7 @@ impl PcNetwork for Feedforward {
 impl PcNetwork for GenerativeFeedbackNetwork {
     fn stack(&self) -> PcStack {
         let net = self.valid();
-        let mut weights: Vec<Tensor<2>> =
-            net.layers.iter().map(|l| l.basal.weight.val()).collect();
+        let mut weights: Vec<Tensor<2>> = net.layers.iter().map(|l| l.basal.weight.val()).collect();
         weights.push(net.readout.weight.val());
         let mut biases: Vec<Option<Tensor<1>>> = net
             .layers
@@ -191,10 +190,7 @@ impl PredictiveCoding {
     /// The rule for `net`; generative weights (generative mode) are drawn from `seed` on the
     /// host, U(−1/√d, 1/√d). `device` is the network's device without autodiff.
     pub fn new<N: PcNetwork>(net: &N, settings: PcSettings, seed: u64, device: &Device) -> Self {
-        assert!(
-            settings.nudge > 0.0,
-            "PredictiveCoding: nudge must be > 0"
-        );
+        assert!(settings.nudge > 0.0, "PredictiveCoding: nudge must be > 0");
         let stack = net.stack();
         let n_hidden = stack.weights.len() - 1;
         let generative = if settings.mode == PcMode::Generative && n_hidden > 0 {
@@ -280,7 +276,8 @@ impl PredictiveCoding {
         let sweep_rates = rates.clone();
         let sweep_logits = logits.clone();
         // Inference.
-        let output_error = |logits: Tensor<2>| (targets.clone() - activation::softmax(logits, 1)) * self.nudge;
+        let output_error =
+            |logits: Tensor<2>| (targets.clone() - activation::softmax(logits, 1)) * self.nudge;
         let mut eps: Vec<Tensor<2>> = x.iter().map(|t| t.zeros_like()).collect();
         // Generative mode: no label, no output error (the readout is not part of the energy).
         let mut e_out = if generative {
@@ -289,6 +286,16 @@ impl PredictiveCoding {
             output_error(logits)
         };
         let mut td: Vec<Tensor<2>> = Vec::new();
+        // α folded into the feedback weights once per update; the bottom layer's prediction
+        // (from the clamped input) does not change during inference.
+        let alpha = self.inference_rate;
+        let feedback: Vec<Tensor<2>> = stack.feedback.iter().map(|f| f.clone() * alpha).collect();
+        let generative_t: Vec<Tensor<2>> = self
+            .generative
+            .iter()
+            .map(|g| g.clone().transpose() * alpha)
+            .collect();
+        let mu_bottom = x.first().cloned();
         for _ in 0..self.steps {
             if generative {
                 td = self.top_down_errors(&input, &x, &rates);
@@ -299,29 +306,31 @@ impl PredictiveCoding {
                 } else {
                     e_out.clone()
                 };
-                let mut drive = error_above.matmul(stack.feedback[l].clone());
+                let mut drive = error_above.matmul(feedback[l].clone());
                 if generative {
                     // Own top-down error (prediction from the layer above) and the error this
                     // layer's generative prediction leaves in the level below.
-                    drive = drive + td[l].clone().matmul(self.generative[l].clone().transpose());
+                    drive = drive + td[l].clone().matmul(generative_t[l].clone());
                 }
-                let mut dx = drive * phi.derivative_from_rate(rates[l].clone()) - eps[l].clone();
+                // x += α·(drive ⊙ φ′(x) − ε  [− δ_{l+1}])
+                let mut step =
+                    drive * phi.derivative_from_rate(rates[l].clone()) - eps[l].clone() * alpha;
                 if generative && l + 1 < n_hidden {
-                    dx = dx - td[l + 1].clone();
+                    step = step - td[l + 1].clone() * alpha;
                 }
-                x[l] = x[l].clone() + dx * self.inference_rate;
+                x[l] = x[l].clone() + step;
                 rates[l] = phi.forward(x[l].clone());
             }
             for l in 0..n_hidden {
-                let below = if l == 0 {
-                    input.clone()
+                let mu = if l == 0 {
+                    mu_bottom.clone().expect("a hidden layer")
                 } else {
-                    rates[l - 1].clone()
+                    let mut mu = predict(l, rates[l - 1].clone());
+                    if let Some(n) = &noise_terms[l] {
+                        mu = mu + n.clone();
+                    }
+                    mu
                 };
-                let mut mu = predict(l, below);
-                if let Some(n) = &noise_terms[l] {
-                    mu = mu + n.clone();
-                }
                 eps[l] = x[l].clone() - mu;
             }
             if !generative {
@@ -352,10 +361,7 @@ impl PredictiveCoding {
             let grad_w = below.transpose().matmul(error.clone()).neg() * (scale / b);
             let (weight_id, bias_id) = ids[l];
             if let Some(bias_id) = bias_id {
-                grads.register(
-                    bias_id,
-                    error.sum_dim(0).squeeze::<1>().neg() * (scale / b),
-                );
+                grads.register(bias_id, error.sum_dim(0).squeeze::<1>().neg() * (scale / b));
             }
             updates[l] = Some(grad_w.clone());
             grads.register(weight_id, grad_w);
@@ -576,7 +582,12 @@ mod tests {
             net = next;
             losses.push(report.loss);
         }
-        assert!(losses[299] < 0.3 * losses[0], "ff: {} → {}", losses[0], losses[299]);
+        assert!(
+            losses[299] < 0.3 * losses[0],
+            "ff: {} → {}",
+            losses[0],
+            losses[299]
+        );
         let mut net = gfn(0.0);
         let mut rule = PredictiveCoding::new(&net, s, 0, &ndarray_device());
         let mut optim = OptimizerConfig::default().init();
@@ -586,7 +597,12 @@ mod tests {
             net = next;
             losses.push(report.loss);
         }
-        assert!(losses[599] < 0.5 * losses[0], "gfn: {} → {}", losses[0], losses[599]);
+        assert!(
+            losses[599] < 0.5 * losses[0],
+            "gfn: {} → {}",
+            losses[0],
+            losses[599]
+        );
     }
 
     #[test]
@@ -605,7 +621,11 @@ mod tests {
                 first.get_or_insert(report.loss);
                 last = report.loss;
             }
-            (first.unwrap(), last, net.layers[0].basal.weight.val().inner())
+            (
+                first.unwrap(),
+                last,
+                net.layers[0].basal.weight.val().inner(),
+            )
         };
         let (first, last, w) = run(&y);
         assert!(last < 0.5 * first, "reconstruction energy {first} → {last}");

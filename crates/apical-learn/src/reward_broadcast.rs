@@ -143,7 +143,10 @@ mod tests {
             &device,
         );
         let y = [0usize, 1, 2, 0, 1, 2, 0, 1];
-        let rule = RewardBroadcast { sigma: 0.05, diagnose: true };
+        let rule = RewardBroadcast {
+            sigma: 0.05,
+            diagnose: true,
+        };
         let mut rng = SeededRng::new(3);
         let mut mean_angle = 0.0;
         let mut sum: Option<Tensor<2>> = None;

@@ -101,11 +101,10 @@ impl GenerativeFeedbackNetwork {
                 let keep = 1.0 - self.top_down_decay;
                 for l in 0..self.layers.len() {
                     let delta = plain(self.weight_above(l)) - before.above[l].clone();
-                    self.layers[l].apical_weight =
-                        self.layers[l].apical_weight.clone().map(|a| {
-                            let updated = (plain(a.clone()) + delta.transpose()) * keep;
-                            like(updated, &a)
-                        });
+                    self.layers[l].apical_weight = self.layers[l].apical_weight.clone().map(|a| {
+                        let updated = (plain(a.clone()) + delta.transpose()) * keep;
+                        like(updated, &a)
+                    });
                 }
                 let decay = |w: Tensor<2>| {
                     let w = (w * keep).detach();
@@ -127,7 +126,8 @@ impl GenerativeFeedbackNetwork {
                 let batch = input.dims()[0] as f64;
                 let sweep = net.sweep(input, None);
                 let belief = activation::softmax(
-                    net.readout.forward(sweep.last().expect("a hidden layer").rate.clone()),
+                    net.readout
+                        .forward(sweep.last().expect("a hidden layer").rate.clone()),
                     1,
                 );
                 let rate = self.top_down_rate;
@@ -145,7 +145,8 @@ impl GenerativeFeedbackNetwork {
                         .sum_dim(1)
                         .mean()
                         .into_scalar::<f32>();
-                    let delta = above.transpose().matmul(error) * (rate / (batch * (power as f64 + 1.0)));
+                    let delta =
+                        above.transpose().matmul(error) * (rate / (batch * (power as f64 + 1.0)));
                     self.layers[l].apical_weight = self.layers[l]
                         .apical_weight
                         .clone()
@@ -177,7 +178,10 @@ mod tests {
     }
 
     /// Changes every forward weight a little, as a learning rule would.
-    fn perturb(mut net: GenerativeFeedbackNetwork, rng: &mut SeededRng) -> GenerativeFeedbackNetwork {
+    fn perturb(
+        mut net: GenerativeFeedbackNetwork,
+        rng: &mut SeededRng,
+    ) -> GenerativeFeedbackNetwork {
         let device = ndarray_device();
         for layer in &mut net.layers {
             let [i, o] = layer.basal.weight.dims();
@@ -195,7 +199,8 @@ mod tests {
         let mut rng = SeededRng::new(1);
         for mode in [TopDown::Tied, TopDown::FixedRandom] {
             let (net, x) = setup(mode);
-            let initial: Vec<Tensor<2>> = net.layers.iter().map(|l| l.apical_weight.val()).collect();
+            let initial: Vec<Tensor<2>> =
+                net.layers.iter().map(|l| l.apical_weight.val()).collect();
             let before = net.snapshot_top_down();
             let net = perturb(net, &mut rng).update_top_down(&before, x);
             for (l, a0) in initial.into_iter().enumerate() {
@@ -283,7 +288,10 @@ mod tests {
         net.top_down_rate = 1.0;
         let sweep = net.sweep(x.clone(), None);
         let error = |net: &GenerativeFeedbackNetwork| -> f32 {
-            let prediction = sweep[1].rate.clone().matmul(net.layers[0].apical_weight.val());
+            let prediction = sweep[1]
+                .rate
+                .clone()
+                .matmul(net.layers[0].apical_weight.val());
             (sweep[0].basal.clone() - prediction)
                 .powi_scalar(2)
                 .mean()
