@@ -66,6 +66,62 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
 }
 
 #[test]
+fn the_gfn_rules_agree_on_ndarray_and_wgpu() {
+    // The dendritic rule and predictive coding (with the generative top-down learning) run the
+    // same numbers on both backends.
+    let tmp = tempdir().unwrap();
+    for config in [
+        "configs/digits_dendritic.toml",
+        "configs/digits_predictive-coding.toml",
+    ] {
+        let run = |dir: &std::path::Path, backend: &str| {
+            let d = dir.to_str().unwrap().to_string();
+            apical(&[
+                "run",
+                config,
+                "--set",
+                "training.steps=8",
+                "--set",
+                "training.eval_every=2",
+                "--set",
+                "model.hidden=[16, 8]",
+                "--set",
+                "logging.probe_examples=0",
+                "--set",
+                "logging.plots=false",
+                "--backend",
+                backend,
+                "--out",
+                &d,
+            ])
+        };
+        let name = config.trim_start_matches("configs/");
+        let cpu = tmp.path().join(format!("{name}-cpu"));
+        let gpu = tmp.path().join(format!("{name}-gpu"));
+        ok(&run(&cpu, "ndarray"));
+        let out = run(&gpu, "wgpu");
+        if out.status.code() == Some(2)
+            && stderr(&out).contains("no usable GPU adapter")
+            && !wgpu_required()
+        {
+            eprintln!("skipping: no wgpu adapter here");
+            return;
+        }
+        ok(&out);
+        let (a, b) = (metrics(&cpu), metrics(&gpu));
+        assert_eq!(a.len(), 8);
+        assert_eq!(a.len(), b.len());
+        for ((step, split, la), (_, _, lb)) in a.iter().zip(&b) {
+            let rel = (la - lb).abs() / la.abs().max(1e-12);
+            assert!(
+                rel <= 1e-4,
+                "{config} step {step} {split}: ndarray loss {la} vs wgpu {lb} (relative {rel:.2e})"
+            );
+        }
+    }
+}
+
+#[test]
 fn wgpu_without_an_adapter_fails_cleanly_before_any_work() {
     let tmp = tempdir().unwrap();
     let out_dir = tmp.path().join("never");

@@ -27,6 +27,7 @@ while read -r config variant sets; do
     "$bin" "${args[@]}" >/dev/null 2>&1
     acc=$(field test_accuracy "$dir/summary.json")
     angle=$(first_angle "$dir/summary.json")
+    [ -n "$angle" ] && angle=$(printf '%.0f°' "$angle")
     printf '| %s | %s | %s | %.1f%% | %s |\n' "$config" "$variant" "$seed" \
       "$(awk "BEGIN{print 100*$acc}")" "${angle:-—}"
   done

@@ -205,7 +205,7 @@ pub enum RuleConfig {
         #[serde(default = "default_pc_steps")]
         steps: usize,
         /// Inference step size α, in (0, 1]. Inference is stable while α·(1 + ‖W‖²·φ′²) < 2:
-        /// 0.2 suits relu networks, sigmoid units (φ′ ≤ ¼) allow 0.5.
+        /// the default 0.1 suits relu networks, sigmoid units (φ′ ≤ ¼) allow 0.5.
         #[serde(default = "default_inference_rate")]
         inference_rate: f64,
         /// Weight ν of the output error (> 0; small ν → backprop's gradient).
@@ -233,7 +233,7 @@ fn default_pc_steps() -> usize {
     5
 }
 fn default_inference_rate() -> f64 {
-    0.2
+    0.1
 }
 fn default_nudge() -> f64 {
     1.0
