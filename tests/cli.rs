@@ -598,6 +598,18 @@ fn gfn_records_every_inference_step_and_resumes_identically() {
         read(&cut.join("metrics.csv")),
         read(&whole.join("metrics.csv"))
     );
+    // Apical magnitude and residual mean/spread per hidden layer at every evaluation.
+    let dendrites = read(&whole.join("dendrites.csv"));
+    assert_eq!(dendrites, read(&cut.join("dendrites.csv")));
+    let rows: Vec<Vec<f64>> = dendrites
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| r.len() == 5 && r[2] > 0.0 && r[4] > 0.0 && r[2].is_finite()));
 }
 
 #[test]

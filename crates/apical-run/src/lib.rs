@@ -11,6 +11,7 @@ mod atomic;
 mod backend;
 pub mod checkpoint;
 mod config;
+pub mod dendrites;
 pub mod diagnostics;
 mod error;
 mod metrics;

@@ -107,6 +107,32 @@ impl Network {
         })
     }
 
+    /// gfn only: per hidden layer, (mean |apical|, residual mean, residual std) over the
+    /// feedback steps of noise-free inference on `input`.
+    pub fn dendrite_stats(&self, input: Tensor<2>) -> Option<Vec<(f64, f64, f64)>> {
+        let Network::Gfn(net) = self else {
+            return None;
+        };
+        let out = net.forward_recorded(input, None);
+        let feedback = &out.states[1.min(out.states.len() - 1)..];
+        Some(
+            (0..net.layers.len())
+                .map(|l| {
+                    let apical: Vec<Tensor<2>> =
+                        feedback.iter().map(|s| s[l].apical.clone()).collect();
+                    let residual: Vec<Tensor<2>> =
+                        feedback.iter().map(|s| s[l].residual.clone()).collect();
+                    let apical = Tensor::cat(apical, 0);
+                    let residual = Tensor::cat(residual, 0);
+                    let magnitude: f32 = apical.abs().mean().into_scalar();
+                    let mean: f32 = residual.clone().mean().into_scalar();
+                    let var: f32 = (residual - mean).powi_scalar(2).mean().into_scalar();
+                    (magnitude as f64, mean as f64, (var as f64).sqrt())
+                })
+                .collect(),
+        )
+    }
+
     /// Activity on a probe batch (no noise): `hidden_<l>` (final rates) for every model, and
     /// for gfn `layer<l>_<basal|apical|rate|residual>` with shape `[trials, steps + 1, units]`.
     pub fn record_probe(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>) {

@@ -4,6 +4,8 @@
 //! - `config.toml` — the resolved config (every default filled in);
 //! - `metrics.csv` — step, epoch, split, loss, accuracy at every evaluation;
 //! - `events.out.tfevents.*` — the same scalars for TensorBoard;
+//! - `diagnostics.csv`, `dendrites.csv` — rule-vs-backprop angles; gfn apical magnitude and
+//!   residual statistics per evaluation;
 //! - `summary.json` — final accuracies (per signal level for perceptual tasks), backend, seed,
 //!   steps, wall time;
 //! - `activity/*.npy` — hidden-unit responses on a fixed probe set, with its labels (and
@@ -32,6 +34,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
+use crate::dendrites::{DendriteLog, DendriteRow};
 use crate::diagnostics::DiagnosticsLog;
 use crate::{
     npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, RuleConfig,
@@ -170,6 +173,20 @@ pub fn resume(
             diagnostics.truncate_after(ck.state.step);
             trainer.diagnostics = diagnostics;
         }
+        let dendrites_path = dir.join("dendrites.csv");
+        if dendrites_path.exists() {
+            let text = std::fs::read_to_string(&dendrites_path).map_err(|e| RunError::Resume {
+                path: dendrites_path.clone(),
+                message: e.to_string(),
+            })?;
+            let mut dendrites =
+                DendriteLog::from_csv(&text).map_err(|message| RunError::Resume {
+                    path: dendrites_path,
+                    message,
+                })?;
+            dendrites.truncate_after(ck.state.step);
+            trainer.dendrites = dendrites;
+        }
     }
     trainer.start_step = ck.state.step;
     trainer.wall_before = ck.state.wall_seconds;
@@ -187,6 +204,7 @@ struct Trainer<'a> {
     rule: RuleState,
     log: MetricLog,
     diagnostics: DiagnosticsLog,
+    dendrites: DendriteLog,
     events: Option<EventFile>,
     total_steps: usize,
     steps_per_epoch: usize,
@@ -310,6 +328,7 @@ impl<'a> Trainer<'a> {
             rule,
             log: MetricLog::default(),
             diagnostics: DiagnosticsLog::default(),
+            dendrites: DendriteLog::default(),
             events,
             total_steps: config.training.total_steps(data.train.len()),
             steps_per_epoch: data.train.len().div_ceil(config.training.batch_size),
@@ -397,8 +416,33 @@ impl<'a> Trainer<'a> {
                 self.diagnostics.to_csv().as_bytes(),
             )?;
         }
+        // Dendritic compartments of a gfn on (up to) 512 test examples.
+        let n = self.data.test.len().min(512);
+        let idx: Vec<usize> = (0..n).collect();
+        let (x, _) = self.data.test.batch(&idx);
+        let device = self.device.clone().without_autodiff();
+        let probe = self.tensor(x, n, self.data.test.n_features, &device);
+        if let Some(stats) = self.net.valid().dendrite_stats(probe) {
+            for (layer, (apical_magnitude, residual_mean, residual_std)) in
+                stats.into_iter().enumerate()
+            {
+                self.dendrites.rows.push(DendriteRow {
+                    step,
+                    layer,
+                    apical_magnitude,
+                    residual_mean,
+                    residual_std,
+                });
+            }
+            write_atomic(
+                &self.dir.join("dendrites.csv"),
+                self.dendrites.to_csv().as_bytes(),
+            )?;
+        }
         if let Some(events) = &self.events {
-            events.write(&self.log, &self.diagnostics.scalars())?;
+            let mut scalars = self.diagnostics.scalars();
+            scalars.extend(self.dendrites.scalars());
+            events.write(&self.log, &scalars)?;
         }
         Ok(())
     }
