@@ -19,7 +19,7 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
-use apical_nn::{GenerativeFeedbackNetwork, SeededRng, TopDown};
+use apical_nn::{without_autodiff, GenerativeFeedbackNetwork, SeededRng, TopDown};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
@@ -77,11 +77,7 @@ impl Dendritic {
         labels: &[usize],
         noise: Option<&mut SeededRng>,
     ) -> (GenerativeFeedbackNetwork, StepReport, Vec<LayerDiagnostics>) {
-        let input = if input.device().is_autodiff() {
-            input.inner()
-        } else {
-            input
-        };
+        let input = without_autodiff(input);
         let inner = net.valid();
         let device = input.device();
         let batch = labels.len() as f64;

@@ -8,7 +8,7 @@
 //! transpose of every forward update and decays both by λ, so `W − Bᵀ` shrinks as (1 − λ)ᵗ and
 //! the rule approaches backprop.
 
-use apical_nn::{uniform_matrix, Feedforward, SeededRng};
+use apical_nn::{uniform_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
@@ -79,11 +79,7 @@ impl FeedbackAlignment {
         labels: &[usize],
         noise: Option<&mut SeededRng>,
     ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
-        let input = if input.device().is_autodiff() {
-            input.inner()
-        } else {
-            input
-        };
+        let input = without_autodiff(input);
         let inner = net.valid();
         let device = input.device();
         let batch = labels.len() as f64;

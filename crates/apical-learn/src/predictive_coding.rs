@@ -23,7 +23,8 @@
 //! backprop's cross-entropy gradient (tested: cosine > 0.99).
 
 use apical_nn::{
-    normal_matrix, uniform_matrix, Activation, Feedforward, GenerativeFeedbackNetwork, SeededRng,
+    normal_matrix, uniform_matrix, without_autodiff, Activation, Feedforward,
+    GenerativeFeedbackNetwork, SeededRng,
 };
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
@@ -70,14 +71,6 @@ pub struct PcStack {
     pub feedback: Vec<Tensor<2>>,
     /// Rate function of the hidden units.
     pub activation: Activation,
-}
-
-fn plain(t: Tensor<2>) -> Tensor<2> {
-    if t.device().is_autodiff() {
-        t.inner()
-    } else {
-        t
-    }
 }
 
 impl PcNetwork for Feedforward {
@@ -229,7 +222,7 @@ impl PredictiveCoding {
         labels: &[usize],
         mut noise: Option<&mut SeededRng>,
     ) -> (N, StepReport, Vec<LayerDiagnostics>) {
-        let input = plain(input);
+        let input = without_autodiff(input);
         let device = input.device();
         let stack = net.stack();
         let n_layers = stack.weights.len();

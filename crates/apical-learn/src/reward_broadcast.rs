@@ -4,7 +4,7 @@
 //! An unbiased but noisy estimate of the gradient; the neuromodulator contrast to rules with
 //! vectorised, per-unit teaching signals.
 
-use apical_nn::{normal_matrix, Feedforward, SeededRng};
+use apical_nn::{normal_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Tensor};
@@ -43,11 +43,7 @@ impl RewardBroadcast {
         rng: &mut SeededRng,
     ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
         assert!(self.sigma > 0.0, "RewardBroadcast: sigma must be > 0");
-        let input = if input.device().is_autodiff() {
-            input.inner()
-        } else {
-            input
-        };
+        let input = without_autodiff(input);
         let inner = net.valid();
         let device = input.device();
         let batch = labels.len();

@@ -11,3 +11,13 @@ use burn::tensor::Device;
 pub fn ndarray_device() -> Device {
     Device::ndarray()
 }
+
+/// `t` without the autodiff wrapper (unchanged when its device has none): what local learning
+/// rules compute with, since they never call `backward`.
+pub fn without_autodiff<const D: usize>(t: burn::tensor::Tensor<D>) -> burn::tensor::Tensor<D> {
+    if t.device().is_autodiff() {
+        t.inner()
+    } else {
+        t
+    }
+}

@@ -21,7 +21,7 @@ use burn::module::Module;
 use burn::tensor::{activation, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::GenerativeFeedbackNetwork;
+use crate::{without_autodiff, GenerativeFeedbackNetwork};
 
 /// The top-down weight mode of a [`GenerativeFeedbackNetwork`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -42,14 +42,6 @@ pub enum TopDown {
 #[derive(Debug, Clone)]
 pub struct TopDownSnapshot {
     above: Vec<Tensor<2>>,
-}
-
-fn plain(t: Tensor<2>) -> Tensor<2> {
-    if t.device().is_autodiff() {
-        t.inner()
-    } else {
-        t
-    }
 }
 
 /// `t` on the device of `like` (autodiff or not), detached.
@@ -76,7 +68,7 @@ impl GenerativeFeedbackNetwork {
     pub fn snapshot_top_down(&self) -> TopDownSnapshot {
         TopDownSnapshot {
             above: (0..self.layers.len())
-                .map(|l| plain(self.weight_above(l)))
+                .map(|l| without_autodiff(self.weight_above(l)))
                 .collect(),
         }
     }
@@ -100,9 +92,9 @@ impl GenerativeFeedbackNetwork {
             TopDown::KolenPollack => {
                 let keep = 1.0 - self.top_down_decay;
                 for l in 0..self.layers.len() {
-                    let delta = plain(self.weight_above(l)) - before.above[l].clone();
+                    let delta = without_autodiff(self.weight_above(l)) - before.above[l].clone();
                     self.layers[l].apical_weight = self.layers[l].apical_weight.clone().map(|a| {
-                        let updated = (plain(a.clone()) + delta.transpose()) * keep;
+                        let updated = (without_autodiff(a.clone()) + delta.transpose()) * keep;
                         like(updated, &a)
                     });
                 }
@@ -122,7 +114,7 @@ impl GenerativeFeedbackNetwork {
             }
             TopDown::Generative => {
                 let net = self.valid();
-                let input = plain(input);
+                let input = without_autodiff(input);
                 let batch = input.dims()[0] as f64;
                 let sweep = net.sweep(input, None);
                 let belief = activation::softmax(
@@ -150,7 +142,7 @@ impl GenerativeFeedbackNetwork {
                     self.layers[l].apical_weight = self.layers[l]
                         .apical_weight
                         .clone()
-                        .map(|a| like(plain(a.clone()) + delta, &a));
+                        .map(|a| like(without_autodiff(a.clone()) + delta, &a));
                 }
                 self
             }
