@@ -19,7 +19,7 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
-use apical_nn::{without_autodiff, GenerativeFeedbackNetwork, SeededRng, TopDown};
+use apical_nn::{without_autodiff, Classifier, GenerativeFeedbackNetwork, SeededRng, TopDown};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
@@ -174,13 +174,13 @@ impl Dendritic {
             events_above = e;
         }
         let _ = signal_above;
-        let before = net.snapshot_top_down();
+        let before = net.clone();
         let net = optimizer.step(learning_rate, net, grads);
         for (l, dq) in q_updates {
             self.q[l] = self.q[l].clone() + dq * self.q_rate;
         }
         // Inference and the next teaching signals use the top-down weights the mode gives.
-        let net = net.update_top_down(&before, input);
+        let net = net.after_update(&before, input);
         diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
     }

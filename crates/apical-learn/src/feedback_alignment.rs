@@ -61,6 +61,11 @@ impl FeedbackAlignment {
         }
     }
 
+    /// Whether B follows the forward weights (Kolen–Pollack) rather than staying fixed.
+    pub fn is_kolen_pollack(&self) -> bool {
+        matches!(self.mode, FeedbackMode::KolenPollack { .. })
+    }
+
     /// The feedback matrices (B_1 … B_{L−1}).
     pub fn feedback(&self) -> &[Tensor<2>] {
         &self.feedback

@@ -23,7 +23,7 @@
 //! backprop's cross-entropy gradient (tested: cosine > 0.99).
 
 use apical_nn::{
-    normal_matrix, uniform_matrix, without_autodiff, Activation, Feedforward,
+    normal_matrix, uniform_matrix, without_autodiff, Activation, Classifier, Feedforward,
     GenerativeFeedbackNetwork, SeededRng,
 };
 use burn::module::{Module, ParamId};
@@ -49,15 +49,13 @@ pub enum PcMode {
 }
 
 /// A layered network predictive coding can train: forward weights, biases, error feedback.
-pub trait PcNetwork: Module + Sized {
+pub trait PcNetwork: Classifier {
     /// The network's layers as predictive coding sees them (on the device without autodiff).
     fn stack(&self) -> PcStack;
     /// Parameter ids of each layer's weight and bias, bottom to top (readout last).
     fn param_ids(&self) -> Vec<(ParamId, Option<ParamId>)>;
     /// Unit noise σ of the hidden layers.
     fn unit_noise(&self) -> f64;
-    /// What happens after the forward weights changed (the gfn's top-down weights move).
-    fn after_update(self, before: &Self, input: Tensor<2>) -> Self;
 }
 
 /// The weights of a layered network, bottom to top (the last layer is the linear readout).
@@ -97,9 +95,6 @@ impl PcNetwork for Feedforward {
     fn unit_noise(&self) -> f64 {
         self.noise_std
     }
-    fn after_update(self, _before: &Self, _input: Tensor<2>) -> Self {
-        self
-    }
 }
 
 impl PcNetwork for GenerativeFeedbackNetwork {
@@ -138,10 +133,6 @@ impl PcNetwork for GenerativeFeedbackNetwork {
     }
     fn unit_noise(&self) -> f64 {
         self.noise_std
-    }
-    fn after_update(self, before: &Self, input: Tensor<2>) -> Self {
-        let snapshot = before.snapshot_top_down();
-        self.update_top_down(&snapshot, input)
     }
 }
 

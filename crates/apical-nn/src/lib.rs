@@ -24,8 +24,8 @@ pub use gfn::*;
 pub use init::*;
 pub use top_down::*;
 
-/// A network that maps inputs to class logits; what the runner and `Backprop` train.
-pub trait Classifier: burn::module::Module {
+/// A network that maps inputs to class logits; what the runner and the learning rules train.
+pub trait Classifier: burn::module::Module + Sized {
     /// Logits for `input` (`[batch, d_in]` → `[batch, d_out]`), with unit noise drawn from
     /// `noise` when given.
     fn logits(
@@ -33,6 +33,17 @@ pub trait Classifier: burn::module::Module {
         input: burn::tensor::Tensor<2>,
         noise: Option<&mut SeededRng>,
     ) -> burn::tensor::Tensor<2>;
+
+    /// Number of outputs (classes).
+    fn n_outputs(&self) -> usize;
+
+    /// Called by every learning rule after it changed the weights (`before`: the network before
+    /// the update; `input`: the batch), so that weights derived from others stay current — the
+    /// gfn's top-down weights ([`TopDown`]). The default does nothing.
+    fn after_update(self, before: &Self, input: burn::tensor::Tensor<2>) -> Self {
+        let _ = (before, input);
+        self
+    }
 }
 
 impl Classifier for Feedforward {
@@ -43,6 +54,10 @@ impl Classifier for Feedforward {
     ) -> burn::tensor::Tensor<2> {
         self.forward_recorded(input, noise).logits
     }
+
+    fn n_outputs(&self) -> usize {
+        self.d_out()
+    }
 }
 
 impl Classifier for GenerativeFeedbackNetwork {
@@ -52,5 +67,14 @@ impl Classifier for GenerativeFeedbackNetwork {
         noise: Option<&mut SeededRng>,
     ) -> burn::tensor::Tensor<2> {
         self.forward_recorded(input, noise).logits
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.d_out()
+    }
+
+    fn after_update(self, before: &Self, input: burn::tensor::Tensor<2>) -> Self {
+        let snapshot = before.snapshot_top_down();
+        self.update_top_down(&snapshot, input)
     }
 }

@@ -18,6 +18,7 @@ mod metrics;
 pub mod network;
 pub mod npy;
 pub mod plot;
+pub mod rules;
 pub mod runner;
 pub mod tensorboard;
 #[cfg(test)]

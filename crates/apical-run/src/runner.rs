@@ -20,13 +20,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use apical_learn::{
-    cross_entropy, one_hot, predictions, Backprop, Dendritic, FeedbackAlignment, FeedbackMode,
-    LayerDiagnostics, Optimizer, PcSettings, PredictiveCoding, RewardBroadcast,
-};
+use apical_learn::{cross_entropy, one_hot, predictions, Optimizer};
 use apical_nn::SeededRng;
 
 use crate::network::Network;
+use crate::rules::Rule;
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -37,8 +35,8 @@ use crate::checkpoint::{self, Checkpoint, LoopState};
 use crate::dendrites::{DendriteLog, DendriteRow};
 use crate::diagnostics::DiagnosticsLog;
 use crate::{
-    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, RuleConfig,
-    RunError, TaskConfig,
+    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError,
+    TaskConfig,
 };
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
@@ -145,18 +143,13 @@ pub fn resume(
     log.truncate_after(ck.state.step);
     trainer.log = log;
     let host = trainer.device.clone().without_autodiff();
-    let loaded = match &mut trainer.rule {
-        RuleState::Feedback(fa) => Some(fa.load_state_bytes(&ck.rule, &host)),
-        RuleState::Dendritic(d) => Some(d.load_state_bytes(&ck.rule, &host)),
-        RuleState::Predictive(pc) => Some(pc.load_state_bytes(&ck.rule, &host)),
-        RuleState::Backprop | RuleState::Reward(_) => None,
-    };
-    if let Some(loaded) = loaded {
-        loaded.map_err(|e| RunError::Resume {
+    trainer
+        .rule
+        .load_state_bytes(&ck.rule, &host)
+        .map_err(|e| RunError::Resume {
             path: dir.join("checkpoints"),
             message: e.to_string(),
         })?;
-    }
     {
         let diagnostics_path = dir.join("diagnostics.csv");
         if diagnostics_path.exists() {
@@ -201,7 +194,7 @@ struct Trainer<'a> {
     dir: PathBuf,
     net: Network,
     optimizer: Optimizer,
-    rule: RuleState,
+    rule: Rule,
     log: MetricLog,
     diagnostics: DiagnosticsLog,
     dendrites: DendriteLog,
@@ -212,40 +205,6 @@ struct Trainer<'a> {
     wall_before: f64,
     resumed_from: Option<u64>,
 }
-
-/// The learning rule and its state.
-enum RuleState {
-    Backprop,
-    Feedback(FeedbackAlignment),
-    Reward(RewardBroadcast),
-    Dendritic(Dendritic),
-    Predictive(PredictiveCoding),
-}
-
-impl RuleState {
-    fn state_bytes(&self) -> Vec<u8> {
-        match self {
-            RuleState::Backprop | RuleState::Reward(_) => Vec::new(),
-            RuleState::Dendritic(d) => d.state_bytes(),
-            RuleState::Feedback(fa) => fa.state_bytes(),
-            RuleState::Predictive(pc) => pc.state_bytes(),
-        }
-    }
-
-    /// Whether the rule compares its update with backprop on this step.
-    fn set_diagnose(&mut self, diagnose: bool) {
-        match self {
-            RuleState::Backprop => {}
-            RuleState::Feedback(fa) => fa.diagnose = diagnose,
-            RuleState::Reward(rb) => rb.diagnose = diagnose,
-            RuleState::Dendritic(d) => d.diagnose = diagnose,
-            RuleState::Predictive(pc) => pc.diagnose = diagnose,
-        }
-    }
-}
-
-/// Learning rate of the online apical prediction (k, m) of gfn units.
-const APICAL_FIT_RATE: f64 = 0.05;
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
 const STREAM_BATCH_ORDER: u64 = 1 << 40;
@@ -269,55 +228,7 @@ impl<'a> Trainer<'a> {
         );
         let events = config.logging.tensorboard.then(|| EventFile::in_dir(dir));
         let host_device = device.clone().without_autodiff();
-        let rule = match (&config.rule, &net) {
-            (RuleConfig::Backprop {}, _) => RuleState::Backprop,
-            (RuleConfig::FeedbackAlignment {}, Network::Ff(ff)) => RuleState::Feedback(
-                FeedbackAlignment::new(ff, FeedbackMode::Fixed, seed, &host_device),
-            ),
-            (RuleConfig::KolenPollack { decay }, Network::Ff(ff)) => {
-                RuleState::Feedback(FeedbackAlignment::new(
-                    ff,
-                    FeedbackMode::KolenPollack { decay: *decay },
-                    seed,
-                    &host_device,
-                ))
-            }
-            (RuleConfig::RewardBroadcast { sigma }, Network::Ff(_)) => {
-                RuleState::Reward(RewardBroadcast {
-                    sigma: *sigma,
-                    diagnose: true,
-                })
-            }
-            (RuleConfig::Dendritic { beta, q_rate }, Network::Gfn(g)) => {
-                RuleState::Dendritic(Dendritic::new(g, *beta, *q_rate, &host_device))
-            }
-            (
-                RuleConfig::PredictiveCoding {
-                    mode,
-                    steps,
-                    inference_rate,
-                    nudge,
-                    generative_rate,
-                },
-                net,
-            ) => {
-                let settings = PcSettings {
-                    mode: *mode,
-                    steps: *steps,
-                    inference_rate: *inference_rate,
-                    nudge: *nudge,
-                    generative_rate: *generative_rate,
-                };
-                RuleState::Predictive(match net {
-                    Network::Ff(ff) => PredictiveCoding::new(ff, settings, seed, &host_device),
-                    Network::Gfn(g) => PredictiveCoding::new(g, settings, seed, &host_device),
-                })
-            }
-            (rule, _) => panic!(
-                "config validation lets {} train only the ff model",
-                rule.kind()
-            ),
-        };
+        let rule = Rule::build(&config.rule, &net, seed, &host_device);
         Ok(Self {
             config,
             data,
@@ -487,121 +398,20 @@ impl<'a> Trainer<'a> {
         bar.set_position(self.start_step as u64);
         let mut order_cache = None;
         let n_features = self.data.train.n_features;
-        let n_classes = self.data.train.n_classes;
         for step in self.start_step..self.total_steps {
             let idx = self.batch_indices(step, &mut order_cache);
             let (x, y) = self.data.train.batch(&idx);
             let input = self.tensor(x, idx.len(), n_features, &self.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
             self.rule.set_diagnose(step % t.diagnostics_every == 0);
-            let mut per_layer: Vec<LayerDiagnostics> = Vec::new();
-            let (net, report) = match (&mut self.rule, self.net) {
-                (RuleState::Backprop, Network::Ff(net)) => {
-                    let targets = one_hot(&y, n_classes, &self.device);
-                    let (net, report) = Backprop.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input,
-                        targets,
-                        Some(&mut noise),
-                    );
-                    (Network::Ff(net), report)
-                }
-                (RuleState::Backprop, Network::Gfn(net)) => {
-                    let targets = one_hot(&y, n_classes, &self.device);
-                    let before = net.snapshot_top_down();
-                    let (net, report) = Backprop.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input.clone(),
-                        targets,
-                        Some(&mut noise),
-                    );
-                    let net = net.update_top_down(&before, input.clone());
-                    // Keep each unit's soma-predicted apical part current (the residual's reference).
-                    (
-                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
-                        report,
-                    )
-                }
-                (RuleState::Feedback(fa), Network::Ff(net)) => {
-                    let (net, report, diagnostics) = fa.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input,
-                        &y,
-                        Some(&mut noise),
-                    );
-                    per_layer = diagnostics;
-                    (Network::Ff(net), report)
-                }
-                (RuleState::Reward(rb), Network::Ff(net)) => {
-                    let (net, report, diagnostics) = rb.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input,
-                        &y,
-                        &mut noise,
-                    );
-                    per_layer = diagnostics;
-                    (Network::Ff(net), report)
-                }
-                (RuleState::Reward(_), Network::Gfn(_)) => {
-                    unreachable!("config validation lets reward-broadcast train only the ff model")
-                }
-                (RuleState::Dendritic(rule), Network::Gfn(net)) => {
-                    let (net, report, diagnostics) = rule.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input.clone(),
-                        &y,
-                        Some(&mut noise),
-                    );
-                    per_layer = diagnostics;
-                    (
-                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
-                        report,
-                    )
-                }
-                (RuleState::Predictive(rule), Network::Ff(net)) => {
-                    let (net, report, diagnostics) = rule.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input,
-                        &y,
-                        Some(&mut noise),
-                    );
-                    per_layer = diagnostics;
-                    (Network::Ff(net), report)
-                }
-                (RuleState::Predictive(rule), Network::Gfn(net)) => {
-                    let (net, report, diagnostics) = rule.step(
-                        net,
-                        &mut self.optimizer,
-                        t.learning_rate,
-                        input.clone(),
-                        &y,
-                        Some(&mut noise),
-                    );
-                    per_layer = diagnostics;
-                    (
-                        Network::Gfn(net.fit_apical_predictions(input, APICAL_FIT_RATE)),
-                        report,
-                    )
-                }
-                (RuleState::Dendritic(_), Network::Ff(_)) => {
-                    unreachable!("config validation lets dendritic train only gfn")
-                }
-                (RuleState::Feedback(_), Network::Gfn(_)) => unreachable!(
-                    "config validation lets feedback alignment train only the ff model"
-                ),
-            };
+            let (net, report, per_layer) = self.rule.step(
+                self.net,
+                &mut self.optimizer,
+                t.learning_rate,
+                input,
+                &y,
+                &mut noise,
+            );
             self.net = net;
             if !per_layer.is_empty() {
                 self.diagnostics.accumulate(&per_layer);
