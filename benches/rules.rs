@@ -9,8 +9,8 @@
 
 use apical::burn::tensor::{Tensor, TensorData};
 use apical::learn::{
-    one_hot, Backprop, Dendritic, FeedbackAlignment, FeedbackMode, OptimizerConfig, PcMode,
-    PcNetwork, PcSettings, PredictiveCoding, RewardBroadcast,
+    one_hot, Backprop, Dendritic, ExploratoryHebb, FeedbackAlignment, FeedbackMode,
+    OptimizerConfig, PcMode, PcNetwork, PcSettings, PredictiveCoding, RewardBroadcast,
 };
 use apical::nn::{
     ndarray_device, Activation, FeedforwardConfig, GenerativeFeedbackConfig, SeededRng, TopDown,
@@ -90,6 +90,29 @@ fn ff_reward_broadcast(bencher: divan::Bencher) {
         sigma: 0.1,
         diagnose: false,
     };
+    bencher.bench_local(|| {
+        let (next, r, _) = rule.step(
+            net.take().unwrap(),
+            &mut optim,
+            1e-3,
+            x.clone(),
+            &y,
+            &mut rng,
+        );
+        net = Some(next);
+        r.loss
+    });
+}
+
+#[divan::bench(sample_count = 30, sample_size = 20)]
+fn ff_exploratory_hebb_k4(bencher: divan::Bencher) {
+    let device = ndarray_device().autodiff();
+    let (x, y) = batch(&device);
+    let mut net = Some(FeedforwardConfig::new(D_IN, HIDDEN.to_vec(), D_OUT).init(&device));
+    let mut optim = OptimizerConfig::default().init();
+    let mut rng = SeededRng::new(1);
+    let mut rule = ExploratoryHebb::new(0.1, 4);
+    rule.diagnose = false;
     bencher.bench_local(|| {
         let (next, r, _) = rule.step(
             net.take().unwrap(),

@@ -639,16 +639,21 @@ fn every_rule_reduces_the_training_loss_on_digits() {
     // A real learning test: 150 seeded steps from the same initial network, train loss must fall
     // by a rule-specific margin (the noisy broadcast rule learns slowest).
     let tmp = tempdir().unwrap();
-    for (rule, factor) in [
-        ("backprop", 0.5),
-        ("feedback-alignment", 0.6),
-        ("kolen-pollack", 0.6),
-        ("reward-broadcast", 0.9),
-        ("predictive-coding", 0.6),
+    for (rule, variant, factor) in [
+        ("backprop", None, 0.5),
+        ("feedback-alignment", None, 0.6),
+        ("kolen-pollack", None, 0.6),
+        ("reward-broadcast", None, 0.9),
+        (
+            "reward-broadcast",
+            Some("rule.variant=exploratory-hebb"),
+            0.9,
+        ),
+        ("predictive-coding", None, 0.6),
     ] {
-        let dir = tmp.path().join(rule);
+        let dir = tmp.path().join(format!("{rule}-{}", variant.is_some()));
         let kind = format!("rule.kind={rule}");
-        ok(&apical(&[
+        let mut args = vec![
             "run",
             "configs/quickstart.toml",
             "--set",
@@ -665,7 +670,11 @@ fn every_rule_reduces_the_training_loss_on_digits() {
             "logging.probe_examples=0",
             "--out",
             dir.to_str().unwrap(),
-        ]));
+        ];
+        if let Some(variant) = variant {
+            args.extend(["--set", variant]);
+        }
+        ok(&apical(&args));
         let csv = read(&dir.join("metrics.csv"));
         let train: Vec<f64> = csv
             .lines()
@@ -674,7 +683,10 @@ fn every_rule_reduces_the_training_loss_on_digits() {
             .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
             .collect();
         let (first, last) = (train[0], *train.last().unwrap());
-        assert!(last < factor * first, "{rule}: train loss {first} → {last}");
+        assert!(
+            last < factor * first,
+            "{rule} {variant:?}: train loss {first} → {last}"
+        );
     }
 }
 

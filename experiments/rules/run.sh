@@ -16,8 +16,8 @@ field() { # field NAME FILE → the number after "NAME": in a pretty-printed sum
 first_angle() { # mean angle of layer 0 (the first hidden layer), or "—"
   tr -d '\n ' <"$1" | grep -o '"mean_angle_to_backprop_deg":\[[-0-9.e]*' | sed 's/.*\[//' || true
 }
-echo "| config | variant | seed | test accuracy | hidden-layer-0 angle to backprop (°) |"
-echo "|---|---|---|---|---|"
+echo "| config | variant | seed | test accuracy | test loss | hidden-layer-0 angle to backprop (°) |"
+echo "|---|---|---|---|---|---|"
 while read -r config variant sets; do
   for seed in "${seeds[@]}"; do
     dir="$out/${config}-${variant}-seed${seed}"
@@ -26,10 +26,11 @@ while read -r config variant sets; do
     for s in $sets; do args+=(--set "$s"); done
     "$bin" "${args[@]}" >/dev/null 2>&1
     acc=$(field test_accuracy "$dir/summary.json")
+    loss=$(field test_loss "$dir/summary.json")
     angle=$(first_angle "$dir/summary.json")
     [ -n "$angle" ] && angle=$(printf '%.0f°' "$angle")
-    printf '| %s | %s | %s | %.1f%% | %s |\n' "$config" "$variant" "$seed" \
-      "$(awk "BEGIN{print 100*$acc}")" "${angle:-—}"
+    printf '| %s | %s | %s | %.1f%% | %.3f | %s |\n' "$config" "$variant" "$seed" \
+      "$(awk "BEGIN{print 100*$acc}")" "$loss" "${angle:-—}"
   done
 done <<'RUNS'
 digits_backprop default
@@ -39,7 +40,9 @@ digits_reward-broadcast default
 digits_gfn-backprop default
 digits_dendritic default
 digits_dendritic inhibition=1 model.apical_inhibition=1
-digits_dendritic passive model.engagement=0
+digits_dendritic passive(γ=0) model.engagement=0
+digits_dendritic active(γ=1) model.engagement=1
+digits_dendritic active(γ=1),through-inference model.engagement=1 rule.through_inference=true
 digits_predictive-coding default
 digits_predictive-coding inhibition=1 model.apical_inhibition=1
 orientation_backprop default

@@ -39,6 +39,10 @@ pub struct Dendritic {
     pub q_rate: f64,
     /// Compute the per-layer comparison with backprop (an extra backward pass) this step.
     pub diagnose: bool,
+    /// Take the event rates from the end of the network's T-step inference (with its engaged
+    /// top-down feedback) instead of the bottom-up sweep, so that learning sees the activity
+    /// evaluation will see. Costs the T inference steps.
+    pub through_inference: bool,
     /// The network's top-down mode (Q is learned only for fixed-random top-down weights).
     top_down: TopDown,
     /// `q[l]`: cancellation weights of hidden layer l, shape of its apical weights.
@@ -62,6 +66,7 @@ impl Dendritic {
             beta,
             q_rate,
             diagnose: true,
+            through_inference: false,
             top_down: net.top_down,
             q,
         }
@@ -83,8 +88,15 @@ impl Dendritic {
         let batch = labels.len() as f64;
         let n_hidden = inner.layers.len();
         // Bottom-up sweep: event rates.
-        let sweep = inner.sweep(input.clone(), noise);
-        let events: Vec<Tensor<2>> = sweep.iter().map(|s| s.rate.clone()).collect();
+        let events: Vec<Tensor<2>> = if self.through_inference {
+            inner.forward_recorded(input.clone(), noise).final_rates()
+        } else {
+            inner
+                .sweep(input.clone(), noise)
+                .into_iter()
+                .map(|s| s.rate)
+                .collect()
+        };
         let logits = inner.readout.forward(events[n_hidden - 1].clone());
         let e_out = activation::sigmoid(logits);
         let y = one_hot(labels, inner.d_out(), &device);
@@ -300,5 +312,37 @@ mod tests {
             "MSE {} → {last}",
             first.unwrap()
         );
+    }
+
+    #[test]
+    fn learning_through_inference_sees_the_feedback_and_equals_the_sweep_without_it() {
+        let device = ndarray_device().autodiff();
+        let mut rng = SeededRng::new(1);
+        let x = normal_matrix(16, 5, 1.0, &mut rng, &device);
+        let y: Vec<usize> = (0..16).map(|i| i % 3).collect();
+        let updated = |engagement: f64, through_inference: bool| -> Tensor<2> {
+            let net = GenerativeFeedbackConfig::new(5, vec![7, 6], 3)
+                .with_engagement(engagement)
+                .with_seed(2)
+                .init(&device);
+            let mut rule = Dendritic::new(&net, 4.0, 0.0, &ndarray_device());
+            rule.through_inference = through_inference;
+            let mut sgd = OptimizerConfig::Sgd {
+                momentum: 0.0,
+                weight_decay: 0.0,
+            }
+            .init();
+            let before = net.layers[0].basal.weight.val().inner();
+            let (net, _, _) = rule.step(net, &mut sgd, 1.0, x.clone(), &y, None);
+            net.layers[0].basal.weight.val().inner() - before
+        };
+        let gap = |a: Tensor<2>, b: Tensor<2>| -> f32 {
+            let scale: f32 = b.clone().abs().max().into_scalar();
+            let diff: f32 = (a - b).abs().max().into_scalar();
+            diff / scale
+        };
+        assert_eq!(gap(updated(0.0, true), updated(0.0, false)), 0.0);
+        let engaged = gap(updated(1.0, true), updated(1.0, false));
+        assert!(engaged > 0.01, "relative change {engaged}");
     }
 }

@@ -12,6 +12,7 @@
 mod backprop;
 mod dendritic;
 mod diagnostics;
+mod exploratory_hebb;
 mod feedback_alignment;
 mod loss;
 mod matrix_state;
@@ -23,6 +24,7 @@ mod rule;
 pub use backprop::*;
 pub use dendritic::*;
 pub use diagnostics::*;
+pub use exploratory_hebb::*;
 pub use feedback_alignment::*;
 pub use loss::*;
 pub use matrix_state::*;

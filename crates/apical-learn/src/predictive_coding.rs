@@ -417,8 +417,9 @@ impl PredictiveCoding {
     }
 }
 
-/// Backprop's cross-entropy gradient of every layer's weights on the bottom-up sweep.
-fn backprop_gradients(
+/// Backprop's cross-entropy gradient of every layer's weights on a bottom-up pass (`rates`:
+/// the hidden layers' rates, `logits`: the readout's output).
+pub(crate) fn backprop_gradients(
     stack: &PcStack,
     input: &Tensor<2>,
     rates: &[Tensor<2>],

@@ -5,7 +5,7 @@ use apical_nn::{Feedforward, GenerativeFeedbackNetwork, SeededRng};
 use burn::tensor::{Device, Tensor};
 
 use crate::{
-    one_hot, Backprop, Dendritic, FeedbackAlignment, LayerDiagnostics, Optimizer,
+    one_hot, Backprop, Dendritic, ExploratoryHebb, FeedbackAlignment, LayerDiagnostics, Optimizer,
     OptimizerStateError, PcNetwork, PredictiveCoding, RewardBroadcast, StepReport,
 };
 
@@ -171,6 +171,28 @@ impl LearningRule<Feedforward> for RewardBroadcast {
         noise: &mut SeededRng,
     ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
         RewardBroadcast::step(self, net, optimizer, learning_rate, input, labels, noise)
+    }
+
+    fn set_diagnose(&mut self, on: bool) {
+        self.diagnose = on;
+    }
+}
+
+impl LearningRule<Feedforward> for ExploratoryHebb {
+    fn name(&self) -> &'static str {
+        "reward-broadcast"
+    }
+
+    fn step(
+        &mut self,
+        net: Feedforward,
+        optimizer: &mut Optimizer,
+        learning_rate: f64,
+        input: Tensor<2>,
+        labels: &[usize],
+        noise: &mut SeededRng,
+    ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
+        ExploratoryHebb::step(self, net, optimizer, learning_rate, input, labels, noise)
     }
 
     fn set_diagnose(&mut self, on: bool) {

@@ -193,6 +193,10 @@ pub enum RuleConfig {
         /// fixed-random top-down weights (0 ≤ η < 2).
         #[serde(default = "default_q_rate")]
         q_rate: f64,
+        /// Learn from the activity at the end of the T-step inference (engaged feedback
+        /// included) rather than from the bottom-up sweep.
+        #[serde(default)]
+        through_inference: bool,
     },
     /// Predictive coding (Whittington & Bogacz 2017): inference on prediction errors, local
     /// updates; on ff (errors through Wᵀ) or gfn (errors through the top-down weights).
@@ -215,11 +219,19 @@ pub enum RuleConfig {
         #[serde(default = "default_top_down_rate")]
         generative_rate: f64,
     },
-    /// Reward broadcast by node perturbation: one scalar per trial for every synapse.
+    /// Reward broadcast: one scalar per trial for every synapse.
     RewardBroadcast {
-        /// Perturbation size σ (> 0) added to every unit's input.
+        /// Perturbation / exploration noise σ (> 0) added to every unit's input.
         #[serde(default = "default_perturbation")]
         sigma: f64,
+        /// "node-perturbation" (loss change against a clean pass; Fiete & Seung 2006) or
+        /// "exploratory-hebb" (activity and reward relative to their averages over repeats of
+        /// the stimulus; Legenstein et al. 2010).
+        #[serde(default)]
+        variant: RewardVariant,
+        /// Exploratory repeats K of each stimulus (exploratory Hebb), at least 2.
+        #[serde(default = "default_repeats")]
+        repeats: usize,
     },
 }
 
@@ -229,6 +241,21 @@ fn default_beta() -> f64 {
 fn default_q_rate() -> f64 {
     0.01
 }
+/// How `reward-broadcast` turns the reward into an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardVariant {
+    /// Node perturbation.
+    #[default]
+    NodePerturbation,
+    /// Exploratory Hebb.
+    ExploratoryHebb,
+}
+
+fn default_repeats() -> usize {
+    4
+}
+
 fn default_pc_steps() -> usize {
     5
 }
@@ -602,12 +629,15 @@ impl ExperimentConfig {
                 );
             }
         }
-        if let RuleConfig::RewardBroadcast { sigma } = self.rule {
+        if let RuleConfig::RewardBroadcast { sigma, repeats, .. } = self.rule {
             if !(sigma.is_finite() && sigma > 0.0) {
                 return err(
                     "rule.sigma",
                     format!("must be a finite number > 0, got {sigma}"),
                 );
+            }
+            if repeats < 2 {
+                return err("rule.repeats", format!("must be at least 2, got {repeats}"));
             }
         }
         if let RuleConfig::KolenPollack { decay } = self.rule {

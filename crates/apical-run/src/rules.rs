@@ -1,14 +1,15 @@
 //! The learning rule a config names, built for the network it trains.
 
 use apical_learn::{
-    Backprop, Dendritic, FeedbackAlignment, FeedbackMode, LayerDiagnostics, LearningRule,
-    Optimizer, OptimizerStateError, PcSettings, PredictiveCoding, RewardBroadcast, StepReport,
+    Backprop, Dendritic, ExploratoryHebb, FeedbackAlignment, FeedbackMode, LayerDiagnostics,
+    LearningRule, Optimizer, OptimizerStateError, PcSettings, PredictiveCoding, RewardBroadcast,
+    StepReport,
 };
 use apical_nn::{Feedforward, GenerativeFeedbackNetwork, SeededRng};
 use burn::tensor::{Device, Tensor};
 
 use crate::network::Network;
-use crate::RuleConfig;
+use crate::{RewardVariant, RuleConfig};
 
 /// Learning rate of the online apical prediction (k, m) of gfn units.
 const APICAL_FIT_RATE: f64 = 0.05;
@@ -41,14 +42,33 @@ impl Rule {
                     device,
                 )))
             }
-            (RuleConfig::RewardBroadcast { sigma }, Network::Ff(_)) => {
-                Rule::Ff(Box::new(RewardBroadcast {
+            (
+                RuleConfig::RewardBroadcast {
+                    sigma,
+                    variant,
+                    repeats,
+                },
+                Network::Ff(_),
+            ) => match variant {
+                RewardVariant::NodePerturbation => Rule::Ff(Box::new(RewardBroadcast {
                     sigma: *sigma,
                     diagnose: true,
-                }))
-            }
-            (RuleConfig::Dendritic { beta, q_rate }, Network::Gfn(g)) => {
-                Rule::Gfn(Box::new(Dendritic::new(g, *beta, *q_rate, device)))
+                })),
+                RewardVariant::ExploratoryHebb => {
+                    Rule::Ff(Box::new(ExploratoryHebb::new(*sigma, *repeats)))
+                }
+            },
+            (
+                RuleConfig::Dendritic {
+                    beta,
+                    q_rate,
+                    through_inference,
+                },
+                Network::Gfn(g),
+            ) => {
+                let mut rule = Dendritic::new(g, *beta, *q_rate, device);
+                rule.through_inference = *through_inference;
+                Rule::Gfn(Box::new(rule))
             }
             (
                 RuleConfig::PredictiveCoding {
@@ -166,7 +186,19 @@ mod tests {
             (RuleConfig::FeedbackAlignment {}, "feedback-alignment"),
             (RuleConfig::KolenPollack { decay: 1e-3 }, "kolen-pollack"),
             (
-                RuleConfig::RewardBroadcast { sigma: 0.1 },
+                RuleConfig::RewardBroadcast {
+                    sigma: 0.1,
+                    variant: RewardVariant::NodePerturbation,
+                    repeats: 4,
+                },
+                "reward-broadcast",
+            ),
+            (
+                RuleConfig::RewardBroadcast {
+                    sigma: 0.1,
+                    variant: RewardVariant::ExploratoryHebb,
+                    repeats: 4,
+                },
                 "reward-broadcast",
             ),
         ] {
