@@ -37,6 +37,7 @@ digits_backprop default
 digits_feedback-alignment default
 digits_kolen-pollack default
 digits_reward-broadcast default
+digits_reward-broadcast exploratory-hebb rule.variant=exploratory-hebb
 digits_gfn-backprop default
 digits_dendritic default
 digits_dendritic inhibition=1 model.apical_inhibition=1
@@ -49,6 +50,7 @@ orientation_backprop default
 orientation_feedback-alignment default
 orientation_kolen-pollack default
 orientation_reward-broadcast default
+orientation_reward-broadcast exploratory-hebb rule.variant=exploratory-hebb
 orientation_gfn-backprop default
 orientation_dendritic default
 orientation_predictive-coding default
