@@ -66,19 +66,39 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
 }
 
 #[test]
-fn the_gfn_rules_agree_on_ndarray_and_wgpu() {
-    // The dendritic rule and predictive coding (with the generative top-down learning) run the
-    // same numbers on both backends.
+fn every_rule_agrees_on_ndarray_and_wgpu() {
+    // Every learning rule (the gfn ones with their top-down learning) runs the same numbers on
+    // both backends.
     let tmp = tempdir().unwrap();
-    for config in [
-        "configs/digits_dendritic.toml",
-        "configs/digits_predictive-coding.toml",
-    ] {
+    for (case, (config, rule)) in [
+        ("configs/digits_dendritic.toml", "rule.kind=dendritic"),
+        (
+            "configs/digits_predictive-coding.toml",
+            "rule.kind=predictive-coding",
+        ),
+        ("configs/quickstart.toml", "rule.kind=feedback-alignment"),
+        ("configs/quickstart.toml", "rule.kind=kolen-pollack"),
+        ("configs/quickstart.toml", "rule.kind=reward-broadcast"),
+        ("configs/quickstart.toml", "rule.variant=exploratory-hebb"),
+        ("configs/quickstart.toml", "rule.kind=predictive-coding"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let run = |dir: &std::path::Path, backend: &str| {
             let d = dir.to_str().unwrap().to_string();
+            let rule_kind = if rule.starts_with("rule.variant") {
+                "rule.kind=reward-broadcast"
+            } else {
+                rule
+            };
             apical(&[
                 "run",
                 config,
+                "--set",
+                rule_kind,
+                "--set",
+                rule,
                 "--set",
                 "training.steps=8",
                 "--set",
@@ -95,7 +115,7 @@ fn the_gfn_rules_agree_on_ndarray_and_wgpu() {
                 &d,
             ])
         };
-        let name = config.trim_start_matches("configs/");
+        let name = format!("{case}-{}", rule.replace(['=', '.'], "-"));
         let cpu = tmp.path().join(format!("{name}-cpu"));
         let gpu = tmp.path().join(format!("{name}-gpu"));
         ok(&run(&cpu, "ndarray"));
@@ -115,7 +135,7 @@ fn the_gfn_rules_agree_on_ndarray_and_wgpu() {
             let rel = (la - lb).abs() / la.abs().max(1e-12);
             assert!(
                 rel <= 1e-4,
-                "{config} step {step} {split}: ndarray loss {la} vs wgpu {lb} (relative {rel:.2e})"
+                "{config} {rule} step {step} {split}: ndarray loss {la} vs wgpu {lb} (relative {rel:.2e})"
             );
         }
     }

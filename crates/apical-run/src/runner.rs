@@ -327,35 +327,42 @@ impl<'a> Trainer<'a> {
                 self.diagnostics.to_csv().as_bytes(),
             )?;
         }
-        // Dendritic compartments of a gfn on (up to) 512 test examples.
-        let n = self.data.test.len().min(512);
-        let idx: Vec<usize> = (0..n).collect();
-        let (x, _) = self.data.test.batch(&idx);
-        let device = self.device.clone().without_autodiff();
-        let probe = self.tensor(x, n, self.data.test.n_features, &device);
-        if let Some(stats) = self.net.valid().dendrite_stats(probe) {
-            for (layer, (apical_magnitude, residual_mean, residual_std)) in
-                stats.into_iter().enumerate()
-            {
-                self.dendrites.rows.push(DendriteRow {
-                    step,
-                    layer,
-                    apical_magnitude,
-                    residual_mean,
-                    residual_std,
-                });
-            }
-            write_atomic(
-                &self.dir.join("dendrites.csv"),
-                self.dendrites.to_csv().as_bytes(),
-            )?;
-        }
+        self.log_dendrites(step)?;
         if let Some(events) = &self.events {
             let mut scalars = self.diagnostics.scalars();
             scalars.extend(self.dendrites.scalars());
             events.write(&self.log, &scalars)?;
         }
         Ok(())
+    }
+
+    /// gfn only: apical magnitude and residual statistics per hidden layer on (up to) 512 test
+    /// examples, appended to `dendrites.csv`.
+    fn log_dendrites(&mut self, step: usize) -> Result<(), RunError> {
+        if !matches!(self.net, Network::Gfn(_)) {
+            return Ok(());
+        }
+        let n = self.data.test.len().min(512);
+        let idx: Vec<usize> = (0..n).collect();
+        let (x, _) = self.data.test.batch(&idx);
+        let device = self.device.clone().without_autodiff();
+        let probe = self.tensor(x, n, self.data.test.n_features, &device);
+        let stats = self.net.valid().dendrite_stats(probe).unwrap_or_default();
+        for (layer, (apical_magnitude, residual_mean, residual_std)) in
+            stats.into_iter().enumerate()
+        {
+            self.dendrites.rows.push(DendriteRow {
+                step,
+                layer,
+                apical_magnitude,
+                residual_mean,
+                residual_std,
+            });
+        }
+        write_atomic(
+            &self.dir.join("dendrites.csv"),
+            self.dendrites.to_csv().as_bytes(),
+        )
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
