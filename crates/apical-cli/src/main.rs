@@ -2,8 +2,10 @@
 //! that picks the device.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
 
 use apical_run::{init_device, ExperimentConfig, RunError, RunOptions};
 use clap::{Args, Parser, Subcommand};
@@ -197,7 +199,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(if err.is_bad_input() { 2 } else { 1 })
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// SIGINT / SIGTERM set the run's stop flag to the signal number: the run checkpoints, flushes
+/// its logs and exits 130 / 143. A second SIGINT exits at once. SIGXFSZ (a file-size limit) is
+/// caught so that a write past the limit fails with an error instead of killing the process.
+fn stop_flag() -> Option<Arc<AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+    use signal_hook::flag;
+    let stop = Arc::new(AtomicUsize::new(0));
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let registered = flag::register_conditional_shutdown(SIGINT, 130, interrupted.clone())
+        .and_then(|_| flag::register(SIGINT, interrupted))
+        .and_then(|_| flag::register_usize(SIGINT, stop.clone(), SIGINT as usize))
+        .and_then(|_| flag::register_usize(SIGTERM, stop.clone(), SIGTERM as usize))
+        .and_then(|_| flag::register(SIGXFSZ, Arc::new(AtomicBool::new(false))));
+    match registered {
+        Ok(_) => Some(stop),
+        Err(e) => {
+            eprintln!("apical: warning: cannot install signal handlers ({e}); Ctrl-C stops without a checkpoint");
+            None
         }
     }
 }
@@ -219,6 +243,7 @@ fn options(halt_after: Option<usize>) -> RunOptions {
     RunOptions {
         progress: std::io::stderr().is_terminal(),
         halt_after,
+        stop: stop_flag(),
     }
 }
 
@@ -249,18 +274,17 @@ fn run(args: RunArgs) -> Result<(), RunError> {
         out.display()
     );
     let summary = apical_run::start(&config, &data, &device, &out, &options(args.halt_after))?;
-    report(&summary.dir, &summary.json);
+    report(&summary);
     Ok(())
 }
 
 fn resume(args: ResumeArgs) -> Result<(), RunError> {
     let config_path = args.dir.join("config.toml");
     if !config_path.is_file() {
-        return Err(RunError::Resume {
-            path: args.dir.clone(),
-            message: "no config.toml here (is this a run directory written by `apical run`?)"
-                .into(),
-        });
+        return Err(RunError::resume(
+            &args.dir,
+            "no config.toml here (is this a run directory written by `apical run`?)",
+        ));
     }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
@@ -277,7 +301,7 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
         &args.dir,
         &options(args.halt_after),
     )?;
-    report(&summary.dir, &summary.json);
+    report(&summary);
     Ok(())
 }
 
@@ -317,25 +341,19 @@ fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
     }
 }
 
-fn report(dir: &Path, json: &serde_json::Value) {
-    let acc = json["test_accuracy"].as_f64().unwrap_or(f64::NAN);
-    let secs = json["wall_seconds"].as_f64().unwrap_or(f64::NAN);
+fn report(run: &apical_run::RunSummary) {
+    let summary = &run.summary;
     println!(
-        "test accuracy {:.4} after {} steps ({secs:.1} s); run directory: {}",
-        acc,
-        json["steps"],
-        dir.display()
+        "test accuracy {:.4} after {} steps ({:.1} s); run directory: {}",
+        summary.test_accuracy.unwrap_or(f64::NAN),
+        summary.steps,
+        summary.wall_seconds,
+        run.dir.display()
     );
-    if let Some(levels) = json["accuracy_by_signal"].as_array() {
+    if let Some(levels) = &summary.accuracy_by_signal {
         let parts: Vec<String> = levels
             .iter()
-            .map(|l| {
-                format!(
-                    "{:+}%: {:.3}",
-                    l["signal"].as_f64().unwrap_or(0.0),
-                    l["accuracy"].as_f64().unwrap_or(0.0)
-                )
-            })
+            .map(|l| format!("{:+}%: {:.3}", l.signal, l.accuracy))
             .collect();
         println!("accuracy by signal level: {}", parts.join(", "));
     }

@@ -4,8 +4,14 @@
 use apical_nn::{Classifier, SeededRng};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 use crate::{cross_entropy, Optimizer};
+
+/// `[rule]` with `kind = "backprop"` (no hyper-parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackpropConfig {}
 
 /// Error backpropagation with a cross-entropy loss on the readout.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,7 +32,7 @@ impl Backprop {
     /// # Shapes
     /// - input: `[batch, d_in]`
     /// - targets: `[batch, d_out]` (one-hot)
-    pub fn step<M: Classifier>(
+    pub(crate) fn step<M: Classifier>(
         &self,
         net: M,
         optimizer: &mut Optimizer,

@@ -19,15 +19,66 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
-use apical_nn::{without_autodiff, Classifier, GenerativeFeedbackNetwork, SeededRng, TopDown};
+use apical_nn::{without_autodiff, GenerativeFeedbackNetwork, SeededRng, TopDown};
 use burn::module::Module;
 use burn::optim::GradientsParams;
+use apical_core::{check, InvalidParameter};
 use burn::tensor::{activation, Device, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
 };
+
+/// `[rule]` with `kind = "dendritic"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DendriticConfig {
+    /// Burst sensitivity β (> 0).
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    /// Step size of the normalised-LMS learning of the cancellation weights Q, used with
+    /// fixed-random top-down weights (0 ≤ η < 2).
+    #[serde(default = "default_q_rate")]
+    pub q_rate: f64,
+    /// Learn from the activity at the end of the T-step inference (engaged feedback included)
+    /// rather than from the bottom-up sweep.
+    #[serde(default)]
+    pub through_inference: bool,
+}
+
+fn default_beta() -> f64 {
+    4.0
+}
+fn default_q_rate() -> f64 {
+    0.01
+}
+
+impl Default for DendriticConfig {
+    fn default() -> Self {
+        Self {
+            beta: default_beta(),
+            q_rate: default_q_rate(),
+            through_inference: false,
+        }
+    }
+}
+
+impl DendriticConfig {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::positive("beta", self.beta)?;
+        check::in_range("q_rate", self.q_rate, 0.0, 2.0, false, false)
+    }
+
+    /// The rule for `net` (`device`: the network's device without autodiff).
+    pub fn init(&self, net: &GenerativeFeedbackNetwork, device: &Device) -> Dendritic {
+        let mut rule = Dendritic::new(net, self.beta, self.q_rate, device);
+        rule.through_inference = self.through_inference;
+        rule
+    }
+}
 
 /// The dendritic rule and its state (the cancellation weights Q).
 #[derive(Debug, Clone)]
@@ -73,7 +124,7 @@ impl Dendritic {
     }
 
     /// One update of `net` on a batch (the network should use sigmoid units).
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         net: GenerativeFeedbackNetwork,
         optimizer: &mut Optimizer,
@@ -186,15 +237,19 @@ impl Dendritic {
             events_above = e;
         }
         let _ = signal_above;
-        let before = net.clone();
         let net = optimizer.step(learning_rate, net, grads);
         for (l, dq) in q_updates {
             self.q[l] = self.q[l].clone() + dq * self.q_rate;
         }
-        // Inference and the next teaching signals use the top-down weights the mode gives.
-        let net = net.after_update(&before, input);
+        // The driver (`Learner`) then moves the top-down weights as the network's mode says, so
+        // inference and the next teaching signals use them.
         diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    pub fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.q)
     }
 
     /// Q as bytes (JSON shapes line, then little-endian f32), for checkpoints.

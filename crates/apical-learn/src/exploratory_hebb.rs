@@ -60,7 +60,7 @@ impl ExploratoryHebb {
     ///
     /// # Shapes
     /// - input: `[batch, d_in]` (on the network's device)
-    pub fn step(
+    pub(crate) fn step(
         &self,
         net: Feedforward,
         optimizer: &mut Optimizer,

@@ -12,12 +12,46 @@ use apical_nn::{uniform_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
+use apical_core::{check, InvalidParameter};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
 };
+
+/// `[rule]` with `kind = "feedback-alignment"` (no hyper-parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackAlignmentConfig {}
+
+/// `[rule]` with `kind = "kolen-pollack"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KolenPollackConfig {
+    /// Per-step decay λ of forward and feedback weights, in [0, 1).
+    #[serde(default = "default_decay")]
+    pub decay: f64,
+}
+
+fn default_decay() -> f64 {
+    1e-3
+}
+
+impl Default for KolenPollackConfig {
+    fn default() -> Self {
+        Self {
+            decay: default_decay(),
+        }
+    }
+}
+
+impl KolenPollackConfig {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::in_range("decay", self.decay, 0.0, 1.0, false, false)
+    }
+}
 
 /// How the feedback matrices evolve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -75,7 +109,7 @@ impl FeedbackAlignment {
     ///
     /// # Shapes
     /// - input: `[batch, d_in]` (on the network's device)
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         net: Feedforward,
         optimizer: &mut Optimizer,
@@ -142,6 +176,11 @@ impl FeedbackAlignment {
             }
         }
         (net, StepReport { loss }, diagnostics)
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    pub fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.feedback)
     }
 
     /// The feedback matrices as bytes (JSON shapes line, then little-endian f32), for

@@ -2,11 +2,14 @@
 //!
 //! Rules are functional, like `optim.step(lr, model, grads)` in burn: a rule takes the network
 //! and a batch and returns the updated network. Every rule implements [`LearningRule`] for the
-//! network types it can train (`backprop` and `predictive-coding` for both, the feedback and
-//! broadcast rules for `Feedforward`, `dendritic` for `GenerativeFeedbackNetwork`). This crate currently provides the baseline every
-//! figure compares with, `backprop` (burn autodiff, cross-entropy), `feedback-alignment` and
-//! `kolen-pollack` (with per-layer angles to backprop), and the optimizers (Adam, SGD with
-//! momentum) whose state is checkpointed exactly so that resumed runs are identical.
+//! network types it can train and is stepped through the one driver, [`Learner`], which also
+//! keeps the network's derived weights current. The rules: `backprop` (burn autodiff,
+//! cross-entropy), `feedback-alignment` and `kolen-pollack`, `dendritic` (burstprop family, on
+//! the gfn), `predictive-coding` (discriminative and generative, on ff and gfn) and
+//! `reward-broadcast` (node perturbation, exploratory Hebb; node perturbation also learns from
+//! reward alone in a closed loop, [`RewardLearning`]). Each reports per-layer angles to
+//! backprop on request. [`RuleConfig`] is the `[rule]` section of a config; optimizers (Adam,
+//! SGD with momentum) keep exactly checkpointable state so resumed runs are identical.
 #![warn(missing_docs)]
 
 mod backprop;
@@ -14,10 +17,12 @@ mod dendritic;
 mod diagnostics;
 mod exploratory_hebb;
 mod feedback_alignment;
+mod learner;
 mod loss;
 mod matrix_state;
 mod optimizer;
 mod predictive_coding;
+mod registry;
 mod reward_broadcast;
 mod rule;
 
@@ -26,9 +31,11 @@ pub use dendritic::*;
 pub use diagnostics::*;
 pub use exploratory_hebb::*;
 pub use feedback_alignment::*;
+pub use learner::*;
 pub use loss::*;
-pub use matrix_state::*;
+pub(crate) use matrix_state::*;
 pub use optimizer::*;
 pub use predictive_coding::*;
+pub use registry::*;
 pub use reward_broadcast::*;
 pub use rule::*;

@@ -5,6 +5,13 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::OptimizerStateError;
 
+/// Whether every entry of `matrices` is finite (no NaN or ±inf): rule state a run may keep.
+pub fn matrices_finite(matrices: &[Tensor<2>]) -> bool {
+    matrices
+        .iter()
+        .all(|m| m.to_data().iter::<f32>().all(f32::is_finite))
+}
+
 /// Encodes `matrices`.
 pub fn matrices_to_bytes(matrices: &[Tensor<2>]) -> Vec<u8> {
     let shapes: Vec<[usize; 2]> = matrices.iter().map(|m| m.dims()).collect();

@@ -8,6 +8,7 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use apical_core::InvalidParameter;
 use thiserror::Error;
 
 /// Which optimizer, with its hyper-parameters.
@@ -63,7 +64,7 @@ impl Default for OptimizerConfig {
 
 impl OptimizerConfig {
     /// Checks the hyper-parameters; the error names the offending field.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
         match *self {
             OptimizerConfig::Adam {
                 beta1,
@@ -72,16 +73,16 @@ impl OptimizerConfig {
                 weight_decay,
             } => {
                 if !(0.0..1.0).contains(&beta1) {
-                    return Err(("beta1", format!("must be in [0, 1), got {beta1}")));
+                    return Err(InvalidParameter::new("beta1", format!("must be in [0, 1), got {beta1}")));
                 }
                 if !(0.0..1.0).contains(&beta2) {
-                    return Err(("beta2", format!("must be in [0, 1), got {beta2}")));
+                    return Err(InvalidParameter::new("beta2", format!("must be in [0, 1), got {beta2}")));
                 }
                 if epsilon.is_nan() || epsilon <= 0.0 {
-                    return Err(("epsilon", format!("must be > 0, got {epsilon}")));
+                    return Err(InvalidParameter::new("epsilon", format!("must be > 0, got {epsilon}")));
                 }
                 if weight_decay.is_nan() || weight_decay < 0.0 {
-                    return Err(("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
+                    return Err(InvalidParameter::new("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
                 }
             }
             OptimizerConfig::Sgd {
@@ -89,10 +90,10 @@ impl OptimizerConfig {
                 weight_decay,
             } => {
                 if !(0.0..1.0).contains(&momentum) {
-                    return Err(("momentum", format!("must be in [0, 1), got {momentum}")));
+                    return Err(InvalidParameter::new("momentum", format!("must be in [0, 1), got {momentum}")));
                 }
                 if weight_decay.is_nan() || weight_decay < 0.0 {
-                    return Err(("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
+                    return Err(InvalidParameter::new("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
                 }
             }
         }

@@ -29,6 +29,7 @@ use apical_nn::{
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
+use apical_core::{check, InvalidParameter};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -155,19 +156,62 @@ pub struct PredictiveCoding {
     generative: Vec<Tensor<2>>,
 }
 
-/// Hyper-parameters of [`PredictiveCoding`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Hyper-parameters of [`PredictiveCoding`]; `[rule]` with `kind = "predictive-coding"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PcSettings {
-    /// Discriminative or generative.
+    /// "discriminative" (labels nudge the output) or "generative" (unlabelled: the network
+    /// learns to predict its input top-down).
+    #[serde(default)]
     pub mode: PcMode,
-    /// Inference steps T.
+    /// Inference steps T per update.
+    #[serde(default = "default_pc_steps")]
     pub steps: usize,
-    /// Inference step size α.
+    /// Inference step size α, in (0, 1]. Inference is stable while α·(1 + ‖W‖²·φ′²) < 2: the
+    /// default 0.1 suits relu networks, sigmoid units (φ′ ≤ ¼) allow 0.5.
+    #[serde(default = "default_inference_rate")]
     pub inference_rate: f64,
-    /// Output error weight ν.
+    /// Weight ν of the output error (> 0; small ν → backprop's gradient).
+    #[serde(default = "default_nudge")]
     pub nudge: f64,
-    /// Generative-weight step size.
+    /// Step size of the generative weights (generative mode), in (0, 2).
+    #[serde(default = "default_generative_rate")]
     pub generative_rate: f64,
+}
+
+fn default_pc_steps() -> usize {
+    5
+}
+fn default_inference_rate() -> f64 {
+    0.1
+}
+fn default_nudge() -> f64 {
+    1.0
+}
+fn default_generative_rate() -> f64 {
+    0.05
+}
+
+impl Default for PcSettings {
+    fn default() -> Self {
+        Self {
+            mode: PcMode::default(),
+            steps: default_pc_steps(),
+            inference_rate: default_inference_rate(),
+            nudge: default_nudge(),
+            generative_rate: default_generative_rate(),
+        }
+    }
+}
+
+impl PcSettings {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::at_least_one("steps", self.steps)?;
+        check::in_range("inference_rate", self.inference_rate, 0.0, 1.0, true, true)?;
+        check::positive("nudge", self.nudge)?;
+        check::in_range("generative_rate", self.generative_rate, 0.0, 2.0, true, false)
+    }
 }
 
 impl PredictiveCoding {
@@ -204,7 +248,7 @@ impl PredictiveCoding {
     ///
     /// # Shapes
     /// - input: `[batch, d_in]` (on the network's device)
-    pub fn step<N: PcNetwork>(
+    pub(crate) fn step<N: PcNetwork>(
         &mut self,
         net: N,
         optimizer: &mut Optimizer,
@@ -374,9 +418,7 @@ impl PredictiveCoding {
         } else {
             Vec::new()
         };
-        let before = net.clone();
         let net = optimizer.step(learning_rate, net, grads);
-        let net = net.after_update(&before, input);
         (net, StepReport { loss }, diagnostics)
     }
 
@@ -398,6 +440,11 @@ impl PredictiveCoding {
                 below - rates[l].clone().matmul(self.generative[l].clone())
             })
             .collect()
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    pub fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.generative)
     }
 
     /// The generative weights as bytes (JSON shapes line, then little-endian f32).

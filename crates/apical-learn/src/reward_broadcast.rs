@@ -7,17 +7,224 @@
 use apical_nn::{normal_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{activation, Tensor};
+use apical_core::{check, InvalidParameter};
+use burn::tensor::{activation, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
-use crate::{one_hot, LayerDiagnostics, Optimizer, StepReport};
+use crate::{
+    one_hot, LayerDiagnostics, Optimizer, OptimizerStateError, RewardLearning, StepContext,
+    StepReport,
+};
 
-/// Node perturbation with perturbation size σ.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// `[rule]` with `kind = "reward-broadcast"`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardBroadcastConfig {
+    /// Perturbation / exploration noise σ (> 0) added to every unit's input.
+    #[serde(default = "default_sigma")]
+    pub sigma: f64,
+    /// "node-perturbation" (loss change against a clean pass; Fiete & Seung 2006) or
+    /// "exploratory-hebb" (activity and reward relative to their averages over repeats of the
+    /// stimulus; Legenstein et al. 2010).
+    #[serde(default)]
+    pub variant: RewardVariant,
+    /// Exploratory repeats K of each stimulus (exploratory Hebb), at least 2.
+    #[serde(default = "default_repeats")]
+    pub repeats: usize,
+    /// Rate of the running reward baseline R̄ in closed-loop (reward-only) learning, in (0, 1].
+    #[serde(default = "default_baseline_rate")]
+    pub baseline_rate: f64,
+}
+
+/// How `reward-broadcast` turns the reward into an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardVariant {
+    /// Node perturbation.
+    #[default]
+    NodePerturbation,
+    /// Exploratory Hebb.
+    ExploratoryHebb,
+}
+
+fn default_sigma() -> f64 {
+    0.1
+}
+fn default_repeats() -> usize {
+    4
+}
+fn default_baseline_rate() -> f64 {
+    0.05
+}
+
+impl Default for RewardBroadcastConfig {
+    fn default() -> Self {
+        Self {
+            sigma: default_sigma(),
+            variant: RewardVariant::default(),
+            repeats: default_repeats(),
+            baseline_rate: default_baseline_rate(),
+        }
+    }
+}
+
+impl RewardBroadcastConfig {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::positive("sigma", self.sigma)?;
+        if self.repeats < 2 {
+            return Err(InvalidParameter::new(
+                "repeats",
+                format!("must be at least 2, got {}", self.repeats),
+            ));
+        }
+        check::in_range("baseline_rate", self.baseline_rate, 0.0, 1.0, true, true)
+    }
+}
+
+/// Node perturbation with perturbation size σ. With labels ([`LearningRule`]) the reward is
+/// the loss change the jitter caused; in a closed loop ([`RewardLearning`]) it is whatever the
+/// environment returns, compared with a running baseline R̄:
+/// `ΔW_l ∝ (R − R̄)/σ² · a_lᵀ ξ_l` (REINFORCE with a baseline; Williams 1992).
+#[derive(Debug, Clone)]
 pub struct RewardBroadcast {
     /// Standard deviation σ of the perturbation added to every unit's input.
     pub sigma: f64,
     /// Compute the per-layer comparison with backprop this step.
     pub diagnose: bool,
+    /// Rate of the running reward baseline R̄ in closed-loop learning, in (0, 1].
+    pub baseline_rate: f64,
+    /// The running baseline R̄ (none before the first reward).
+    baseline: Option<f64>,
+    /// What the last `act` jittered: each layer's input a_l and perturbation ξ_l.
+    pending: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
+}
+
+impl RewardBroadcast {
+    /// Node perturbation with perturbation σ (> 0) and the default baseline rate.
+    pub fn new(sigma: f64) -> Self {
+        assert!(sigma > 0.0, "RewardBroadcast: sigma must be > 0");
+        Self {
+            sigma,
+            diagnose: true,
+            baseline_rate: default_baseline_rate(),
+            baseline: None,
+            pending: None,
+        }
+    }
+
+    /// The running reward baseline R̄ of closed-loop learning (none before the first reward).
+    pub fn baseline(&self) -> Option<f64> {
+        self.baseline
+    }
+
+    /// The baseline as bytes (empty before the first reward), for checkpoints.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        self.baseline
+            .map(|b| b.to_le_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Restores [`state_bytes`](Self::state_bytes).
+    pub fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        _device: &burn::tensor::Device,
+    ) -> Result<(), OptimizerStateError> {
+        self.baseline = match bytes.len() {
+            0 => None,
+            8 => Some(f64::from_le_bytes(bytes.try_into().expect("8 bytes"))),
+            n => {
+                return Err(OptimizerStateError::Malformed(format!(
+                    "reward baseline: expected 0 or 8 bytes, got {n}"
+                )))
+            }
+        };
+        Ok(())
+    }
+}
+
+impl RewardLearning<Feedforward> for RewardBroadcast {
+    fn act(
+        &mut self,
+        net: &Feedforward,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+    ) -> Vec<Tensor<2>> {
+        let input = without_autodiff(input);
+        let inner = net.valid();
+        let device = input.device();
+        let batch = input.dims()[0];
+        let n_layers = inner.layers.len();
+        let (_, _, rng) = ctx.parts();
+        let mut a = input;
+        let mut inputs = Vec::with_capacity(n_layers);
+        let mut perturbations = Vec::with_capacity(n_layers);
+        let mut rates = Vec::with_capacity(n_layers);
+        for (l, layer) in inner.layers.iter().enumerate() {
+            let width = layer.weight.dims()[1];
+            let xi = normal_matrix(batch, width, self.sigma, rng, &device);
+            let z = layer.forward(a.clone()) + xi.clone();
+            inputs.push(a);
+            perturbations.push(xi);
+            a = if l + 1 == n_layers {
+                z
+            } else {
+                inner.activation.forward(z)
+            };
+            rates.push(a.clone());
+        }
+        self.pending = Some((inputs, perturbations));
+        rates
+    }
+
+    fn reinforce(
+        &mut self,
+        net: Feedforward,
+        ctx: &mut StepContext<'_>,
+        reward: &[f32],
+    ) -> (Feedforward, StepReport) {
+        let (inputs, perturbations) = self
+            .pending
+            .take()
+            .expect("RewardBroadcast::reinforce: call act first");
+        let batch = inputs[0].dims()[0];
+        assert_eq!(
+            reward.len(),
+            batch,
+            "RewardBroadcast::reinforce: one reward per example expected"
+        );
+        let mean_reward = reward.iter().map(|&r| r as f64).sum::<f64>() / batch as f64;
+        let baseline = self.baseline.unwrap_or(mean_reward);
+        let device = inputs[0].device();
+        // Gradient *descent* direction: minus the reward-weighted correlation.
+        let advantage: Vec<f32> = reward
+            .iter()
+            .map(|&r| ((baseline - r as f64) / (self.sigma * self.sigma)) as f32)
+            .collect();
+        let advantage =
+            Tensor::<1>::from_data(TensorData::new(advantage, [batch]), &device).unsqueeze_dim::<2>(1);
+        let mut grads = GradientsParams::new();
+        for (l, (a, xi)) in inputs.iter().zip(&perturbations).enumerate() {
+            let modulated = xi.clone() * advantage.clone();
+            grads.register(
+                net.layers[l].weight.id,
+                a.clone().transpose().matmul(modulated.clone()) / batch as f64,
+            );
+            if let Some(bias) = &net.layers[l].bias {
+                grads.register(bias.id, modulated.sum_dim(0).squeeze::<1>() / batch as f64);
+            }
+        }
+        let (optimizer, learning_rate, _) = ctx.parts();
+        let net = optimizer.step(learning_rate, net, grads);
+        self.baseline = Some(baseline + self.baseline_rate * (mean_reward - baseline));
+        (
+            net,
+            StepReport {
+                loss: -mean_reward as f32,
+            },
+        )
+    }
 }
 
 /// Per-trial cross-entropy `[batch]`.
@@ -33,7 +240,7 @@ impl RewardBroadcast {
     ///
     /// # Shapes
     /// - input: `[batch, d_in]` (on the network's device)
-    pub fn step(
+    pub(crate) fn step(
         &self,
         net: Feedforward,
         optimizer: &mut Optimizer,
@@ -139,10 +346,7 @@ mod tests {
             &device,
         );
         let y = [0usize, 1, 2, 0, 1, 2, 0, 1];
-        let rule = RewardBroadcast {
-            sigma: 0.05,
-            diagnose: true,
-        };
+        let rule = RewardBroadcast::new(0.05);
         let mut rng = SeededRng::new(3);
         let mut mean_angle = 0.0;
         let mut sum: Option<Tensor<2>> = None;

@@ -1,5 +1,10 @@
-//! The one interface every learning rule implements, so that a config (or a researcher's own
-//! loop) can pick any of them for a network type.
+//! The one interface every learning rule implements ([`LearningRule`]), and the reward-only
+//! interface of rules that can learn in a closed loop without labels ([`RewardLearning`]).
+//!
+//! Rules are stepped only through the driver [`Learner`](crate::Learner), which does
+//! snapshot → the rule's update → the network's own bookkeeping (`Classifier::after_update`:
+//! the gfn's top-down weights and apical predictions) in one place; a [`StepContext`] can only
+//! be made by the driver, so no caller can skip that bookkeeping by accident.
 
 use apical_nn::{Feedforward, GenerativeFeedbackNetwork, SeededRng};
 use burn::tensor::{Device, Tensor};
@@ -9,33 +14,47 @@ use crate::{
     OptimizerStateError, PcNetwork, PredictiveCoding, RewardBroadcast, StepReport,
 };
 
-/// A learning rule for networks of type `N`.
-///
-/// One [`step`](Self::step) updates the network on a batch and reports the batch loss and, when
-/// diagnostics are on, one [`LayerDiagnostics`] per layer (bottom first). Rules that keep state
-/// between steps (feedback matrices, cancellation weights, generative weights) expose it as
-/// bytes for checkpoints.
+/// What a rule may use during one update: the optimizer that turns its gradients into weight
+/// changes, the learning rate, the seeded noise for this step (units' noise and the rule's
+/// exploration) and whether to compute the comparison with backprop. Made only by
+/// [`Learner`](crate::Learner).
+pub struct StepContext<'a> {
+    pub(crate) optimizer: &'a mut Optimizer,
+    pub(crate) learning_rate: f64,
+    pub(crate) noise: &'a mut SeededRng,
+    pub(crate) diagnose: bool,
+}
+
+impl StepContext<'_> {
+    /// The optimizer, the learning rate and the noise stream, borrowed together.
+    pub fn parts(&mut self) -> (&mut Optimizer, f64, &mut SeededRng) {
+        (self.optimizer, self.learning_rate, self.noise)
+    }
+
+    /// Whether this step computes per-layer angles to backprop (an extra backward pass).
+    pub fn diagnose(&self) -> bool {
+        self.diagnose
+    }
+}
+
+/// The result of one update: the new network, the batch loss and, when diagnostics were on,
+/// one [`LayerDiagnostics`] per layer (bottom first).
+pub type Update<N> = (N, StepReport, Vec<LayerDiagnostics>);
+
+/// A learning rule for networks of type `N`. Implement it for a rule of your own; step it with
+/// [`Learner`](crate::Learner).
 ///
 /// ```
-/// use apical_learn::{LearningRule, OptimizerConfig, PcMode, PcSettings, PredictiveCoding};
+/// use apical_learn::{Learner, OptimizerConfig, PcSettings, PredictiveCoding};
 /// use apical_nn::{ndarray_device, FeedforwardConfig, SeededRng};
 /// use burn::tensor::Tensor;
 ///
 /// let device = ndarray_device().autodiff();
 /// let net = FeedforwardConfig::new(4, vec![8], 3).init(&device);
-/// let settings = PcSettings {
-///     mode: PcMode::Discriminative,
-///     steps: 5,
-///     inference_rate: 0.1,
-///     nudge: 1.0,
-///     generative_rate: 0.05,
-/// };
-/// let mut rule: Box<dyn LearningRule<_>> =
-///     Box::new(PredictiveCoding::new(&net, settings, 0, &ndarray_device()));
-/// let mut optimizer = OptimizerConfig::default().init();
+/// let rule = PredictiveCoding::new(&net, PcSettings::default(), 0, &ndarray_device());
+/// let mut learner = Learner::new(Box::new(rule), OptimizerConfig::default().init(), 1e-3);
 /// let x = Tensor::<2>::ones([2, 4], &device);
-/// let (net, report, _) =
-///     rule.step(net, &mut optimizer, 1e-3, x, &[0, 2], &mut SeededRng::new(0));
+/// let (net, report, _) = learner.step(net, x, &[0, 2], &mut SeededRng::new(0), false);
 /// assert!(report.loss.is_finite());
 /// # let _ = net;
 /// ```
@@ -43,28 +62,22 @@ pub trait LearningRule<N> {
     /// The rule's config name (`rule.kind`).
     fn name(&self) -> &'static str;
 
-    /// One update of `net` on a batch. `noise` drives the units' noise and any exploration the
-    /// rule does.
+    /// The rule's own update of `net` on a labelled batch. Called by
+    /// [`Learner::step`](crate::Learner::step), which then lets the network bring its derived
+    /// weights up to date.
     ///
     /// # Shapes
     /// - input: `[batch, d_in]` (on the network's device)
-    fn step(
+    /// - labels: `[batch]`
+    fn update(
         &mut self,
         net: N,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (N, StepReport, Vec<LayerDiagnostics>);
+    ) -> Update<N>;
 
-    /// Whether the next steps compare the update with backprop's gradient (an extra backward
-    /// pass). Rules without diagnostics ignore it.
-    fn set_diagnose(&mut self, on: bool) {
-        let _ = on;
-    }
-
-    /// The rule's state as bytes (empty when it has none).
+    /// The rule's state as bytes (empty when it has none), for checkpoints.
     fn state_bytes(&self) -> Vec<u8> {
         Vec::new()
     }
@@ -79,6 +92,37 @@ pub trait LearningRule<N> {
         let _ = (bytes, device);
         Ok(())
     }
+
+    /// Whether the rule's state is finite; a run stops (diverged) when it is not. Rules with
+    /// state override it; the default (no state) is `true`.
+    fn state_is_finite(&self) -> bool {
+        true
+    }
+
+    /// The rule's reward-only interface, for tasks that give no labels, only a scalar reward
+    /// per example and time step; `None` for rules that need labels.
+    fn reward_learning(&mut self) -> Option<&mut dyn RewardLearning<N>> {
+        None
+    }
+}
+
+/// Learning from a scalar reward alone (closed-loop tasks such as the BCI task): the network
+/// acts, the environment answers with a reward, the rule learns from it. No labels exist.
+pub trait RewardLearning<N> {
+    /// Runs `net` on `input` with the rule's exploration (drawn from the context's noise) and
+    /// remembers what the coming [`reinforce`](Self::reinforce) needs. Returns the rates of
+    /// every layer, the first hidden layer first and the output layer last.
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]`; each returned tensor: `[batch, width of that layer]`
+    fn act(&mut self, net: &N, ctx: &mut StepContext<'_>, input: Tensor<2>) -> Vec<Tensor<2>>;
+
+    /// Updates `net` from `reward` (one value per example) that followed the last
+    /// [`act`](Self::act). The report's loss is the negative mean reward.
+    ///
+    /// # Panics
+    /// If no `act` preceded it, or `reward` does not have one value per example.
+    fn reinforce(&mut self, net: N, ctx: &mut StepContext<'_>, reward: &[f32]) -> (N, StepReport);
 }
 
 impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {
@@ -86,27 +130,17 @@ impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {
         "backprop"
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: N,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (N, StepReport, Vec<LayerDiagnostics>) {
+    ) -> Update<N> {
         let targets = one_hot(labels, net.n_outputs(), &input.device());
-        let before = net.clone();
-        let (net, report) = Backprop::step(
-            self,
-            net,
-            optimizer,
-            learning_rate,
-            input.clone(),
-            targets,
-            Some(noise),
-        );
-        (net.after_update(&before, input), report, Vec::new())
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        let (net, report) = self.step(net, optimizer, learning_rate, input, targets, Some(noise));
+        (net, report, Vec::new())
     }
 }
 
@@ -119,28 +153,16 @@ impl LearningRule<Feedforward> for FeedbackAlignment {
         }
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: Feedforward,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
-        FeedbackAlignment::step(
-            self,
-            net,
-            optimizer,
-            learning_rate,
-            input,
-            labels,
-            Some(noise),
-        )
-    }
-
-    fn set_diagnose(&mut self, on: bool) {
-        self.diagnose = on;
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
     }
 
     fn state_bytes(&self) -> Vec<u8> {
@@ -154,6 +176,10 @@ impl LearningRule<Feedforward> for FeedbackAlignment {
     ) -> Result<(), OptimizerStateError> {
         FeedbackAlignment::load_state_bytes(self, bytes, device)
     }
+
+    fn state_is_finite(&self) -> bool {
+        FeedbackAlignment::state_is_finite(self)
+    }
 }
 
 impl LearningRule<Feedforward> for RewardBroadcast {
@@ -161,20 +187,36 @@ impl LearningRule<Feedforward> for RewardBroadcast {
         "reward-broadcast"
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: Feedforward,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
-        RewardBroadcast::step(self, net, optimizer, learning_rate, input, labels, noise)
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, noise)
     }
 
-    fn set_diagnose(&mut self, on: bool) {
-        self.diagnose = on;
+    fn state_bytes(&self) -> Vec<u8> {
+        RewardBroadcast::state_bytes(self)
+    }
+
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        RewardBroadcast::load_state_bytes(self, bytes, device)
+    }
+
+    fn state_is_finite(&self) -> bool {
+        self.baseline().is_none_or(f64::is_finite)
+    }
+
+    fn reward_learning(&mut self) -> Option<&mut dyn RewardLearning<Feedforward>> {
+        Some(self)
     }
 }
 
@@ -183,20 +225,16 @@ impl LearningRule<Feedforward> for ExploratoryHebb {
         "reward-broadcast"
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: Feedforward,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (Feedforward, StepReport, Vec<LayerDiagnostics>) {
-        ExploratoryHebb::step(self, net, optimizer, learning_rate, input, labels, noise)
-    }
-
-    fn set_diagnose(&mut self, on: bool) {
-        self.diagnose = on;
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, noise)
     }
 }
 
@@ -205,28 +243,16 @@ impl LearningRule<GenerativeFeedbackNetwork> for Dendritic {
         "dendritic"
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: GenerativeFeedbackNetwork,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (GenerativeFeedbackNetwork, StepReport, Vec<LayerDiagnostics>) {
-        Dendritic::step(
-            self,
-            net,
-            optimizer,
-            learning_rate,
-            input,
-            labels,
-            Some(noise),
-        )
-    }
-
-    fn set_diagnose(&mut self, on: bool) {
-        self.diagnose = on;
+    ) -> Update<GenerativeFeedbackNetwork> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
     }
 
     fn state_bytes(&self) -> Vec<u8> {
@@ -240,6 +266,10 @@ impl LearningRule<GenerativeFeedbackNetwork> for Dendritic {
     ) -> Result<(), OptimizerStateError> {
         Dendritic::load_state_bytes(self, bytes, device)
     }
+
+    fn state_is_finite(&self) -> bool {
+        Dendritic::state_is_finite(self)
+    }
 }
 
 impl<N: PcNetwork> LearningRule<N> for PredictiveCoding {
@@ -247,28 +277,16 @@ impl<N: PcNetwork> LearningRule<N> for PredictiveCoding {
         "predictive-coding"
     }
 
-    fn step(
+    fn update(
         &mut self,
         net: N,
-        optimizer: &mut Optimizer,
-        learning_rate: f64,
+        ctx: &mut StepContext<'_>,
         input: Tensor<2>,
         labels: &[usize],
-        noise: &mut SeededRng,
-    ) -> (N, StepReport, Vec<LayerDiagnostics>) {
-        PredictiveCoding::step(
-            self,
-            net,
-            optimizer,
-            learning_rate,
-            input,
-            labels,
-            Some(noise),
-        )
-    }
-
-    fn set_diagnose(&mut self, on: bool) {
-        self.diagnose = on;
+    ) -> Update<N> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
     }
 
     fn state_bytes(&self) -> Vec<u8> {
@@ -281,5 +299,9 @@ impl<N: PcNetwork> LearningRule<N> for PredictiveCoding {
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
         PredictiveCoding::load_state_bytes(self, bytes, device)
+    }
+
+    fn state_is_finite(&self) -> bool {
+        PredictiveCoding::state_is_finite(self)
     }
 }

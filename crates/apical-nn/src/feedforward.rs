@@ -7,6 +7,17 @@ use burn::tensor::{Device, Tensor};
 
 use crate::{normal_matrix, seeded_linear, Activation, SeededRng};
 
+/// Default hyper-parameters of the feedforward baseline, shared by [`FeedforwardConfig`] and
+/// the config-file form [`FeedforwardParams`](crate::FeedforwardParams).
+pub mod feedforward_defaults {
+    use crate::Activation;
+
+    /// Rate function of the hidden units.
+    pub fn activation() -> Activation {
+        Activation::Relu
+    }
+}
+
 /// Feedforward baseline: `d_in → hidden[0] → … → d_out`, rate units φ on every hidden layer and
 /// a linear readout (logits).
 #[derive(Config, Debug)]
@@ -18,7 +29,7 @@ pub struct FeedforwardConfig {
     /// Output width (number of classes).
     pub d_out: usize,
     /// Rate function φ of the hidden units.
-    #[config(default = "Activation::Relu")]
+    #[config(default = "feedforward_defaults::activation()")]
     pub activation: Activation,
     /// Standard deviation σ of the Gaussian noise added to each hidden unit's input while
     /// training (and whenever a noise generator is passed to the forward pass).

@@ -18,6 +18,37 @@ use crate::{
     SeededRng, TopDown,
 };
 
+/// Default hyper-parameters of the gfn, shared by [`GenerativeFeedbackConfig`] and the
+/// config-file form [`GfnParams`](crate::GfnParams) (one source of defaults).
+pub mod gfn_defaults {
+    use crate::Activation;
+
+    /// Recurrent inference steps T.
+    pub fn steps() -> usize {
+        3
+    }
+    /// Engagement gain γ.
+    pub fn engagement() -> f64 {
+        1.0
+    }
+    /// Rate function.
+    pub fn activation() -> Activation {
+        Activation::Sigmoid
+    }
+    /// Step size of the generative top-down learning.
+    pub fn top_down_rate() -> f64 {
+        0.05
+    }
+    /// Decay of the Kolen–Pollack top-down weights.
+    pub fn top_down_decay() -> f64 {
+        1e-3
+    }
+    /// Step size of the apical-prediction fit.
+    pub fn apical_fit_rate() -> f64 {
+        0.05
+    }
+}
+
 /// Configuration of a [`GenerativeFeedbackNetwork`].
 #[derive(Config, Debug)]
 pub struct GenerativeFeedbackConfig {
@@ -28,16 +59,16 @@ pub struct GenerativeFeedbackConfig {
     /// Output width (classes).
     pub d_out: usize,
     /// Recurrent inference steps T after the bottom-up sweep.
-    #[config(default = 3)]
+    #[config(default = "gfn_defaults::steps()")]
     pub steps: usize,
     /// Engagement gain γ of every hidden layer.
-    #[config(default = 1.0)]
+    #[config(default = "gfn_defaults::engagement()")]
     pub engagement: f64,
     /// Apical inhibition of every hidden layer, in [0, 1].
     #[config(default = 0.0)]
     pub apical_inhibition: f64,
     /// Rate function of the hidden units.
-    #[config(default = "Activation::Sigmoid")]
+    #[config(default = "gfn_defaults::activation()")]
     pub activation: Activation,
     /// Unit noise σ added to every hidden soma at every step (when a noise generator is given).
     #[config(default = 0.0)]
@@ -46,11 +77,15 @@ pub struct GenerativeFeedbackConfig {
     #[config(default = "TopDown::Generative")]
     pub top_down: TopDown,
     /// Step size η of the `generative` top-down learning (normalised LMS, 0 < η < 2).
-    #[config(default = 0.05)]
+    #[config(default = "gfn_defaults::top_down_rate()")]
     pub top_down_rate: f64,
     /// Per-update decay λ of the `kolen-pollack` top-down and forward weights, in [0, 1).
-    #[config(default = 1e-3)]
+    #[config(default = "gfn_defaults::top_down_decay()")]
     pub top_down_decay: f64,
+    /// Step size of the online LMS fit of each unit's apical prediction (k, m) that follows
+    /// every update ([`fit_apical_predictions`](GenerativeFeedbackNetwork::fit_apical_predictions)).
+    #[config(default = "gfn_defaults::apical_fit_rate()")]
+    pub apical_fit_rate: f64,
     /// Seed of the initial weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -102,6 +137,7 @@ impl GenerativeFeedbackConfig {
             top_down: self.top_down,
             top_down_rate: self.top_down_rate,
             top_down_decay: self.top_down_decay,
+            apical_fit_rate: self.apical_fit_rate,
         };
         if self.top_down == TopDown::Tied {
             net.tie_top_down()
@@ -133,6 +169,9 @@ pub struct GenerativeFeedbackNetwork {
     /// Decay of the `kolen-pollack` mode.
     #[module(skip)]
     pub top_down_decay: f64,
+    /// Step size of the apical-prediction fit after every update.
+    #[module(skip)]
+    pub apical_fit_rate: f64,
 }
 
 /// What inference recorded.

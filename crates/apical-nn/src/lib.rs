@@ -14,14 +14,17 @@ mod device;
 mod feedforward;
 mod gfn;
 mod init;
+mod model;
 mod top_down;
 
 pub use activation::*;
+pub use apical_core::InvalidParameter;
 pub use dendritic::*;
 pub use device::*;
 pub use feedforward::*;
 pub use gfn::*;
 pub use init::*;
+pub use model::*;
 pub use top_down::*;
 
 /// A network that maps inputs to class logits; what the runner and the learning rules train.
@@ -37,9 +40,10 @@ pub trait Classifier: burn::module::Module + Sized {
     /// Number of outputs (classes).
     fn n_outputs(&self) -> usize;
 
-    /// Called by every learning rule after it changed the weights (`before`: the network before
-    /// the update; `input`: the batch), so that weights derived from others stay current — the
-    /// gfn's top-down weights ([`TopDown`]). The default does nothing.
+    /// Called by the training driver (`apical_learn::Learner`) after every rule's update
+    /// (`before`: the network before the update; `input`: the batch), so that what is derived
+    /// from the weights stays current — the gfn's top-down weights ([`TopDown`]) and its units'
+    /// apical predictions (the dendritic residual). The default does nothing.
     fn after_update(self, before: &Self, input: burn::tensor::Tensor<2>) -> Self {
         let _ = (before, input);
         self
@@ -75,6 +79,8 @@ impl Classifier for GenerativeFeedbackNetwork {
 
     fn after_update(self, before: &Self, input: burn::tensor::Tensor<2>) -> Self {
         let snapshot = before.snapshot_top_down();
-        self.update_top_down(&snapshot, input)
+        let rate = self.apical_fit_rate;
+        self.update_top_down(&snapshot, input.clone())
+            .fit_apical_predictions(input, rate)
     }
 }

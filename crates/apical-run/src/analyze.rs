@@ -15,10 +15,7 @@ use serde_json::{json, Value};
 use crate::{npy, plot, write_atomic, RunError};
 
 fn bad(path: &Path, message: impl Into<String>) -> RunError {
-    RunError::Read {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    RunError::read(path, message)
 }
 
 fn analysis_error(message: impl std::fmt::Display) -> RunError {

@@ -1,6 +1,9 @@
 //! Checkpoints: `checkpoints/step-NNNNNNNN/` holding the network (burnpack record), the
-//! optimizer state and the loop state. A checkpoint directory is written under a temporary name
-//! and renamed into place, so a checkpoint either exists whole or not at all.
+//! optimizer state, the rule's state and the loop state, plus `manifest.json` with each file's
+//! length and FNV-1a hash. A checkpoint directory is written under a temporary name and renamed
+//! into place, so a checkpoint either exists whole or not at all; the manifest catches one
+//! damaged afterwards (truncated, overwritten), and `apical resume` then falls back to the
+//! previous checkpoint.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,17 @@ const MODEL_FILE: &str = "model.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bin";
 const STATE_FILE: &str = "state.json";
 const RULE_FILE: &str = "rule.bin";
+const MANIFEST_FILE: &str = "manifest.json";
+
+/// 64-bit FNV-1a hash of `bytes`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// File name → (length, FNV-1a hash).
+type Manifest = std::collections::BTreeMap<String, (usize, u64)>;
 
 fn step_dir(root: &Path, step: usize) -> PathBuf {
     root.join(format!("step-{step:08}"))
@@ -58,9 +72,20 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     write_atomic(&tmp_dir.join(MODEL_FILE), &checkpoint.model)?;
     write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &checkpoint.optimizer)?;
     write_atomic(&tmp_dir.join(RULE_FILE), &checkpoint.rule)?;
+    let state = serde_json::to_vec_pretty(&checkpoint.state).expect("state serialises");
+    write_atomic(&tmp_dir.join(STATE_FILE), &state)?;
+    let manifest: Manifest = [
+        (MODEL_FILE, &checkpoint.model),
+        (OPTIMIZER_FILE, &checkpoint.optimizer),
+        (RULE_FILE, &checkpoint.rule),
+        (STATE_FILE, &state),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| (name.to_string(), (bytes.len(), fnv1a(bytes))))
+    .collect();
     write_atomic(
-        &tmp_dir.join(STATE_FILE),
-        &serde_json::to_vec_pretty(&checkpoint.state).expect("state serialises"),
+        &tmp_dir.join(MANIFEST_FILE),
+        &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
     )?;
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(wrap(&final_dir))?;
@@ -82,7 +107,7 @@ pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
         Err(e) => {
             return Err(RunError::Read {
                 path: root.to_path_buf(),
-                message: e.to_string(),
+                source: e.into(),
             })
         }
     };
@@ -98,30 +123,62 @@ pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
     Ok(out)
 }
 
-/// Loads the newest checkpoint under `root`.
-pub fn load_latest(root: &Path) -> Result<Checkpoint, RunError> {
-    let (_, dir) = list(root)?.pop().ok_or_else(|| RunError::Resume {
-        path: root.to_path_buf(),
-        message: "no checkpoint found (is this a run directory?)".into(),
-    })?;
+/// Removes what an interrupted save left behind (`.tmp-step-*` directories).
+pub fn remove_temporaries(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".tmp-step-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Loads the checkpoint in `dir`, checking every file against the manifest. The error names
+/// the damaged file.
+pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|e| RunError::Resume {
             path,
-            message: e.to_string(),
+            source: e.into(),
         })
     };
-    let state_path = dir.join(STATE_FILE);
-    let state: LoopState =
-        serde_json::from_slice(&read(STATE_FILE)?).map_err(|e| RunError::Resume {
-            path: state_path,
-            message: format!("garbled loop state: {e}"),
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest: Manifest =
+        serde_json::from_slice(&read(MANIFEST_FILE)?).map_err(|e| RunError::Resume {
+            path: manifest_path.clone(),
+            source: format!("garbled manifest: {e}").into(),
         })?;
+    let checked = |name: &str| -> Result<Vec<u8>, RunError> {
+        let bytes = read(name)?;
+        let (len, hash) = manifest.get(name).copied().ok_or_else(|| {
+            RunError::resume(&manifest_path, format!("manifest does not list {name}"))
+        })?;
+        if bytes.len() != len {
+            return Err(RunError::resume(
+                &dir.join(name),
+                format!("truncated or extended: {} bytes, expected {len}", bytes.len()),
+            ));
+        }
+        if fnv1a(&bytes) != hash {
+            return Err(RunError::resume(
+                &dir.join(name),
+                "contents differ from the checksum written with it (damaged)",
+            ));
+        }
+        Ok(bytes)
+    };
+    let state_bytes = checked(STATE_FILE)?;
+    let state: LoopState = serde_json::from_slice(&state_bytes).map_err(|e| RunError::Resume {
+        path: dir.join(STATE_FILE),
+        source: format!("garbled loop state: {e}").into(),
+    })?;
     Ok(Checkpoint {
         state,
-        model: read(MODEL_FILE)?,
-        optimizer: read(OPTIMIZER_FILE)?,
-        rule: read(RULE_FILE)?,
+        model: checked(MODEL_FILE)?,
+        optimizer: checked(OPTIMIZER_FILE)?,
+        rule: checked(RULE_FILE)?,
     })
 }
 
@@ -153,21 +210,22 @@ mod tests {
             .map(|(s, _)| s)
             .collect();
         assert_eq!(steps, vec![20, 30]);
-        let latest = load_latest(dir.path()).unwrap();
+        let latest = load(&list(dir.path()).unwrap().pop().unwrap().1).unwrap();
         assert_eq!(latest.state.step, 30);
         assert_eq!(latest.model, vec![1, 2, 30]);
     }
 
     #[test]
-    fn missing_or_garbled_checkpoints_are_resume_errors() {
+    fn damaged_files_are_named() {
         let dir = crate::testdir::tempdir().unwrap();
-        assert!(matches!(
-            load_latest(dir.path()),
-            Err(RunError::Resume { .. })
-        ));
         let saved = save(dir.path(), &ck(5), 2).unwrap();
-        std::fs::write(saved.join(STATE_FILE), b"{").unwrap();
-        let err = load_latest(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("garbled"), "{err}");
+        std::fs::write(saved.join(MODEL_FILE), [1, 2]).unwrap();
+        let err = load(&saved).unwrap_err().to_string();
+        assert!(err.contains("model.bpk") && err.contains("truncated"), "{err}");
+        std::fs::write(saved.join(MODEL_FILE), [1, 2, 6]).unwrap();
+        let err = load(&saved).unwrap_err().to_string();
+        assert!(err.contains("model.bpk") && err.contains("checksum"), "{err}");
+        std::fs::remove_file(saved.join(MANIFEST_FILE)).unwrap();
+        assert!(load(&saved).unwrap_err().to_string().contains("manifest"));
     }
 }

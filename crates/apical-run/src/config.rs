@@ -1,14 +1,16 @@
 //! The experiment config: TOML → checked [`ExperimentConfig`], with `--set key.path=value`
 //! overrides. Validation happens here, once, before any work starts.
+//!
+//! Only the run-level schema lives here (`[training]`, `[logging]`, `[backend]`); the task,
+//! model, rule and optimizer sections are the configs of those concepts, defined (with their
+//! defaults and checks) in apical-tasks, apical-nn and apical-learn.
 
 use std::path::{Path, PathBuf};
 
-use apical_learn::{OptimizerConfig, PcMode};
-use apical_nn::{Activation, TopDown};
-use apical_tasks::digits::DigitsConfig;
-use apical_tasks::idx::IdxConfig;
-use apical_tasks::orientation::OrientationConfig;
-use apical_tasks::TaskError;
+use apical_core::{check, InvalidParameter};
+use apical_learn::{OptimizerConfig, RuleConfig};
+use apical_nn::ModelConfig;
+use apical_tasks::TaskConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::{BackendKind, ConfigError};
@@ -40,258 +42,6 @@ pub struct ExperimentConfig {
     /// Where tensors live.
     #[serde(default)]
     pub backend: BackendConfig,
-}
-
-/// The task (`task.kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum TaskConfig {
-    /// UCI 8×8 digits (vendored).
-    Digits(DigitsConfig),
-    /// Orientation discrimination in dynamic noise.
-    Orientation(OrientationConfig),
-    /// MNIST / Fashion-MNIST from a directory of IDX files.
-    Idx(IdxConfig),
-}
-
-impl TaskConfig {
-    /// The config name of the task kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TaskConfig::Digits(_) => "digits",
-            TaskConfig::Orientation(_) => "orientation",
-            TaskConfig::Idx(_) => "idx",
-        }
-    }
-}
-
-/// The network (`model.kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ModelConfig {
-    /// Feedforward baseline (MLP, no top-down input).
-    Ff(FeedforwardSection),
-    /// Generative-feedback network of two-compartment (dendritic) layers.
-    Gfn(GfnSection),
-}
-
-/// `[model]` with `kind = "gfn"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GfnSection {
-    /// Hidden-layer widths, bottom to top (at least one).
-    #[serde(default = "default_hidden")]
-    pub hidden: Vec<usize>,
-    /// Recurrent inference steps T after the bottom-up sweep.
-    #[serde(default = "default_gfn_steps")]
-    pub steps: usize,
-    /// Engagement gain γ (0 = passive: top-down input does not reach the soma).
-    #[serde(default = "default_engagement")]
-    pub engagement: f64,
-    /// Apical inhibition in [0, 1] (1 = apical compartments silenced).
-    #[serde(default)]
-    pub apical_inhibition: f64,
-    /// Rate function.
-    #[serde(default = "default_gfn_activation")]
-    pub activation: Activation,
-    /// Unit noise σ added to every hidden soma at every step during training.
-    #[serde(default)]
-    pub noise_std: f64,
-    /// Top-down (apical) weights: "generative" (learned to predict the layer below's basal
-    /// drive), "tied" (Wᵀ of the layer above), "fixed-random" or "kolen-pollack".
-    #[serde(default)]
-    pub top_down: TopDown,
-    /// Step size of the generative top-down learning (normalised LMS), in (0, 2).
-    #[serde(default = "default_top_down_rate")]
-    pub top_down_rate: f64,
-    /// Per-update decay of the Kolen–Pollack top-down and forward weights, in [0, 1).
-    #[serde(default = "default_kp_decay")]
-    pub top_down_decay: f64,
-}
-
-fn default_top_down_rate() -> f64 {
-    0.05
-}
-
-fn default_gfn_steps() -> usize {
-    3
-}
-fn default_engagement() -> f64 {
-    1.0
-}
-fn default_gfn_activation() -> Activation {
-    Activation::Sigmoid
-}
-
-impl ModelConfig {
-    /// The config name of the model kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ModelConfig::Ff(_) => "ff",
-            ModelConfig::Gfn(_) => "gfn",
-        }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        ModelConfig::Ff(FeedforwardSection::default())
-    }
-}
-
-/// `[model]` with `kind = "ff"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedforwardSection {
-    /// Hidden-layer widths, bottom to top.
-    #[serde(default = "default_hidden")]
-    pub hidden: Vec<usize>,
-    /// Rate function: "relu", "tanh", "sigmoid" or "linear".
-    #[serde(default)]
-    pub activation: Activation,
-    /// Unit noise σ added to each hidden unit's input during training.
-    #[serde(default)]
-    pub noise_std: f64,
-}
-
-fn default_hidden() -> Vec<usize> {
-    vec![128]
-}
-
-impl Default for FeedforwardSection {
-    fn default() -> Self {
-        Self {
-            hidden: default_hidden(),
-            activation: Activation::Relu,
-            noise_std: 0.0,
-        }
-    }
-}
-
-/// The learning rule (`rule.kind`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum RuleConfig {
-    /// Error backpropagation (burn autodiff) on a cross-entropy loss.
-    Backprop {},
-    /// Feedback alignment (Lillicrap et al. 2016): errors sent down through fixed random
-    /// feedback matrices.
-    FeedbackAlignment {},
-    /// Kolen–Pollack: feedback matrices receive the transposed forward updates; forward and
-    /// feedback weights decay by `decay` per step.
-    KolenPollack {
-        /// Per-step decay λ of forward and feedback weights, in [0, 1).
-        #[serde(default = "default_kp_decay")]
-        decay: f64,
-    },
-    /// Per-unit apical teaching signals in one phase (burstprop / BurstCCN family) on `gfn`.
-    Dendritic {
-        /// Burst sensitivity β.
-        #[serde(default = "default_beta")]
-        beta: f64,
-        /// Step size of the normalised-LMS learning of the cancellation weights Q, used with
-        /// fixed-random top-down weights (0 ≤ η < 2).
-        #[serde(default = "default_q_rate")]
-        q_rate: f64,
-        /// Learn from the activity at the end of the T-step inference (engaged feedback
-        /// included) rather than from the bottom-up sweep.
-        #[serde(default)]
-        through_inference: bool,
-    },
-    /// Predictive coding (Whittington & Bogacz 2017): inference on prediction errors, local
-    /// updates; on ff (errors through Wᵀ) or gfn (errors through the top-down weights).
-    PredictiveCoding {
-        /// "discriminative" (labels nudge the output) or "generative" (unlabelled: the network
-        /// learns to predict its input top-down).
-        #[serde(default)]
-        mode: PcMode,
-        /// Inference steps T per update.
-        #[serde(default = "default_pc_steps")]
-        steps: usize,
-        /// Inference step size α, in (0, 1]. Inference is stable while α·(1 + ‖W‖²·φ′²) < 2:
-        /// the default 0.1 suits relu networks, sigmoid units (φ′ ≤ ¼) allow 0.5.
-        #[serde(default = "default_inference_rate")]
-        inference_rate: f64,
-        /// Weight ν of the output error (> 0; small ν → backprop's gradient).
-        #[serde(default = "default_nudge")]
-        nudge: f64,
-        /// Step size of the generative weights (generative mode), in (0, 2).
-        #[serde(default = "default_top_down_rate")]
-        generative_rate: f64,
-    },
-    /// Reward broadcast: one scalar per trial for every synapse.
-    RewardBroadcast {
-        /// Perturbation / exploration noise σ (> 0) added to every unit's input.
-        #[serde(default = "default_perturbation")]
-        sigma: f64,
-        /// "node-perturbation" (loss change against a clean pass; Fiete & Seung 2006) or
-        /// "exploratory-hebb" (activity and reward relative to their averages over repeats of
-        /// the stimulus; Legenstein et al. 2010).
-        #[serde(default)]
-        variant: RewardVariant,
-        /// Exploratory repeats K of each stimulus (exploratory Hebb), at least 2.
-        #[serde(default = "default_repeats")]
-        repeats: usize,
-    },
-}
-
-fn default_beta() -> f64 {
-    4.0
-}
-fn default_q_rate() -> f64 {
-    0.01
-}
-/// How `reward-broadcast` turns the reward into an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum RewardVariant {
-    /// Node perturbation.
-    #[default]
-    NodePerturbation,
-    /// Exploratory Hebb.
-    ExploratoryHebb,
-}
-
-fn default_repeats() -> usize {
-    4
-}
-
-fn default_pc_steps() -> usize {
-    5
-}
-fn default_inference_rate() -> f64 {
-    0.1
-}
-fn default_nudge() -> f64 {
-    1.0
-}
-
-fn default_perturbation() -> f64 {
-    0.1
-}
-
-fn default_kp_decay() -> f64 {
-    1e-3
-}
-
-impl Default for RuleConfig {
-    fn default() -> Self {
-        RuleConfig::Backprop {}
-    }
-}
-
-impl RuleConfig {
-    /// The config name of the rule.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RuleConfig::Backprop {} => "backprop",
-            RuleConfig::FeedbackAlignment {} => "feedback-alignment",
-            RuleConfig::KolenPollack { .. } => "kolen-pollack",
-            RuleConfig::RewardBroadcast { .. } => "reward-broadcast",
-            RuleConfig::Dendritic { .. } => "dendritic",
-            RuleConfig::PredictiveCoding { .. } => "predictive-coding",
-        }
-    }
 }
 
 /// `[training]`.
@@ -375,6 +125,34 @@ impl Default for TrainingConfig {
 pub const DEFAULT_STEPS: usize = 1000;
 
 impl TrainingConfig {
+    /// Checks the loop settings (keys relative to `[training]`).
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if self.steps.is_some() && self.epochs.is_some() {
+            return Err(InvalidParameter::new(
+                "steps",
+                "give training.steps or training.epochs, not both",
+            ));
+        }
+        if let Some(steps) = self.steps {
+            check::at_least_one("steps", steps)?;
+        }
+        if let Some(epochs) = self.epochs {
+            check::at_least_one("epochs", epochs)?;
+        }
+        check::at_least_one("batch_size", self.batch_size)?;
+        check::positive("learning_rate", self.learning_rate)?;
+        for (key, value) in [
+            ("eval_every", self.eval_every),
+            ("checkpoint_every", self.checkpoint_every),
+            ("keep_checkpoints", self.keep_checkpoints),
+            ("diagnostics_every", self.diagnostics_every),
+            ("eval_train_examples", self.eval_train_examples),
+        ] {
+            check::at_least_one(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Total updates for a training set of `n_train` examples.
     pub fn total_steps(&self, n_train: usize) -> usize {
         match (self.steps, self.epochs) {
@@ -449,7 +227,7 @@ impl ExperimentConfig {
         })?;
         for item in overrides {
             apply_override(&mut table, item)
-                .map_err(|(key, message)| ConfigError::new(path, &key, message))?;
+                .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
         }
         default_tags(&mut table);
         let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
@@ -464,231 +242,30 @@ impl ExperimentConfig {
             })?;
         config
             .validate()
-            .map_err(|(key, message)| ConfigError::new(path, &key, message))?;
+            .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
         Ok(config)
     }
 
-    /// Checks values serde cannot: positive sizes and rates, signal levels with 0, … Returns the
-    /// dotted key and what was expected.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let err = |key: &str, message: String| Err((key.to_string(), message));
-        let task_err = |e: TaskError| match e {
-            TaskError::InvalidParameter { key, message } => (format!("task.{key}"), message),
-            other => ("task".to_string(), other.to_string()),
-        };
-        match &self.task {
-            TaskConfig::Digits(d) => d.validate().map_err(task_err)?,
-            TaskConfig::Orientation(o) => o.validate().map_err(task_err)?,
-            TaskConfig::Idx(i) => {
-                if i.path.as_os_str().is_empty() {
-                    return err(
-                        "task.path",
-                        "must name the directory holding the IDX files".into(),
-                    );
-                }
-                if i.n_train == Some(0) || i.n_test == Some(0) {
-                    return err(
-                        if i.n_train == Some(0) {
-                            "task.n_train"
-                        } else {
-                            "task.n_test"
-                        },
-                        "must be at least 1".into(),
-                    );
-                }
-            }
-        }
-        match &self.model {
-            ModelConfig::Gfn(g) => {
-                if g.hidden.is_empty() || g.hidden.contains(&0) {
-                    return err(
-                        "model.hidden",
-                        format!(
-                            "needs at least one layer and every width ≥ 1, got {:?}",
-                            g.hidden
-                        ),
-                    );
-                }
-                if !(g.engagement.is_finite() && g.engagement >= 0.0) {
-                    return err(
-                        "model.engagement",
-                        format!("must be a finite number ≥ 0, got {}", g.engagement),
-                    );
-                }
-                if !(0.0..=1.0).contains(&g.apical_inhibition) {
-                    return err(
-                        "model.apical_inhibition",
-                        format!("must be in [0, 1], got {}", g.apical_inhibition),
-                    );
-                }
-                if !(g.noise_std.is_finite() && g.noise_std >= 0.0) {
-                    return err(
-                        "model.noise_std",
-                        format!("must be a finite number ≥ 0, got {}", g.noise_std),
-                    );
-                }
-                if !(g.top_down_rate > 0.0 && g.top_down_rate < 2.0) {
-                    return err(
-                        "model.top_down_rate",
-                        format!("must be in (0, 2), got {}", g.top_down_rate),
-                    );
-                }
-                if !(0.0..1.0).contains(&g.top_down_decay) {
-                    return err(
-                        "model.top_down_decay",
-                        format!("must be in [0, 1), got {}", g.top_down_decay),
-                    );
-                }
-                match self.rule {
-                    RuleConfig::Backprop {} | RuleConfig::PredictiveCoding { .. } => {}
-                    RuleConfig::Dendritic { .. } => {
-                        if g.activation != Activation::Sigmoid {
-                            return err("model.activation", "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"".into());
-                        }
-                    }
-                    _ => {
-                        return err(
-                            "rule.kind",
-                            format!(
-                                "{} trains the ff model only; train gfn with backprop, dendritic or predictive-coding",
-                                self.rule.kind()
-                            ),
-                        )
-                    }
-                }
-            }
-            ModelConfig::Ff(ff) => {
-                if matches!(self.rule, RuleConfig::Dendritic { .. }) {
-                    return err(
-                        "rule.kind",
-                        "dendritic needs two-compartment units; use model.kind = \"gfn\"".into(),
-                    );
-                }
-                if ff.hidden.contains(&0) {
-                    return err(
-                        "model.hidden",
-                        format!("every width must be at least 1, got {:?}", ff.hidden),
-                    );
-                }
-                if !(ff.noise_std.is_finite() && ff.noise_std >= 0.0) {
-                    return err(
-                        "model.noise_std",
-                        format!("must be a finite number ≥ 0, got {}", ff.noise_std),
-                    );
-                }
-            }
-        }
-        if let RuleConfig::Dendritic { beta, q_rate, .. } = self.rule {
-            if !(beta.is_finite() && beta > 0.0) {
-                return err(
-                    "rule.beta",
-                    format!("must be a finite number > 0, got {beta}"),
-                );
-            }
-            if !(0.0..2.0).contains(&q_rate) {
-                return err("rule.q_rate", format!("must be in [0, 2), got {q_rate}"));
-            }
-        }
-        if let RuleConfig::PredictiveCoding {
-            mode,
-            steps,
-            inference_rate,
-            nudge,
-            generative_rate,
-        } = self.rule
-        {
-            if steps == 0 {
-                return err("rule.steps", "must be at least 1".into());
-            }
-            if !(inference_rate > 0.0 && inference_rate <= 1.0) {
-                return err(
-                    "rule.inference_rate",
-                    format!("must be in (0, 1], got {inference_rate}"),
-                );
-            }
-            if !(nudge.is_finite() && nudge > 0.0) {
-                return err(
-                    "rule.nudge",
-                    format!("must be a finite number > 0, got {nudge}"),
-                );
-            }
-            if !(generative_rate > 0.0 && generative_rate < 2.0) {
-                return err(
-                    "rule.generative_rate",
-                    format!("must be in (0, 2), got {generative_rate}"),
-                );
-            }
-            let hidden = match &self.model {
-                ModelConfig::Ff(ff) => ff.hidden.len(),
-                ModelConfig::Gfn(g) => g.hidden.len(),
-            };
-            if mode == PcMode::Generative && hidden == 0 {
-                return err(
-                    "rule.mode",
-                    "generative predictive coding needs at least one hidden layer".into(),
-                );
-            }
-        }
-        if let RuleConfig::RewardBroadcast { sigma, repeats, .. } = self.rule {
-            if !(sigma.is_finite() && sigma > 0.0) {
-                return err(
-                    "rule.sigma",
-                    format!("must be a finite number > 0, got {sigma}"),
-                );
-            }
-            if repeats < 2 {
-                return err("rule.repeats", format!("must be at least 2, got {repeats}"));
-            }
-        }
-        if let RuleConfig::KolenPollack { decay } = self.rule {
-            if !(0.0..1.0).contains(&decay) {
-                return err("rule.decay", format!("must be in [0, 1), got {decay}"));
-            }
-        }
+    /// Checks values serde cannot (positive sizes and rates, signal levels with 0, a rule that
+    /// can train the model, …). The error's key is the dotted path in the file.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        self.task.validate().map_err(|e| e.in_section("task"))?;
+        self.model.validate().map_err(|e| e.in_section("model"))?;
+        self.rule.validate_with(&self.model)?;
         self.optimizer
             .validate()
-            .map_err(|(key, message)| (format!("optimizer.{key}"), message))?;
-        let t = &self.training;
-        if t.steps.is_some() && t.epochs.is_some() {
-            return err(
-                "training.steps",
-                "give training.steps or training.epochs, not both".into(),
-            );
-        }
-        if t.steps == Some(0) {
-            return err("training.steps", "must be at least 1".into());
-        }
-        if t.epochs == Some(0) {
-            return err("training.epochs", "must be at least 1".into());
-        }
-        if t.batch_size == 0 {
-            return err("training.batch_size", "must be at least 1".into());
-        }
-        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
-            return err(
-                "training.learning_rate",
-                format!("must be a finite number > 0, got {}", t.learning_rate),
-            );
-        }
-        for (key, value) in [
-            ("training.eval_every", t.eval_every),
-            ("training.checkpoint_every", t.checkpoint_every),
-            ("training.keep_checkpoints", t.keep_checkpoints),
-            ("training.diagnostics_every", t.diagnostics_every),
-            ("training.eval_train_examples", t.eval_train_examples),
-        ] {
-            if value == 0 {
-                return err(key, "must be at least 1".into());
-            }
-        }
+            .map_err(|e| e.in_section("optimizer"))?;
+        self.training
+            .validate()
+            .map_err(|e| e.in_section("training"))?;
         if let Some(name) = &self.name {
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                return err(
+                return Err(InvalidParameter::new(
                     "name",
                     format!(
                         "must be a plain file name (no '/', not starting with '.'), got {name:?}"
                     ),
-                );
+                ));
             }
         }
         Ok(())
@@ -721,15 +298,15 @@ fn default_tags(table: &mut toml::Table) {
 }
 
 /// Applies one `key.path=value` override to a TOML table.
-fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), (String, String)> {
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), InvalidParameter> {
     let Some((key, raw)) = item.split_once('=') else {
-        return Err((item.to_string(), "--set expects key.path=value".into()));
+        return Err(InvalidParameter::new(item, "--set expects key.path=value"));
     };
     let key = key.trim();
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
-        return Err((
-            key.to_string(),
-            "--set expects a dotted key such as training.steps".into(),
+        return Err(InvalidParameter::new(
+            key,
+            "--set expects a dotted key such as training.steps",
         ));
     }
     let value = parse_value(raw.trim());
@@ -742,9 +319,9 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), (String, St
         current = match entry {
             toml::Value::Table(t) => t,
             _ => {
-                return Err((
+                return Err(InvalidParameter::new(
                     parts[..=depth].join("."),
-                    "is a value, not a section; cannot set a key inside it".into(),
+                    "is a value, not a section; cannot set a key inside it",
                 ))
             }
         };

@@ -2,7 +2,7 @@
 //! mean |apical input| and the mean and spread of the dendritic residual over the feedback
 //! steps of inference on the test set. Written as `dendrites.csv`.
 
-use std::fmt::Write as _;
+use crate::csv_log::{field, CsvLog, CsvRow};
 
 /// One evaluation's statistics for one hidden layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,59 +19,44 @@ pub struct DendriteRow {
     pub residual_std: f64,
 }
 
-/// The CSV header.
-pub const DENDRITES_HEADER: &str = "step,layer,apical_magnitude,residual_mean,residual_std";
+impl CsvRow for DendriteRow {
+    const HEADER: &'static [&'static str] = &[
+        "step",
+        "layer",
+        "apical_magnitude",
+        "residual_mean",
+        "residual_std",
+    ];
 
-/// All rows of a run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DendriteLog {
-    /// Logged rows.
-    pub rows: Vec<DendriteRow>,
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn fields(&self) -> Vec<String> {
+        vec![
+            self.step.to_string(),
+            self.layer.to_string(),
+            self.apical_magnitude.to_string(),
+            self.residual_mean.to_string(),
+            self.residual_std.to_string(),
+        ]
+    }
+
+    fn parse(f: &[&str]) -> Option<Self> {
+        Some(Self {
+            step: field(f[0])?,
+            layer: field(f[1])?,
+            apical_magnitude: field(f[2])?,
+            residual_mean: field(f[3])?,
+            residual_std: field(f[4])?,
+        })
+    }
 }
 
-impl DendriteLog {
-    /// CSV text.
-    pub fn to_csv(&self) -> String {
-        let mut out = format!("{DENDRITES_HEADER}\n");
-        for r in &self.rows {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{}",
-                r.step, r.layer, r.apical_magnitude, r.residual_mean, r.residual_std
-            );
-        }
-        out
-    }
+/// All rows of a run (`dendrites.csv`).
+pub type DendriteLog = CsvLog<DendriteRow>;
 
-    /// Parses [`to_csv`](Self::to_csv) output.
-    pub fn from_csv(text: &str) -> Result<Self, String> {
-        let mut lines = text.lines();
-        if lines.next().map(str::trim) != Some(DENDRITES_HEADER) {
-            return Err(format!("expected header {DENDRITES_HEADER:?}"));
-        }
-        let mut rows = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let f: Vec<&str> = line.split(',').collect();
-            let bad = || format!("line {}: expected 5 fields, got {line:?}", i + 2);
-            if f.len() != 5 {
-                return Err(bad());
-            }
-            rows.push(DendriteRow {
-                step: f[0].parse().map_err(|_| bad())?,
-                layer: f[1].parse().map_err(|_| bad())?,
-                apical_magnitude: f[2].parse().map_err(|_| bad())?,
-                residual_mean: f[3].parse().map_err(|_| bad())?,
-                residual_std: f[4].parse().map_err(|_| bad())?,
-            });
-        }
-        Ok(Self { rows })
-    }
-
-    /// Drops rows logged after `step`.
-    pub fn truncate_after(&mut self, step: usize) {
-        self.rows.retain(|r| r.step <= step);
-    }
-
+impl CsvLog<DendriteRow> {
     /// TensorBoard scalars: `dendrites/{apical_magnitude,residual_mean,residual_std}_layer<l>`.
     pub fn scalars(&self) -> Vec<(i64, String, f32)> {
         self.rows

@@ -29,6 +29,9 @@ impl ConfigError {
     }
 }
 
+/// A boxed cause, kept as the error's `source`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Everything that can stop a run.
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -49,13 +52,21 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// Another process is writing to the run directory.
+    #[error("run directory {path} is in use by another apical process (pid {holder}); wait for it or pick another --out")]
+    Locked {
+        /// The directory.
+        path: PathBuf,
+        /// The process holding it, as recorded in its lock file.
+        holder: String,
+    },
     /// A run directory to resume is missing pieces or holds a garbled file.
-    #[error("cannot resume from {path}: {message}")]
+    #[error("cannot resume from {path}: {source}")]
     Resume {
         /// The file or directory at fault.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: Cause,
     },
     /// Writing an output failed (disk full, permissions, …).
     #[error("cannot write {path}: {source}")]
@@ -65,13 +76,13 @@ pub enum RunError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Reading an input file failed.
-    #[error("cannot read {path}: {message}")]
+    /// Reading an input file failed or the file is malformed.
+    #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
-        message: String,
+        source: Cause,
     },
     /// An analysis cannot be computed from the given data (too few trials, singular covariance,
     /// inconsistent inputs).
@@ -80,13 +91,24 @@ pub enum RunError {
         /// What is wrong and what would fix it.
         message: String,
     },
-    /// Training produced a non-finite loss.
-    #[error("training diverged at step {step}: loss is {loss} (lower training.learning_rate?)")]
+    /// Training produced a non-finite loss, weight or rule state. The run directory keeps the
+    /// metrics, the last good checkpoint and a `summary.json` with `"status": "diverged"`.
+    #[error("training diverged at step {step}: {quantity} not finite (lower training.learning_rate?)")]
     Diverged {
-        /// The step.
+        /// The step whose update produced it.
         step: usize,
-        /// The loss value.
-        loss: f32,
+        /// What became non-finite: "loss", "weights" or "rule state".
+        quantity: &'static str,
+    },
+    /// The run was stopped by a signal after writing a checkpoint; `apical resume` continues.
+    #[error("stopped by signal {signal} after step {step} (checkpoint written); continue with `apical resume {}`", dir.display())]
+    Interrupted {
+        /// The signal number (2 = SIGINT, 15 = SIGTERM).
+        signal: i32,
+        /// The last completed step.
+        step: usize,
+        /// The run directory.
+        dir: PathBuf,
     },
     /// The run was stopped on request after a step (`--halt-after`, used to test resuming).
     #[error("run halted after step {step} as requested; continue it with `apical resume {}`", dir.display())]
@@ -108,9 +130,35 @@ impl RunError {
                 | RunError::Data(_)
                 | RunError::Backend(_)
                 | RunError::OutputDir { .. }
+                | RunError::Locked { .. }
                 | RunError::Resume { .. }
                 | RunError::Read { .. }
                 | RunError::Analysis { .. }
         )
+    }
+
+    /// The process exit code: 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
+            e if e.is_bad_input() => 2,
+            _ => 1,
+        }
+    }
+
+    /// A read error with a message as its cause.
+    pub fn read(path: &Path, message: impl Into<String>) -> Self {
+        RunError::Read {
+            path: path.to_path_buf(),
+            source: message.into().into(),
+        }
+    }
+
+    /// A resume error with a message as its cause.
+    pub fn resume(path: &Path, message: impl Into<String>) -> Self {
+        RunError::Resume {
+            path: path.to_path_buf(),
+            source: message.into().into(),
+        }
     }
 }

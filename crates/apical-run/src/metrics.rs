@@ -1,6 +1,6 @@
 //! The metric log: one row per evaluation and split, written as `metrics.csv`.
 
-use std::fmt::Write as _;
+use crate::csv_log::{field, CsvLog, CsvRow};
 
 /// One logged evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,71 +17,38 @@ pub struct MetricRow {
     pub accuracy: f64,
 }
 
-/// The CSV header.
-pub const METRICS_HEADER: &str = "step,epoch,split,loss,accuracy";
+impl CsvRow for MetricRow {
+    const HEADER: &'static [&'static str] = &["step", "epoch", "split", "loss", "accuracy"];
 
-/// All rows of a run, in order.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricLog {
-    /// The rows.
-    pub rows: Vec<MetricRow>,
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn fields(&self) -> Vec<String> {
+        vec![
+            self.step.to_string(),
+            self.epoch.to_string(),
+            self.split.clone(),
+            self.loss.to_string(),
+            self.accuracy.to_string(),
+        ]
+    }
+
+    fn parse(f: &[&str]) -> Option<Self> {
+        Some(Self {
+            step: field(f[0])?,
+            epoch: field(f[1])?,
+            split: f[2].to_string(),
+            loss: field(f[3])?,
+            accuracy: field(f[4])?,
+        })
+    }
 }
 
-impl MetricLog {
-    /// The log as CSV text (header + rows; floats in shortest round-trip form).
-    pub fn to_csv(&self) -> String {
-        let mut out = String::from(METRICS_HEADER);
-        out.push('\n');
-        for r in &self.rows {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{}",
-                r.step, r.epoch, r.split, r.loss, r.accuracy
-            );
-        }
-        out
-    }
+/// All evaluations of a run (`metrics.csv`).
+pub type MetricLog = CsvLog<MetricRow>;
 
-    /// Parses CSV written by [`to_csv`](Self::to_csv).
-    pub fn from_csv(text: &str) -> Result<Self, String> {
-        let mut lines = text.lines();
-        match lines.next() {
-            Some(h) if h.trim() == METRICS_HEADER => {}
-            other => {
-                return Err(format!(
-                    "expected header {METRICS_HEADER:?}, found {:?}",
-                    other.unwrap_or("")
-                ))
-            }
-        }
-        let mut rows = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let f: Vec<&str> = line.split(',').collect();
-            let bad = || {
-                format!(
-                    "line {}: expected 5 fields step,epoch,split,loss,accuracy, got {line:?}",
-                    i + 2
-                )
-            };
-            if f.len() != 5 {
-                return Err(bad());
-            }
-            rows.push(MetricRow {
-                step: f[0].parse().map_err(|_| bad())?,
-                epoch: f[1].parse().map_err(|_| bad())?,
-                split: f[2].to_string(),
-                loss: f[3].parse().map_err(|_| bad())?,
-                accuracy: f[4].parse().map_err(|_| bad())?,
-            });
-        }
-        Ok(Self { rows })
-    }
-
-    /// Drops rows logged after `step` (used when resuming from a checkpoint at `step`).
-    pub fn truncate_after(&mut self, step: usize) {
-        self.rows.retain(|r| r.step <= step);
-    }
-
+impl CsvLog<MetricRow> {
     /// `(step, value)` series of `metric` ("loss" or "accuracy") for `split`.
     pub fn series(&self, split: &str, metric: &str) -> Vec<(f64, f64)> {
         self.rows
@@ -100,6 +67,7 @@ impl MetricLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::csv_log::CsvError;
 
     #[test]
     fn csv_round_trips_and_truncates() {
@@ -124,7 +92,15 @@ mod tests {
             log.series("test", "loss"),
             vec![(10.0, 0.01), (20.0, 0.005)]
         );
-        assert!(MetricLog::from_csv("nope\n").is_err());
-        assert!(MetricLog::from_csv(&format!("{METRICS_HEADER}\n1,2,train\n")).is_err());
+        assert!(matches!(
+            MetricLog::from_csv("nope\n"),
+            Err(CsvError::Header { .. })
+        ));
+        let header = MetricLog::header();
+        assert!(matches!(
+            MetricLog::from_csv(&format!("{header}\n1,2,train\n")),
+            Err(CsvError::Row { line: 2, .. })
+        ));
+        assert!(MetricLog::from_csv(&format!("{header}\n1,x,train,0.1,0.2\n")).is_err());
     }
 }

@@ -145,12 +145,9 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, String> {
 pub fn read(path: &Path) -> Result<NpyArray, RunError> {
     let bytes = std::fs::read(path).map_err(|e| RunError::Read {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        source: e.into(),
     })?;
-    decode(&bytes, &path.display().to_string()).map_err(|message| RunError::Read {
-        path: path.to_path_buf(),
-        message,
-    })
+    decode(&bytes, &path.display().to_string()).map_err(|message| RunError::read(path, message))
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {

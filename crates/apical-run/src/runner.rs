@@ -6,8 +6,9 @@
 //! - `events.out.tfevents.*` — the same scalars for TensorBoard;
 //! - `diagnostics.csv`, `dendrites.csv` — rule-vs-backprop angles; gfn apical magnitude and
 //!   residual statistics per evaluation;
-//! - `summary.json` — final accuracies (per signal level for perceptual tasks), backend, seed,
-//!   steps, wall time;
+//! - `summary.json` — status (completed or diverged), final accuracies (per signal level for
+//!   perceptual tasks), backend, seed, steps, wall time (written last: a complete one marks a
+//!   finished run);
 //! - `activity/*.npy` — hidden-unit responses on a fixed probe set, with its labels (and
 //!   signal levels and contexts);
 //! - `plots/learning_curve.{png,svg}`;
@@ -18,25 +19,27 @@
 //! uninterrupted one exactly.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use apical_learn::{cross_entropy, one_hot, predictions, Optimizer};
+use apical_learn::{
+    build_network, cross_entropy, one_hot, predictions, Learner, NetworkVisitor, Trainable,
+};
 use apical_nn::SeededRng;
-
-use crate::network::Network;
-use crate::rules::Rule;
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
 use crate::dendrites::{DendriteLog, DendriteRow};
-use crate::diagnostics::DiagnosticsLog;
+use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog};
+use crate::lock::{RunLock, LOCK_FILE};
 use crate::{
-    npy, plot, write_atomic, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError,
-    TaskConfig,
+    npy, plot, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError, RunStatus,
+    SignalAccuracy, Summary,
 };
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
@@ -47,6 +50,19 @@ pub struct RunOptions {
     /// Stop with [`RunError::Halted`] right after this step (after its evaluation and
     /// checkpoint, if due). Used to test `resume`.
     pub halt_after: Option<usize>,
+    /// Set to a signal number (SIGINT 2, SIGTERM 15) to ask the run to stop: it writes a
+    /// checkpoint and returns [`RunError::Interrupted`]. The binary sets it from its signal
+    /// handlers.
+    pub stop: Option<Arc<AtomicUsize>>,
+}
+
+impl RunOptions {
+    fn stop_signal(&self) -> Option<i32> {
+        self.stop
+            .as_ref()
+            .map(|s| s.load(Ordering::SeqCst) as i32)
+            .filter(|&s| s != 0)
+    }
 }
 
 /// What a finished run reports (also written as `summary.json`).
@@ -54,21 +70,17 @@ pub struct RunOptions {
 pub struct RunSummary {
     /// The run directory.
     pub dir: PathBuf,
-    /// The summary JSON.
-    pub json: serde_json::Value,
+    /// The summary.
+    pub summary: Summary,
 }
 
 /// Builds the task's data. Fails on missing or malformed data files.
 pub fn build_data(config: &ExperimentConfig) -> Result<Split, RunError> {
-    let split = match &config.task {
-        TaskConfig::Digits(d) => d.build()?,
-        TaskConfig::Orientation(o) => o.build()?,
-        TaskConfig::Idx(i) => i.build()?,
-    };
-    Ok(split)
+    Ok(config.task.build()?)
 }
 
-/// Refuses an output directory that exists and is not empty.
+/// Refuses an output directory that exists and is not empty (a lock file alone does not
+/// count).
 pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
     if dir.exists() {
         if !dir.is_dir() {
@@ -78,7 +90,7 @@ pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
             });
         }
         let non_empty = std::fs::read_dir(dir)
-            .map(|mut e| e.next().is_some())
+            .map(|entries| entries.flatten().any(|e| e.file_name() != LOCK_FILE))
             .unwrap_or(true);
         if non_empty {
             return Err(RunError::OutputDir { path: dir.to_path_buf(), message: "already exists and is not empty; pick another --out, or continue it with `apical resume`".into() });
@@ -100,13 +112,15 @@ pub fn start(
         path: dir.to_path_buf(),
         source,
     })?;
-    write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
-    let trainer = Trainer::new(config, data, device, dir)?;
-    trainer.run(options)
+    let lock = RunLock::acquire(dir)?;
+    // Another run may have started between the check and the lock.
+    check_out_dir(dir)?;
+    crate::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+    Session::new(config, data, device, dir, options, false, lock).run()
 }
 
-/// Continues the run in `dir` from its newest checkpoint. `config` is the run's own
-/// `config.toml`; `device` must be the backend it names.
+/// Continues the run in `dir` from its newest usable checkpoint (from step 0 when it has none
+/// yet). `config` is the run's own `config.toml`; `device` must be the backend it names.
 pub fn resume(
     config: &ExperimentConfig,
     data: &Split,
@@ -114,150 +128,213 @@ pub fn resume(
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
-    let ck = checkpoint::load_latest(&dir.join("checkpoints"))?;
-    let mut trainer = Trainer::new(config, data, device, dir)?;
-    trainer.net = trainer
-        .net
-        .clone()
-        .load_record_bytes(ck.model)
-        .map_err(|message| RunError::Resume {
-            path: dir.join("checkpoints"),
-            message,
-        })?;
-    trainer
-        .optimizer
-        .load_state_bytes(&ck.optimizer, &trainer.device)
-        .map_err(|e| RunError::Resume {
-            path: dir.join("checkpoints"),
-            message: e.to_string(),
-        })?;
-    let metrics_path = dir.join("metrics.csv");
-    let text = std::fs::read_to_string(&metrics_path).map_err(|e| RunError::Resume {
-        path: metrics_path.clone(),
-        message: e.to_string(),
-    })?;
-    let mut log = MetricLog::from_csv(&text).map_err(|message| RunError::Resume {
-        path: metrics_path,
-        message,
-    })?;
-    log.truncate_after(ck.state.step);
-    trainer.log = log;
-    let host = trainer.device.clone().without_autodiff();
-    trainer
-        .rule
-        .load_state_bytes(&ck.rule, &host)
-        .map_err(|e| RunError::Resume {
-            path: dir.join("checkpoints"),
-            message: e.to_string(),
-        })?;
-    {
-        let diagnostics_path = dir.join("diagnostics.csv");
-        if diagnostics_path.exists() {
-            let text =
-                std::fs::read_to_string(&diagnostics_path).map_err(|e| RunError::Resume {
-                    path: diagnostics_path.clone(),
-                    message: e.to_string(),
-                })?;
-            let mut diagnostics =
-                DiagnosticsLog::from_csv(&text).map_err(|message| RunError::Resume {
-                    path: diagnostics_path,
-                    message,
-                })?;
-            diagnostics.truncate_after(ck.state.step);
-            trainer.diagnostics = diagnostics;
-        }
-        let dendrites_path = dir.join("dendrites.csv");
-        if dendrites_path.exists() {
-            let text = std::fs::read_to_string(&dendrites_path).map_err(|e| RunError::Resume {
-                path: dendrites_path.clone(),
-                message: e.to_string(),
-            })?;
-            let mut dendrites =
-                DendriteLog::from_csv(&text).map_err(|message| RunError::Resume {
-                    path: dendrites_path,
-                    message,
-                })?;
-            dendrites.truncate_after(ck.state.step);
-            trainer.dendrites = dendrites;
-        }
-    }
-    trainer.start_step = ck.state.step;
-    trainer.wall_before = ck.state.wall_seconds;
-    trainer.resumed_from = Some(ck.state.step as u64);
-    trainer.run(options)
+    let lock = RunLock::acquire(dir)?;
+    remove_temporaries(dir);
+    Session::new(config, data, device, dir, options, true, lock).run()
 }
 
-struct Trainer<'a> {
+/// Removes the hidden temporaries an interrupted write left (`.<name>.tmp-<pid>`, `.tmp-step-*`).
+fn remove_temporaries(dir: &Path) {
+    for sub in [dir.to_path_buf(), dir.join("activity"), dir.join("plots"), dir.join("analysis")] {
+        if let Ok(entries) = std::fs::read_dir(&sub) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') && name.contains(".tmp-") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+    checkpoint::remove_temporaries(&dir.join("checkpoints"));
+}
+
+/// Everything a run needs before its network exists.
+struct Session<'a> {
     config: &'a ExperimentConfig,
     data: &'a Split,
     device: Device,
     dir: PathBuf,
-    net: Network,
-    optimizer: Optimizer,
-    rule: Rule,
+    options: &'a RunOptions,
+    resume: bool,
+    _lock: RunLock,
+}
+
+impl<'a> Session<'a> {
+    fn new(
+        config: &'a ExperimentConfig,
+        data: &'a Split,
+        device: &Device,
+        dir: &Path,
+        options: &'a RunOptions,
+        resume: bool,
+        lock: RunLock,
+    ) -> Self {
+        Self {
+            config,
+            data,
+            device: device.clone().autodiff(),
+            dir: dir.to_path_buf(),
+            options,
+            resume,
+            _lock: lock,
+        }
+    }
+
+    /// Builds the network the config names (the model kind is matched once, in
+    /// `build_network`) and trains it.
+    fn run(self) -> Result<RunSummary, RunError> {
+        let (d_in, d_out) = (self.data.train.n_features, self.data.train.n_classes);
+        let (model, seed, device) = (
+            self.config.model.clone(),
+            self.config.training.seed,
+            self.device.clone(),
+        );
+        build_network(&model, d_in, d_out, seed, &device, self)
+    }
+}
+
+impl NetworkVisitor for Session<'_> {
+    type Output = Result<RunSummary, RunError>;
+
+    fn visit<N: Trainable>(self, net: N) -> Self::Output {
+        let resume = self.resume;
+        let mut trainer = Trainer::new(self, net)?;
+        if resume {
+            trainer.restore()?;
+        }
+        trainer.run()
+    }
+}
+
+/// The training loop over any trainable network.
+struct Trainer<'a, N> {
+    session: Session<'a>,
+    net: N,
+    learner: Learner<N>,
     log: MetricLog,
     diagnostics: DiagnosticsLog,
+    pending: DiagnosticsAccumulator,
     dendrites: DendriteLog,
     events: Option<EventFile>,
     total_steps: usize,
     steps_per_epoch: usize,
     start_step: usize,
     wall_before: f64,
-    resumed_from: Option<u64>,
+    resumed_from: Option<usize>,
 }
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
 const STREAM_BATCH_ORDER: u64 = 1 << 40;
 const STREAM_NOISE: u64 = 2 << 40;
 
-impl<'a> Trainer<'a> {
-    fn new(
-        config: &'a ExperimentConfig,
-        data: &'a Split,
-        device: &Device,
-        dir: &Path,
-    ) -> Result<Self, RunError> {
-        let device = device.clone().autodiff();
-        let seed = config.training.seed;
-        let net = Network::build(
-            &config.model,
-            data.train.n_features,
-            data.train.n_classes,
-            seed,
-            &device,
-        );
-        let events = config.logging.tensorboard.then(|| EventFile::in_dir(dir));
-        let host_device = device.clone().without_autodiff();
-        let rule = Rule::build(&config.rule, &net, seed, &host_device);
+fn host_tensor(values: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
+}
+
+impl<'a, N: Trainable> Trainer<'a, N> {
+    fn new(session: Session<'a>, net: N) -> Result<Self, RunError> {
+        let config = session.config;
+        let host = session.device.clone().without_autodiff();
+        let rule = N::build_rule(&config.rule, &net, config.training.seed, &host)
+            .map_err(|e| crate::ConfigError::new(Path::new("config"), &e.key, e.message))?;
+        let learner = Learner::new(rule, config.optimizer.init(), config.training.learning_rate);
+        let events = config
+            .logging
+            .tensorboard
+            .then(|| EventFile::in_dir(&session.dir));
+        let n_train = session.data.train.len();
         Ok(Self {
-            config,
-            data,
-            device,
-            dir: dir.to_path_buf(),
             net,
-            optimizer: config.optimizer.init(),
-            rule,
+            learner,
             log: MetricLog::default(),
             diagnostics: DiagnosticsLog::default(),
+            pending: DiagnosticsAccumulator::default(),
             dendrites: DendriteLog::default(),
             events,
-            total_steps: config.training.total_steps(data.train.len()),
-            steps_per_epoch: data.train.len().div_ceil(config.training.batch_size),
+            total_steps: config.training.total_steps(n_train),
+            steps_per_epoch: n_train.div_ceil(config.training.batch_size),
             start_step: 0,
             wall_before: 0.0,
             resumed_from: None,
+            session,
         })
+    }
+
+    fn config(&self) -> &'a ExperimentConfig {
+        self.session.config
+    }
+
+    fn data(&self) -> &'a Split {
+        self.session.data
+    }
+
+    fn dir(&self) -> &Path {
+        &self.session.dir
+    }
+
+    /// Loads the newest usable checkpoint, falling back past damaged ones (saying which), and
+    /// the logs up to its step. A run without checkpoints starts from step 0.
+    fn restore(&mut self) -> Result<(), RunError> {
+        let root = self.dir().join("checkpoints");
+        let all = checkpoint::list(&root)?;
+        if all.is_empty() {
+            eprintln!("apical: no checkpoint yet in {}; starting from step 0", root.display());
+            return self.reload_logs(0);
+        }
+        for (i, (step, path)) in all.iter().enumerate().rev() {
+            match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
+                Ok(()) => {
+                    if i + 1 < all.len() {
+                        eprintln!("apical: resuming from the older checkpoint {}", path.display());
+                    }
+                    self.start_step = *step;
+                    self.resumed_from = Some(*step);
+                    return self.reload_logs(*step);
+                }
+                Err(e) => eprintln!("apical: warning: checkpoint {} is unusable: {e}", path.display()),
+            }
+        }
+        Err(RunError::resume(
+            &root,
+            "no usable checkpoint (every one is damaged); start the run again",
+        ))
+    }
+
+    fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
+        let path = self.dir().join("checkpoints");
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model))
+            .map_err(|e| RunError::resume(&path, format!("garbled model record: {e}")))?;
+        let net = self.net.clone().try_load_record(record).map_err(|e| {
+            RunError::resume(&path, format!("model record does not fit the config: {e}"))
+        })?;
+        self.learner
+            .load_state_bytes(&ck.rule, &ck.optimizer, &self.session.device)
+            .map_err(|e| RunError::Resume {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+        self.net = net;
+        self.wall_before = ck.state.wall_seconds;
+        Ok(())
+    }
+
+    fn reload_logs(&mut self, step: usize) -> Result<(), RunError> {
+        let dir = self.dir().to_path_buf();
+        self.log = MetricLog::reload(&dir.join("metrics.csv"), step)?;
+        self.diagnostics = DiagnosticsLog::reload(&dir.join("diagnostics.csv"), step)?;
+        self.dendrites = DendriteLog::reload(&dir.join("dendrites.csv"), step)?;
+        Ok(())
     }
 
     /// Indices of the batch for `step` (0-based): a seeded permutation per epoch.
     fn batch_indices(&self, step: usize, cache: &mut Option<(usize, Vec<usize>)>) -> Vec<usize> {
-        let n = self.data.train.len();
-        let b = self.config.training.batch_size.min(n);
+        let n = self.data().train.len();
+        let b = self.config().training.batch_size.min(n);
         let epoch = step / self.steps_per_epoch;
         let pos = step % self.steps_per_epoch;
         if cache.as_ref().is_none_or(|(e, _)| *e != epoch) {
             let mut order: Vec<usize> = (0..n).collect();
-            SeededRng::for_stream(self.config.training.seed, STREAM_BATCH_ORDER + epoch as u64)
+            SeededRng::for_stream(self.config().training.seed, STREAM_BATCH_ORDER + epoch as u64)
                 .shuffle(&mut order);
             *cache = Some((epoch, order));
         }
@@ -271,14 +348,10 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    fn tensor(&self, inputs: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(inputs, [rows, cols]), device)
-    }
-
     /// Mean loss, accuracy and predictions of the current network on `data` (no noise).
     fn evaluate(&self, data: &Dataset, limit: usize) -> (f64, f64, Vec<usize>) {
         let net = self.net.valid();
-        let device = self.device.clone().without_autodiff();
+        let device = self.session.device.clone().without_autodiff();
         let n = data.len().min(limit);
         let mut total_loss = 0.0;
         let mut preds = Vec::with_capacity(n);
@@ -286,7 +359,7 @@ impl<'a> Trainer<'a> {
         for start in (0..n).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(n)).collect();
             let (x, y) = data.batch(&idx);
-            let logits = net.logits(self.tensor(x, idx.len(), data.n_features, &device), None);
+            let logits = net.logits(host_tensor(x, idx.len(), data.n_features, &device), None);
             let loss: f32 =
                 cross_entropy(logits.clone(), one_hot(&y, data.n_classes, &device)).into_scalar();
             total_loss += loss as f64 * idx.len() as f64;
@@ -303,31 +376,32 @@ impl<'a> Trainer<'a> {
     fn log_evaluation(&mut self, step: usize) -> Result<(), RunError> {
         let epoch = step as f64 / self.steps_per_epoch as f64;
         let (train_loss, train_acc, _) =
-            self.evaluate(&self.data.train, self.config.training.eval_train_examples);
-        let (test_loss, test_acc, _) = self.evaluate(&self.data.test, usize::MAX);
-        self.log.rows.push(MetricRow {
-            step,
-            epoch,
-            split: "train".into(),
-            loss: train_loss,
-            accuracy: train_acc,
-        });
-        self.log.rows.push(MetricRow {
-            step,
-            epoch,
-            split: "test".into(),
-            loss: test_loss,
-            accuracy: test_acc,
-        });
-        write_atomic(&self.dir.join("metrics.csv"), self.log.to_csv().as_bytes())?;
-        self.diagnostics.flush(step);
-        if !self.diagnostics.rows.is_empty() {
-            write_atomic(
-                &self.dir.join("diagnostics.csv"),
-                self.diagnostics.to_csv().as_bytes(),
-            )?;
+            self.evaluate(&self.data().train, self.config().training.eval_train_examples);
+        let (test_loss, test_acc, _) = self.evaluate(&self.data().test, usize::MAX);
+        for (split, loss, accuracy) in [("train", train_loss, train_acc), ("test", test_loss, test_acc)] {
+            self.log.rows.push(MetricRow {
+                step,
+                epoch,
+                split: split.into(),
+                loss,
+                accuracy,
+            });
         }
-        self.log_dendrites(step)?;
+        self.pending.flush_into(&mut self.diagnostics, step);
+        self.log_dendrites(step);
+        self.write_logs()
+    }
+
+    /// Writes every log file (each atomically).
+    fn write_logs(&self) -> Result<(), RunError> {
+        let dir = self.dir();
+        self.log.write(&dir.join("metrics.csv"))?;
+        if !self.diagnostics.rows.is_empty() {
+            self.diagnostics.write(&dir.join("diagnostics.csv"))?;
+        }
+        if !self.dendrites.rows.is_empty() {
+            self.dendrites.write(&dir.join("dendrites.csv"))?;
+        }
         if let Some(events) = &self.events {
             let mut scalars = self.diagnostics.scalars();
             scalars.extend(self.dendrites.scalars());
@@ -336,62 +410,52 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
-    /// gfn only: apical magnitude and residual statistics per hidden layer on (up to) 512 test
-    /// examples, appended to `dendrites.csv`.
-    fn log_dendrites(&mut self, step: usize) -> Result<(), RunError> {
-        if !matches!(self.net, Network::Gfn(_)) {
-            return Ok(());
-        }
-        let n = self.data.test.len().min(512);
-        let idx: Vec<usize> = (0..n).collect();
-        let (x, _) = self.data.test.batch(&idx);
-        let device = self.device.clone().without_autodiff();
-        let probe = self.tensor(x, n, self.data.test.n_features, &device);
-        let stats = self.net.valid().dendrite_stats(probe).unwrap_or_default();
-        for (layer, (apical_magnitude, residual_mean, residual_std)) in
-            stats.into_iter().enumerate()
-        {
+    /// Networks with dendrites: apical magnitude and residual statistics per hidden layer on
+    /// (up to) 512 test examples.
+    fn log_dendrites(&mut self, step: usize) {
+        let n = self.data().test.len().min(512);
+        let (x, _) = self.data().test.batch(&(0..n).collect::<Vec<_>>());
+        let device = self.session.device.clone().without_autodiff();
+        let probe = host_tensor(x, n, self.data().test.n_features, &device);
+        for (layer, stats) in self.net.valid().dendrite_stats(probe).into_iter().enumerate() {
             self.dendrites.rows.push(DendriteRow {
                 step,
                 layer,
-                apical_magnitude,
-                residual_mean,
-                residual_std,
+                apical_magnitude: stats.apical_magnitude,
+                residual_mean: stats.residual_mean,
+                residual_std: stats.residual_std,
             });
         }
-        write_atomic(
-            &self.dir.join("dendrites.csv"),
-            self.dendrites.to_csv().as_bytes(),
-        )
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = self.net.record_bytes().map_err(|e| RunError::Write {
-            path: self.dir.join("checkpoints"),
-            source: std::io::Error::other(e),
-        })?;
+        let model = self
+            .net
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| RunError::Write {
+                path: self.dir().join("checkpoints"),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .to_vec();
         let ck = Checkpoint {
             state: LoopState { step, wall_seconds },
             model,
-            optimizer: self.optimizer.state_bytes(),
-            rule: self.rule.state_bytes(),
+            optimizer: self.learner.optimizer_state_bytes(),
+            rule: self.learner.rule_state_bytes(),
         };
         checkpoint::save(
-            &self.dir.join("checkpoints"),
+            &self.dir().join("checkpoints"),
             &ck,
-            self.config.training.keep_checkpoints,
+            self.config().training.keep_checkpoints,
         )?;
         Ok(())
     }
 
-    fn run(mut self, options: &RunOptions) -> Result<RunSummary, RunError> {
-        let t = &self.config.training;
-        let started = Instant::now();
-        let bar = if options.progress {
-            ProgressBar::with_draw_target(
-                Some(self.total_steps as u64),
-                ProgressDrawTarget::stderr(),
-            )
+    fn progress_bar(&self) -> ProgressBar {
+        let bar = if self.session.options.progress {
+            ProgressBar::with_draw_target(Some(self.total_steps as u64), ProgressDrawTarget::stderr())
         } else {
             ProgressBar::hidden()
         };
@@ -403,33 +467,42 @@ impl<'a> Trainer<'a> {
             .progress_chars("=> "),
         );
         bar.set_position(self.start_step as u64);
+        bar
+    }
+
+    fn run(mut self) -> Result<RunSummary, RunError> {
+        let t = &self.config().training;
+        let options = self.session.options;
+        let started = Instant::now();
+        let bar = self.progress_bar();
         let mut order_cache = None;
-        let n_features = self.data.train.n_features;
+        let n_features = self.data().train.n_features;
+        let mut last_checkpoint = self.start_step;
         for step in self.start_step..self.total_steps {
+            if let Some(signal) = options.stop_signal() {
+                bar.abandon();
+                return self.interrupted(signal, step, last_checkpoint, started);
+            }
             let idx = self.batch_indices(step, &mut order_cache);
-            let (x, y) = self.data.train.batch(&idx);
-            let input = self.tensor(x, idx.len(), n_features, &self.device);
+            let (x, y) = self.data().train.batch(&idx);
+            let input = host_tensor(x, idx.len(), n_features, &self.session.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
-            self.rule.set_diagnose(step % t.diagnostics_every == 0);
-            let (net, report, per_layer) = self.rule.step(
-                self.net,
-                &mut self.optimizer,
-                t.learning_rate,
-                input,
-                &y,
-                &mut noise,
-            );
+            let diagnose = step % t.diagnostics_every == 0;
+            let (net, report, per_layer) = self.learner.step(self.net, input, &y, &mut noise, diagnose);
             self.net = net;
-            if !per_layer.is_empty() {
-                self.diagnostics.accumulate(&per_layer);
-            }
-            if !report.loss.is_finite() {
-                return Err(RunError::Diverged {
-                    step: step + 1,
-                    loss: report.loss,
-                });
-            }
             let done = step + 1;
+            let non_finite = if report.loss.is_finite() {
+                self.learner.non_finite(&self.net)
+            } else {
+                Some("loss")
+            };
+            if let Some(quantity) = non_finite {
+                bar.abandon();
+                return self.diverged(done, quantity, started);
+            }
+            if !per_layer.is_empty() {
+                self.pending.add(&per_layer);
+            }
             if done % t.eval_every == 0 || done == self.total_steps {
                 self.log_evaluation(done)?;
                 if let Some(last) = self.log.rows.last() {
@@ -438,13 +511,14 @@ impl<'a> Trainer<'a> {
             }
             if done % t.checkpoint_every == 0 || done == self.total_steps {
                 self.save_checkpoint(done, self.wall_before + started.elapsed().as_secs_f64())?;
+                last_checkpoint = done;
             }
             bar.inc(1);
             if options.halt_after == Some(done) && done < self.total_steps {
                 bar.abandon();
                 return Err(RunError::Halted {
                     step: done,
-                    dir: self.dir.clone(),
+                    dir: self.dir().to_path_buf(),
                 });
             }
         }
@@ -454,21 +528,60 @@ impl<'a> Trainer<'a> {
         self.finish(wall_seconds, session_seconds)
     }
 
+    /// A signal asked the run to stop before `step`: checkpoint what is done, flush the logs.
+    fn interrupted(
+        self,
+        signal: i32,
+        step: usize,
+        last_checkpoint: usize,
+        started: Instant,
+    ) -> Result<RunSummary, RunError> {
+        if step > last_checkpoint || step == 0 {
+            self.save_checkpoint(step, self.wall_before + started.elapsed().as_secs_f64())?;
+        }
+        self.write_logs()?;
+        Err(RunError::Interrupted {
+            signal,
+            step,
+            dir: self.dir().to_path_buf(),
+        })
+    }
+
+    /// `quantity` became non-finite in the update of `step`: keep the logs and the last good
+    /// checkpoint, write a diverged summary, stop.
+    fn diverged(
+        mut self,
+        step: usize,
+        quantity: &'static str,
+        started: Instant,
+    ) -> Result<RunSummary, RunError> {
+        self.pending.flush_into(&mut self.diagnostics, step);
+        self.write_logs()?;
+        let session_seconds = started.elapsed().as_secs_f64();
+        let mut summary = self.summary_base(self.wall_before + session_seconds, session_seconds, step);
+        summary.status = RunStatus::Diverged;
+        summary.diverged_at_step = Some(step);
+        summary.diverged_quantity = Some(quantity.to_string());
+        summary.write(self.dir())?;
+        Err(RunError::Diverged { step, quantity })
+    }
+
     fn record_probe(&self) -> Result<Vec<String>, RunError> {
-        let n = self.config.logging.probe_examples.min(self.data.test.len());
+        let n = self.config().logging.probe_examples.min(self.data().test.len());
         if n == 0 {
             return Ok(Vec::new());
         }
-        let dir = self.dir.join("activity");
-        let probe = self.data.test.subset(&(0..n).collect::<Vec<_>>());
-        let net = self.net.valid();
-        let device = self.device.clone().without_autodiff();
-        let (logits, arrays) =
-            net.record_probe(self.tensor(probe.inputs.clone(), n, probe.n_features, &device));
+        let dir = self.dir().join("activity");
+        let probe = self.data().test.subset(&(0..n).collect::<Vec<_>>());
+        let device = self.session.device.clone().without_autodiff();
+        let (logits, arrays) = self
+            .net
+            .valid()
+            .record(host_tensor(probe.inputs.clone(), n, probe.n_features, &device));
         let mut written = Vec::new();
-        for (stem, shape, values) in arrays {
-            let name = format!("{stem}.npy");
-            npy::write_f32(&dir.join(&name), &shape, &values)?;
+        for rec in arrays {
+            let name = format!("{}.npy", rec.name);
+            npy::write_f32(&dir.join(&name), &rec.shape, &rec.values)?;
             written.push(name);
         }
         let [rows, cols] = logits.dims();
@@ -499,59 +612,80 @@ impl<'a> Trainer<'a> {
         Ok(written)
     }
 
+    /// The summary's fields known at any point of the run.
+    fn summary_base(&self, wall_seconds: f64, session_seconds: f64, steps_done: usize) -> Summary {
+        let config = self.config();
+        let steps_this_session = steps_done.saturating_sub(self.start_step);
+        Summary {
+            status: RunStatus::Completed,
+            name: config.name.clone(),
+            task: config.task.kind().into(),
+            model: config.model.kind().into(),
+            rule: config.rule.kind().into(),
+            backend: config.backend.kind.name().into(),
+            seed: config.training.seed,
+            steps: self.total_steps,
+            epochs: self.total_steps as f64 / self.steps_per_epoch as f64,
+            n_params: self.net.num_params(),
+            n_train: self.data().train.len(),
+            n_test: self.data().test.len(),
+            diverged_at_step: None,
+            diverged_quantity: None,
+            test_accuracy: None,
+            test_loss: None,
+            train_accuracy: None,
+            train_loss: None,
+            accuracy_by_signal: None,
+            wall_seconds,
+            steps_per_second: if session_seconds > 0.0 {
+                steps_this_session as f64 / session_seconds
+            } else {
+                0.0
+            },
+            resumed_from_step: self.resumed_from,
+            mean_angle_to_backprop_deg: (!self.diagnostics.rows.is_empty())
+                .then(|| self.diagnostics.mean_angles()),
+            activity: Vec::new(),
+        }
+    }
+
     fn finish(self, wall_seconds: f64, session_seconds: f64) -> Result<RunSummary, RunError> {
-        let (test_loss, test_accuracy, preds) = self.evaluate(&self.data.test, usize::MAX);
+        let (test_loss, test_accuracy, preds) = self.evaluate(&self.data().test, usize::MAX);
         let (train_loss, train_accuracy, _) =
-            self.evaluate(&self.data.train, self.config.training.eval_train_examples);
+            self.evaluate(&self.data().train, self.config().training.eval_train_examples);
         let activity = self.record_probe()?;
-        if self.config.logging.plots {
+        if self.config().logging.plots {
             let title = format!(
                 "{} — {} on {}",
-                self.dir
+                self.dir()
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                self.config.rule.kind(),
-                self.config.task.kind()
+                self.config().rule.kind(),
+                self.config().task.kind()
             );
-            plot::learning_curve(&self.dir.join("plots"), "learning_curve", &self.log, &title)?;
+            plot::learning_curve(&self.dir().join("plots"), "learning_curve", &self.log, &title)?;
         }
-        let by_signal = self.data.test.signal.as_ref().map(|_| {
-            accuracy_by_signal(&self.data.test, &preds).into_iter().map(|(level, accuracy, n)| json!({"signal": level, "accuracy": accuracy, "n_trials": n})).collect::<Vec<_>>()
+        let mut summary = self.summary_base(wall_seconds, session_seconds, self.total_steps);
+        summary.test_accuracy = Some(test_accuracy);
+        summary.test_loss = Some(test_loss);
+        summary.train_accuracy = Some(train_accuracy);
+        summary.train_loss = Some(train_loss);
+        summary.accuracy_by_signal = self.data().test.signal.as_ref().map(|_| {
+            accuracy_by_signal(&self.data().test, &preds)
+                .into_iter()
+                .map(|(signal, accuracy, n_trials)| SignalAccuracy {
+                    signal: f64::from(signal),
+                    accuracy,
+                    n_trials,
+                })
+                .collect()
         });
-        let steps_this_session = self.total_steps - self.start_step;
-        let json = json!({
-            "name": self.config.name,
-            "task": self.config.task.kind(),
-            "model": self.config.model.kind(),
-            "rule": self.config.rule.kind(),
-            "backend": self.config.backend.kind.name(),
-            "seed": self.config.training.seed,
-            "steps": self.total_steps,
-            "epochs": self.total_steps as f64 / self.steps_per_epoch as f64,
-            "n_params": self.net.num_params(),
-            "n_train": self.data.train.len(),
-            "n_test": self.data.test.len(),
-            "test_accuracy": test_accuracy,
-            "test_loss": test_loss,
-            "train_accuracy": train_accuracy,
-            "train_loss": train_loss,
-            "accuracy_by_signal": by_signal,
-            "wall_seconds": wall_seconds,
-            "steps_per_second": if session_seconds > 0.0 { steps_this_session as f64 / session_seconds } else { 0.0 },
-            "resumed_from_step": self.resumed_from,
-            "mean_angle_to_backprop_deg": if self.diagnostics.rows.is_empty() { None } else { Some(self.diagnostics.mean_angles()) },
-            "activity": activity,
-        });
-        write_atomic(
-            &self.dir.join("summary.json"),
-            serde_json::to_string_pretty(&json)
-                .expect("json")
-                .as_bytes(),
-        )?;
+        summary.activity = activity;
+        summary.write(self.dir())?;
         Ok(RunSummary {
-            dir: self.dir.clone(),
-            json,
+            dir: self.dir().to_path_buf(),
+            summary,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! in `crates/apical-tasks/data/` with scikit-learn's BSD-3 licence note and its description;
 //! it is compiled into the crate, so this task needs no files at run time.
 
+use apical_core::{check, InvalidParameter, SeededRng};
 use serde::{Deserialize, Serialize};
 
 use crate::{Dataset, Split, TaskError};
@@ -45,14 +46,8 @@ impl Default for DigitsConfig {
 
 impl DigitsConfig {
     /// Checks the parameters.
-    pub fn validate(&self) -> Result<(), TaskError> {
-        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
-            return Err(TaskError::InvalidParameter {
-                key: "test_fraction",
-                message: format!("must be in (0, 1), got {}", self.test_fraction),
-            });
-        }
-        Ok(())
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::in_range("test_fraction", self.test_fraction, 0.0, 1.0, true, false)
     }
 
     /// Builds the split. Pixels are scaled to [0, 1].
@@ -62,7 +57,7 @@ impl DigitsConfig {
         let n_test = ((N_IMAGES as f64) * self.test_fraction).round() as usize;
         let n_test = n_test.clamp(1, N_IMAGES - 1);
         let mut order: Vec<usize> = (0..N_IMAGES).collect();
-        crate::rng::TrialRng::new(self.split_seed, u64::MAX, 0).shuffle(&mut order);
+        SeededRng::for_trial(self.split_seed, u64::MAX, 0).shuffle(&mut order);
         let (test_idx, train_idx) = order.split_at(n_test);
         Ok(Split {
             train: all.subset(train_idx),

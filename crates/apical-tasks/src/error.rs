@@ -1,6 +1,7 @@
 //! Errors of task construction and data loading.
 
 use std::path::PathBuf;
+use apical_core::InvalidParameter;
 use thiserror::Error;
 
 /// What went wrong building a task or reading its data.
@@ -30,12 +31,7 @@ pub enum TaskError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A task parameter is impossible.
-    #[error("{key}: {message}")]
-    InvalidParameter {
-        /// The parameter, as named in configs (e.g. `signal_levels`).
-        key: &'static str,
-        /// What was expected.
-        message: String,
-    },
+    /// A task parameter is impossible (the key as named in configs, e.g. `signal_levels`).
+    #[error(transparent)]
+    InvalidParameter(#[from] InvalidParameter),
 }

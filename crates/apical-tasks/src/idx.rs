@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use apical_core::InvalidParameter;
+
 use crate::{Dataset, Split, TaskError};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
@@ -39,6 +41,22 @@ pub struct IdxConfig {
 }
 
 impl IdxConfig {
+    /// Checks the parameters (the files themselves are checked by [`build`](Self::build)).
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if self.path.as_os_str().is_empty() {
+            return Err(InvalidParameter::new(
+                "path",
+                "must name the directory holding the IDX files",
+            ));
+        }
+        for (key, n) in [("n_train", self.n_train), ("n_test", self.n_test)] {
+            if n == Some(0) {
+                return Err(InvalidParameter::new(key, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and checks the four files.
     pub fn build(&self) -> Result<Split, TaskError> {
         if !self.path.is_dir() {

@@ -15,7 +15,9 @@ pub mod digits;
 mod error;
 pub mod idx;
 pub mod orientation;
-mod rng;
+mod task;
 
 pub use dataset::*;
+pub use apical_core::InvalidParameter;
 pub use error::*;
+pub use task::*;

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rng::TrialRng;
+use apical_core::{InvalidParameter, SeededRng};
 use crate::{Dataset, Split, TaskError};
 
 /// A task context: which pair of orientations is discriminated.
@@ -145,13 +145,13 @@ impl Default for OrientationConfig {
     }
 }
 
-fn invalid(key: &'static str, message: String) -> TaskError {
-    TaskError::InvalidParameter { key, message }
+fn invalid(key: &'static str, message: String) -> InvalidParameter {
+    InvalidParameter::new(key, message)
 }
 
 impl OrientationConfig {
     /// Checks every parameter; the error names the parameter and what was expected.
-    pub fn validate(&self) -> Result<(), TaskError> {
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
         if self.signal_levels.is_empty() || !self.signal_levels.contains(&0.0) {
             return Err(invalid(
                 "signal_levels",
@@ -274,7 +274,7 @@ impl OrientationConfig {
         let mut context = Vec::with_capacity(n);
         let n_levels = self.signal_levels.len();
         for trial in 0..n {
-            let mut rng = TrialRng::new(self.seed, split_tag, trial as u64);
+            let mut rng = SeededRng::for_trial(self.seed, split_tag, trial as u64);
             let level = self.signal_levels[trial % n_levels];
             let ctx_pos = (trial / n_levels) % self.contexts.len();
             let ctx = self.contexts[ctx_pos];

@@ -1,0 +1,374 @@
+//! The rule a config names (`[rule]`, `kind = …`) and which networks it trains.
+//!
+//! Every rule's config type (in the rule's own file) implements [`RuleSpec`]: its checks, the
+//! models it can train, and how to build it for each network type. [`RuleConfig`] lists them,
+//! one line each in the `rules!` table below: adding a rule = its file + one line there.
+//! [`Trainable`] is the network side: a network type the runner can train asks the config for
+//! a boxed rule of its own type.
+
+use apical_core::InvalidParameter;
+use apical_nn::{Activation, Feedforward, GenerativeFeedbackNetwork, ModelConfig, Network};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Backprop, BackpropConfig, DendriticConfig, ExploratoryHebb, FeedbackAlignment,
+    FeedbackAlignmentConfig, FeedbackMode, KolenPollackConfig, LearningRule, PcMode, PcSettings,
+    PredictiveCoding, RewardBroadcast, RewardBroadcastConfig, RewardVariant,
+};
+
+/// A boxed rule for networks of type `N`.
+pub type BoxedRule<N> = Box<dyn LearningRule<N>>;
+
+/// What every rule's config provides. The `for_…` builders return `None` for networks the
+/// rule cannot train; [`check_model`](Self::check_model) says why, at config time.
+pub trait RuleSpec {
+    /// Checks the hyper-parameters (keys relative to `[rule]`).
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        Ok(())
+    }
+
+    /// Refuses a model the rule cannot train (the key names the model setting to change).
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter>;
+
+    /// The rule for a feedforward network (`device`: the network's device without autodiff).
+    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+        let _ = (net, seed, device);
+        None
+    }
+
+    /// The rule for a generative-feedback network.
+    fn for_gfn(
+        &self,
+        net: &GenerativeFeedbackNetwork,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        let _ = (net, seed, device);
+        None
+    }
+}
+
+macro_rules! rules {
+    ($( $(#[$doc:meta])* $variant:ident($config:ty) = $kind:literal; )*) => {
+        /// The learning rule (`rule.kind`).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum RuleConfig {
+            $( $(#[$doc])* #[serde(rename = $kind)] $variant($config), )*
+        }
+
+        impl RuleConfig {
+            /// The config name of the rule.
+            pub fn kind(&self) -> &'static str {
+                match self { $( RuleConfig::$variant(_) => $kind, )* }
+            }
+
+            /// The rule's own config, as a [`RuleSpec`].
+            pub fn spec(&self) -> &dyn RuleSpec {
+                match self { $( RuleConfig::$variant(c) => c, )* }
+            }
+        }
+    };
+}
+
+rules! {
+    /// Error backpropagation (burn autodiff) on a cross-entropy loss.
+    Backprop(BackpropConfig) = "backprop";
+    /// Feedback alignment (Lillicrap et al. 2016): errors sent down through fixed random
+    /// feedback matrices.
+    FeedbackAlignment(FeedbackAlignmentConfig) = "feedback-alignment";
+    /// Kolen–Pollack: feedback matrices receive the transposed forward updates; both decay.
+    KolenPollack(KolenPollackConfig) = "kolen-pollack";
+    /// Per-unit apical teaching signals in one phase (burstprop / BurstCCN family) on `gfn`.
+    Dendritic(DendriticConfig) = "dendritic";
+    /// Predictive coding (Whittington & Bogacz 2017), discriminative or generative.
+    PredictiveCoding(PcSettings) = "predictive-coding";
+    /// Reward broadcast: one scalar per trial for every synapse.
+    RewardBroadcast(RewardBroadcastConfig) = "reward-broadcast";
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        RuleConfig::Backprop(BackpropConfig {})
+    }
+}
+
+impl RuleConfig {
+    /// Checks the rule's hyper-parameters and that it can train `model`. The key is relative
+    /// to the run config (`rule.beta`, `model.activation`, …).
+    pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        self.spec().validate().map_err(|e| e.in_section("rule"))?;
+        self.spec().check_model(model)
+    }
+}
+
+fn ff_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
+    match model {
+        ModelConfig::Ff(_) => Ok(()),
+        _ => Err(InvalidParameter::new(
+            "rule.kind",
+            format!(
+                "{kind} trains the ff model only; train {} with backprop, dendritic or predictive-coding",
+                model.kind()
+            ),
+        )),
+    }
+}
+
+impl RuleSpec for BackpropConfig {
+    fn check_model(&self, _model: &ModelConfig) -> Result<(), InvalidParameter> {
+        Ok(())
+    }
+    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(Backprop))
+    }
+    fn for_gfn(
+        &self,
+        _: &GenerativeFeedbackNetwork,
+        _: u64,
+        _: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(Backprop))
+    }
+}
+
+impl RuleSpec for FeedbackAlignmentConfig {
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("feedback-alignment", model)
+    }
+    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(FeedbackAlignment::new(
+            net,
+            FeedbackMode::Fixed,
+            seed,
+            device,
+        )))
+    }
+}
+
+impl RuleSpec for KolenPollackConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        KolenPollackConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("kolen-pollack", model)
+    }
+    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(FeedbackAlignment::new(
+            net,
+            FeedbackMode::KolenPollack { decay: self.decay },
+            seed,
+            device,
+        )))
+    }
+}
+
+impl RuleSpec for DendriticConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        DendriticConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        match model {
+            ModelConfig::Gfn(g) if g.activation != Activation::Sigmoid => Err(InvalidParameter::new(
+                "model.activation",
+                "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"",
+            )),
+            ModelConfig::Gfn(_) => Ok(()),
+            _ => Err(InvalidParameter::new(
+                "rule.kind",
+                "dendritic needs two-compartment units; use model.kind = \"gfn\"",
+            )),
+        }
+    }
+    fn for_gfn(
+        &self,
+        net: &GenerativeFeedbackNetwork,
+        _: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(self.init(net, device)))
+    }
+}
+
+impl RuleSpec for PcSettings {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        PcSettings::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        if self.mode == PcMode::Generative && model.hidden().is_empty() {
+            return Err(InvalidParameter::new(
+                "rule.mode",
+                "generative predictive coding needs at least one hidden layer",
+            ));
+        }
+        Ok(())
+    }
+    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
+    }
+    fn for_gfn(
+        &self,
+        net: &GenerativeFeedbackNetwork,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
+    }
+}
+
+impl RuleSpec for RewardBroadcastConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        RewardBroadcastConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("reward-broadcast", model)
+    }
+    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(match self.variant {
+            RewardVariant::NodePerturbation => {
+                let mut rule = RewardBroadcast::new(self.sigma);
+                rule.baseline_rate = self.baseline_rate;
+                Box::new(rule)
+            }
+            RewardVariant::ExploratoryHebb => {
+                Box::new(ExploratoryHebb::new(self.sigma, self.repeats))
+            }
+        })
+    }
+}
+
+/// A network type the rules can train: the runner is generic over it.
+pub trait Trainable: Network + Sized + 'static {
+    /// The rule `config` names, built for `net` (`device`: the network's device without
+    /// autodiff). Refuses a rule that cannot train this network (configs are checked earlier
+    /// with [`RuleConfig::validate_with`], so a run never gets here with one).
+    fn build_rule(
+        config: &RuleConfig,
+        net: &Self,
+        seed: u64,
+        device: &Device,
+    ) -> Result<BoxedRule<Self>, InvalidParameter>;
+}
+
+fn cannot_train(config: &RuleConfig, model: &str) -> InvalidParameter {
+    InvalidParameter::new(
+        "rule.kind",
+        format!("{} cannot train the {model} model", config.kind()),
+    )
+}
+
+impl Trainable for Feedforward {
+    fn build_rule(
+        config: &RuleConfig,
+        net: &Self,
+        seed: u64,
+        device: &Device,
+    ) -> Result<BoxedRule<Self>, InvalidParameter> {
+        config
+            .spec()
+            .for_ff(net, seed, device)
+            .ok_or_else(|| cannot_train(config, "ff"))
+    }
+}
+
+impl Trainable for GenerativeFeedbackNetwork {
+    fn build_rule(
+        config: &RuleConfig,
+        net: &Self,
+        seed: u64,
+        device: &Device,
+    ) -> Result<BoxedRule<Self>, InvalidParameter> {
+        config
+            .spec()
+            .for_gfn(net, seed, device)
+            .ok_or_else(|| cannot_train(config, "gfn"))
+    }
+}
+
+/// Generic code over the trainable network types (a training loop): [`build_network`] builds
+/// the network a config names and calls [`visit`](Self::visit) with it, so the model kind is
+/// matched once, there.
+pub trait NetworkVisitor {
+    /// What the visit returns.
+    type Output;
+    /// Called with the built network.
+    fn visit<N: Trainable>(self, net: N) -> Self::Output;
+}
+
+/// Builds the network `model` names for `d_in` inputs and `d_out` classes on `device` and
+/// passes it to `visitor`. Adding a model: one arm here.
+pub fn build_network<V: NetworkVisitor>(
+    model: &ModelConfig,
+    d_in: usize,
+    d_out: usize,
+    seed: u64,
+    device: &Device,
+    visitor: V,
+) -> V::Output {
+    match model {
+        ModelConfig::Ff(p) => visitor.visit(p.config(d_in, d_out, seed).init(device)),
+        ModelConfig::Gfn(p) => visitor.visit(p.config(d_in, d_out, seed).init(device)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apical_nn::{ndarray_device, FeedforwardParams, GfnParams};
+
+    fn every_rule() -> Vec<RuleConfig> {
+        vec![
+            RuleConfig::Backprop(BackpropConfig {}),
+            RuleConfig::FeedbackAlignment(FeedbackAlignmentConfig {}),
+            RuleConfig::KolenPollack(KolenPollackConfig::default()),
+            RuleConfig::Dendritic(DendriticConfig::default()),
+            RuleConfig::PredictiveCoding(PcSettings::default()),
+            RuleConfig::RewardBroadcast(RewardBroadcastConfig::default()),
+            RuleConfig::RewardBroadcast(RewardBroadcastConfig {
+                variant: RewardVariant::ExploratoryHebb,
+                ..RewardBroadcastConfig::default()
+            }),
+        ]
+    }
+
+    #[test]
+    fn config_time_compatibility_matches_what_can_be_built() {
+        // The compatibility check and the builders agree for every rule × model: what
+        // validation accepts builds, what it refuses has no builder.
+        let device = ndarray_device();
+        let ff_model = ModelConfig::Ff(FeedforwardParams::default());
+        let gfn_model = ModelConfig::Gfn(GfnParams::default());
+        let ff = FeedforwardParams::default().config(4, 3, 0).init(&device);
+        let gfn = GfnParams::default().config(4, 3, 0).init(&device);
+        for rule in every_rule() {
+            let ok = rule.validate_with(&ff_model).is_ok();
+            let built = Feedforward::build_rule(&rule, &ff, 0, &device);
+            assert_eq!(ok, built.is_ok(), "{} on ff", rule.kind());
+            if let Ok(built) = built {
+                assert_eq!(built.name(), rule.kind());
+            }
+            let ok = rule.validate_with(&gfn_model).is_ok();
+            let built = GenerativeFeedbackNetwork::build_rule(&rule, &gfn, 0, &device);
+            assert_eq!(ok, built.is_ok(), "{} on gfn", rule.kind());
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_key_to_change() {
+        let relu_gfn = ModelConfig::Gfn(GfnParams {
+            activation: Activation::Relu,
+            ..GfnParams::default()
+        });
+        let dendritic = RuleConfig::Dendritic(DendriticConfig::default());
+        assert_eq!(dendritic.validate_with(&relu_gfn).unwrap_err().key, "model.activation");
+        let bad_beta = RuleConfig::Dendritic(DendriticConfig {
+            beta: 0.0,
+            ..DendriticConfig::default()
+        });
+        assert_eq!(
+            bad_beta.validate_with(&ModelConfig::Gfn(GfnParams::default())).unwrap_err().key,
+            "rule.beta"
+        );
+    }
+}

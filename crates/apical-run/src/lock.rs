@@ -1,0 +1,69 @@
+//! One writer per run directory: `.lock` is held with an exclusive OS file lock for as long as
+//! a run or resume works in the directory. The lock dies with the process (even on kill -9), so
+//! a crashed run never blocks its own `apical resume`.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::RunError;
+
+/// The lock file's name inside a run directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// An exclusive hold on a run directory, released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of `dir` (which must exist), or refuses with the holder's pid.
+    pub fn acquire(dir: &Path) -> Result<Self, RunError> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| RunError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(RunError::Locked {
+                    path: dir.to_path_buf(),
+                    holder: holder.trim().to_string(),
+                });
+            }
+            Err(TryLockError::Error(source)) => return Err(RunError::Write { path, source }),
+        }
+        // Record the holder for the message another process prints.
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_until_the_first_lets_go() {
+        let dir = crate::testdir::tempdir().unwrap();
+        let first = RunLock::acquire(dir.path()).unwrap();
+        let err = RunLock::acquire(dir.path()).unwrap_err();
+        assert!(matches!(err, RunError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains(&std::process::id().to_string()));
+        drop(first);
+        RunLock::acquire(dir.path()).unwrap();
+    }
+}

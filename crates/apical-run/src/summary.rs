@@ -1,0 +1,104 @@
+//! `summary.json`: what a run reports when it ends — completed, or diverged (with the step and
+//! the quantity). A sweep reads it back; a complete `summary.json` with `"status": "completed"`
+//! marks a finished run.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{write_atomic, RunError};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Every step ran and the final outputs were written.
+    Completed,
+    /// A loss, weight or rule state became non-finite; training stopped there.
+    Diverged,
+}
+
+/// Test accuracy at one signal level (perceptual tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalAccuracy {
+    /// Signed signal level (%).
+    pub signal: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Test trials at this level.
+    pub n_trials: usize,
+}
+
+/// The contents of `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Run name.
+    pub name: Option<String>,
+    /// `task.kind`.
+    pub task: String,
+    /// `model.kind`.
+    pub model: String,
+    /// `rule.kind`.
+    pub rule: String,
+    /// Backend name.
+    pub backend: String,
+    /// `training.seed`.
+    pub seed: u64,
+    /// Planned updates.
+    pub steps: usize,
+    /// Planned epochs (fractional).
+    pub epochs: f64,
+    /// Trainable scalars.
+    pub n_params: usize,
+    /// Training examples.
+    pub n_train: usize,
+    /// Test examples.
+    pub n_test: usize,
+    /// The step whose update diverged (diverged runs).
+    pub diverged_at_step: Option<usize>,
+    /// What became non-finite: "loss", "weights" or "rule state" (diverged runs).
+    pub diverged_quantity: Option<String>,
+    /// Final test accuracy (completed runs).
+    pub test_accuracy: Option<f64>,
+    /// Final mean test cross-entropy.
+    pub test_loss: Option<f64>,
+    /// Final accuracy on the fixed training subset.
+    pub train_accuracy: Option<f64>,
+    /// Final loss on the fixed training subset.
+    pub train_loss: Option<f64>,
+    /// Test accuracy per signal level (perceptual tasks).
+    pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
+    /// Wall-clock seconds spent training, over all sessions.
+    pub wall_seconds: f64,
+    /// Updates per second in the last session.
+    pub steps_per_second: f64,
+    /// The checkpoint step this session resumed from.
+    pub resumed_from_step: Option<usize>,
+    /// Mean angle to backprop per layer over the logged evaluations.
+    pub mean_angle_to_backprop_deg: Option<Vec<f64>>,
+    /// Files written under `activity/`.
+    pub activity: Vec<String>,
+}
+
+impl Summary {
+    /// Writes `summary.json` into `dir` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), RunError> {
+        let text = serde_json::to_string_pretty(self).expect("a Summary serialises") + "\n";
+        write_atomic(&dir.join("summary.json"), text.as_bytes())
+    }
+
+    /// Reads `summary.json` from `dir`.
+    pub fn read(dir: &Path) -> Result<Self, RunError> {
+        let path = dir.join("summary.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| RunError::Read {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| RunError::Read {
+            path,
+            source: e.into(),
+        })
+    }
+}
