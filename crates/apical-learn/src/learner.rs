@@ -198,9 +198,9 @@ mod tests {
             &device,
         );
         let (net, _, _) = learner.step(net, x, &[0, 2], &mut SeededRng::new(0), false);
-        let above = net.weight_above(0).into_data();
-        let readout_t = net.readout.weight.val().transpose().into_data();
-        above.assert_approx_eq::<f32>(&readout_t, burn::tensor::Tolerance::absolute(1e-6));
+        let apical = net.layers[0].apical_weight.val().into_data();
+        let readout_t = net.weight_above(0).transpose().into_data();
+        apical.assert_approx_eq::<f32>(&readout_t, burn::tensor::Tolerance::absolute(1e-6));
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl RewardLearning<Feedforward> for RewardBroadcast {
                 a.clone().transpose().matmul(modulated.clone()) / batch as f64,
             );
             if let Some(bias) = &net.layers[l].bias {
-                grads.register(bias.id, modulated.sum_dim(0).squeeze::<1>() / batch as f64);
+                grads.register(bias.id, modulated.sum_dim(0).squeeze_dim::<1>(0) / batch as f64);
             }
         }
         let (optimizer, learning_rate, _) = ctx.parts();

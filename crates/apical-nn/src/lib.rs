@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod activation;
+mod backend;
 mod dendritic;
 mod device;
 mod feedforward;
@@ -18,6 +19,7 @@ mod model;
 mod top_down;
 
 pub use activation::*;
+pub use backend::*;
 pub use apical_core::InvalidParameter;
 pub use dendritic::*;
 pub use device::*;

@@ -8,7 +8,6 @@
 
 pub mod analyze;
 mod atomic;
-mod backend;
 pub mod checkpoint;
 mod config;
 pub mod csv_log;
@@ -28,7 +27,7 @@ mod testdir;
 /// Decoder settings, re-exported for the binary.
 pub use apical_analysis::DecoderConfig;
 pub use atomic::*;
-pub use backend::*;
+pub use apical_nn::{init_device, wgpu_compiled, BackendError, BackendKind};
 pub use config::*;
 pub use error::*;
 pub use metrics::*;

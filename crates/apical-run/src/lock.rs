@@ -14,7 +14,16 @@ pub const LOCK_FILE: &str = ".lock";
 /// An exclusive hold on a run directory, released when dropped.
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    file: File,
+    path: std::path::PathBuf,
+}
+
+impl Drop for RunLock {
+    /// Removes the lock file (a finished run directory holds only its outputs), then lets go.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
 }
 
 impl RunLock {
@@ -48,7 +57,7 @@ impl RunLock {
         let _ = file.rewind();
         let _ = write!(file, "{}", std::process::id());
         let _ = file.flush();
-        Ok(Self { _file: file })
+        Ok(Self { file, path })
     }
 }
 

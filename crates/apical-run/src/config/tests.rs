@@ -61,7 +61,7 @@ fn overrides_set_nested_keys_with_toml_values() {
     assert_eq!(config.training.steps, Some(7));
     assert_eq!(
         config.model,
-        ModelConfig::Ff(FeedforwardSection {
+        ModelConfig::Ff(apical_nn::FeedforwardParams {
             hidden: vec![32, 16],
             ..Default::default()
         })

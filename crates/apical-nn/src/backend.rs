@@ -1,6 +1,7 @@
-//! Backends: the runtime [`Device`] a run uses, chosen once by the caller.
+//! Backends: the runtime [`Device`] a run uses, chosen once by the caller (the `apical` binary,
+//! or a researcher's own program through the facade).
 
-use apical_nn::ndarray_device;
+use crate::ndarray_device;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
