@@ -136,7 +136,11 @@ fn gfn_backprop_unrolled(bencher: divan::Bencher) {
 
 #[divan::bench(sample_count = 30, sample_size = 20)]
 fn gfn_dendritic(bencher: divan::Bencher) {
-    bench_rule(bencher, gfn(), RuleConfig::Dendritic(DendriticConfig::default()));
+    bench_rule(
+        bencher,
+        gfn(),
+        RuleConfig::Dendritic(DendriticConfig::default()),
+    );
 }
 
 #[divan::bench(sample_count = 30, sample_size = 20)]

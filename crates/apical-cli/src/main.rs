@@ -265,6 +265,11 @@ fn run(args: RunArgs) -> Result<(), RunError> {
         name: Some(name),
         ..config
     };
+    // An unwritable location fails here, in one line, before the run announces itself.
+    std::fs::create_dir_all(&out).map_err(|source| RunError::Write {
+        path: out.clone(),
+        source,
+    })?;
     eprintln!(
         "apical: training {} ({} on {}, backend {}) → {}",
         config.name.as_deref().unwrap_or("run"),

@@ -111,8 +111,14 @@ mod tests {
         let e = InvalidParameter::new("hidden", "bad").in_section("model");
         assert_eq!(e.key, "model.hidden");
         assert_eq!(e.to_string(), "model.hidden: bad");
-        assert_eq!(InvalidParameter::new("", "x").in_section("rule").key, "rule");
-        assert!(check::positive("beta", 0.0).unwrap_err().message.contains("> 0"));
+        assert_eq!(
+            InvalidParameter::new("", "x").in_section("rule").key,
+            "rule"
+        );
+        assert!(check::positive("beta", 0.0)
+            .unwrap_err()
+            .message
+            .contains("> 0"));
         assert!(check::non_negative("s", f64::NAN).is_err());
         assert!(check::in_range("r", 2.0, 0.0, 2.0, true, false).is_err());
         assert!(check::in_range("r", 2.0, 0.0, 2.0, true, true).is_ok());

@@ -19,10 +19,10 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
+use apical_core::{check, InvalidParameter};
 use apical_nn::{without_autodiff, GenerativeFeedbackNetwork, SeededRng, TopDown};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use apical_core::{check, InvalidParameter};
 use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
 

@@ -8,11 +8,11 @@
 //! transpose of every forward update and decays both by λ, so `W − Bᵀ` shrinks as (1 − λ)ᵗ and
 //! the rule approaches backprop.
 
+use apical_core::{check, InvalidParameter};
 use apical_nn::{uniform_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
-use apical_core::{check, InvalidParameter};
 use serde::{Deserialize, Serialize};
 
 use crate::{

@@ -16,13 +16,17 @@ use crate::{LearningRule, Optimizer, OptimizerStateError, StepContext, StepRepor
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LearnerError {
     /// The rule needs labels; it cannot learn from a reward alone.
-    #[error("rule {rule} needs labels; it cannot learn from a reward alone (use reward-broadcast)")]
+    #[error(
+        "rule {rule} needs labels; it cannot learn from a reward alone (use reward-broadcast)"
+    )]
     RewardUnsupported {
         /// The rule's config name.
         rule: &'static str,
     },
     /// `reinforce` was called without an `act` before it.
-    #[error("reinforce needs an act before it (act, then the environment's reward, then reinforce)")]
+    #[error(
+        "reinforce needs an act before it (act, then the environment's reward, then reinforce)"
+    )]
     NoAction,
 }
 
@@ -181,7 +185,9 @@ pub fn weights_finite<M: Module>(module: &M) -> bool {
 mod tests {
     use super::*;
     use crate::{Backprop, OptimizerConfig, RewardBroadcast};
-    use apical_nn::{ndarray_device, Activation, FeedforwardConfig, GenerativeFeedbackConfig, TopDown};
+    use apical_nn::{
+        ndarray_device, Activation, FeedforwardConfig, GenerativeFeedbackConfig, TopDown,
+    };
     use burn::tensor::TensorData;
 
     #[test]
@@ -218,9 +224,7 @@ mod tests {
             0.1,
         );
         assert_eq!(
-            learner
-                .reinforce(net, &[1.0], &mut SeededRng::new(0))
-                .err(),
+            learner.reinforce(net, &[1.0], &mut SeededRng::new(0)).err(),
             Some(LearnerError::NoAction)
         );
     }
@@ -235,11 +239,22 @@ mod tests {
             .with_activation(Activation::Tanh)
             .with_seed(3)
             .init(&device);
-        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0], [2, 2]), &device);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0], [2, 2]),
+            &device,
+        );
         let targets = [1.0f32, -1.0];
         let cost = |net: &apical_nn::Feedforward| -> f32 {
-            let out: Vec<f32> = net.logits(x.clone(), None).into_data().iter::<f32>().collect();
-            out.iter().zip(&targets).map(|(o, t)| (o - t).powi(2)).sum::<f32>() / 2.0
+            let out: Vec<f32> = net
+                .logits(x.clone(), None)
+                .into_data()
+                .iter::<f32>()
+                .collect();
+            out.iter()
+                .zip(&targets)
+                .map(|(o, t)| (o - t).powi(2))
+                .sum::<f32>()
+                / 2.0
         };
         let before = cost(&net);
         let mut learner = Learner::new(

@@ -4,11 +4,11 @@
 //! in is a GPU device even on machines without one; these optimizers keep their state on the
 //! parameters' own device and serialise it to plain bytes, so a resumed run continues bit for bit.
 
+use apical_core::InvalidParameter;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
-use apical_core::InvalidParameter;
 use thiserror::Error;
 
 /// Which optimizer, with its hyper-parameters.
@@ -73,16 +73,28 @@ impl OptimizerConfig {
                 weight_decay,
             } => {
                 if !(0.0..1.0).contains(&beta1) {
-                    return Err(InvalidParameter::new("beta1", format!("must be in [0, 1), got {beta1}")));
+                    return Err(InvalidParameter::new(
+                        "beta1",
+                        format!("must be in [0, 1), got {beta1}"),
+                    ));
                 }
                 if !(0.0..1.0).contains(&beta2) {
-                    return Err(InvalidParameter::new("beta2", format!("must be in [0, 1), got {beta2}")));
+                    return Err(InvalidParameter::new(
+                        "beta2",
+                        format!("must be in [0, 1), got {beta2}"),
+                    ));
                 }
                 if epsilon.is_nan() || epsilon <= 0.0 {
-                    return Err(InvalidParameter::new("epsilon", format!("must be > 0, got {epsilon}")));
+                    return Err(InvalidParameter::new(
+                        "epsilon",
+                        format!("must be > 0, got {epsilon}"),
+                    ));
                 }
                 if weight_decay.is_nan() || weight_decay < 0.0 {
-                    return Err(InvalidParameter::new("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
+                    return Err(InvalidParameter::new(
+                        "weight_decay",
+                        format!("must be ≥ 0, got {weight_decay}"),
+                    ));
                 }
             }
             OptimizerConfig::Sgd {
@@ -90,10 +102,16 @@ impl OptimizerConfig {
                 weight_decay,
             } => {
                 if !(0.0..1.0).contains(&momentum) {
-                    return Err(InvalidParameter::new("momentum", format!("must be in [0, 1), got {momentum}")));
+                    return Err(InvalidParameter::new(
+                        "momentum",
+                        format!("must be in [0, 1), got {momentum}"),
+                    ));
                 }
                 if weight_decay.is_nan() || weight_decay < 0.0 {
-                    return Err(InvalidParameter::new("weight_decay", format!("must be ≥ 0, got {weight_decay}")));
+                    return Err(InvalidParameter::new(
+                        "weight_decay",
+                        format!("must be ≥ 0, got {weight_decay}"),
+                    ));
                 }
             }
         }

@@ -22,6 +22,7 @@
 //! With F = Wᵀ, a small output weight ν and inference run to equilibrium the updates equal
 //! backprop's cross-entropy gradient (tested: cosine > 0.99).
 
+use apical_core::{check, InvalidParameter};
 use apical_nn::{
     normal_matrix, uniform_matrix, without_autodiff, Activation, Classifier, Feedforward,
     GenerativeFeedbackNetwork, SeededRng,
@@ -29,7 +30,6 @@ use apical_nn::{
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
-use apical_core::{check, InvalidParameter};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -210,7 +210,14 @@ impl PcSettings {
         check::at_least_one("steps", self.steps)?;
         check::in_range("inference_rate", self.inference_rate, 0.0, 1.0, true, true)?;
         check::positive("nudge", self.nudge)?;
-        check::in_range("generative_rate", self.generative_rate, 0.0, 2.0, true, false)
+        check::in_range(
+            "generative_rate",
+            self.generative_rate,
+            0.0,
+            2.0,
+            true,
+            false,
+        )
     }
 }
 

@@ -32,7 +32,12 @@ pub trait RuleSpec {
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter>;
 
     /// The rule for a feedforward network (`device`: the network's device without autodiff).
-    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
         let _ = (net, seed, device);
         None
     }
@@ -137,7 +142,12 @@ impl RuleSpec for FeedbackAlignmentConfig {
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         ff_only("feedback-alignment", model)
     }
-    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
         Some(Box::new(FeedbackAlignment::new(
             net,
             FeedbackMode::Fixed,
@@ -154,7 +164,12 @@ impl RuleSpec for KolenPollackConfig {
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         ff_only("kolen-pollack", model)
     }
-    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
         Some(Box::new(FeedbackAlignment::new(
             net,
             FeedbackMode::KolenPollack { decay: self.decay },
@@ -204,7 +219,12 @@ impl RuleSpec for PcSettings {
         }
         Ok(())
     }
-    fn for_ff(&self, net: &Feedforward, seed: u64, device: &Device) -> Option<BoxedRule<Feedforward>> {
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
         Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
     }
     fn for_gfn(
@@ -361,13 +381,19 @@ mod tests {
             ..GfnParams::default()
         });
         let dendritic = RuleConfig::Dendritic(DendriticConfig::default());
-        assert_eq!(dendritic.validate_with(&relu_gfn).unwrap_err().key, "model.activation");
+        assert_eq!(
+            dendritic.validate_with(&relu_gfn).unwrap_err().key,
+            "model.activation"
+        );
         let bad_beta = RuleConfig::Dendritic(DendriticConfig {
             beta: 0.0,
             ..DendriticConfig::default()
         });
         assert_eq!(
-            bad_beta.validate_with(&ModelConfig::Gfn(GfnParams::default())).unwrap_err().key,
+            bad_beta
+                .validate_with(&ModelConfig::Gfn(GfnParams::default()))
+                .unwrap_err()
+                .key,
             "rule.beta"
         );
     }

@@ -4,10 +4,10 @@
 //! An unbiased but noisy estimate of the gradient; the neuromodulator contrast to rules with
 //! vectorised, per-unit teaching signals.
 
+use apical_core::{check, InvalidParameter};
 use apical_nn::{normal_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use apical_core::{check, InvalidParameter};
 use burn::tensor::{activation, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -202,8 +202,8 @@ impl RewardLearning<Feedforward> for RewardBroadcast {
             .iter()
             .map(|&r| ((baseline - r as f64) / (self.sigma * self.sigma)) as f32)
             .collect();
-        let advantage =
-            Tensor::<1>::from_data(TensorData::new(advantage, [batch]), &device).unsqueeze_dim::<2>(1);
+        let advantage = Tensor::<1>::from_data(TensorData::new(advantage, [batch]), &device)
+            .unsqueeze_dim::<2>(1);
         let mut grads = GradientsParams::new();
         for (l, (a, xi)) in inputs.iter().zip(&perturbations).enumerate() {
             let modulated = xi.clone() * advantage.clone();
@@ -212,7 +212,10 @@ impl RewardLearning<Feedforward> for RewardBroadcast {
                 a.clone().transpose().matmul(modulated.clone()) / batch as f64,
             );
             if let Some(bias) = &net.layers[l].bias {
-                grads.register(bias.id, modulated.sum_dim(0).squeeze_dim::<1>(0) / batch as f64);
+                grads.register(
+                    bias.id,
+                    modulated.sum_dim(0).squeeze_dim::<1>(0) / batch as f64,
+                );
             }
         }
         let (optimizer, learning_rate, _) = ctx.parts();

@@ -19,8 +19,8 @@ mod model;
 mod top_down;
 
 pub use activation::*;
-pub use backend::*;
 pub use apical_core::InvalidParameter;
+pub use backend::*;
 pub use dendritic::*;
 pub use device::*;
 pub use feedforward::*;

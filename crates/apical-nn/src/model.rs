@@ -193,7 +193,14 @@ impl GfnParams {
         )?;
         check::non_negative("noise_std", self.noise_std)?;
         check::in_range("top_down_rate", self.top_down_rate, 0.0, 2.0, true, false)?;
-        check::in_range("top_down_decay", self.top_down_decay, 0.0, 1.0, false, false)?;
+        check::in_range(
+            "top_down_decay",
+            self.top_down_decay,
+            0.0,
+            1.0,
+            false,
+            false,
+        )?;
         check::in_range(
             "apical_fit_rate",
             self.apical_fit_rate,
@@ -372,7 +379,10 @@ mod tests {
         assert_eq!(g.apical_fit_rate, direct.apical_fit_rate);
         assert_eq!(g.activation, direct.activation);
         let f = FeedforwardParams::default().config(4, 2, 0);
-        assert_eq!(f.activation, FeedforwardConfig::new(4, vec![], 2).activation);
+        assert_eq!(
+            f.activation,
+            FeedforwardConfig::new(4, vec![], 2).activation
+        );
     }
 
     #[test]

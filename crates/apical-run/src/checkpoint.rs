@@ -69,6 +69,25 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
         std::fs::remove_dir_all(&tmp_dir).map_err(wrap(&tmp_dir))?;
     }
     std::fs::create_dir_all(&tmp_dir).map_err(wrap(&tmp_dir))?;
+    let written = write_files(&tmp_dir, checkpoint);
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp_dir);
+    }
+    written?;
+    if final_dir.exists() {
+        std::fs::remove_dir_all(&final_dir).map_err(wrap(&final_dir))?;
+    }
+    std::fs::rename(&tmp_dir, &final_dir).map_err(wrap(&final_dir))?;
+    let mut all = list(root)?;
+    while all.len() > keep {
+        let (_, oldest) = all.remove(0);
+        std::fs::remove_dir_all(&oldest).map_err(wrap(&oldest))?;
+    }
+    Ok(final_dir)
+}
+
+/// The checkpoint's files, each written atomically, then the manifest.
+fn write_files(tmp_dir: &Path, checkpoint: &Checkpoint) -> Result<(), RunError> {
     write_atomic(&tmp_dir.join(MODEL_FILE), &checkpoint.model)?;
     write_atomic(&tmp_dir.join(OPTIMIZER_FILE), &checkpoint.optimizer)?;
     write_atomic(&tmp_dir.join(RULE_FILE), &checkpoint.rule)?;
@@ -86,17 +105,7 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     write_atomic(
         &tmp_dir.join(MANIFEST_FILE),
         &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
-    )?;
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(wrap(&final_dir))?;
-    }
-    std::fs::rename(&tmp_dir, &final_dir).map_err(wrap(&final_dir))?;
-    let mut all = list(root)?;
-    while all.len() > keep {
-        let (_, oldest) = all.remove(0);
-        std::fs::remove_dir_all(&oldest).map_err(wrap(&oldest))?;
-    }
-    Ok(final_dir)
+    )
 }
 
 /// Complete checkpoints under `root`, oldest first: `(step, dir)`.
@@ -158,7 +167,10 @@ pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
         if bytes.len() != len {
             return Err(RunError::resume(
                 &dir.join(name),
-                format!("truncated or extended: {} bytes, expected {len}", bytes.len()),
+                format!(
+                    "truncated or extended: {} bytes, expected {len}",
+                    bytes.len()
+                ),
             ));
         }
         if fnv1a(&bytes) != hash {
@@ -221,10 +233,16 @@ mod tests {
         let saved = save(dir.path(), &ck(5), 2).unwrap();
         std::fs::write(saved.join(MODEL_FILE), [1, 2]).unwrap();
         let err = load(&saved).unwrap_err().to_string();
-        assert!(err.contains("model.bpk") && err.contains("truncated"), "{err}");
+        assert!(
+            err.contains("model.bpk") && err.contains("truncated"),
+            "{err}"
+        );
         std::fs::write(saved.join(MODEL_FILE), [1, 2, 6]).unwrap();
         let err = load(&saved).unwrap_err().to_string();
-        assert!(err.contains("model.bpk") && err.contains("checksum"), "{err}");
+        assert!(
+            err.contains("model.bpk") && err.contains("checksum"),
+            "{err}"
+        );
         std::fs::remove_file(saved.join(MANIFEST_FILE)).unwrap();
         assert!(load(&saved).unwrap_err().to_string().contains("manifest"));
     }

@@ -93,7 +93,9 @@ pub enum RunError {
     },
     /// Training produced a non-finite loss, weight or rule state. The run directory keeps the
     /// metrics, the last good checkpoint and a `summary.json` with `"status": "diverged"`.
-    #[error("training diverged at step {step}: {quantity} not finite (lower training.learning_rate?)")]
+    #[error(
+        "training diverged at step {step}: {quantity} not finite (lower training.learning_rate?)"
+    )]
     Diverged {
         /// The step whose update produced it.
         step: usize,

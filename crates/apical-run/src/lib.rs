@@ -26,12 +26,12 @@ mod testdir;
 
 /// Decoder settings, re-exported for the binary.
 pub use apical_analysis::DecoderConfig;
-pub use atomic::*;
 pub use apical_nn::{init_device, wgpu_compiled, BackendError, BackendKind};
+pub use atomic::*;
 pub use config::*;
 pub use error::*;
-pub use metrics::*;
 pub use lock::RunLock;
+pub use metrics::*;
 pub use runner::{build_data, check_out_dir, resume, start, RunOptions, RunSummary};
 pub use summary::*;
 pub use tensorboard::EventFile;

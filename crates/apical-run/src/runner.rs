@@ -135,7 +135,12 @@ pub fn resume(
 
 /// Removes the hidden temporaries an interrupted write left (`.<name>.tmp-<pid>`, `.tmp-step-*`).
 fn remove_temporaries(dir: &Path) {
-    for sub in [dir.to_path_buf(), dir.join("activity"), dir.join("plots"), dir.join("analysis")] {
+    for sub in [
+        dir.to_path_buf(),
+        dir.join("activity"),
+        dir.join("plots"),
+        dir.join("analysis"),
+    ] {
         if let Ok(entries) = std::fs::read_dir(&sub) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -278,20 +283,29 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let root = self.dir().join("checkpoints");
         let all = checkpoint::list(&root)?;
         if all.is_empty() {
-            eprintln!("apical: no checkpoint yet in {}; starting from step 0", root.display());
+            eprintln!(
+                "apical: no checkpoint yet in {}; starting from step 0",
+                root.display()
+            );
             return self.reload_logs(0);
         }
         for (i, (step, path)) in all.iter().enumerate().rev() {
             match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
                 Ok(()) => {
                     if i + 1 < all.len() {
-                        eprintln!("apical: resuming from the older checkpoint {}", path.display());
+                        eprintln!(
+                            "apical: resuming from the older checkpoint {}",
+                            path.display()
+                        );
                     }
                     self.start_step = *step;
                     self.resumed_from = Some(*step);
                     return self.reload_logs(*step);
                 }
-                Err(e) => eprintln!("apical: warning: checkpoint {} is unusable: {e}", path.display()),
+                Err(e) => eprintln!(
+                    "apical: warning: checkpoint {} is unusable: {e}",
+                    path.display()
+                ),
             }
         }
         Err(RunError::resume(
@@ -334,8 +348,11 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let pos = step % self.steps_per_epoch;
         if cache.as_ref().is_none_or(|(e, _)| *e != epoch) {
             let mut order: Vec<usize> = (0..n).collect();
-            SeededRng::for_stream(self.config().training.seed, STREAM_BATCH_ORDER + epoch as u64)
-                .shuffle(&mut order);
+            SeededRng::for_stream(
+                self.config().training.seed,
+                STREAM_BATCH_ORDER + epoch as u64,
+            )
+            .shuffle(&mut order);
             *cache = Some((epoch, order));
         }
         let order = &cache.as_ref().expect("filled above").1;
@@ -375,10 +392,15 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     fn log_evaluation(&mut self, step: usize) -> Result<(), RunError> {
         let epoch = step as f64 / self.steps_per_epoch as f64;
-        let (train_loss, train_acc, _) =
-            self.evaluate(&self.data().train, self.config().training.eval_train_examples);
+        let (train_loss, train_acc, _) = self.evaluate(
+            &self.data().train,
+            self.config().training.eval_train_examples,
+        );
         let (test_loss, test_acc, _) = self.evaluate(&self.data().test, usize::MAX);
-        for (split, loss, accuracy) in [("train", train_loss, train_acc), ("test", test_loss, test_acc)] {
+        for (split, loss, accuracy) in [
+            ("train", train_loss, train_acc),
+            ("test", test_loss, test_acc),
+        ] {
             self.log.rows.push(MetricRow {
                 step,
                 epoch,
@@ -417,7 +439,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let (x, _) = self.data().test.batch(&(0..n).collect::<Vec<_>>());
         let device = self.session.device.clone().without_autodiff();
         let probe = host_tensor(x, n, self.data().test.n_features, &device);
-        for (layer, stats) in self.net.valid().dendrite_stats(probe).into_iter().enumerate() {
+        for (layer, stats) in self
+            .net
+            .valid()
+            .dendrite_stats(probe)
+            .into_iter()
+            .enumerate()
+        {
             self.dendrites.rows.push(DendriteRow {
                 step,
                 layer,
@@ -455,7 +483,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     fn progress_bar(&self) -> ProgressBar {
         let bar = if self.session.options.progress {
-            ProgressBar::with_draw_target(Some(self.total_steps as u64), ProgressDrawTarget::stderr())
+            ProgressBar::with_draw_target(
+                Some(self.total_steps as u64),
+                ProgressDrawTarget::stderr(),
+            )
         } else {
             ProgressBar::hidden()
         };
@@ -488,7 +519,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             let input = host_tensor(x, idx.len(), n_features, &self.session.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
             let diagnose = step % t.diagnostics_every == 0;
-            let (net, report, per_layer) = self.learner.step(self.net, input, &y, &mut noise, diagnose);
+            let (net, report, per_layer) =
+                self.learner.step(self.net, input, &y, &mut noise, diagnose);
             self.net = net;
             let done = step + 1;
             let non_finite = if report.loss.is_finite() {
@@ -558,7 +590,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         self.pending.flush_into(&mut self.diagnostics, step);
         self.write_logs()?;
         let session_seconds = started.elapsed().as_secs_f64();
-        let mut summary = self.summary_base(self.wall_before + session_seconds, session_seconds, step);
+        let mut summary =
+            self.summary_base(self.wall_before + session_seconds, session_seconds, step);
         summary.status = RunStatus::Diverged;
         summary.diverged_at_step = Some(step);
         summary.diverged_quantity = Some(quantity.to_string());
@@ -567,17 +600,23 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     fn record_probe(&self) -> Result<Vec<String>, RunError> {
-        let n = self.config().logging.probe_examples.min(self.data().test.len());
+        let n = self
+            .config()
+            .logging
+            .probe_examples
+            .min(self.data().test.len());
         if n == 0 {
             return Ok(Vec::new());
         }
         let dir = self.dir().join("activity");
         let probe = self.data().test.subset(&(0..n).collect::<Vec<_>>());
         let device = self.session.device.clone().without_autodiff();
-        let (logits, arrays) = self
-            .net
-            .valid()
-            .record(host_tensor(probe.inputs.clone(), n, probe.n_features, &device));
+        let (logits, arrays) = self.net.valid().record(host_tensor(
+            probe.inputs.clone(),
+            n,
+            probe.n_features,
+            &device,
+        ));
         let mut written = Vec::new();
         for rec in arrays {
             let name = format!("{}.npy", rec.name);
@@ -651,8 +690,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     fn finish(self, wall_seconds: f64, session_seconds: f64) -> Result<RunSummary, RunError> {
         let (test_loss, test_accuracy, preds) = self.evaluate(&self.data().test, usize::MAX);
-        let (train_loss, train_accuracy, _) =
-            self.evaluate(&self.data().train, self.config().training.eval_train_examples);
+        let (train_loss, train_accuracy, _) = self.evaluate(
+            &self.data().train,
+            self.config().training.eval_train_examples,
+        );
         let activity = self.record_probe()?;
         if self.config().logging.plots {
             let title = format!(
@@ -664,7 +705,12 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 self.config().rule.kind(),
                 self.config().task.kind()
             );
-            plot::learning_curve(&self.dir().join("plots"), "learning_curve", &self.log, &title)?;
+            plot::learning_curve(
+                &self.dir().join("plots"),
+                "learning_curve",
+                &self.log,
+                &title,
+            )?;
         }
         let mut summary = self.summary_base(wall_seconds, session_seconds, self.total_steps);
         summary.test_accuracy = Some(test_accuracy);

@@ -1,7 +1,7 @@
 //! Errors of task construction and data loading.
 
-use std::path::PathBuf;
 use apical_core::InvalidParameter;
+use std::path::PathBuf;
 use thiserror::Error;
 
 /// What went wrong building a task or reading its data.

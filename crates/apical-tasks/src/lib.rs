@@ -17,7 +17,7 @@ pub mod idx;
 pub mod orientation;
 mod task;
 
-pub use dataset::*;
 pub use apical_core::InvalidParameter;
+pub use dataset::*;
 pub use error::*;
 pub use task::*;

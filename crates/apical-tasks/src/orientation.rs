@@ -19,8 +19,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use apical_core::{InvalidParameter, SeededRng};
 use crate::{Dataset, Split, TaskError};
+use apical_core::{InvalidParameter, SeededRng};
 
 /// A task context: which pair of orientations is discriminated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,10 +34,10 @@ pub mod prelude {
     pub use apical_learn::{
         build_network, cross_entropy, one_hot, predictions, Backprop, BackpropConfig, Dendritic,
         DendriticConfig, ExploratoryHebb, FeedbackAlignment, FeedbackAlignmentConfig,
-        KolenPollackConfig, LayerDiagnostics, Learner, LearnerError, LearningRule,
-        NetworkVisitor, Optimizer, OptimizerConfig, PcMode, PcSettings, PredictiveCoding,
-        RewardBroadcast, RewardBroadcastConfig, RewardLearning, RewardVariant, RuleConfig,
-        RuleSpec, StepContext, StepReport, Trainable, Update,
+        KolenPollackConfig, LayerDiagnostics, Learner, LearnerError, LearningRule, NetworkVisitor,
+        Optimizer, OptimizerConfig, PcMode, PcSettings, PredictiveCoding, RewardBroadcast,
+        RewardBroadcastConfig, RewardLearning, RewardVariant, RuleConfig, RuleSpec, StepContext,
+        StepReport, Trainable, Update,
     };
     pub use apical_nn::{
         init_device, ndarray_device, Activation, BackendKind, Classifier, DendriteStats,
