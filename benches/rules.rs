@@ -31,12 +31,12 @@ fn batch(device: &Device) -> (Tensor<2>, Vec<usize>) {
 }
 
 /// Steps the network `model` names with the rule `rule` names, as the runner does.
-fn bench_rule(bencher: divan::Bencher, model: ModelConfig, rule: RuleConfig) {
-    struct Bench<'a> {
-        bencher: divan::Bencher<'a, 'a>,
+fn bench_rule<'a, 'b>(bencher: divan::Bencher<'a, 'b>, model: ModelConfig, rule: RuleConfig) {
+    struct Bench<'a, 'b> {
+        bencher: divan::Bencher<'a, 'b>,
         rule: RuleConfig,
     }
-    impl NetworkVisitor for Bench<'_> {
+    impl NetworkVisitor for Bench<'_, '_> {
         type Output = ();
         fn visit<N: Trainable>(self, net: N) {
             let device = ndarray_device().autodiff();

@@ -7,10 +7,7 @@
 //! GPU timings read the loss back to the host each step (as training does), which synchronises
 //! the device before the clock stops.
 
-use apical::burn::tensor::{Device, Tensor, TensorData};
-use apical::learn::{one_hot, Backprop, Optimizer, OptimizerConfig};
-use apical::nn::{Feedforward, FeedforwardConfig, SeededRng};
-use apical_run::{init_device, BackendKind};
+use apical::prelude::*;
 
 fn main() {
     divan::main();
@@ -18,21 +15,37 @@ fn main() {
 
 struct Setup {
     net: Option<Feedforward>,
-    optimizer: Optimizer,
+    learner: Learner<Feedforward>,
     input: Tensor<2>,
-    targets: Tensor<2>,
+    labels: Vec<usize>,
+    noise: SeededRng,
 }
 
 fn setup(device: &Device, d_in: usize, hidden: Vec<usize>, d_out: usize, batch: usize) -> Setup {
     let device = device.clone().autodiff();
     let mut rng = SeededRng::new(0);
     let x: Vec<f32> = (0..batch * d_in).map(|_| rng.uniform() as f32).collect();
-    let labels: Vec<usize> = (0..batch).map(|i| i % d_out).collect();
     Setup {
         net: Some(FeedforwardConfig::new(d_in, hidden, d_out).init(&device)),
-        optimizer: OptimizerConfig::default().init(),
+        learner: Learner::new(Box::new(Backprop), OptimizerConfig::default().init(), 1e-3),
         input: Tensor::from_data(TensorData::new(x, [batch, d_in]), &device),
-        targets: one_hot(&labels, d_out, &device),
+        labels: (0..batch).map(|i| i % d_out).collect(),
+        noise: SeededRng::new(1),
+    }
+}
+
+impl Setup {
+    /// One step through the driver the runner uses.
+    fn step(&mut self) -> f32 {
+        let (net, report, _) = self.learner.step(
+            self.net.take().unwrap(),
+            self.input.clone(),
+            &self.labels,
+            &mut self.noise,
+            false,
+        );
+        self.net = Some(net);
+        report.loss
     }
 }
 
@@ -51,30 +64,11 @@ fn bench_step(
     let mut s = setup(&device, d_in, hidden, d_out, batch);
     // Warm-up (shader compilation on wgpu).
     for _ in 0..3 {
-        let (net, _) = Backprop.step(
-            s.net.take().unwrap(),
-            &mut s.optimizer,
-            1e-3,
-            s.input.clone(),
-            s.targets.clone(),
-            None,
-        );
-        s.net = Some(net);
+        s.step();
     }
     bencher
         .counter(divan::counter::ItemsCount::new(1usize))
-        .bench_local(|| {
-            let (net, report) = Backprop.step(
-                s.net.take().unwrap(),
-                &mut s.optimizer,
-                1e-3,
-                s.input.clone(),
-                s.targets.clone(),
-                None,
-            );
-            s.net = Some(net);
-            report.loss
-        });
+        .bench_local(|| s.step());
 }
 
 const BACKENDS: [&str; 2] = ["ndarray", "wgpu"];

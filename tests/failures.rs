@@ -205,8 +205,58 @@ fn divergence_stops_at_the_step_and_keeps_what_was_good() {
     no_temporaries_left(&dir);
 }
 
-/// A seeded generator for the kill delays (the test's own; any fixed sequence would do).
-struct Delays(apical::nn::SeededRng);
+/// Where a kill landed, read from what the run directory held at that moment.
+fn phase(dir: &Path) -> &'static str {
+    let hidden_checkpoint = std::fs::read_dir(dir.join("checkpoints"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        })
+        .unwrap_or(false);
+    if !dir.join("config.toml").exists() {
+        "before the run started"
+    } else if hidden_checkpoint {
+        "while writing a checkpoint"
+    } else if dir.join("summary.json").exists() {
+        "after the end"
+    } else if dir.join("activity").exists() {
+        "while writing the final outputs"
+    } else {
+        "while training"
+    }
+}
+
+/// Kills a run when `moment` first holds (polled as fast as possible), or after `timeout`.
+fn kill_when(dir: &Path, moment: impl Fn(&Path) -> bool, timeout: Duration) -> &'static str {
+    let mut child = spawn(&long_args(dir));
+    let deadline = Instant::now() + timeout;
+    while !moment(dir) && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::hint::spin_loop();
+    }
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    phase(dir)
+}
+
+/// After a kill: nothing half-written is visible, and `apical resume` (or, when the kill came
+/// before the run wrote its config, a fresh `apical run`) ends with the reference metrics.
+fn recover_and_compare(dir: &Path, expected: &str, what: &str) {
+    if dir.exists() {
+        assert_no_half_written_file(dir);
+    }
+    if !dir.join("config.toml").is_file() {
+        ok(&run_args(&long_args(dir)));
+    } else {
+        let out = apical(&["resume", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{what}: {}", stderr(&out));
+    }
+    assert_eq!(read(&dir.join("metrics.csv")), expected, "{what}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    assert_eq!(summary["status"], "completed", "{what}");
+    no_temporaries_left(dir);
+}
 
 #[test]
 fn kill_9_at_random_moments_then_resume_matches_the_uninterrupted_run() {
@@ -215,44 +265,32 @@ fn kill_9_at_random_moments_then_resume_matches_the_uninterrupted_run() {
     let reference = reference(tmp.path());
     let span = started.elapsed().as_secs_f64();
     let expected = read(&reference.join("metrics.csv"));
-    let mut delays = Delays(apical::nn::SeededRng::new(2026));
-    let mut restarted_from_scratch = 0;
-    for i in 0..10 {
+    let mut delays = apical::nn::SeededRng::new(2026);
+    let mut phases = Vec::new();
+    for i in 0..12 {
         let dir = tmp.path().join(format!("killed-{i}"));
         // Uniform over the whole run, final outputs included (×1.1 catches the very end).
-        let delay = Duration::from_secs_f64(delays.0.uniform() * span * 1.1);
-        let mut child = spawn(&long_args(&dir));
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
-        if dir.exists() {
-            assert_no_half_written_file(&dir);
-        }
-        if !dir.join("config.toml").is_file() {
-            // Killed before the run wrote anything: nothing to resume; start it again.
-            restarted_from_scratch += 1;
-            ok(&run_args(&long_args(&dir)));
-        } else {
-            let out = apical(&["resume", dir.to_str().unwrap()]);
-            assert!(
-                out.status.success(),
-                "kill after {delay:?}: {}",
-                stderr(&out)
-            );
-        }
-        assert_eq!(
-            read(&dir.join("metrics.csv")),
-            expected,
-            "kill after {delay:?}"
-        );
-        let summary: serde_json::Value =
-            serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
-        assert_eq!(summary["status"], "completed");
-        no_temporaries_left(&dir);
+        let delay = Duration::from_secs_f64(delays.uniform() * span * 1.1);
+        let landed = kill_when(&dir, |_| false, delay);
+        phases.push(landed);
+        recover_and_compare(&dir, &expected, &format!("kill after {delay:?} ({landed})"));
     }
+    // Two kills aimed at the riskiest moments: a checkpoint being written, the final outputs.
+    let writing_checkpoint = |dir: &Path| phase(dir) == "while writing a checkpoint";
+    let final_outputs = |dir: &Path| dir.join("activity").exists();
+    for (name, moment) in [
+        ("checkpoint", &writing_checkpoint as &dyn Fn(&Path) -> bool),
+        ("final", &final_outputs),
+    ] {
+        let dir = tmp.path().join(format!("aimed-{name}"));
+        let landed = kill_when(&dir, moment, Duration::from_secs(30));
+        phases.push(landed);
+        recover_and_compare(&dir, &expected, &format!("kill aimed at {name} ({landed})"));
+    }
+    eprintln!("kills landed: {phases:?}");
     assert!(
-        restarted_from_scratch < 10,
-        "every kill came before the run started"
+        phases.iter().filter(|p| **p == "while training").count() >= 3,
+        "most kills should land mid-run: {phases:?}"
     );
 }
 

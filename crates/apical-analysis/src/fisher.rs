@@ -61,7 +61,7 @@ impl Responses<'_> {
     }
 
     fn check(&self, name: &str) -> Result<(), FisherError> {
-        if self.units == 0 || self.data.len() % self.units != 0 {
+        if self.units == 0 || !self.data.len().is_multiple_of(self.units) {
             return Err(FisherError::Shape(format!(
                 "{name}: {} values are not a whole number of rows of {} units",
                 self.data.len(),

@@ -82,9 +82,9 @@ impl RewardBroadcastConfig {
     }
 }
 
-/// Node perturbation with perturbation size σ. With labels ([`LearningRule`]) the reward is
+/// Node perturbation with perturbation size σ. With labels ([`LearningRule`](crate::LearningRule)) the reward is
 /// the loss change the jitter caused; in a closed loop ([`RewardLearning`]) it is whatever the
-/// environment returns, compared with a running baseline R̄:
+/// environment returns ([`RewardLearning`]), compared with a running baseline R̄:
 /// `ΔW_l ∝ (R − R̄)/σ² · a_lᵀ ξ_l` (REINFORCE with a baseline; Williams 1992).
 #[derive(Debug, Clone)]
 pub struct RewardBroadcast {

@@ -31,7 +31,7 @@ impl Activation {
         }
     }
 
-    /// φ′ expressed through the rate r = φ(x) (all four functions allow it): relu 1[r > 0],
+    /// φ′ expressed through the rate r = φ(x) (all four functions allow it): relu `1[r > 0]`,
     /// tanh 1 − r², sigmoid r(1 − r), linear 1.
     pub fn derivative_from_rate<const D: usize>(&self, rate: Tensor<D>) -> Tensor<D> {
         match self {

@@ -145,17 +145,14 @@ impl Feedforward {
             self.d_in()
         );
         let device = input.device();
-        let n_layers = self.layers.len();
+        let (readout, hidden_layers) = self
+            .layers
+            .split_last()
+            .expect("Feedforward: at least the readout layer (build it with FeedforwardConfig)");
         let mut x = input;
-        let mut hidden = Vec::with_capacity(n_layers - 1);
-        for (i, layer) in self.layers.iter().enumerate() {
+        let mut hidden = Vec::with_capacity(hidden_layers.len());
+        for layer in hidden_layers {
             let mut pre = layer.forward(x);
-            if i + 1 == n_layers {
-                return FeedforwardOutput {
-                    logits: pre,
-                    hidden,
-                };
-            }
             if let Some(rng) = noise.as_deref_mut() {
                 if self.noise_std > 0.0 {
                     let width = pre.dims()[1];
@@ -165,7 +162,10 @@ impl Feedforward {
             x = self.activation.forward(pre);
             hidden.push(x.clone());
         }
-        unreachable!("Feedforward has at least one layer")
+        FeedforwardOutput {
+            logits: readout.forward(x),
+            hidden,
+        }
     }
 }
 

@@ -75,15 +75,33 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
     }
     written?;
     if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(wrap(&final_dir))?;
+        discard(root, &final_dir)?;
     }
     std::fs::rename(&tmp_dir, &final_dir).map_err(wrap(&final_dir))?;
     let mut all = list(root)?;
     while all.len() > keep {
         let (_, oldest) = all.remove(0);
-        std::fs::remove_dir_all(&oldest).map_err(wrap(&oldest))?;
+        discard(root, &oldest)?;
     }
     Ok(final_dir)
+}
+
+/// Removes a checkpoint directory so that it is never seen half-deleted: it is first renamed
+/// to a hidden name (atomic), then deleted.
+fn discard(root: &Path, dir: &Path) -> Result<(), RunError> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let hidden = root.join(format!(".tmp-discard-{name}-{}", std::process::id()));
+    std::fs::rename(dir, &hidden).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    std::fs::remove_dir_all(&hidden).map_err(|source| RunError::Write {
+        path: hidden,
+        source,
+    })
 }
 
 /// The checkpoint's files, each written atomically, then the manifest.
@@ -132,11 +150,11 @@ pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
     Ok(out)
 }
 
-/// Removes what an interrupted save left behind (`.tmp-step-*` directories).
+/// Removes what an interrupted save or prune left behind (`.tmp-step-*`, `.tmp-discard-*`).
 pub fn remove_temporaries(root: &Path) {
     if let Ok(entries) = std::fs::read_dir(root) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(".tmp-step-") {
+            if e.file_name().to_string_lossy().starts_with(".tmp-") {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

@@ -53,7 +53,7 @@ impl DigitsConfig {
     /// Builds the split. Pixels are scaled to [0, 1].
     pub fn build(&self) -> Result<Split, TaskError> {
         self.validate()?;
-        let all = load_all();
+        let all = load_all()?;
         let n_test = ((N_IMAGES as f64) * self.test_fraction).round() as usize;
         let n_test = n_test.clamp(1, N_IMAGES - 1);
         let mut order: Vec<usize> = (0..N_IMAGES).collect();
@@ -73,7 +73,11 @@ impl DigitsConfig {
 }
 
 /// All 1,797 images, in file order, pixels scaled to [0, 1].
-pub fn load_all() -> Dataset {
+pub fn load_all() -> Result<Dataset, TaskError> {
+    let malformed = |line_no: usize, what: &str| TaskError::Malformed {
+        path: "vendored digits.csv".into(),
+        reason: format!("bad {what} on line {}", line_no + 1),
+    };
     let mut inputs = Vec::with_capacity(N_IMAGES * N_PIXELS);
     let mut labels = Vec::with_capacity(N_IMAGES);
     for (line_no, line) in DIGITS_CSV.lines().enumerate() {
@@ -82,15 +86,13 @@ pub fn load_all() -> Dataset {
             let v: f32 = fields
                 .next()
                 .and_then(|f| f.trim().parse().ok())
-                .unwrap_or_else(|| {
-                    panic!("vendored digits.csv: bad pixel on line {}", line_no + 1)
-                });
+                .ok_or_else(|| malformed(line_no, "pixel"))?;
             inputs.push(v / 16.0);
         }
         let label: usize = fields
             .next()
             .and_then(|f| f.trim().parse().ok())
-            .unwrap_or_else(|| panic!("vendored digits.csv: bad label on line {}", line_no + 1));
+            .ok_or_else(|| malformed(line_no, "label"))?;
         labels.push(label);
     }
     let data = Dataset {
@@ -102,7 +104,7 @@ pub fn load_all() -> Dataset {
         context: None,
     };
     data.assert_consistent();
-    data
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -111,7 +113,7 @@ mod tests {
 
     #[test]
     fn vendored_file_has_the_published_counts() {
-        let all = load_all();
+        let all = load_all().unwrap();
         assert_eq!(all.len(), N_IMAGES);
         let mut per_class = [0usize; N_CLASSES];
         for &l in &all.labels {
