@@ -5,21 +5,7 @@ mod common;
 use common::*;
 use std::path::Path;
 
-/// SplitMix64 + Box–Muller: the test's own generator.
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
+use apical::nn::SeededRng;
 
 /// Independent unit-variance units with slopes `0.02 + 0.01·(i mod 4)` per unit of signal:
 /// the linear Fisher information about the signal is Σ slopeᵢ². Writes R.npy (float32 or
@@ -27,7 +13,7 @@ impl Rng {
 fn write_population(dir: &Path, units: usize, per_level: usize, f32_responses: bool) -> f64 {
     let levels = [-12.0, -6.0, 0.0, 6.0, 12.0];
     let slope: Vec<f64> = (0..units).map(|i| 0.02 + 0.01 * (i % 4) as f64).collect();
-    let mut rng = Rng(11);
+    let mut rng = SeededRng::new(11);
     let (mut r, mut s, mut labels) = (Vec::new(), Vec::new(), Vec::new());
     for &level in &levels {
         for _ in 0..per_level {
@@ -280,4 +266,22 @@ fn analyze_run_directory_writes_json_and_plots() {
     assert!(layer["decode_labels"]["accuracy"].as_f64().is_some());
     assert!(layer["correlations"]["mean_r"].as_f64().is_some());
     assert!(dir.join("analysis/decoding_by_layer.png").exists());
+    assert_eq!(v["settings"]["subsets"], 200);
+
+    // The settings are parameters: fewer, smaller subsets are what the JSON reports.
+    ok(&apical(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--subset-size",
+        "8",
+        "--subsets",
+        "20",
+    ]));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("analysis/analysis.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["settings"]["subsets"], 20);
+    assert_eq!(v["layers"]["hidden_0"]["fisher_subsets"]["subset_size"], 8);
+    let out = apical(&["analyze", dir.to_str().unwrap(), "--subset-size", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }

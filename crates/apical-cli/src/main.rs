@@ -61,6 +61,18 @@ struct AnalyzeArgs {
     /// A run directory written by `apical run`: analyses what it recorded and writes
     /// analysis/analysis.json and plots there.
     run_dir: Option<PathBuf>,
+    /// Run directory: largest unit-subset size for the Fisher information.
+    #[arg(long, default_value_t = 32)]
+    subset_size: usize,
+    /// Run directory: number of random unit subsets.
+    #[arg(long, default_value_t = 200)]
+    subsets: usize,
+    /// Run directory: label shuffles of the decoder's control.
+    #[arg(long, default_value_t = 5)]
+    shuffles: usize,
+    /// Run directory: seed of subsets, folds and shuffles.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -310,8 +322,8 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn emit(value: serde_json::Value, out: Option<PathBuf>) -> Result<(), RunError> {
-    let text = serde_json::to_string_pretty(&value).expect("json") + "\n";
+fn emit<T: serde::Serialize>(value: T, out: Option<PathBuf>) -> Result<(), RunError> {
+    let text = serde_json::to_string_pretty(&value).expect("an analysis serialises") + "\n";
     match out {
         Some(path) => apical_run::write_atomic(&path, text.as_bytes()),
         None => {
@@ -337,9 +349,12 @@ fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
             emit(a::analyze_residuals(&ResidualRequest { apical, soma, labels, error_change, groups, decoder: DecoderConfig::default() })?, out)
         }
         (None, Some(dir)) => {
-            let value = a::analyze_run(&dir)?;
+            if args.subset_size < 2 || args.subsets == 0 {
+                return Err(RunError::Analysis { message: format!("--subset-size must be at least 2 and --subsets at least 1, got {} and {}", args.subset_size, args.subsets) });
+            }
+            let settings = apical_run::analysis_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed };
+            a::analyze_run(&dir, &settings)?;
             eprintln!("apical: wrote {}", dir.join("analysis/analysis.json").display());
-            let _ = value;
             Ok(())
         }
         (None, None) => Err(RunError::Analysis { message: "give a run directory or one of: fisher, correlations, decode, residuals (see apical analyze --help)".into() }),

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use apical_analysis::{
     cross_fisher, decode, dendritic_residuals, noise_correlations, population_fisher,
-    subset_fisher, vectorisation_index, CombinedFisher, DecoderConfig, FisherMethod,
-    PopulationMoments,
+    subset_fisher, vectorisation_index, CorrelationSummary, DecodeResult, DecoderConfig,
+    FisherMethod, PopulationMoments,
 };
 use nalgebra::DMatrix;
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
+use crate::analysis_report::*;
 use crate::{npy, plot, write_atomic, RunError};
 
 fn bad(path: &Path, message: impl Into<String>) -> RunError {
@@ -106,34 +107,31 @@ pub struct FisherRequest {
     pub seed: u64,
 }
 
-fn combined_json(c: &CombinedFisher) -> Value {
-    json!({
-        "fisher": c.fisher,
-        "fisher_variance": c.fisher_variance,
-        "fisher_shuffled": c.fisher_shuffled,
-        "redundancy_percent": c.redundancy_percent,
-        "n_units": c.n_units,
-        "n_trials": c.n_trials,
-        "per_level": c.per_level.iter().map(|(l, e)| json!({"signal": l, "fisher": e.fisher, "fisher_variance": e.fisher_variance, "fisher_shuffled": e.fisher_shuffled, "redundancy_percent": e.redundancy_percent})).collect::<Vec<_>>(),
-    })
-}
-
 fn fisher_of(
     responses: &DMatrix<f64>,
     signal: &[f64],
     context: Option<&[f64]>,
     req: &FisherRequest,
-) -> Result<Value, RunError> {
+) -> Result<FisherReport, RunError> {
     let all: Vec<usize> = (0..signal.len()).collect();
     let moments = PopulationMoments::new(responses, signal, &all);
     let whole = population_fisher(&moments, req.method, None).map_err(analysis_error)?;
-    let mut out = combined_json(&whole);
-    out["method"] = json!(req.method);
-    if let Some(size) = req.subset_size {
-        let s = subset_fisher(&moments, &moments, req.method, size, req.subsets, req.seed)
-            .map_err(analysis_error)?;
-        out["subsets"] = serde_json::to_value(s).expect("json");
-    }
+    let subsets = match req.subset_size {
+        Some(size) => Some(
+            subset_fisher(&moments, &moments, req.method, size, req.subsets, req.seed)
+                .map_err(analysis_error)?,
+        ),
+        None => None,
+    };
+    let mut report = FisherReport {
+        whole: FisherSummary::from(&whole),
+        method: req.method,
+        subsets,
+        contexts: None,
+        cross_context: None,
+        time_bins: None,
+        responses_summed_over_bins: None,
+    };
     if let Some(context) = context {
         let mut labels: Vec<i64> = context.iter().map(|&c| c.round() as i64).collect();
         labels.sort_unstable();
@@ -147,53 +145,71 @@ fn fisher_of(
                 (label, PopulationMoments::new(responses, signal, &idx))
             })
             .collect();
-        let mut contexts = serde_json::Map::new();
+        let mut contexts = BTreeMap::new();
         for (label, m) in &per {
-            let mut entry = match population_fisher(m, req.method, None) {
-                Ok(c) => combined_json(&c),
+            let (whole, fisher_error) = match population_fisher(m, req.method, None) {
+                Ok(c) => (Some(FisherSummary::from(&c)), None),
                 // With subsets requested, the whole population may be too large for this
                 // context's trials while every subset is fine: report both.
-                Err(e) if req.subset_size.is_some() => json!({"fisher_error": e.to_string()}),
+                Err(e) if req.subset_size.is_some() => (None, Some(e.to_string())),
                 Err(e) => return Err(analysis_error(format!("context {label}: {e}"))),
             };
-            if let Some(size) = req.subset_size {
-                entry["subsets"] = serde_json::to_value(
+            let subsets = match req.subset_size {
+                Some(size) => Some(
                     subset_fisher(m, m, req.method, size, req.subsets, req.seed)
                         .map_err(analysis_error)?,
-                )
-                .expect("json");
-            }
-            contexts.insert(label.to_string(), entry);
+                ),
+                None => None,
+            };
+            contexts.insert(
+                label.to_string(),
+                ContextFisher {
+                    whole,
+                    fisher_error,
+                    subsets,
+                },
+            );
         }
-        out["contexts"] = Value::Object(contexts);
+        report.contexts = Some(contexts);
         let mut cross = Vec::new();
         for (a, ma) in &per {
             for (b, mb) in &per {
-                if a != b {
-                    let context_error = |e: apical_analysis::FisherError| {
-                        analysis_error(format!("cross-context {a}→{b}: {e}"))
-                    };
-                    let mut entry = match req.subset_size {
-                        Some(size) => {
-                            json!({"subsets": subset_fisher(ma, mb, req.method, size, req.subsets, req.seed).map_err(context_error)?})
-                        }
-                        None => combined_json(
-                            &cross_fisher(ma, mb, req.method, None).map_err(context_error)?,
-                        ),
-                    };
-                    entry["signal_from_context"] = json!(a);
-                    entry["covariance_from_context"] = json!(b);
-                    cross.push(entry);
+                if a == b {
+                    continue;
                 }
+                let context_error = |e: apical_analysis::FisherError| {
+                    analysis_error(format!("cross-context {a}→{b}: {e}"))
+                };
+                let (whole, subsets) = match req.subset_size {
+                    Some(size) => (
+                        None,
+                        Some(
+                            subset_fisher(ma, mb, req.method, size, req.subsets, req.seed)
+                                .map_err(context_error)?,
+                        ),
+                    ),
+                    None => (
+                        Some(FisherSummary::from(
+                            &cross_fisher(ma, mb, req.method, None).map_err(context_error)?,
+                        )),
+                        None,
+                    ),
+                };
+                cross.push(CrossContextFisher {
+                    whole,
+                    subsets,
+                    signal_from_context: *a,
+                    covariance_from_context: *b,
+                });
             }
         }
-        out["cross_context"] = json!(cross);
+        report.cross_context = Some(cross);
     }
-    Ok(out)
+    Ok(report)
 }
 
 /// Runs `apical analyze fisher`.
-pub fn analyze_fisher(req: &FisherRequest) -> Result<Value, RunError> {
+pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
     let responses = read_responses(&req.responses)?;
     let trials = match &responses {
         Responses::Matrix(m) => m.nrows(),
@@ -212,19 +228,29 @@ pub fn analyze_fisher(req: &FisherRequest) -> Result<Value, RunError> {
         Responses::Matrix(m) => fisher_of(&m, &signal, context.as_deref(), req),
         Responses::Binned(bins) => {
             let sum = bins.iter().skip(1).fold(bins[0].clone(), |acc, b| acc + b);
-            let mut out = fisher_of(&sum, &signal, context.as_deref(), req)?;
-            let per_bin: Result<Vec<Value>, RunError> = bins
+            let mut report = fisher_of(&sum, &signal, context.as_deref(), req)?;
+            let all: Vec<usize> = (0..signal.len()).collect();
+            let per_bin = bins
                 .iter()
                 .enumerate()
-                .map(|(i, b)| {
-                    let all: Vec<usize> = (0..signal.len()).collect();
-                    let c = population_fisher(&PopulationMoments::new(b, &signal, &all), req.method, None).map_err(|e| analysis_error(format!("time bin {i}: {e}")))?;
-                    Ok(json!({"bin": i, "fisher": c.fisher, "fisher_shuffled": c.fisher_shuffled, "redundancy_percent": c.redundancy_percent}))
+                .map(|(bin, b)| {
+                    let c = population_fisher(
+                        &PopulationMoments::new(b, &signal, &all),
+                        req.method,
+                        None,
+                    )
+                    .map_err(|e| analysis_error(format!("time bin {bin}: {e}")))?;
+                    Ok(BinFisher {
+                        bin,
+                        fisher: c.fisher,
+                        fisher_shuffled: c.fisher_shuffled,
+                        redundancy_percent: c.redundancy_percent,
+                    })
                 })
-                .collect();
-            out["time_bins"] = json!(per_bin?);
-            out["responses_summed_over_bins"] = json!(true);
-            Ok(out)
+                .collect::<Result<Vec<_>, RunError>>()?;
+            report.time_bins = Some(per_bin);
+            report.responses_summed_over_bins = Some(true);
+            Ok(report)
         }
     }
 }
@@ -234,11 +260,11 @@ pub fn analyze_correlations(
     responses: &Path,
     signal: &Path,
     context: Option<&Path>,
-) -> Result<Value, RunError> {
+) -> Result<CorrelationSummary, RunError> {
     let r = read_matrix(responses)?;
     let s = read_vector(signal, r.nrows())?;
     let c = context.map(|p| read_vector(p, r.nrows())).transpose()?;
-    Ok(serde_json::to_value(noise_correlations(&r, &s, c.as_deref())).expect("json"))
+    Ok(noise_correlations(&r, &s, c.as_deref()))
 }
 
 /// Runs `apical analyze decode`.
@@ -246,7 +272,7 @@ pub fn analyze_decode(
     responses: &Path,
     labels: &Path,
     config: &DecoderConfig,
-) -> Result<Value, RunError> {
+) -> Result<DecodeResult, RunError> {
     let r = read_matrix(responses)?;
     let y = read_labels(labels, r.nrows())?;
     if config.folds < 2 || config.folds > r.nrows() {
@@ -256,7 +282,7 @@ pub fn analyze_decode(
             config.folds
         )));
     }
-    Ok(serde_json::to_value(decode(&r, &y, config)).expect("json"))
+    Ok(decode(&r, &y, config))
 }
 
 /// Inputs of `apical analyze residuals`.
@@ -277,7 +303,7 @@ pub struct ResidualRequest {
 }
 
 /// Runs `apical analyze residuals`.
-pub fn analyze_residuals(req: &ResidualRequest) -> Result<Value, RunError> {
+pub fn analyze_residuals(req: &ResidualRequest) -> Result<ResidualReport, RunError> {
     let apical = read_matrix(&req.apical)?;
     let soma = read_matrix(&req.soma)?;
     if apical.shape() != soma.shape() {
@@ -291,16 +317,20 @@ pub fn analyze_residuals(req: &ResidualRequest) -> Result<Value, RunError> {
         ));
     }
     let fit = dendritic_residuals(&apical, &soma);
-    let mut out = json!({
-        "n_trials": apical.nrows(),
-        "n_units": apical.ncols(),
-        "slope": fit.slope,
-        "intercept": fit.intercept,
-        "residual_sd": (0..fit.residual.ncols()).map(|u| fit.residual.column(u).variance().sqrt()).collect::<Vec<_>>(),
-    });
+    let mut out = ResidualReport {
+        n_trials: apical.nrows(),
+        n_units: apical.ncols(),
+        slope: fit.slope.clone(),
+        intercept: fit.intercept.clone(),
+        residual_sd: (0..fit.residual.ncols())
+            .map(|u| fit.residual.column(u).variance().sqrt())
+            .collect(),
+        decode: None,
+        vectorisation: None,
+    };
     if let Some(labels) = &req.labels {
         let y = read_labels(labels, apical.nrows())?;
-        out["decode"] = serde_json::to_value(decode(&fit.z, &y, &req.decoder)).expect("json");
+        out.decode = Some(decode(&fit.z, &y, &req.decoder));
     }
     match (&req.error_change, &req.groups) {
         (Some(e), Some(g)) => {
@@ -317,8 +347,7 @@ pub fn analyze_residuals(req: &ResidualRequest) -> Result<Value, RunError> {
                 ));
             }
             let groups: Vec<i64> = groups.data.iter().map(|v| v.round() as i64).collect();
-            out["vectorisation"] =
-                serde_json::to_value(vectorisation_index(&fit.z, &change, &groups)).expect("json");
+            out.vectorisation = Some(vectorisation_index(&fit.z, &change, &groups));
         }
         (None, None) => {}
         _ => return Err(analysis_error("--error-change and --groups go together")),
@@ -353,7 +382,7 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
 
 /// `apical analyze <run-dir>`: the analyses that fit what the run recorded, written to
 /// `analysis/analysis.json` and `analysis/*.png|svg`.
-pub fn analyze_run(dir: &Path) -> Result<Value, RunError> {
+pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, RunError> {
     let activity = dir.join("activity");
     let layers = layer_files(&activity);
     if layers.is_empty() {
@@ -361,36 +390,45 @@ pub fn analyze_run(dir: &Path) -> Result<Value, RunError> {
     }
     let signal_path = activity.join("signal.npy");
     let labels_path = activity.join("labels.npy");
-    let mut result = serde_json::Map::new();
+    let mut result = BTreeMap::new();
     let mut info_series = Vec::new();
     let mut decode_points = Vec::new();
     for (index, (name, path)) in layers.iter().enumerate() {
         let r = read_matrix(path)?;
-        let mut entry = serde_json::Map::new();
+        let mut entry = LayerAnalysis {
+            n_units: r.ncols(),
+            n_active_units: 0,
+            fisher_subsets: None,
+            fisher_error: None,
+            correlations: None,
+            decode_labels: None,
+        };
         // Units that never vary (silent ReLUs) carry no information and make Σ singular.
         let active: Vec<usize> = (0..r.ncols())
             .filter(|&u| r.column(u).variance() > 1e-12)
             .collect();
         let r_active = DMatrix::from_fn(r.nrows(), active.len(), |t, j| r[(t, active[j])]);
-        entry.insert("n_units".into(), json!(r.ncols()));
-        entry.insert("n_active_units".into(), json!(active.len()));
+        entry.n_active_units = active.len();
         if signal_path.exists() {
             let signal = read_vector(&signal_path, r.nrows())?;
             let t0 = signal.iter().filter(|&&s| s == 0.0).count();
-            let size = active.len().min(t0.saturating_sub(4)).min(32);
+            let size = active
+                .len()
+                .min(t0.saturating_sub(4))
+                .min(settings.subset_size);
             let all: Vec<usize> = (0..signal.len()).collect();
             let moments = PopulationMoments::new(&r_active, &signal, &all);
             if size >= 2 {
-                match subset_fisher(&moments, &moments, FisherMethod::Liu, size, 200, 0) {
-                    Ok(s) => {
-                        entry.insert(
-                            "fisher_subsets".into(),
-                            serde_json::to_value(s).expect("json"),
-                        );
-                    }
-                    Err(e) => {
-                        entry.insert("fisher_error".into(), json!(e.to_string()));
-                    }
+                match subset_fisher(
+                    &moments,
+                    &moments,
+                    FisherMethod::Liu,
+                    size,
+                    settings.subsets,
+                    settings.seed,
+                ) {
+                    Ok(s) => entry.fisher_subsets = Some(s),
+                    Err(e) => entry.fisher_error = Some(e.to_string()),
                 }
                 let subset: Vec<usize> = (0..size).collect();
                 if let Ok(c) = population_fisher(&moments, FisherMethod::Liu, Some(&subset)) {
@@ -403,10 +441,7 @@ pub fn analyze_run(dir: &Path) -> Result<Value, RunError> {
                     ));
                 }
             }
-            entry.insert(
-                "correlations".into(),
-                serde_json::to_value(noise_correlations(&r_active, &signal, None)).expect("json"),
-            );
+            entry.correlations = Some(noise_correlations(&r_active, &signal, None));
         }
         if labels_path.exists() {
             let y = read_labels(&labels_path, r.nrows())?;
@@ -414,24 +449,26 @@ pub fn analyze_run(dir: &Path) -> Result<Value, RunError> {
                 &r_active,
                 &y,
                 &DecoderConfig {
-                    shuffles: 5,
+                    shuffles: settings.shuffles,
+                    seed: settings.seed,
                     ..Default::default()
                 },
             );
             decode_points.push((index as f64, d.accuracy));
-            entry.insert(
-                "decode_labels".into(),
-                serde_json::to_value(d).expect("json"),
-            );
+            entry.decode_labels = Some(d);
         }
-        result.insert(name.clone(), Value::Object(entry));
+        result.insert(name.clone(), entry);
     }
     let out_dir = dir.join("analysis");
-    let value = json!({"run": dir.display().to_string(), "layers": Value::Object(result)});
+    let value = RunAnalysis {
+        run: dir.display().to_string(),
+        settings: *settings,
+        layers: result,
+    };
     write_atomic(
         &out_dir.join("analysis.json"),
         serde_json::to_string_pretty(&value)
-            .expect("json")
+            .expect("an analysis serialises")
             .as_bytes(),
     )?;
     if !info_series.is_empty() {

@@ -6,6 +6,7 @@
 //! [`runner`] for its layout). Every file is written atomically (temporary file + rename).
 #![warn(missing_docs)]
 
+pub mod analysis_report;
 pub mod analyze;
 mod atomic;
 pub mod checkpoint;

@@ -1,0 +1,213 @@
+//! What `apical analyze` writes, as types: the JSON of each subcommand and of a run directory's
+//! `analysis/analysis.json`. Optional parts are left out of the JSON when they do not apply.
+
+use std::collections::BTreeMap;
+
+use apical_analysis::{
+    CombinedFisher, CorrelationSummary, DecodeResult, FisherMethod, GroupVectorisation,
+    SubsetFisher,
+};
+use serde::Serialize;
+
+/// Information at one signal level.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelFisher {
+    /// Signal magnitude.
+    pub signal: f64,
+    /// Bias-corrected linear Fisher information.
+    pub fisher: f64,
+    /// Its variance.
+    pub fisher_variance: f64,
+    /// Shuffled (correlations removed) information.
+    pub fisher_shuffled: f64,
+    /// 100·(I_shuf − I)/I_shuf.
+    pub redundancy_percent: f64,
+}
+
+/// Information of a whole population, combined over signal levels.
+#[derive(Debug, Clone, Serialize)]
+pub struct FisherSummary {
+    /// Combined bias-corrected information (inverse-variance weighted over levels).
+    pub fisher: f64,
+    /// Its variance.
+    pub fisher_variance: f64,
+    /// Combined shuffled information.
+    pub fisher_shuffled: f64,
+    /// Combined redundancy (%).
+    pub redundancy_percent: f64,
+    /// Units.
+    pub n_units: usize,
+    /// Trials.
+    pub n_trials: usize,
+    /// Per signal level.
+    pub per_level: Vec<LevelFisher>,
+}
+
+impl From<&CombinedFisher> for FisherSummary {
+    fn from(c: &CombinedFisher) -> Self {
+        Self {
+            fisher: c.fisher,
+            fisher_variance: c.fisher_variance,
+            fisher_shuffled: c.fisher_shuffled,
+            redundancy_percent: c.redundancy_percent,
+            n_units: c.n_units,
+            n_trials: c.n_trials,
+            per_level: c
+                .per_level
+                .iter()
+                .map(|(signal, e)| LevelFisher {
+                    signal: *signal,
+                    fisher: e.fisher,
+                    fisher_variance: e.fisher_variance,
+                    fisher_shuffled: e.fisher_shuffled,
+                    redundancy_percent: e.redundancy_percent,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Information within one context.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextFisher {
+    /// The whole population (absent when it is too large for this context's trials).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<FisherSummary>,
+    /// Why the whole population could not be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fisher_error: Option<String>,
+    /// Over random unit subsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<SubsetFisher>,
+}
+
+/// Cross-context information: f′ from one context, the covariance from another.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrossContextFisher {
+    /// The whole population (without subsets).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<FisherSummary>,
+    /// Over random unit subsets (with subsets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<SubsetFisher>,
+    /// Context label f′ was taken from.
+    pub signal_from_context: i64,
+    /// Context label the covariance was taken from.
+    pub covariance_from_context: i64,
+}
+
+/// Information in one time bin.
+#[derive(Debug, Clone, Serialize)]
+pub struct BinFisher {
+    /// Bin index.
+    pub bin: usize,
+    /// Combined information.
+    pub fisher: f64,
+    /// Combined shuffled information.
+    pub fisher_shuffled: f64,
+    /// Redundancy (%).
+    pub redundancy_percent: f64,
+}
+
+/// `apical analyze fisher`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FisherReport {
+    /// The whole population (responses summed over bins when binned).
+    #[serde(flatten)]
+    pub whole: FisherSummary,
+    /// Estimator.
+    pub method: FisherMethod,
+    /// Over random unit subsets (`--subset-size`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<SubsetFisher>,
+    /// Per context label (`--context`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<BTreeMap<String, ContextFisher>>,
+    /// Every ordered pair of contexts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_context: Option<Vec<CrossContextFisher>>,
+    /// Per time bin (trials × bins × units responses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_bins: Option<Vec<BinFisher>>,
+    /// Whether `whole` used the responses summed over bins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responses_summed_over_bins: Option<bool>,
+}
+
+/// `apical analyze residuals`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResidualReport {
+    /// Trials.
+    pub n_trials: usize,
+    /// Units.
+    pub n_units: usize,
+    /// Per unit: slope of apical on soma.
+    pub slope: Vec<f64>,
+    /// Per unit: intercept.
+    pub intercept: Vec<f64>,
+    /// Per unit: residual standard deviation.
+    pub residual_sd: Vec<f64>,
+    /// Decoding of the labels from the z-scored residual vectors (`--labels`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode: Option<DecodeResult>,
+    /// Per group: residual on error-decrease minus error-increase trials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vectorisation: Option<Vec<GroupVectorisation>>,
+}
+
+/// The settings of `apical analyze <run-dir>`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RunAnalysisSettings {
+    /// Largest unit-subset size for the Fisher information (capped by the active units and the
+    /// zero-signal trials).
+    pub subset_size: usize,
+    /// Number of random subsets.
+    pub subsets: usize,
+    /// Label shuffles of the decoder's control.
+    pub shuffles: usize,
+    /// Seed of subsets, folds and shuffles.
+    pub seed: u64,
+}
+
+impl Default for RunAnalysisSettings {
+    fn default() -> Self {
+        Self {
+            subset_size: 32,
+            subsets: 200,
+            shuffles: 5,
+            seed: 0,
+        }
+    }
+}
+
+/// One recorded layer of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerAnalysis {
+    /// Units recorded.
+    pub n_units: usize,
+    /// Units whose response varies (the analyses use these).
+    pub n_active_units: usize,
+    /// Fisher information over random subsets (trials carry signal levels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fisher_subsets: Option<SubsetFisher>,
+    /// Why the subsets could not be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fisher_error: Option<String>,
+    /// Noise correlations (trials carry signal levels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlations: Option<CorrelationSummary>,
+    /// Decoding of the labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_labels: Option<DecodeResult>,
+}
+
+/// `analysis/analysis.json` of a run directory.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunAnalysis {
+    /// The run directory.
+    pub run: String,
+    /// The settings used.
+    pub settings: RunAnalysisSettings,
+    /// Per recorded layer (`hidden_<l>`).
+    pub layers: BTreeMap<String, LayerAnalysis>,
+}
