@@ -22,6 +22,7 @@ use clap::{Args, Parser, Subcommand};
   apical run configs/quickstart.toml --set model.hidden=[256,128] --out runs/wide
   apical resume runs/wide
   apical config show configs/quickstart.toml --set training.seed=3
+  apical sweep configs/sweeps/quickstart_lr.toml --jobs 2 && apical collect sweeps/quickstart_lr
 
 Exit codes: 0 success, 2 bad input (config, data files, arguments, unavailable backend), 1 failure while running.")]
 struct Cli {
@@ -40,6 +41,20 @@ enum Command {
     /// Continue a run from its newest checkpoint; the result equals an uninterrupted run.
     #[command(after_help = "Example:\n  apical resume runs/quickstart-20261123-153000")]
     Resume(ResumeArgs),
+    /// Run every point of a sweep file (grid × zip groups × conditions), resumably.
+    #[command(after_help = "Examples:
+  apical sweep configs/sweeps/quickstart_lr.toml --jobs 2
+  apical sweep configs/sweeps/quickstart_lr.toml --status
+  apical collect sweeps/quickstart_lr
+
+Rerunning the same command skips finished points, resumes interrupted ones from their
+checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the failed points.")]
+    Sweep(SweepArgs),
+    /// Tabulate a sweep: results.csv, aggregate.csv (mean and 95% t-interval over seeds) and a plot.
+    #[command(
+        after_help = "Example:\n  apical collect sweeps/quickstart_lr --by training.learning_rate --metric test_accuracy,test_loss"
+    )]
+    Collect(CollectArgs),
     /// Inspect configs.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -182,6 +197,36 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct SweepArgs {
+    /// The sweep file (TOML): base, [set], [grid], [[zip]], [conditions.<name>].
+    sweep: PathBuf,
+    /// Sweep directory (default: sweeps/<sweep file stem>). Rerunning into it resumes.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker processes at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Also rerun points whose last attempt failed.
+    #[arg(long)]
+    retry_failed: bool,
+    /// Print each point's state and exit.
+    #[arg(long)]
+    status: bool,
+}
+
+#[derive(Args)]
+struct CollectArgs {
+    /// A sweep directory written by `apical sweep`.
+    dir: PathBuf,
+    /// Group by these swept keys, comma-separated (default: every swept key but training.seed).
+    #[arg(long, value_delimiter = ',')]
+    by: Option<Vec<String>>,
+    /// Metrics of summary.json to aggregate, comma-separated; the first is plotted.
+    #[arg(long, value_delimiter = ',', default_value = "test_accuracy,test_loss")]
+    metric: Vec<String>,
+}
+
+#[derive(Args)]
 struct ResumeArgs {
     /// A run directory written by `apical run`.
     dir: PathBuf,
@@ -243,6 +288,8 @@ fn dispatch(command: Command) -> Result<(), RunError> {
         Command::Run(args) => run(args),
         Command::Resume(args) => resume(args),
         Command::Analyze(args) => analyze(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Collect(args) => collect(args),
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
             print!("{}", config.to_toml());
@@ -319,6 +366,100 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
         &options(args.halt_after),
     )?;
     report(&summary);
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> Result<(), RunError> {
+    use apical_run::sweep::{run_local, LocalOptions, SweepDir, SweepPlan};
+    // Every point is checked before anything is written.
+    let plan = SweepPlan::load(&args.sweep)?;
+    let stem = args
+        .sweep
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sweep".into());
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("sweeps").join(stem));
+    if args.jobs == Some(0) {
+        return Err(RunError::Analysis {
+            message: "--jobs must be at least 1".into(),
+        });
+    }
+    let dir = SweepDir::prepare(&out, &plan)?;
+    if args.status {
+        let mut counts = std::collections::BTreeMap::new();
+        for p in &plan.points {
+            let state = dir.state(&p.name);
+            *counts.entry(state.word()).or_insert(0) += 1;
+            println!("{:<12} {}", state.word(), p.name);
+        }
+        let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!("{} points: {}", plan.points.len(), parts.join(", "));
+        return Ok(());
+    }
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+        path: PathBuf::from("apical"),
+        source,
+    })?;
+    eprintln!(
+        "apical: sweep of {} points ({} jobs) → {}",
+        plan.points.len(),
+        jobs,
+        out.display()
+    );
+    let outcome = run_local(
+        &dir,
+        &plan,
+        &LocalOptions {
+            exe,
+            jobs,
+            retry_failed: args.retry_failed,
+            progress: std::io::stderr().is_terminal(),
+            stop: stop_flag(),
+        },
+    )?;
+    println!(
+        "{} points: {} finished now, {} finished before, {} failed; results: apical collect {}",
+        plan.points.len(),
+        outcome.finished,
+        outcome.skipped,
+        outcome.failed.len(),
+        out.display()
+    );
+    if outcome.failed.is_empty() {
+        Ok(())
+    } else {
+        for (point, reason) in &outcome.failed {
+            eprintln!("failed: {point}: {reason}");
+        }
+        Err(RunError::SweepFailed {
+            failed: outcome.failed.iter().map(|(p, _)| p.clone()).collect(),
+            dir: out,
+        })
+    }
+}
+
+fn collect(args: CollectArgs) -> Result<(), RunError> {
+    let options = apical_run::sweep::CollectOptions {
+        by: args.by,
+        metrics: args.metric,
+    };
+    let outcome = apical_run::sweep::collect(&args.dir, &options)?;
+    println!(
+        "{} runs ({} finished) in {} groups → {}, {}, {}.png|svg",
+        outcome.runs,
+        outcome.finished,
+        outcome.groups,
+        args.dir.join("results.csv").display(),
+        args.dir.join("aggregate.csv").display(),
+        args.dir.join(&options.metrics[0]).display()
+    );
     Ok(())
 }
 

@@ -478,7 +478,10 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             "Fisher information per signal level (first units of each layer)",
             "signal magnitude L",
             "I (bias-corrected)",
-            &info_series,
+            &info_series
+                .into_iter()
+                .map(|(name, points)| plot::PlotSeries::line(name, points))
+                .collect::<Vec<_>>(),
         )?;
     }
     if !decode_points.is_empty() {
@@ -488,7 +491,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             "Cross-validated decoding of the label",
             "hidden layer",
             "accuracy",
-            &[("decoder".to_string(), decode_points)],
+            &[plot::PlotSeries::line("decoder", decode_points)],
         )?;
     }
     Ok(value)

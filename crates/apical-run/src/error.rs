@@ -112,6 +112,14 @@ pub enum RunError {
         /// The run directory.
         dir: PathBuf,
     },
+    /// Some points of a sweep failed (the others ran).
+    #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
+    SweepFailed {
+        /// The failed points.
+        failed: Vec<String>,
+        /// The sweep directory.
+        dir: PathBuf,
+    },
     /// The run was stopped on request after a step (`--halt-after`, used to test resuming).
     #[error("run halted after step {step} as requested; continue it with `apical resume {}`", dir.display())]
     Halted {

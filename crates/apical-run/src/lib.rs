@@ -21,6 +21,7 @@ pub mod npy;
 pub mod plot;
 pub mod runner;
 mod summary;
+pub mod sweep;
 pub mod tensorboard;
 #[cfg(test)]
 mod testdir;

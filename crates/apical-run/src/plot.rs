@@ -145,14 +145,38 @@ fn save_png_and_svg(
     crate::write_atomic(&svg_path, svg.as_bytes())
 }
 
-/// Writes `<stem>.png` and `<stem>.svg`: named (x, y) series as lines with markers.
+/// One line of a [`line_plot`]: a name, (x, y) points and, optionally, an interval band
+/// (x, low, high) drawn shaded behind the line.
+#[derive(Debug, Clone, Default)]
+pub struct PlotSeries {
+    /// Legend entry.
+    pub name: String,
+    /// The line's points.
+    pub points: Vec<(f64, f64)>,
+    /// The band's (x, low, high), empty for none.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+impl PlotSeries {
+    /// A line without a band.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            band: Vec::new(),
+        }
+    }
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`: named (x, y) series as lines with markers, with their
+/// interval bands shaded.
 pub fn line_plot(
     dir: &Path,
     stem: &str,
     title: &str,
     x_desc: &str,
     y_desc: &str,
-    series: &[(String, Vec<(f64, f64)>)],
+    series: &[PlotSeries],
 ) -> Result<(), RunError> {
     let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
     fn draw_series<DB: DrawingBackend>(
@@ -160,14 +184,19 @@ pub fn line_plot(
         title: &str,
         x_desc: &str,
         y_desc: &str,
-        series: &[(String, Vec<(f64, f64)>)],
+        series: &[PlotSeries],
         colours: &[RGBColor],
     ) -> Result<(), String> {
         let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(e)?;
         let points: Vec<(f64, f64)> = series
             .iter()
-            .flat_map(|(_, s)| s.iter().copied())
+            .flat_map(|s| {
+                s.points
+                    .iter()
+                    .copied()
+                    .chain(s.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+            })
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .collect();
         let (x_min, x_max) = points
@@ -204,17 +233,33 @@ pub fn line_plot(
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(e)?;
-        for (i, (name, s)) in series.iter().enumerate() {
+        for (i, s) in series.iter().enumerate() {
             let colour = colours[i % colours.len()];
+            let band: Vec<(f64, f64, f64)> = s
+                .band
+                .iter()
+                .copied()
+                .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+                .collect();
+            if band.len() >= 2 {
+                let outline: Vec<(f64, f64)> = band
+                    .iter()
+                    .map(|&(x, _, hi)| (x, hi))
+                    .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(outline, colour.mix(0.18))))
+                    .map_err(e)?;
+            }
             chart
-                .draw_series(LineSeries::new(s.clone(), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(s.points.clone(), colour.stroke_width(2)))
                 .map_err(e)?
-                .label(name.as_str())
+                .label(s.name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
                 });
             chart
-                .draw_series(s.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, colour.filled())))
                 .map_err(e)?;
         }
         chart

@@ -1,0 +1,364 @@
+//! `apical collect`: one table of a sweep's runs (`results.csv`), the same aggregated over
+//! seeds with 95% t-intervals (`aggregate.csv`), and a plot of a metric against the first axis
+//! with one line (and interval band) per group.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use apical_analysis::mean_interval;
+
+use crate::plot::{line_plot, PlotSeries};
+use crate::sweep::csv;
+use crate::sweep::SEED_KEY;
+use crate::{write_atomic, RunError, Summary};
+
+/// What `apical collect` computes.
+#[derive(Debug, Clone)]
+pub struct CollectOptions {
+    /// Group by these swept keys (default: every swept key but the seed).
+    pub by: Option<Vec<String>>,
+    /// Metrics to aggregate and plot (the first is plotted).
+    pub metrics: Vec<String>,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        Self {
+            by: None,
+            metrics: vec!["test_accuracy".into(), "test_loss".into()],
+        }
+    }
+}
+
+/// What `collect` found.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOutcome {
+    /// Runs in `results.csv`.
+    pub runs: usize,
+    /// Runs with a summary.
+    pub finished: usize,
+    /// Groups in `aggregate.csv`.
+    pub groups: usize,
+}
+
+/// A JSON object's entries in the order written (serde_json's own map sorts them).
+struct Ordered(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+/// A summary's fields in declaration order.
+fn fields(summary: &Summary) -> Vec<(String, serde_json::Value)> {
+    let text = serde_json::to_string(summary).expect("a Summary serialises");
+    serde_json::from_str::<Ordered>(&text)
+        .expect("a serialised Summary is an object")
+        .0
+}
+
+/// The scalar fields of `summary.json`, in declaration order: those that are not lists even
+/// when every list is present.
+fn scalar_names() -> Vec<String> {
+    let template = Summary {
+        status: crate::RunStatus::Completed,
+        name: None,
+        task: String::new(),
+        model: String::new(),
+        rule: String::new(),
+        backend: String::new(),
+        seed: 0,
+        steps: 0,
+        epochs: 0.0,
+        n_params: 0,
+        n_train: 0,
+        n_test: 0,
+        diverged_at_step: None,
+        diverged_quantity: None,
+        test_accuracy: None,
+        test_loss: None,
+        train_accuracy: None,
+        train_loss: None,
+        accuracy_by_signal: Some(Vec::new()),
+        wall_seconds: 0.0,
+        steps_per_second: 0.0,
+        resumed_from_step: None,
+        mean_angle_to_backprop_deg: Some(Vec::new()),
+        activity: Vec::new(),
+    };
+    fields(&template)
+        .into_iter()
+        .filter(|(_, v)| !v.is_array() && !v.is_object())
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// `summary`'s value of each of `names`, as CSV text (empty for none).
+fn scalars(summary: &Summary, names: &[String]) -> Vec<(String, String)> {
+    let all: BTreeMap<String, serde_json::Value> = fields(summary).into_iter().collect();
+    names
+        .iter()
+        .map(|name| {
+            let text = match all.get(name) {
+                Some(serde_json::Value::Bool(b)) => b.to_string(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            (name.clone(), text)
+        })
+        .collect()
+}
+
+/// Reads `points.csv` and every run's `summary.json` in `sweep_dir`; writes `results.csv`,
+/// `aggregate.csv` and `<metric>.png|svg` there.
+pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutcome, RunError> {
+    let points_path = sweep_dir.join("points.csv");
+    let text = std::fs::read_to_string(&points_path).map_err(|e| RunError::Read {
+        path: points_path.clone(),
+        source: format!("{e} (is this a sweep directory written by `apical sweep`?)").into(),
+    })?;
+    let rows = csv::parse(&text);
+    let Some((header, points)) = rows.split_first() else {
+        return Err(RunError::read(&points_path, "empty"));
+    };
+    if header.first().map(String::as_str) != Some("point")
+        || header.last().map(String::as_str) != Some("overrides")
+    {
+        return Err(RunError::read(
+            &points_path,
+            "expected the header point,<swept keys>,overrides",
+        ));
+    }
+    let keys: Vec<String> = header[1..header.len() - 1].to_vec();
+    let by: Vec<String> = match &options.by {
+        Some(by) => {
+            for k in by {
+                if !keys.contains(k) {
+                    return Err(RunError::Analysis {
+                        message: format!(
+                            "--by {k}: not a swept key of this sweep (swept: {})",
+                            keys.join(", ")
+                        ),
+                    });
+                }
+            }
+            by.clone()
+        }
+        None => keys.iter().filter(|k| *k != SEED_KEY).cloned().collect(),
+    };
+    let names = scalar_names();
+    if options.metrics.is_empty() {
+        return Err(RunError::Analysis {
+            message: "--metric: name at least one scalar of summary.json (e.g. test_accuracy)"
+                .into(),
+        });
+    }
+    for m in &options.metrics {
+        if !names.contains(m) {
+            return Err(RunError::Analysis {
+                message: format!(
+                    "--metric {m}: not a scalar of summary.json (one of: {})",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    // results.csv
+    let mut out_header = vec!["point".to_string()];
+    out_header.extend(keys.iter().cloned());
+    out_header.extend(names.iter().cloned());
+    let mut results = csv::line(&out_header);
+    // group (values of `by`) → metric → values
+    let mut groups: BTreeMap<Vec<String>, (usize, Vec<Vec<f64>>)> = BTreeMap::new();
+    let mut order: Vec<Vec<String>> = Vec::new();
+    let mut outcome = CollectOutcome::default();
+    for row in points {
+        if row.len() != header.len() {
+            return Err(RunError::read(
+                &points_path,
+                format!(
+                    "row {:?} has {} cells, the header {}",
+                    row.first(),
+                    row.len(),
+                    header.len()
+                ),
+            ));
+        }
+        let point = &row[0];
+        let values = &row[1..row.len() - 1];
+        let summary = Summary::read(&sweep_dir.join("runs").join(point)).ok();
+        let mut line = vec![point.clone()];
+        line.extend(values.iter().cloned());
+        match &summary {
+            Some(s) => line.extend(scalars(s, &names).into_iter().map(|(_, v)| v)),
+            None => line.extend(names.iter().map(|n| {
+                if n == "status" {
+                    "not-finished".to_string()
+                } else {
+                    String::new()
+                }
+            })),
+        }
+        results.push_str(&csv::line(&line));
+        outcome.runs += 1;
+        let group: Vec<String> = by
+            .iter()
+            .map(|k| values[keys.iter().position(|x| x == k).expect("checked")].clone())
+            .collect();
+        if !groups.contains_key(&group) {
+            order.push(group.clone());
+        }
+        let entry = groups
+            .entry(group)
+            .or_insert_with(|| (0, vec![Vec::new(); options.metrics.len()]));
+        if let Some(s) = &summary {
+            outcome.finished += 1;
+            entry.0 += 1;
+            let scalars: BTreeMap<String, String> = scalars(s, &names).into_iter().collect();
+            for (i, m) in options.metrics.iter().enumerate() {
+                if let Some(v) = scalars
+                    .get(m)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                {
+                    entry.1[i].push(v);
+                }
+            }
+        }
+    }
+    write_atomic(&sweep_dir.join("results.csv"), results.as_bytes())?;
+    // aggregate.csv
+    let mut agg_header: Vec<String> = by.clone();
+    agg_header.push("n".into());
+    for m in &options.metrics {
+        for suffix in ["mean", "sd", "ci_low", "ci_high"] {
+            agg_header.push(format!("{m}_{suffix}"));
+        }
+    }
+    let mut aggregate = csv::line(&agg_header);
+    let fmt = |v: f64| {
+        if v.is_finite() {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let mut stats: Vec<(Vec<String>, Vec<Option<(f64, f64, f64)>>)> = Vec::new();
+    for group in &order {
+        let (n, per_metric) = &groups[group];
+        let mut line = group.clone();
+        line.push(n.to_string());
+        let mut group_stats = Vec::new();
+        for values in per_metric {
+            if values.is_empty() {
+                line.extend(std::iter::repeat_n(String::new(), 4));
+                group_stats.push(None);
+                continue;
+            }
+            let mi = mean_interval(values);
+            let sd = if values.len() > 1 {
+                (values.iter().map(|v| (v - mi.mean).powi(2)).sum::<f64>()
+                    / (values.len() - 1) as f64)
+                    .sqrt()
+            } else {
+                f64::NAN
+            };
+            line.extend([fmt(mi.mean), fmt(sd), fmt(mi.low), fmt(mi.high)]);
+            group_stats.push(Some((mi.mean, mi.low, mi.high)));
+        }
+        aggregate.push_str(&csv::line(&line));
+        stats.push((group.clone(), group_stats));
+    }
+    write_atomic(&sweep_dir.join("aggregate.csv"), aggregate.as_bytes())?;
+    outcome.groups = order.len();
+    // The plot: the first metric against the first grouping key, one line per group of the rest.
+    if let (Some(metric), Some(x_key)) = (options.metrics.first(), by.first()) {
+        let x_values: Vec<String> = {
+            let mut v: Vec<String> = Vec::new();
+            for g in &order {
+                if !v.contains(&g[0]) {
+                    v.push(g[0].clone());
+                }
+            }
+            v
+        };
+        let numeric = x_values.iter().all(|v| v.parse::<f64>().is_ok());
+        let x_of = |v: &str| -> f64 {
+            if numeric {
+                v.parse().expect("checked numeric")
+            } else {
+                x_values.iter().position(|x| x == v).expect("listed") as f64
+            }
+        };
+        let mut lines: BTreeMap<Vec<String>, PlotSeries> = BTreeMap::new();
+        for (group, group_stats) in &stats {
+            let Some((mean, low, high)) = group_stats[0] else {
+                continue;
+            };
+            let rest = group[1..].to_vec();
+            let name = if rest.is_empty() {
+                metric.clone()
+            } else {
+                by[1..]
+                    .iter()
+                    .zip(&rest)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let series = lines.entry(rest).or_insert_with(|| PlotSeries {
+                name,
+                ..PlotSeries::default()
+            });
+            let x = x_of(&group[0]);
+            series.points.push((x, mean));
+            series.band.push((x, low, high));
+        }
+        let mut series: Vec<PlotSeries> = lines.into_values().collect();
+        for s in &mut series {
+            s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            s.band.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let x_desc = if numeric {
+            x_key.clone()
+        } else {
+            format!(
+                "{x_key}: {}",
+                x_values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| format!("{i} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        line_plot(
+            sweep_dir,
+            metric,
+            &format!("{metric} (mean and 95% t-interval over seeds)"),
+            &x_desc,
+            metric,
+            &series,
+        )?;
+    }
+    Ok(outcome)
+}

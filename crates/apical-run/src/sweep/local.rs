@@ -1,0 +1,344 @@
+//! Running a sweep's points: the sweep directory, each point's state read from its run
+//! directory, and the local executor (N worker processes of the `apical` binary).
+//!
+//! ```text
+//! <sweep-dir>/sweep.toml          the resolved sweep file
+//! <sweep-dir>/points.csv          point → swept values and overrides
+//! <sweep-dir>/configs/<point>.toml  each point's resolved config
+//! <sweep-dir>/runs/<point>/       each point's run directory (see `runner`)
+//! <sweep-dir>/logs/<point>.log    each worker's stderr
+//! <sweep-dir>/failed/<point>.txt  the error of a point whose last attempt failed
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::sweep::SweepPlan;
+use crate::{write_atomic, RunError, RunStatus, Summary};
+
+/// Where a point stands, read from the sweep directory.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PointState {
+    /// Not started.
+    New,
+    /// Started (its run directory holds a config) and not finished: resume it.
+    Interrupted,
+    /// The last attempt failed (`failed/<point>.txt` holds why).
+    Failed(String),
+    /// Finished: its `summary.json` is complete (completed or diverged).
+    Done(Box<Summary>),
+}
+
+impl PointState {
+    /// A short word for tables: new, interrupted, failed, completed, diverged.
+    pub fn word(&self) -> &'static str {
+        match self {
+            PointState::New => "new",
+            PointState::Interrupted => "interrupted",
+            PointState::Failed(_) => "failed",
+            PointState::Done(s) if s.status == RunStatus::Diverged => "diverged",
+            PointState::Done(_) => "completed",
+        }
+    }
+}
+
+/// A sweep directory.
+#[derive(Debug, Clone)]
+pub struct SweepDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl SweepDir {
+    /// The run directory of `point`.
+    pub fn run_dir(&self, point: &str) -> PathBuf {
+        self.path.join("runs").join(point)
+    }
+
+    fn config(&self, point: &str) -> PathBuf {
+        self.path.join("configs").join(format!("{point}.toml"))
+    }
+
+    fn log(&self, point: &str) -> PathBuf {
+        self.path.join("logs").join(format!("{point}.log"))
+    }
+
+    fn failed(&self, point: &str) -> PathBuf {
+        self.path.join("failed").join(format!("{point}.txt"))
+    }
+
+    /// Writes `sweep.toml`, `points.csv` and every point's config; refuses a directory that
+    /// holds a different sweep (the resolved files differ).
+    pub fn prepare(path: &Path, plan: &SweepPlan) -> Result<Self, RunError> {
+        let dir = Self {
+            path: path.to_path_buf(),
+        };
+        let sweep_file = path.join("sweep.toml");
+        if let Ok(existing) = std::fs::read_to_string(&sweep_file) {
+            if existing != plan.resolved {
+                return Err(RunError::OutputDir {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "holds a different sweep (its sweep.toml differs from {}); pick another --out",
+                        plan.file.display()
+                    ),
+                });
+            }
+        } else if path.exists() && std::fs::read_dir(path).is_ok_and(|mut e| e.next().is_some()) {
+            return Err(RunError::OutputDir {
+                path: path.to_path_buf(),
+                message: "exists, is not empty and is not a sweep directory; pick another --out"
+                    .into(),
+            });
+        }
+        write_atomic(&sweep_file, plan.resolved.as_bytes())?;
+        write_atomic(&path.join("points.csv"), plan.points_csv().as_bytes())?;
+        for p in &plan.points {
+            write_atomic(&dir.config(&p.name), p.config.to_toml().as_bytes())?;
+        }
+        Ok(dir)
+    }
+
+    /// The state of `point`.
+    pub fn state(&self, point: &str) -> PointState {
+        let run = self.run_dir(point);
+        if let Ok(summary) = Summary::read(&run) {
+            return PointState::Done(Box::new(summary));
+        }
+        if let Ok(reason) = std::fs::read_to_string(self.failed(point)) {
+            return PointState::Failed(reason.trim().to_string());
+        }
+        if run.join("config.toml").is_file() {
+            PointState::Interrupted
+        } else {
+            PointState::New
+        }
+    }
+}
+
+/// How `apical sweep` runs locally.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// The `apical` binary the workers run.
+    pub exe: PathBuf,
+    /// Worker processes at once.
+    pub jobs: usize,
+    /// Also run points whose last attempt failed.
+    pub retry_failed: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+    /// Set to a signal number to stop: running workers are stopped (they resume next time).
+    pub stop: Option<Arc<AtomicUsize>>,
+}
+
+/// What a local sweep did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOutcome {
+    /// Points finished before this invocation (skipped).
+    pub skipped: usize,
+    /// Points that finished now.
+    pub finished: usize,
+    /// Points that failed (now, or before and not retried), with why.
+    pub failed: Vec<(String, String)>,
+}
+
+struct Worker {
+    point: String,
+    child: Child,
+    started: Instant,
+}
+
+/// The last non-empty line of a worker's log: its error.
+fn last_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "exited without a message".into())
+}
+
+/// Runs every unfinished point of `plan` in `dir` with `options.jobs` workers. Finished points
+/// are skipped, interrupted ones resumed from their checkpoint, failed ones retried only with
+/// `retry_failed`; a failing point never stops the others.
+pub fn run_local(
+    dir: &SweepDir,
+    plan: &SweepPlan,
+    options: &LocalOptions,
+) -> Result<SweepOutcome, RunError> {
+    let mut outcome = SweepOutcome::default();
+    let mut queue: Vec<(String, PointState)> = Vec::new();
+    for p in &plan.points {
+        match dir.state(&p.name) {
+            PointState::Done(_) => outcome.skipped += 1,
+            PointState::Failed(reason) if !options.retry_failed => {
+                outcome.failed.push((p.name.clone(), reason));
+            }
+            state => queue.push((p.name.clone(), state)),
+        }
+    }
+    let bar = if options.progress {
+        ProgressBar::with_draw_target(Some(plan.points.len() as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} sweep [{bar:30}] {pos}/{len} points ({elapsed}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position((outcome.skipped + outcome.failed.len()) as u64);
+    let say = |line: String| {
+        if options.progress {
+            bar.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    let mut pending = queue.into_iter();
+    let mut running: Vec<Worker> = Vec::new();
+    let jobs = options.jobs.max(1);
+    loop {
+        let stopping = options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst) != 0);
+        while !stopping && running.len() < jobs {
+            let Some((point, state)) = pending.next() else {
+                break;
+            };
+            running.push(spawn(dir, &point, &state, options)?);
+        }
+        if running.is_empty() {
+            break;
+        }
+        if stopping {
+            // The workers checkpoint when the terminal's signal reaches them too; a signal sent
+            // to this process alone stops them here (they resume from their last checkpoint).
+            for w in &mut running {
+                let _ = w.child.kill();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let mut i = 0;
+        while i < running.len() {
+            let Some(status) = running[i]
+                .child
+                .try_wait()
+                .map_err(|source| RunError::Write {
+                    path: dir.path.clone(),
+                    source,
+                })?
+            else {
+                i += 1;
+                continue;
+            };
+            let w = running.swap_remove(i);
+            let secs = w.started.elapsed().as_secs_f64();
+            match dir.state(&w.point) {
+                PointState::Done(summary)
+                    if status.success() || summary.status == RunStatus::Diverged =>
+                {
+                    let _ = std::fs::remove_file(dir.failed(&w.point));
+                    outcome.finished += 1;
+                    let what = match (summary.status, summary.test_accuracy) {
+                        (RunStatus::Diverged, _) => {
+                            format!("diverged at step {}", summary.diverged_at_step.unwrap_or(0))
+                        }
+                        (_, Some(acc)) => format!("test accuracy {acc:.4}"),
+                        _ => "done".into(),
+                    };
+                    say(format!("done    {} ({what}, {secs:.1} s)", w.point));
+                }
+                _ if stopping => {}
+                _ => {
+                    let reason = last_line(&dir.log(&w.point));
+                    write_atomic(&dir.failed(&w.point), format!("{reason}\n").as_bytes())?;
+                    say(format!("FAILED  {}: {reason}", w.point));
+                    outcome.failed.push((w.point, reason));
+                }
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(signal) = options
+        .stop
+        .as_ref()
+        .map(|s| s.load(Ordering::SeqCst))
+        .filter(|&s| s != 0)
+    {
+        return Err(RunError::Interrupted {
+            signal: signal as i32,
+            step: outcome.finished,
+            dir: dir.path.clone(),
+        });
+    }
+    Ok(outcome)
+}
+
+fn spawn(
+    dir: &SweepDir,
+    point: &str,
+    state: &PointState,
+    options: &LocalOptions,
+) -> Result<Worker, RunError> {
+    let run = dir.run_dir(point);
+    let mut cmd = Command::new(&options.exe);
+    match state {
+        PointState::Interrupted => {
+            cmd.arg("resume").arg(&run);
+        }
+        _ => {
+            // A previous failed or killed attempt may have left a directory without a config;
+            // an empty one (or one holding only the lock) is reused by `apical run`.
+            if run.exists() && !run.join("config.toml").exists() {
+                let _ = std::fs::remove_dir_all(&run);
+            }
+            cmd.arg("run").arg(dir.config(point)).arg("--out").arg(&run);
+        }
+    }
+    let log = dir.log(point);
+    if let Some(parent) = log.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| RunError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|source| RunError::Write {
+            path: log.clone(),
+            source,
+        })?;
+    let err_file = file.try_clone().map_err(|source| RunError::Write {
+        path: log.clone(),
+        source,
+    })?;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err_file)
+        .spawn()
+        .map_err(|source| RunError::Write {
+            path: options.exe.clone(),
+            source,
+        })?;
+    Ok(Worker {
+        point: point.to_string(),
+        child,
+        started: Instant::now(),
+    })
+}
