@@ -55,6 +55,9 @@ checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the faile
         after_help = "Example:\n  apical collect sweeps/quickstart_lr --by training.learning_rate --metric test_accuracy,test_loss"
     )]
     Collect(CollectArgs),
+    /// One Slurm array task of a sweep (run by slurm/array.sbatch).
+    #[command(hide = true)]
+    SweepTask(SweepTaskArgs),
     /// Inspect configs.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -198,7 +201,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct SweepArgs {
-    /// The sweep file (TOML): base, [set], [grid], [[zip]], [conditions.<name>].
+    /// The sweep file (TOML): base, [set], [grid], [[zip]], [conditions.<name>]; or a sweep
+    /// directory (its resolved sweep.toml).
     sweep: PathBuf,
     /// Sweep directory (default: sweeps/<sweep file stem>). Rerunning into it resumes.
     #[arg(long)]
@@ -209,9 +213,44 @@ struct SweepArgs {
     /// Also rerun points whose last attempt failed.
     #[arg(long)]
     retry_failed: bool,
-    /// Print each point's state and exit.
+    /// Print each point's state (and, for Slurm, the queue's) and exit.
     #[arg(long)]
     status: bool,
+    /// local (worker processes on this machine) or slurm (a job array, then a dependent collect job).
+    #[arg(long, default_value = "local", value_parser = ["local", "slurm"])]
+    executor: String,
+    /// Slurm: the partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Slurm: the time limit of each array task (e.g. 01:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Slurm: CPUs per array task.
+    #[arg(long)]
+    cpus_per_task: Option<usize>,
+    /// Slurm: memory per array task (e.g. 4G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm: at most this many array tasks at once.
+    #[arg(long)]
+    max_parallel: Option<usize>,
+    /// Slurm: an extra #SBATCH argument, verbatim (repeatable), e.g. --sbatch-arg=--qos=short.
+    #[arg(long, allow_hyphen_values = true)]
+    sbatch_arg: Vec<String>,
+    /// Slurm: write slurm/array.sbatch without submitting.
+    #[arg(long)]
+    dry_run: bool,
+    /// Slurm: after submitting (or with --status), wait until the sweep's jobs have left the queue.
+    #[arg(long)]
+    wait: bool,
+}
+
+#[derive(Args)]
+struct SweepTaskArgs {
+    /// The sweep directory.
+    dir: PathBuf,
+    /// The array index (a line of slurm/tasks.txt).
+    index: usize,
 }
 
 #[derive(Args)]
@@ -289,6 +328,7 @@ fn dispatch(command: Command) -> Result<(), RunError> {
         Command::Resume(args) => resume(args),
         Command::Analyze(args) => analyze(args),
         Command::Sweep(args) => sweep(args),
+        Command::SweepTask(args) => sweep_task(args),
         Command::Collect(args) => collect(args),
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
@@ -370,32 +410,88 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
 }
 
 fn sweep(args: SweepArgs) -> Result<(), RunError> {
-    use apical_run::sweep::{run_local, LocalOptions, SweepDir, SweepPlan};
+    use apical_run::sweep::{run_local, slurm, LocalOptions, SweepDir, SweepPlan};
+    // A sweep directory stands for its resolved sweep file.
+    let (file, out) = if args.sweep.is_dir() {
+        (
+            args.sweep.join("sweep.toml"),
+            Some(args.out.unwrap_or(args.sweep.clone())),
+        )
+    } else {
+        (args.sweep.clone(), args.out)
+    };
     // Every point is checked before anything is written.
-    let plan = SweepPlan::load(&args.sweep)?;
-    let stem = args
-        .sweep
+    let plan = SweepPlan::load(&file)?;
+    let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sweep".into());
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("sweeps").join(stem));
-    if args.jobs == Some(0) {
+    let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(stem));
+    if args.jobs == Some(0) || args.max_parallel == Some(0) || args.cpus_per_task == Some(0) {
         return Err(RunError::Analysis {
-            message: "--jobs must be at least 1".into(),
+            message: "--jobs, --max-parallel and --cpus-per-task must be at least 1".into(),
+        });
+    }
+    let slurm_executor = args.executor == "slurm";
+    if !slurm_executor
+        && (args.dry_run || args.wait || args.partition.is_some() || !args.sbatch_arg.is_empty())
+    {
+        return Err(RunError::Analysis {
+            message: "--dry-run, --wait, --partition and --sbatch-arg belong to --executor slurm"
+                .into(),
         });
     }
     let dir = SweepDir::prepare(&out, &plan)?;
+    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+        path: PathBuf::from("apical"),
+        source,
+    })?;
     if args.status {
-        let mut counts = std::collections::BTreeMap::new();
-        for p in &plan.points {
-            let state = dir.state(&p.name);
-            *counts.entry(state.word()).or_insert(0) += 1;
-            println!("{:<12} {}", state.word(), p.name);
+        if args.wait {
+            slurm::wait(&dir, std::time::Duration::from_millis(500))?;
         }
-        let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!("{} points: {}", plan.points.len(), parts.join(", "));
+        return sweep_status(&dir, &plan);
+    }
+    if slurm_executor {
+        let workdir = std::env::current_dir().map_err(|source| RunError::Write {
+            path: PathBuf::from("."),
+            source,
+        })?;
+        let submission = slurm::submit(
+            &dir,
+            &plan,
+            &slurm::SlurmOptions {
+                exe,
+                workdir,
+                partition: args.partition,
+                time: args.time,
+                cpus_per_task: args.cpus_per_task,
+                mem: args.mem,
+                max_parallel: args.max_parallel,
+                sbatch_args: args.sbatch_arg,
+                retry_failed: args.retry_failed,
+                dry_run: args.dry_run,
+            },
+        )?;
+        println!(
+            "wrote {} ({} points)",
+            submission.script.display(),
+            submission.points
+        );
+        match (&submission.array_job, &submission.collect_job) {
+            (Some(array), Some(collect)) => {
+                println!("submitted array job {array} and collect job {collect} (runs after the array succeeds)");
+                if args.wait {
+                    slurm::wait(&dir, std::time::Duration::from_millis(500))?;
+                    return sweep_status(&dir, &plan);
+                }
+            }
+            _ if args.dry_run => println!(
+                "dry run: nothing submitted (sbatch {})",
+                submission.script.display()
+            ),
+            _ => println!("every point is finished; nothing to submit"),
+        }
         return Ok(());
     }
     let jobs = args.jobs.unwrap_or_else(|| {
@@ -403,10 +499,6 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let exe = std::env::current_exe().map_err(|source| RunError::Write {
-        path: PathBuf::from("apical"),
-        source,
-    })?;
     eprintln!(
         "apical: sweep of {} points ({} jobs) → {}",
         plan.points.len(),
@@ -443,6 +535,93 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
             dir: out,
         })
     }
+}
+
+/// Per point: its state from its run directory, or the queue's for a submitted Slurm task.
+fn sweep_status(
+    dir: &apical_run::sweep::SweepDir,
+    plan: &apical_run::sweep::SweepPlan,
+) -> Result<(), RunError> {
+    use apical_run::sweep::slurm;
+    let mut queue_state = std::collections::BTreeMap::new();
+    if let Some((array, collect)) = slurm::submitted_jobs(dir) {
+        let queued = slurm::queued(dir).unwrap_or_default();
+        let tasks: Vec<String> = std::fs::read_to_string(dir.path.join("slurm/tasks.txt"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        for (index, state) in slurm::array_states(&array, &queued) {
+            if let Some(point) = tasks.get(index) {
+                queue_state.insert(point.clone(), state.to_lowercase());
+            }
+        }
+        let collect_state = queued
+            .iter()
+            .find(|(id, _)| *id == collect)
+            .map(|(_, s)| s.clone())
+            .or_else(|| slurm::job_state(&collect))
+            .unwrap_or_else(|| "unknown".into());
+        println!(
+            "slurm: array job {array}, collect job {collect} ({})",
+            collect_state.to_lowercase()
+        );
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    let mut failed = Vec::new();
+    for p in &plan.points {
+        let state = dir.state(&p.name);
+        let word = match (&state, queue_state.get(&p.name)) {
+            (apical_run::sweep::PointState::Done(_), _) | (_, None) => state.word().to_string(),
+            (_, Some(queued)) => queued.clone(),
+        };
+        if word == "failed" {
+            failed.push(p.name.clone());
+        }
+        println!("{word:<12} {}", p.name);
+        *counts.entry(word).or_insert(0) += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!("{} points: {}", plan.points.len(), parts.join(", "));
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::SweepFailed {
+            failed,
+            dir: dir.path.clone(),
+        })
+    }
+}
+
+/// One array task: run, resume or skip its point, as the local executor does.
+fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
+    use apical_run::sweep::{slurm, PointState, SweepDir};
+    let dir = SweepDir { path: args.dir };
+    let point = slurm::task_point(&dir, args.index)?;
+    let run_dir = dir.run_dir(&point);
+    let result = match dir.state(&point) {
+        PointState::Done(_) => return Ok(()),
+        PointState::Interrupted => resume(ResumeArgs {
+            dir: run_dir,
+            halt_after: None,
+        }),
+        _ => {
+            if run_dir.exists() && !run_dir.join("config.toml").exists() {
+                let _ = std::fs::remove_dir_all(&run_dir);
+            }
+            run(RunArgs {
+                config: dir.config(&point),
+                backend: None,
+                overrides: Vec::new(),
+                out: Some(run_dir),
+                halt_after: None,
+            })
+        }
+    };
+    if let Err(e) = &result {
+        apical_run::write_atomic(&dir.failed(&point), format!("error: {e}\n").as_bytes())?;
+    }
+    result
 }
 
 fn collect(args: CollectArgs) -> Result<(), RunError> {

@@ -112,6 +112,14 @@ pub enum RunError {
         /// The run directory.
         dir: PathBuf,
     },
+    /// A Slurm command failed or is missing.
+    #[error("{command}: {message}")]
+    Slurm {
+        /// The command (`sbatch`, `squeue`, …).
+        command: String,
+        /// What it said.
+        message: String,
+    },
     /// Some points of a sweep failed (the others ran).
     #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
     SweepFailed {

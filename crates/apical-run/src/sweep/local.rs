@@ -60,7 +60,8 @@ impl SweepDir {
         self.path.join("runs").join(point)
     }
 
-    fn config(&self, point: &str) -> PathBuf {
+    /// The resolved config of `point`.
+    pub fn config(&self, point: &str) -> PathBuf {
         self.path.join("configs").join(format!("{point}.toml"))
     }
 
@@ -68,7 +69,8 @@ impl SweepDir {
         self.path.join("logs").join(format!("{point}.log"))
     }
 
-    fn failed(&self, point: &str) -> PathBuf {
+    /// The failure marker of `point`.
+    pub fn failed(&self, point: &str) -> PathBuf {
         self.path.join("failed").join(format!("{point}.txt"))
     }
 
