@@ -81,7 +81,7 @@ fn bad_sweep_files_are_refused_before_anything_is_written() {
         ),
     ];
     for (grid_line, key, needle) in cases {
-        let file = write_sweep(tmp.path(), &grid_line.to_string());
+        let file = write_sweep(tmp.path(), grid_line);
         let o = sweep(&file, &out, &["--jobs", "1"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{err}");

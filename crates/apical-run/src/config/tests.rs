@@ -148,3 +148,17 @@ fn timestamp_has_the_documented_shape() {
     assert_eq!(&ts[8..9], "-");
     assert!(ts[..4].parse::<u32>().unwrap() >= 2024);
 }
+
+#[test]
+fn every_shipped_config_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            ExperimentConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 15, "{n} configs");
+}

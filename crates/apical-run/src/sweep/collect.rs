@@ -12,6 +12,9 @@ use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
 use crate::{write_atomic, RunError, Summary};
 
+/// A group's mean with its 95% interval: (mean, low, high).
+type Interval = (f64, f64, f64);
+
 /// What `apical collect` computes.
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
@@ -262,7 +265,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
             String::new()
         }
     };
-    let mut stats: Vec<(Vec<String>, Vec<Option<(f64, f64, f64)>>)> = Vec::new();
+    let mut stats: Vec<(Vec<String>, Vec<Option<Interval>>)> = Vec::new();
     for group in &order {
         let (n, per_metric) = &groups[group];
         let mut line = group.clone();

@@ -1,5 +1,5 @@
 //! Sweeps: many runs from one file. [`plan`] reads and checks the sweep file and expands it
-//! into points; [`local`] runs the points as worker processes (resumable); [`collect`] turns
+//! into points; [`local`] runs the points as worker processes (resumable); [`collect`](mod@collect) turns
 //! the finished runs into `results.csv`, `aggregate.csv` and a plot; [`slurm`] submits the
 //! points as a Slurm job array; [`csv`] is the quoting these tables share.
 

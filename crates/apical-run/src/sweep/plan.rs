@@ -444,6 +444,19 @@ base = "base.toml"
     }
 
     #[test]
+    fn every_shipped_sweep_file_plans() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sweeps");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let plan = SweepPlan::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!plan.points.is_empty());
+            n += 1;
+        }
+        assert!(n >= 2);
+    }
+
+    #[test]
     fn refusals_name_the_key_or_the_point() {
         let key = |text: &str| plan(text).unwrap_err().key;
         assert_eq!(key("base = \"base.toml\"\nextra = 1\n"), "extra");
