@@ -3,8 +3,9 @@
 //! correlations; cross-validated decoders; dendritic residuals (Francioni et al. 2026); and
 //! statistics over seeds.
 //!
-//! The functions take plain slices (trials × units, row-major), so they apply equally to
-//! apical's recorded activity and to a researcher's own recordings.
+//! The functions take responses as nalgebra matrices (`DMatrix<f64>`, trials × units) and
+//! per-trial values (signal, context, labels) as plain slices, so they apply equally to apical's
+//! recorded activity and to a researcher's own recordings.
 #![warn(missing_docs)]
 
 mod correlations;

@@ -13,7 +13,9 @@ pub fn ndarray_device() -> Device {
 }
 
 /// `t` without the autodiff wrapper (unchanged when its device has none): what local learning
-/// rules compute with, since they never call `backward`.
+/// rules compute with, since they never call `backward`. An internal of the rules, public only
+/// because they live in another crate.
+#[doc(hidden)]
 pub fn without_autodiff<const D: usize>(t: burn::tensor::Tensor<D>) -> burn::tensor::Tensor<D> {
     if t.device().is_autodiff() {
         t.inner()
