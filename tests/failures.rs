@@ -504,6 +504,40 @@ fn bad_npy_inputs_to_analyze_exit_2_naming_the_file() {
 }
 
 #[test]
+fn a_held_run_directory_refuses_run_and_resume() {
+    let tmp = tempdir().unwrap();
+    // Another process's hold, deterministically: this test takes the lock itself.
+    let fresh = tmp.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    let held = apical_run::RunLock::acquire(&fresh).unwrap();
+    let out = run_small(&fresh, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("in use by another apical process"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    let names: Vec<_> = std::fs::read_dir(&fresh)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [".lock"], "nothing written");
+    drop(held);
+
+    let done = tmp.path().join("done");
+    ok(&run_small(&done, &[]));
+    let before = read(&done.join("metrics.csv"));
+    let held = apical_run::RunLock::acquire(&done).unwrap();
+    let out = apical(&["resume", done.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("in use by another apical process"));
+    assert_eq!(read(&done.join("metrics.csv")), before);
+    drop(held);
+    ok(&apical(&["resume", done.to_str().unwrap()]));
+}
+
+#[test]
 fn a_second_writer_on_the_same_run_directory_is_refused() {
     let tmp = tempdir().unwrap();
     let reference = reference(tmp.path());

@@ -155,6 +155,8 @@ fn the_slurm_executor_gives_the_local_executors_results() {
         "--max-parallel",
         "4",
         "--wait",
+        "--poll",
+        "0.5",
     ]);
     ok(&o);
     let text = stdout(&o);
@@ -194,5 +196,57 @@ fn the_slurm_executor_gives_the_local_executors_results() {
         stdout(&status).contains("8 points: 8 completed"),
         "{}",
         stdout(&status)
+    );
+}
+
+#[test]
+fn a_diverged_point_is_a_result_and_collect_still_runs() {
+    if !slurm_available() {
+        return;
+    }
+    let tmp = tempdir().unwrap();
+    let file = tmp.path().join("diverge.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"base = "{}"
+[set]
+"training.steps" = 200
+"training.eval_every" = 1
+"training.checkpoint_every" = 1
+"model.hidden" = [32]
+"model.activation" = "linear"
+"optimizer.kind" = "sgd"
+"logging.probe_examples" = 0
+[grid]
+"training.learning_rate" = [0.01, 3.0]
+"#,
+            root().join("configs/quickstart.toml").display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("s");
+    let o = apical(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--executor",
+        "slurm",
+        "--wait",
+        "--poll",
+        "0.5",
+    ]);
+    ok(&o);
+    let text = stdout(&o);
+    assert!(text.contains("2 points: 1 completed, 1 diverged"), "{text}");
+    assert!(
+        text.contains("(completed)"),
+        "collect ran after the array: {text}"
+    );
+    let aggregate = read(&out.join("aggregate.csv"));
+    assert!(
+        aggregate.lines().any(|l| l.starts_with("3.0,0,1,0")),
+        "{aggregate}"
     );
 }

@@ -150,7 +150,7 @@ fn a_sweep_runs_every_point_skips_them_when_rerun_and_collects_one_table() {
     let mut lines = aggregate.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "training.learning_rate,n,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,test_loss_mean,test_loss_sd,test_loss_ci_low,test_loss_ci_high"
+        "training.learning_rate,n,n_diverged,n_not_finished,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,test_loss_mean,test_loss_sd,test_loss_ci_low,test_loss_ci_high"
     );
     // The mean is the mean of the two seeds' test accuracies in results.csv.
     let table = apical_run::sweep::csv::parse(&results);
@@ -164,12 +164,17 @@ fn a_sweep_runs_every_point_skips_them_when_rerun_and_collects_one_table() {
     let row: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(row[0], "0.001");
     assert_eq!(row[1], "2");
-    let mean: f64 = row[2].parse().unwrap();
+    assert_eq!(
+        (row[2], row[3]),
+        ("0", "0"),
+        "no diverged or unfinished runs"
+    );
+    let mean: f64 = row[4].parse().unwrap();
     assert!(
         (mean - (accs[0] + accs[1]) / 2.0).abs() < 1e-12,
         "{mean} vs {accs:?}"
     );
-    let (low, high): (f64, f64) = (row[4].parse().unwrap(), row[5].parse().unwrap());
+    let (low, high): (f64, f64) = (row[6].parse().unwrap(), row[7].parse().unwrap());
     assert!(low <= mean && mean <= high);
     assert_eq!(
         &std::fs::read(out.join("test_accuracy.png")).unwrap()[..4],
@@ -266,4 +271,91 @@ fn killing_the_sweep_and_its_workers_then_rerunning_gives_the_uninterrupted_metr
             );
         }
     }
+}
+
+#[test]
+fn a_point_that_failed_part_way_resumes_on_retry_and_an_edited_base_is_refused() {
+    let tmp = tempdir().unwrap();
+    let base = tmp.path().join("base.toml");
+    std::fs::write(&base, read(&root().join("configs/quickstart.toml"))).unwrap();
+    let file = write_sweep(tmp.path(), "");
+    let text = read(&file).replace(
+        &root().join("configs/quickstart.toml").display().to_string(),
+        &base.display().to_string(),
+    );
+    std::fs::write(&file, text).unwrap();
+    let reference = tmp.path().join("reference");
+    ok(&sweep(&file, &reference, &["--jobs", "2"]));
+
+    // A point stopped part-way (checkpoint at step 60) whose attempt was recorded as failed.
+    let out = tmp.path().join("s");
+    ok(&sweep(&file, &out, &["--jobs", "2"]));
+    let point = "learning_rate=0.001,seed=0";
+    let run = out.join("runs").join(point);
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    for step in [80, 100, 120] {
+        let _ = std::fs::remove_dir_all(run.join(format!("checkpoints/step-{step:08}")));
+    }
+    std::fs::create_dir_all(out.join("failed")).unwrap();
+    std::fs::write(
+        out.join("failed").join(format!("{point}.txt")),
+        "error: simulated\n",
+    )
+    .unwrap();
+    let o = sweep(&file, &out, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "reported, not rerun: {}",
+        stderr(&o)
+    );
+    let o = sweep(&file, &out, &["--retry-failed"]);
+    ok(&o);
+    assert!(stdout(&o).contains("1 finished now"), "{}", stdout(&o));
+    assert!(!out.join("failed").join(format!("{point}.txt")).exists());
+    assert_eq!(
+        read(&run.join("metrics.csv")),
+        read(&reference.join("runs").join(point).join("metrics.csv")),
+        "resumed from its checkpoint, not restarted elsewhere"
+    );
+
+    // Editing the base changes every point's config: the directory is refused.
+    std::fs::write(
+        &base,
+        read(&base).replace("noise_std = 0.0", "noise_std = 0.01"),
+    )
+    .unwrap();
+    let o = sweep(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("different config"), "{}", stderr(&o));
+}
+
+#[test]
+fn diverged_runs_are_finished_and_counted_apart_in_the_aggregate() {
+    let tmp = tempdir().unwrap();
+    let file = write_sweep(tmp.path(), "");
+    let text = read(&file)
+        .replace(
+            "\"training.learning_rate\" = [0.001, 0.003]",
+            "\"training.learning_rate\" = [0.01, 3.0]",
+        )
+        .replace(
+            "[set]\n",
+            "[set]\n\"model.activation\" = \"linear\"\n\"optimizer.kind\" = \"sgd\"\n",
+        );
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("s");
+    let o = sweep(&file, &out, &["--jobs", "2"]);
+    ok(&o);
+    assert!(stderr(&o).contains("diverged at step"), "{}", stderr(&o));
+    ok(&apical(&["collect", out.to_str().unwrap()]));
+    let aggregate = read(&out.join("aggregate.csv"));
+    let rows: Vec<Vec<&str>> = aggregate
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows[0][..4], ["0.01", "2", "0", "0"], "{aggregate}");
+    assert_eq!(rows[1][..4], ["3.0", "0", "2", "0"], "{aggregate}");
+    assert_eq!(rows[1][4], "", "no statistics over diverged runs");
 }

@@ -243,6 +243,9 @@ struct SweepArgs {
     /// Slurm: after submitting (or with --status), wait until the sweep's jobs have left the queue.
     #[arg(long)]
     wait: bool,
+    /// Slurm: seconds between queue checks while waiting (be kind to slurmctld).
+    #[arg(long, default_value_t = 10.0)]
+    poll: f64,
 }
 
 #[derive(Args)]
@@ -433,14 +436,31 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
         });
     }
     let slurm_executor = args.executor == "slurm";
-    if !slurm_executor
-        && (args.dry_run || args.wait || args.partition.is_some() || !args.sbatch_arg.is_empty())
-    {
+    let slurm_only = args.dry_run
+        || (args.wait && !args.status)
+        || args.partition.is_some()
+        || args.time.is_some()
+        || args.mem.is_some()
+        || args.cpus_per_task.is_some()
+        || args.max_parallel.is_some()
+        || !args.sbatch_arg.is_empty();
+    if !slurm_executor && slurm_only {
         return Err(RunError::Analysis {
-            message: "--dry-run, --wait, --partition and --sbatch-arg belong to --executor slurm"
+            message: "--dry-run, --wait, --partition, --time, --mem, --cpus-per-task, --max-parallel and --sbatch-arg belong to --executor slurm".into(),
+        });
+    }
+    if slurm_executor && args.jobs.is_some() {
+        return Err(RunError::Analysis {
+            message: "--jobs is for the local executor; with --executor slurm use --max-parallel"
                 .into(),
         });
     }
+    if !(args.poll.is_finite() && args.poll > 0.0) {
+        return Err(RunError::Analysis {
+            message: format!("--poll must be a number of seconds > 0, got {}", args.poll),
+        });
+    }
+    let poll = std::time::Duration::from_secs_f64(args.poll);
     let dir = SweepDir::prepare(&out, &plan)?;
     let exe = std::env::current_exe().map_err(|source| RunError::Write {
         path: PathBuf::from("apical"),
@@ -448,10 +468,12 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
     })?;
     if args.status {
         if args.wait {
-            slurm::wait(&dir, std::time::Duration::from_millis(500))?;
+            slurm::wait(&dir, poll)?;
         }
         return sweep_status(&dir, &plan);
     }
+    // One sweep process per directory at a time (its workers lock their own run directories).
+    let _lock = apical_run::RunLock::acquire(&out)?;
     if slurm_executor {
         let workdir = std::env::current_dir().map_err(|source| RunError::Write {
             path: PathBuf::from("."),
@@ -482,7 +504,7 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
             (Some(array), Some(collect)) => {
                 println!("submitted array job {array} and collect job {collect} (runs after the array succeeds)");
                 if args.wait {
-                    slurm::wait(&dir, std::time::Duration::from_millis(500))?;
+                    slurm::wait(&dir, poll)?;
                     return sweep_status(&dir, &plan);
                 }
             }
@@ -598,30 +620,36 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
     use apical_run::sweep::{slurm, PointState, SweepDir};
     let dir = SweepDir { path: args.dir };
     let point = slurm::task_point(&dir, args.index)?;
-    let run_dir = dir.run_dir(&point);
-    let result = match dir.state(&point) {
-        PointState::Done(_) => return Ok(()),
-        PointState::Interrupted => resume(ResumeArgs {
-            dir: run_dir,
-            halt_after: None,
-        }),
-        _ => {
-            if run_dir.exists() && !run_dir.join("config.toml").exists() {
-                let _ = std::fs::remove_dir_all(&run_dir);
-            }
-            run(RunArgs {
-                config: dir.config(&point),
-                backend: None,
-                overrides: Vec::new(),
-                out: Some(run_dir),
-                halt_after: None,
-            })
-        }
-    };
-    if let Err(e) = &result {
-        apical_run::write_atomic(&dir.failed(&point), format!("error: {e}\n").as_bytes())?;
+    if let PointState::Done(_) = dir.state(&point) {
+        return Ok(());
     }
-    result
+    let args = apical_run::sweep::worker_args(&dir, &point);
+    let arg = |i: usize| PathBuf::from(&args[i]);
+    let result = if args[0] == "resume" {
+        resume(ResumeArgs {
+            dir: arg(1),
+            halt_after: None,
+        })
+    } else {
+        run(RunArgs {
+            config: arg(1),
+            backend: None,
+            overrides: Vec::new(),
+            out: Some(arg(3)),
+            halt_after: None,
+        })
+    };
+    match result {
+        // A diverged run is a result (its summary says so), not a failed task.
+        Err(RunError::Diverged { .. }) => Ok(()),
+        // Stopped (time limit, preemption, scancel) or busy: it continues on resubmission.
+        Err(e @ (RunError::Interrupted { .. } | RunError::Locked { .. })) => Err(e),
+        Err(e) => {
+            apical_run::write_atomic(&dir.failed(&point), format!("error: {e}\n").as_bytes())?;
+            Err(e)
+        }
+        Ok(()) => Ok(()),
+    }
 }
 
 fn collect(args: CollectArgs) -> Result<(), RunError> {

@@ -23,6 +23,14 @@ pub enum LearnerError {
         /// The rule's config name.
         rule: &'static str,
     },
+    /// `reinforce` got a number of rewards other than one per example of the last `act`.
+    #[error("reinforce needs one reward per example of the last act ({expected}), got {got}")]
+    RewardCount {
+        /// Examples in the last act.
+        expected: usize,
+        /// Rewards given.
+        got: usize,
+    },
     /// `reinforce` was called without an `act` before it.
     #[error(
         "reinforce needs an act before it (act, then the environment's reward, then reinforce)"
@@ -114,6 +122,14 @@ impl<N: Classifier> Learner<N> {
     ) -> Result<(N, StepReport), LearnerError> {
         let name = self.rule.name();
         let input = self.acted_on.take().ok_or(LearnerError::NoAction)?;
+        let expected = input.dims()[0];
+        if reward.len() != expected {
+            self.acted_on = Some(input);
+            return Err(LearnerError::RewardCount {
+                expected,
+                got: reward.len(),
+            });
+        }
         let rule = self
             .rule
             .reward_learning()

@@ -18,6 +18,9 @@ pub struct LoopState {
     pub step: usize,
     /// Wall-clock seconds spent training so far (over all sessions).
     pub wall_seconds: f64,
+    /// Rule diagnostics accumulated since the last evaluation.
+    #[serde(default)]
+    pub diagnostics_pending: crate::diagnostics::DiagnosticsAccumulator,
 }
 
 /// A checkpoint's contents, as bytes.
@@ -221,6 +224,7 @@ mod tests {
             state: LoopState {
                 step,
                 wall_seconds: 1.5,
+                diagnostics_pending: Default::default(),
             },
             model: vec![1, 2, step as u8],
             optimizer: vec![9],

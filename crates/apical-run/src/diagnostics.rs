@@ -49,11 +49,34 @@ impl CsvRow for DiagnosticRow {
 /// All diagnostic rows of a run (`diagnostics.csv`).
 pub type DiagnosticsLog = CsvLog<DiagnosticRow>;
 
-/// Running sums of per-layer diagnostics since the last evaluation.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Running sums of per-layer diagnostics since the last evaluation (checkpointed with the loop
+/// state, so a run resumed between evaluations logs the same means).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DiagnosticsAccumulator {
+    #[serde(with = "exact_floats")]
     sums: Vec<(f64, f64)>,
     steps: usize,
+}
+
+/// The sums as their bit patterns: exact, and NaN or ±inf survive the JSON of the loop state.
+mod exact_floats {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(sums: &[(f64, f64)], s: S) -> Result<S::Ok, S::Error> {
+        let bits: Vec<(u64, u64)> = sums
+            .iter()
+            .map(|(a, b)| (a.to_bits(), b.to_bits()))
+            .collect();
+        bits.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+        let bits = Vec::<(u64, u64)>::deserialize(d)?;
+        Ok(bits
+            .into_iter()
+            .map(|(a, b)| (f64::from_bits(a), f64::from_bits(b)))
+            .collect())
+    }
 }
 
 impl DiagnosticsAccumulator {
@@ -149,5 +172,19 @@ mod tests {
         let parsed = DiagnosticsLog::from_csv(&log.to_csv()).unwrap();
         assert_eq!(parsed.rows, log.rows);
         assert_eq!(log.mean_angles(), vec![15.0, 0.0]);
+    }
+
+    #[test]
+    fn pending_sums_survive_a_checkpoint_exactly() {
+        let mut acc = DiagnosticsAccumulator::default();
+        acc.add(&[LayerDiagnostics {
+            angle_to_backprop_deg: 0.1 + 0.2,
+            update_norm: f64::NAN,
+        }]);
+        let json = serde_json::to_string(&acc).unwrap();
+        let back: DiagnosticsAccumulator = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.sums[0].0.to_bits(), acc.sums[0].0.to_bits());
+        assert!(back.sums[0].1.is_nan());
+        assert_eq!(back.steps, 1);
     }
 }

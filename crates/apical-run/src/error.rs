@@ -120,6 +120,15 @@ pub enum RunError {
         /// What it said.
         message: String,
     },
+    /// A sweep was stopped by a signal; its workers checkpointed (or were killed after a grace
+    /// period) and continue when the sweep is rerun.
+    #[error("sweep stopped by signal {signal}; rerun `apical sweep {}` to continue", dir.display())]
+    SweepInterrupted {
+        /// The signal number.
+        signal: i32,
+        /// The sweep directory.
+        dir: PathBuf,
+    },
     /// Some points of a sweep failed (the others ran).
     #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
     SweepFailed {
@@ -158,7 +167,9 @@ impl RunError {
     /// The process exit code: 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
+            RunError::Interrupted { signal, .. } | RunError::SweepInterrupted { signal, .. } => {
+                (128 + signal).clamp(0, 255) as u8
+            }
             e if e.is_bad_input() => 2,
             _ => 1,
         }

@@ -32,7 +32,7 @@ pub use apical_nn::{init_device, wgpu_compiled, BackendError, BackendKind};
 pub use atomic::*;
 pub use config::*;
 pub use error::*;
-pub use lock::RunLock;
+pub use lock::{is_held, RunLock};
 pub use metrics::*;
 pub use runner::{build_data, check_out_dir, resume, start, RunOptions, RunSummary};
 pub use summary::*;

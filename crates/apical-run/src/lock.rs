@@ -27,37 +27,82 @@ impl Drop for RunLock {
 }
 
 impl RunLock {
-    /// Takes the lock of `dir` (which must exist), or refuses with the holder's pid.
+    /// Takes the lock of `dir` (which must exist), or refuses with the holder's pid. On a file
+    /// system without file locks (some cluster mounts) it warns and goes on unlocked.
     pub fn acquire(dir: &Path) -> Result<Self, RunError> {
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| RunError::Write {
-                path: path.clone(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                return Err(RunError::Locked {
-                    path: dir.to_path_buf(),
-                    holder: holder.trim().to_string(),
-                });
+        // A holder removes the file when it lets go; a lock taken on a file that was removed
+        // meanwhile guards nothing, so check that the path still names the locked file.
+        for _ in 0..20 {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|source| RunError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(RunError::Locked {
+                        path: dir.to_path_buf(),
+                        holder: holder.trim().to_string(),
+                    });
+                }
+                Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                    eprintln!(
+                        "apical: warning: {} cannot be locked on this file system ({e}); make sure no other apical process writes to {}",
+                        path.display(),
+                        dir.display()
+                    );
+                    return Ok(Self { file, path });
+                }
+                Err(TryLockError::Error(source)) => return Err(RunError::Write { path, source }),
             }
-            Err(TryLockError::Error(source)) => return Err(RunError::Write { path, source }),
+            if !same_file(&file, &path) {
+                continue;
+            }
+            // Record the holder for the message another process prints.
+            let _ = file.set_len(0);
+            let _ = file.rewind();
+            let _ = write!(file, "{}", std::process::id());
+            let _ = file.flush();
+            return Ok(Self { file, path });
         }
-        // Record the holder for the message another process prints.
-        let _ = file.set_len(0);
-        let _ = file.rewind();
-        let _ = write!(file, "{}", std::process::id());
-        let _ = file.flush();
-        Ok(Self { file, path })
+        Err(RunError::Locked {
+            path: dir.to_path_buf(),
+            holder: "unknown (the lock file keeps changing)".into(),
+        })
+    }
+}
+
+/// Whether another process holds the lock of `dir` now (its run is in progress). Looks without
+/// taking the lock or changing the file.
+pub fn is_held(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
+}
+
+/// Whether `path` still names the open `file`.
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

@@ -297,6 +297,21 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                             "apical: resuming from the older checkpoint {}",
                             path.display()
                         );
+                        // Set the damaged newer ones aside, so that pruning never keeps them
+                        // in place of good ones.
+                        for (_, damaged) in &all[i + 1..] {
+                            let name = damaged
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            let aside = root.join(format!("damaged-{name}"));
+                            if std::fs::rename(damaged, &aside).is_ok() {
+                                eprintln!(
+                                    "apical: kept the damaged checkpoint as {}",
+                                    aside.display()
+                                );
+                            }
+                        }
                     }
                     self.start_step = *step;
                     self.resumed_from = Some(*step);
@@ -329,6 +344,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             })?;
         self.net = net;
         self.wall_before = ck.state.wall_seconds;
+        self.pending = ck.state.diagnostics_pending;
         Ok(())
     }
 
@@ -468,7 +484,11 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             })?
             .to_vec();
         let ck = Checkpoint {
-            state: LoopState { step, wall_seconds },
+            state: LoopState {
+                step,
+                wall_seconds,
+                diagnostics_pending: self.pending.clone(),
+            },
             model,
             optimizer: self.learner.optimizer_state_bytes(),
             rule: self.learner.rule_state_bytes(),
@@ -682,8 +702,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 0.0
             },
             resumed_from_step: self.resumed_from,
-            mean_angle_to_backprop_deg: (!self.diagnostics.rows.is_empty())
-                .then(|| self.diagnostics.mean_angles()),
+            mean_angle_to_backprop_deg: (!self.diagnostics.rows.is_empty()).then(|| {
+                self.diagnostics
+                    .mean_angles()
+                    .into_iter()
+                    .map(|a| a.is_finite().then_some(a))
+                    .collect()
+            }),
             activity: Vec::new(),
         }
     }

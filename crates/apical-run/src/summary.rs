@@ -76,14 +76,17 @@ pub struct Summary {
     pub steps_per_second: f64,
     /// The checkpoint step this session resumed from.
     pub resumed_from_step: Option<usize>,
-    /// Mean angle to backprop per layer over the logged evaluations.
-    pub mean_angle_to_backprop_deg: Option<Vec<f64>>,
+    /// Mean angle to backprop per layer over the logged evaluations (null where undefined,
+    /// e.g. a zero or overflowing update).
+    pub mean_angle_to_backprop_deg: Option<Vec<Option<f64>>>,
     /// Files written under `activity/`.
     pub activity: Vec<String>,
 }
 
 impl Summary {
-    /// Writes `summary.json` into `dir` atomically.
+    /// Writes `summary.json` into `dir` atomically. Non-finite numbers, which JSON cannot hold,
+    /// are written as null where the field allows it and refused nowhere: the file always reads
+    /// back.
     pub fn write(&self, dir: &Path) -> Result<(), RunError> {
         let text = serde_json::to_string_pretty(self).expect("a Summary serialises") + "\n";
         write_atomic(&dir.join("summary.json"), text.as_bytes())

@@ -12,6 +12,16 @@ use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
 use crate::{write_atomic, RunError, Summary};
 
+/// The runs of one group of `aggregate.csv`.
+#[derive(Debug, Clone, Default)]
+struct GroupRuns {
+    completed: usize,
+    diverged: usize,
+    not_finished: usize,
+    /// Per metric, the values of the completed runs.
+    values: Vec<Vec<f64>>,
+}
+
 /// A group's mean with its 95% interval: (mean, low, high).
 type Interval = (f64, f64, f64);
 
@@ -191,7 +201,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
     out_header.extend(names.iter().cloned());
     let mut results = csv::line(&out_header);
     // group (values of `by`) → metric → values
-    let mut groups: BTreeMap<Vec<String>, (usize, Vec<Vec<f64>>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<String>, GroupRuns> = BTreeMap::new();
     let mut order: Vec<Vec<String>> = Vec::new();
     let mut outcome = CollectOutcome::default();
     for row in points {
@@ -230,12 +240,25 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         if !groups.contains_key(&group) {
             order.push(group.clone());
         }
-        let entry = groups
-            .entry(group)
-            .or_insert_with(|| (0, vec![Vec::new(); options.metrics.len()]));
-        if let Some(s) = &summary {
-            outcome.finished += 1;
-            entry.0 += 1;
+        let entry = groups.entry(group).or_insert_with(|| GroupRuns {
+            values: vec![Vec::new(); options.metrics.len()],
+            ..GroupRuns::default()
+        });
+        match &summary {
+            None => entry.not_finished += 1,
+            Some(s) if s.status == crate::RunStatus::Diverged => {
+                outcome.finished += 1;
+                entry.diverged += 1;
+            }
+            Some(_) => {
+                outcome.finished += 1;
+                entry.completed += 1;
+            }
+        }
+        if let Some(s) = summary
+            .as_ref()
+            .filter(|s| s.status == crate::RunStatus::Completed)
+        {
             let scalars: BTreeMap<String, String> = scalars(s, &names).into_iter().collect();
             for (i, m) in options.metrics.iter().enumerate() {
                 if let Some(v) = scalars
@@ -243,7 +266,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                     .and_then(|v| v.parse::<f64>().ok())
                     .filter(|v| v.is_finite())
                 {
-                    entry.1[i].push(v);
+                    entry.values[i].push(v);
                 }
             }
         }
@@ -251,7 +274,13 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
     write_atomic(&sweep_dir.join("results.csv"), results.as_bytes())?;
     // aggregate.csv
     let mut agg_header: Vec<String> = by.clone();
-    agg_header.push("n".into());
+    // n: completed runs (the statistics are over these); diverged and unfinished runs are
+    // counted beside them, never silently dropped.
+    agg_header.extend([
+        "n".to_string(),
+        "n_diverged".into(),
+        "n_not_finished".into(),
+    ]);
     for m in &options.metrics {
         for suffix in ["mean", "sd", "ci_low", "ci_high"] {
             agg_header.push(format!("{m}_{suffix}"));
@@ -267,9 +296,14 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
     };
     let mut stats: Vec<(Vec<String>, Vec<Option<Interval>>)> = Vec::new();
     for group in &order {
-        let (n, per_metric) = &groups[group];
+        let runs = &groups[group];
+        let per_metric = &runs.values;
         let mut line = group.clone();
-        line.push(n.to_string());
+        line.extend([
+            runs.completed.to_string(),
+            runs.diverged.to_string(),
+            runs.not_finished.to_string(),
+        ]);
         let mut group_stats = Vec::new();
         for values in per_metric {
             if values.is_empty() {

@@ -28,6 +28,8 @@ pub enum PointState {
     New,
     /// Started (its run directory holds a config) and not finished: resume it.
     Interrupted,
+    /// Being run now by another process (its run directory is locked).
+    Running,
     /// The last attempt failed (`failed/<point>.txt` holds why).
     Failed(String),
     /// Finished: its `summary.json` is complete (completed or diverged).
@@ -40,6 +42,7 @@ impl PointState {
         match self {
             PointState::New => "new",
             PointState::Interrupted => "interrupted",
+            PointState::Running => "running",
             PointState::Failed(_) => "failed",
             PointState::Done(s) if s.status == RunStatus::Diverged => "diverged",
             PointState::Done(_) => "completed",
@@ -98,6 +101,22 @@ impl SweepDir {
                     .into(),
             });
         }
+        // A point that already ran must have run this very config (an edited base changes it).
+        for p in &plan.points {
+            let ran = dir.run_dir(&p.name).join("config.toml");
+            if let Ok(text) = std::fs::read_to_string(&ran) {
+                if text != p.config.to_toml() {
+                    return Err(RunError::OutputDir {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "point {} ran with a different config than the sweep now gives ({} differs; was the base config edited?); pick another --out",
+                            p.name,
+                            ran.display()
+                        ),
+                    });
+                }
+            }
+        }
         write_atomic(&sweep_file, plan.resolved.as_bytes())?;
         write_atomic(&path.join("points.csv"), plan.points_csv().as_bytes())?;
         for p in &plan.points {
@@ -115,7 +134,9 @@ impl SweepDir {
         if let Ok(reason) = std::fs::read_to_string(self.failed(point)) {
             return PointState::Failed(reason.trim().to_string());
         }
-        if run.join("config.toml").is_file() {
+        if crate::lock::is_held(&run) {
+            PointState::Running
+        } else if run.join("config.toml").is_file() {
             PointState::Interrupted
         } else {
             PointState::New
@@ -168,6 +189,26 @@ fn last_line(path: &Path) -> String {
         .unwrap_or_else(|| "exited without a message".into())
 }
 
+/// The `apical` arguments that continue `point` whatever happened before: `resume` when its run
+/// directory holds a config (started, interrupted, or failed part-way), else `run` (a directory
+/// left without a config by an attempt killed at its very start is removed first).
+pub fn worker_args(dir: &SweepDir, point: &str) -> Vec<std::ffi::OsString> {
+    let run = dir.run_dir(point);
+    if run.join("config.toml").is_file() {
+        vec!["resume".into(), run.into_os_string()]
+    } else {
+        if run.exists() {
+            let _ = std::fs::remove_dir_all(&run);
+        }
+        vec![
+            "run".into(),
+            dir.config(point).into_os_string(),
+            "--out".into(),
+            run.into_os_string(),
+        ]
+    }
+}
+
 /// Runs every unfinished point of `plan` in `dir` with `options.jobs` workers. Finished points
 /// are skipped, interrupted ones resumed from their checkpoint, failed ones retried only with
 /// `retry_failed`; a failing point never stops the others.
@@ -181,6 +222,8 @@ pub fn run_local(
     for p in &plan.points {
         match dir.state(&p.name) {
             PointState::Done(_) => outcome.skipped += 1,
+            // Another process runs it; it counts as theirs.
+            PointState::Running => outcome.skipped += 1,
             PointState::Failed(reason) if !options.retry_failed => {
                 outcome.failed.push((p.name.clone(), reason));
             }
@@ -210,25 +253,44 @@ pub fn run_local(
     let mut pending = queue.into_iter();
     let mut running: Vec<Worker> = Vec::new();
     let jobs = options.jobs.max(1);
-    loop {
-        let stopping = options
+    let stop_signal = || {
+        options
             .stop
             .as_ref()
-            .is_some_and(|s| s.load(Ordering::SeqCst) != 0);
+            .map(|s| s.load(Ordering::SeqCst))
+            .filter(|&s| s != 0)
+    };
+    // When a stop was asked for: SIGTERM to every worker (they checkpoint and exit), SIGKILL
+    // after a grace period.
+    let mut stop_sent: Option<Instant> = None;
+    loop {
+        let stopping = stop_signal().is_some();
         while !stopping && running.len() < jobs {
-            let Some((point, state)) = pending.next() else {
+            let Some((point, _)) = pending.next() else {
                 break;
             };
-            running.push(spawn(dir, &point, &state, options)?);
+            running.push(spawn(dir, &point, options)?);
         }
         if running.is_empty() {
             break;
         }
         if stopping {
-            // The workers checkpoint when the terminal's signal reaches them too; a signal sent
-            // to this process alone stops them here (they resume from their last checkpoint).
-            for w in &mut running {
-                let _ = w.child.kill();
+            match stop_sent {
+                None => {
+                    for w in &running {
+                        let _ = Command::new("kill")
+                            .args(["-TERM", &w.child.id().to_string()])
+                            .stderr(Stdio::null())
+                            .status();
+                    }
+                    stop_sent = Some(Instant::now());
+                }
+                Some(t) if t.elapsed() > STOP_GRACE => {
+                    for w in &mut running {
+                        let _ = w.child.kill();
+                    }
+                }
+                Some(_) => {}
             }
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -247,10 +309,11 @@ pub fn run_local(
             };
             let w = running.swap_remove(i);
             let secs = w.started.elapsed().as_secs_f64();
+            // Stopped by a signal (killed, or checkpointed and exited 130 / 143): it resumes next
+            // time; never a failure.
+            let signalled = status.code().is_none_or(|c| c == 130 || c == 143);
             match dir.state(&w.point) {
-                PointState::Done(summary)
-                    if status.success() || summary.status == RunStatus::Diverged =>
-                {
+                PointState::Done(summary) => {
                     let _ = std::fs::remove_file(dir.failed(&w.point));
                     outcome.finished += 1;
                     let what = match (summary.status, summary.test_accuracy) {
@@ -262,7 +325,12 @@ pub fn run_local(
                     };
                     say(format!("done    {} ({what}, {secs:.1} s)", w.point));
                 }
-                _ if stopping => {}
+                _ if signalled || stop_signal().is_some() => {
+                    say(format!(
+                        "stopped {} (continues when the sweep is rerun)",
+                        w.point
+                    ));
+                }
                 _ => {
                     let reason = last_line(&dir.log(&w.point));
                     write_atomic(&dir.failed(&w.point), format!("{reason}\n").as_bytes())?;
@@ -274,42 +342,21 @@ pub fn run_local(
         }
     }
     bar.finish_and_clear();
-    if let Some(signal) = options
-        .stop
-        .as_ref()
-        .map(|s| s.load(Ordering::SeqCst))
-        .filter(|&s| s != 0)
-    {
-        return Err(RunError::Interrupted {
+    if let Some(signal) = stop_signal() {
+        return Err(RunError::SweepInterrupted {
             signal: signal as i32,
-            step: outcome.finished,
             dir: dir.path.clone(),
         });
     }
     Ok(outcome)
 }
 
-fn spawn(
-    dir: &SweepDir,
-    point: &str,
-    state: &PointState,
-    options: &LocalOptions,
-) -> Result<Worker, RunError> {
-    let run = dir.run_dir(point);
+/// How long stopped workers get to checkpoint before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+fn spawn(dir: &SweepDir, point: &str, options: &LocalOptions) -> Result<Worker, RunError> {
     let mut cmd = Command::new(&options.exe);
-    match state {
-        PointState::Interrupted => {
-            cmd.arg("resume").arg(&run);
-        }
-        _ => {
-            // A previous failed or killed attempt may have left a directory without a config;
-            // an empty one (or one holding only the lock) is reused by `apical run`.
-            if run.exists() && !run.join("config.toml").exists() {
-                let _ = std::fs::remove_dir_all(&run);
-            }
-            cmd.arg("run").arg(dir.config(point)).arg("--out").arg(&run);
-        }
-    }
+    cmd.args(worker_args(dir, point));
     let log = dir.log(point);
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(|source| RunError::Write {

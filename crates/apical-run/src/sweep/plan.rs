@@ -249,6 +249,13 @@ impl SweepPlan {
                 }
                 let mut flat = Vec::new();
                 flatten("", c, &mut flat);
+                if let Some((key, _)) = flat.iter().find(|(k, _)| seen.contains(k)) {
+                    return Err(err(
+                        file,
+                        &format!("conditions.{name}.{key}"),
+                        "is also swept in [grid] or [[zip]]; a condition would silently replace the swept value",
+                    ));
+                }
                 conditions.push((name.clone(), flat));
             }
         }
@@ -476,6 +483,10 @@ base = "base.toml"
             e.message.contains("point learning_rate=-1.0"),
             "{}",
             e.message
+        );
+        assert_eq!(
+            key("base = \"base.toml\"\n[grid]\n\"training.steps\" = [1, 2]\n[conditions.fast]\n\"training.steps\" = 3\n"),
+            "conditions.fast.training.steps"
         );
         let e = plan("base = \"base.toml\"\n[grid]\n\"model.hiddn\" = [[4]]\n").unwrap_err();
         assert!(e.message.contains("unknown field"), "{e}");

@@ -137,11 +137,24 @@ pub fn submit(
     plan: &SweepPlan,
     options: &SlurmOptions,
 ) -> Result<Submission, RunError> {
+    // Array indices map to lines of tasks.txt: never rewrite it under a queued array.
+    if let Some((array, collect)) = submitted_jobs(dir) {
+        let queued = queued(dir)?;
+        if !queued.is_empty() {
+            return Err(RunError::OutputDir {
+                path: dir.path.clone(),
+                message: format!(
+                    "jobs {array} and {collect} of an earlier submission are still queued; wait for them (apical sweep {} --status --wait) or scancel them",
+                    dir.path.display()
+                ),
+            });
+        }
+    }
     let tasks: Vec<String> = plan
         .points
         .iter()
         .filter(|p| match dir.state(&p.name) {
-            PointState::Done(_) => false,
+            PointState::Done(_) | PointState::Running => false,
             PointState::Failed(_) => options.retry_failed,
             _ => true,
         })
@@ -152,9 +165,9 @@ pub fn submit(
         path: slurm.join("logs"),
         source,
     })?;
-    let name = plan
-        .file
-        .file_stem()
+    // The job name: the sweep directory's name (its sweep file is always sweep.toml there).
+    let name = absolute(&dir.path)
+        .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sweep".into());
     let script = slurm.join("array.sbatch");
@@ -183,6 +196,12 @@ pub fn submit(
         "sbatch",
         &["--parsable".into(), absolute(&script).display().to_string()],
     )?);
+    // Recorded at once, so that --status and a resubmission see the array even if the collect
+    // submission fails.
+    write_atomic(
+        &slurm.join("jobs.txt"),
+        format!("array {array}\ncollect none\n").as_bytes(),
+    )?;
     let sweep = absolute(&dir.path);
     let collect_cmd = format!(
         "{} collect {}",
@@ -191,7 +210,8 @@ pub fn submit(
     );
     let mut args = vec![
         "--parsable".to_string(),
-        format!("--dependency=afterok:{array}"),
+        // afterany: collect tabulates whatever finished, failed points included.
+        format!("--dependency=afterany:{array}"),
         format!("--job-name=apical-{name}-collect"),
         format!(
             "--output={}/collect_%j.out",
@@ -202,6 +222,13 @@ pub fn submit(
     if let Some(p) = &options.partition {
         args.push(format!("--partition={p}"));
     }
+    if let Some(t) = &options.time {
+        args.push(format!("--time={t}"));
+    }
+    if let Some(m) = &options.mem {
+        args.push(format!("--mem={m}"));
+    }
+    args.extend(options.sbatch_args.iter().cloned());
     args.push(format!("--wrap={collect_cmd}"));
     let collect = parse_id(call("sbatch", &args)?);
     write_atomic(
@@ -223,7 +250,8 @@ pub fn task_point(dir: &SweepDir, index: usize) -> Result<String, RunError> {
     text.lines()
         .nth(index)
         .map(str::to_string)
-        .ok_or_else(|| RunError::read(&path, format!("no task {index}")))
+        .filter(|point| !point.trim().is_empty() && dir.config(point).is_file())
+        .ok_or_else(|| RunError::read(&path, format!("no point at array index {index}")))
 }
 
 /// The job ids of the last submission: (array, collect).
@@ -233,7 +261,10 @@ pub fn submitted_jobs(dir: &SweepDir) -> Option<(String, String)> {
         text.lines()
             .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
     };
-    Some((get("array ")?, get("collect ")?))
+    Some((
+        get("array ")?,
+        get("collect ").unwrap_or_else(|| "none".into()),
+    ))
 }
 
 /// Queue states of the submission's jobs, `(job id or array task, STATE)`, from `squeue`.
