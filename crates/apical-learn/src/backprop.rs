@@ -1,8 +1,12 @@
 //! `backprop`: error backpropagation through burn autodiff — the baseline every rule is judged
 //! against.
 
+use crate::registry::{BoxedRule, RuleSpec};
+use apical_core::InvalidParameter;
 use apical_nn::{Classifier, SeededRng};
+use apical_nn::{Feedforward, GenerativeFeedbackNetwork, ModelConfig};
 use burn::optim::GradientsParams;
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +52,23 @@ impl Backprop {
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let net = optimizer.step(learning_rate, net, grads);
         (net, StepReport { loss: loss_value })
+    }
+}
+
+impl RuleSpec for BackpropConfig {
+    fn check_model(&self, _model: &ModelConfig) -> Result<(), InvalidParameter> {
+        Ok(())
+    }
+    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(Backprop))
+    }
+    fn for_gfn(
+        &self,
+        _: &GenerativeFeedbackNetwork,
+        _: u64,
+        _: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(Backprop))
     }
 }
 

@@ -19,8 +19,10 @@
 //! `Q_l = p0·Y_l` and small β the hidden updates approach backprop's (tested). With
 //! `inhibition = 1` the hidden layers receive no teaching signal and only the readout learns.
 
+use crate::registry::{BoxedRule, RuleSpec};
 use apical_core::{check, InvalidParameter};
 use apical_nn::{without_autodiff, GenerativeFeedbackNetwork, SeededRng, TopDown};
+use apical_nn::{Activation, ModelConfig};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
@@ -266,6 +268,33 @@ impl Dendritic {
         let expected: Vec<[usize; 2]> = self.q.iter().map(|m| m.dims()).collect();
         self.q = matrices_from_bytes(bytes, &expected, "cancellation weights Q", device)?;
         Ok(())
+    }
+}
+
+impl RuleSpec for DendriticConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        DendriticConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        match model {
+            ModelConfig::Gfn(g) if g.activation != Activation::Sigmoid => Err(InvalidParameter::new(
+                "model.activation",
+                "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"",
+            )),
+            ModelConfig::Gfn(_) => Ok(()),
+            _ => Err(InvalidParameter::new(
+                "rule.kind",
+                "dendritic needs two-compartment units; use model.kind = \"gfn\"",
+            )),
+        }
+    }
+    fn for_gfn(
+        &self,
+        net: &GenerativeFeedbackNetwork,
+        _: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(self.init(net, device)))
     }
 }
 

@@ -8,7 +8,9 @@
 //! transpose of every forward update and decays both by λ, so `W − Bᵀ` shrinks as (1 − λ)ᵗ and
 //! the rule approaches backprop.
 
+use crate::registry::{ff_only, BoxedRule, RuleSpec};
 use apical_core::{check, InvalidParameter};
+use apical_nn::ModelConfig;
 use apical_nn::{uniform_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -198,6 +200,47 @@ impl FeedbackAlignment {
         let expected: Vec<[usize; 2]> = self.feedback.iter().map(|m| m.dims()).collect();
         self.feedback = matrices_from_bytes(bytes, &expected, "feedback matrices", device)?;
         Ok(())
+    }
+}
+
+impl RuleSpec for FeedbackAlignmentConfig {
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("feedback-alignment", model)
+    }
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(FeedbackAlignment::new(
+            net,
+            FeedbackMode::Fixed,
+            seed,
+            device,
+        )))
+    }
+}
+
+impl RuleSpec for KolenPollackConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        KolenPollackConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("kolen-pollack", model)
+    }
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(FeedbackAlignment::new(
+            net,
+            FeedbackMode::KolenPollack { decay: self.decay },
+            seed,
+            device,
+        )))
     }
 }
 

@@ -22,7 +22,9 @@
 //! With F = Wᵀ, a small output weight ν and inference run to equilibrium the updates equal
 //! backprop's cross-entropy gradient (tested: cosine > 0.99).
 
+use crate::registry::{BoxedRule, RuleSpec};
 use apical_core::{check, InvalidParameter};
+use apical_nn::ModelConfig;
 use apical_nn::{
     normal_matrix, uniform_matrix, without_autodiff, Activation, Classifier, Feedforward,
     GenerativeFeedbackNetwork, SeededRng,
@@ -497,6 +499,37 @@ pub(crate) fn backprop_gradients(
         }
     }
     gradients
+}
+
+impl RuleSpec for PcSettings {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        PcSettings::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        if self.mode == PcMode::Generative && model.hidden().is_empty() {
+            return Err(InvalidParameter::new(
+                "rule.mode",
+                "generative predictive coding needs at least one hidden layer",
+            ));
+        }
+        Ok(())
+    }
+    fn for_ff(
+        &self,
+        net: &Feedforward,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<Feedforward>> {
+        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
+    }
+    fn for_gfn(
+        &self,
+        net: &GenerativeFeedbackNetwork,
+        seed: u64,
+        device: &Device,
+    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
+        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,19 @@
 //! The rule a config names (`[rule]`, `kind = …`) and which networks it trains.
 //!
-//! Every rule's config type (in the rule's own file) implements [`RuleSpec`]: its checks, the
+//! Every rule's config type implements [`RuleSpec`] in the rule's own file: its checks, the
 //! models it can train, and how to build it for each network type. [`RuleConfig`] lists them,
 //! one line each in the `rules!` table below: adding a rule = its file + one line there.
 //! [`Trainable`] is the network side: a network type the runner can train asks the config for
 //! a boxed rule of its own type.
 
 use apical_core::InvalidParameter;
-use apical_nn::{Activation, Feedforward, GenerativeFeedbackNetwork, ModelConfig, Network};
+use apical_nn::{Feedforward, GenerativeFeedbackNetwork, ModelConfig, Network};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Backprop, BackpropConfig, DendriticConfig, ExploratoryHebb, FeedbackAlignment,
-    FeedbackAlignmentConfig, FeedbackMode, KolenPollackConfig, LearningRule, PcMode, PcSettings,
-    PredictiveCoding, RewardBroadcast, RewardBroadcastConfig, RewardVariant,
+    BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
+    PcSettings, RewardBroadcastConfig,
 };
 
 /// A boxed rule for networks of type `N`.
@@ -99,16 +98,8 @@ impl Default for RuleConfig {
     }
 }
 
-impl RuleConfig {
-    /// Checks the rule's hyper-parameters and that it can train `model`. The key is relative
-    /// to the run config (`rule.beta`, `model.activation`, …).
-    pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        self.spec().validate().map_err(|e| e.in_section("rule"))?;
-        self.spec().check_model(model)
-    }
-}
-
-fn ff_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
+/// Refuses a model other than ff for the rule `kind` (shared by the ff-only rules).
+pub(crate) fn ff_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
     match model {
         ModelConfig::Ff(_) => Ok(()),
         _ => Err(InvalidParameter::new(
@@ -121,140 +112,12 @@ fn ff_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
     }
 }
 
-impl RuleSpec for BackpropConfig {
-    fn check_model(&self, _model: &ModelConfig) -> Result<(), InvalidParameter> {
-        Ok(())
-    }
-    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
-        Some(Box::new(Backprop))
-    }
-    fn for_gfn(
-        &self,
-        _: &GenerativeFeedbackNetwork,
-        _: u64,
-        _: &Device,
-    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
-        Some(Box::new(Backprop))
-    }
-}
-
-impl RuleSpec for FeedbackAlignmentConfig {
-    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        ff_only("feedback-alignment", model)
-    }
-    fn for_ff(
-        &self,
-        net: &Feedforward,
-        seed: u64,
-        device: &Device,
-    ) -> Option<BoxedRule<Feedforward>> {
-        Some(Box::new(FeedbackAlignment::new(
-            net,
-            FeedbackMode::Fixed,
-            seed,
-            device,
-        )))
-    }
-}
-
-impl RuleSpec for KolenPollackConfig {
-    fn validate(&self) -> Result<(), InvalidParameter> {
-        KolenPollackConfig::validate(self)
-    }
-    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        ff_only("kolen-pollack", model)
-    }
-    fn for_ff(
-        &self,
-        net: &Feedforward,
-        seed: u64,
-        device: &Device,
-    ) -> Option<BoxedRule<Feedforward>> {
-        Some(Box::new(FeedbackAlignment::new(
-            net,
-            FeedbackMode::KolenPollack { decay: self.decay },
-            seed,
-            device,
-        )))
-    }
-}
-
-impl RuleSpec for DendriticConfig {
-    fn validate(&self) -> Result<(), InvalidParameter> {
-        DendriticConfig::validate(self)
-    }
-    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        match model {
-            ModelConfig::Gfn(g) if g.activation != Activation::Sigmoid => Err(InvalidParameter::new(
-                "model.activation",
-                "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"",
-            )),
-            ModelConfig::Gfn(_) => Ok(()),
-            _ => Err(InvalidParameter::new(
-                "rule.kind",
-                "dendritic needs two-compartment units; use model.kind = \"gfn\"",
-            )),
-        }
-    }
-    fn for_gfn(
-        &self,
-        net: &GenerativeFeedbackNetwork,
-        _: u64,
-        device: &Device,
-    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
-        Some(Box::new(self.init(net, device)))
-    }
-}
-
-impl RuleSpec for PcSettings {
-    fn validate(&self) -> Result<(), InvalidParameter> {
-        PcSettings::validate(self)
-    }
-    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        if self.mode == PcMode::Generative && model.hidden().is_empty() {
-            return Err(InvalidParameter::new(
-                "rule.mode",
-                "generative predictive coding needs at least one hidden layer",
-            ));
-        }
-        Ok(())
-    }
-    fn for_ff(
-        &self,
-        net: &Feedforward,
-        seed: u64,
-        device: &Device,
-    ) -> Option<BoxedRule<Feedforward>> {
-        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
-    }
-    fn for_gfn(
-        &self,
-        net: &GenerativeFeedbackNetwork,
-        seed: u64,
-        device: &Device,
-    ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
-        Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
-    }
-}
-
-impl RuleSpec for RewardBroadcastConfig {
-    fn validate(&self) -> Result<(), InvalidParameter> {
-        RewardBroadcastConfig::validate(self)
-    }
-    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        ff_only("reward-broadcast", model)
-    }
-    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
-        Some(match self.variant {
-            RewardVariant::NodePerturbation => {
-                let mut rule = RewardBroadcast::new(self.sigma);
-                rule.baseline_rate = self.baseline_rate;
-                Box::new(rule)
-            }
-            RewardVariant::ExploratoryHebb => {
-                Box::new(ExploratoryHebb::new(self.sigma, self.repeats))
-            }
-        })
+impl RuleConfig {
+    /// Checks the rule's hyper-parameters and that it can train `model`. The key is relative
+    /// to the run config (`rule.beta`, `model.activation`, …).
+    pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        self.spec().validate().map_err(|e| e.in_section("rule"))?;
+        self.spec().check_model(model)
     }
 }
 
@@ -335,7 +198,8 @@ pub fn build_network<V: NetworkVisitor>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use apical_nn::{ndarray_device, FeedforwardParams, GfnParams};
+    use crate::RewardVariant;
+    use apical_nn::{ndarray_device, Activation, FeedforwardParams, GfnParams};
 
     fn every_rule() -> Vec<RuleConfig> {
         vec![

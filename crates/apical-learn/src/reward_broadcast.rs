@@ -4,10 +4,14 @@
 //! An unbiased but noisy estimate of the gradient; the neuromodulator contrast to rules with
 //! vectorised, per-unit teaching signals.
 
+use crate::registry::{ff_only, BoxedRule, RuleSpec};
+use crate::ExploratoryHebb;
 use apical_core::{check, InvalidParameter};
+use apical_nn::ModelConfig;
 use apical_nn::{normal_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
+use burn::tensor::Device;
 use burn::tensor::{activation, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -320,6 +324,27 @@ impl RewardBroadcast {
         let net = optimizer.step(learning_rate, net, grads);
         diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
+    }
+}
+
+impl RuleSpec for RewardBroadcastConfig {
+    fn validate(&self) -> Result<(), InvalidParameter> {
+        RewardBroadcastConfig::validate(self)
+    }
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        ff_only("reward-broadcast", model)
+    }
+    fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
+        Some(match self.variant {
+            RewardVariant::NodePerturbation => {
+                let mut rule = RewardBroadcast::new(self.sigma);
+                rule.baseline_rate = self.baseline_rate;
+                Box::new(rule)
+            }
+            RewardVariant::ExploratoryHebb => {
+                Box::new(ExploratoryHebb::new(self.sigma, self.repeats))
+            }
+        })
     }
 }
 

@@ -5,7 +5,13 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
-use crate::{normal_matrix, seeded_linear, Activation, SeededRng};
+use apical_core::{check, InvalidParameter};
+use serde::{Deserialize, Serialize};
+
+use crate::model::rates;
+use crate::{
+    default_hidden, normal_matrix, seeded_linear, Activation, Network, Recording, SeededRng,
+};
 
 /// Default hyper-parameters of the feedforward baseline, shared by [`FeedforwardConfig`] and
 /// the config-file form [`FeedforwardParams`](crate::FeedforwardParams).
@@ -166,6 +172,59 @@ impl Feedforward {
             logits: readout.forward(x),
             hidden,
         }
+    }
+}
+
+/// `[model]` with `kind = "ff"`: the feedforward baseline's hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedforwardParams {
+    /// Hidden-layer widths, bottom to top (may be empty: a linear readout).
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Rate function: "relu", "tanh", "sigmoid" or "linear".
+    #[serde(default = "feedforward_defaults::activation")]
+    pub activation: Activation,
+    /// Unit noise σ added to each hidden unit's input during training.
+    #[serde(default)]
+    pub noise_std: f64,
+}
+
+impl Default for FeedforwardParams {
+    fn default() -> Self {
+        Self {
+            hidden: default_hidden(),
+            activation: feedforward_defaults::activation(),
+            noise_std: 0.0,
+        }
+    }
+}
+
+impl FeedforwardParams {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if self.hidden.contains(&0) {
+            return Err(InvalidParameter::new(
+                "hidden",
+                format!("every width must be at least 1, got {:?}", self.hidden),
+            ));
+        }
+        check::non_negative("noise_std", self.noise_std)
+    }
+
+    /// The layer config for `d_in` inputs and `d_out` classes.
+    pub fn config(&self, d_in: usize, d_out: usize, seed: u64) -> FeedforwardConfig {
+        FeedforwardConfig::new(d_in, self.hidden.clone(), d_out)
+            .with_activation(self.activation)
+            .with_noise_std(self.noise_std)
+            .with_seed(seed)
+    }
+}
+
+impl Network for Feedforward {
+    fn record(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>) {
+        let out = self.forward_recorded(input, None);
+        (out.logits, rates(out.hidden))
     }
 }
 

@@ -13,9 +13,13 @@ use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{activation, Device, Tensor};
 
+use apical_core::{check, InvalidParameter};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{host, rates};
 use crate::{
-    normal_matrix, seeded_linear, Activation, DendriticLayer, DendriticLayerConfig, DendriticState,
-    SeededRng, TopDown,
+    default_hidden, normal_matrix, seeded_linear, Activation, DendriteStats, DendriticLayer,
+    DendriticLayerConfig, DendriticState, Network, Recording, SeededRng, TopDown,
 };
 
 /// Default hyper-parameters of the gfn, shared by [`GenerativeFeedbackConfig`] and the
@@ -341,6 +345,175 @@ impl GenerativeFeedbackNetwork {
                 .collect();
         }
         self
+    }
+}
+
+/// `[model]` with `kind = "gfn"`: the generative-feedback network's hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GfnParams {
+    /// Hidden-layer widths, bottom to top (at least one).
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Recurrent inference steps T after the bottom-up sweep.
+    #[serde(default = "gfn_defaults::steps")]
+    pub steps: usize,
+    /// Engagement gain γ (0 = passive: top-down input does not reach the soma).
+    #[serde(default = "gfn_defaults::engagement")]
+    pub engagement: f64,
+    /// Apical inhibition in [0, 1] (1 = apical compartments silenced).
+    #[serde(default)]
+    pub apical_inhibition: f64,
+    /// Rate function.
+    #[serde(default = "gfn_defaults::activation")]
+    pub activation: Activation,
+    /// Unit noise σ added to every hidden soma at every step during training.
+    #[serde(default)]
+    pub noise_std: f64,
+    /// Top-down (apical) weights: "generative" (learned to predict the layer below's basal
+    /// drive), "tied" (Wᵀ of the layer above), "fixed-random" or "kolen-pollack".
+    #[serde(default)]
+    pub top_down: TopDown,
+    /// Step size of the generative top-down learning (normalised LMS), in (0, 2).
+    #[serde(default = "gfn_defaults::top_down_rate")]
+    pub top_down_rate: f64,
+    /// Per-update decay of the Kolen–Pollack top-down and forward weights, in [0, 1).
+    #[serde(default = "gfn_defaults::top_down_decay")]
+    pub top_down_decay: f64,
+    /// Step size of the online least-mean-squares fit of each unit's apical prediction (k, m)
+    /// after every update, in (0, 1]: keeps the dendritic residual current.
+    #[serde(default = "gfn_defaults::apical_fit_rate")]
+    pub apical_fit_rate: f64,
+}
+
+impl Default for GfnParams {
+    fn default() -> Self {
+        Self {
+            hidden: default_hidden(),
+            steps: gfn_defaults::steps(),
+            engagement: gfn_defaults::engagement(),
+            apical_inhibition: 0.0,
+            activation: gfn_defaults::activation(),
+            noise_std: 0.0,
+            top_down: TopDown::default(),
+            top_down_rate: gfn_defaults::top_down_rate(),
+            top_down_decay: gfn_defaults::top_down_decay(),
+            apical_fit_rate: gfn_defaults::apical_fit_rate(),
+        }
+    }
+}
+
+impl GfnParams {
+    /// Checks the hyper-parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return Err(InvalidParameter::new(
+                "hidden",
+                format!(
+                    "needs at least one layer and every width ≥ 1, got {:?}",
+                    self.hidden
+                ),
+            ));
+        }
+        check::non_negative("engagement", self.engagement)?;
+        check::in_range(
+            "apical_inhibition",
+            self.apical_inhibition,
+            0.0,
+            1.0,
+            false,
+            true,
+        )?;
+        check::non_negative("noise_std", self.noise_std)?;
+        check::in_range("top_down_rate", self.top_down_rate, 0.0, 2.0, true, false)?;
+        check::in_range(
+            "top_down_decay",
+            self.top_down_decay,
+            0.0,
+            1.0,
+            false,
+            false,
+        )?;
+        check::in_range(
+            "apical_fit_rate",
+            self.apical_fit_rate,
+            0.0,
+            1.0,
+            true,
+            true,
+        )
+    }
+
+    /// The network config for `d_in` inputs and `d_out` classes.
+    pub fn config(&self, d_in: usize, d_out: usize, seed: u64) -> GenerativeFeedbackConfig {
+        GenerativeFeedbackConfig::new(d_in, self.hidden.clone(), d_out)
+            .with_steps(self.steps)
+            .with_engagement(self.engagement)
+            .with_apical_inhibition(self.apical_inhibition)
+            .with_activation(self.activation)
+            .with_noise_std(self.noise_std)
+            .with_top_down(self.top_down)
+            .with_top_down_rate(self.top_down_rate)
+            .with_top_down_decay(self.top_down_decay)
+            .with_apical_fit_rate(self.apical_fit_rate)
+            .with_seed(seed)
+    }
+}
+
+impl Network for GenerativeFeedbackNetwork {
+    /// Adds `layer<l>_<basal|apical|rate|residual>` with shape `[trials, steps + 1, units]`.
+    fn record(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>) {
+        let n = input.dims()[0];
+        let out = self.forward_recorded(input, None);
+        let mut arrays = rates(out.final_rates());
+        let steps = out.states.len();
+        type Pick = fn(&DendriticState) -> Tensor<2>;
+        let picks: [(&str, Pick); 4] = [
+            ("basal", |s| s.basal.clone()),
+            ("apical", |s| s.apical.clone()),
+            ("rate", |s| s.rate.clone()),
+            ("residual", |s| s.residual.clone()),
+        ];
+        for l in 0..self.layers.len() {
+            let units = self.layers[l].d_out();
+            for (name, pick) in picks {
+                // [steps][n × units] → [n, steps, units]
+                let per_step: Vec<Vec<f32>> =
+                    out.states.iter().map(|step| host(pick(&step[l]))).collect();
+                let mut values = Vec::with_capacity(n * steps * units);
+                for trial in 0..n {
+                    for step in &per_step {
+                        values.extend_from_slice(&step[trial * units..(trial + 1) * units]);
+                    }
+                }
+                arrays.push(Recording {
+                    name: format!("layer{l}_{name}"),
+                    shape: vec![n, steps, units],
+                    values,
+                });
+            }
+        }
+        (out.logits, arrays)
+    }
+
+    fn dendrite_stats(&self, input: Tensor<2>) -> Vec<DendriteStats> {
+        let out = self.forward_recorded(input, None);
+        let feedback = &out.states[1.min(out.states.len() - 1)..];
+        (0..self.layers.len())
+            .map(|l| {
+                let apical = Tensor::cat(feedback.iter().map(|s| s[l].apical.clone()).collect(), 0);
+                let residual =
+                    Tensor::cat(feedback.iter().map(|s| s[l].residual.clone()).collect(), 0);
+                let magnitude: f32 = apical.abs().mean().into_scalar();
+                let mean: f32 = residual.clone().mean().into_scalar();
+                let var: f32 = (residual - mean).powi_scalar(2).mean().into_scalar();
+                DendriteStats {
+                    apical_magnitude: magnitude as f64,
+                    residual_mean: mean as f64,
+                    residual_std: (var as f64).sqrt(),
+                }
+            })
+            .collect()
     }
 }
 

@@ -688,13 +688,6 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             n_params: self.net.num_params(),
             n_train: self.data().train.len(),
             n_test: self.data().test.len(),
-            diverged_at_step: None,
-            diverged_quantity: None,
-            test_accuracy: None,
-            test_loss: None,
-            train_accuracy: None,
-            train_loss: None,
-            accuracy_by_signal: None,
             wall_seconds,
             steps_per_second: if session_seconds > 0.0 {
                 steps_this_session as f64 / session_seconds
@@ -709,7 +702,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     .map(|a| a.is_finite().then_some(a))
                     .collect()
             }),
-            activity: Vec::new(),
+            ..Summary::default()
         }
     }
 

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::{write_atomic, RunError};
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// Every step ran and the final outputs were written.
+    #[default]
     Completed,
     /// A loss, weight or rule state became non-finite; training stopped there.
     Diverged,
@@ -30,7 +31,7 @@ pub struct SignalAccuracy {
 }
 
 /// The contents of `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {
     /// How the run ended.
     pub status: RunStatus,

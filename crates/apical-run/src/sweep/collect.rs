@@ -92,30 +92,9 @@ fn fields(summary: &Summary) -> Vec<(String, serde_json::Value)> {
 /// when every list is present.
 fn scalar_names() -> Vec<String> {
     let template = Summary {
-        status: crate::RunStatus::Completed,
-        name: None,
-        task: String::new(),
-        model: String::new(),
-        rule: String::new(),
-        backend: String::new(),
-        seed: 0,
-        steps: 0,
-        epochs: 0.0,
-        n_params: 0,
-        n_train: 0,
-        n_test: 0,
-        diverged_at_step: None,
-        diverged_quantity: None,
-        test_accuracy: None,
-        test_loss: None,
-        train_accuracy: None,
-        train_loss: None,
         accuracy_by_signal: Some(Vec::new()),
-        wall_seconds: 0.0,
-        steps_per_second: 0.0,
-        resumed_from_step: None,
         mean_angle_to_backprop_deg: Some(Vec::new()),
-        activity: Vec::new(),
+        ..Summary::default()
     };
     fields(&template)
         .into_iter()
