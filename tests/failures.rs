@@ -525,8 +525,9 @@ fn a_held_run_directory_refuses_run_and_resume() {
     assert_eq!(names, [".lock"], "nothing written");
     drop(held);
 
-    let done = tmp.path().join("done");
-    ok(&run_small(&done, &[]));
+    let done = tmp.path().join("halted");
+    let out = run_small(&done, &["--halt-after", "40"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let before = read(&done.join("metrics.csv"));
     let held = apical_run::RunLock::acquire(&done).unwrap();
     let out = apical(&["resume", done.to_str().unwrap()]);

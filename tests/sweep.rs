@@ -184,6 +184,28 @@ fn a_sweep_runs_every_point_skips_them_when_rerun_and_collects_one_table() {
     let o = apical(&["collect", out.to_str().unwrap(), "--by", "model.kind"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a swept key"));
+    let o = apical(&["collect", out.to_str().unwrap(), "--metric", "name"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a numeric field"), "{}", stderr(&o));
+    // Flags of the other executor are refused by name; --status writes nothing.
+    let o = sweep(&file, &out, &["--partition", "cpu"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--partition belongs to the Slurm executor"),
+        "{}",
+        stderr(&o)
+    );
+    let fresh = tmp.path().join("never-run");
+    let o = sweep(&file, &fresh, &["--status"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!fresh.exists(), "--status created {}", fresh.display());
+    // A finished run is not resumed again: its summary stays as it was.
+    let run = out.join("runs/learning_rate=0.001,seed=0");
+    let summary = read(&run.join("summary.json"));
+    let o = apical(&["resume", run.to_str().unwrap()]);
+    ok(&o);
+    assert!(stdout(&o).contains("nothing to resume"), "{}", stdout(&o));
+    assert_eq!(read(&run.join("summary.json")), summary);
 }
 
 #[test]

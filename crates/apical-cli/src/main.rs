@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "apical",
     version,
-    about = "Brain-inspired learning experiments on burn: generative-feedback and feedforward networks, perceptual and BCI tasks, redundancy analyses."
+    about = "Brain-inspired learning experiments on burn: generative-feedback and feedforward networks, perceptual tasks, redundancy analyses, sweeps."
 )]
 #[command(after_help = "Examples:
   apical run configs/quickstart.toml
@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
   apical config show configs/quickstart.toml --set training.seed=3
   apical sweep configs/sweeps/quickstart_lr.toml --jobs 2 && apical collect sweeps/quickstart_lr
 
-Exit codes: 0 success, 2 bad input (config, data files, arguments, unavailable backend), 1 failure while running.")]
+Exit codes: 0 success, 2 bad input (config, data files, arguments, unavailable backend, busy or unusable output), 1 failure while running (or failed sweep points), 130 / 143 stopped by SIGINT / SIGTERM (a checkpoint was written).")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -393,6 +393,15 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
             "no config.toml here (is this a run directory written by `apical run`?)",
         ));
     }
+    if let Ok(done) = apical_run::Summary::read(&args.dir) {
+        println!(
+            "{} already ended ({:?} after {} steps); nothing to resume",
+            args.dir.display(),
+            done.status,
+            done.diverged_at_step.unwrap_or(done.steps)
+        );
+        return Ok(());
+    }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
     let device = init_device(config.backend.kind)?;
@@ -430,48 +439,65 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sweep".into());
     let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(stem));
-    if args.jobs == Some(0) || args.max_parallel == Some(0) || args.cpus_per_task == Some(0) {
-        return Err(RunError::Analysis {
-            message: "--jobs, --max-parallel and --cpus-per-task must be at least 1".into(),
-        });
+    let usage = |message: String| Err(RunError::Usage { message });
+    for (flag, value) in [
+        ("--jobs", args.jobs),
+        ("--max-parallel", args.max_parallel),
+        ("--cpus-per-task", args.cpus_per_task),
+    ] {
+        if value == Some(0) {
+            return usage(format!("{flag} must be at least 1, got 0"));
+        }
     }
     let slurm_executor = args.executor == "slurm";
-    let slurm_only = args.dry_run
-        || (args.wait && !args.status)
-        || args.partition.is_some()
-        || args.time.is_some()
-        || args.mem.is_some()
-        || args.cpus_per_task.is_some()
-        || args.max_parallel.is_some()
-        || !args.sbatch_arg.is_empty();
-    if !slurm_executor && slurm_only {
-        return Err(RunError::Analysis {
-            message: "--dry-run, --wait, --partition, --time, --mem, --cpus-per-task, --max-parallel and --sbatch-arg belong to --executor slurm".into(),
-        });
+    let slurm_flags = [
+        ("--dry-run", args.dry_run),
+        ("--wait", args.wait && !args.status),
+        ("--partition", args.partition.is_some()),
+        ("--time", args.time.is_some()),
+        ("--mem", args.mem.is_some()),
+        ("--cpus-per-task", args.cpus_per_task.is_some()),
+        ("--max-parallel", args.max_parallel.is_some()),
+        ("--sbatch-arg", !args.sbatch_arg.is_empty()),
+    ];
+    if !slurm_executor {
+        if let Some((flag, _)) = slurm_flags.iter().find(|(_, given)| *given) {
+            return usage(format!(
+                "{flag} belongs to the Slurm executor; add --executor slurm"
+            ));
+        }
     }
     if slurm_executor && args.jobs.is_some() {
-        return Err(RunError::Analysis {
-            message: "--jobs is for the local executor; with --executor slurm use --max-parallel"
-                .into(),
-        });
+        return usage(
+            "--jobs is for the local executor; with --executor slurm use --max-parallel".into(),
+        );
     }
     if !(args.poll.is_finite() && args.poll > 0.0) {
-        return Err(RunError::Analysis {
-            message: format!("--poll must be a number of seconds > 0, got {}", args.poll),
-        });
+        return usage(format!(
+            "--poll must be a number of seconds > 0, got {}",
+            args.poll
+        ));
     }
     let poll = std::time::Duration::from_secs_f64(args.poll);
-    let dir = SweepDir::prepare(&out, &plan)?;
-    let exe = std::env::current_exe().map_err(|source| RunError::Write {
-        path: PathBuf::from("apical"),
-        source,
-    })?;
     if args.status {
+        // Read-only: the sweep directory as it is, never (re)written.
+        if !out.join("sweep.toml").is_file() {
+            return usage(format!(
+                "{} is not a sweep directory yet (no sweep.toml); run the sweep first",
+                out.display()
+            ));
+        }
+        let dir = SweepDir { path: out };
         if args.wait {
             slurm::wait(&dir, poll)?;
         }
         return sweep_status(&dir, &plan);
     }
+    let dir = SweepDir::prepare(&out, &plan)?;
+    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+        path: PathBuf::from("apical"),
+        source,
+    })?;
     // One sweep process per directory at a time (its workers lock their own run directories).
     let _lock = apical_run::RunLock::acquire(&out)?;
     if slurm_executor {
@@ -495,6 +521,10 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
                 dry_run: args.dry_run,
             },
         )?;
+        if submission.points == 0 {
+            println!("every point is finished; nothing to submit");
+            return Ok(());
+        }
         println!(
             "wrote {} ({} points)",
             submission.script.display(),

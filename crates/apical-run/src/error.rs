@@ -84,6 +84,12 @@ pub enum RunError {
         /// The cause.
         source: Cause,
     },
+    /// A command-line argument or combination of arguments is not usable.
+    #[error("{message}")]
+    Usage {
+        /// Which argument, what was expected.
+        message: String,
+    },
     /// An analysis cannot be computed from the given data (too few trials, singular covariance,
     /// inconsistent inputs).
     #[error("analysis: {message}")]
@@ -161,6 +167,7 @@ impl RunError {
                 | RunError::Resume { .. }
                 | RunError::Read { .. }
                 | RunError::Analysis { .. }
+                | RunError::Usage { .. }
         )
     }
 

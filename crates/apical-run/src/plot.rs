@@ -206,7 +206,7 @@ pub fn line_plot(
             });
         let (y_min, y_max) = points
             .iter()
-            .fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), p| {
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.1), hi.max(p.1))
             });
         let (x_min, x_max) = if x_min.is_finite() && x_max > x_min {
@@ -214,10 +214,14 @@ pub fn line_plot(
         } else {
             (x_min.min(0.0) - 1.0, x_max.max(0.0) + 1.0)
         };
-        let y_max = if y_max.is_finite() && y_max > y_min {
-            y_max * 1.05
+        // The data's own range with 5% margins (a fixed 0 would squash values near 1).
+        let (y_min, y_max) = if y_min.is_finite() && y_max > y_min {
+            let pad = 0.05 * (y_max - y_min);
+            (y_min - pad, y_max + pad)
+        } else if y_min.is_finite() {
+            (y_min - 1.0, y_min + 1.0)
         } else {
-            y_min + 1.0
+            (0.0, 1.0)
         };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))

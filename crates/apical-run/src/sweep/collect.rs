@@ -103,6 +103,25 @@ fn scalar_names() -> Vec<String> {
         .collect()
 }
 
+/// The numeric scalar fields of `summary.json` (what `--metric` may name).
+fn numeric_names() -> Vec<String> {
+    let template = Summary {
+        test_accuracy: Some(0.0),
+        test_loss: Some(0.0),
+        train_accuracy: Some(0.0),
+        train_loss: Some(0.0),
+        diverged_at_step: Some(0),
+        resumed_from_step: Some(0),
+        ..Summary::default()
+    };
+    let scalar = scalar_names();
+    fields(&template)
+        .into_iter()
+        .filter(|(k, v)| v.is_number() && scalar.contains(k))
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// `summary`'s value of each of `names`, as CSV text (empty for none).
 fn scalars(summary: &Summary, names: &[String]) -> Vec<(String, String)> {
     let all: BTreeMap<String, serde_json::Value> = fields(summary).into_iter().collect();
@@ -145,7 +164,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         Some(by) => {
             for k in by {
                 if !keys.contains(k) {
-                    return Err(RunError::Analysis {
+                    return Err(RunError::Usage {
                         message: format!(
                             "--by {k}: not a swept key of this sweep (swept: {})",
                             keys.join(", ")
@@ -158,18 +177,37 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         None => keys.iter().filter(|k| *k != SEED_KEY).cloned().collect(),
     };
     let names = scalar_names();
+    let numeric = numeric_names();
+    let mut metrics: Vec<String> = Vec::new();
+    for m in &options.metrics {
+        if !metrics.contains(m) {
+            metrics.push(m.clone());
+        }
+    }
+    let options = &CollectOptions {
+        by: options.by.as_ref().map(|by| {
+            let mut unique: Vec<String> = Vec::new();
+            for k in by {
+                if !unique.contains(k) {
+                    unique.push(k.clone());
+                }
+            }
+            unique
+        }),
+        metrics,
+    };
     if options.metrics.is_empty() {
-        return Err(RunError::Analysis {
+        return Err(RunError::Usage {
             message: "--metric: name at least one scalar of summary.json (e.g. test_accuracy)"
                 .into(),
         });
     }
     for m in &options.metrics {
-        if !names.contains(m) {
-            return Err(RunError::Analysis {
+        if !numeric.contains(m) {
+            return Err(RunError::Usage {
                 message: format!(
-                    "--metric {m}: not a scalar of summary.json (one of: {})",
-                    names.join(", ")
+                    "--metric {m}: not a numeric field of summary.json (one of: {})",
+                    numeric.join(", ")
                 ),
             });
         }
@@ -370,7 +408,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         line_plot(
             sweep_dir,
             metric,
-            &format!("{metric} (mean and 95% t-interval over seeds)"),
+            &format!("{metric}: mean and 95% t-interval over the runs of each group"),
             &x_desc,
             metric,
             &series,

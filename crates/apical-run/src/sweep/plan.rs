@@ -230,6 +230,21 @@ impl SweepPlan {
                 values: Vec::new(),
             });
         }
+        if let Some((key, _)) = set.iter().find(|(k, _)| seen.contains(k)) {
+            return Err(err(
+                file,
+                &format!("set.{key}"),
+                "is also swept in [grid] or [[zip]]; the swept values would silently replace it",
+            ));
+        }
+        let set_overrides: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        ExperimentConfig::load(&base, &set_overrides).map_err(|e| {
+            err(
+                file,
+                &format!("set.{}", e.key),
+                format!("[set] on the base config: {}", e.message),
+            )
+        })?;
         let mut conditions: Vec<(String, Vec<(String, toml::Value)>)> = Vec::new();
         if let Some(t) = table(file, &root, "conditions")? {
             for (name, value) in t {
@@ -483,6 +498,14 @@ base = "base.toml"
             e.message.contains("point learning_rate=-1.0"),
             "{}",
             e.message
+        );
+        assert_eq!(
+            key("base = \"base.toml\"\n[set]\n\"training.seed\" = 3\n[grid]\n\"training.seed\" = [1, 2]\n"),
+            "set.training.seed"
+        );
+        assert_eq!(
+            key("base = \"base.toml\"\n[set]\n\"training.stp\" = 3\n[grid]\n\"training.seed\" = [1, 2]\n"),
+            "set.training.stp"
         );
         assert_eq!(
             key("base = \"base.toml\"\n[grid]\n\"training.steps\" = [1, 2]\n[conditions.fast]\n\"training.steps\" = 3\n"),

@@ -74,10 +74,19 @@ fn call(program: &str, args: &[String]) -> Result<String, RunError> {
         )
     })?;
     if !out.status.success() {
-        return Err(slurm_error(
-            program,
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
+        // One line: Slurm's last word, without its own "sbatch: error:" prefix.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed without a message");
+        let last = last
+            .trim()
+            .trim_start_matches(&format!("{program}: "))
+            .trim_start_matches("error: ")
+            .trim_start_matches("fatal: ");
+        return Err(slurm_error(program, format!("failed: {last}")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -160,6 +169,33 @@ pub fn submit(
         })
         .map(|p| p.name.clone())
         .collect();
+    if tasks.is_empty() {
+        return Ok(Submission::default());
+    }
+    // #SBATCH lines are split at whitespace: every path they carry must be free of it.
+    for (what, path) in [
+        ("the sweep directory", absolute(&dir.path)),
+        ("the working directory", absolute(&options.workdir)),
+        ("the apical binary", absolute(&options.exe)),
+    ] {
+        let text = path.display().to_string();
+        if text.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+            return Err(RunError::Usage {
+                message: format!(
+                    "{what} {text:?} holds a space or a quote, which #SBATCH lines cannot carry; use a path without them"
+                ),
+            });
+        }
+    }
+    let max_array = max_array_size();
+    if tasks.len() > max_array {
+        return Err(RunError::Usage {
+            message: format!(
+                "{} unfinished points exceed this cluster's MaxArraySize ({max_array}); split the sweep into smaller files",
+                tasks.len()
+            ),
+        });
+    }
     let slurm = dir.path.join("slurm");
     std::fs::create_dir_all(slurm.join("logs")).map_err(|source| RunError::Write {
         path: slurm.join("logs"),
@@ -184,7 +220,7 @@ pub fn submit(
         points: tasks.len(),
         ..Submission::default()
     };
-    if options.dry_run || tasks.is_empty() {
+    if options.dry_run {
         return Ok(submission);
     }
     // A resubmission starts the failed points afresh: their markers go.
@@ -238,6 +274,22 @@ pub fn submit(
     submission.array_job = Some(array);
     submission.collect_job = Some(collect);
     Ok(submission)
+}
+
+/// The cluster's `MaxArraySize` (Slurm's default, 1001, when `scontrol` cannot tell): an array
+/// holds at most this many tasks.
+fn max_array_size() -> usize {
+    call("scontrol", &["show".into(), "config".into()])
+        .ok()
+        .and_then(|out| {
+            out.lines().find_map(|l| {
+                let (key, value) = l.split_once('=')?;
+                (key.trim() == "MaxArraySize")
+                    .then(|| value.trim().parse().ok())
+                    .flatten()
+            })
+        })
+        .unwrap_or(1001)
 }
 
 /// The point of array index `index` (`apical sweep-task`).
