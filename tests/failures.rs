@@ -360,6 +360,7 @@ fn wait_for(path: &Path, child: &mut Child) {
 fn sigint_and_sigterm_checkpoint_and_exit_130_and_143() {
     let tmp = tempdir().unwrap();
     let reference = reference(tmp.path());
+    let mut finished_first = Vec::new();
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let dir = tmp.path().join(signal);
         let mut child = spawn(&long_args(&dir));
@@ -373,6 +374,7 @@ fn sigint_and_sigterm_checkpoint_and_exit_130_and_143() {
         let err = String::from_utf8_lossy(&out.stderr);
         if out.status.success() {
             // The signal arrived after the last step: the run had already finished.
+            finished_first.push(signal);
             continue;
         }
         assert_eq!(out.status.code(), Some(code), "SIG{signal}: {err}");
@@ -390,6 +392,10 @@ fn sigint_and_sigterm_checkpoint_and_exit_130_and_143() {
         );
         no_temporaries_left(&dir);
     }
+    assert!(
+        finished_first.len() < 2,
+        "both runs ended before their signal arrived; nothing was tested"
+    );
 }
 
 /// A directory no process can write into, even as root: a read-only tmpfs when this test may

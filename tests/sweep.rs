@@ -258,6 +258,7 @@ fn killing_the_sweep_and_its_workers_then_rerunning_gives_the_uninterrupted_metr
     ok(&sweep(&file, &reference, &["--jobs", "2"]));
     let span = started.elapsed().as_secs_f64();
     let mut rng = apical::nn::SeededRng::new(9);
+    let mut interrupted = 0;
     for attempt in 0..3 {
         let out = tmp.path().join(format!("killed-{attempt}"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_apical"))
@@ -284,7 +285,11 @@ fn killing_the_sweep_and_its_workers_then_rerunning_gives_the_uninterrupted_metr
             .unwrap();
         assert!(killed.success());
         let _ = child.wait();
-        ok(&sweep(&file, &out, &["--jobs", "2"]));
+        let rerun = sweep(&file, &out, &["--jobs", "2"]);
+        ok(&rerun);
+        if !stdout(&rerun).contains(" 0 finished now") {
+            interrupted += 1;
+        }
         for point in point_dirs(&reference) {
             assert_eq!(
                 read(&out.join("runs").join(&point).join("metrics.csv")),
@@ -293,6 +298,10 @@ fn killing_the_sweep_and_its_workers_then_rerunning_gives_the_uninterrupted_metr
             );
         }
     }
+    assert!(
+        interrupted > 0,
+        "every kill came after the sweep had finished; nothing was tested"
+    );
 }
 
 #[test]
