@@ -75,6 +75,20 @@ fn fisher_recovers_known_information_from_numpy_files_f32_and_f64() {
             assert_eq!(v["n_trials"], 3000);
             assert!(v["fisher_variance"].as_f64().unwrap() > 0.0);
             assert!(v["fisher_shuffled"].as_f64().is_some());
+            // One object per signal magnitude (levels ±6 and ±12).
+            let levels: Vec<f64> = v["per_level"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    assert!(
+                        l["fisher"].as_f64().is_some() && l["redundancy_percent"].is_number(),
+                        "{l}"
+                    );
+                    l["signal"].as_f64().unwrap()
+                })
+                .collect();
+            assert_eq!(levels, [6.0, 12.0], "{v}");
         }
         // Subsets of a quarter of the units carry about a quarter of the information.
         let out = tmp.path().join("subsets.json");

@@ -118,12 +118,15 @@ fn assert_no_half_written_file(dir: &Path) {
                     .unwrap();
             }
             Some("npy") => {
+                // Whole: the body holds exactly shape-many values of its dtype (f32 or i64).
                 let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-                let n: u64 = npy.shape().iter().product();
-                assert_eq!(
-                    npy.into_vec::<f32>().map(|v| v.len() as u64).unwrap_or(n),
-                    n
-                );
+                let n = npy.shape().iter().product::<u64>() as usize;
+                let len = if npy.dtype().descr().contains("i8") {
+                    npy.into_vec::<i64>().map(|v| v.len())
+                } else {
+                    npy.into_vec::<f32>().map(|v| v.len())
+                };
+                assert_eq!(len.unwrap_or_else(|e| panic!("{}: {e}", path.display())), n);
             }
             _ => {}
         }

@@ -137,8 +137,26 @@ pub struct CombinedFisher {
     pub n_units: usize,
     /// Trials used.
     pub n_trials: usize,
-    /// Per magnitude: (L, estimate with ds = 2L).
+    /// Per magnitude: (L, estimate with ds = 2L); in JSON, objects with the level as `signal`.
+    #[serde(serialize_with = "levels_as_objects")]
     pub per_level: Vec<(f64, FisherEstimate)>,
+}
+
+/// `per_level` as `[{"signal": L, "fisher": …, …}, …]` rather than pairs.
+fn levels_as_objects<S: serde::Serializer>(
+    levels: &[(f64, FisherEstimate)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Level<'a> {
+        signal: f64,
+        #[serde(flatten)]
+        estimate: &'a FisherEstimate,
+    }
+    s.collect_seq(levels.iter().map(|(signal, estimate)| Level {
+        signal: *signal,
+        estimate,
+    }))
 }
 
 fn sub_vec(v: &DVector<f64>, units: &[usize]) -> DVector<f64> {

@@ -9,70 +9,12 @@ use apical_analysis::{
 };
 use serde::Serialize;
 
-/// Information at one signal level.
-#[derive(Debug, Clone, Serialize)]
-pub struct LevelFisher {
-    /// Signal magnitude.
-    pub signal: f64,
-    /// Bias-corrected linear Fisher information.
-    pub fisher: f64,
-    /// Its variance.
-    pub fisher_variance: f64,
-    /// Shuffled (correlations removed) information.
-    pub fisher_shuffled: f64,
-    /// 100·(I_shuf − I)/I_shuf.
-    pub redundancy_percent: f64,
-}
-
-/// Information of a whole population, combined over signal levels.
-#[derive(Debug, Clone, Serialize)]
-pub struct FisherSummary {
-    /// Combined bias-corrected information (inverse-variance weighted over levels).
-    pub fisher: f64,
-    /// Its variance.
-    pub fisher_variance: f64,
-    /// Combined shuffled information.
-    pub fisher_shuffled: f64,
-    /// Combined redundancy (%).
-    pub redundancy_percent: f64,
-    /// Units.
-    pub n_units: usize,
-    /// Trials.
-    pub n_trials: usize,
-    /// Per signal level.
-    pub per_level: Vec<LevelFisher>,
-}
-
-impl From<&CombinedFisher> for FisherSummary {
-    fn from(c: &CombinedFisher) -> Self {
-        Self {
-            fisher: c.fisher,
-            fisher_variance: c.fisher_variance,
-            fisher_shuffled: c.fisher_shuffled,
-            redundancy_percent: c.redundancy_percent,
-            n_units: c.n_units,
-            n_trials: c.n_trials,
-            per_level: c
-                .per_level
-                .iter()
-                .map(|(signal, e)| LevelFisher {
-                    signal: *signal,
-                    fisher: e.fisher,
-                    fisher_variance: e.fisher_variance,
-                    fisher_shuffled: e.fisher_shuffled,
-                    redundancy_percent: e.redundancy_percent,
-                })
-                .collect(),
-        }
-    }
-}
-
 /// Information within one context.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContextFisher {
     /// The whole population (absent when it is too large for this context's trials).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub whole: Option<FisherSummary>,
+    pub whole: Option<CombinedFisher>,
     /// Why the whole population could not be estimated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fisher_error: Option<String>,
@@ -86,7 +28,7 @@ pub struct ContextFisher {
 pub struct CrossContextFisher {
     /// The whole population (without subsets).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub whole: Option<FisherSummary>,
+    pub whole: Option<CombinedFisher>,
     /// Over random unit subsets (with subsets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subsets: Option<SubsetFisher>,
@@ -114,7 +56,7 @@ pub struct BinFisher {
 pub struct FisherReport {
     /// The whole population (responses summed over bins when binned).
     #[serde(flatten)]
-    pub whole: FisherSummary,
+    pub whole: CombinedFisher,
     /// Estimator.
     pub method: FisherMethod,
     /// Over random unit subsets (`--subset-size`).

@@ -124,7 +124,7 @@ fn fisher_of(
         None => None,
     };
     let mut report = FisherReport {
-        whole: FisherSummary::from(&whole),
+        whole,
         method: req.method,
         subsets,
         contexts: None,
@@ -148,7 +148,7 @@ fn fisher_of(
         let mut contexts = BTreeMap::new();
         for (label, m) in &per {
             let (whole, fisher_error) = match population_fisher(m, req.method, None) {
-                Ok(c) => (Some(FisherSummary::from(&c)), None),
+                Ok(c) => (Some(c), None),
                 // With subsets requested, the whole population may be too large for this
                 // context's trials while every subset is fine: report both.
                 Err(e) if req.subset_size.is_some() => (None, Some(e.to_string())),
@@ -189,9 +189,7 @@ fn fisher_of(
                         ),
                     ),
                     None => (
-                        Some(FisherSummary::from(
-                            &cross_fisher(ma, mb, req.method, None).map_err(context_error)?,
-                        )),
+                        Some(cross_fisher(ma, mb, req.method, None).map_err(context_error)?),
                         None,
                     ),
                 };

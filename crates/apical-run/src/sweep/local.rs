@@ -218,7 +218,7 @@ pub fn run_local(
     options: &LocalOptions,
 ) -> Result<SweepOutcome, RunError> {
     let mut outcome = SweepOutcome::default();
-    let mut queue: Vec<(String, PointState)> = Vec::new();
+    let mut queue: Vec<String> = Vec::new();
     for p in &plan.points {
         match dir.state(&p.name) {
             PointState::Done(_) => outcome.skipped += 1,
@@ -227,7 +227,7 @@ pub fn run_local(
             PointState::Failed(reason) if !options.retry_failed => {
                 outcome.failed.push((p.name.clone(), reason));
             }
-            state => queue.push((p.name.clone(), state)),
+            _ => queue.push(p.name.clone()),
         }
     }
     let bar = if options.progress {
@@ -266,7 +266,7 @@ pub fn run_local(
     loop {
         let stopping = stop_signal().is_some();
         while !stopping && running.len() < jobs {
-            let Some((point, _)) = pending.next() else {
+            let Some(point) = pending.next() else {
                 break;
             };
             running.push(spawn(dir, &point, options)?);

@@ -26,15 +26,6 @@ use crate::{ConfigError, ExperimentConfig};
 /// The key of the seed axis: `collect` aggregates over it.
 pub const SEED_KEY: &str = "training.seed";
 
-/// One swept dimension: a key and its values (a condition axis has the condition names).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Axis {
-    /// Config key path (`training.learning_rate`), or `condition`.
-    pub key: String,
-    /// The values, in the order written.
-    pub values: Vec<toml::Value>,
-}
-
 /// One run of the sweep.
 #[derive(Debug, Clone)]
 pub struct Point {
@@ -169,7 +160,8 @@ impl SweepPlan {
         if let Some(t) = table(file, &root, "set")? {
             flatten("", t, &mut set);
         }
-        let mut axes: Vec<Axis> = Vec::new();
+        // The swept keys, in file order: grid keys, then each zip group's.
+        let mut swept_keys: Vec<String> = Vec::new();
         // Zip groups: one axis of tuples each; `groups[i]` = the keys of axis i.
         let mut groups: Vec<Vec<(String, Vec<toml::Value>)>> = Vec::new();
         let as_values = |key: &str, v: &toml::Value| -> Result<Vec<toml::Value>, ConfigError> {
@@ -225,10 +217,7 @@ impl SweepPlan {
                     "swept twice (in [grid] and [[zip]], or two zip groups)",
                 ));
             }
-            axes.push(Axis {
-                key: key.clone(),
-                values: Vec::new(),
-            });
+            swept_keys.push(key.clone());
         }
         if let Some((key, _)) = set.iter().find(|(k, _)| seen.contains(k)) {
             return Err(err(
@@ -278,7 +267,7 @@ impl SweepPlan {
         // Expand: mixed-radix counting over the groups (first group slowest), then conditions.
         let sizes: Vec<usize> = groups.iter().map(|g| g[0].1.len()).collect();
         let total: usize = sizes.iter().product::<usize>() * conditions.len().max(1);
-        let mut keys: Vec<String> = axes.iter().map(|a| a.key.clone()).collect();
+        let mut keys = swept_keys;
         if !conditions.is_empty() {
             keys.push("condition".into());
         }
