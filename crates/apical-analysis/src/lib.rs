@@ -8,6 +8,7 @@
 //! recorded activity and to a researcher's own recordings.
 #![warn(missing_docs)]
 
+pub mod bci;
 mod correlations;
 mod decode;
 mod fisher;

@@ -48,6 +48,14 @@ pub struct DendriticConfig {
     /// rather than from the bottom-up sweep.
     #[serde(default)]
     pub through_inference: bool,
+    /// On the bci model: rate α of each unit's credit statistics, from which its top-down
+    /// weight is learned (0 < α ≤ 1; see `VectorizedCredit`). Unused on gfn.
+    #[serde(default = "default_credit_rate")]
+    pub credit_rate: f64,
+}
+
+fn default_credit_rate() -> f64 {
+    0.02
 }
 
 fn default_beta() -> f64 {
@@ -63,6 +71,7 @@ impl Default for DendriticConfig {
             beta: default_beta(),
             q_rate: default_q_rate(),
             through_inference: false,
+            credit_rate: default_credit_rate(),
         }
     }
 }
@@ -71,7 +80,8 @@ impl DendriticConfig {
     /// Checks the hyper-parameters.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         check::positive("beta", self.beta)?;
-        check::in_range("q_rate", self.q_rate, 0.0, 2.0, false, false)
+        check::in_range("q_rate", self.q_rate, 0.0, 2.0, false, false)?;
+        check::in_range("credit_rate", self.credit_rate, 0.0, 1.0, true, true)
     }
 
     /// The rule for `net` (`device`: the network's device without autodiff).
@@ -281,12 +291,23 @@ impl RuleSpec for DendriticConfig {
                 "model.activation",
                 "the dendritic rule needs sigmoid units (event rates in [0, 1]); set model.activation = \"sigmoid\"",
             )),
-            ModelConfig::Gfn(_) => Ok(()),
+            ModelConfig::Gfn(_) | ModelConfig::Bci(_) => Ok(()),
             _ => Err(InvalidParameter::new(
                 "rule.kind",
                 "dendritic needs two-compartment units; use model.kind = \"gfn\"",
             )),
         }
+    }
+    fn for_bci(
+        &self,
+        net: &apical_nn::BciNetwork,
+        device: &Device,
+    ) -> Option<BoxedRule<apical_nn::BciNetwork>> {
+        Some(Box::new(crate::VectorizedCredit::new(
+            net,
+            self.credit_rate,
+            device,
+        )))
     }
     fn for_gfn(
         &self,

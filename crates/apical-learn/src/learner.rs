@@ -145,6 +145,12 @@ impl<N: Classifier> Learner<N> {
         Ok((net.after_update(&before, input), report))
     }
 
+    /// The compartments (basal, apical, rate, residual) of the last
+    /// [`reinforce`](Self::reinforce), for rules on networks with dendrites; taken once.
+    pub fn compartments(&mut self) -> Option<apical_nn::DendriticState> {
+        self.rule.reward_learning()?.compartments()
+    }
+
     /// The rule's state bytes (checkpoints).
     pub fn rule_state_bytes(&self) -> Vec<u8> {
         self.rule.state_bytes()

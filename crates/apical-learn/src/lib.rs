@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod backprop;
+mod bci_credit;
 mod dendritic;
 mod diagnostics;
 mod exploratory_hebb;
@@ -27,6 +28,7 @@ mod reward_broadcast;
 mod rule;
 
 pub use backprop::*;
+pub use bci_credit::*;
 pub use dendritic::*;
 pub use diagnostics::*;
 pub use exploratory_hebb::*;

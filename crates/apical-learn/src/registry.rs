@@ -7,7 +7,7 @@
 //! a boxed rule of its own type.
 
 use apical_core::InvalidParameter;
-use apical_nn::{Feedforward, GenerativeFeedbackNetwork, ModelConfig, Network};
+use apical_nn::{BciNetwork, Feedforward, GenerativeFeedbackNetwork, ModelConfig, Network};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,12 @@ pub trait RuleSpec {
         device: &Device,
     ) -> Option<BoxedRule<Feedforward>> {
         let _ = (net, seed, device);
+        None
+    }
+
+    /// The rule for the recorded layer of a BCI experiment (reward-only rules).
+    fn for_bci(&self, net: &BciNetwork, device: &Device) -> Option<BoxedRule<BciNetwork>> {
+        let _ = (net, device);
         None
     }
 
@@ -117,6 +123,17 @@ impl RuleConfig {
     /// to the run config (`rule.beta`, `model.activation`, …).
     pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         self.spec().validate().map_err(|e| e.in_section("rule"))?;
+        if matches!(model, ModelConfig::Bci(_))
+            && !matches!(self, RuleConfig::Dendritic(_) | RuleConfig::RewardBroadcast(_))
+        {
+            return Err(InvalidParameter::new(
+                "rule.kind",
+                format!(
+                    "the bci model learns from reward alone; {} needs labels (use dendritic or reward-broadcast)",
+                    self.kind()
+                ),
+            ));
+        }
         self.spec().check_model(model)
     }
 }
@@ -169,6 +186,18 @@ impl Trainable for GenerativeFeedbackNetwork {
     }
 }
 
+/// Builds the rule `config` names for the BCI network (reward-only rules).
+pub fn build_bci_rule(
+    config: &RuleConfig,
+    net: &BciNetwork,
+    device: &Device,
+) -> Result<BoxedRule<BciNetwork>, InvalidParameter> {
+    config
+        .spec()
+        .for_bci(net, device)
+        .ok_or_else(|| cannot_train(config, "bci"))
+}
+
 /// Generic code over the trainable network types (a training loop): [`build_network`] builds
 /// the network a config names and calls [`visit`](Self::visit) with it, so the model kind is
 /// matched once, there.
@@ -177,6 +206,9 @@ pub trait NetworkVisitor {
     type Output;
     /// Called with the built network.
     fn visit<N: Trainable>(self, net: N) -> Self::Output;
+    /// Called instead of [`visit`](Self::visit) when the model cannot be trained this way
+    /// (configs are checked earlier, so a run never gets here).
+    fn refuse(self, why: InvalidParameter) -> Self::Output;
 }
 
 /// Builds the network `model` names for `d_in` inputs and `d_out` classes on `device` and
@@ -192,6 +224,10 @@ pub fn build_network<V: NetworkVisitor>(
     match model {
         ModelConfig::Ff(p) => visitor.visit(p.config(d_in, d_out, seed).init(device)),
         ModelConfig::Gfn(p) => visitor.visit(p.config(d_in, d_out, seed).init(device)),
+        ModelConfig::Bci(_) => visitor.refuse(InvalidParameter::new(
+            "model.kind",
+            "the bci model is trained in a closed loop: use it with task.kind = \"bci\"",
+        )),
     }
 }
 

@@ -332,7 +332,24 @@ impl RuleSpec for RewardBroadcastConfig {
         RewardBroadcastConfig::validate(self)
     }
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
-        ff_only("reward-broadcast", model)
+        match model {
+            ModelConfig::Bci(_) if self.variant != RewardVariant::NodePerturbation => {
+                Err(InvalidParameter::new(
+                    "rule.variant",
+                    "the bci model learns by node perturbation; set rule.variant = \"node-perturbation\"",
+                ))
+            }
+            ModelConfig::Bci(_) => Ok(()),
+            _ => ff_only("reward-broadcast", model),
+        }
+    }
+    fn for_bci(
+        &self,
+        _: &apical_nn::BciNetwork,
+        _: &Device,
+    ) -> Option<BoxedRule<apical_nn::BciNetwork>> {
+        (self.variant == RewardVariant::NodePerturbation)
+            .then(|| Box::new(crate::BroadcastCredit::default()) as BoxedRule<_>)
     }
     fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
         Some(match self.variant {

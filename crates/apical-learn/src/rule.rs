@@ -123,6 +123,14 @@ pub trait RewardLearning<N> {
     /// # Panics
     /// If no `act` preceded it, or `reward` does not have one value per example.
     fn reinforce(&mut self, net: N, ctx: &mut StepContext<'_>, reward: &[f32]) -> (N, StepReport);
+
+    /// The two-compartment state (basal, apical, soma, rate, residual) of the last
+    /// [`reinforce`](Self::reinforce), taken once, for networks whose units have dendrites —
+    /// what a closed-loop task records, the very quantities the rule learned from. `None` by
+    /// default.
+    fn compartments(&mut self) -> Option<apical_nn::DendriticState> {
+        None
+    }
 }
 
 impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {

@@ -10,6 +10,7 @@
 
 mod activation;
 mod backend;
+mod bci_net;
 mod dendritic;
 mod device;
 mod feedforward;
@@ -21,6 +22,7 @@ mod top_down;
 pub use activation::*;
 pub use apical_core::InvalidParameter;
 pub use backend::*;
+pub use bci_net::*;
 pub use dendritic::*;
 pub use device::*;
 pub use feedforward::*;

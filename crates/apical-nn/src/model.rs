@@ -10,7 +10,7 @@ use apical_core::InvalidParameter;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, Classifier, FeedforwardParams, GfnParams};
+use crate::{Activation, BciParams, Classifier, FeedforwardParams, GfnParams};
 
 /// The network (`model.kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ pub enum ModelConfig {
     Ff(FeedforwardParams),
     /// Generative-feedback network of two-compartment (dendritic) layers.
     Gfn(GfnParams),
+    /// The recorded layer of a BCI experiment (two-compartment units, trained by reward only
+    /// through the closed-loop `bci` task).
+    Bci(BciParams),
 }
 
 impl Default for ModelConfig {
@@ -39,6 +42,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ff(_) => "ff",
             ModelConfig::Gfn(_) => "gfn",
+            ModelConfig::Bci(_) => "bci",
         }
     }
 
@@ -47,6 +51,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ff(p) => p.validate(),
             ModelConfig::Gfn(p) => p.validate(),
+            ModelConfig::Bci(p) => p.validate(),
         }
     }
 
@@ -55,6 +60,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ff(p) => &p.hidden,
             ModelConfig::Gfn(p) => &p.hidden,
+            ModelConfig::Bci(p) => std::slice::from_ref(&p.units),
         }
     }
 
@@ -63,6 +69,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ff(p) => p.activation,
             ModelConfig::Gfn(p) => p.activation,
+            ModelConfig::Bci(_) => Activation::Sigmoid,
         }
     }
 }

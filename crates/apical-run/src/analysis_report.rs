@@ -150,6 +150,9 @@ pub struct RunAnalysis {
     pub run: String,
     /// The settings used.
     pub settings: RunAnalysisSettings,
-    /// Per recorded layer (`hidden_<l>`).
+    /// Per recorded layer (`hidden_<l>`); empty for BCI runs.
     pub layers: BTreeMap<String, LayerAnalysis>,
+    /// BCI runs: learning curve, rate changes, vectorization, decoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bci: Option<apical_analysis::bci::BciAnalysis>,
 }

@@ -252,6 +252,30 @@ impl ExperimentConfig {
         self.task.validate().map_err(|e| e.in_section("task"))?;
         self.model.validate().map_err(|e| e.in_section("model"))?;
         self.rule.validate_with(&self.model)?;
+        match (&self.task, &self.model) {
+            (TaskConfig::Bci(task), ModelConfig::Bci(model)) => task
+                .check_units(model.units)
+                .map_err(|e| e.in_section("task"))?,
+            (TaskConfig::Bci(_), _) => {
+                return Err(InvalidParameter::new(
+                    "model.kind",
+                    format!(
+                        "the bci task needs model.kind = \"bci\" (its recorded layer), got {:?}",
+                        self.model.kind()
+                    ),
+                ))
+            }
+            (_, ModelConfig::Bci(_)) => {
+                return Err(InvalidParameter::new(
+                    "model.kind",
+                    format!(
+                        "the bci model is trained in the closed-loop task.kind = \"bci\", not {:?}",
+                        self.task.kind()
+                    ),
+                ))
+            }
+            _ => {}
+        }
         self.optimizer
             .validate()
             .map_err(|e| e.in_section("optimizer"))?;

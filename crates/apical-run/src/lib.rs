@@ -9,6 +9,7 @@
 pub mod analysis_report;
 pub mod analyze;
 mod atomic;
+pub mod bci_run;
 pub mod checkpoint;
 mod config;
 pub mod csv_log;

@@ -116,6 +116,9 @@ pub fn start(
     // Another run may have started between the check and the lock.
     check_out_dir(dir)?;
     crate::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+    if config.task.is_closed_loop() {
+        return crate::bci_run::run(config, device, dir, options, false, lock);
+    }
     Session::new(config, data, device, dir, options, false, lock).run()
 }
 
@@ -130,6 +133,9 @@ pub fn resume(
 ) -> Result<RunSummary, RunError> {
     let lock = RunLock::acquire(dir)?;
     remove_temporaries(dir);
+    if config.task.is_closed_loop() {
+        return crate::bci_run::run(config, device, dir, options, true, lock);
+    }
     Session::new(config, data, device, dir, options, true, lock).run()
 }
 
@@ -200,6 +206,10 @@ impl<'a> Session<'a> {
 
 impl NetworkVisitor for Session<'_> {
     type Output = Result<RunSummary, RunError>;
+
+    fn refuse(self, why: apical_core::InvalidParameter) -> Self::Output {
+        Err(crate::ConfigError::new(Path::new("config"), &why.key, why.message).into())
+    }
 
     fn visit<N: Trainable>(self, net: N) -> Self::Output {
         let resume = self.resume;

@@ -82,6 +82,21 @@ pub struct Summary {
     pub mean_angle_to_backprop_deg: Option<Vec<Option<f64>>>,
     /// Files written under `activity/`.
     pub activity: Vec<String>,
+    /// BCI runs: the hit rate of spontaneous activity the threshold was calibrated to.
+    #[serde(default)]
+    pub chance: Option<f64>,
+    /// BCI runs: the calibrated threshold θ on the z-scored decoder.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// BCI runs: the fraction of successful trials, per day.
+    #[serde(default)]
+    pub success_by_day: Option<Vec<f64>>,
+    /// BCI runs: rewards (hits) per day.
+    #[serde(default)]
+    pub rewards_per_day: Option<Vec<usize>>,
+    /// BCI runs: mean success of the last two days.
+    #[serde(default)]
+    pub late_success: Option<f64>,
 }
 
 impl Summary {

@@ -34,4 +34,7 @@ pub enum TaskError {
     /// A task parameter is impossible (the key as named in configs, e.g. `signal_levels`).
     #[error(transparent)]
     InvalidParameter(#[from] InvalidParameter),
+    /// The BCI task's baseline block could not calibrate the decoder.
+    #[error("BCI calibration failed: {0}")]
+    Calibration(#[from] crate::bci::CalibrationError),
 }

@@ -10,6 +10,7 @@
 //! deterministic from the seed. This crate reads user data files (IDX) but never writes.
 #![warn(missing_docs)]
 
+pub mod bci;
 mod dataset;
 pub mod digits;
 mod error;

@@ -4,10 +4,11 @@
 use apical_core::InvalidParameter;
 use serde::{Deserialize, Serialize};
 
+use crate::bci::BciConfig;
 use crate::digits::DigitsConfig;
 use crate::idx::IdxConfig;
 use crate::orientation::OrientationConfig;
-use crate::{Split, TaskError};
+use crate::{Dataset, Split, TaskError};
 
 /// The task (`task.kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub enum TaskConfig {
     Orientation(OrientationConfig),
     /// MNIST / Fashion-MNIST from a directory of IDX files.
     Idx(IdxConfig),
+    /// The closed-loop BCI credit-assignment task (no fixed examples: trials come from the
+    /// environment as the network acts).
+    Bci(BciConfig),
 }
 
 impl TaskConfig {
@@ -28,7 +32,14 @@ impl TaskConfig {
             TaskConfig::Digits(_) => "digits",
             TaskConfig::Orientation(_) => "orientation",
             TaskConfig::Idx(_) => "idx",
+            TaskConfig::Bci(_) => "bci",
         }
+    }
+
+    /// Whether the task is a closed loop (trials come from an environment the network acts
+    /// in, not from a fixed data set): `bci`.
+    pub fn is_closed_loop(&self) -> bool {
+        matches!(self, TaskConfig::Bci(_))
     }
 
     /// Checks the task's parameters (the key is relative to `[task]`).
@@ -37,15 +48,31 @@ impl TaskConfig {
             TaskConfig::Digits(c) => c.validate(),
             TaskConfig::Orientation(c) => c.validate(),
             TaskConfig::Idx(c) => c.validate(),
+            TaskConfig::Bci(c) => c.validate(),
         }
     }
 
-    /// Builds the train and test sets. Fails on missing or malformed data files.
+    /// Builds the train and test sets. Fails on missing or malformed data files. A closed-loop
+    /// task (`bci`) has no fixed examples: both sets are empty, with the input width set.
     pub fn build(&self) -> Result<Split, TaskError> {
         match self {
             TaskConfig::Digits(c) => c.build(),
             TaskConfig::Orientation(c) => c.build(),
             TaskConfig::Idx(c) => c.build(),
+            TaskConfig::Bci(c) => {
+                let empty = Dataset {
+                    inputs: Vec::new(),
+                    n_features: c.input_width(),
+                    labels: Vec::new(),
+                    n_classes: 0,
+                    signal: None,
+                    context: None,
+                };
+                Ok(Split {
+                    train: empty.clone(),
+                    test: empty,
+                })
+            }
         }
     }
 }

@@ -94,6 +94,8 @@ fn scalar_names() -> Vec<String> {
     let template = Summary {
         accuracy_by_signal: Some(Vec::new()),
         mean_angle_to_backprop_deg: Some(Vec::new()),
+        success_by_day: Some(Vec::new()),
+        rewards_per_day: Some(Vec::new()),
         ..Summary::default()
     };
     fields(&template)
@@ -112,6 +114,9 @@ fn numeric_names() -> Vec<String> {
         train_loss: Some(0.0),
         diverged_at_step: Some(0),
         resumed_from_step: Some(0),
+        chance: Some(0.0),
+        threshold: Some(0.0),
+        late_success: Some(0.0),
         ..Summary::default()
     };
     let scalar = scalar_names();

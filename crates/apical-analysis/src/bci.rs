@@ -1,0 +1,346 @@
+//! The BCI experiment's analyses (Francioni et al., *Nature* 2026) on one run's recordings:
+//! learning curve, rate changes of the ensembles, vectorization of the dendritic residual, and
+//! decoding of reward and outcome from residual vectors.
+//!
+//! The residual is recomputed here as the experimenters did, not taken from the model: per
+//! unit, apical = a·rate + b is fitted by least squares on every recorded step (coincident
+//! activity), and the residual apical − (a·rate + b) is z-scored per unit.
+
+use nalgebra::DMatrix;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+
+use crate::{decode, dendritic_residuals, mean_interval, DecoderConfig};
+
+/// One run's BCI recordings, every step that ran, in order.
+#[derive(Debug, Clone)]
+pub struct BciSteps {
+    /// Apical signal, steps × units.
+    pub apical: DMatrix<f64>,
+    /// Rates, steps × units.
+    pub rate: DMatrix<f64>,
+    /// Error change of each step (negative: toward the target).
+    pub error_change: Vec<f64>,
+    /// The trial each step belongs to.
+    pub trial: Vec<usize>,
+    /// Per trial: its day (0-based) and whether it was a hit.
+    pub trials: Vec<(usize, bool)>,
+    /// Per unit: +1 P+, −1 P−, 0 P0.
+    pub ensembles: Vec<i64>,
+}
+
+/// A mean with its 95% t-interval over units, and the per-unit values (for pooling runs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupStat {
+    /// Mean over the group's units.
+    pub mean: f64,
+    /// Lower end of the 95% interval (null with fewer than two units).
+    pub ci_low: Option<f64>,
+    /// Upper end.
+    pub ci_high: Option<f64>,
+    /// Per-unit values.
+    pub units: Vec<f64>,
+}
+
+/// One statistic for P+, P− and P0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Groups {
+    /// P+.
+    pub p_plus: GroupStat,
+    /// P−.
+    pub p_minus: GroupStat,
+    /// P0.
+    pub p0: GroupStat,
+}
+
+/// Cross-validated decoding with its shuffle control (classes balanced by subsampling).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BciDecode {
+    /// Cross-validated accuracy.
+    pub accuracy: f64,
+    /// Lower end of its 95% (Wilson) interval.
+    pub ci_low: f64,
+    /// Upper end.
+    pub ci_high: f64,
+    /// Mean accuracy with shuffled labels.
+    pub shuffled: f64,
+    /// Trials decoded (half of each class).
+    pub n_trials: usize,
+}
+
+/// Everything `apical analyze` reports for a BCI run (under the key `bci`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BciAnalysis {
+    /// Fraction of hits per day.
+    pub success_by_day: Vec<f64>,
+    /// Per-unit mean rate on the last two days minus day 1.
+    pub rate_change: Groups,
+    /// Per-unit mean z-residual on error-decrease steps minus error-increase steps.
+    pub vectorization: Groups,
+    /// Rewarded vs unrewarded trials from the residual vector at the outcome step (null with
+    /// fewer than `MIN_PER_CLASS` trials of either kind, with the reason in `notes`).
+    pub decode_reward: Option<BciDecode>,
+    /// Hits vs misses from the mean residual vector over the `window` steps before the
+    /// outcome step (trials with at least one such step).
+    pub decode_outcome_before: Option<BciDecode>,
+    /// Steps before the outcome averaged for `decode_outcome_before`.
+    pub window: usize,
+    /// Why a field is null, if one is.
+    pub notes: Vec<String>,
+}
+
+/// Fewest trials per class for a decoding.
+pub const MIN_PER_CLASS: usize = 10;
+
+fn group_stat(values: Vec<f64>) -> GroupStat {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return GroupStat {
+            mean: f64::NAN,
+            ci_low: None,
+            ci_high: None,
+            units: values,
+        };
+    }
+    let m = mean_interval(&finite);
+    let two = finite.len() >= 2;
+    GroupStat {
+        mean: m.mean,
+        ci_low: two.then_some(m.low),
+        ci_high: two.then_some(m.high),
+        units: values,
+    }
+}
+
+fn groups(per_unit: &[f64], ensembles: &[i64]) -> Groups {
+    let pick = |g: i64| {
+        group_stat(
+            per_unit
+                .iter()
+                .zip(ensembles)
+                .filter(|(_, &e)| e == g)
+                .map(|(&v, _)| v)
+                .collect(),
+        )
+    };
+    Groups {
+        p_plus: pick(1),
+        p_minus: pick(-1),
+        p0: pick(0),
+    }
+}
+
+/// Decodes `labels` (0/1) from `features` after balancing the classes by subsampling.
+fn balanced_decode(
+    features: &DMatrix<f64>,
+    labels: &[usize],
+    config: &DecoderConfig,
+) -> Result<BciDecode, String> {
+    let mut by_class = [Vec::new(), Vec::new()];
+    for (i, &l) in labels.iter().enumerate() {
+        by_class[l.min(1)].push(i);
+    }
+    let n = by_class[0].len().min(by_class[1].len());
+    if n < MIN_PER_CLASS {
+        return Err(format!(
+            "{} of one class and {} of the other; at least {MIN_PER_CLASS} of each are needed",
+            by_class[0].len(),
+            by_class[1].len()
+        ));
+    }
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut rows = Vec::with_capacity(2 * n);
+    for class in &mut by_class {
+        class.shuffle(&mut rng);
+        rows.extend_from_slice(&class[..n]);
+    }
+    rows.sort_unstable();
+    let x = DMatrix::from_fn(rows.len(), features.ncols(), |r, c| features[(rows[r], c)]);
+    let y: Vec<usize> = rows.iter().map(|&r| labels[r]).collect();
+    let d = decode(&x, &y, config);
+    Ok(BciDecode {
+        accuracy: d.accuracy,
+        ci_low: d.accuracy_low,
+        ci_high: d.accuracy_high,
+        shuffled: d.shuffled_accuracy_mean,
+        n_trials: rows.len(),
+    })
+}
+
+/// Runs every BCI analysis on `steps`; `window` steps before the outcome feed the
+/// before-outcome decoder.
+///
+/// # Panics
+/// If the shapes disagree (checked at the boundary).
+pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> BciAnalysis {
+    let (n_steps, units) = steps.rate.shape();
+    assert_eq!(steps.apical.shape(), (n_steps, units), "analyze_bci: shapes");
+    assert_eq!(steps.error_change.len(), n_steps, "analyze_bci: error_change");
+    assert_eq!(steps.trial.len(), n_steps, "analyze_bci: trial");
+    assert_eq!(steps.ensembles.len(), units, "analyze_bci: ensembles");
+    let days = steps.trials.iter().map(|t| t.0 + 1).max().unwrap_or(0);
+    let success_by_day: Vec<f64> = (0..days)
+        .map(|d| {
+            let today: Vec<bool> = steps
+                .trials
+                .iter()
+                .filter(|t| t.0 == d)
+                .map(|t| t.1)
+                .collect();
+            today.iter().filter(|&&h| h).count() as f64 / today.len().max(1) as f64
+        })
+        .collect();
+
+    // Rate change: late days (the last two) vs day 1, per unit.
+    let day_of_step = |s: usize| steps.trials[steps.trial[s]].0;
+    let late_from = days.saturating_sub(2).max(1);
+    let mean_rate = |keep: &dyn Fn(usize) -> bool, u: usize| {
+        let (sum, n) = (0..n_steps)
+            .filter(|&s| keep(day_of_step(s)))
+            .fold((0.0, 0usize), |(a, n), s| (a + steps.rate[(s, u)], n + 1));
+        if n == 0 {
+            f64::NAN
+        } else {
+            sum / n as f64
+        }
+    };
+    let rate_change: Vec<f64> = (0..units)
+        .map(|u| mean_rate(&|d| d >= late_from, u) - mean_rate(&|d| d == 0, u))
+        .collect();
+
+    // Vectorization of the z-scored residual.
+    let fit = dendritic_residuals(&steps.apical, &steps.rate);
+    let decrease: Vec<usize> = (0..n_steps)
+        .filter(|&s| steps.error_change[s] < 0.0)
+        .collect();
+    let increase: Vec<usize> = (0..n_steps)
+        .filter(|&s| steps.error_change[s] > 0.0)
+        .collect();
+    let mean_z = |rows: &[usize], u: usize| {
+        if rows.is_empty() {
+            f64::NAN
+        } else {
+            rows.iter().map(|&s| fit.z[(s, u)]).sum::<f64>() / rows.len() as f64
+        }
+    };
+    let vectorization: Vec<f64> = (0..units)
+        .map(|u| mean_z(&decrease, u) - mean_z(&increase, u))
+        .collect();
+
+    // Residual vectors per trial: at the outcome, and before it.
+    let n_trials = steps.trials.len();
+    let mut rows_of_trial = vec![Vec::new(); n_trials];
+    for s in 0..n_steps {
+        rows_of_trial[steps.trial[s]].push(s);
+    }
+    let (mut at_outcome, mut outcome_labels) = (Vec::new(), Vec::new());
+    let (mut before, mut before_labels) = (Vec::new(), Vec::new());
+    for (t, rows) in rows_of_trial.iter().enumerate() {
+        let Some((&last, earlier)) = rows.split_last() else {
+            continue;
+        };
+        let label = usize::from(steps.trials[t].1);
+        at_outcome.push((0..units).map(|u| fit.z[(last, u)]).collect::<Vec<_>>());
+        outcome_labels.push(label);
+        let window_rows = &earlier[earlier.len().saturating_sub(window)..];
+        if !window_rows.is_empty() {
+            before.push(
+                (0..units)
+                    .map(|u| {
+                        window_rows.iter().map(|&s| fit.z[(s, u)]).sum::<f64>()
+                            / window_rows.len() as f64
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            before_labels.push(label);
+        }
+    }
+    let matrix = |rows: &[Vec<f64>]| DMatrix::from_fn(rows.len(), units, |r, c| rows[r][c]);
+    let mut notes = Vec::new();
+    let decode_reward = balanced_decode(&matrix(&at_outcome), &outcome_labels, config)
+        .map_err(|why| notes.push(format!("decode_reward: {why}")))
+        .ok();
+    let decode_outcome_before = balanced_decode(&matrix(&before), &before_labels, config)
+        .map_err(|why| notes.push(format!("decode_outcome_before: {why}")))
+        .ok();
+    BciAnalysis {
+        success_by_day,
+        rate_change: groups(&rate_change, &steps.ensembles),
+        vectorization: groups(&vectorization, &steps.ensembles),
+        decode_reward,
+        decode_outcome_before,
+        window,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+
+    /// A synthetic run: P+ apical follows the error decrease, P− the increase, P0 neither;
+    /// hits end with a decrease.
+    fn synthetic(signed: bool) -> BciSteps {
+        let mut rng = StdRng::seed_from_u64(3);
+        let ensembles = vec![1, 1, -1, -1, 0, 0];
+        let units = ensembles.len();
+        let (mut apical, mut rate, mut error_change, mut trial, mut trials) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for t in 0..200 {
+            let hit = t % 2 == 0;
+            let day = t / 100;
+            trials.push((day, hit));
+            for s in 0..6 {
+                let change = if hit && s >= 3 {
+                    -1.0
+                } else {
+                    [-1.0, 0.0, 1.0][rng.random_range(0..3)]
+                };
+                for (u, &g) in ensembles.iter().enumerate() {
+                    let r = 0.5 + 0.1 * rng.random::<f64>() + 0.1 * (day as f64) * g as f64;
+                    let top = if signed { -(g as f64) * change } else { 0.0 };
+                    rate.push(r);
+                    apical.push(0.5 * r + top + 0.3 * rng.random::<f64>());
+                    let _ = u;
+                }
+                error_change.push(change);
+                trial.push(t);
+            }
+        }
+        let n = error_change.len();
+        BciSteps {
+            apical: DMatrix::from_row_slice(n, units, &apical),
+            rate: DMatrix::from_row_slice(n, units, &rate),
+            error_change,
+            trial,
+            trials,
+            ensembles,
+        }
+    }
+
+    #[test]
+    fn a_signed_teaching_signal_shows_as_vectorization_and_decodes_the_outcome() {
+        let config = DecoderConfig {
+            shuffles: 5,
+            ..Default::default()
+        };
+        let a = analyze_bci(&synthetic(true), 3, &config);
+        assert_eq!(a.success_by_day, vec![0.5, 0.5]);
+        assert!(a.vectorization.p_plus.ci_low.unwrap() > 0.0, "{:?}", a.vectorization);
+        assert!(a.vectorization.p_minus.ci_high.unwrap() < 0.0);
+        assert!(a.rate_change.p_plus.mean > 0.05 && a.rate_change.p_minus.mean < -0.05);
+        assert!(a.rate_change.p0.mean.abs() < 0.03);
+        let before = a.decode_outcome_before.unwrap();
+        assert!(before.accuracy > 0.65, "{before:?}");
+        assert!((before.shuffled - 0.5).abs() < 0.1);
+
+        // Without the signal: no vectorization, outcome not decodable.
+        let a = analyze_bci(&synthetic(false), 3, &config);
+        let v = &a.vectorization.p_plus;
+        assert!(v.ci_low.unwrap() < 0.0 && v.ci_high.unwrap() > 0.0, "{v:?}");
+        assert!(a.decode_outcome_before.unwrap().accuracy < 0.65);
+    }
+}

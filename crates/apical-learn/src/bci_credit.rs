@@ -1,0 +1,308 @@
+//! Reward-only rules for the BCI network ([`BciNetwork`]): what `rule.kind = "dendritic"` and
+//! `"reward-broadcast"` mean on `model.kind = "bci"`. Both see, per time step, one scalar from
+//! the environment: the error change s (positive when the cursor moved toward the target); no
+//! labels exist. Both are stepped through [`Learner::act`](crate::Learner::act) /
+//! [`reinforce`](crate::Learner::reinforce).
+//!
+//! Shared notation, per unit i and step t: x the visual input, r = sigmoid(basal + σξ) the
+//! rate, d = sigmoid(basal) the rate the basal input alone predicts, δ = r − d the unit's own
+//! fluctuation (the somatic-minus-dendritic-prediction term of Urbanczik & Senn 2014).
+//!
+//! **`dendritic` (vectorized, [`VectorizedCredit`])**. Each unit's tuft receives the higher
+//! area's error change through its own top-down weight u_i; the residual ρ_i (apical minus its
+//! soma-predicted part — the recorded quantity) is the teaching signal of the basal synapses:
+//!
+//! ```text
+//! apical          a_i = (1 − inhibition)·(γ·s·u_i + c·r_i) + σ_a·ζ
+//! residual        ρ_i = a_i − (k_i·r_i + m_i)
+//! basal           ΔW_ij = η·ρ_i·r_i(1 − r_i)·x_j,   Δb_i = η·ρ_i·r_i(1 − r_i)
+//! credit          C_i ← (1 − α)·C_i + α·(γs − γs̄)·(δ_i − δ̄_i),   V_i ← (1 − α)·V_i + α·(δ_i − δ̄_i)²,
+//!                 u_i = C_i / V_i    (s̄, δ̄_i: running means at the same rate α)
+//! ```
+//!
+//! u_i is learned from experience — the regression of the error change on the unit's own
+//! fluctuation, i.e. a node-perturbation estimate of the unit's causal effect on the cursor,
+//! accumulated in the top-down synapse (learned feedback weights: Lansdell, Prakash & Kording
+//! 2020, *ICLR*, "Learning to solve the credit assignment problem"; node perturbation: Fiete &
+//! Seung 2006). Nothing reads the decoder's ensembles. Over a trial the error decreases on net
+//! (a hit ends it at zero error), so ρ_i's mean has the sign of u_i: helpful units are pushed
+//! up, harmful ones down, in proportion to the progress the trial made. γ = 0 (anaesthesia)
+//! silences both the teaching signal and the credit learning; inhibition = 1 silences the
+//! teaching signal.
+//!
+//! **`reward-broadcast` (control, [`BroadcastCredit`])**: node perturbation with the same
+//! scalar for every unit, `ΔW_ij = η·s·δ_i·x_j`, `Δb_i = η·s·δ_i` (Williams 1992; Fiete &
+//! Seung 2006; the three-factor rule of Frémaux & Gerstner 2016). Unbiased, but each update is
+//! a one-sample estimate corrupted by every other unit's fluctuation. Its units' tufts receive
+//! no top-down weights (u = 0), so their residuals carry no error signal.
+
+use apical_nn::{without_autodiff, BasalPhase, BciNetwork, DendriticState};
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::{
+    matrices_finite, matrices_from_bytes, matrices_to_bytes, LearningRule, OptimizerStateError,
+    RewardLearning, StepContext, StepReport, Update,
+};
+
+/// What `act` leaves for `reinforce`.
+struct Pending {
+    input: Tensor<2>,
+    basal: BasalPhase,
+}
+
+/// The network's own device is autodiff (the optimizer's convention); the rules compute on
+/// its inner backend (`valid()`), where the optimizer expects the updates.
+///
+/// The one-element signal tensor `[batch, 1]` from the environment's per-example values.
+fn signal_tensor(reward: &[f32], device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(reward.to_vec(), [reward.len(), 1]), device)
+}
+
+/// Registers `−xᵀ·g` and `−Σ g` (gradient-descent convention: the optimizer subtracts) as the
+/// basal weight and bias "gradients" of `net` for the per-unit factor `g` (`[batch, units]`).
+fn basal_update(net: &BciNetwork, input: Tensor<2>, factor: Tensor<2>) -> GradientsParams {
+    let batch = factor.dims()[0] as f64;
+    let mut grads = GradientsParams::new();
+    grads.register(
+        net.layer.basal.weight.id,
+        input.transpose().matmul(factor.clone()).neg() / batch,
+    );
+    if let Some(bias) = &net.layer.basal.bias {
+        grads.register(bias.id, factor.sum_dim(0).squeeze_dim::<1>(0).neg() / batch);
+    }
+    grads
+}
+
+fn refuse_labels(net: BciNetwork) -> Update<BciNetwork> {
+    // The BCI rules learn from reward only; the runner never steps them with labels
+    // (`Learner::step`). A labelled update changes nothing and reports a NaN loss, which a
+    // run's divergence check stops on.
+    (net, StepReport { loss: f32::NAN }, Vec::new())
+}
+
+/// `dendritic` on the BCI network: per-unit teaching signals through learned top-down weights.
+pub struct VectorizedCredit {
+    /// α: rate of the credit statistics C, V.
+    pub credit_rate: f64,
+    /// C: running covariance of the error change with each unit's fluctuation, `[units]`.
+    covariance: Tensor<1>,
+    /// V: running variance of each unit's fluctuation, `[units]`.
+    variance: Tensor<1>,
+    /// δ̄: running mean of each unit's fluctuation, `[units]`.
+    mean_fluctuation: Tensor<1>,
+    /// s̄: running mean of the engaged error change, `[1]`.
+    mean_drive: Tensor<1>,
+    pending: Option<Pending>,
+    last: Option<DendriticState>,
+}
+
+impl VectorizedCredit {
+    /// The rule for `net` with credit rate α (`device`: the network's device).
+    pub fn new(net: &BciNetwork, credit_rate: f64, device: &Device) -> Self {
+        let units = net.units();
+        Self {
+            credit_rate,
+            covariance: Tensor::zeros([units], device),
+            variance: Tensor::ones([units], device) * 1e-2,
+            mean_fluctuation: Tensor::zeros([units], device),
+            mean_drive: Tensor::zeros([1], device),
+            pending: None,
+            last: None,
+        }
+    }
+}
+
+impl VectorizedCredit {
+    /// C, V, δ̄, s̄ as one-row matrices (checkpoints, finiteness).
+    fn state_rows(&self) -> Vec<Tensor<2>> {
+        [
+            &self.covariance,
+            &self.variance,
+            &self.mean_fluctuation,
+            &self.mean_drive,
+        ]
+        .into_iter()
+        .map(|t| t.clone().unsqueeze_dim::<2>(0))
+        .collect()
+    }
+}
+
+impl LearningRule<BciNetwork> for VectorizedCredit {
+    fn name(&self) -> &'static str {
+        "dendritic"
+    }
+
+    fn update(
+        &mut self,
+        net: BciNetwork,
+        _: &mut StepContext<'_>,
+        _: Tensor<2>,
+        _: &[usize],
+    ) -> Update<BciNetwork> {
+        refuse_labels(net)
+    }
+
+    fn state_bytes(&self) -> Vec<u8> {
+        matrices_to_bytes(&self.state_rows())
+    }
+
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        let units = self.covariance.dims()[0];
+        let shapes = [[1, units], [1, units], [1, units], [1, 1]];
+        let m = matrices_from_bytes(bytes, &shapes, "credit statistics", device)?;
+        let [c, v, f, d]: [Tensor<2>; 4] = m.try_into().expect("four matrices");
+        self.covariance = c.squeeze_dim::<1>(0);
+        self.variance = v.squeeze_dim::<1>(0);
+        self.mean_fluctuation = f.squeeze_dim::<1>(0);
+        self.mean_drive = d.squeeze_dim::<1>(0);
+        Ok(())
+    }
+
+    fn state_is_finite(&self) -> bool {
+        matrices_finite(&self.state_rows())
+    }
+
+    fn reward_learning(&mut self) -> Option<&mut dyn RewardLearning<BciNetwork>> {
+        Some(self)
+    }
+}
+
+impl RewardLearning<BciNetwork> for VectorizedCredit {
+    fn act(
+        &mut self,
+        net: &BciNetwork,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+    ) -> Vec<Tensor<2>> {
+        let input = without_autodiff(input);
+        let basal = net.valid().basal_phase(input.clone(), Some(&mut *ctx.noise));
+        let rate = basal.rate.clone();
+        self.pending = Some(Pending { input, basal });
+        vec![rate]
+    }
+
+    fn reinforce(
+        &mut self,
+        net: BciNetwork,
+        ctx: &mut StepContext<'_>,
+        reward: &[f32],
+    ) -> (BciNetwork, StepReport) {
+        let Pending { input, basal } = self
+            .pending
+            .take()
+            .expect("VectorizedCredit::reinforce: call act first");
+        let device = input.device();
+        let signal = signal_tensor(reward, &device);
+        // The tuft answers with the top-down weights it has now.
+        let state = net
+            .valid()
+            .apical_phase(&basal, signal.clone(), Some(&mut *ctx.noise));
+        let derivative = state.rate.clone() - state.rate.clone().powi_scalar(2);
+        let grads = basal_update(&net, input, state.residual.clone() * derivative);
+        let (optimizer, learning_rate, _) = ctx.parts();
+        let net = optimizer.step(learning_rate, net, grads);
+        // Credit: the regression of the (engaged) error change on the unit's fluctuation.
+        let batch = reward.len() as f64;
+        let fluctuation = basal.rate - basal.drive;
+        let drive = signal * net.layer.engagement;
+        let alpha = self.credit_rate;
+        // Centred on running means: the fluctuation of a saturating unit has a non-zero mean
+        // (Jensen), and the error change has a positive one, whose product is no credit.
+        let mean_fluctuation = fluctuation.clone().sum_dim(0).squeeze_dim::<1>(0) / batch;
+        let mean_drive = drive.clone().sum_dim(0).squeeze_dim::<1>(0) / batch;
+        self.mean_fluctuation =
+            self.mean_fluctuation.clone() * (1.0 - alpha) + mean_fluctuation * alpha;
+        self.mean_drive = self.mean_drive.clone() * (1.0 - alpha) + mean_drive * alpha;
+        let centred = fluctuation - self.mean_fluctuation.clone().unsqueeze_dim::<2>(0);
+        let drive = drive - self.mean_drive.clone().unsqueeze_dim::<2>(0);
+        let cov = (centred.clone() * drive).sum_dim(0).squeeze_dim::<1>(0) / batch;
+        let var = centred.powi_scalar(2).sum_dim(0).squeeze_dim::<1>(0) / batch;
+        self.covariance = self.covariance.clone() * (1.0 - alpha) + cov * alpha;
+        self.variance = self.variance.clone() * (1.0 - alpha) + var * alpha;
+        let u = self.covariance.clone() / (self.variance.clone() + 1e-6);
+        let net = net.with_top_down(Tensor::from_inner(u));
+        self.last = Some(state);
+        let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / batch;
+        (net, StepReport { loss: -mean as f32 })
+    }
+
+    fn compartments(&mut self) -> Option<DendriticState> {
+        self.last.take()
+    }
+}
+
+/// `reward-broadcast` on the BCI network: node perturbation with one scalar for every unit.
+#[derive(Default)]
+pub struct BroadcastCredit {
+    pending: Option<Pending>,
+    last: Option<DendriticState>,
+}
+
+impl LearningRule<BciNetwork> for BroadcastCredit {
+    fn name(&self) -> &'static str {
+        "reward-broadcast"
+    }
+
+    fn update(
+        &mut self,
+        net: BciNetwork,
+        _: &mut StepContext<'_>,
+        _: Tensor<2>,
+        _: &[usize],
+    ) -> Update<BciNetwork> {
+        refuse_labels(net)
+    }
+
+    fn reward_learning(&mut self) -> Option<&mut dyn RewardLearning<BciNetwork>> {
+        Some(self)
+    }
+}
+
+impl RewardLearning<BciNetwork> for BroadcastCredit {
+    fn act(
+        &mut self,
+        net: &BciNetwork,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+    ) -> Vec<Tensor<2>> {
+        let input = without_autodiff(input);
+        let basal = net.valid().basal_phase(input.clone(), Some(&mut *ctx.noise));
+        let rate = basal.rate.clone();
+        self.pending = Some(Pending { input, basal });
+        vec![rate]
+    }
+
+    fn reinforce(
+        &mut self,
+        net: BciNetwork,
+        ctx: &mut StepContext<'_>,
+        reward: &[f32],
+    ) -> (BciNetwork, StepReport) {
+        let Pending { input, basal } = self
+            .pending
+            .take()
+            .expect("BroadcastCredit::reinforce: call act first");
+        let device = input.device();
+        let signal = signal_tensor(reward, &device);
+        let state = net
+            .valid()
+            .apical_phase(&basal, signal.clone(), Some(&mut *ctx.noise));
+        let fluctuation = basal.rate - basal.drive;
+        let grads = basal_update(&net, input, fluctuation * signal);
+        let (optimizer, learning_rate, _) = ctx.parts();
+        let net = optimizer.step(learning_rate, net, grads);
+        self.last = Some(state);
+        let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / reward.len() as f64;
+        (net, StepReport { loss: -mean as f32 })
+    }
+
+    fn compartments(&mut self) -> Option<DendriticState> {
+        self.last.take()
+    }
+}

@@ -1,0 +1,375 @@
+//! The network a brain–computer-interface experiment records from (`model.kind = "bci"`): one
+//! layer of two-compartment units whose basal input is the visual scene (the grating the
+//! decoder moves) and whose apical tuft receives a higher area's signal about the task's error
+//! change through per-unit top-down weights.
+//!
+//! ```text
+//! basal    = x · W + b                                   (x: the visual input)
+//! soma     = basal + σ·ξ                                 (ξ ~ N(0, 1) per unit and step)
+//! rate     = sigmoid(soma)
+//! apical   = (1 − inhibition)·(γ·s·u + c·rate) + σ_a·ζ   (s: the higher area's error change)
+//! residual = apical − (k ⊙ rate + m)
+//! ```
+//!
+//! Each step has two phases: the basal phase ([`BciNetwork::basal_phase`]) gives the rates the
+//! experimenter's decoder reads; the environment answers with the error change s; the apical
+//! phase ([`BciNetwork::apical_phase`]) is the tuft's response to it. `u` (the layer's
+//! `apical_weight`, `[1, units]`) is the per-unit top-down weight — zero until a rule learns
+//! it from experience. `c` is the back-propagating coupling of the unit's own activity into
+//! its tuft (what the "soma-predicted part" of a recorded dendritic signal is); `k`, `m` are
+//! the unit's prediction of its apical signal from its rate, fitted by least squares on the
+//! baseline block ([`BciNetwork::with_soma_prediction`]), so that the residual is the
+//! non-somatic part.
+//!
+//! In this model the apical compartment teaches but does not drive the soma: the closed loop
+//! changes behaviour only through learning, never by the top-down signal amplifying the
+//! activity that moved the cursor. γ (engagement) scales the higher area's drive to the tuft:
+//! γ = 0 is anaesthesia (no top-down drive); `apical_inhibition = 1` silences the tuft (the
+//! layer-1 interneuron activation of Francioni et al. 2026).
+
+use apical_core::{check, InvalidParameter};
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    normal_matrix, Activation, Classifier, DendriticLayer, DendriticLayerConfig, DendriticState,
+    SeededRng,
+};
+
+/// Configuration of a [`BciNetwork`].
+#[derive(Config, Debug)]
+pub struct BciNetworkConfig {
+    /// Width of the visual input.
+    pub d_in: usize,
+    /// Units in the recorded layer.
+    pub units: usize,
+    /// γ: the higher area's drive to the apical tuft (0 = anaesthesia).
+    #[config(default = 1.0)]
+    pub engagement: f64,
+    /// Apical inhibition in [0, 1] (1 = tuft silenced).
+    #[config(default = 0.0)]
+    pub apical_inhibition: f64,
+    /// σ: private somatic noise (before the rate function).
+    #[config(default = 1.0)]
+    pub noise_std: f64,
+    /// σ_a: private apical noise.
+    #[config(default = 0.2)]
+    pub apical_noise: f64,
+    /// c: back-propagating coupling of the unit's rate into its tuft.
+    #[config(default = 0.5)]
+    pub bap: f64,
+    /// Seed of the basal weights.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl BciNetworkConfig {
+    /// Builds the network on `device`; the top-down weights start at zero.
+    ///
+    /// # Panics
+    /// If a width is zero or a gain is out of range (validated earlier in configs).
+    pub fn init(&self, device: &Device) -> BciNetwork {
+        assert!(
+            self.noise_std >= 0.0 && self.apical_noise >= 0.0,
+            "BciNetworkConfig: noise levels must be ≥ 0"
+        );
+        let mut layer = DendriticLayerConfig::new(self.d_in, self.units, 1)
+            .with_engagement(self.engagement)
+            .with_apical_inhibition(self.apical_inhibition)
+            .with_activation(Activation::Sigmoid)
+            .with_seed(self.seed)
+            .init(device);
+        layer.apical_weight =
+            Param::from_tensor(Tensor::zeros([1, self.units], device)).set_require_grad(false);
+        BciNetwork {
+            layer,
+            noise_std: self.noise_std,
+            apical_noise: self.apical_noise,
+            bap: self.bap,
+        }
+    }
+}
+
+/// The recorded layer of a BCI experiment. Build it with [`BciNetworkConfig::init`].
+#[derive(Module, Debug)]
+pub struct BciNetwork {
+    /// The two-compartment layer: basal W, b; top-down u (`apical_weight`, `[1, units]`);
+    /// soma prediction k, m.
+    pub layer: DendriticLayer,
+    /// σ: private somatic noise.
+    #[module(skip)]
+    pub noise_std: f64,
+    /// σ_a: private apical noise.
+    #[module(skip)]
+    pub apical_noise: f64,
+    /// c: back-propagating coupling.
+    #[module(skip)]
+    pub bap: f64,
+}
+
+/// The basal phase of one step, each `[batch, units]`.
+#[derive(Debug, Clone)]
+pub struct BasalPhase {
+    /// x·W + b.
+    pub basal: Tensor<2>,
+    /// basal + σ·ξ.
+    pub soma: Tensor<2>,
+    /// sigmoid(soma).
+    pub rate: Tensor<2>,
+    /// sigmoid(basal): the rate the basal input alone predicts; `rate − drive` is the unit's
+    /// private fluctuation (what node perturbation and credit learning correlate with reward).
+    pub drive: Tensor<2>,
+}
+
+impl BciNetwork {
+    /// Units in the recorded layer.
+    pub fn units(&self) -> usize {
+        self.layer.d_out()
+    }
+
+    /// Width of the visual input.
+    pub fn d_in(&self) -> usize {
+        self.layer.basal.weight.dims()[0]
+    }
+
+    /// The basal phase: rates with private noise drawn from `noise` (none: noise-free).
+    ///
+    /// # Shapes
+    /// - input: `[batch, d_in]`
+    pub fn basal_phase(&self, input: Tensor<2>, noise: Option<&mut SeededRng>) -> BasalPhase {
+        let basal = self.layer.basal.forward(input);
+        let [batch, units] = basal.dims();
+        let soma = match noise {
+            Some(rng) if self.noise_std > 0.0 => {
+                basal.clone() + normal_matrix(batch, units, self.noise_std, rng, &basal.device())
+            }
+            _ => basal.clone(),
+        };
+        let rate = Activation::Sigmoid.forward(soma.clone());
+        let drive = Activation::Sigmoid.forward(basal.clone());
+        BasalPhase {
+            basal,
+            soma,
+            rate,
+            drive,
+        }
+    }
+
+    /// The apical phase: the tuft's response to the higher area's error change `signal`
+    /// (`[batch, 1]`), with private apical noise from `noise`. Returns the whole step's state.
+    pub fn apical_phase(
+        &self,
+        basal: &BasalPhase,
+        signal: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> DendriticState {
+        let [batch, units] = basal.rate.dims();
+        assert_eq!(
+            signal.dims(),
+            [batch, 1],
+            "BciNetwork::apical_phase: expected the signal as [{batch}, 1], got {:?}",
+            signal.dims()
+        );
+        let top_down = signal.matmul(self.layer.apical_weight.val()) * self.layer.engagement;
+        let mut apical =
+            (top_down + basal.rate.clone() * self.bap) * (1.0 - self.layer.apical_inhibition);
+        if let Some(rng) = noise {
+            if self.apical_noise > 0.0 {
+                apical = apical
+                    + normal_matrix(batch, units, self.apical_noise, rng, &basal.rate.device());
+            }
+        }
+        let predicted = basal.rate.clone() * self.layer.prediction_slope.val().unsqueeze::<2>()
+            + self.layer.prediction_offset.val().unsqueeze::<2>();
+        DendriticState {
+            basal: basal.basal.clone(),
+            residual: apical.clone() - predicted,
+            apical,
+            soma: basal.soma.clone(),
+            rate: basal.rate.clone(),
+        }
+    }
+
+    /// Sets the soma-predicted part k ⊙ rate + m (`[units]` each) — fitted by least squares on
+    /// the baseline block, before learning, where no error signal reaches the tuft.
+    pub fn with_soma_prediction(mut self, slope: Tensor<1>, offset: Tensor<1>) -> Self {
+        let (slope, offset) = (slope.detach(), offset.detach());
+        self.layer.prediction_slope = self.layer.prediction_slope.map(|_| slope);
+        self.layer.prediction_offset = self.layer.prediction_offset.map(|_| offset);
+        self
+    }
+
+    /// The per-unit top-down weights u, `[units]`.
+    pub fn top_down(&self) -> Tensor<1> {
+        self.layer.apical_weight.val().squeeze_dim::<1>(0)
+    }
+
+    /// Replaces the top-down weights u (`[units]`).
+    pub fn with_top_down(mut self, u: Tensor<1>) -> Self {
+        let u = u.unsqueeze_dim::<2>(0).detach();
+        self.layer.apical_weight = self.layer.apical_weight.map(|_| u);
+        self
+    }
+}
+
+impl Classifier for BciNetwork {
+    /// The recorded layer's rates (the "outputs" a decoder reads).
+    fn logits(&self, input: Tensor<2>, noise: Option<&mut SeededRng>) -> Tensor<2> {
+        self.basal_phase(input, noise).rate
+    }
+
+    fn n_outputs(&self) -> usize {
+        self.units()
+    }
+}
+
+/// `[model]` of `kind = "bci"`: the recorded layer of a BCI experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BciParams {
+    /// Units in the recorded layer (P+, P− and P0 together).
+    #[serde(default = "bci_defaults::units")]
+    pub units: usize,
+    /// γ: the higher area's drive to the apical tuft (0 = anaesthesia).
+    #[serde(default = "bci_defaults::engagement")]
+    pub engagement: f64,
+    /// Apical inhibition in [0, 1] (1 = tuft silenced).
+    #[serde(default)]
+    pub apical_inhibition: f64,
+    /// Private somatic noise σ (spontaneous fluctuations: what gives chance hits).
+    #[serde(default = "bci_defaults::noise_std")]
+    pub noise_std: f64,
+    /// Private apical noise σ_a.
+    #[serde(default = "bci_defaults::apical_noise")]
+    pub apical_noise: f64,
+    /// Back-propagating coupling c of the rate into the tuft.
+    #[serde(default = "bci_defaults::bap")]
+    pub bap: f64,
+}
+
+/// Defaults of [`BciParams`], shared with [`BciNetworkConfig`].
+pub mod bci_defaults {
+    /// 32 units.
+    pub fn units() -> usize {
+        32
+    }
+    /// γ = 1.
+    pub fn engagement() -> f64 {
+        1.0
+    }
+    /// σ = 1.
+    pub fn noise_std() -> f64 {
+        1.0
+    }
+    /// σ_a = 0.2.
+    pub fn apical_noise() -> f64 {
+        0.2
+    }
+    /// c = 0.5.
+    pub fn bap() -> f64 {
+        0.5
+    }
+}
+
+impl Default for BciParams {
+    fn default() -> Self {
+        Self {
+            units: bci_defaults::units(),
+            engagement: bci_defaults::engagement(),
+            apical_inhibition: 0.0,
+            noise_std: bci_defaults::noise_std(),
+            apical_noise: bci_defaults::apical_noise(),
+            bap: bci_defaults::bap(),
+        }
+    }
+}
+
+impl BciParams {
+    /// Checks the hyper-parameters (keys relative to `[model]`).
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check::at_least_one("units", self.units)?;
+        check::non_negative("engagement", self.engagement)?;
+        check::in_range(
+            "apical_inhibition",
+            self.apical_inhibition,
+            0.0,
+            1.0,
+            false,
+            true,
+        )?;
+        check::positive("noise_std", self.noise_std)?;
+        check::non_negative("apical_noise", self.apical_noise)?;
+        check::non_negative("bap", self.bap)
+    }
+
+    /// The network config for a visual input of `d_in` values.
+    pub fn config(&self, d_in: usize, seed: u64) -> BciNetworkConfig {
+        BciNetworkConfig::new(d_in, self.units)
+            .with_engagement(self.engagement)
+            .with_apical_inhibition(self.apical_inhibition)
+            .with_noise_std(self.noise_std)
+            .with_apical_noise(self.apical_noise)
+            .with_bap(self.bap)
+            .with_seed(seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ndarray_device;
+
+    fn host1(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().iter::<f32>().collect()
+    }
+
+    #[test]
+    fn the_residual_is_the_top_down_part_once_the_soma_prediction_is_set() {
+        let device = ndarray_device();
+        let net = BciParams {
+            units: 3,
+            apical_noise: 0.0,
+            ..BciParams::default()
+        }
+        .config(5, 0)
+        .init(&device)
+        .with_soma_prediction(
+            Tensor::from_floats([0.5, 0.5, 0.5], &device),
+            Tensor::zeros([3], &device),
+        )
+        .with_top_down(Tensor::from_floats([1.0, -2.0, 0.0], &device));
+        let mut rng = SeededRng::new(1);
+        let b = net.basal_phase(Tensor::<2>::ones([64, 5], &device), Some(&mut rng));
+        let signal = Tensor::<2>::ones([64, 1], &device) * 0.5;
+        let state = net.apical_phase(&b, signal, None);
+        let residual: Vec<f32> = state.residual.mean_dim(0).into_data().iter().collect();
+        for (r, want) in residual.iter().zip([0.5, -1.0, 0.0]) {
+            assert!((r - want).abs() < 1e-5, "residual {r}, want {want}");
+        }
+        assert_eq!(host1(net.top_down()), vec![1.0, -2.0, 0.0]);
+    }
+
+    #[test]
+    fn inhibition_silences_the_tuft_and_anaesthesia_the_drive() {
+        let device = ndarray_device();
+        for (engagement, inhibition) in [(0.0, 0.0), (1.0, 1.0)] {
+            let net = BciParams {
+                engagement,
+                apical_inhibition: inhibition,
+                apical_noise: 0.0,
+                bap: 0.0,
+                units: 4,
+                ..BciParams::default()
+            }
+            .config(2, 0)
+            .init(&device)
+            .with_top_down(Tensor::ones([4], &device));
+            let b = net.basal_phase(Tensor::ones([3, 2], &device), None);
+            let state = net.apical_phase(&b, Tensor::ones([3, 1], &device), None);
+            let max = state.apical.abs().max().into_scalar::<f32>();
+            assert_eq!(max, 0.0, "γ = {engagement}, inhibition = {inhibition}");
+        }
+    }
+}

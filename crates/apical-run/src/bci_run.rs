@@ -1,0 +1,676 @@
+//! The closed loop of the BCI task (`task.kind = "bci"`, `model.kind = "bci"`): a baseline
+//! block calibrates the decoder, then days of trials in which the network acts, the cursor
+//! moves, and the rule learns from the error decrease alone (`Learner::act` / `reinforce`).
+//!
+//! Writes, besides `config.toml`:
+//! - `calibration.json` (per-unit baseline statistics, θ, the baseline hit rate) and
+//!   `ensembles.npy` (`[units]`, +1 P+ / −1 P− / 0 P0), before day 1;
+//! - per day `activity/day-NN/`: `basal.npy`, `apical.npy`, `rate.npy`, `residual.npy`
+//!   (`[trials, max_steps, units]`, NaN after a trial ended), `mask.npy` (`[trials, max_steps]`,
+//!   1 where the step ran), `decoder.npy`, `angle.npy`, `error.npy`, `error_change.npy`
+//!   (`[trials, max_steps]`, NaN-padded);
+//! - `trials.csv` (day, trial, success, steps, reward), `metrics.csv` (one row per day), a
+//!   checkpoint per day (resume restarts after the last completed day, with identical
+//!   results), `plots/success_by_day.{png,svg}`, and `summary.json` (`chance`, `threshold`,
+//!   `success_by_day`, `rewards_per_day`, `late_success`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use apical_learn::{build_bci_rule, Learner};
+use apical_nn::{BciNetwork, BciParams, ModelConfig, SeededRng};
+use apical_tasks::bci::{BciConfig, BciTrial, Calibration};
+use apical_tasks::TaskConfig;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{self, Checkpoint, LoopState};
+use crate::lock::RunLock;
+use crate::{
+    npy, plot, write_atomic, ConfigError, ExperimentConfig, RunError, RunOptions, RunStatus,
+    RunSummary, Summary,
+};
+
+/// Stream tags of the BCI run's seeded generators.
+const STREAM_BASELINE: u64 = 3 << 40;
+const STREAM_TRIALS: u64 = 4 << 40;
+
+/// Per-unit least squares apical = k·rate + m, accumulated step by step.
+struct LeastSquares {
+    n: f64,
+    sums: Vec<[f64; 4]>, // Σx, Σy, Σxx, Σxy
+}
+
+impl LeastSquares {
+    fn new(units: usize) -> Self {
+        Self {
+            n: 0.0,
+            sums: vec![[0.0; 4]; units],
+        }
+    }
+
+    fn add(&mut self, x: &[f32], y: &[f32]) {
+        self.n += 1.0;
+        for ((s, &x), &y) in self.sums.iter_mut().zip(x).zip(y) {
+            let (x, y) = (x as f64, y as f64);
+            s[0] += x;
+            s[1] += y;
+            s[2] += x * x;
+            s[3] += x * y;
+        }
+    }
+
+    /// (k, m) per unit; k = 0 where the rate did not vary.
+    fn solve(&self) -> (Vec<f32>, Vec<f32>) {
+        self.sums
+            .iter()
+            .map(|s| {
+                let (mx, my) = (s[0] / self.n, s[1] / self.n);
+                let var = s[2] / self.n - mx * mx;
+                let k = if var > 1e-12 {
+                    (s[3] / self.n - mx * my) / var
+                } else {
+                    0.0
+                };
+                (k as f32, (my - k * mx) as f32)
+            })
+            .unzip()
+    }
+}
+
+/// One trial's outcome (a row of `trials.csv`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TrialRow {
+    day: usize,
+    trial: usize,
+    success: bool,
+    steps: usize,
+}
+
+/// One day's numbers (a row of `metrics.csv`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct DayRow {
+    day: usize,
+    success: f64,
+    rewards: usize,
+    mean_steps: f64,
+    rate_p_plus: f64,
+    rate_p_minus: f64,
+    rate_p0: f64,
+}
+
+/// `[trials, max_steps, …]` recordings of one day, NaN-padded.
+struct DayArrays {
+    trials: usize,
+    steps: usize,
+    units: usize,
+    unit_arrays: [Vec<f32>; 4],
+    step_arrays: [Vec<f32>; 4],
+    mask: Vec<i64>,
+}
+
+const UNIT_ARRAYS: [&str; 4] = ["basal", "apical", "rate", "residual"];
+const STEP_ARRAYS: [&str; 4] = ["decoder", "angle", "error", "error_change"];
+
+impl DayArrays {
+    fn new(trials: usize, steps: usize, units: usize) -> Self {
+        let per_unit = || vec![f32::NAN; trials * steps * units];
+        let per_step = || vec![f32::NAN; trials * steps];
+        Self {
+            trials,
+            steps,
+            units,
+            unit_arrays: [per_unit(), per_unit(), per_unit(), per_unit()],
+            step_arrays: [per_step(), per_step(), per_step(), per_step()],
+            mask: vec![0; trials * steps],
+        }
+    }
+
+    fn write(&self, dir: &Path) -> Result<Vec<String>, RunError> {
+        std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut written = Vec::new();
+        for (name, values) in UNIT_ARRAYS.iter().zip(&self.unit_arrays) {
+            npy::write_f32(
+                &dir.join(format!("{name}.npy")),
+                &[self.trials, self.steps, self.units],
+                values,
+            )?;
+            written.push(format!("{name}.npy"));
+        }
+        for (name, values) in STEP_ARRAYS.iter().zip(&self.step_arrays) {
+            npy::write_f32(
+                &dir.join(format!("{name}.npy")),
+                &[self.trials, self.steps],
+                values,
+            )?;
+            written.push(format!("{name}.npy"));
+        }
+        npy::write_i64(&dir.join("mask.npy"), &[self.trials, self.steps], &self.mask)?;
+        written.push("mask.npy".into());
+        Ok(written)
+    }
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+/// The day directory name (1-based).
+pub fn day_dir(day: usize) -> String {
+    format!("day-{:02}", day + 1)
+}
+
+/// Runs (or resumes) the BCI experiment `config` in `dir`.
+pub(crate) fn run(
+    config: &ExperimentConfig,
+    device: &Device,
+    dir: &Path,
+    options: &RunOptions,
+    resume: bool,
+    _lock: RunLock,
+) -> Result<RunSummary, RunError> {
+    let (TaskConfig::Bci(task), ModelConfig::Bci(params)) = (&config.task, &config.model) else {
+        return Err(ConfigError::new(
+            Path::new("config"),
+            "task.kind",
+            "the closed loop needs task.kind = \"bci\" with model.kind = \"bci\"",
+        )
+        .into());
+    };
+    let mut lp = Loop::new(config, task, params, device, dir)?;
+    let started_day = if resume { lp.restore()? } else { None };
+    let start_day = match started_day {
+        Some(day) => day,
+        None => {
+            lp.baseline()?;
+            lp.save_checkpoint(0, 0.0)?;
+            0
+        }
+    };
+    lp.days(start_day, options)
+}
+
+struct Loop<'a> {
+    config: &'a ExperimentConfig,
+    task: &'a BciConfig,
+    device: Device,
+    dir: PathBuf,
+    net: BciNetwork,
+    learner: Learner<BciNetwork>,
+    ensembles: Vec<i8>,
+    calibration: Option<Calibration>,
+    trials: Vec<TrialRow>,
+    days: Vec<DayRow>,
+    wall_before: f64,
+    resumed_from: Option<usize>,
+}
+
+impl<'a> Loop<'a> {
+    fn new(
+        config: &'a ExperimentConfig,
+        task: &'a BciConfig,
+        params: &BciParams,
+        device: &Device,
+        dir: &Path,
+    ) -> Result<Self, RunError> {
+        let seed = config.training.seed;
+        // Autodiff device: the optimizer's convention (the rules compute on the inner one).
+        let net = params
+            .config(task.input_width(), seed)
+            .init(&device.clone().autodiff());
+        let rule = build_bci_rule(&config.rule, &net, device)
+            .map_err(|e| ConfigError::new(Path::new("config"), &e.key, e.message))?;
+        let learner = Learner::new(rule, config.optimizer.init(), config.training.learning_rate);
+        Ok(Self {
+            config,
+            task,
+            device: device.clone().autodiff(),
+            dir: dir.to_path_buf(),
+            ensembles: task.ensembles(params.units, seed),
+            net,
+            learner,
+            calibration: None,
+            trials: Vec::new(),
+            days: Vec::new(),
+            wall_before: 0.0,
+            resumed_from: None,
+        })
+    }
+
+    fn input(&self, angle: f64) -> Tensor<2> {
+        let x = self.task.visual_input(angle);
+        let n = x.len();
+        Tensor::from_data(TensorData::new(x, [1, n]), &self.device)
+    }
+
+    /// The baseline block: no learning, the grating held at the start; fits the units'
+    /// soma-predicted apical part and calibrates the decoder. Writes `calibration.json` and
+    /// `ensembles.npy`.
+    fn baseline(&mut self) -> Result<(), RunError> {
+        let task = self.task;
+        let mut rng = SeededRng::for_stream(self.config.training.seed, STREAM_BASELINE);
+        let input = self.input(task.angle(0));
+        let zero = Tensor::<2>::zeros([1, 1], &self.device);
+        let mut trials = Vec::with_capacity(task.baseline_trials);
+        let mut soma_fit = LeastSquares::new(self.ensembles.len());
+        for _ in 0..task.baseline_trials {
+            let mut steps = Vec::with_capacity(task.max_steps);
+            for _ in 0..task.max_steps {
+                let basal = self.net.basal_phase(input.clone(), Some(&mut rng));
+                let state = self.net.apical_phase(&basal, zero.clone(), Some(&mut rng));
+                let rate = host(state.rate);
+                soma_fit.add(&rate, &host(state.apical));
+                steps.push(rate);
+            }
+            trials.push(steps);
+        }
+        let (slope, offset) = soma_fit.solve();
+        let units = slope.len();
+        let tensor = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [units]), &self.device);
+        self.net = self
+            .net
+            .clone()
+            .with_soma_prediction(tensor(slope), tensor(offset));
+        let calibration = Calibration::from_baseline(task, &self.ensembles, &trials)
+            .map_err(apical_tasks::TaskError::from)?;
+        let text = serde_json::to_string_pretty(&calibration).expect("calibration serialises");
+        write_atomic(&self.dir.join("calibration.json"), text.as_bytes())?;
+        let ens: Vec<i64> = self.ensembles.iter().map(|&m| m as i64).collect();
+        npy::write_i64(&self.dir.join("ensembles.npy"), &[ens.len()], &ens)?;
+        self.calibration = Some(calibration);
+        Ok(())
+    }
+
+    /// Loads the newest usable checkpoint; returns the first day still to run (`None`: no
+    /// checkpoint, start from the baseline block).
+    fn restore(&mut self) -> Result<Option<usize>, RunError> {
+        let root = self.dir.join("checkpoints");
+        let all = checkpoint::list(&root)?;
+        for (day, path) in all.iter().rev() {
+            match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
+                Ok(()) => {
+                    let text = std::fs::read_to_string(self.dir.join("calibration.json"))
+                        .map_err(|e| RunError::resume(&self.dir, format!("calibration.json: {e}")))?;
+                    self.calibration = Some(serde_json::from_str(&text).map_err(|e| {
+                        RunError::resume(&self.dir, format!("calibration.json: {e}"))
+                    })?);
+                    self.reload_logs(*day)?;
+                    self.resumed_from = Some(*day);
+                    return Ok(Some(*day));
+                }
+                Err(e) => eprintln!(
+                    "apical: warning: checkpoint {} is unusable: {e}",
+                    path.display()
+                ),
+            }
+        }
+        Ok(None)
+    }
+
+    fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
+        let path = self.dir.join("checkpoints");
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model))
+            .map_err(|e| RunError::resume(&path, format!("garbled model record: {e}")))?;
+        let net = self.net.clone().try_load_record(record).map_err(|e| {
+            RunError::resume(&path, format!("model record does not fit the config: {e}"))
+        })?;
+        self.learner
+            .load_state_bytes(&ck.rule, &ck.optimizer, &self.device)
+            .map_err(|e| RunError::Resume {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+        self.net = net;
+        self.wall_before = ck.state.wall_seconds;
+        Ok(())
+    }
+
+    fn reload_logs(&mut self, days_done: usize) -> Result<(), RunError> {
+        let read = |name: &str| -> Result<String, RunError> {
+            let path = self.dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(RunError::Read {
+                    path,
+                    source: e.into(),
+                }),
+            }
+        };
+        let bad = |name: &str, line: &str| {
+            RunError::resume(&self.dir.join(name), format!("unreadable row {line:?}"))
+        };
+        self.trials.clear();
+        for line in read("trials.csv")?.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            let parse = || -> Option<TrialRow> {
+                Some(TrialRow {
+                    day: f.first()?.parse::<usize>().ok()?.checked_sub(1)?,
+                    trial: f.get(1)?.parse().ok()?,
+                    success: f.get(2)?.parse::<u8>().ok()? == 1,
+                    steps: f.get(3)?.parse().ok()?,
+                })
+            };
+            let row = parse().ok_or_else(|| bad("trials.csv", line))?;
+            if row.day < days_done {
+                self.trials.push(row);
+            }
+        }
+        self.days.clear();
+        for line in read("metrics.csv")?.lines().skip(1) {
+            let f: Vec<f64> = line.split(',').filter_map(|v| v.parse().ok()).collect();
+            if f.len() != 7 {
+                return Err(bad("metrics.csv", line));
+            }
+            let row = DayRow {
+                day: f[0] as usize,
+                success: f[1],
+                rewards: f[2] as usize,
+                mean_steps: f[3],
+                rate_p_plus: f[4],
+                rate_p_minus: f[5],
+                rate_p0: f[6],
+            };
+            if row.day <= days_done {
+                self.days.push(row);
+            }
+        }
+        if self.trials.len() != days_done * self.task.trials_per_day || self.days.len() != days_done
+        {
+            return Err(RunError::resume(
+                &self.dir,
+                format!("trials.csv / metrics.csv do not hold the {days_done} day(s) the checkpoint has"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn save_checkpoint(&self, days_done: usize, wall_seconds: f64) -> Result<(), RunError> {
+        let model = self
+            .net
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| RunError::Write {
+                path: self.dir.join("checkpoints"),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .to_vec();
+        let ck = Checkpoint {
+            state: LoopState {
+                step: days_done,
+                wall_seconds,
+                diagnostics_pending: Default::default(),
+            },
+            model,
+            optimizer: self.learner.optimizer_state_bytes(),
+            rule: self.learner.rule_state_bytes(),
+        };
+        checkpoint::save(
+            &self.dir.join("checkpoints"),
+            &ck,
+            self.config.training.keep_checkpoints,
+        )?;
+        Ok(())
+    }
+
+    /// Runs one trial (global index `index`) and records it at row `row` of `arrays`.
+    fn trial(
+        &mut self,
+        index: usize,
+        row: usize,
+        arrays: &mut DayArrays,
+    ) -> Result<(bool, usize), RunError> {
+        let task = self.task;
+        let calibration = self.calibration.clone().expect("calibrated before trials");
+        let mut rng =
+            SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
+        let mut trial = BciTrial::new();
+        let units = arrays.units;
+        for step in 0..task.max_steps {
+            let input = self.input(task.angle(trial.bin()));
+            let rates = self.learner.act(&self.net, input, &mut rng).expect("the BCI rules learn from reward");
+            let rates = host(rates[0].clone());
+            let outcome = trial.observe(task, &calibration, &self.ensembles, &rates);
+            let (net, _) = self
+                .learner
+                .reinforce(
+                    self.net.clone(),
+                    &[-outcome.error_change as f32],
+                    &mut rng,
+                )
+                .expect("the BCI rules learn from reward");
+            self.net = net;
+            let state = self
+                .learner
+                .compartments()
+                .expect("the BCI rules record their compartments");
+            let at = row * arrays.steps + step;
+            for (k, t) in [state.basal, state.apical, state.rate, state.residual]
+                .into_iter()
+                .enumerate()
+            {
+                arrays.unit_arrays[k][at * units..(at + 1) * units].copy_from_slice(&host(t));
+            }
+            for (k, v) in [
+                outcome.decoder,
+                outcome.angle_deg,
+                outcome.error_deg,
+                outcome.error_change,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                arrays.step_arrays[k][at] = v as f32;
+            }
+            arrays.mask[at] = 1;
+            if outcome.hit {
+                return Ok((true, step + 1));
+            }
+        }
+        Ok((false, task.max_steps))
+    }
+
+    fn days(mut self, start_day: usize, options: &RunOptions) -> Result<RunSummary, RunError> {
+        let task = self.task;
+        let started = Instant::now();
+        let mut steps_this_session = 0usize;
+        let units = self.ensembles.len();
+        for day in start_day..task.days {
+            let mut arrays = DayArrays::new(task.trials_per_day, task.max_steps, units);
+            for i in 0..task.trials_per_day {
+                if let Some(signal) = options
+                    .stop
+                    .as_ref()
+                    .map(|s| s.load(std::sync::atomic::Ordering::SeqCst) as i32)
+                    .filter(|&s| s != 0)
+                {
+                    // The day in progress is dropped; resume repeats it exactly.
+                    return Err(RunError::Interrupted {
+                        signal,
+                        step: day,
+                        dir: self.dir.clone(),
+                    });
+                }
+                let index = day * task.trials_per_day + i;
+                let (success, steps) = self.trial(index, i, &mut arrays)?;
+                steps_this_session += steps;
+                self.trials.push(TrialRow {
+                    day,
+                    trial: i,
+                    success,
+                    steps,
+                });
+                if let Some(quantity) = self.learner.non_finite(&self.net) {
+                    return self.diverged(day, quantity, started);
+                }
+            }
+            self.end_day(day, &arrays)?;
+            let wall = self.wall_before + started.elapsed().as_secs_f64();
+            self.save_checkpoint(day + 1, wall)?;
+            let last = self.days.last().expect("a day row");
+            if options.progress {
+                eprintln!(
+                    "apical: day {}/{}: success {:.2}, mean steps {:.1}",
+                    day + 1,
+                    task.days,
+                    last.success,
+                    last.mean_steps
+                );
+            }
+            if options.halt_after == Some(day + 1) && day + 1 < task.days {
+                return Err(RunError::Halted {
+                    step: day + 1,
+                    dir: self.dir.clone(),
+                });
+            }
+        }
+        let session = started.elapsed().as_secs_f64();
+        let wall = self.wall_before + session;
+        self.finish(wall, session, steps_this_session)
+    }
+
+    /// Writes the day's recordings, `trials.csv` and `metrics.csv`.
+    fn end_day(&mut self, day: usize, arrays: &DayArrays) -> Result<(), RunError> {
+        arrays.write(&self.dir.join("activity").join(day_dir(day)))?;
+        let today: Vec<&TrialRow> = self.trials.iter().filter(|t| t.day == day).collect();
+        let hits = today.iter().filter(|t| t.success).count();
+        let mean_rate = |group: i8| {
+            let (mut sum, mut n) = (0.0, 0usize);
+            let rate = &arrays.unit_arrays[2];
+            for (at, &m) in arrays.mask.iter().enumerate() {
+                if m == 1 {
+                    for (u, &g) in self.ensembles.iter().enumerate() {
+                        if g == group {
+                            sum += rate[at * arrays.units + u] as f64;
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            sum / n.max(1) as f64
+        };
+        self.days.push(DayRow {
+            day: day + 1,
+            success: hits as f64 / today.len() as f64,
+            rewards: hits,
+            mean_steps: today.iter().map(|t| t.steps as f64).sum::<f64>() / today.len() as f64,
+            rate_p_plus: mean_rate(1),
+            rate_p_minus: mean_rate(-1),
+            rate_p0: mean_rate(0),
+        });
+        let mut trials = String::from("day,trial,success,steps,reward\n");
+        for t in &self.trials {
+            let _ = writeln!(
+                trials,
+                "{},{},{},{},{}",
+                t.day + 1,
+                t.trial,
+                u8::from(t.success),
+                t.steps,
+                u8::from(t.success)
+            );
+        }
+        write_atomic(&self.dir.join("trials.csv"), trials.as_bytes())?;
+        let mut metrics =
+            String::from("day,success,rewards,mean_steps,rate_p_plus,rate_p_minus,rate_p0\n");
+        for d in &self.days {
+            let _ = writeln!(
+                metrics,
+                "{},{},{},{},{},{},{}",
+                d.day, d.success, d.rewards, d.mean_steps, d.rate_p_plus, d.rate_p_minus, d.rate_p0
+            );
+        }
+        write_atomic(&self.dir.join("metrics.csv"), metrics.as_bytes())
+    }
+
+    fn summary_base(&self, wall_seconds: f64, session_seconds: f64, steps: usize) -> Summary {
+        let config = self.config;
+        let success_by_day: Vec<f64> = self.days.iter().map(|d| d.success).collect();
+        let late = &success_by_day[success_by_day.len().saturating_sub(2)..];
+        Summary {
+            status: RunStatus::Completed,
+            name: config.name.clone(),
+            task: config.task.kind().into(),
+            model: config.model.kind().into(),
+            rule: config.rule.kind().into(),
+            backend: config.backend.kind.name().into(),
+            seed: config.training.seed,
+            steps: self.trials.iter().map(|t| t.steps).sum(),
+            epochs: 0.0,
+            n_params: self.net.num_params(),
+            wall_seconds,
+            steps_per_second: if session_seconds > 0.0 {
+                steps as f64 / session_seconds
+            } else {
+                0.0
+            },
+            resumed_from_step: self.resumed_from,
+            chance: Some(self.task.chance),
+            threshold: self.calibration.as_ref().map(|c| c.threshold),
+            rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
+            late_success: (!late.is_empty()).then(|| late.iter().sum::<f64>() / late.len() as f64),
+            success_by_day: Some(success_by_day),
+            ..Summary::default()
+        }
+    }
+
+    fn diverged(
+        self,
+        day: usize,
+        quantity: &'static str,
+        started: Instant,
+    ) -> Result<RunSummary, RunError> {
+        let session = started.elapsed().as_secs_f64();
+        let mut summary = self.summary_base(self.wall_before + session, session, 0);
+        summary.status = RunStatus::Diverged;
+        summary.diverged_at_step = Some(day + 1);
+        summary.diverged_quantity = Some(quantity.into());
+        summary.write(&self.dir)?;
+        Err(RunError::Diverged {
+            step: day + 1,
+            quantity,
+        })
+    }
+
+    fn finish(
+        self,
+        wall_seconds: f64,
+        session_seconds: f64,
+        steps: usize,
+    ) -> Result<RunSummary, RunError> {
+        if self.config.logging.plots {
+            let chance: Vec<(f64, f64)> = self
+                .days
+                .iter()
+                .map(|d| (d.day as f64, self.task.chance))
+                .collect();
+            let success: Vec<(f64, f64)> =
+                self.days.iter().map(|d| (d.day as f64, d.success)).collect();
+            plot::line_plot(
+                &self.dir.join("plots"),
+                "success_by_day",
+                &format!("BCI — {}", self.config.rule.kind()),
+                "day",
+                "fraction of successful trials",
+                &[
+                    plot::PlotSeries::line("success", success),
+                    plot::PlotSeries::line("chance", chance),
+                ],
+            )?;
+        }
+        let mut summary = self.summary_base(wall_seconds, session_seconds, steps);
+        summary.activity = (0..self.task.days).map(day_dir).collect();
+        summary.write(&self.dir)?;
+        Ok(RunSummary {
+            dir: self.dir.clone(),
+            summary,
+        })
+    }
+}
