@@ -38,6 +38,9 @@ fn bench_rule<'a, 'b>(bencher: divan::Bencher<'a, 'b>, model: ModelConfig, rule:
     }
     impl NetworkVisitor for Bench<'_, '_> {
         type Output = ();
+        fn refuse(self, why: apical::nn::InvalidParameter) {
+            panic!("the bench's models are trainable: {why}");
+        }
         fn visit<N: Trainable>(self, net: N) {
             let device = ndarray_device().autodiff();
             let (x, y) = batch(&device);

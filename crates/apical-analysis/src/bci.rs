@@ -176,8 +176,16 @@ fn balanced_decode(
 /// If the shapes disagree (checked at the boundary).
 pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> BciAnalysis {
     let (n_steps, units) = steps.rate.shape();
-    assert_eq!(steps.apical.shape(), (n_steps, units), "analyze_bci: shapes");
-    assert_eq!(steps.error_change.len(), n_steps, "analyze_bci: error_change");
+    assert_eq!(
+        steps.apical.shape(),
+        (n_steps, units),
+        "analyze_bci: shapes"
+    );
+    assert_eq!(
+        steps.error_change.len(),
+        n_steps,
+        "analyze_bci: error_change"
+    );
     assert_eq!(steps.trial.len(), n_steps, "analyze_bci: trial");
     assert_eq!(steps.ensembles.len(), units, "analyze_bci: ensembles");
     let days = steps.trials.iter().map(|t| t.0 + 1).max().unwrap_or(0);
@@ -329,7 +337,11 @@ mod tests {
         };
         let a = analyze_bci(&synthetic(true), 3, &config);
         assert_eq!(a.success_by_day, vec![0.5, 0.5]);
-        assert!(a.vectorization.p_plus.ci_low.unwrap() > 0.0, "{:?}", a.vectorization);
+        assert!(
+            a.vectorization.p_plus.ci_low.unwrap() > 0.0,
+            "{:?}",
+            a.vectorization
+        );
         assert!(a.vectorization.p_minus.ci_high.unwrap() < 0.0);
         assert!(a.rate_change.p_plus.mean > 0.05 && a.rate_change.p_minus.mean < -0.05);
         assert!(a.rate_change.p0.mean.abs() < 0.03);

@@ -181,7 +181,9 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         input: Tensor<2>,
     ) -> Vec<Tensor<2>> {
         let input = without_autodiff(input);
-        let basal = net.valid().basal_phase(input.clone(), Some(&mut *ctx.noise));
+        let basal = net
+            .valid()
+            .basal_phase(input.clone(), Some(&mut *ctx.noise));
         let rate = basal.rate.clone();
         self.pending = Some(Pending { input, basal });
         vec![rate]
@@ -272,7 +274,9 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
         input: Tensor<2>,
     ) -> Vec<Tensor<2>> {
         let input = without_autodiff(input);
-        let basal = net.valid().basal_phase(input.clone(), Some(&mut *ctx.noise));
+        let basal = net
+            .valid()
+            .basal_phase(input.clone(), Some(&mut *ctx.noise));
         let rate = basal.rate.clone();
         self.pending = Some(Pending { input, basal });
         vec![rate]

@@ -124,7 +124,10 @@ impl RuleConfig {
     pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         self.spec().validate().map_err(|e| e.in_section("rule"))?;
         if matches!(model, ModelConfig::Bci(_))
-            && !matches!(self, RuleConfig::Dendritic(_) | RuleConfig::RewardBroadcast(_))
+            && !matches!(
+                self,
+                RuleConfig::Dendritic(_) | RuleConfig::RewardBroadcast(_)
+            )
         {
             return Err(InvalidParameter::new(
                 "rule.kind",

@@ -508,34 +508,71 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
     let ens = npy::read(&ens_path)?;
     let units = match ens.shape.as_slice() {
         [u] if *u > 0 => *u,
-        other => return Err(bad(&ens_path, format!("expected one value per unit, got shape {other:?}"))),
+        other => {
+            return Err(bad(
+                &ens_path,
+                format!("expected one value per unit, got shape {other:?}"),
+            ))
+        }
     };
     let ensembles: Vec<i64> = ens.data.iter().map(|&v| v as i64).collect();
     if ensembles.iter().any(|e| ![-1, 0, 1].contains(e)) {
         return Err(bad(&ens_path, "ensemble labels must be +1, -1 or 0"));
     }
     let mut day_dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("activity"))
-        .map_err(|e| RunError::Read { path: dir.join("activity"), source: e.into() })?
+        .map_err(|e| RunError::Read {
+            path: dir.join("activity"),
+            source: e.into(),
+        })?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("day-")))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("day-"))
+        })
         .collect();
     day_dirs.sort();
     if day_dirs.is_empty() {
-        return Err(bad(&dir.join("activity"), "no day-*/ recordings; has the run finished a day?"));
+        return Err(bad(
+            &dir.join("activity"),
+            "no day-*/ recordings; has the run finished a day?",
+        ));
     }
     let (mut apical, mut rate, mut error_change, mut trial, mut trials) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (day, day_dir) in day_dirs.iter().enumerate() {
         let read = |name: &str| npy::read(&day_dir.join(name));
-        let (a, r, e, err, mask) = (read("apical.npy")?, read("rate.npy")?, read("error_change.npy")?, read("error.npy")?, read("mask.npy")?);
+        let (a, r, e, err, mask) = (
+            read("apical.npy")?,
+            read("rate.npy")?,
+            read("error_change.npy")?,
+            read("error.npy")?,
+            read("mask.npy")?,
+        );
         let [n_trials, steps] = match mask.shape.as_slice() {
             [t, s] => [*t, *s],
-            other => return Err(bad(&day_dir.join("mask.npy"), format!("expected trials × steps, got shape {other:?}"))),
+            other => {
+                return Err(bad(
+                    &day_dir.join("mask.npy"),
+                    format!("expected trials × steps, got shape {other:?}"),
+                ))
+            }
         };
-        for (name, arr, want) in [("apical.npy", &a, vec![n_trials, steps, units]), ("rate.npy", &r, vec![n_trials, steps, units]), ("error_change.npy", &e, vec![n_trials, steps]), ("error.npy", &err, vec![n_trials, steps])] {
+        for (name, arr, want) in [
+            ("apical.npy", &a, vec![n_trials, steps, units]),
+            ("rate.npy", &r, vec![n_trials, steps, units]),
+            ("error_change.npy", &e, vec![n_trials, steps]),
+            ("error.npy", &err, vec![n_trials, steps]),
+        ] {
             if arr.shape != want {
-                return Err(bad(&day_dir.join(name), format!("expected shape {want:?} (from mask.npy and ensembles.npy), got {:?}", arr.shape)));
+                return Err(bad(
+                    &day_dir.join(name),
+                    format!(
+                        "expected shape {want:?} (from mask.npy and ensembles.npy), got {:?}",
+                        arr.shape
+                    ),
+                ));
             }
         }
         for t in 0..n_trials {
@@ -547,8 +584,16 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
                     continue;
                 }
                 let row = at * units..(at + 1) * units;
-                if a.data[row.clone()].iter().chain(&r.data[row.clone()]).any(|v| !v.is_finite()) || !e.data[at].is_finite() {
-                    return Err(bad(day_dir, format!("trial {t} step {s} is marked as run in mask.npy but holds NaN")));
+                if a.data[row.clone()]
+                    .iter()
+                    .chain(&r.data[row.clone()])
+                    .any(|v| !v.is_finite())
+                    || !e.data[at].is_finite()
+                {
+                    return Err(bad(
+                        day_dir,
+                        format!("trial {t} step {s} is marked as run in mask.npy but holds NaN"),
+                    ));
                 }
                 apical.extend_from_slice(&a.data[row.clone()]);
                 rate.extend_from_slice(&r.data[row]);
@@ -574,13 +619,39 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
 /// `analysis/analysis.json` (key `bci`) and plots.
 fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, RunError> {
     let steps = read_bci_steps(dir)?;
-    let decoder = DecoderConfig { shuffles: settings.shuffles, seed: settings.seed, ..Default::default() };
+    let decoder = DecoderConfig {
+        shuffles: settings.shuffles,
+        seed: settings.seed,
+        ..Default::default()
+    };
     let bci = apical_analysis::bci::analyze_bci(&steps, BCI_WINDOW, &decoder);
     let out_dir = dir.join("analysis");
-    let value = RunAnalysis { run: dir.display().to_string(), settings: *settings, layers: BTreeMap::new(), bci: Some(bci.clone()) };
-    write_atomic(&out_dir.join("analysis.json"), serde_json::to_string_pretty(&value).expect("an analysis serialises").as_bytes())?;
-    let by_day: Vec<(f64, f64)> = bci.success_by_day.iter().enumerate().map(|(d, &s)| (d as f64 + 1.0, s)).collect();
-    plot::line_plot(&out_dir, "success_by_day", "BCI learning curve", "day", "fraction of successful trials", &[plot::PlotSeries::line("success", by_day)])?;
+    let value = RunAnalysis {
+        run: dir.display().to_string(),
+        settings: *settings,
+        layers: BTreeMap::new(),
+        bci: Some(bci.clone()),
+    };
+    write_atomic(
+        &out_dir.join("analysis.json"),
+        serde_json::to_string_pretty(&value)
+            .expect("an analysis serialises")
+            .as_bytes(),
+    )?;
+    let by_day: Vec<(f64, f64)> = bci
+        .success_by_day
+        .iter()
+        .enumerate()
+        .map(|(d, &s)| (d as f64 + 1.0, s))
+        .collect();
+    plot::line_plot(
+        &out_dir,
+        "success_by_day",
+        "BCI learning curve",
+        "day",
+        "fraction of successful trials",
+        &[plot::PlotSeries::line("success", by_day)],
+    )?;
     let group_points = |g: &apical_analysis::bci::Groups| -> plot::PlotSeries {
         let mut series = plot::PlotSeries::line("", Vec::new());
         for (x, stat) in [(-1.0, &g.p_minus), (0.0, &g.p0), (1.0, &g.p_plus)] {
@@ -593,9 +664,23 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
     };
     let mut vec_series = group_points(&bci.vectorization);
     vec_series.name = "vectorization (95% interval over units)".into();
-    plot::line_plot(&out_dir, "vectorization", "Residual on error decrease − increase, by ensemble (−1 = P−, 0 = P0, +1 = P+)", "ensemble", "Δ z-residual", &[vec_series])?;
+    plot::line_plot(
+        &out_dir,
+        "vectorization",
+        "Residual on error decrease − increase, by ensemble (−1 = P−, 0 = P0, +1 = P+)",
+        "ensemble",
+        "Δ z-residual",
+        &[vec_series],
+    )?;
     let mut rate_series = group_points(&bci.rate_change);
     rate_series.name = "rate change, late days − day 1".into();
-    plot::line_plot(&out_dir, "rate_change", "Rate change by ensemble (−1 = P−, 0 = P0, +1 = P+)", "ensemble", "Δ rate", &[rate_series])?;
+    plot::line_plot(
+        &out_dir,
+        "rate_change",
+        "Rate change by ensemble (−1 = P−, 0 = P0, +1 = P+)",
+        "ensemble",
+        "Δ rate",
+        &[rate_series],
+    )?;
     Ok(value)
 }

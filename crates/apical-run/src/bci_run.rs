@@ -151,7 +151,11 @@ impl DayArrays {
             )?;
             written.push(format!("{name}.npy"));
         }
-        npy::write_i64(&dir.join("mask.npy"), &[self.trials, self.steps], &self.mask)?;
+        npy::write_i64(
+            &dir.join("mask.npy"),
+            &[self.trials, self.steps],
+            &self.mask,
+        )?;
         written.push("mask.npy".into());
         Ok(written)
     }
@@ -272,7 +276,8 @@ impl<'a> Loop<'a> {
         }
         let (slope, offset) = soma_fit.solve();
         let units = slope.len();
-        let tensor = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [units]), &self.device);
+        let tensor =
+            |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [units]), &self.device);
         self.net = self
             .net
             .clone()
@@ -295,8 +300,9 @@ impl<'a> Loop<'a> {
         for (day, path) in all.iter().rev() {
             match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
                 Ok(()) => {
-                    let text = std::fs::read_to_string(self.dir.join("calibration.json"))
-                        .map_err(|e| RunError::resume(&self.dir, format!("calibration.json: {e}")))?;
+                    let text = std::fs::read_to_string(self.dir.join("calibration.json")).map_err(
+                        |e| RunError::resume(&self.dir, format!("calibration.json: {e}")),
+                    )?;
                     self.calibration = Some(serde_json::from_str(&text).map_err(|e| {
                         RunError::resume(&self.dir, format!("calibration.json: {e}"))
                     })?);
@@ -429,22 +435,20 @@ impl<'a> Loop<'a> {
     ) -> Result<(bool, usize), RunError> {
         let task = self.task;
         let calibration = self.calibration.clone().expect("calibrated before trials");
-        let mut rng =
-            SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
+        let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
         let mut trial = BciTrial::new();
         let units = arrays.units;
         for step in 0..task.max_steps {
             let input = self.input(task.angle(trial.bin()));
-            let rates = self.learner.act(&self.net, input, &mut rng).expect("the BCI rules learn from reward");
+            let rates = self
+                .learner
+                .act(&self.net, input, &mut rng)
+                .expect("the BCI rules learn from reward");
             let rates = host(rates[0].clone());
             let outcome = trial.observe(task, &calibration, &self.ensembles, &rates);
             let (net, _) = self
                 .learner
-                .reinforce(
-                    self.net.clone(),
-                    &[-outcome.error_change as f32],
-                    &mut rng,
-                )
+                .reinforce(self.net.clone(), &[-outcome.error_change as f32], &mut rng)
                 .expect("the BCI rules learn from reward");
             self.net = net;
             let state = self
@@ -651,8 +655,11 @@ impl<'a> Loop<'a> {
                 .iter()
                 .map(|d| (d.day as f64, self.task.chance))
                 .collect();
-            let success: Vec<(f64, f64)> =
-                self.days.iter().map(|d| (d.day as f64, d.success)).collect();
+            let success: Vec<(f64, f64)> = self
+                .days
+                .iter()
+                .map(|d| (d.day as f64, d.success))
+                .collect();
             plot::line_plot(
                 &self.dir.join("plots"),
                 "success_by_day",

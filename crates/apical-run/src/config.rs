@@ -251,7 +251,6 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         self.task.validate().map_err(|e| e.in_section("task"))?;
         self.model.validate().map_err(|e| e.in_section("model"))?;
-        self.rule.validate_with(&self.model)?;
         match (&self.task, &self.model) {
             (TaskConfig::Bci(task), ModelConfig::Bci(model)) => task
                 .check_units(model.units)
@@ -276,6 +275,7 @@ impl ExperimentConfig {
             }
             _ => {}
         }
+        self.rule.validate_with(&self.model)?;
         self.optimizer
             .validate()
             .map_err(|e| e.in_section("optimizer"))?;

@@ -164,7 +164,10 @@ impl BciConfig {
         if self.channels < 2 {
             return Err(InvalidParameter::new(
                 "channels",
-                format!("needs at least 2 orientation channels, got {}", self.channels),
+                format!(
+                    "needs at least 2 orientation channels, got {}",
+                    self.channels
+                ),
             ));
         }
         check::positive("tuning", self.tuning)
@@ -451,7 +454,11 @@ mod tests {
         (0..n)
             .map(|_| {
                 (0..task.max_steps)
-                    .map(|_| (0..units).map(|_| 0.5 + 0.1 * rng.normal() as f32).collect())
+                    .map(|_| {
+                        (0..units)
+                            .map(|_| 0.5 + 0.1 * rng.normal() as f32)
+                            .collect()
+                    })
                     .collect()
             })
             .collect()

@@ -1,0 +1,204 @@
+//! End-to-end tests of the BCI credit task: the closed loop, its recordings, resume, the
+//! analysis, the conditions, and refused configs.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(path)).unwrap()
+}
+
+/// A short BCI run: `days` days of 60 trials, a 30-trial baseline.
+fn bci_run(dir: &Path, config: &str, days: usize, extra: &[&str]) -> std::process::Output {
+    let days = format!("task.days={days}");
+    let mut args = vec![
+        "run",
+        config,
+        "--set",
+        &days,
+        "--set",
+        "task.trials_per_day=60",
+        "--set",
+        "task.baseline_trials=30",
+        "--set",
+        "training.seed=100",
+    ];
+    args.extend_from_slice(extra);
+    let dir = dir.to_str().unwrap().to_string();
+    args.extend_from_slice(&["--out", &dir]);
+    apical(&args)
+}
+
+fn f32s(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
+}
+
+#[test]
+fn the_dendritic_rule_learns_the_task_and_writes_what_the_analysis_reads() {
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    ok(&bci_run(
+        &dir,
+        "configs/bci_dendritic.toml",
+        3,
+        &["--set", "training.learning_rate=1e-3"],
+    ));
+    let summary = json(&dir.join("summary.json"));
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["chance"], 0.3);
+    assert!(summary["threshold"].as_f64().unwrap() > 0.0);
+    let by_day: Vec<f64> = summary["success_by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(by_day.len(), 3);
+    assert_eq!(summary["rewards_per_day"].as_array().unwrap().len(), 3);
+    let late = summary["late_success"].as_f64().unwrap();
+    assert!(
+        late >= 0.6 && late > by_day[0] + 0.2,
+        "the dendritic rule should learn: {by_day:?}"
+    );
+    // Recordings: [trials, steps, units], NaN exactly where the mask says the step did not run.
+    let day = dir.join("activity/day-01");
+    let (shape, residual) = f32s(&day.join("residual.npy"));
+    assert_eq!(shape, vec![60, 30, 32]);
+    let mask_bytes = std::fs::read(day.join("mask.npy")).unwrap();
+    let mask = npyz::NpyFile::new(&mask_bytes[..])
+        .unwrap()
+        .into_vec::<i64>()
+        .unwrap();
+    for (at, &m) in mask.iter().enumerate() {
+        let cell = &residual[at * 32..(at + 1) * 32];
+        assert_eq!(m == 1, cell.iter().all(|v| v.is_finite()), "step {at}");
+    }
+    let ens_bytes = std::fs::read(dir.join("ensembles.npy")).unwrap();
+    let ens = npyz::NpyFile::new(&ens_bytes[..])
+        .unwrap()
+        .into_vec::<i64>()
+        .unwrap();
+    assert_eq!(ens.iter().filter(|&&e| e == 1).count(), 4);
+    assert_eq!(ens.iter().filter(|&&e| e == -1).count(), 4);
+    assert!(dir.join("plots/success_by_day.png").is_file());
+
+    // The analysis: the signed residuals of a learning network.
+    ok(&apical(&["analyze", dir.to_str().unwrap()]));
+    let analysis = json(&dir.join("analysis/analysis.json"));
+    let bci = &analysis["bci"];
+    assert_eq!(bci["success_by_day"].as_array().unwrap().len(), 3);
+    for key in ["rate_change", "vectorization"] {
+        for group in ["p_plus", "p_minus", "p0"] {
+            for field in ["mean", "ci_low", "ci_high"] {
+                assert!(bci[key][group][field].is_number(), "{key}.{group}.{field}");
+            }
+        }
+    }
+    assert!(bci["vectorization"]["p_plus"]["ci_low"].as_f64().unwrap() > 0.0);
+    assert!(bci["vectorization"]["p_minus"]["ci_high"].as_f64().unwrap() < 0.0);
+    for key in ["decode_reward", "decode_outcome_before"] {
+        for field in ["accuracy", "ci_low", "ci_high", "shuffled"] {
+            assert!(bci[key][field].is_number(), "{key}.{field}: {}", bci[key]);
+        }
+    }
+    assert!(bci["decode_reward"]["accuracy"].as_f64().unwrap() > 0.6);
+    assert!(dir.join("analysis/vectorization.svg").is_file());
+}
+
+#[test]
+fn apical_inhibition_and_anaesthesia_take_away_the_teaching_signal() {
+    let tmp = tempdir().unwrap();
+    for (name, set) in [
+        ("inhibition", "model.apical_inhibition=1"),
+        ("anaesthesia", "model.engagement=0"),
+    ] {
+        let dir = tmp.path().join(name);
+        ok(&bci_run(
+            &dir,
+            "configs/bci_dendritic.toml",
+            3,
+            &["--set", "training.learning_rate=1e-3", "--set", set],
+        ));
+        let summary = json(&dir.join("summary.json"));
+        let late = summary["late_success"].as_f64().unwrap();
+        assert!(
+            late < 0.45,
+            "{name}: late success {late} should stay near chance"
+        );
+    }
+}
+
+#[test]
+fn a_resumed_bci_run_repeats_the_uninterrupted_one() {
+    let tmp = tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let parts = tmp.path().join("parts");
+    let config = "configs/bci_reward-broadcast.toml";
+    ok(&bci_run(&whole, config, 3, &[]));
+    let halted = bci_run(&parts, config, 3, &["--halt-after", "1"]);
+    assert!(!halted.status.success());
+    assert!(!parts.join("summary.json").exists());
+    ok(&apical(&["resume", parts.to_str().unwrap()]));
+    for file in ["metrics.csv", "trials.csv"] {
+        assert_eq!(read(&whole.join(file)), read(&parts.join(file)), "{file}");
+    }
+    for day in ["day-02", "day-03"] {
+        let a = std::fs::read(whole.join("activity").join(day).join("residual.npy")).unwrap();
+        let b = std::fs::read(parts.join("activity").join(day).join("residual.npy")).unwrap();
+        assert!(a == b, "{day} recordings differ after resume");
+    }
+}
+
+#[test]
+fn mismatched_bci_configs_are_refused_naming_the_key() {
+    let tmp = tempdir().unwrap();
+    for (set, key) in [
+        ("rule.kind=\"backprop\"", "rule.kind"),
+        ("task.p_plus=30", "task.p_plus"),
+        ("task.chance=1.5", "task.chance"),
+        ("model.engagement=-1", "model.engagement"),
+    ] {
+        let dir = tmp.path().join("refused");
+        let out = bci_run(
+            &dir,
+            "configs/bci_reward-broadcast.toml",
+            1,
+            &["--set", set],
+        );
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+        assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
+        assert!(!dir.exists(), "{set}: nothing may be written");
+    }
+}
+
+#[test]
+fn the_bci_task_and_model_go_together() {
+    let tmp = tempdir().unwrap();
+    for (task, model) in [("bci", "gfn"), ("digits", "bci")] {
+        let config = tmp.path().join(format!("{task}-{model}.toml"));
+        std::fs::write(
+            &config,
+            format!("[task]\nkind = \"{task}\"\n[model]\nkind = \"{model}\"\n[rule]\nkind = \"reward-broadcast\"\n"),
+        )
+        .unwrap();
+        let dir = tmp.path().join("refused");
+        let out = apical(&[
+            "run",
+            config.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("model.kind"), "{}", stderr(&out));
+        assert!(!dir.exists());
+    }
+}
