@@ -139,22 +139,43 @@ fn apical_inhibition_and_anaesthesia_take_away_the_teaching_signal() {
 
 #[test]
 fn a_resumed_bci_run_repeats_the_uninterrupted_one() {
+    // Every rule state crosses the checkpoint: credit statistics (dendritic), eligibility
+    // traces and reward baseline (broadcast with the reward signal).
     let tmp = tempdir().unwrap();
-    let whole = tmp.path().join("whole");
-    let parts = tmp.path().join("parts");
-    let config = "configs/bci_reward-broadcast.toml";
-    ok(&bci_run(&whole, config, 3, &[]));
-    let halted = bci_run(&parts, config, 3, &["--halt-after", "1"]);
-    assert!(!halted.status.success());
-    assert!(!parts.join("summary.json").exists());
-    ok(&apical(&["resume", parts.to_str().unwrap()]));
-    for file in ["metrics.csv", "trials.csv"] {
-        assert_eq!(read(&whole.join(file)), read(&parts.join(file)), "{file}");
-    }
-    for day in ["day-02", "day-03"] {
-        let a = std::fs::read(whole.join("activity").join(day).join("residual.npy")).unwrap();
-        let b = std::fs::read(parts.join("activity").join(day).join("residual.npy")).unwrap();
-        assert!(a == b, "{day} recordings differ after resume");
+    for (name, config, extra) in [
+        (
+            "dendritic",
+            "configs/bci_dendritic.toml",
+            "rule.credit_rate=0.02",
+        ),
+        (
+            "reward",
+            "configs/bci_reward-broadcast.toml",
+            "rule.signal=\"reward\"",
+        ),
+    ] {
+        let whole = tmp.path().join(format!("{name}-whole"));
+        let parts = tmp.path().join(format!("{name}-parts"));
+        let lr = ["--set", extra, "--set", "training.learning_rate=0.01"];
+        ok(&bci_run(&whole, config, 3, &lr));
+        let mut halt = lr.to_vec();
+        halt.extend_from_slice(&["--halt-after", "1"]);
+        let halted = bci_run(&parts, config, 3, &halt);
+        assert!(!halted.status.success());
+        assert!(!parts.join("summary.json").exists());
+        ok(&apical(&["resume", parts.to_str().unwrap()]));
+        for file in ["metrics.csv", "trials.csv"] {
+            assert_eq!(
+                read(&whole.join(file)),
+                read(&parts.join(file)),
+                "{name}: {file}"
+            );
+        }
+        for day in ["day-02", "day-03"] {
+            let a = std::fs::read(whole.join("activity").join(day).join("residual.npy")).unwrap();
+            let b = std::fs::read(parts.join("activity").join(day).join("residual.npy")).unwrap();
+            assert!(a == b, "{name}: {day} recordings differ after resume");
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Pools the BCI runs of experiments/bci/run.sh over seeds (standard library only).
+"""Pools the BCI sweep of experiments/bci/run.sh over seeds (standard library only).
 
 Per condition: success by day (mean and 95% t-interval over seeds), late success, trials to
 reach the dendritic rule's day-3 success, rate change and vectorization per ensemble (units
 pooled over seeds, 95% t-interval; and how many seeds have the sign of P+ > 0 / P- < 0), and
 decoding accuracies with their shuffle controls (mean over seeds)."""
-import json, math, os, statistics, sys
+import csv, json, math, os, statistics, sys
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
         9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.0, 120: 1.98}
@@ -28,28 +28,94 @@ def fmt(iv, digits=2):
     m, lo, hi = iv
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
+CONDITION_ORDER = ["dendritic", "inhibition", "anaesthesia", "broadcast", "broadcast_reward",
+                   "untrained", "dendritic_3+5", "dendritic_tuned", "broadcast_tuned",
+                   "broadcast_reward_tuned"]
+
 def load(out):
+    """{condition: [(summary, bci analysis)]} from the sweep's runs/<point>/ directories."""
     runs = {}
-    for cond in sorted(os.listdir(out)):
-        cdir = os.path.join(out, cond)
-        if not os.path.isdir(cdir):
+    root = os.path.join(out, "runs")
+    with open(os.path.join(out, "points.csv"), newline="") as f:
+        points = [(row["point"], row["condition"]) for row in csv.DictReader(f)]
+    for point, cond in points:
+        d = os.path.join(root, point)
+        try:
+            s = json.load(open(os.path.join(d, "summary.json")))
+            a = json.load(open(os.path.join(d, "analysis", "analysis.json")))["bci"]
+        except (OSError, KeyError, ValueError):
             continue
-        for seed in sorted(os.listdir(cdir)):
-            d = os.path.join(cdir, seed)
-            try:
-                s = json.load(open(os.path.join(d, "summary.json")))
-                a = json.load(open(os.path.join(d, "analysis", "analysis.json")))["bci"]
-            except (OSError, KeyError, ValueError):
-                continue
-            runs.setdefault(cond, []).append((s, a))
-    return runs
+        runs.setdefault(cond, []).append((s, a))
+    order = {c: i for i, c in enumerate(CONDITION_ORDER)}
+    return dict(sorted(runs.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#7f7f7f", "#17becf",
+           "#bcbd22", "#8c564b", "#e377c2"]
+
+def svg_lines(path, title, xlabel, ylabel, series, ylim):
+    """series: [(name, [(x, mean, lo, hi)])] → a line plot with interval bands."""
+    w, h, l, r, t, b = 720, 420, 60, 170, 40, 50
+    xs = [x for _, pts in series for x, *_ in pts]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = ylim
+    X = lambda x: l + (x - x0) / ((x1 - x0) or 1) * (w - l - r)
+    Y = lambda y: h - b - (min(max(y, y0), y1) - y0) / (y1 - y0) * (h - t - b)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w/2}" y="20" text-anchor="middle" font-size="14">{title}</text>',
+           f'<line x1="{l}" y1="{h-b}" x2="{w-r}" y2="{h-b}" stroke="black"/>',
+           f'<line x1="{l}" y1="{t}" x2="{l}" y2="{h-b}" stroke="black"/>',
+           f'<text x="{(l+w-r)/2}" y="{h-12}" text-anchor="middle">{xlabel}</text>',
+           f'<text x="15" y="{(t+h-b)/2}" text-anchor="middle" transform="rotate(-90 15 {(t+h-b)/2})">{ylabel}</text>']
+    for k in range(6):
+        y = y0 + (y1 - y0) * k / 5
+        out.append(f'<text x="{l-6}" y="{Y(y)+4}" text-anchor="end">{y:.2g}</text>')
+        out.append(f'<line x1="{l}" y1="{Y(y)}" x2="{w-r}" y2="{Y(y)}" stroke="#eee"/>')
+    for x in sorted(set(xs)):
+        out.append(f'<text x="{X(x)}" y="{h-b+16}" text-anchor="middle">{x:g}</text>')
+    for i, (name, pts) in enumerate(series):
+        c = COLOURS[i % len(COLOURS)]
+        band = [(x, lo, hi) for x, _, lo, hi in pts if math.isfinite(lo) and math.isfinite(hi)]
+        if band:
+            poly = [f"{X(x)},{Y(hi)}" for x, _, hi in band] + [f"{X(x)},{Y(lo)}" for x, lo, _ in reversed(band)]
+            out.append(f'<polygon points="{" ".join(poly)}" fill="{c}" fill-opacity="0.15" stroke="none"/>')
+        out.append(f'<polyline points="{" ".join(f"{X(x)},{Y(m)}" for x, m, *_ in pts)}" fill="none" stroke="{c}" stroke-width="2"/>')
+        for x, m, *_ in pts:
+            out.append(f'<circle cx="{X(x)}" cy="{Y(m)}" r="3" fill="{c}"/>')
+        out.append(f'<text x="{w-r+10}" y="{t+16*i+10}" fill="{c}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+def plots(out, runs):
+    series = []
+    for cond, rs in runs.items():
+        days = len(rs[0][0]["success_by_day"])
+        series.append((cond, [(d + 1, *interval([s["success_by_day"][d] for s, _ in rs])) for d in range(days)]))
+    svg_lines(os.path.join(out, "report_success_by_day.svg"), "BCI learning curves (mean, 95% interval over seeds)",
+              "day", "fraction of successful trials", series, (0, 1))
+    for key, title in [("vectorization", "Vectorization by ensemble (units pooled over seeds)"),
+                       ("rate_change", "Rate change, late days − day 1, by ensemble")]:
+        series = []
+        for cond, rs in runs.items():
+            pts = []
+            for x, g in [(-1, "p_minus"), (0, "p0"), (1, "p_plus")]:
+                pts.append((x, *interval([u for _, a in rs for u in a[key][g]["units"]])))
+            series.append((cond, pts))
+        lo = min(min(p[1] for p in pts) for _, pts in series)
+        hi = max(max(p[1] for p in pts) for _, pts in series)
+        pad = 0.1 * (hi - lo or 1)
+        svg_lines(os.path.join(out, f"report_{key}.svg"), title, "ensemble (−1 = P−, 0 = P0, +1 = P+)",
+                  "Δ z-residual" if key == "vectorization" else "Δ rate", series, (lo - pad, hi + pad))
 
 def main(out):
     runs = load(out)
+    plots(out, runs)
     print("# BCI experiment — results\n")
     if os.path.exists(os.path.join(out, "elapsed.txt")):
         print(open(os.path.join(out, "elapsed.txt")).read().strip() + "\n")
-    print("Means over seeds with 95% t-intervals; `chance` is the calibrated level.\n")
+    print("Means over seeds with 95% t-intervals; `chance` is the calibrated level. Plots: "
+          "report_success_by_day.svg, report_vectorization.svg, report_rate_change.svg.\n")
     print("| condition | seeds | chance | day 1 | day 3 | late success (days 9–10) | late − chance, min over seeds |")
     print("|---|---|---|---|---|---|---|")
     for cond, rs in runs.items():
@@ -95,4 +161,4 @@ def main(out):
               f"{col('decode_outcome_before', 'accuracy')} | {col('decode_outcome_before', 'shuffled')} | {'; '.join(notes)[:120]} |")
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs/experiments/bci")
+    main(sys.argv[1] if len(sys.argv) > 1 else "sweeps/bci")

@@ -741,6 +741,15 @@ fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
 
 fn report(run: &apical_run::RunSummary) {
     let summary = &run.summary;
+    if let (Some(late), Some(chance)) = (summary.late_success, summary.chance) {
+        println!(
+            "late success {late:.2} (chance {chance}) after {} trial steps ({:.1} s); run directory: {}",
+            summary.steps,
+            summary.wall_seconds,
+            run.dir.display()
+        );
+        return;
+    }
     println!(
         "test accuracy {:.4} after {} steps ({:.1} s); run directory: {}",
         summary.test_accuracy.unwrap_or(f64::NAN),

@@ -98,6 +98,17 @@ rules! {
     RewardBroadcast(RewardBroadcastConfig) = "reward-broadcast";
 }
 
+impl RuleConfig {
+    /// The scalar a closed-loop task hands this rule each step: the broadcast rule's
+    /// `signal`; the error decrease for every other rule.
+    pub fn closed_loop_signal(&self) -> crate::ClosedLoopSignal {
+        match self {
+            RuleConfig::RewardBroadcast(c) => c.signal,
+            _ => crate::ClosedLoopSignal::ErrorChange,
+        }
+    }
+}
+
 impl Default for RuleConfig {
     fn default() -> Self {
         RuleConfig::Backprop(BackpropConfig {})

@@ -38,6 +38,30 @@ pub struct RewardBroadcastConfig {
     /// Rate of the running reward baseline R̄ in closed-loop (reward-only) learning, in (0, 1].
     #[serde(default = "default_baseline_rate")]
     pub baseline_rate: f64,
+    /// On the bci model: the scalar broadcast to every unit — "error-change" (the error
+    /// decrease every step, the same signal the dendritic rule's tufts receive) or "reward"
+    /// (1 at a hit, else 0: a neuromodulator; credit through eligibility traces).
+    #[serde(default)]
+    pub signal: ClosedLoopSignal,
+    /// On the bci model with `signal = "reward"`: per-step decay λ of the eligibility traces,
+    /// in [0, 1).
+    #[serde(default = "default_trace_decay")]
+    pub trace_decay: f64,
+}
+
+/// The scalar a closed-loop task hands a reward-only rule each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClosedLoopSignal {
+    /// The error decrease of this step.
+    #[default]
+    ErrorChange,
+    /// The reward of this step (1 at a hit, 0 otherwise).
+    Reward,
+}
+
+fn default_trace_decay() -> f64 {
+    0.9
 }
 
 /// How `reward-broadcast` turns the reward into an update.
@@ -68,6 +92,8 @@ impl Default for RewardBroadcastConfig {
             variant: RewardVariant::default(),
             repeats: default_repeats(),
             baseline_rate: default_baseline_rate(),
+            signal: ClosedLoopSignal::default(),
+            trace_decay: default_trace_decay(),
         }
     }
 }
@@ -82,7 +108,8 @@ impl RewardBroadcastConfig {
                 format!("must be at least 2, got {}", self.repeats),
             ));
         }
-        check::in_range("baseline_rate", self.baseline_rate, 0.0, 1.0, true, true)
+        check::in_range("baseline_rate", self.baseline_rate, 0.0, 1.0, true, true)?;
+        check::in_range("trace_decay", self.trace_decay, 0.0, 1.0, false, false)
     }
 }
 
@@ -345,11 +372,17 @@ impl RuleSpec for RewardBroadcastConfig {
     }
     fn for_bci(
         &self,
-        _: &apical_nn::BciNetwork,
+        net: &apical_nn::BciNetwork,
         _: &Device,
     ) -> Option<BoxedRule<apical_nn::BciNetwork>> {
-        (self.variant == RewardVariant::NodePerturbation)
-            .then(|| Box::new(crate::BroadcastCredit::default()) as BoxedRule<_>)
+        (self.variant == RewardVariant::NodePerturbation).then(|| {
+            Box::new(crate::BroadcastCredit::new(
+                net,
+                self.signal,
+                self.trace_decay,
+                self.baseline_rate,
+            )) as BoxedRule<_>
+        })
     }
     fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
         Some(match self.variant {

@@ -1,6 +1,7 @@
 //! The closed loop of the BCI task (`task.kind = "bci"`, `model.kind = "bci"`): a baseline
 //! block calibrates the decoder, then days of trials in which the network acts, the cursor
-//! moves, and the rule learns from the error decrease alone (`Learner::act` / `reinforce`).
+//! moves, and the rule learns from one scalar a step — the error decrease, or (broadcast with
+//! `rule.signal = "reward"`) the reward alone — through `Learner::act` / `reinforce`.
 //!
 //! Writes, besides `config.toml`:
 //! - `calibration.json` (per-unit baseline statistics, θ, the baseline hit rate) and
@@ -18,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use apical_learn::{build_bci_rule, Learner};
+use apical_learn::{build_bci_rule, ClosedLoopSignal, Learner};
 use apical_nn::{BciNetwork, BciParams, ModelConfig, SeededRng};
 use apical_tasks::bci::{BciConfig, BciTrial, Calibration};
 use apical_tasks::TaskConfig;
@@ -438,6 +439,12 @@ impl<'a> Loop<'a> {
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
         let mut trial = BciTrial::new();
         let units = arrays.units;
+        // What the rule is told each step: the error decrease, or the reward alone.
+        let kind = self.config.rule.closed_loop_signal();
+        let signal = |step: &apical_tasks::bci::BciStep| match kind {
+            ClosedLoopSignal::ErrorChange => -step.error_change as f32,
+            ClosedLoopSignal::Reward => f32::from(u8::from(step.hit)),
+        };
         for step in 0..task.max_steps {
             let input = self.input(task.angle(trial.bin()));
             let rates = self
@@ -448,7 +455,7 @@ impl<'a> Loop<'a> {
             let outcome = trial.observe(task, &calibration, &self.ensembles, &rates);
             let (net, _) = self
                 .learner
-                .reinforce(self.net.clone(), &[-outcome.error_change as f32], &mut rng)
+                .reinforce(self.net.clone(), &[signal(&outcome)], &mut rng)
                 .expect("the BCI rules learn from reward");
             self.net = net;
             let state = self

@@ -140,7 +140,9 @@ impl TrainingConfig {
             check::at_least_one("epochs", epochs)?;
         }
         check::at_least_one("batch_size", self.batch_size)?;
-        check::positive("learning_rate", self.learning_rate)?;
+        // 0 (no learning) is refused for every task but the closed loop's untrained baseline
+        // (`ExperimentConfig::validate`).
+        check::non_negative("learning_rate", self.learning_rate)?;
         for (key, value) in [
             ("eval_every", self.eval_every),
             ("checkpoint_every", self.checkpoint_every),
@@ -251,6 +253,12 @@ impl ExperimentConfig {
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         self.task.validate().map_err(|e| e.in_section("task"))?;
         self.model.validate().map_err(|e| e.in_section("model"))?;
+        if self.training.learning_rate == 0.0 && !self.task.is_closed_loop() {
+            return Err(InvalidParameter::new(
+                "training.learning_rate",
+                "must be > 0 (0, no learning, is only meaningful for the bci task's untrained baseline)",
+            ));
+        }
         match (&self.task, &self.model) {
             (TaskConfig::Bci(task), ModelConfig::Bci(model)) => task
                 .check_units(model.units)
