@@ -176,3 +176,54 @@ fn wgpu_without_an_adapter_fails_cleanly_before_any_work() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!out_dir.exists());
 }
+
+#[test]
+fn the_bci_closed_loop_runs_the_same_trials_on_ndarray_and_wgpu() {
+    // One short day: the cursor's bins are discontinuous in the rates, so agreement means the
+    // same trial outcomes, and recordings within float tolerance.
+    let tmp = tempdir().unwrap();
+    let run = |dir: &std::path::Path, backend: &str| {
+        apical(&[
+            "run",
+            "configs/bci_dendritic.toml",
+            "--set",
+            "task.days=1",
+            "--set",
+            "task.trials_per_day=10",
+            "--set",
+            "task.baseline_trials=10",
+            "--backend",
+            backend,
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let (cpu, gpu) = (tmp.path().join("cpu"), tmp.path().join("gpu"));
+    ok(&run(&cpu, "ndarray"));
+    let out = run(&gpu, "wgpu");
+    if out.status.code() == Some(2)
+        && stderr(&out).contains("no usable GPU adapter")
+        && !wgpu_required()
+    {
+        eprintln!("skipping: no wgpu adapter here");
+        return;
+    }
+    ok(&out);
+    let read = |d: &std::path::Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    assert_eq!(read(&cpu, "trials.csv"), read(&gpu, "trials.csv"));
+    let values = |d: &std::path::Path| -> Vec<f32> {
+        let bytes = std::fs::read(d.join("activity/day-01/residual.npy")).unwrap();
+        npyz::NpyFile::new(&bytes[..])
+            .unwrap()
+            .into_vec::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (values(&cpu), values(&gpu));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-4 * x.abs().max(1.0),
+            "residual {x} vs {y}"
+        );
+    }
+}

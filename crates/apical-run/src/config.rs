@@ -142,7 +142,15 @@ impl TrainingConfig {
         check::at_least_one("batch_size", self.batch_size)?;
         // 0 (no learning) is refused for every task but the closed loop's untrained baseline
         // (`ExperimentConfig::validate`).
-        check::non_negative("learning_rate", self.learning_rate)?;
+        if !(self.learning_rate.is_finite() && self.learning_rate >= 0.0) {
+            return Err(InvalidParameter::new(
+                "learning_rate",
+                format!(
+                    "must be > 0 (0 only for the bci task's untrained baseline), got {}",
+                    self.learning_rate
+                ),
+            ));
+        }
         for (key, value) in [
             ("eval_every", self.eval_every),
             ("checkpoint_every", self.checkpoint_every),
