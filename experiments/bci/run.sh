@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The BCI credit-assignment experiment (Francioni et al. 2026) in one command:
 #   experiments/bci/run.sh [SWEEP_DIR]        (default: sweeps/bci)
-# Runs configs/sweeps/bci.toml (7 conditions × seeds 0–4; rerunning resumes), analyses every
+# Runs configs/sweeps/bci.toml (10 conditions × seeds 0–4; rerunning resumes), analyses every
 # run with `apical analyze`, collects late_success with intervals, and pools the seeds into
 # SWEEP_DIR/report.md and report_*.svg (summarise.py, Python standard library only).
 set -euo pipefail

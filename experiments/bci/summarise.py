@@ -43,6 +43,8 @@ def load(out):
         try:
             s = json.load(open(os.path.join(d, "summary.json")))
             a = json.load(open(os.path.join(d, "analysis", "analysis.json")))["bci"]
+            with open(os.path.join(d, "trials.csv"), newline="") as f:
+                s["_trials"] = [int(row["success"]) for row in csv.DictReader(f)]
         except (OSError, KeyError, ValueError):
             continue
         runs.setdefault(cond, []).append((s, a))
@@ -108,6 +110,15 @@ def plots(out, runs):
         svg_lines(os.path.join(out, f"report_{key}.svg"), title, "ensemble (−1 = P−, 0 = P0, +1 = P+)",
                   "Δ z-residual" if key == "vectorization" else "Δ rate", series, (lo - pad, hi + pad))
 
+WINDOW = 50
+
+def trials_to(successes, target):
+    """Trials until the mean success of the last WINDOW trials first reaches `target`."""
+    for end in range(WINDOW, len(successes) + 1):
+        if statistics.fmean(successes[end - WINDOW:end]) >= target:
+            return end
+    return None
+
 def main(out):
     runs = load(out)
     plots(out, runs)
@@ -116,28 +127,30 @@ def main(out):
         print(open(os.path.join(out, "elapsed.txt")).read().strip() + "\n")
     print("Means over seeds with 95% t-intervals; `chance` is the calibrated level. Plots: "
           "report_success_by_day.svg, report_vectorization.svg, report_rate_change.svg.\n")
-    print("| condition | seeds | chance | day 1 | day 3 | late success (days 9–10) | late − chance, min over seeds |")
+    n_days = len(next(iter(runs.values()))[0][0]["success_by_day"])
+    mid = min(2, n_days - 1)
+    late_days = f"days {max(1, n_days - 1)}–{n_days}" if n_days > 1 else "day 1"
+    print(f"| condition | seeds | chance | day 1 | day {mid + 1} | late success ({late_days}) | late − chance, range over seeds |")
     print("|---|---|---|---|---|---|---|")
     for cond, rs in runs.items():
         days = [s["success_by_day"] for s, _ in rs]
         late = [s["late_success"] for s, _ in rs]
         chance = rs[0][0]["chance"]
         print(f"| {cond} | {len(rs)} | {chance} | {fmt(interval([d[0] for d in days]))} | "
-              f"{fmt(interval([d[2] for d in days]))} | {fmt(interval(late))} | {min(late) - chance:+.2f} |")
+              f"{fmt(interval([d[mid] for d in days]))} | {fmt(interval(late))} | "
+              f"{min(late) - chance:+.2f} … {max(late) - chance:+.2f} |")
     if "dendritic" in runs:
-        target = statistics.fmean(s["success_by_day"][2] for s, _ in runs["dendritic"])
-        tpd = 100
-        print(f"\nTrials to reach the dendritic rule's mean day-3 success ({target:.2f}), first day whose success reaches it × trials per day:\n")
-        print("| condition | per seed | mean |")
+        target = statistics.fmean(s["success_by_day"][min(2, len(s["success_by_day"]) - 1)]
+                                  for s, _ in runs["dendritic"])
+        print(f"\nTrials until the success over the last {WINDOW} trials first reaches the dendritic rule's "
+              f"mean day-3 success ({target:.2f}) (from trials.csv; `—`: never):\n")
+        print("| condition | per seed | mean (seeds that reached it) |")
         print("|---|---|---|")
         for cond, rs in runs.items():
-            per = []
-            for s, _ in rs:
-                hit = [i for i, v in enumerate(s["success_by_day"]) if v >= target]
-                per.append((hit[0] + 1) * tpd if hit else None)
+            per = [trials_to(s["_trials"], target) for s, _ in rs]
             reached = [p for p in per if p is not None]
-            mean = f"{statistics.fmean(reached):.0f}" if len(reached) == len(per) else "not reached in every seed"
-            print(f"| {cond} | {per} | {mean} |")
+            mean = f"{statistics.fmean(reached):.0f} ({len(reached)}/{len(per)})" if reached else "never"
+            print(f"| {cond} | {', '.join('—' if p is None else str(p) for p in per)} | {mean} |")
     for key, title in [("rate_change", "Rate change, late days − day 1"),
                        ("vectorization", "Vectorization: z-residual on error-decrease − error-increase steps")]:
         print(f"\n## {title} (units pooled over seeds)\n")

@@ -66,7 +66,7 @@ pub struct BciDecode {
     pub ci_high: f64,
     /// Mean accuracy with shuffled labels.
     pub shuffled: f64,
-    /// Trials decoded (half of each class).
+    /// Trials decoded (half of each class, matched within days).
     pub n_trials: usize,
 }
 
@@ -79,11 +79,13 @@ pub struct BciAnalysis {
     pub rate_change: Groups,
     /// Per-unit mean z-residual on error-decrease steps minus error-increase steps.
     pub vectorization: Groups,
-    /// Rewarded vs unrewarded trials from the residual vector at the outcome step (null with
-    /// fewer than `MIN_PER_CLASS` trials of either kind, with the reason in `notes`).
+    /// Rewarded vs unrewarded trials from the residual vector at the outcome step, classes
+    /// balanced within each day (null with fewer than `MIN_PER_CLASS` matched pairs, with the
+    /// reason in `notes`).
     pub decode_reward: Option<BciDecode>,
     /// Hits vs misses from the mean residual vector over the `window` steps before the
-    /// outcome step (trials with at least one such step).
+    /// outcome step (trials with at least one such step: hits on the first step are left
+    /// out), balanced within days.
     pub decode_outcome_before: Option<BciDecode>,
     /// Steps before the outcome averaged for `decode_outcome_before`.
     pub window: usize,
@@ -91,7 +93,7 @@ pub struct BciAnalysis {
     pub notes: Vec<String>,
 }
 
-/// Fewest trials per class for a decoding.
+/// Fewest matched (hit, miss) pairs for a decoding.
 pub const MIN_PER_CLASS: usize = 10;
 
 fn group_stat(values: Vec<f64>) -> GroupStat {
@@ -132,29 +134,40 @@ fn groups(per_unit: &[f64], ensembles: &[i64]) -> Groups {
     }
 }
 
-/// Decodes `labels` (0/1) from `features` after balancing the classes by subsampling.
+/// Decodes `labels` (0/1) from `features` after balancing the classes by subsampling within
+/// each `day` (so that the class is not confounded with the day's weights).
 fn balanced_decode(
     features: &DMatrix<f64>,
     labels: &[usize],
+    days: &[usize],
     config: &DecoderConfig,
 ) -> Result<BciDecode, String> {
-    let mut by_class = [Vec::new(), Vec::new()];
-    for (i, &l) in labels.iter().enumerate() {
-        by_class[l.min(1)].push(i);
-    }
-    let n = by_class[0].len().min(by_class[1].len());
-    if n < MIN_PER_CLASS {
-        return Err(format!(
-            "{} of one class and {} of the other; at least {MIN_PER_CLASS} of each are needed",
-            by_class[0].len(),
-            by_class[1].len()
-        ));
-    }
+    let n_days = days.iter().max().map_or(0, |d| d + 1);
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut rows = Vec::with_capacity(2 * n);
-    for class in &mut by_class {
-        class.shuffle(&mut rng);
-        rows.extend_from_slice(&class[..n]);
+    let mut rows = Vec::new();
+    let mut totals = [0usize; 2];
+    for day in 0..n_days {
+        let mut by_class = [Vec::new(), Vec::new()];
+        for (i, &l) in labels.iter().enumerate() {
+            if days[i] == day {
+                by_class[l.min(1)].push(i);
+            }
+        }
+        totals[0] += by_class[0].len();
+        totals[1] += by_class[1].len();
+        let n = by_class[0].len().min(by_class[1].len());
+        for class in &mut by_class {
+            class.shuffle(&mut rng);
+            rows.extend_from_slice(&class[..n]);
+        }
+    }
+    if rows.len() < 2 * MIN_PER_CLASS {
+        return Err(format!(
+            "{} matched pairs within days ({} trials of one class and {} of the other); at least {MIN_PER_CLASS} are needed",
+            rows.len() / 2,
+            totals[0],
+            totals[1]
+        ));
     }
     rows.sort_unstable();
     let x = DMatrix::from_fn(rows.len(), features.ncols(), |r, c| features[(rows[r], c)]);
@@ -243,8 +256,9 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
     for s in 0..n_steps {
         rows_of_trial[steps.trial[s]].push(s);
     }
-    let (mut at_outcome, mut outcome_labels) = (Vec::new(), Vec::new());
-    let (mut before, mut before_labels) = (Vec::new(), Vec::new());
+    let (mut at_outcome, mut outcome_labels, mut outcome_days) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut before, mut before_labels, mut before_days) = (Vec::new(), Vec::new(), Vec::new());
     for (t, rows) in rows_of_trial.iter().enumerate() {
         let Some((&last, earlier)) = rows.split_last() else {
             continue;
@@ -252,6 +266,7 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         let label = usize::from(steps.trials[t].1);
         at_outcome.push((0..units).map(|u| fit.z[(last, u)]).collect::<Vec<_>>());
         outcome_labels.push(label);
+        outcome_days.push(steps.trials[t].0);
         let window_rows = &earlier[earlier.len().saturating_sub(window)..];
         if !window_rows.is_empty() {
             before.push(
@@ -263,16 +278,19 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
                     .collect::<Vec<_>>(),
             );
             before_labels.push(label);
+            before_days.push(steps.trials[t].0);
         }
     }
     let matrix = |rows: &[Vec<f64>]| DMatrix::from_fn(rows.len(), units, |r, c| rows[r][c]);
     let mut notes = Vec::new();
-    let decode_reward = balanced_decode(&matrix(&at_outcome), &outcome_labels, config)
-        .map_err(|why| notes.push(format!("decode_reward: {why}")))
-        .ok();
-    let decode_outcome_before = balanced_decode(&matrix(&before), &before_labels, config)
-        .map_err(|why| notes.push(format!("decode_outcome_before: {why}")))
-        .ok();
+    let decode_reward =
+        balanced_decode(&matrix(&at_outcome), &outcome_labels, &outcome_days, config)
+            .map_err(|why| notes.push(format!("decode_reward: {why}")))
+            .ok();
+    let decode_outcome_before =
+        balanced_decode(&matrix(&before), &before_labels, &before_days, config)
+            .map_err(|why| notes.push(format!("decode_outcome_before: {why}")))
+            .ok();
     BciAnalysis {
         success_by_day,
         rate_change: groups(&rate_change, &steps.ensembles),

@@ -16,7 +16,7 @@
 //! apical          a_i = (1 − inhibition)·(γ·s·u_i + c·r_i) + σ_a·ζ
 //! residual        ρ_i = a_i − (k_i·r_i + m_i)
 //! basal           ΔW_ij = η·ρ_i·r_i(1 − r_i)·x_j,   Δb_i = η·ρ_i·r_i(1 − r_i)
-//! credit          C_i ← (1 − α)·C_i + α·(γs − γs̄)·(δ_i − δ̄_i),   V_i ← (1 − α)·V_i + α·(δ_i − δ̄_i)²,
+//! credit          C_i ← (1 − α)·C_i + α·(s − s̄)·(δ_i − δ̄_i),   V_i ← (1 − α)·V_i + α·(δ_i − δ̄_i)²,
 //!                 u_i = C_i / (V_i + ε)    (s̄, δ̄_i: running means at the same rate α; ε = 10⁻³)
 //! ```
 //!
@@ -27,8 +27,8 @@
 //! Seung 2006). Nothing reads the decoder's ensembles. Over a trial the error decreases on net
 //! (a hit ends it at zero error), so ρ_i's mean has the sign of u_i: helpful units are pushed
 //! up, harmful ones down, in proportion to the progress the trial made. γ = 0 (anaesthesia)
-//! silences both the teaching signal and the credit learning; inhibition = 1 silences the
-//! teaching signal.
+//! silences both the teaching signal and the credit learning (the top-down synapses see no
+//! input); inhibition = 1 silences the teaching signal.
 //!
 //! **`reward-broadcast` (control, [`BroadcastCredit`])**: node perturbation with the same
 //! scalar for every unit (Williams 1992; Fiete & Seung 2006). With `rule.signal =
@@ -36,9 +36,10 @@
 //! `ΔW_ij = η·s·δ_i·x_j`, `Δb_i = η·s·δ_i`. With `rule.signal = "reward"` it is the reward R
 //! alone (1 at a hit) — a neuromodulator — and credit reaches back through eligibility traces:
 //! `E_ij ← λ·E_ij + δ_i·x_j`, `ΔW_ij = η·(R − R̄)·E_ij` (the three-factor rule of Frémaux &
-//! Gerstner 2016). Unbiased, but each update is a one-sample estimate corrupted by every other
-//! unit's fluctuation. Its units' tufts receive no top-down weights (u = 0), so their residuals
-//! carry no error signal.
+//! Gerstner 2016), traces cleared at the end of each trial. Unbiased, but each update is a
+//! one-sample estimate corrupted by every other unit's fluctuation. The scalar reaches every
+//! unit's tuft with the same weight (u = 1), so the residuals carry it unsigned by any unit's
+//! causal role.
 
 use apical_nn::{without_autodiff, BasalPhase, BciNetwork, DendriticState};
 use burn::module::Module;
@@ -100,7 +101,7 @@ pub struct VectorizedCredit {
     variance: Tensor<1>,
     /// δ̄: running mean of each unit's fluctuation, `[units]`.
     mean_fluctuation: Tensor<1>,
-    /// s̄: running mean of the engaged error change, `[1]`.
+    /// s̄: running mean of the error decrease, `[1]`.
     mean_drive: Tensor<1>,
     pending: Option<Pending>,
     last: Option<DendriticState>,
@@ -217,11 +218,17 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         let grads = basal_update(&net, input, state.residual.clone() * derivative);
         let (optimizer, learning_rate, _) = ctx.parts();
         let net = optimizer.step(learning_rate, net, grads);
-        // Credit: the regression of the (engaged) error change on the unit's fluctuation.
+        // Credit: the regression of the error decrease on the unit's fluctuation.
         let batch = reward.len() as f64;
         let fluctuation = basal.rate - basal.drive;
-        let drive = signal * net.layer.engagement;
+        let drive = signal;
         let alpha = self.credit_rate;
+        if net.layer.engagement == 0.0 {
+            // Anaesthesia: the higher area is silent; the top-down synapses see nothing.
+            self.last = Some(state);
+            let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / batch;
+            return (net, StepReport { loss: -mean as f32 });
+        }
         // Centred on running means: the fluctuation of a saturating unit has a non-zero mean
         // (Jensen), and the error change has a positive one, whose product is no credit.
         let mean_fluctuation = fluctuation.clone().sum_dim(0).squeeze_dim::<1>(0) / batch;
@@ -363,6 +370,11 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
             .expect("BroadcastCredit::reinforce: call act first");
         let device = input.device();
         let signal = signal_tensor(reward, &device);
+        // The broadcast reaches every tuft with the same weight (1): its residuals carry the
+        // scalar, unsigned by any unit's role.
+        let units = net.units();
+        let tuft_device = net.layer.basal.weight.device();
+        let net = net.with_top_down(Tensor::ones([units], &tuft_device));
         let state = net
             .valid()
             .apical_phase(&basal, signal.clone(), Some(&mut *ctx.noise));
@@ -405,6 +417,14 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
 
     fn compartments(&mut self) -> Option<DendriticState> {
         self.last.take()
+    }
+
+    fn end_episode(&mut self) {
+        // Traces do not carry a trial's activity into the next trial's reward; R̄ does.
+        if let Some([w, b, _]) = &mut self.traces {
+            *w = w.zeros_like();
+            *b = b.zeros_like();
+        }
     }
 }
 

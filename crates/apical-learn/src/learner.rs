@@ -151,6 +151,14 @@ impl<N: Classifier> Learner<N> {
         self.rule.reward_learning()?.compartments()
     }
 
+    /// Tells a reward-only rule that the episode (trial) ended, so that nothing (eligibility
+    /// traces) carries into the next one.
+    pub fn end_episode(&mut self) {
+        if let Some(rule) = self.rule.reward_learning() {
+            rule.end_episode();
+        }
+    }
+
     /// The rule's state bytes (checkpoints).
     pub fn rule_state_bytes(&self) -> Vec<u8> {
         self.rule.state_bytes()

@@ -131,6 +131,10 @@ pub trait RewardLearning<N> {
     fn compartments(&mut self) -> Option<apical_nn::DendriticState> {
         None
     }
+
+    /// The episode (a trial) ended: state that must not carry into the next one (eligibility
+    /// traces) is cleared. Nothing by default.
+    fn end_episode(&mut self) {}
 }
 
 impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {

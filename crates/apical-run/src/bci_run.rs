@@ -38,6 +38,9 @@ use crate::{
 /// Stream tags of the BCI run's seeded generators.
 const STREAM_BASELINE: u64 = 3 << 40;
 const STREAM_TRIALS: u64 = 4 << 40;
+const STREAM_CALIBRATION: u64 = 5 << 40;
+/// Bisection steps of the closed-loop threshold (θ to ~10⁻⁴ of its bracket).
+const CALIBRATION_BISECTIONS: usize = 14;
 
 /// Per-unit least squares apical = k·rate + m, accumulated step by step.
 struct LeastSquares {
@@ -254,12 +257,15 @@ impl<'a> Loop<'a> {
         Tensor::from_data(TensorData::new(x, [1, n]), &self.device)
     }
 
-    /// The baseline block: no learning, the grating held at the start; fits the units'
-    /// soma-predicted apical part and calibrates the decoder. Writes `calibration.json` and
-    /// `ensembles.npy`.
-    fn baseline(&mut self) -> Result<(), RunError> {
+    /// The baseline block (no learning): with the grating held at the start, fits the units'
+    /// soma-predicted apical part (on `self.net`) and the decoder's statistics; then sets θ in
+    /// closed loop — the grating moving as it will during training — so that spontaneous
+    /// activity hits in a fraction `task.chance` of the baseline trials. Deterministic given
+    /// the seed (resume recomputes it on the initial network). Returns the calibration.
+    fn calibrate(&mut self) -> Result<Calibration, RunError> {
         let task = self.task;
-        let mut rng = SeededRng::for_stream(self.config.training.seed, STREAM_BASELINE);
+        let seed = self.config.training.seed;
+        let mut rng = SeededRng::for_stream(seed, STREAM_BASELINE);
         let input = self.input(task.angle(0));
         let zero = Tensor::<2>::zeros([1, 1], &self.device);
         let mut trials = Vec::with_capacity(task.baseline_trials);
@@ -283,8 +289,79 @@ impl<'a> Loop<'a> {
             .net
             .clone()
             .with_soma_prediction(tensor(slope), tensor(offset));
-        let calibration = Calibration::from_baseline(task, &self.ensembles, &trials)
+        let open_loop = Calibration::from_baseline(task, &self.ensembles, &trials)
             .map_err(apical_tasks::TaskError::from)?;
+        Ok(self.closed_loop_threshold(open_loop))
+    }
+
+    /// The fraction of `task.baseline_trials` closed-loop trials without learning (the same
+    /// noise for every θ: common random numbers) that hit with `calibration`.
+    fn closed_loop_hit_rate(&self, calibration: &Calibration) -> f64 {
+        let task = self.task;
+        let net = self.net.valid();
+        let device = self.device.clone().without_autodiff();
+        let mut hits = 0usize;
+        for i in 0..task.baseline_trials {
+            let mut rng =
+                SeededRng::for_trial(self.config.training.seed, STREAM_CALIBRATION, i as u64);
+            let mut trial = BciTrial::new();
+            for _ in 0..task.max_steps {
+                let x = task.visual_input(task.angle(trial.bin()));
+                let n = x.len();
+                let input = Tensor::from_data(TensorData::new(x, [1, n]), &device);
+                let rates = host(net.basal_phase(input, Some(&mut rng)).rate);
+                if trial
+                    .observe(task, calibration, &self.ensembles, &rates)
+                    .hit
+                {
+                    hits += 1;
+                    break;
+                }
+            }
+        }
+        hits as f64 / task.baseline_trials as f64
+    }
+
+    /// Bisects θ (between 0 and twice the largest open-loop value) for the closed-loop hit
+    /// rate closest to `task.chance`.
+    fn closed_loop_threshold(&self, open_loop: Calibration) -> Calibration {
+        let chance = self.task.chance;
+        let with = |threshold: f64| Calibration {
+            threshold,
+            ..open_loop.clone()
+        };
+        let (mut lo, mut hi) = (0.0, 2.0 * open_loop.threshold.max(1.0));
+        let (mut rate_lo, mut rate_hi) = (1.0, self.closed_loop_hit_rate(&with(hi)));
+        while rate_hi > chance && hi < 1e3 {
+            (lo, rate_lo) = (hi, rate_hi);
+            hi *= 2.0;
+            rate_hi = self.closed_loop_hit_rate(&with(hi));
+        }
+        for _ in 0..CALIBRATION_BISECTIONS {
+            let mid = 0.5 * (lo + hi);
+            let rate = self.closed_loop_hit_rate(&with(mid));
+            if rate > chance {
+                (lo, rate_lo) = (mid, rate);
+            } else {
+                (hi, rate_hi) = (mid, rate);
+            }
+        }
+        let (threshold, rate) = if (rate_lo - chance).abs() < (rate_hi - chance).abs() && lo > 0.0 {
+            (lo, rate_lo)
+        } else {
+            (hi, rate_hi)
+        };
+        Calibration {
+            threshold,
+            baseline_hit_rate: rate,
+            ..open_loop
+        }
+    }
+
+    /// The baseline block of a new run: calibrates, writes `calibration.json` and
+    /// `ensembles.npy`.
+    fn baseline(&mut self) -> Result<(), RunError> {
+        let calibration = self.calibrate()?;
         let text = serde_json::to_string_pretty(&calibration).expect("calibration serialises");
         write_atomic(&self.dir.join("calibration.json"), text.as_bytes())?;
         let ens: Vec<i64> = self.ensembles.iter().map(|&m| m as i64).collect();
@@ -298,15 +375,17 @@ impl<'a> Loop<'a> {
     fn restore(&mut self) -> Result<Option<usize>, RunError> {
         let root = self.dir.join("checkpoints");
         let all = checkpoint::list(&root)?;
+        if all.is_empty() {
+            return Ok(None);
+        }
+        // The calibration, exactly as the run computed it: the baseline block again, on the
+        // initial network (the checkpoint then replaces the network).
+        let initial = self.net.clone();
+        self.calibration = Some(self.calibrate()?);
+        self.net = initial;
         for (day, path) in all.iter().rev() {
             match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
                 Ok(()) => {
-                    let text = std::fs::read_to_string(self.dir.join("calibration.json")).map_err(
-                        |e| RunError::resume(&self.dir, format!("calibration.json: {e}")),
-                    )?;
-                    self.calibration = Some(serde_json::from_str(&text).map_err(|e| {
-                        RunError::resume(&self.dir, format!("calibration.json: {e}"))
-                    })?);
                     self.reload_logs(*day)?;
                     self.resumed_from = Some(*day);
                     return Ok(Some(*day));
@@ -482,9 +561,11 @@ impl<'a> Loop<'a> {
             }
             arrays.mask[at] = 1;
             if outcome.hit {
+                self.learner.end_episode();
                 return Ok((true, step + 1));
             }
         }
+        self.learner.end_episode();
         Ok((false, task.max_steps))
     }
 
@@ -565,7 +646,8 @@ impl<'a> Loop<'a> {
                     }
                 }
             }
-            sum / n.max(1) as f64
+            // NaN for an empty group (no P0 units).
+            sum / n as f64
         };
         self.days.push(DayRow {
             day: day + 1,

@@ -11,10 +11,12 @@
 //!   K = `target_deg`/`bin_deg` bins (default 6 × 15° to a target 90° away); bin K — D ≥ θ —
 //!   is a hit: the trial ends with reward 1. After `max_steps` steps without one the trial is a
 //!   miss (timeout, no reward).
-//! - **Calibration** ([`Calibration::from_baseline`]): on a baseline block of
-//!   `baseline_trials` trials of `max_steps` steps (no learning, the grating held at the start,
-//!   the same network and noise), θ is the (1 − `chance`) quantile of the per-trial maxima of D,
-//!   so that spontaneous fluctuations alone hit in a fraction `chance` of the trials.
+//! - **Calibration**: on a baseline block of `baseline_trials` trials of `max_steps` steps (no
+//!   learning, the same network and noise) the units' and D's statistics are taken with the
+//!   grating held at the start ([`Calibration::from_baseline`], which also gives the open-loop
+//!   θ: the (1 − `chance`) quantile of the per-trial maxima of D); the run then sets θ in closed
+//!   loop — the grating moving, as in training — so that spontaneous fluctuations alone hit in
+//!   a fraction `chance` of the baseline trials (`apical-run`'s BCI loop, by bisection).
 //! - **Visual feedback**: the network sees the current grating as a compact population code —
 //!   `channels` orientation channels with preferred angles k·180°/`channels` and von Mises
 //!   tuning exp(κ·(cos 2(θ − φ_k) − 1)), κ = `tuning` — rather than rendered pixels.
@@ -98,7 +100,7 @@ fn default_target_deg() -> f64 {
     90.0
 }
 fn default_baseline_trials() -> usize {
-    100
+    400
 }
 fn default_channels() -> usize {
     8
@@ -140,11 +142,11 @@ impl BciConfig {
         check::positive("bin_deg", self.bin_deg)?;
         check::positive("target_deg", self.target_deg)?;
         let bins = self.target_deg / self.bin_deg;
-        if (bins - bins.round()).abs() > 1e-9 {
+        if (bins - bins.round()).abs() > 1e-9 || bins.round() < 1.0 {
             return Err(InvalidParameter::new(
                 "target_deg",
                 format!(
-                    "must be a whole number of bins of bin_deg = {}, got {}",
+                    "must be a whole number (≥ 1) of bins of bin_deg = {}, got {}",
                     self.bin_deg, self.target_deg
                 ),
             ));
@@ -158,6 +160,16 @@ impl BciConfig {
                 format!(
                     "needs at least 10 trials to calibrate the decoder, got {}",
                     self.baseline_trials
+                ),
+            ));
+        }
+        let rarer = self.chance.min(1.0 - self.chance);
+        if (self.baseline_trials as f64) * rarer < 5.0 {
+            return Err(InvalidParameter::new(
+                "chance",
+                format!(
+                    "{} cannot be calibrated on {} baseline trials (it needs ≥ 5 trials of the rarer outcome); raise task.baseline_trials",
+                    self.chance, self.baseline_trials
                 ),
             ));
         }
@@ -544,11 +556,18 @@ mod tests {
             ..BciConfig::default()
         };
         assert_eq!(bad.validate().unwrap_err().key, "target_deg");
+        for chance in [1.0, 0.01] {
+            let bad = BciConfig {
+                chance,
+                ..BciConfig::default()
+            };
+            assert_eq!(bad.validate().unwrap_err().key, "chance", "{chance}");
+        }
         let bad = BciConfig {
-            chance: 1.0,
+            target_deg: 0.0,
             ..BciConfig::default()
         };
-        assert_eq!(bad.validate().unwrap_err().key, "chance");
+        assert_eq!(bad.validate().unwrap_err().key, "target_deg");
         assert_eq!(
             BciConfig::default().check_units(6).unwrap_err().key,
             "p_plus"
