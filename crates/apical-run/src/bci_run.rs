@@ -266,15 +266,21 @@ impl<'a> Loop<'a> {
         let task = self.task;
         let seed = self.config.training.seed;
         let mut rng = SeededRng::for_stream(seed, STREAM_BASELINE);
-        let input = self.input(task.angle(0));
-        let zero = Tensor::<2>::zeros([1, 1], &self.device);
+        // On the inner backend: an autodiff graph that is never differentiated would grow
+        // with every step.
+        let net = self.net.valid();
+        let device = self.device.clone().without_autodiff();
+        let x = task.visual_input(task.angle(0));
+        let n = x.len();
+        let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
+        let zero = Tensor::<2>::zeros([1, 1], &device);
         let mut trials = Vec::with_capacity(task.baseline_trials);
         let mut soma_fit = LeastSquares::new(self.ensembles.len());
         for _ in 0..task.baseline_trials {
             let mut steps = Vec::with_capacity(task.max_steps);
             for _ in 0..task.max_steps {
-                let basal = self.net.basal_phase(input.clone(), Some(&mut rng));
-                let state = self.net.apical_phase(&basal, zero.clone(), Some(&mut rng));
+                let basal = net.basal_phase(input.clone(), Some(&mut rng));
+                let state = net.apical_phase(&basal, zero.clone(), Some(&mut rng));
                 let rate = host(state.rate);
                 soma_fit.add(&rate, &host(state.apical));
                 steps.push(rate);

@@ -31,9 +31,10 @@ fn draw<DB: DrawingBackend>(
     let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
     let panels = root.split_evenly((1, 2));
     for (panel, metric) in panels.iter().zip(["loss", "accuracy"]) {
-        let series: Vec<Series> = [("train", BLUE), ("test", RED)]
+        let series: Vec<Series> = [("train", BLUE), ("test", RED), ("validation", GREEN)]
             .into_iter()
             .map(|(split, colour)| (split, log.series(split, metric), colour))
+            .filter(|(_, points, _)| !points.is_empty())
             .collect();
         let all: Vec<(f64, f64)> = series
             .iter()
@@ -94,7 +95,7 @@ fn draw<DB: DrawingBackend>(
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` in `dir`: loss and accuracy against step, train and
-/// test.
+/// test (and validation, when the task has that split).
 pub fn learning_curve(
     dir: &Path,
     stem: &str,

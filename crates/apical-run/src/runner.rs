@@ -423,10 +423,15 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             self.config().training.eval_train_examples,
         );
         let (test_loss, test_acc, _) = self.evaluate(&self.data().test, usize::MAX);
-        for (split, loss, accuracy) in [
+        let mut rows = vec![
             ("train", train_loss, train_acc),
             ("test", test_loss, test_acc),
-        ] {
+        ];
+        if let Some(validation) = &self.data().validation {
+            let (loss, accuracy, _) = self.evaluate(validation, usize::MAX);
+            rows.push(("validation", loss, accuracy));
+        }
+        for (split, loss, accuracy) in rows {
             self.log.rows.push(MetricRow {
                 step,
                 epoch,
@@ -745,6 +750,30 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         summary.test_loss = Some(test_loss);
         summary.train_accuracy = Some(train_accuracy);
         summary.train_loss = Some(train_loss);
+        if let Some(validation) = &self.data().validation {
+            let (loss, accuracy, _) = self.evaluate(validation, usize::MAX);
+            summary.validation_accuracy = Some(accuracy);
+            summary.validation_loss = Some(loss);
+            summary.n_validation = Some(validation.len());
+            // The evaluation with the lowest validation loss (early stopping's choice; the
+            // test split is never used to choose).
+            let best = self
+                .log
+                .rows
+                .iter()
+                .filter(|r| r.split == "validation")
+                .min_by(|a, b| a.loss.total_cmp(&b.loss));
+            if let Some(best) = best {
+                summary.best_validation_step = Some(best.step);
+                summary.best_validation_loss = Some(best.loss);
+                summary.test_accuracy_at_best_validation = self
+                    .log
+                    .rows
+                    .iter()
+                    .find(|r| r.split == "test" && r.step == best.step)
+                    .map(|r| r.accuracy);
+            }
+        }
         summary.accuracy_by_signal = self.data().test.signal.as_ref().map(|_| {
             accuracy_by_signal(&self.data().test, &preds)
                 .into_iter()

@@ -69,6 +69,24 @@ pub struct Summary {
     pub train_accuracy: Option<f64>,
     /// Final loss on the fixed training subset.
     pub train_loss: Option<f64>,
+    /// Final accuracy on the validation split (`task.validation_per_class`).
+    #[serde(default)]
+    pub validation_accuracy: Option<f64>,
+    /// Final mean cross-entropy on the validation split.
+    #[serde(default)]
+    pub validation_loss: Option<f64>,
+    /// Validation examples.
+    #[serde(default)]
+    pub n_validation: Option<usize>,
+    /// The logged evaluation with the lowest validation loss (early stopping's choice).
+    #[serde(default)]
+    pub best_validation_step: Option<usize>,
+    /// Its validation loss.
+    #[serde(default)]
+    pub best_validation_loss: Option<f64>,
+    /// The test accuracy logged at that evaluation (chosen without looking at the test split).
+    #[serde(default)]
+    pub test_accuracy_at_best_validation: Option<f64>,
     /// Test accuracy per signal level (perceptual tasks).
     pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
     /// Wall-clock seconds spent training, over all sessions.

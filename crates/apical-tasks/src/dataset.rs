@@ -88,11 +88,13 @@ impl Dataset {
     }
 }
 
-/// A train / test pair.
+/// A train / test pair, with an optional validation split (drawn from the training data).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     /// Training examples.
     pub train: Dataset,
+    /// Validation examples (`task.validation_per_class`), disjoint from `train`.
+    pub validation: Option<Dataset>,
     /// Held-out examples.
     pub test: Dataset,
 }

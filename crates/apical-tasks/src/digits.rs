@@ -7,7 +7,7 @@
 use apical_core::{check, InvalidParameter, SeededRng};
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, Split, TaskError};
+use crate::{Dataset, LabelledSubset, Split, TaskError};
 
 const DIGITS_CSV: &str = include_str!("../data/digits.csv");
 
@@ -29,6 +29,17 @@ pub struct DigitsConfig {
     /// model sees the same split by default).
     #[serde(default)]
     pub split_seed: u64,
+    /// Labelled training examples per class, drawn from the training split with
+    /// `subset_seed` (few-shot learning; all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_per_class: Option<usize>,
+    /// Validation examples per class, drawn from the training examples not chosen (for tuning
+    /// and early stopping; none when absent). The test split is never used for choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_per_class: Option<usize>,
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
+    #[serde(default)]
+    pub subset_seed: u64,
 }
 
 fn default_test_fraction() -> f64 {
@@ -40,6 +51,9 @@ impl Default for DigitsConfig {
         Self {
             test_fraction: default_test_fraction(),
             split_seed: 0,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
     }
 }
@@ -47,7 +61,17 @@ impl Default for DigitsConfig {
 impl DigitsConfig {
     /// Checks the parameters.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
-        check::in_range("test_fraction", self.test_fraction, 0.0, 1.0, true, false)
+        check::in_range("test_fraction", self.test_fraction, 0.0, 1.0, true, false)?;
+        self.subset().validate()
+    }
+
+    /// The labelled subset its keys ask for.
+    pub fn subset(&self) -> LabelledSubset {
+        LabelledSubset {
+            train_per_class: self.train_per_class,
+            validation_per_class: self.validation_per_class,
+            subset_seed: self.subset_seed,
+        }
     }
 
     /// Builds the split. Pixels are scaled to [0, 1].
@@ -65,10 +89,14 @@ impl DigitsConfig {
             order.swap(i, j);
         }
         let (test_idx, train_idx) = order.split_at(n_test);
-        Ok(Split {
-            train: all.subset(train_idx),
-            test: all.subset(test_idx),
-        })
+        self.subset().apply(
+            Split {
+                train: all.subset(train_idx),
+                validation: None,
+                test: all.subset(test_idx),
+            },
+            "digits",
+        )
     }
 }
 
@@ -148,6 +176,9 @@ mod tests {
         let err = DigitsConfig {
             test_fraction: 1.5,
             split_seed: 0,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err();

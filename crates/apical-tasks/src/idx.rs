@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use apical_core::InvalidParameter;
 
-use crate::{Dataset, Split, TaskError};
+use crate::{Dataset, LabelledSubset, Split, TaskError};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -38,6 +38,17 @@ pub struct IdxConfig {
     /// Use only the first `n_test` test images (all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_test: Option<usize>,
+    /// Labelled training examples per class, drawn from the training split with
+    /// `subset_seed` (few-shot learning; all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_per_class: Option<usize>,
+    /// Validation examples per class, drawn from the training examples not chosen (for tuning
+    /// and early stopping; none when absent). The test split is never used for choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_per_class: Option<usize>,
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
+    #[serde(default)]
+    pub subset_seed: u64,
 }
 
 impl IdxConfig {
@@ -54,7 +65,16 @@ impl IdxConfig {
                 return Err(InvalidParameter::new(key, "must be at least 1"));
             }
         }
-        Ok(())
+        self.subset().validate()
+    }
+
+    /// The labelled subset its keys ask for.
+    pub fn subset(&self) -> LabelledSubset {
+        LabelledSubset {
+            train_per_class: self.train_per_class,
+            validation_per_class: self.validation_per_class,
+            subset_seed: self.subset_seed,
+        }
     }
 
     /// Reads and checks the four files.
@@ -85,7 +105,14 @@ impl IdxConfig {
                 ),
             });
         }
-        Ok(Split { train, test })
+        self.subset().apply(
+            Split {
+                train,
+                validation: None,
+                test,
+            },
+            "idx",
+        )
     }
 }
 
@@ -257,6 +284,9 @@ mod tests {
             path: dir.clone(),
             n_train: Some(10),
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap();
@@ -280,6 +310,9 @@ mod tests {
             path: dir.clone(),
             n_train: None,
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err()
@@ -294,6 +327,9 @@ mod tests {
             path: dir.clone(),
             n_train: None,
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err()
@@ -308,6 +344,9 @@ mod tests {
             path: dir.clone(),
             n_train: None,
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err()
@@ -319,6 +358,9 @@ mod tests {
             path: dir.clone(),
             n_train: None,
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err()
@@ -339,6 +381,9 @@ mod tests {
             path: dir.clone(),
             n_train: None,
             n_test: None,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
         .build()
         .unwrap_err()

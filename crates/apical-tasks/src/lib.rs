@@ -16,9 +16,11 @@ pub mod digits;
 mod error;
 pub mod idx;
 pub mod orientation;
+mod subset;
 mod task;
 
 pub use apical_core::InvalidParameter;
 pub use dataset::*;
 pub use error::*;
+pub use subset::*;
 pub use task::*;

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, Split, TaskError};
+use crate::{Dataset, LabelledSubset, Split, TaskError};
 use apical_core::{InvalidParameter, SeededRng};
 
 /// A task context: which pair of orientations is discriminated.
@@ -90,6 +90,17 @@ pub struct OrientationConfig {
     /// Seed of the stimuli (independent of the training seed).
     #[serde(default)]
     pub seed: u64,
+    /// Labelled training examples per class, drawn from the training split with
+    /// `subset_seed` (few-shot learning; all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_per_class: Option<usize>,
+    /// Validation examples per class, drawn from the training examples not chosen (for tuning
+    /// and early stopping; none when absent). The test split is never used for choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_per_class: Option<usize>,
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
+    #[serde(default)]
+    pub subset_seed: u64,
 }
 
 fn default_image_size() -> usize {
@@ -141,6 +152,9 @@ impl Default for OrientationConfig {
             n_train: default_n_train(),
             n_test: default_n_test(),
             seed: 0,
+            train_per_class: None,
+            validation_per_class: None,
+            subset_seed: 0,
         }
     }
 }
@@ -220,7 +234,7 @@ impl OrientationConfig {
                 return Err(invalid(key, format!("must be at least levels × contexts = {per_cycle} so every condition appears, got {value}")));
             }
         }
-        Ok(())
+        self.subset().validate()
     }
 
     /// Width of one input: frames × image_size² (+ 2 with the context cue).
@@ -247,13 +261,27 @@ impl OrientationConfig {
         image
     }
 
-    /// Builds the train and test sets.
+    /// Builds the train and test sets (and the labelled subsets `train_per_class` /
+    /// `validation_per_class` ask for: trials per choice).
     pub fn build(&self) -> Result<Split, TaskError> {
         self.validate()?;
-        Ok(Split {
-            train: self.generate(0, self.n_train),
-            test: self.generate(1, self.n_test),
-        })
+        self.subset().apply(
+            Split {
+                train: self.generate(0, self.n_train),
+                validation: None,
+                test: self.generate(1, self.n_test),
+            },
+            "orientation",
+        )
+    }
+
+    /// The labelled subset its keys ask for.
+    pub fn subset(&self) -> LabelledSubset {
+        LabelledSubset {
+            train_per_class: self.train_per_class,
+            validation_per_class: self.validation_per_class,
+            subset_seed: self.subset_seed,
+        }
     }
 
     /// `n` trials of split `split_tag` (0 train, 1 test, others free for probes).

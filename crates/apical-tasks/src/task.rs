@@ -70,6 +70,7 @@ impl TaskConfig {
                 };
                 Ok(Split {
                     train: empty.clone(),
+                    validation: None,
                     test: empty,
                 })
             }

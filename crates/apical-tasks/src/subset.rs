@@ -1,0 +1,183 @@
+//! Balanced labelled subsets for few-shot learning: `task.train_per_class = n` draws n labelled
+//! examples of every class from the training split (a different draw per `task.subset_seed`,
+//! deterministic), and `task.validation_per_class` more of every class from the rest of the
+//! training split as a validation split (for tuning and early stopping). The test split is
+//! never touched. The same keys work for `digits`, `idx` and `orientation` (trials per class).
+
+use apical_core::{InvalidParameter, SeededRng};
+
+use crate::{Dataset, Split, TaskError};
+
+/// The subset a task's `[task]` keys ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LabelledSubset {
+    /// Labelled training examples per class (`None`: the whole training split).
+    pub train_per_class: Option<usize>,
+    /// Validation examples per class, drawn from the training examples not chosen (`None`:
+    /// no validation split).
+    pub validation_per_class: Option<usize>,
+    /// Seed of the draw.
+    pub subset_seed: u64,
+}
+
+/// Stream tag of the subset draw.
+const STREAM_SUBSET: u64 = 0x5B5E7;
+
+impl LabelledSubset {
+    /// Checks the sizes (keys relative to `[task]`).
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        for (key, n) in [
+            ("train_per_class", self.train_per_class),
+            ("validation_per_class", self.validation_per_class),
+        ] {
+            if n == Some(0) {
+                return Err(InvalidParameter::new(
+                    key,
+                    "must be at least 1 (leave it out for all)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the split is changed at all.
+    pub fn is_identity(&self) -> bool {
+        self.train_per_class.is_none() && self.validation_per_class.is_none()
+    }
+
+    /// Draws the subsets from `split.train` (`task`: the task's name, for errors). Fails when
+    /// a class has fewer training examples than `train_per_class + validation_per_class`.
+    pub fn apply(&self, split: Split, task: &str) -> Result<Split, TaskError> {
+        if self.is_identity() {
+            return Ok(split);
+        }
+        let train = &split.train;
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); train.n_classes];
+        for (i, &label) in train.labels.iter().enumerate() {
+            by_class[label].push(i);
+        }
+        let mut rng = SeededRng::for_stream(self.subset_seed, STREAM_SUBSET);
+        let (mut chosen, mut validation) = (Vec::new(), Vec::new());
+        for (class, indices) in by_class.iter_mut().enumerate() {
+            rng.shuffle(indices);
+            let n_train = self.train_per_class.unwrap_or(usize::MAX);
+            let n_val = self.validation_per_class.unwrap_or(0);
+            let needed = self
+                .train_per_class
+                .map_or(n_val, |n| n.saturating_add(n_val));
+            if indices.len() < needed || indices.is_empty() {
+                return Err(InvalidParameter::new(
+                    if self.train_per_class.is_some() {
+                        "task.train_per_class"
+                    } else {
+                        "task.validation_per_class"
+                    },
+                    format!(
+                        "{task}: class {class} has {} training examples, {needed} asked for (train_per_class + validation_per_class)",
+                        indices.len()
+                    ),
+                )
+                .into());
+            }
+            // Validation first, so that the training draw for n is the same examples whatever
+            // the validation size… and the n-example draw is nested across n (n = 1 ⊂ 2 ⊂ 5).
+            let (val, rest) = indices.split_at(n_val);
+            validation.extend_from_slice(val);
+            chosen.extend_from_slice(&rest[..n_train.min(rest.len())]);
+        }
+        chosen.sort_unstable();
+        validation.sort_unstable();
+        Ok(Split {
+            train: train.subset(&chosen),
+            validation: (!validation.is_empty()).then(|| train.subset(&validation)),
+            test: split.test,
+        })
+    }
+}
+
+/// The class sizes of `data` (for messages and tests).
+pub fn class_counts(data: &Dataset) -> Vec<usize> {
+    let mut counts = vec![0; data.n_classes];
+    for &l in &data.labels {
+        counts[l] += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy(n: usize, classes: usize) -> Split {
+        let labels: Vec<usize> = (0..n).map(|i| i % classes).collect();
+        let data = Dataset {
+            inputs: (0..n).map(|i| i as f32).collect(),
+            n_features: 1,
+            labels,
+            n_classes: classes,
+            signal: None,
+            context: None,
+        };
+        Split {
+            train: data.clone(),
+            validation: None,
+            test: data.subset(&[0, 1]),
+        }
+    }
+
+    fn subset(n: Option<usize>, v: Option<usize>, seed: u64) -> LabelledSubset {
+        LabelledSubset {
+            train_per_class: n,
+            validation_per_class: v,
+            subset_seed: seed,
+        }
+    }
+
+    #[test]
+    fn draws_n_per_class_disjoint_from_validation_nested_and_seeded() {
+        let split = toy(300, 3);
+        let s = subset(Some(5), Some(10), 1)
+            .apply(split.clone(), "toy")
+            .unwrap();
+        assert_eq!(class_counts(&s.train), vec![5, 5, 5]);
+        let val = s.validation.as_ref().unwrap();
+        assert_eq!(class_counts(val), vec![10, 10, 10]);
+        for x in &s.train.inputs {
+            assert!(!val.inputs.contains(x), "train and validation overlap");
+        }
+        assert_eq!(s.test, split.test, "the test split is untouched");
+        // Deterministic, different per seed, nested across n with the same validation.
+        let again = subset(Some(5), Some(10), 1)
+            .apply(split.clone(), "toy")
+            .unwrap();
+        assert_eq!(again, s);
+        let other = subset(Some(5), Some(10), 2)
+            .apply(split.clone(), "toy")
+            .unwrap();
+        assert_ne!(other.train, s.train);
+        let two = subset(Some(2), Some(10), 1)
+            .apply(split.clone(), "toy")
+            .unwrap();
+        for x in &two.train.inputs {
+            assert!(s.train.inputs.contains(x), "n = 2 is not inside n = 5");
+        }
+        assert_eq!(two.validation, s.validation);
+    }
+
+    #[test]
+    fn refuses_more_than_a_class_has_naming_the_key() {
+        let err = subset(Some(90), Some(20), 0)
+            .apply(toy(300, 3), "toy")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("task.train_per_class") && err.contains("110"),
+            "{err}"
+        );
+        assert_eq!(
+            subset(Some(0), None, 0).validate().unwrap_err().key,
+            "train_per_class"
+        );
+        assert!(subset(None, None, 0).apply(toy(9, 3), "toy").is_ok());
+    }
+}
