@@ -245,3 +245,50 @@ fn the_bci_task_and_model_go_together() {
         assert!(!dir.exists());
     }
 }
+
+#[test]
+fn a_signal_stops_the_run_during_the_baseline_calibration() {
+    use std::time::{Duration, Instant};
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("long");
+    // A calibration of minutes: 400 baseline trials of 5,000 steps.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_apical"))
+        .args([
+            "run",
+            "configs/bci_dendritic.toml",
+            "--set",
+            "task.max_steps=5000",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("config.toml").exists() {
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !dir.join("calibration.json").exists(),
+        "calibration ended too soon to test"
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let signalled = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "took {:?} to stop",
+        signalled.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("stopped by signal 15"), "{err}");
+    assert!(!dir.join("summary.json").exists());
+}

@@ -125,7 +125,7 @@ def main(out):
     print("# BCI experiment — results\n")
     if os.path.exists(os.path.join(out, "elapsed.txt")):
         print(open(os.path.join(out, "elapsed.txt")).read().strip() + "\n")
-    print("Means over seeds with 95% t-intervals; `chance` is the calibrated level. Plots: "
+    print("Means over seeds with 95% t-intervals; `chance` is the configured level θ was calibrated to (each run's calibration.json has the closed-loop baseline hit rate it reached). Plots: "
           "report_success_by_day.svg, report_vectorization.svg, report_rate_change.svg.\n")
     n_days = len(next(iter(runs.values()))[0][0]["success_by_day"])
     mid = min(2, n_days - 1)

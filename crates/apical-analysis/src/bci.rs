@@ -283,6 +283,21 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
     }
     let matrix = |rows: &[Vec<f64>]| DMatrix::from_fn(rows.len(), units, |r, c| rows[r][c]);
     let mut notes = Vec::new();
+    if decrease.is_empty() || increase.is_empty() {
+        notes.push(format!(
+            "vectorization: {} error-decrease and {} error-increase steps; both are needed",
+            decrease.len(),
+            increase.len()
+        ));
+    }
+    for (g, name) in [(1, "P+"), (-1, "P-"), (0, "P0")] {
+        if !steps.ensembles.contains(&g) {
+            notes.push(format!("{name} has no units: its statistics are null"));
+        }
+    }
+    if days < 2 {
+        notes.push("rate_change: one day only; it compares the last two days with day 1".into());
+    }
     let decode_reward =
         balanced_decode(&matrix(&at_outcome), &outcome_labels, &outcome_days, config)
             .map_err(|why| notes.push(format!("decode_reward: {why}")))

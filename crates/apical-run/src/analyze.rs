@@ -384,6 +384,12 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
     if dir.join("ensembles.npy").exists() {
         return analyze_bci_run(dir, settings);
     }
+    if dir.join("calibration.json").exists() || dir.join("activity/day-01").exists() {
+        return Err(bad(
+            &dir.join("ensembles.npy"),
+            "missing: a BCI run directory needs ensembles.npy (written before day 1)",
+        ));
+    }
     let activity = dir.join("activity");
     let layers = layer_files(&activity);
     if layers.is_empty() {
@@ -538,6 +544,30 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
             &dir.join("activity"),
             "no day-*/ recordings; has the run finished a day?",
         ));
+    }
+    // Days must run day-01 … day-NN without a gap (a missing day would silently shift the
+    // learning curve), and be as many as the summary reports when the run has ended.
+    for (i, d) in day_dirs.iter().enumerate() {
+        let want = crate::bci_run::day_dir(i);
+        if d.file_name().is_none_or(|n| n.to_string_lossy() != want) {
+            return Err(bad(
+                &dir.join("activity").join(&want),
+                "missing: the day recordings must run from day-01 without a gap",
+            ));
+        }
+    }
+    if let Ok(summary) = crate::Summary::read(dir) {
+        if let Some(days) = summary.success_by_day.as_ref().map(Vec::len) {
+            if days != day_dirs.len() {
+                return Err(bad(
+                    &dir.join("activity"),
+                    format!(
+                        "{} day recordings, but summary.json reports {days} days",
+                        day_dirs.len()
+                    ),
+                ));
+            }
+        }
     }
     let (mut apical, mut rate, mut error_change, mut trial, mut trials) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -192,6 +192,7 @@ pub(crate) fn run(
         .into());
     };
     let mut lp = Loop::new(config, task, params, device, dir)?;
+    lp.stop = options.stop.clone();
     let started_day = if resume { lp.restore()? } else { None };
     let start_day = match started_day {
         Some(day) => day,
@@ -217,6 +218,8 @@ struct Loop<'a> {
     days: Vec<DayRow>,
     wall_before: f64,
     resumed_from: Option<usize>,
+    /// The signal flag (SIGINT/SIGTERM), checked between trials, calibration ones included.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl<'a> Loop<'a> {
@@ -248,7 +251,25 @@ impl<'a> Loop<'a> {
             days: Vec::new(),
             wall_before: 0.0,
             resumed_from: None,
+            stop: None,
         })
+    }
+
+    /// `Err(Interrupted)` once a signal asked the run to stop (before `day` days were done).
+    fn check_stop(&self, day: usize) -> Result<(), RunError> {
+        match self
+            .stop
+            .as_ref()
+            .map(|s| s.load(std::sync::atomic::Ordering::SeqCst) as i32)
+            .filter(|&s| s != 0)
+        {
+            Some(signal) => Err(RunError::Interrupted {
+                signal,
+                step: day,
+                dir: self.dir.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn input(&self, angle: f64) -> Tensor<2> {
@@ -277,6 +298,7 @@ impl<'a> Loop<'a> {
         let mut trials = Vec::with_capacity(task.baseline_trials);
         let mut soma_fit = LeastSquares::new(self.ensembles.len());
         for _ in 0..task.baseline_trials {
+            self.check_stop(0)?;
             let mut steps = Vec::with_capacity(task.max_steps);
             for _ in 0..task.max_steps {
                 let basal = net.basal_phase(input.clone(), Some(&mut rng));
@@ -297,17 +319,18 @@ impl<'a> Loop<'a> {
             .with_soma_prediction(tensor(slope), tensor(offset));
         let open_loop = Calibration::from_baseline(task, &self.ensembles, &trials)
             .map_err(apical_tasks::TaskError::from)?;
-        Ok(self.closed_loop_threshold(open_loop))
+        self.closed_loop_threshold(open_loop)
     }
 
     /// The fraction of `task.baseline_trials` closed-loop trials without learning (the same
     /// noise for every θ: common random numbers) that hit with `calibration`.
-    fn closed_loop_hit_rate(&self, calibration: &Calibration) -> f64 {
+    fn closed_loop_hit_rate(&self, calibration: &Calibration) -> Result<f64, RunError> {
         let task = self.task;
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
         let mut hits = 0usize;
         for i in 0..task.baseline_trials {
+            self.check_stop(0)?;
             let mut rng =
                 SeededRng::for_trial(self.config.training.seed, STREAM_CALIBRATION, i as u64);
             let mut trial = BciTrial::new();
@@ -325,27 +348,29 @@ impl<'a> Loop<'a> {
                 }
             }
         }
-        hits as f64 / task.baseline_trials as f64
+        Ok(hits as f64 / task.baseline_trials as f64)
     }
 
     /// Bisects θ (between 0 and twice the largest open-loop value) for the closed-loop hit
     /// rate closest to `task.chance`.
-    fn closed_loop_threshold(&self, open_loop: Calibration) -> Calibration {
+    fn closed_loop_threshold(&self, open_loop: Calibration) -> Result<Calibration, RunError> {
         let chance = self.task.chance;
         let with = |threshold: f64| Calibration {
             threshold,
             ..open_loop.clone()
         };
         let (mut lo, mut hi) = (0.0, 2.0 * open_loop.threshold.max(1.0));
-        let (mut rate_lo, mut rate_hi) = (1.0, self.closed_loop_hit_rate(&with(hi)));
+        let (mut rate_lo, mut rate_hi) = (1.0, self.closed_loop_hit_rate(&with(hi))?);
         while rate_hi > chance && hi < 1e3 {
+            self.check_stop(0)?;
             (lo, rate_lo) = (hi, rate_hi);
             hi *= 2.0;
-            rate_hi = self.closed_loop_hit_rate(&with(hi));
+            rate_hi = self.closed_loop_hit_rate(&with(hi))?;
         }
         for _ in 0..CALIBRATION_BISECTIONS {
+            self.check_stop(0)?;
             let mid = 0.5 * (lo + hi);
-            let rate = self.closed_loop_hit_rate(&with(mid));
+            let rate = self.closed_loop_hit_rate(&with(mid))?;
             if rate > chance {
                 (lo, rate_lo) = (mid, rate);
             } else {
@@ -357,11 +382,11 @@ impl<'a> Loop<'a> {
         } else {
             (hi, rate_hi)
         };
-        Calibration {
+        Ok(Calibration {
             threshold,
             baseline_hit_rate: rate,
             ..open_loop
-        }
+        })
     }
 
     /// The baseline block of a new run: calibrates, writes `calibration.json` and
@@ -583,19 +608,8 @@ impl<'a> Loop<'a> {
         for day in start_day..task.days {
             let mut arrays = DayArrays::new(task.trials_per_day, task.max_steps, units);
             for i in 0..task.trials_per_day {
-                if let Some(signal) = options
-                    .stop
-                    .as_ref()
-                    .map(|s| s.load(std::sync::atomic::Ordering::SeqCst) as i32)
-                    .filter(|&s| s != 0)
-                {
-                    // The day in progress is dropped; resume repeats it exactly.
-                    return Err(RunError::Interrupted {
-                        signal,
-                        step: day,
-                        dir: self.dir.clone(),
-                    });
-                }
+                // The day in progress is dropped; resume repeats it exactly.
+                self.check_stop(day)?;
                 let index = day * task.trials_per_day + i;
                 let (success, steps) = self.trial(index, i, &mut arrays)?;
                 steps_this_session += steps;

@@ -168,8 +168,10 @@ impl BciConfig {
             return Err(InvalidParameter::new(
                 "chance",
                 format!(
-                    "{} cannot be calibrated on {} baseline trials (it needs ≥ 5 trials of the rarer outcome); raise task.baseline_trials",
-                    self.chance, self.baseline_trials
+                    "{} cannot be calibrated on {} baseline trials (≥ 5 trials of the rarer outcome: task.baseline_trials ≥ {})",
+                    self.chance,
+                    self.baseline_trials,
+                    (5.0 / rarer).ceil()
                 ),
             ));
         }
