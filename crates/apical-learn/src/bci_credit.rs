@@ -84,6 +84,21 @@ fn basal_update(net: &BciNetwork, input: Tensor<2>, factor: Tensor<2>) -> Gradie
     grads
 }
 
+/// The basal phase both rules act with (on the inner backend, with the context's noise): the
+/// rates, and what `reinforce` needs.
+fn basal_act(
+    net: &BciNetwork,
+    ctx: &mut StepContext<'_>,
+    input: Tensor<2>,
+) -> (Pending, Vec<Tensor<2>>) {
+    let input = without_autodiff(input);
+    let basal = net
+        .valid()
+        .basal_phase(input.clone(), Some(&mut *ctx.noise));
+    let rate = basal.rate.clone();
+    (Pending { input, basal }, vec![rate])
+}
+
 fn refuse_labels(net: BciNetwork) -> Update<BciNetwork> {
     // The BCI rules learn from reward only; the runner never steps them with labels
     // (`Learner::step`). A labelled update changes nothing and reports a NaN loss, which a
@@ -189,13 +204,9 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         ctx: &mut StepContext<'_>,
         input: Tensor<2>,
     ) -> Vec<Tensor<2>> {
-        let input = without_autodiff(input);
-        let basal = net
-            .valid()
-            .basal_phase(input.clone(), Some(&mut *ctx.noise));
-        let rate = basal.rate.clone();
-        self.pending = Some(Pending { input, basal });
-        vec![rate]
+        let (pending, rates) = basal_act(net, ctx, input);
+        self.pending = Some(pending);
+        rates
     }
 
     fn reinforce(
@@ -349,13 +360,9 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
         ctx: &mut StepContext<'_>,
         input: Tensor<2>,
     ) -> Vec<Tensor<2>> {
-        let input = without_autodiff(input);
-        let basal = net
-            .valid()
-            .basal_phase(input.clone(), Some(&mut *ctx.noise));
-        let rate = basal.rate.clone();
-        self.pending = Some(Pending { input, basal });
-        vec![rate]
+        let (pending, rates) = basal_act(net, ctx, input);
+        self.pending = Some(pending);
+        rates
     }
 
     fn reinforce(

@@ -24,8 +24,7 @@ use apical_nn::{BciNetwork, BciParams, ModelConfig, SeededRng};
 use apical_tasks::bci::{BciConfig, BciTrial, Calibration};
 use apical_tasks::TaskConfig;
 use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
@@ -432,11 +431,7 @@ impl<'a> Loop<'a> {
 
     fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
         let path = self.dir.join("checkpoints");
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model))
-            .map_err(|e| RunError::resume(&path, format!("garbled model record: {e}")))?;
-        let net = self.net.clone().try_load_record(record).map_err(|e| {
-            RunError::resume(&path, format!("model record does not fit the config: {e}"))
-        })?;
+        let net = checkpoint::load_module(&self.net, ck.model, &path)?;
         self.learner
             .load_state_bytes(&ck.rule, &ck.optimizer, &self.device)
             .map_err(|e| RunError::Resume {
@@ -509,16 +504,7 @@ impl<'a> Loop<'a> {
     }
 
     fn save_checkpoint(&self, days_done: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = self
-            .net
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| RunError::Write {
-                path: self.dir.join("checkpoints"),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .to_vec();
+        let model = checkpoint::module_bytes(&self.net, &self.dir.join("checkpoints"))?;
         let ck = Checkpoint {
             state: LoopState {
                 step: days_done,

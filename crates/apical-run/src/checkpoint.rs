@@ -56,6 +56,36 @@ fn step_dir(root: &Path, step: usize) -> PathBuf {
     root.join(format!("step-{step:08}"))
 }
 
+/// `module`'s weights as a burnpack record (what a checkpoint's `model` holds); `root` names
+/// the checkpoints directory in errors.
+pub fn module_bytes<M: burn::module::Module>(module: &M, root: &Path) -> Result<Vec<u8>, RunError> {
+    Ok(module
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| RunError::Write {
+            path: root.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .to_vec())
+}
+
+/// `module` with the weights of a checkpoint's `model` bytes; refuses a garbled record or one
+/// that does not fit the module (`root` names the checkpoints directory in errors).
+pub fn load_module<M: burn::module::Module>(
+    module: &M,
+    bytes: Vec<u8>,
+    root: &Path,
+) -> Result<M, RunError> {
+    use burn::store::ModuleRecord;
+    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| RunError::resume(root, format!("garbled model record: {e}")))?;
+    module
+        .clone()
+        .try_load_record(record)
+        .map_err(|e| RunError::resume(root, format!("model record does not fit the config: {e}")))
+}
+
 /// Writes `checkpoint` under `root` and keeps only the newest `keep` checkpoints.
 pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf, RunError> {
     let final_dir = step_dir(root, checkpoint.state.step);

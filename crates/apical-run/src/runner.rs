@@ -29,8 +29,7 @@ use apical_learn::{
 use apical_nn::SeededRng;
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
-use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
@@ -341,11 +340,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
         let path = self.dir().join("checkpoints");
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model))
-            .map_err(|e| RunError::resume(&path, format!("garbled model record: {e}")))?;
-        let net = self.net.clone().try_load_record(record).map_err(|e| {
-            RunError::resume(&path, format!("model record does not fit the config: {e}"))
-        })?;
+        let net = checkpoint::load_module(&self.net, ck.model, &path)?;
         self.learner
             .load_state_bytes(&ck.rule, &ck.optimizer, &self.session.device)
             .map_err(|e| RunError::Resume {
@@ -488,16 +483,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = self
-            .net
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| RunError::Write {
-                path: self.dir().join("checkpoints"),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .to_vec();
+        let model = checkpoint::module_bytes(&self.net, &self.dir().join("checkpoints"))?;
         let ck = Checkpoint {
             state: LoopState {
                 step,
