@@ -99,6 +99,12 @@ fn basal_act(
     (Pending { input, basal }, vec![rate])
 }
 
+/// The report of a reward-only step: the loss is the negative mean reward.
+fn reward_report(reward: &[f32]) -> StepReport {
+    let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / reward.len() as f64;
+    StepReport { loss: -mean as f32 }
+}
+
 fn refuse_labels(net: BciNetwork) -> Update<BciNetwork> {
     // The BCI rules learn from reward only; the runner never steps them with labels
     // (`Learner::step`). A labelled update changes nothing and reports a NaN loss, which a
@@ -237,8 +243,7 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         if net.layer.engagement == 0.0 {
             // Anaesthesia: the higher area is silent; the top-down synapses see nothing.
             self.last = Some(state);
-            let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / batch;
-            return (net, StepReport { loss: -mean as f32 });
+            return (net, reward_report(reward));
         }
         // Centred on running means: the fluctuation of a saturating unit has a non-zero mean
         // (Jensen), and the error change has a positive one, whose product is no credit.
@@ -258,8 +263,7 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         let u = self.covariance.clone() / (self.variance.clone() + CREDIT_RIDGE);
         let net = net.with_top_down(Tensor::from_inner(u));
         self.last = Some(state);
-        let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / batch;
-        (net, StepReport { loss: -mean as f32 })
+        (net, reward_report(reward))
     }
 
     fn compartments(&mut self) -> Option<DendriticState> {
@@ -418,8 +422,7 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
         let (optimizer, learning_rate, _) = ctx.parts();
         let net = optimizer.step(learning_rate, net, grads);
         self.last = Some(state);
-        let mean = reward.iter().map(|&r| r as f64).sum::<f64>() / reward.len() as f64;
-        (net, StepReport { loss: -mean as f32 })
+        (net, reward_report(reward))
     }
 
     fn compartments(&mut self) -> Option<DendriticState> {

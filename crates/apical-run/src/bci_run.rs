@@ -694,13 +694,6 @@ impl<'a> Loop<'a> {
         let success_by_day: Vec<f64> = self.days.iter().map(|d| d.success).collect();
         let late = &success_by_day[success_by_day.len().saturating_sub(2)..];
         Summary {
-            status: RunStatus::Completed,
-            name: config.name.clone(),
-            task: config.task.kind().into(),
-            model: config.model.kind().into(),
-            rule: config.rule.kind().into(),
-            backend: config.backend.kind.name().into(),
-            seed: config.training.seed,
             steps: self.trials.iter().map(|t| t.steps).sum(),
             epochs: 0.0,
             n_params: self.net.num_params(),
@@ -716,7 +709,7 @@ impl<'a> Loop<'a> {
             rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
             late_success: (!late.is_empty()).then(|| late.iter().sum::<f64>() / late.len() as f64),
             success_by_day: Some(success_by_day),
-            ..Summary::default()
+            ..Summary::of_run(config)
         }
     }
 

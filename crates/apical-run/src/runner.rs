@@ -677,13 +677,6 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let config = self.config();
         let steps_this_session = steps_done.saturating_sub(self.start_step);
         Summary {
-            status: RunStatus::Completed,
-            name: config.name.clone(),
-            task: config.task.kind().into(),
-            model: config.model.kind().into(),
-            rule: config.rule.kind().into(),
-            backend: config.backend.kind.name().into(),
-            seed: config.training.seed,
             steps: self.total_steps,
             epochs: self.total_steps as f64 / self.steps_per_epoch as f64,
             n_params: self.net.num_params(),
@@ -703,7 +696,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     .map(|a| a.is_finite().then_some(a))
                     .collect()
             }),
-            ..Summary::default()
+            ..Summary::of_run(config)
         }
     }
 

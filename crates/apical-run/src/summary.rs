@@ -118,6 +118,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A completed run's summary with the fields every run shares — name, task, model, rule,
+    /// backend, seed — taken from its config; the loop fills in the rest.
+    pub fn of_run(config: &crate::ExperimentConfig) -> Self {
+        Summary {
+            status: RunStatus::Completed,
+            name: config.name.clone(),
+            task: config.task.kind().into(),
+            model: config.model.kind().into(),
+            rule: config.rule.kind().into(),
+            backend: config.backend.kind.name().into(),
+            seed: config.training.seed,
+            ..Summary::default()
+        }
+    }
+
     /// Writes `summary.json` into `dir` atomically. Non-finite numbers, which JSON cannot hold,
     /// are written as null where the field allows it and refused nowhere: the file always reads
     /// back.
