@@ -107,3 +107,318 @@ fn asking_for_more_examples_than_a_class_has_is_refused_before_any_work() {
         assert!(!dir.exists(), "{set}: nothing may be written");
     }
 }
+
+/// Rows of a CSV file as maps from column to cell.
+fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+fn f(row: &std::collections::BTreeMap<String, String>, key: &str) -> f64 {
+    row[key]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} = {:?}", row[key]))
+}
+
+const FEWSHOT_SMALL: &[&str] = &[
+    "--set",
+    "training.steps=40",
+    "--set",
+    "training.eval_every=10",
+    "--set",
+    "training.checkpoint_every=40",
+];
+
+#[test]
+fn fewshot_tunes_on_validation_and_tabulates_every_n_and_seed() {
+    let tmp = tempdir().unwrap();
+    let out = tmp.path().join("fs");
+    let mut args = vec![
+        "fewshot",
+        "configs/fewshot_digits_backprop.toml",
+        "--n",
+        "1,5",
+        "--seeds",
+        "3",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(FEWSHOT_SMALL);
+    ok(&apical(&args));
+    let rows = csv_rows(&out.join("fewshot.csv"));
+    assert_eq!(rows.len(), 6, "2 n × 3 seeds");
+    for r in &rows {
+        for key in ["n", "rule", "pretrained", "seed", "val_error", "test_error"] {
+            assert!(r.contains_key(key), "{key} missing: {r:?}");
+        }
+        assert_eq!(r["rule"], "backprop");
+        assert_eq!(r["pretrained"], "false");
+        let (v, t) = (f(r, "val_error"), f(r, "test_error"));
+        assert!((0.0..=1.0).contains(&v) && (0.0..=1.0).contains(&t), "{r:?}");
+        assert!(f(r, "min_test_error") <= t + 1e-12, "{r:?}");
+        let per_class: f64 = r["n"].parse().unwrap();
+        assert_eq!(f(r, "n_train"), per_class * 10.0);
+    }
+    // The choice is the grid point with the lowest validation error at its best-validation step.
+    for r in rows.iter().filter(|r| r["seed"] == "0") {
+        let sweep = out
+            .join("runs/fewshot_digits_backprop/scratch/seed=0/runs");
+        let mut best: Option<(f64, f64, String)> = None;
+        for e in std::fs::read_dir(&sweep).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&format!("train_per_class={},", r["n"])) {
+                continue;
+            }
+            let metrics = csv_rows(&e.path().join("metrics.csv"));
+            // Early stopping's step: highest validation accuracy, then lowest loss, then first.
+            let (loss, acc) = metrics
+                .iter()
+                .filter(|m| m["split"] == "validation")
+                .map(|m| (f(m, "loss"), f(m, "accuracy")))
+                .fold((f64::INFINITY, -1.0), |a, b| {
+                    if (b.1, -b.0) > (a.1, -a.0) {
+                        b
+                    } else {
+                        a
+                    }
+                });
+            let lr = name.split("learning_rate=").nth(1).unwrap().to_string();
+            if best.as_ref().is_none_or(|b| (1.0 - acc, loss) < (b.0, b.1)) {
+                best = Some((1.0 - acc, loss, lr));
+            }
+        }
+        let (val_error, _, lr) = best.unwrap();
+        assert!((f(r, "val_error") - val_error).abs() < 1e-6, "{r:?}");
+        assert_eq!(
+            r["training.learning_rate"].parse::<f64>().unwrap(),
+            lr.parse::<f64>().unwrap()
+        );
+    }
+    let summary = csv_rows(&out.join("fewshot_summary.csv"));
+    assert_eq!(summary.len(), 2);
+    for s in &summary {
+        for key in ["n", "rule", "pretrained", "mean_test_error", "ci_low", "ci_high"] {
+            assert!(s.contains_key(key), "{key} missing: {s:?}");
+        }
+        let (m, lo, hi) = (f(s, "mean_test_error"), f(s, "ci_low"), f(s, "ci_high"));
+        assert!(lo <= m && m <= hi, "{s:?}");
+        assert_eq!(s["seeds"], "3");
+    }
+    assert!(out.join("fewshot.png").is_file() && out.join("fewshot.svg").is_file());
+    assert!(out.join("fewshot_auc.csv").is_file());
+    // Rerunning continues (nothing left to run) and gives the same table; another protocol
+    // into the same directory is refused.
+    let before = std::fs::read_to_string(out.join("fewshot.csv")).unwrap();
+    ok(&apical(&args));
+    assert_eq!(before, std::fs::read_to_string(out.join("fewshot.csv")).unwrap());
+    let mut other = args.clone();
+    other[3] = "1,2";
+    let o = apical(&other);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("protocol"), "{}", stderr(&o));
+}
+
+#[test]
+fn fewshot_with_generative_pretraining_compares_both_conditions() {
+    let tmp = tempdir().unwrap();
+    let out = tmp.path().join("fs");
+    let mut args = vec![
+        "fewshot",
+        "configs/fewshot_digits_backprop.toml",
+        "configs/fewshot_digits_dendritic.toml",
+        "--n",
+        "2",
+        "--seeds",
+        "2",
+        "--pretrained",
+        "auto",
+        "--pretrain-set",
+        "training.steps=30",
+        "--tune",
+        "lr=0.003",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(FEWSHOT_SMALL);
+    ok(&apical(&args));
+    let rows = csv_rows(&out.join("fewshot.csv"));
+    assert_eq!(rows.len(), 8, "2 configs × 2 conditions × 2 seeds");
+    assert_eq!(rows.iter().filter(|r| r["pretrained"] == "true").count(), 4);
+    // One generative run per model and seed, predictive coding without labels on the whole
+    // training split; the fine-tuning loads its hidden layers.
+    for model in ["ff-32x32", "gfn-32x32"] {
+        let pre = out.join(format!("pretrain/{model}/runs/seed=1"));
+        let config = std::fs::read_to_string(pre.join("config.toml")).unwrap();
+        assert!(config.contains("mode = \"generative\""), "{config}");
+        assert!(!config.contains("train_per_class"), "{config}");
+        assert!(pre.join("summary.json").is_file());
+    }
+    let tuned = out.join("runs/fewshot_digits_dendritic/pretrained/seed=1/runs");
+    let point = std::fs::read_dir(&tuned).unwrap().flatten().next().unwrap();
+    let config = std::fs::read_to_string(point.path().join("config.toml")).unwrap();
+    assert!(config.contains("init_layers = [0, 1]"), "{config}");
+    assert!(config.contains("pretrain/gfn-32x32/runs/seed=1"), "{config}");
+    let paired = csv_rows(&out.join("fewshot_paired.csv"));
+    assert!(
+        paired.iter().any(|p| p["n"] == "2"
+            && p["a"] == "fewshot_digits_backprop"
+            && p["b"] == "fewshot_digits_backprop+pretrained"),
+        "{paired:?}"
+    );
+    for p in &paired {
+        let pv = f(p, "p_sign_flip");
+        assert!((0.0..=1.0).contains(&pv), "{p:?}");
+    }
+}
+
+#[test]
+fn fewshot_refuses_bad_arguments_before_any_work() {
+    let tmp = tempdir().unwrap();
+    let out = tmp.path().join("never");
+    let o = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["configs/fewshot_digits_backprop.toml", "--n", "0,5"], "--n"),
+        (vec!["configs/fewshot_digits_backprop.toml", "--seeds", "x"], "--seeds"),
+        (vec!["configs/fewshot_digits_backprop.toml", "--tune", "lr"], "--tune"),
+        (
+            vec!["configs/quickstart.toml", "--n", "1"],
+            "task.validation_per_class",
+        ),
+        (
+            vec![
+                "configs/fewshot_digits_backprop.toml",
+                "--set",
+                "model.hidden=[0]",
+            ],
+            "model.hidden",
+        ),
+        (
+            vec![
+                "configs/fewshot_digits_backprop.toml",
+                "--pretrained",
+                "auto",
+                "--pretrain-set",
+                "training.bogus=1",
+            ],
+            "training.bogus",
+        ),
+    ] {
+        let mut full = vec!["fewshot"];
+        full.extend(args.iter());
+        full.extend(["--out", o]);
+        let r = apical(&full);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(needle), "{args:?}: {}", stderr(&r));
+        assert!(!out.exists(), "{args:?}: nothing may be written");
+    }
+}
+
+#[test]
+fn init_from_loads_layers_and_freeze_holds_them() {
+    let tmp = tempdir().unwrap();
+    let source = tmp.path().join("source");
+    ok(&run_small(&source, &[]));
+    let from = format!("training.init_from={}", source.display());
+    let npy = |dir: &Path, name: &str| std::fs::read(dir.join("activity").join(name)).unwrap();
+
+    // Hidden layer loaded and frozen: its responses on the probe set are the source's; the
+    // readout (loaded too) trains on, so the logits move.
+    let frozen = tmp.path().join("frozen");
+    ok(&run_small(&frozen, &["--set", &from, "--set", "training.freeze=[0]"]));
+    assert_eq!(npy(&frozen, "hidden_0.npy"), npy(&source, "hidden_0.npy"));
+    assert_ne!(npy(&frozen, "logits.npy"), npy(&source, "logits.npy"));
+    let config = std::fs::read_to_string(frozen.join("config.toml")).unwrap();
+    assert!(config.contains("freeze = [0]"), "{config}");
+
+    // Only the readout loaded: the hidden layer starts from its own initialisation.
+    let readout = tmp.path().join("readout");
+    ok(&run_small(
+        &readout,
+        &[
+            "--set",
+            &from,
+            "--set",
+            "training.init_layers=[1]",
+            "--set",
+            "training.freeze=[0]",
+        ],
+    ));
+    assert_ne!(npy(&readout, "hidden_0.npy"), npy(&source, "hidden_0.npy"));
+
+    // Basal weights load from ff into gfn; a checkpoint directory works as well as a run.
+    let ck = std::fs::read_dir(source.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .max()
+        .unwrap();
+    let gfn = tmp.path().join("gfn");
+    ok(&run_small(
+        &gfn,
+        &[
+            "--set",
+            &format!("training.init_from={}", ck.display()),
+            "--set",
+            "model.kind=gfn",
+            "--set",
+            "training.init_layers=[0]",
+        ],
+    ));
+
+    // Refusals, before anything is written: shapes named, layers that do not exist, a run
+    // that has not finished, a path that is neither.
+    let unfinished = tmp.path().join("unfinished");
+    std::fs::create_dir_all(unfinished.join("checkpoints")).unwrap();
+    for (extra, needles) in [
+        (
+            vec!["--set", &from, "--set", "model.hidden=[16]"],
+            vec!["training.init_from", "[64, 32]", "[64, 16]"],
+        ),
+        (
+            vec!["--set", &from, "--set", "training.init_layers=[5]"],
+            vec!["training.init_layers", "layer 5"],
+        ),
+        (
+            vec!["--set", "training.init_layers=[0]"],
+            vec!["training.init_layers", "init_from"],
+        ),
+        (
+            vec!["--set", "training.freeze=[0,1]"],
+            vec!["training.freeze", "every layer"],
+        ),
+    ] {
+        let dir = tmp.path().join("never");
+        let out = run_small(&dir, &extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        for n in needles {
+            assert!(stderr(&out).contains(n), "{extra:?}: {}", stderr(&out));
+        }
+        assert_eq!(stderr(&out).trim_end().lines().count(), 1, "{}", stderr(&out));
+        assert!(!dir.exists(), "{extra:?}: nothing may be written");
+    }
+    for bad in [unfinished.clone(), tmp.path().join("nowhere")] {
+        let dir = tmp.path().join("never");
+        let set = format!("training.init_from={}", bad.display());
+        let out = run_small(&dir, &["--set", &set]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("training.init_from"), "{}", stderr(&out));
+        assert!(!dir.exists());
+    }
+}

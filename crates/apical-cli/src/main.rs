@@ -55,6 +55,18 @@ checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the faile
         after_help = "Example:\n  apical collect sweeps/quickstart_lr --by training.learning_rate --metric test_accuracy,test_loss"
     )]
     Collect(CollectArgs),
+    /// The few-shot protocol: for each n labelled examples per class and seed, tune on the
+    /// validation split (the same grid for every rule), train, and report the test error.
+    #[command(after_help = "Examples:
+  apical fewshot configs/fewshot_digits_backprop.toml --n 1,5 --seeds 3 --out fewshot/bp
+  apical fewshot configs/fewshot_digits_*.toml --n 1,2,5,10,20,50,all --seeds 10 --pretrained auto --out fewshot/digits
+  apical fewshot configs/fewshot_digits_dendritic.toml --n 1,5 --seeds 5 --tune 'lr=0.01,0.03,0.1' --out fewshot/d
+
+Writes fewshot.csv (n, rule, pretrained, seed, chosen values, val_error, test_error, …),
+fewshot_summary.csv (mean_test_error with its 95% t-interval), fewshot_paired.csv (paired
+differences with sign-flip p-values), fewshot_auc.csv and fewshot.png/svg. Rerunning the same
+command into the same --out continues it.")]
+    Fewshot(FewshotArgs),
     /// One Slurm array task of a sweep (run by slurm/array.sbatch).
     #[command(hide = true)]
     SweepTask(SweepTaskArgs),
@@ -249,6 +261,43 @@ struct SweepArgs {
 }
 
 #[derive(Args)]
+struct FewshotArgs {
+    /// The configs, one rule on one model each (each needs task.validation_per_class).
+    #[arg(required = true)]
+    configs: Vec<PathBuf>,
+    /// Labelled examples per class, comma-separated counts or "all".
+    #[arg(long, default_value = "1,2,5,10,20,50,all")]
+    n: String,
+    /// Seeds: a count (10 → 0..9) or a comma-separated list. Each seed draws its own subset.
+    #[arg(long, default_value = "10")]
+    seeds: String,
+    /// Also fine-tune from a generative pretraining: "auto" runs it (predictive coding in
+    /// generative mode on every training image, no labels); or a finished run or checkpoint
+    /// ("{seed}" in the path is replaced by the seed).
+    #[arg(long)]
+    pretrained: Option<String>,
+    /// Override a key of the pretraining runs (repeatable), e.g. training.steps=2000.
+    #[arg(long = "pretrain-set", value_name = "KEY=VALUE")]
+    pretrain_set: Vec<String>,
+    /// The tuning grid, the same for every config: "lr=1e-3,3e-3;steps=100,300" (lr, steps,
+    /// batch or dotted keys). Default: each config's learning rate × {1/3, 1, 3}.
+    #[arg(long)]
+    tune: Option<String>,
+    /// Override a key of every config (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Output directory. Rerunning into it continues.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker processes at once (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Also rerun points whose last attempt failed.
+    #[arg(long)]
+    retry_failed: bool,
+}
+
+#[derive(Args)]
 struct SweepTaskArgs {
     /// The sweep directory.
     dir: PathBuf,
@@ -333,6 +382,7 @@ fn dispatch(command: Command) -> Result<(), RunError> {
         Command::Sweep(args) => sweep(args),
         Command::SweepTask(args) => sweep_task(args),
         Command::Collect(args) => collect(args),
+        Command::Fewshot(args) => fewshot(args),
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
             print!("{}", config.to_toml());
@@ -363,6 +413,10 @@ fn run(args: RunArgs) -> Result<(), RunError> {
     apical_run::check_out_dir(&out)?;
     let data = apical_run::build_data(&config)?;
     let device = init_device(config.backend.kind)?;
+    apical_run::check_init(&config, &data, &device).map_err(|e| match e {
+        RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
+        other => other,
+    })?;
     let config = ExperimentConfig {
         name: Some(name),
         ..config
@@ -680,6 +734,58 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
         }
         Ok(()) => Ok(()),
     }
+}
+
+fn fewshot(args: FewshotArgs) -> Result<(), RunError> {
+    use apical_run::fewshot::{self, parse_seeds, parse_tune, PerClass, Pretrained};
+    let usage = |message: String| RunError::Usage { message };
+    if args.jobs == Some(0) {
+        return Err(usage("--jobs must be at least 1, got 0".into()));
+    }
+    let n = PerClass::parse_list(&args.n).map_err(usage)?;
+    let seeds = parse_seeds(&args.seeds).map_err(usage)?;
+    let tune = args.tune.as_deref().map(parse_tune).transpose().map_err(usage)?;
+    let pretrained = args.pretrained.map(|p| {
+        if p == "auto" {
+            Pretrained::Auto
+        } else {
+            Pretrained::Run(p)
+        }
+    });
+    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+        path: PathBuf::from("apical"),
+        source,
+    })?;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let started = std::time::Instant::now();
+    let tables = fewshot::run(&fewshot::FewshotOptions {
+        configs: args.configs,
+        overrides: args.overrides,
+        n,
+        seeds,
+        pretrained,
+        pretrain_overrides: args.pretrain_set,
+        tune,
+        out: args.out.clone(),
+        local: apical_run::sweep::LocalOptions {
+            exe,
+            jobs,
+            retry_failed: args.retry_failed,
+            progress: std::io::stderr().is_terminal(),
+            stop: stop_flag(),
+        },
+    })?;
+    print!("{}", tables.summary_csv());
+    println!(
+        "wrote {}/fewshot.csv, fewshot_summary.csv, fewshot_paired.csv, fewshot_auc.csv, fewshot.png/svg ({:.0} s)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn collect(args: CollectArgs) -> Result<(), RunError> {

@@ -59,6 +59,11 @@ impl<N: Classifier> Learner<N> {
         }
     }
 
+    /// Holds these parameters fixed: the optimizer drops their updates (`training.freeze`).
+    pub fn freeze(&mut self, ids: &[burn::module::ParamId]) {
+        self.optimizer.freeze(ids);
+    }
+
     /// The rule's config name.
     pub fn rule_name(&self) -> &'static str {
         self.rule.name()

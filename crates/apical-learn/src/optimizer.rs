@@ -5,7 +5,7 @@
 //! parameters' own device and serialise it to plain bytes, so a resumed run continues bit for bit.
 
 use apical_core::InvalidParameter;
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -124,6 +124,7 @@ impl OptimizerConfig {
             config: *self,
             step: 0,
             state: Vec::new(),
+            frozen: Vec::new(),
         }
     }
 }
@@ -141,6 +142,8 @@ pub struct Optimizer {
     config: OptimizerConfig,
     step: u64,
     state: Vec<ParamState>,
+    /// Parameters never updated (a run's `training.freeze`); not part of the saved state.
+    frozen: Vec<ParamId>,
 }
 
 /// Errors restoring optimizer state.
@@ -170,6 +173,11 @@ impl Optimizer {
     /// The hyper-parameters.
     pub fn config(&self) -> &OptimizerConfig {
         &self.config
+    }
+
+    /// Holds these parameters fixed: their gradients are dropped.
+    pub fn freeze(&mut self, ids: &[ParamId]) {
+        self.frozen = ids.to_vec();
     }
 
     /// Applies one update with learning rate `lr` to every parameter of `module` that has a
@@ -272,6 +280,9 @@ impl ModuleMapper for UpdateMapper<'_> {
         let Some(grad) = self.grads.remove::<D>(id) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
+        if self.optimizer.frozen.contains(&id) {
+            return Param::from_mapped_value(id, tensor, mapper);
+        }
         let index = self.cursor;
         self.cursor += 1;
         let dims = tensor.dims();

@@ -79,6 +79,26 @@ pub struct TrainingConfig {
     /// diagnostics cost an extra backward pass; their means are logged at each evaluation).
     #[serde(default = "default_diagnostics_every")]
     pub diagnostics_every: usize,
+    /// Early stopping: end training once this many evaluations in a row have not lowered the
+    /// validation loss (needs a validation split, `task.validation_per_class`); absent: run
+    /// every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+    /// Start from the weights of another run: its directory (the newest checkpoint of a
+    /// finished run) or one of its checkpoints (`<run>/checkpoints/step-N`). Relative paths are
+    /// taken from the working directory and stored absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+    /// The layers `init_from` loads (0 = the first hidden layer's incoming weights, …, the
+    /// last = the readout); default every layer. A layer's basal weights and bias load between
+    /// `ff` and `gfn` networks alike; a gfn layer's apical weights and prediction only from a
+    /// gfn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_layers: Option<Vec<usize>>,
+    /// Layers that are not trained (numbered like `init_layers`): every parameter of the layer
+    /// is held at its initial value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freeze: Vec<usize>,
 }
 
 fn default_diagnostics_every() -> usize {
@@ -117,6 +137,10 @@ impl Default for TrainingConfig {
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep_checkpoints(),
             diagnostics_every: default_diagnostics_every(),
+            patience: None,
+            init_from: None,
+            init_layers: None,
+            freeze: Vec::new(),
         }
     }
 }
@@ -159,6 +183,53 @@ impl TrainingConfig {
             ("eval_train_examples", self.eval_train_examples),
         ] {
             check::at_least_one(key, value)?;
+        }
+        if let Some(patience) = self.patience {
+            check::at_least_one("patience", patience)?;
+        }
+        if self.init_layers.is_some() && self.init_from.is_none() {
+            return Err(InvalidParameter::new(
+                "init_layers",
+                "needs training.init_from (the run to load the layers from)",
+            ));
+        }
+        if self.init_layers.as_ref().is_some_and(|l| l.is_empty()) {
+            return Err(InvalidParameter::new(
+                "init_layers",
+                "is empty; leave it out to load every layer",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the layer numbers of `init_layers` and `freeze` against a network with
+    /// `n_layers` layers (hidden layers + readout).
+    pub fn validate_layers(&self, n_layers: usize) -> Result<(), InvalidParameter> {
+        let lists = [
+            ("init_layers", self.init_layers.as_deref().unwrap_or(&[])),
+            ("freeze", self.freeze.as_slice()),
+        ];
+        for (key, layers) in lists {
+            for (i, &l) in layers.iter().enumerate() {
+                if l >= n_layers {
+                    return Err(InvalidParameter::new(
+                        key,
+                        format!(
+                            "layer {l} does not exist: the model has layers 0..={} (hidden layers, then the readout)",
+                            n_layers - 1
+                        ),
+                    ));
+                }
+                if layers[..i].contains(&l) {
+                    return Err(InvalidParameter::new(key, format!("layer {l} is listed twice")));
+                }
+            }
+        }
+        if self.freeze.len() == n_layers {
+            return Err(InvalidParameter::new(
+                "freeze",
+                "freezes every layer; nothing would be trained",
+            ));
         }
         Ok(())
     }
@@ -221,7 +292,14 @@ impl ExperimentConfig {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(path, "", format!("cannot read the config file: {e}")))?;
-        Self::parse(&text, path, overrides)
+        let mut config = Self::parse(&text, path, overrides)?;
+        // Stored absolute, so that the run directory's config names the same run from anywhere.
+        if let Some(from) = &config.training.init_from {
+            if from.is_relative() {
+                config.training.init_from = std::path::absolute(from).ok().or(Some(from.clone()));
+            }
+        }
+        Ok(config)
     }
 
     /// Like [`load`](Self::load) for text already in memory; `path` only names it in errors.
@@ -298,6 +376,30 @@ impl ExperimentConfig {
         self.training
             .validate()
             .map_err(|e| e.in_section("training"))?;
+        let has_validation = self
+            .task
+            .subset()
+            .is_some_and(|s| s.validation_per_class.is_some());
+        if self.training.patience.is_some() && !has_validation {
+            return Err(InvalidParameter::new(
+                "training.patience",
+                "early stopping watches the validation loss: set task.validation_per_class too",
+            ));
+        }
+        let uses_layers = self.training.init_from.is_some() || !self.training.freeze.is_empty();
+        if uses_layers && self.task.is_closed_loop() {
+            return Err(InvalidParameter::new(
+                if self.training.init_from.is_some() {
+                    "training.init_from"
+                } else {
+                    "training.freeze"
+                },
+                "is for the supervised tasks; the bci task's network is not initialised from another run",
+            ));
+        }
+        self.training
+            .validate_layers(self.model.hidden().len() + 1)
+            .map_err(|e| e.in_section("training"))?;
         if let Some(name) = &self.name {
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
                 return Err(InvalidParameter::new(
@@ -368,6 +470,14 @@ fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), InvalidPara
     }
     current.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// A `--set key.path=value` item as (key, TOML value) — what a sweep file's `[set]` holds.
+pub fn split_override(item: &str) -> Result<(String, toml::Value), InvalidParameter> {
+    let mut probe = toml::Table::new();
+    apply_override(&mut probe, item)?;
+    let (key, raw) = item.split_once('=').expect("checked by apply_override");
+    Ok((key.trim().to_string(), parse_value(raw.trim())))
 }
 
 /// A `--set` value: TOML syntax (`3`, `1e-3`, `true`, `[64, 32]`, `"x"`), else a bare string.

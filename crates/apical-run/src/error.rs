@@ -19,6 +19,13 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// The same error named against `file` (for errors found after loading, which name the
+    /// placeholder "config").
+    pub fn in_file(mut self, file: &Path) -> Self {
+        self.file = file.to_path_buf();
+        self
+    }
+
     /// A new error about `key` in `file`.
     pub fn new(file: &Path, key: &str, message: impl Into<String>) -> Self {
         Self {

@@ -34,6 +34,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
 use crate::dendrites::{DendriteLog, DendriteRow};
+use crate::init_from::{Frozen, InitSource};
 use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog};
 use crate::lock::{RunLock, LOCK_FILE};
 use crate::{
@@ -107,6 +108,8 @@ pub fn start(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     check_out_dir(dir)?;
+    // The weights to start from are read (and their shapes checked) before anything is written.
+    check_init(config, data, device)?;
     std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
         path: dir.to_path_buf(),
         source,
@@ -136,6 +139,43 @@ pub fn resume(
         return crate::bci_run::run(config, device, dir, options, true, lock);
     }
     Session::new(config, data, device, dir, options, true, lock).run()
+}
+
+/// The run `training.init_from` names, read.
+fn init_source(config: &ExperimentConfig) -> Result<Option<InitSource>, RunError> {
+    config
+        .training
+        .init_from
+        .as_deref()
+        .map(InitSource::load)
+        .transpose()
+}
+
+/// `training.init_from`: reads the other run's weights and builds the network once to check
+/// that the layers asked for fit it (both shapes named if not). Nothing is written.
+pub fn check_init(config: &ExperimentConfig, data: &Split, device: &Device) -> Result<(), RunError> {
+    let Some(init) = init_source(config)? else {
+        return Ok(());
+    };
+    struct Check<'a>(&'a InitSource, Option<&'a [usize]>);
+    impl NetworkVisitor for Check<'_> {
+        type Output = Result<(), RunError>;
+        fn refuse(self, why: apical_core::InvalidParameter) -> Self::Output {
+            Err(crate::ConfigError::new(Path::new("config"), &why.key, why.message).into())
+        }
+        fn visit<N: Trainable>(self, net: N) -> Self::Output {
+            self.0.apply(net, self.1).map(|_| ())
+        }
+    }
+    let layers = config.training.init_layers.as_deref();
+    build_network(
+        &config.model,
+        data.train.n_features,
+        data.train.n_classes,
+        config.training.seed,
+        device,
+        Check(&init, layers),
+    )
 }
 
 /// Removes the hidden temporaries an interrupted write left (`.<name>.tmp-<pid>`, `.tmp-step-*`).
@@ -213,9 +253,10 @@ impl NetworkVisitor for Session<'_> {
     fn visit<N: Trainable>(self, net: N) -> Self::Output {
         let resume = self.resume;
         let mut trainer = Trainer::new(self, net)?;
-        if resume {
-            trainer.restore()?;
+        if !resume || !trainer.restore()? {
+            trainer.initialise()?;
         }
+        trainer.freeze();
         trainer.run()
     }
 }
@@ -235,6 +276,8 @@ struct Trainer<'a, N> {
     start_step: usize,
     wall_before: f64,
     resumed_from: Option<usize>,
+    frozen: Option<Frozen>,
+    stopped_early: Option<usize>,
 }
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
@@ -270,6 +313,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             start_step: 0,
             wall_before: 0.0,
             resumed_from: None,
+            frozen: None,
+            stopped_early: None,
             session,
         })
     }
@@ -286,9 +331,31 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         &self.session.dir
     }
 
+    /// `training.init_from`: the named layers of the other run's weights.
+    fn initialise(&mut self) -> Result<(), RunError> {
+        let Some(init) = init_source(self.config())? else {
+            return Ok(());
+        };
+        let layers = self.config().training.init_layers.as_deref();
+        self.net = init.apply(self.net.clone(), layers)?;
+        Ok(())
+    }
+
+    /// `training.freeze`: the optimizer skips the frozen layers' parameters and whatever the
+    /// network's own bookkeeping moves in them is put back after every step.
+    fn freeze(&mut self) {
+        let layers = &self.config().training.freeze;
+        if !layers.is_empty() {
+            let frozen = Frozen::capture(&self.net, layers);
+            self.learner.freeze(frozen.ids());
+            self.frozen = Some(frozen);
+        }
+    }
+
     /// Loads the newest usable checkpoint, falling back past damaged ones (saying which), and
-    /// the logs up to its step. A run without checkpoints starts from step 0.
-    fn restore(&mut self) -> Result<(), RunError> {
+    /// the logs up to its step. A run without checkpoints starts from step 0 (returns false:
+    /// the network is the initial one).
+    fn restore(&mut self) -> Result<bool, RunError> {
         let root = self.dir().join("checkpoints");
         let all = checkpoint::list(&root)?;
         if all.is_empty() {
@@ -296,7 +363,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 "apical: no checkpoint yet in {}; starting from step 0",
                 root.display()
             );
-            return self.reload_logs(0);
+            self.reload_logs(0)?;
+            return Ok(false);
         }
         for (i, (step, path)) in all.iter().enumerate().rev() {
             match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
@@ -324,7 +392,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     }
                     self.start_step = *step;
                     self.resumed_from = Some(*step);
-                    return self.reload_logs(*step);
+                    self.reload_logs(*step)?;
+                    return Ok(true);
                 }
                 Err(e) => eprintln!(
                     "apical: warning: checkpoint {} is unusable: {e}",
@@ -440,6 +509,33 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         self.write_logs()
     }
 
+    /// The validation evaluation early stopping keeps: the highest validation accuracy, ties
+    /// broken by the lower validation loss, then the earlier step.
+    fn best_validation(&self) -> Option<&MetricRow> {
+        self.log
+            .rows
+            .iter()
+            .filter(|r| r.split == "validation")
+            .min_by(|a, b| {
+                b.accuracy
+                    .total_cmp(&a.accuracy)
+                    .then(a.loss.total_cmp(&b.loss))
+                    .then(a.step.cmp(&b.step))
+            })
+    }
+
+    /// Evaluations logged since the best one (early stopping's patience).
+    fn evaluations_since_best(&self) -> usize {
+        let Some(best) = self.best_validation().map(|r| r.step) else {
+            return 0;
+        };
+        self.log
+            .rows
+            .iter()
+            .filter(|r| r.split == "validation" && r.step > best)
+            .count()
+    }
+
     /// Writes every log file (each atomically).
     fn write_logs(&self) -> Result<(), RunError> {
         let dir = self.dir();
@@ -530,7 +626,17 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let mut order_cache = None;
         let n_features = self.data().train.n_features;
         let mut last_checkpoint = self.start_step;
-        for step in self.start_step..self.total_steps {
+        // A resumed run whose last evaluation had already used up its patience (stopped, then
+        // interrupted before its summary) stops where it stood.
+        if t.patience.is_some_and(|p| self.start_step > 0 && self.evaluations_since_best() >= p) {
+            self.stopped_early = Some(self.start_step);
+        }
+        let end = if self.stopped_early.is_some() {
+            self.start_step
+        } else {
+            self.total_steps
+        };
+        for step in self.start_step..end {
             if let Some(signal) = options.stop_signal() {
                 bar.abandon();
                 return self.interrupted(signal, step, last_checkpoint, started);
@@ -542,7 +648,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             let diagnose = step % t.diagnostics_every == 0;
             let (net, report, per_layer) =
                 self.learner.step(self.net, input, &y, &mut noise, diagnose);
-            self.net = net;
+            self.net = match &self.frozen {
+                Some(frozen) => frozen.restore(net),
+                None => net,
+            };
             let done = step + 1;
             let non_finite = if report.loss.is_finite() {
                 self.learner.non_finite(&self.net)
@@ -556,17 +665,25 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             if !per_layer.is_empty() {
                 self.pending.add(&per_layer);
             }
+            let mut stop_early = false;
             if done % t.eval_every == 0 || done == self.total_steps {
                 self.log_evaluation(done)?;
                 if let Some(last) = self.log.rows.last() {
                     bar.set_message(format!("test acc {:.3}", last.accuracy));
                 }
+                stop_early = t.patience.is_some_and(|p| self.evaluations_since_best() >= p);
             }
-            if done % t.checkpoint_every == 0 || done == self.total_steps {
+            if stop_early {
+                self.stopped_early = Some(done);
+            }
+            if done % t.checkpoint_every == 0 || done == self.total_steps || stop_early {
                 self.save_checkpoint(done, self.wall_before + started.elapsed().as_secs_f64())?;
                 last_checkpoint = done;
             }
             bar.inc(1);
+            if stop_early {
+                break;
+            }
             if options.halt_after == Some(done) && done < self.total_steps {
                 bar.abandon();
                 return Err(RunError::Halted {
@@ -724,7 +841,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 &title,
             )?;
         }
-        let mut summary = self.summary_base(wall_seconds, session_seconds, self.total_steps);
+        let steps_done = self.stopped_early.unwrap_or(self.total_steps);
+        let mut summary = self.summary_base(wall_seconds, session_seconds, steps_done);
+        summary.stopped_early_at_step = self.stopped_early;
         summary.test_accuracy = Some(test_accuracy);
         summary.test_loss = Some(test_loss);
         summary.train_accuracy = Some(train_accuracy);
@@ -734,15 +853,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             summary.validation_accuracy = Some(accuracy);
             summary.validation_loss = Some(loss);
             summary.n_validation = Some(validation.len());
-            // The evaluation with the lowest validation loss (early stopping's choice; the
-            // test split is never used to choose).
-            let best = self
-                .log
-                .rows
-                .iter()
-                .filter(|r| r.split == "validation")
-                .min_by(|a, b| a.loss.total_cmp(&b.loss));
-            if let Some(best) = best {
+            // Early stopping's choice (the test split is never used to choose).
+            if let Some(best) = self.best_validation() {
                 summary.best_validation_step = Some(best.step);
                 summary.best_validation_loss = Some(best.loss);
                 summary.test_accuracy_at_best_validation = self

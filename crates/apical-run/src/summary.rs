@@ -78,7 +78,8 @@ pub struct Summary {
     /// Validation examples.
     #[serde(default)]
     pub n_validation: Option<usize>,
-    /// The logged evaluation with the lowest validation loss (early stopping's choice).
+    /// The logged evaluation with the highest validation accuracy, ties broken by the lower
+    /// validation loss (early stopping's choice).
     #[serde(default)]
     pub best_validation_step: Option<usize>,
     /// Its validation loss.
@@ -87,6 +88,10 @@ pub struct Summary {
     /// The test accuracy logged at that evaluation (chosen without looking at the test split).
     #[serde(default)]
     pub test_accuracy_at_best_validation: Option<f64>,
+    /// The step training stopped at when `training.patience` evaluations passed without a
+    /// lower validation loss (early stopping); absent when it ran every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early_at_step: Option<usize>,
     /// Test accuracy per signal level (perceptual tasks).
     pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
     /// Wall-clock seconds spent training, over all sessions.

@@ -91,8 +91,12 @@ pub struct OrientationConfig {
     #[serde(default)]
     pub seed: u64,
     /// Labelled training examples per class, drawn from the training split with
-    /// `subset_seed` (few-shot learning; all when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
+    #[serde(
+        default,
+        deserialize_with = "crate::subset::count_or_all",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub train_per_class: Option<usize>,
     /// Validation examples per class, drawn from the training examples not chosen (for tuning
     /// and early stopping; none when absent). The test split is never used for choices.

@@ -95,6 +95,38 @@ impl LabelledSubset {
     }
 }
 
+/// `train_per_class` in a config: a count, or `"all"` (the whole training split, as when the key
+/// is left out) — so a sweep can put "all" on the same axis as the counts.
+pub fn count_or_all<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    struct CountOrAll;
+    impl serde::de::Visitor<'_> for CountOrAll {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a count of examples per class or \"all\"")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as usize))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            usize::try_from(v).map(Some).map_err(|_| {
+                E::custom(format!(
+                    "expected a count of examples per class or \"all\", got {v}"
+                ))
+            })
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            if v == "all" {
+                Ok(None)
+            } else {
+                Err(E::custom(format!(
+                    "expected a count of examples per class or \"all\", got {v:?}"
+                )))
+            }
+        }
+    }
+    d.deserialize_any(CountOrAll)
+}
+
 /// The class sizes of `data` (for messages and tests).
 pub fn class_counts(data: &Dataset) -> Vec<usize> {
     let mut counts = vec![0; data.n_classes];

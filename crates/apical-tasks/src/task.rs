@@ -42,6 +42,32 @@ impl TaskConfig {
         matches!(self, TaskConfig::Bci(_))
     }
 
+    /// The labelled subset the task's keys ask for (`None` for the closed-loop task).
+    pub fn subset(&self) -> Option<crate::LabelledSubset> {
+        match self {
+            TaskConfig::Digits(c) => Some(c.subset()),
+            TaskConfig::Idx(c) => Some(c.subset()),
+            TaskConfig::Orientation(c) => Some(c.subset()),
+            TaskConfig::Bci(_) => None,
+        }
+    }
+
+    /// The same task on its whole training split (no labelled subset, no validation split).
+    pub fn clear_subset(&mut self) {
+        match self {
+            TaskConfig::Digits(c) => {
+                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+            }
+            TaskConfig::Idx(c) => {
+                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+            }
+            TaskConfig::Orientation(c) => {
+                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+            }
+            TaskConfig::Bci(_) => {}
+        }
+    }
+
     /// Checks the task's parameters (the key is relative to `[task]`).
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         match self {

@@ -171,6 +171,8 @@ pub struct SweepOutcome {
 }
 
 struct Worker {
+    /// Which sweep (index into the list being run).
+    sweep: usize,
     point: String,
     child: Child,
     started: Instant,
@@ -217,21 +219,35 @@ pub fn run_local(
     plan: &SweepPlan,
     options: &LocalOptions,
 ) -> Result<SweepOutcome, RunError> {
-    let mut outcome = SweepOutcome::default();
-    let mut queue: Vec<String> = Vec::new();
-    for p in &plan.points {
-        match dir.state(&p.name) {
-            PointState::Done(_) => outcome.skipped += 1,
-            // Another process runs it; it counts as theirs.
-            PointState::Running => outcome.skipped += 1,
-            PointState::Failed(reason) if !options.retry_failed => {
-                outcome.failed.push((p.name.clone(), reason));
+    let mut outcomes = run_local_many(&[(dir, plan)], options)?;
+    Ok(outcomes.pop().unwrap_or_default())
+}
+
+/// [`run_local`] for several sweeps sharing one pool of `options.jobs` workers (no worker idles
+/// at the end of one sweep while another has points left). Progress lines name each point by
+/// its sweep directory when there is more than one. One outcome per sweep, in order.
+pub fn run_local_many(
+    sweeps: &[(&SweepDir, &SweepPlan)],
+    options: &LocalOptions,
+) -> Result<Vec<SweepOutcome>, RunError> {
+    let mut outcomes = vec![SweepOutcome::default(); sweeps.len()];
+    let mut queue: Vec<(usize, String)> = Vec::new();
+    for (i, (dir, plan)) in sweeps.iter().enumerate() {
+        for p in &plan.points {
+            match dir.state(&p.name) {
+                PointState::Done(_) => outcomes[i].skipped += 1,
+                // Another process runs it; it counts as theirs.
+                PointState::Running => outcomes[i].skipped += 1,
+                PointState::Failed(reason) if !options.retry_failed => {
+                    outcomes[i].failed.push((p.name.clone(), reason));
+                }
+                _ => queue.push((i, p.name.clone())),
             }
-            _ => queue.push(p.name.clone()),
         }
     }
+    let total: usize = sweeps.iter().map(|(_, p)| p.points.len()).sum();
     let bar = if options.progress {
-        ProgressBar::with_draw_target(Some(plan.points.len() as u64), ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
@@ -242,12 +258,20 @@ pub fn run_local(
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_position((outcome.skipped + outcome.failed.len()) as u64);
+    let already: usize = outcomes.iter().map(|o| o.skipped + o.failed.len()).sum();
+    bar.set_position(already as u64);
     let say = |line: String| {
         if options.progress {
             bar.println(line);
         } else {
             eprintln!("{line}");
+        }
+    };
+    let name = |sweep: usize, point: &str| {
+        if sweeps.len() > 1 {
+            format!("{}/{point}", sweeps[sweep].0.path.display())
+        } else {
+            point.to_string()
         }
     };
     let mut pending = queue.into_iter();
@@ -266,10 +290,10 @@ pub fn run_local(
     loop {
         let stopping = stop_signal().is_some();
         while !stopping && running.len() < jobs {
-            let Some(point) = pending.next() else {
+            let Some((sweep, point)) = pending.next() else {
                 break;
             };
-            running.push(spawn(dir, &point, options)?);
+            running.push(spawn(sweeps[sweep].0, sweep, &point, options)?);
         }
         if running.is_empty() {
             break;
@@ -296,6 +320,7 @@ pub fn run_local(
         std::thread::sleep(Duration::from_millis(20));
         let mut i = 0;
         while i < running.len() {
+            let dir = sweeps[running[i].sweep].0;
             let Some(status) = running[i]
                 .child
                 .try_wait()
@@ -309,13 +334,14 @@ pub fn run_local(
             };
             let w = running.swap_remove(i);
             let secs = w.started.elapsed().as_secs_f64();
+            let shown = name(w.sweep, &w.point);
             // Stopped by a signal (killed, or checkpointed and exited 130 / 143): it resumes next
             // time; never a failure.
             let signalled = status.code().is_none_or(|c| c == 130 || c == 143);
             match dir.state(&w.point) {
                 PointState::Done(summary) => {
                     let _ = std::fs::remove_file(dir.failed(&w.point));
-                    outcome.finished += 1;
+                    outcomes[w.sweep].finished += 1;
                     let what = match (summary.status, summary.test_accuracy) {
                         (RunStatus::Diverged, _) => {
                             format!("diverged at step {}", summary.diverged_at_step.unwrap_or(0))
@@ -323,19 +349,18 @@ pub fn run_local(
                         (_, Some(acc)) => format!("test accuracy {acc:.4}"),
                         _ => "done".into(),
                     };
-                    say(format!("done    {} ({what}, {secs:.1} s)", w.point));
+                    say(format!("done    {shown} ({what}, {secs:.1} s)"));
                 }
                 _ if signalled || stop_signal().is_some() => {
                     say(format!(
-                        "stopped {} (continues when the sweep is rerun)",
-                        w.point
+                        "stopped {shown} (continues when the sweep is rerun)"
                     ));
                 }
                 _ => {
                     let reason = last_line(&dir.log(&w.point));
                     write_atomic(&dir.failed(&w.point), format!("{reason}\n").as_bytes())?;
-                    say(format!("FAILED  {}: {reason}", w.point));
-                    outcome.failed.push((w.point, reason));
+                    say(format!("FAILED  {shown}: {reason}"));
+                    outcomes[w.sweep].failed.push((w.point, reason));
                 }
             }
             bar.inc(1);
@@ -345,16 +370,24 @@ pub fn run_local(
     if let Some(signal) = stop_signal() {
         return Err(RunError::SweepInterrupted {
             signal: signal as i32,
-            dir: dir.path.clone(),
+            dir: sweeps
+                .first()
+                .map(|(d, _)| d.path.clone())
+                .unwrap_or_default(),
         });
     }
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// How long stopped workers get to checkpoint before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
-fn spawn(dir: &SweepDir, point: &str, options: &LocalOptions) -> Result<Worker, RunError> {
+fn spawn(
+    dir: &SweepDir,
+    sweep: usize,
+    point: &str,
+    options: &LocalOptions,
+) -> Result<Worker, RunError> {
     let mut cmd = Command::new(&options.exe);
     cmd.args(worker_args(dir, point));
     let log = dir.log(point);
@@ -386,6 +419,7 @@ fn spawn(dir: &SweepDir, point: &str, options: &LocalOptions) -> Result<Worker, 
             source,
         })?;
     Ok(Worker {
+        sweep,
         point: point.to_string(),
         child,
         started: Instant::now(),

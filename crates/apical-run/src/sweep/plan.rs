@@ -111,6 +111,12 @@ impl SweepPlan {
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| err(file, "", format!("cannot read the sweep file: {e}")))?;
+        Self::parse(&text, file)
+    }
+
+    /// Like [`load`](Self::load) for a sweep file's text already in memory (`file` names it in
+    /// errors, and a relative `base` is looked for beside it).
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
         let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             let place = line.map(|l| format!(" (line {l})")).unwrap_or_default();
