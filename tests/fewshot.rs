@@ -171,15 +171,17 @@ fn fewshot_tunes_on_validation_and_tabulates_every_n_and_seed() {
         assert_eq!(r["rule"], "backprop");
         assert_eq!(r["pretrained"], "false");
         let (v, t) = (f(r, "val_error"), f(r, "test_error"));
-        assert!((0.0..=1.0).contains(&v) && (0.0..=1.0).contains(&t), "{r:?}");
+        assert!(
+            (0.0..=1.0).contains(&v) && (0.0..=1.0).contains(&t),
+            "{r:?}"
+        );
         assert!(f(r, "min_test_error") <= t + 1e-12, "{r:?}");
         let per_class: f64 = r["n"].parse().unwrap();
         assert_eq!(f(r, "n_train"), per_class * 10.0);
     }
     // The choice is the grid point with the lowest validation error at its best-validation step.
     for r in rows.iter().filter(|r| r["seed"] == "0") {
-        let sweep = out
-            .join("runs/fewshot_digits_backprop/scratch/seed=0/runs");
+        let sweep = out.join("runs/fewshot_digits_backprop/scratch/seed=0/runs");
         let mut best: Option<(f64, f64, String)> = None;
         for e in std::fs::read_dir(&sweep).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -214,7 +216,14 @@ fn fewshot_tunes_on_validation_and_tabulates_every_n_and_seed() {
     let summary = csv_rows(&out.join("fewshot_summary.csv"));
     assert_eq!(summary.len(), 2);
     for s in &summary {
-        for key in ["n", "rule", "pretrained", "mean_test_error", "ci_low", "ci_high"] {
+        for key in [
+            "n",
+            "rule",
+            "pretrained",
+            "mean_test_error",
+            "ci_low",
+            "ci_high",
+        ] {
             assert!(s.contains_key(key), "{key} missing: {s:?}");
         }
         let (m, lo, hi) = (f(s, "mean_test_error"), f(s, "ci_low"), f(s, "ci_high"));
@@ -227,7 +236,10 @@ fn fewshot_tunes_on_validation_and_tabulates_every_n_and_seed() {
     // into the same directory is refused.
     let before = std::fs::read_to_string(out.join("fewshot.csv")).unwrap();
     ok(&apical(&args));
-    assert_eq!(before, std::fs::read_to_string(out.join("fewshot.csv")).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read_to_string(out.join("fewshot.csv")).unwrap()
+    );
     let mut other = args.clone();
     other[3] = "1,2";
     let o = apical(&other);
@@ -274,7 +286,10 @@ fn fewshot_with_generative_pretraining_compares_both_conditions() {
     let point = std::fs::read_dir(&tuned).unwrap().flatten().next().unwrap();
     let config = std::fs::read_to_string(point.path().join("config.toml")).unwrap();
     assert!(config.contains("init_layers = [0, 1]"), "{config}");
-    assert!(config.contains("pretrain/gfn-32x32/runs/seed=1"), "{config}");
+    assert!(
+        config.contains("pretrain/gfn-32x32/runs/seed=1"),
+        "{config}"
+    );
     let paired = csv_rows(&out.join("fewshot_paired.csv"));
     assert!(
         paired.iter().any(|p| p["n"] == "2"
@@ -294,9 +309,18 @@ fn fewshot_refuses_bad_arguments_before_any_work() {
     let out = tmp.path().join("never");
     let o = out.to_str().unwrap();
     for (args, needle) in [
-        (vec!["configs/fewshot_digits_backprop.toml", "--n", "0,5"], "--n"),
-        (vec!["configs/fewshot_digits_backprop.toml", "--seeds", "x"], "--seeds"),
-        (vec!["configs/fewshot_digits_backprop.toml", "--tune", "lr"], "--tune"),
+        (
+            vec!["configs/fewshot_digits_backprop.toml", "--n", "0,5"],
+            "--n",
+        ),
+        (
+            vec!["configs/fewshot_digits_backprop.toml", "--seeds", "x"],
+            "--seeds",
+        ),
+        (
+            vec!["configs/fewshot_digits_backprop.toml", "--tune", "lr"],
+            "--tune",
+        ),
         (
             vec!["configs/quickstart.toml", "--n", "1"],
             "task.validation_per_class",
@@ -341,7 +365,10 @@ fn init_from_loads_layers_and_freeze_holds_them() {
     // Hidden layer loaded and frozen: its responses on the probe set are the source's; the
     // readout (loaded too) trains on, so the logits move.
     let frozen = tmp.path().join("frozen");
-    ok(&run_small(&frozen, &["--set", &from, "--set", "training.freeze=[0]"]));
+    ok(&run_small(
+        &frozen,
+        &["--set", &from, "--set", "training.freeze=[0]"],
+    ));
     assert_eq!(npy(&frozen, "hidden_0.npy"), npy(&source, "hidden_0.npy"));
     assert_ne!(npy(&frozen, "logits.npy"), npy(&source, "logits.npy"));
     let config = std::fs::read_to_string(frozen.join("config.toml")).unwrap();
@@ -410,7 +437,12 @@ fn init_from_loads_layers_and_freeze_holds_them() {
         for n in needles {
             assert!(stderr(&out).contains(n), "{extra:?}: {}", stderr(&out));
         }
-        assert_eq!(stderr(&out).trim_end().lines().count(), 1, "{}", stderr(&out));
+        assert_eq!(
+            stderr(&out).trim_end().lines().count(),
+            1,
+            "{}",
+            stderr(&out)
+        );
         assert!(!dir.exists(), "{extra:?}: nothing may be written");
     }
     for bad in [unfinished.clone(), tmp.path().join("nowhere")] {
@@ -418,7 +450,180 @@ fn init_from_loads_layers_and_freeze_holds_them() {
         let set = format!("training.init_from={}", bad.display());
         let out = run_small(&dir, &["--set", &set]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-        assert!(stderr(&out).contains("training.init_from"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("training.init_from"),
+            "{}",
+            stderr(&out)
+        );
         assert!(!dir.exists());
     }
+}
+
+/// IDX bytes (LeCun's format): images `[n, side, side]` u8, labels `[n]` u8.
+fn idx_images(n: usize, side: usize, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in [0x0803u32, n as u32, side as u32, side as u32] {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in [0x0801u32, labels.len() as u32] {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out.extend_from_slice(labels);
+    out
+}
+
+#[test]
+fn song_et_al_protocol_runs_on_idx_files() {
+    // Small generated stand-ins for Fashion-MNIST: 10 classes of 6×6 images, each class a
+    // bright bar at its own place plus seeded noise.
+    let tmp = tempdir().unwrap();
+    let data = tmp.path().join("fashion");
+    std::fs::create_dir_all(&data).unwrap();
+    let side = 6;
+    let make = |n_per_class: usize, salt: u64| {
+        let mut state = 0x2545_F491_4F6C_DD1Du64 ^ salt;
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n_per_class * 10 {
+            let class = i % 10;
+            labels.push(class as u8);
+            for p in 0..side * side {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let noise = (state % 60) as u8;
+                let on = p % 10 == class || (p + 3) % 10 == class;
+                pixels.push(if on { 180 + noise } else { noise });
+            }
+        }
+        (pixels, labels)
+    };
+    let (train, train_labels) = make(20, 1);
+    let (test, test_labels) = make(5, 2);
+    std::fs::write(
+        data.join("train-images-idx3-ubyte"),
+        idx_images(200, side, &train),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        idx_labels(&train_labels),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-images-idx3-ubyte"),
+        idx_images(50, side, &test),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("t10k-labels-idx1-ubyte"),
+        idx_labels(&test_labels),
+    )
+    .unwrap();
+    let out = tmp.path().join("song");
+    let path = format!("task.path={}", data.display());
+    ok(&apical(&[
+        "fewshot",
+        "configs/fewshot_fashion_backprop.toml",
+        "configs/fewshot_fashion_predictive-coding.toml",
+        "--set",
+        &path,
+        "--set",
+        "task.validation_per_class=3",
+        "--set",
+        "training.steps=60",
+        "--set",
+        "training.eval_every=10",
+        "--n",
+        "2,10",
+        "--seeds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&out.join("fewshot.csv"));
+    assert_eq!(rows.len(), 8, "2 rules × 2 n × 2 seeds");
+    let rules: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["rule"].as_str()).collect();
+    assert_eq!(
+        rules,
+        ["backprop", "predictive-coding"].into_iter().collect()
+    );
+    for r in &rows {
+        assert!(
+            f(r, "min_test_error") <= f(r, "test_error") + 1e-12,
+            "{r:?}"
+        );
+        let per_class: f64 = r["n"].parse().unwrap();
+        assert_eq!(f(r, "n_train"), per_class * 10.0);
+    }
+    // The bars are easy: with 10 per class both rules beat chance (0.9) clearly.
+    let summary = csv_rows(&out.join("fewshot_summary.csv"));
+    for s in summary.iter().filter(|s| s["n"] == "10") {
+        assert!(f(s, "mean_test_error") < 0.6, "{s:?}");
+    }
+}
+
+#[test]
+fn patience_stops_early_and_a_resumed_run_stops_at_the_same_step() {
+    let tmp = tempdir().unwrap();
+    let settings = [
+        "--set",
+        "training.steps=600",
+        "--set",
+        "training.eval_every=10",
+        "--set",
+        "training.checkpoint_every=10",
+        "--set",
+        "training.learning_rate=0.01",
+        "--set",
+        "task.train_per_class=2",
+        "--set",
+        "task.validation_per_class=10",
+        "--set",
+        "training.patience=3",
+    ];
+    let whole = tmp.path().join("whole");
+    ok(&run_small(&whole, &settings));
+    let s = json(&whole.join("summary.json"));
+    let stopped = s["stopped_early_at_step"].as_u64().expect("stopped early") as usize;
+    let best = s["best_validation_step"].as_u64().unwrap() as usize;
+    assert!(stopped < 600, "{s}");
+    assert_eq!(stopped, best + 30, "three evaluations after the best one");
+    let metrics = std::fs::read_to_string(whole.join("metrics.csv")).unwrap();
+    let last = metrics.lines().last().unwrap();
+    assert!(last.starts_with(&format!("{stopped},")), "{last}");
+
+    // Halted at the very step it stops at (checkpoint written, summary not), then resumed: it
+    // stops there again with the same logs.
+    let halted = tmp.path().join("halted");
+    let mut args = settings.to_vec();
+    let at = stopped.to_string();
+    args.extend(["--halt-after", &at]);
+    let out = run_small(&halted, &args);
+    assert!(!out.status.success(), "halted");
+    assert!(!halted.join("summary.json").exists());
+    ok(&apical(&["resume", halted.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read_to_string(halted.join("metrics.csv")).unwrap(),
+        metrics
+    );
+    let h = json(&halted.join("summary.json"));
+    assert_eq!(h["stopped_early_at_step"], s["stopped_early_at_step"]);
+
+    // Without a validation split there is nothing to watch.
+    let dir = tmp.path().join("never");
+    let out = run_small(&dir, &["--set", "training.patience=3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("training.patience"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.exists());
 }

@@ -744,7 +744,12 @@ fn fewshot(args: FewshotArgs) -> Result<(), RunError> {
     }
     let n = PerClass::parse_list(&args.n).map_err(usage)?;
     let seeds = parse_seeds(&args.seeds).map_err(usage)?;
-    let tune = args.tune.as_deref().map(parse_tune).transpose().map_err(usage)?;
+    let tune = args
+        .tune
+        .as_deref()
+        .map(parse_tune)
+        .transpose()
+        .map_err(usage)?;
     let pretrained = args.pretrained.map(|p| {
         if p == "auto" {
             Pretrained::Auto

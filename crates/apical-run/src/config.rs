@@ -221,7 +221,10 @@ impl TrainingConfig {
                     ));
                 }
                 if layers[..i].contains(&l) {
-                    return Err(InvalidParameter::new(key, format!("layer {l} is listed twice")));
+                    return Err(InvalidParameter::new(
+                        key,
+                        format!("layer {l} is listed twice"),
+                    ));
                 }
             }
         }

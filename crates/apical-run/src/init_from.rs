@@ -33,7 +33,11 @@ fn slots(paths: &[String]) -> BTreeMap<String, Slot> {
             .ok()
     };
     // The readout of a gfn sits above its hidden layers.
-    let n_layers = paths.iter().filter_map(|p| layer_of(p)).max().map_or(0, |m| m + 1);
+    let n_layers = paths
+        .iter()
+        .filter_map(|p| layer_of(p))
+        .max()
+        .map_or(0, |m| m + 1);
     paths
         .iter()
         .filter_map(|p| {
@@ -71,7 +75,10 @@ impl ModuleVisitor for Collect {
     }
 }
 
-fn collect<M: Module>(module: &M, values: bool) -> Vec<(String, ParamId, Vec<usize>, Option<TensorData>)> {
+fn collect<M: Module>(
+    module: &M,
+    values: bool,
+) -> Vec<(String, ParamId, Vec<usize>, Option<TensorData>)> {
     let mut c = Collect {
         values,
         ..Collect::default()
@@ -159,15 +166,21 @@ impl InitSource {
             )));
         };
         let ck = checkpoint::load(&checkpoint)?;
-        let reader = burn_pack::Reader::from_bytes(
-            burn::tensor::Bytes::from_bytes_vec(ck.model),
-        )
-        .and_then(|r| r.into_tensors())
-        .map_err(|e| refuse(format!("{}: unreadable model record: {e}", checkpoint.display())))?;
+        let reader = burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(ck.model))
+            .and_then(|r| r.into_tensors())
+            .map_err(|e| {
+                refuse(format!(
+                    "{}: unreadable model record: {e}",
+                    checkpoint.display()
+                ))
+            })?;
         let mut by_path = BTreeMap::new();
         for t in reader {
             let (path, dtype, shape, _, bytes) = t.into_parts().map_err(|e| {
-                refuse(format!("{}: unreadable model record: {e}", checkpoint.display()))
+                refuse(format!(
+                    "{}: unreadable model record: {e}",
+                    checkpoint.display()
+                ))
             })?;
             by_path.insert(path, TensorData::from_bytes(bytes, shape, dtype));
         }

@@ -15,9 +15,9 @@ mod config;
 pub mod csv_log;
 pub mod dendrites;
 pub mod diagnostics;
+mod error;
 pub mod fewshot;
 pub mod init_from;
-mod error;
 mod lock;
 mod metrics;
 pub mod npy;
@@ -37,8 +37,6 @@ pub use config::*;
 pub use error::*;
 pub use lock::{is_held, RunLock};
 pub use metrics::*;
-pub use runner::{
-    build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary,
-};
+pub use runner::{build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary};
 pub use summary::*;
 pub use tensorboard::EventFile;

@@ -34,8 +34,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
 use crate::dendrites::{DendriteLog, DendriteRow};
-use crate::init_from::{Frozen, InitSource};
 use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog};
+use crate::init_from::{Frozen, InitSource};
 use crate::lock::{RunLock, LOCK_FILE};
 use crate::{
     npy, plot, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError, RunStatus,
@@ -153,7 +153,11 @@ fn init_source(config: &ExperimentConfig) -> Result<Option<InitSource>, RunError
 
 /// `training.init_from`: reads the other run's weights and builds the network once to check
 /// that the layers asked for fit it (both shapes named if not). Nothing is written.
-pub fn check_init(config: &ExperimentConfig, data: &Split, device: &Device) -> Result<(), RunError> {
+pub fn check_init(
+    config: &ExperimentConfig,
+    data: &Split,
+    device: &Device,
+) -> Result<(), RunError> {
     let Some(init) = init_source(config)? else {
         return Ok(());
     };
@@ -628,7 +632,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let mut last_checkpoint = self.start_step;
         // A resumed run whose last evaluation had already used up its patience (stopped, then
         // interrupted before its summary) stops where it stood.
-        if t.patience.is_some_and(|p| self.start_step > 0 && self.evaluations_since_best() >= p) {
+        if t.patience
+            .is_some_and(|p| self.start_step > 0 && self.evaluations_since_best() >= p)
+        {
             self.stopped_early = Some(self.start_step);
         }
         let end = if self.stopped_early.is_some() {
@@ -671,7 +677,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 if let Some(last) = self.log.rows.last() {
                     bar.set_message(format!("test acc {:.3}", last.accuracy));
                 }
-                stop_early = t.patience.is_some_and(|p| self.evaluations_since_best() >= p);
+                stop_early = t
+                    .patience
+                    .is_some_and(|p| self.evaluations_since_best() >= p);
             }
             if stop_early {
                 self.stopped_early = Some(done);
@@ -681,15 +689,15 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 last_checkpoint = done;
             }
             bar.inc(1);
-            if stop_early {
-                break;
-            }
             if options.halt_after == Some(done) && done < self.total_steps {
                 bar.abandon();
                 return Err(RunError::Halted {
                     step: done,
                     dir: self.dir().to_path_buf(),
                 });
+            }
+            if stop_early {
+                break;
             }
         }
         bar.finish_and_clear();

@@ -91,7 +91,8 @@ pub enum Pretrained {
 
 /// The seeds `--seeds` names: a count (`10` → 0..9) or a comma-separated list.
 pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
-    let bad = || format!("--seeds expects a count (10 → seeds 0..9) or a list (3,4,5), got {text:?}");
+    let bad =
+        || format!("--seeds expects a count (10 → seeds 0..9) or a list (3,4,5), got {text:?}");
     if text.contains(',') {
         let seeds: Vec<u64> = text
             .split(',')
@@ -198,7 +199,11 @@ fn quote(path: &Path) -> toml::Value {
 }
 
 /// A sweep file's text from its parts (keys quoted, values TOML).
-fn sweep_text(base: &Path, set: &[(String, toml::Value)], grid: &[(String, Vec<toml::Value>)]) -> String {
+fn sweep_text(
+    base: &Path,
+    set: &[(String, toml::Value)],
+    grid: &[(String, Vec<toml::Value>)],
+) -> String {
     let mut root = toml::Table::new();
     root.insert("base".into(), quote(base));
     let mut s = toml::Table::new();
@@ -225,57 +230,40 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
     let out = &options.out;
     let protocol_file = out.join("protocol.toml");
     match std::fs::read_to_string(&protocol_file) {
-        Ok(existing) if existing != protocol => {
-            return Err(RunError::OutputDir {
-                path: out.clone(),
-                message: "holds another few-shot protocol (its protocol.toml differs); pick another --out".into(),
-            })
-        }
+        Ok(existing) if existing != protocol => return Err(RunError::OutputDir {
+            path: out.clone(),
+            message:
+                "holds another few-shot protocol (its protocol.toml differs); pick another --out"
+                    .into(),
+        }),
         Ok(_) => {}
         Err(_) if out.exists() && std::fs::read_dir(out).is_ok_and(|mut e| e.next().is_some()) => {
             return Err(RunError::OutputDir {
                 path: out.clone(),
-                message: "exists, is not empty and is not a few-shot directory; pick another --out".into(),
+                message: "exists, is not empty and is not a few-shot directory; pick another --out"
+                    .into(),
             })
         }
         Err(_) => {}
     }
-    // Every sweep is planned (every point's config built and checked) before anything runs.
-    let pretraining = plan_pretraining(options, &configs)?;
-    let mut conditions = Vec::new();
-    for (path, config) in &configs {
-        let stem = stem(path);
-        let mut variants = vec![(false, None)];
-        if options.pretrained.is_some() {
-            variants.push((true, Some(())));
-        }
-        for (pretrained, _) in variants {
-            let mut sweeps = Vec::new();
-            for &seed in &options.seeds {
-                let init = if pretrained {
-                    Some(init_run(options, &pretraining, config, seed)?)
-                } else {
-                    None
-                };
-                let (dir, plan) = plan_runs(options, path, config, seed, init.as_deref())?;
-                sweeps.push((seed, dir, plan));
-            }
-            conditions.push(Condition {
-                config: stem.clone(),
-                rule: config.rule.kind().to_string(),
-                model: config.model.kind().to_string(),
-                pretrained,
-                sweeps,
-            });
-        }
+    // Every sweep is planned (every point's config built and checked) before anything runs; a
+    // refusal leaves no trace (the pretraining configs written for planning are removed).
+    let fresh = !out.exists();
+    let planned = plan(options, &configs);
+    if planned.is_err() && fresh {
+        let _ = std::fs::remove_dir_all(out);
     }
+    let (pretraining, conditions) = planned?;
     std::fs::create_dir_all(out).map_err(|source| RunError::Write {
         path: out.clone(),
         source,
     })?;
     let _lock = crate::RunLock::acquire(out)?;
     write_atomic(&protocol_file, protocol.as_bytes())?;
-    let total: usize = pretraining.iter().map(|p| p.plan.points.len()).sum::<usize>()
+    let total: usize = pretraining
+        .iter()
+        .map(|p| p.plan.points.len())
+        .sum::<usize>()
         + conditions
             .iter()
             .flat_map(|c| &c.sweeps)
@@ -323,8 +311,47 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
     Ok(tables)
 }
 
+/// The pretraining sweeps and the conditions (one sweep per seed each), all checked.
+fn plan(
+    options: &FewshotOptions,
+    configs: &[(PathBuf, ExperimentConfig)],
+) -> Result<(Vec<Pretraining>, Vec<Condition>), RunError> {
+    let pretraining = plan_pretraining(options, configs)?;
+    let mut conditions = Vec::new();
+    for (path, config) in configs {
+        let variants: &[bool] = if options.pretrained.is_some() {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        for &pretrained in variants {
+            let mut sweeps = Vec::new();
+            for &seed in &options.seeds {
+                let init = if pretrained {
+                    Some(init_run(options, &pretraining, config, seed)?)
+                } else {
+                    None
+                };
+                let (dir, plan) = plan_runs(options, path, config, seed, init.as_deref())?;
+                sweeps.push((seed, dir, plan));
+            }
+            conditions.push(Condition {
+                config: stem(path),
+                rule: config.rule.kind().to_string(),
+                model: config.model.kind().to_string(),
+                pretrained,
+                sweeps,
+            });
+        }
+    }
+    Ok((pretraining, conditions))
+}
+
 /// Runs the sweeps' unfinished points in one pool; the failed ones, as `<sweep dir>/<point>`.
-fn run_all(sweeps: &[(SweepDir, &SweepPlan)], local: &LocalOptions) -> Result<Vec<String>, RunError> {
+fn run_all(
+    sweeps: &[(SweepDir, &SweepPlan)],
+    local: &LocalOptions,
+) -> Result<Vec<String>, RunError> {
     let refs: Vec<(&SweepDir, &SweepPlan)> = sweeps.iter().map(|(d, p)| (d, *p)).collect();
     let outcomes = run_local_many(&refs, local)?;
     Ok(sweeps
@@ -374,7 +401,10 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
         }
         if out.iter().any(|(p, _)| stem(p) == stem(path)) {
             return Err(RunError::Usage {
-                message: format!("two configs are named {}; each condition needs its own file name", stem(path)),
+                message: format!(
+                    "two configs are named {}; each condition needs its own file name",
+                    stem(path)
+                ),
             });
         }
         out.push((absolute(path), config));
@@ -382,7 +412,8 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
     // Every config gets a grid of the same size (the tuning budget is equal).
     if let Some(tune) = &options.tune {
         for (key, _) in tune {
-            if key == "task.train_per_class" || key == "training.seed" || key == "task.subset_seed" {
+            if key == "task.train_per_class" || key == "training.seed" || key == "task.subset_seed"
+            {
                 return Err(RunError::Usage {
                     message: format!("--tune cannot sweep {key}: the protocol sets it"),
                 });
@@ -393,7 +424,10 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
 }
 
 /// The tuning grid of `config`.
-fn tune_grid(options: &FewshotOptions, config: &ExperimentConfig) -> Vec<(String, Vec<toml::Value>)> {
+fn tune_grid(
+    options: &FewshotOptions,
+    config: &ExperimentConfig,
+) -> Vec<(String, Vec<toml::Value>)> {
     match &options.tune {
         Some(t) => t.clone(),
         None => {
@@ -411,7 +445,9 @@ fn tune_grid(options: &FewshotOptions, config: &ExperimentConfig) -> Vec<(String
 
 fn protocol_text(options: &FewshotOptions) -> String {
     let mut t = toml::Table::new();
-    let strings = |v: &[String]| toml::Value::Array(v.iter().map(|s| toml::Value::String(s.clone())).collect());
+    let strings = |v: &[String]| {
+        toml::Value::Array(v.iter().map(|s| toml::Value::String(s.clone())).collect())
+    };
     t.insert(
         "configs".into(),
         strings(
@@ -429,7 +465,13 @@ fn protocol_text(options: &FewshotOptions) -> String {
     );
     t.insert(
         "seeds".into(),
-        toml::Value::Array(options.seeds.iter().map(|&s| toml::Value::Integer(s as i64)).collect()),
+        toml::Value::Array(
+            options
+                .seeds
+                .iter()
+                .map(|&s| toml::Value::Integer(s as i64))
+                .collect(),
+        ),
     );
     let pretrained = match &options.pretrained {
         None => "none".to_string(),
@@ -487,9 +529,18 @@ fn plan_pretraining(
         if out.iter().any(|p| p.signature == sig) {
             continue;
         }
-        let hidden: Vec<String> = config.model.hidden().iter().map(|h| h.to_string()).collect();
+        let hidden: Vec<String> = config
+            .model
+            .hidden()
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
         let mut name = format!("{}-{}", config.model.kind(), hidden.join("x"));
-        if out.iter().any(|p| p.dir.file_name().is_some_and(|f| f.to_string_lossy() == name)) {
+        if out.iter().any(|p| {
+            p.dir
+                .file_name()
+                .is_some_and(|f| f.to_string_lossy() == name)
+        }) {
             name = format!("{name}-{}", out.len());
         }
         let dir = options.out.join("pretrain").join(&name);
@@ -504,7 +555,10 @@ fn plan_pretraining(
             }
             _ => {
                 let mut r = toml::Table::new();
-                r.insert("kind".into(), toml::Value::String("predictive-coding".into()));
+                r.insert(
+                    "kind".into(),
+                    toml::Value::String("predictive-coding".into()),
+                );
                 r
             }
         };
@@ -605,7 +659,12 @@ fn init_run(
                         .any(|(k, v)| k == "training.seed" && v.as_integer() == Some(seed as i64))
                 })
                 .expect("a point per seed");
-            Ok(absolute(&SweepDir { path: p.dir.clone() }.run_dir(&point.name)))
+            Ok(absolute(
+                &SweepDir {
+                    path: p.dir.clone(),
+                }
+                .run_dir(&point.name),
+            ))
         }
         None => Err(RunError::Usage {
             message: "no pretraining was asked (--pretrained)".into(),
@@ -621,7 +680,11 @@ fn plan_runs(
     seed: u64,
     init: Option<&Path>,
 ) -> Result<(SweepDir, SweepPlan), RunError> {
-    let condition = if init.is_some() { "pretrained" } else { "scratch" };
+    let condition = if init.is_some() {
+        "pretrained"
+    } else {
+        "scratch"
+    };
     let dir = options
         .out
         .join("runs")
@@ -641,7 +704,11 @@ fn plan_runs(
         let hidden = config.model.hidden().len();
         set.push((
             "training.init_layers".into(),
-            toml::Value::Array((0..hidden).map(|l| toml::Value::Integer(l as i64)).collect()),
+            toml::Value::Array(
+                (0..hidden)
+                    .map(|l| toml::Value::Integer(l as i64))
+                    .collect(),
+            ),
         ));
     }
     let mut grid = vec![(

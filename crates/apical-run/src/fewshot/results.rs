@@ -112,7 +112,10 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, RunError> {
     let (Some(step), Some(split), Some(loss), Some(accuracy)) =
         (col("step"), col("split"), col("loss"), col("accuracy"))
     else {
-        return Err(RunError::resume(&metrics, "expected step, split, loss and accuracy columns"));
+        return Err(RunError::resume(
+            &metrics,
+            "expected step, split, loss and accuracy columns",
+        ));
     };
     let mut val: Vec<(usize, f64, f64)> = Vec::new();
     let mut test: BTreeMap<usize, f64> = BTreeMap::new();
@@ -139,10 +142,16 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, RunError> {
             .then(a.1.total_cmp(&b.1))
             .then(a.0.cmp(&b.0))
     }) else {
-        return Err(RunError::resume(&metrics, "no validation evaluations (the protocol needs task.validation_per_class)"));
+        return Err(RunError::resume(
+            &metrics,
+            "no validation evaluations (the protocol needs task.validation_per_class)",
+        ));
     };
     let Some(&test_acc) = test.get(&best_step) else {
-        return Err(RunError::resume(&metrics, format!("no test evaluation at step {best_step}")));
+        return Err(RunError::resume(
+            &metrics,
+            format!("no test evaluation at step {best_step}"),
+        ));
     };
     let max_test = test.values().copied().fold(f64::NEG_INFINITY, f64::max);
     Ok(Some(RunResult {
@@ -261,7 +270,12 @@ impl FewshotTables {
     fn conditions(&self) -> Vec<Key> {
         let mut keys: Vec<Key> = Vec::new();
         for r in &self.rows {
-            let k = (r.config.clone(), r.rule.clone(), r.model.clone(), r.pretrained);
+            let k = (
+                r.config.clone(),
+                r.rule.clone(),
+                r.model.clone(),
+                r.pretrained,
+            );
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -432,7 +446,12 @@ impl FewshotTables {
         let mut measures: Vec<(String, Vec<BTreeMap<u64, f64>>)> = self
             .n
             .iter()
-            .map(|&n| (n.label(), conditions.iter().map(|k| self.errors(k, n)).collect()))
+            .map(|&n| {
+                (
+                    n.label(),
+                    conditions.iter().map(|k| self.errors(k, n)).collect(),
+                )
+            })
             .collect();
         measures.push((
             "auc".into(),
@@ -468,7 +487,14 @@ impl FewshotTables {
     /// `fewshot_auc.csv`.
     pub fn auc_csv(&self) -> String {
         let mut out = csv::line(&[
-            "rule", "model", "config", "pretrained", "auc", "ci_low", "ci_high", "seeds",
+            "rule",
+            "model",
+            "config",
+            "pretrained",
+            "auc",
+            "ci_low",
+            "ci_high",
+            "seeds",
         ]);
         for key in self.conditions() {
             let values: Vec<f64> = self.auc(&key).into_values().collect();
@@ -493,8 +519,14 @@ impl FewshotTables {
     /// Writes the four tables and the plot into `dir`.
     pub fn write(&self, dir: &Path) -> Result<(), RunError> {
         write_atomic(&dir.join("fewshot.csv"), self.rows_csv().as_bytes())?;
-        write_atomic(&dir.join("fewshot_summary.csv"), self.summary_csv().as_bytes())?;
-        write_atomic(&dir.join("fewshot_paired.csv"), self.paired_csv().as_bytes())?;
+        write_atomic(
+            &dir.join("fewshot_summary.csv"),
+            self.summary_csv().as_bytes(),
+        )?;
+        write_atomic(
+            &dir.join("fewshot_paired.csv"),
+            self.paired_csv().as_bytes(),
+        )?;
         write_atomic(&dir.join("fewshot_auc.csv"), self.auc_csv().as_bytes())?;
         let mut series = Vec::new();
         for key in self.conditions() {
@@ -513,7 +545,8 @@ impl FewshotTables {
                 let x = match n {
                     PerClass::Count(c) => c as f64,
                     PerClass::All => {
-                        rows.iter().map(|r| r.n_train as f64).sum::<f64>() / rows.len() as f64
+                        rows.iter().map(|r| r.n_train as f64).sum::<f64>()
+                            / rows.len() as f64
                             / self.n_classes(&key).max(1) as f64
                     }
                 };
