@@ -142,6 +142,15 @@ pub enum RunError {
         /// The sweep directory.
         dir: PathBuf,
     },
+    /// `apical fewshot` was stopped by a signal; its runs checkpointed and continue when the same
+    /// command is rerun.
+    #[error("few-shot protocol stopped by signal {signal}; rerun the same `apical fewshot` command (--out {}) to continue", dir.display())]
+    FewshotInterrupted {
+        /// The signal number.
+        signal: i32,
+        /// The output directory.
+        dir: PathBuf,
+    },
     /// Some points of a sweep failed (the others ran).
     #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
     SweepFailed {
@@ -181,9 +190,9 @@ impl RunError {
     /// The process exit code: 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Interrupted { signal, .. } | RunError::SweepInterrupted { signal, .. } => {
-                (128 + signal).clamp(0, 255) as u8
-            }
+            RunError::Interrupted { signal, .. }
+            | RunError::SweepInterrupted { signal, .. }
+            | RunError::FewshotInterrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
             e if e.is_bad_input() => 2,
             _ => 1,
         }

@@ -4,8 +4,10 @@
 //! "all"), every seed and — with `--pretrained` — with and without generative pretraining:
 //! the same tuning grid for every rule (default: the config's learning rate × {⅓, 1, 3}) is run
 //! on the seed's labelled subset (`task.train_per_class = n`, `task.subset_seed = seed`); each
-//! run stops early at its lowest validation loss (`best_validation_step`), the grid point with
-//! the lowest validation error there is chosen, and its test error at that step is the result.
+//! run keeps its best validation evaluation (`best_validation_step`: highest validation
+//! accuracy, then lowest loss; `training.patience` ends it early), the grid point with the
+//! lowest validation error there (then loss) is chosen, and its test error at that step is the
+//! result.
 //! The test split is never used for a choice. Song et al.'s "minimum test error" (the lowest
 //! test error seen during training, an optimistic measure that does use the test split) is
 //! reported beside it, for comparison with their figure only.
@@ -353,7 +355,18 @@ fn run_all(
     local: &LocalOptions,
 ) -> Result<Vec<String>, RunError> {
     let refs: Vec<(&SweepDir, &SweepPlan)> = sweeps.iter().map(|(d, p)| (d, *p)).collect();
-    let outcomes = run_local_many(&refs, local)?;
+    let outcomes = run_local_many(&refs, local).map_err(|e| match e {
+        RunError::SweepInterrupted { signal, dir } => RunError::FewshotInterrupted {
+            signal,
+            // The output directory: the sweep's ancestor holding protocol.toml.
+            dir: dir
+                .ancestors()
+                .find(|a| a.join("protocol.toml").is_file())
+                .map(Path::to_path_buf)
+                .unwrap_or(dir),
+        },
+        other => other,
+    })?;
     Ok(sweeps
         .iter()
         .zip(outcomes)
