@@ -179,7 +179,21 @@ pub fn line_plot(
     y_desc: &str,
     series: &[PlotSeries],
 ) -> Result<(), RunError> {
-    let colours = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    // Twelve distinguishable colours before any repeats (a few-shot plot has 10 conditions).
+    let colours = [
+        BLUE,
+        RED,
+        GREEN,
+        MAGENTA,
+        CYAN,
+        BLACK,
+        RGBColor(255, 140, 0),
+        RGBColor(128, 0, 128),
+        RGBColor(139, 69, 19),
+        RGBColor(128, 128, 0),
+        RGBColor(0, 128, 128),
+        RGBColor(255, 20, 147),
+    ];
     fn draw_series<DB: DrawingBackend>(
         root: DrawingArea<DB, Shift>,
         title: &str,
