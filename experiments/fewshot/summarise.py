@@ -103,10 +103,12 @@ def main(out_dir):
         lines += ["", "### Differences whose 95% interval excludes 0", ""]
         for n, a, b, d in pre_found:
             verb = "lowers" if d > 0 else "raises"
-            lines.append(f"- n = {n}: generative pretraining {verb} the error of {a} by {abs(d):.3f}.")
+            where = "over n (AUC)" if n == "auc" else f"n = {n}"
+            lines.append(f"- {where}: generative pretraining {verb} the error of {a} by {abs(d):.3f}.")
         for n, a, b, d in vs_found + vsp_found:
             who, other = (b, a) if d > 0 else (a, b)
-            lines.append(f"- n = {n}: {who} has a lower error than {other} ({abs(d):.3f}).")
+            where = "over n (AUC)" if n == "auc" else f"n = {n}"
+            lines.append(f"- {where}: {who} has a lower error than {other} ({abs(d):.3f}).")
         if not (pre_found or vs_found or vsp_found):
             lines.append("- none")
         lines.append("")
