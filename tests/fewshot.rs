@@ -108,6 +108,17 @@ fn asking_for_more_examples_than_a_class_has_is_refused_before_any_work() {
     }
 }
 
+/// The float32 values of a `.npy` file (format 1.0, little-endian, C order).
+fn npy_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert!(String::from_utf8_lossy(&bytes[10..10 + header]).contains("'<f4'"));
+    bytes[10 + header..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
 /// Rows of a CSV file as maps from column to cell.
 fn csv_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -308,6 +319,9 @@ fn fewshot_refuses_bad_arguments_before_any_work() {
     let tmp = tempdir().unwrap();
     let out = tmp.path().join("never");
     let o = out.to_str().unwrap();
+    let unfinished = tmp.path().join("unfinished");
+    std::fs::create_dir_all(unfinished.join("checkpoints")).unwrap();
+    let unfinished_path = unfinished.to_str().unwrap();
     for (args, needle) in [
         (
             vec!["configs/fewshot_digits_backprop.toml", "--n", "0,5"],
@@ -342,6 +356,30 @@ fn fewshot_refuses_bad_arguments_before_any_work() {
                 "training.bogus=1",
             ],
             "training.bogus",
+        ),
+        (
+            vec![
+                "configs/fewshot_digits_backprop.toml",
+                "--tune",
+                "task.validation_per_class=5,10",
+            ],
+            "--tune cannot sweep task.validation_per_class",
+        ),
+        (
+            vec![
+                "configs/fewshot_digits_backprop.toml",
+                "--pretrained",
+                unfinished_path,
+            ],
+            "has not finished",
+        ),
+        (
+            vec![
+                "configs/fewshot_digits_backprop.toml",
+                "--pretrained",
+                "/nonexistent/run-{seed}",
+            ],
+            "--pretrained",
         ),
     ] {
         let mut full = vec!["fewshot"];
@@ -405,9 +443,28 @@ fn init_from_loads_layers_and_freeze_holds_them() {
             "--set",
             "model.kind=gfn",
             "--set",
+            "model.activation=relu",
+            "--set",
             "training.init_layers=[0]",
+            "--set",
+            "training.freeze=[0]",
         ],
     ));
+    // The gfn's frozen basal drive at the bottom-up step, through the same relu, is the ff
+    // source's hidden layer: the basal weights and bias were loaded.
+    let source_hidden = npy_f32(&source.join("activity/hidden_0.npy"));
+    let basal = npy_f32(&gfn.join("activity/layer0_basal.npy"));
+    let units = 32;
+    let steps = basal.len() / source_hidden.len();
+    for (e, row) in source_hidden.chunks(units).enumerate() {
+        let step0 = &basal[e * steps * units..e * steps * units + units];
+        for (h, b) in row.iter().zip(step0) {
+            assert!(
+                (h - b.max(0.0)).abs() < 1e-4,
+                "example {e}: {h} vs relu({b})"
+            );
+        }
+    }
 
     // Refusals, before anything is written: shapes named, layers that do not exist, a run
     // that has not finished, a path that is neither.
@@ -626,4 +683,53 @@ fn patience_stops_early_and_a_resumed_run_stops_at_the_same_step() {
         stderr(&out)
     );
     assert!(!dir.exists());
+}
+
+#[test]
+fn fewshot_refusal_leaves_an_empty_out_empty_and_a_diverged_pretraining_stops_it() {
+    let tmp = tempdir().unwrap();
+    // Planning writes the pretraining configs, then refuses a tuning key: nothing is left.
+    let out = tmp.path().join("empty");
+    std::fs::create_dir_all(&out).unwrap();
+    let r = apical(&[
+        "fewshot",
+        "configs/fewshot_digits_backprop.toml",
+        "--pretrained",
+        "auto",
+        "--tune",
+        "model.bogus=1,2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(stderr(&r).contains("model"), "{}", stderr(&r));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "left behind");
+
+    // A pretraining that diverges: exit 1 naming it; nothing is fine-tuned from it.
+    let out = tmp.path().join("diverged");
+    let mut args = vec![
+        "fewshot",
+        "configs/fewshot_digits_backprop.toml",
+        "--n",
+        "2",
+        "--seeds",
+        "1",
+        "--pretrained",
+        "auto",
+        "--pretrain-set",
+        "training.learning_rate=1e30",
+        "--pretrain-set",
+        "training.steps=20",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(FEWSHOT_SMALL);
+    let r = apical(&args);
+    assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
+    let err = stderr(&r);
+    assert!(
+        err.contains("generative pretraining") && err.contains("diverged"),
+        "{err}"
+    );
+    assert!(!out.join("runs").exists(), "nothing fine-tuned");
 }

@@ -25,7 +25,7 @@ start=$(date +%s)
   configs/fewshot_digits_predictive-coding-gfn.toml \
   configs/fewshot_digits_dendritic.toml \
   --n 1,2,5,10,20,50,all --seeds 10,11,12,13,14,15,16,17,18,19 \
-  --pretrained auto --pretrain-set training.learning_rate=0.001 \
+  --pretrained auto --pretrain-set training.learning_rate=0.001 --pretrain-set rule.inference_rate=0.5 \
   --out "$OUT/digits" 2> "$OUT/digits.log"
 digits=$(( $(date +%s) - start ))
 start=$(date +%s)

@@ -81,8 +81,8 @@ impl Responses<'_> {
 pub struct FisherEstimate {
     /// Bias-corrected linear Fisher information (correlations included).
     pub fisher: f64,
-    /// Its sampling variance (Kanitscheider et al. 2015; for the Liu variant the same formula
-    /// with T taken as the zero-signal trial count).
+    /// Its sampling variance (Kanitscheider et al. 2015, eq. 12; for the Liu variant
+    /// [`liu_variance`], derived for covariance and f′ from separate trials).
     pub fisher_variance: f64,
     /// Bias-corrected information with correlations removed (shuffled / diagonal covariance).
     pub fisher_shuffled: f64,
@@ -126,6 +126,28 @@ pub fn fisher_variance(info: f64, trials: f64, units: f64, ds: f64) -> f64 {
         * (i * i
             + 4.0 * (2.0 * trials - 3.0) * i / a
             + 4.0 * units * (2.0 * trials - 3.0) / (a * a))
+}
+
+/// Sampling variance of the Liu et al. estimate `Î = f̂′ᵀΣ̂₀⁻¹f̂′·(T0 − N − 2)/(T0 − 1) − c·N`,
+/// derived for its own design: Σ̂₀ from `t0` zero-signal trials (T0 − 1 degrees of freedom) is
+/// independent of f̂′ ~ N(f′, c·Σ), c = (T1 + T2)/(T1·T2·ds²). With q = f̂′ᵀΣ⁻¹f̂′ (q/c a
+/// noncentral χ²_N with noncentrality I/c: E q = I + cN, Var q = 2Nc² + 4cI) and
+/// f̂′ᵀΣ̂₀⁻¹f̂′ = (T0 − 1)·q/X, X ~ χ²_k independent of q, k = T0 − N:
+///
+/// ```text
+/// Var Î = [(k − 2)·(2Nc² + 4cI) + 2·(I + cN)²] / (k − 4)
+/// ```
+///
+/// (infinite for k ≤ 4). `info` is the information the variance is evaluated at (clamped at 0);
+/// checked against Monte Carlo in the tests.
+pub fn liu_variance(info: f64, t0: f64, t1: f64, t2: f64, units: f64, ds: f64) -> f64 {
+    let k = t0 - units;
+    if k <= 4.0 {
+        return f64::INFINITY;
+    }
+    let i = info.max(0.0);
+    let c = (t1 + t2) / (t1 * t2 * ds * ds);
+    ((k - 2.0) * (2.0 * units * c * c + 4.0 * c * i) + 2.0 * (i + c * units).powi(2)) / (k - 4.0)
 }
 
 fn redundancy(info: f64, shuffled: f64) -> f64 {
@@ -181,7 +203,7 @@ pub fn liu_from_moments(
     let fisher_shuffled = shuffled_naive * (t0f - 3.0) / (t0f - 1.0) - bias;
     Ok(FisherEstimate {
         fisher,
-        fisher_variance: fisher_variance(fisher, t0f, nf, ds),
+        fisher_variance: liu_variance(fisher, t0f, t1f, t2f, nf, ds),
         fisher_shuffled,
         redundancy_percent: redundancy(fisher, fisher_shuffled),
         n_units: n,

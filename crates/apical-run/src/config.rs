@@ -79,9 +79,10 @@ pub struct TrainingConfig {
     /// diagnostics cost an extra backward pass; their means are logged at each evaluation).
     #[serde(default = "default_diagnostics_every")]
     pub diagnostics_every: usize,
-    /// Early stopping: end training once this many evaluations in a row have not lowered the
-    /// validation loss (needs a validation split, `task.validation_per_class`); absent: run
-    /// every step.
+    /// Early stopping: end training once this many evaluations in a row have not bettered the
+    /// best validation evaluation (highest validation accuracy, ties broken by the lower
+    /// validation loss; needs a validation split, `task.validation_per_class`); absent: run every
+    /// step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patience: Option<usize>,
     /// Start from the weights of another run: its directory (the newest checkpoint of a
@@ -386,7 +387,7 @@ impl ExperimentConfig {
         if self.training.patience.is_some() && !has_validation {
             return Err(InvalidParameter::new(
                 "training.patience",
-                "early stopping watches the validation loss: set task.validation_per_class too",
+                "early stopping watches the validation split: set task.validation_per_class too",
             ));
         }
         let uses_layers = self.training.init_from.is_some() || !self.training.freeze.is_empty();

@@ -151,6 +151,14 @@ pub enum RunError {
         /// The output directory.
         dir: PathBuf,
     },
+    /// A generative pretraining run of `apical fewshot` diverged; nothing was fine-tuned.
+    #[error("the generative pretraining {} diverged at step {step}; nothing was fine-tuned from it (lower its learning rate: --pretrain-set training.learning_rate=…)", run.display())]
+    PretrainingDiverged {
+        /// The pretraining run.
+        run: PathBuf,
+        /// The step.
+        step: usize,
+    },
     /// Some points of a sweep failed (the others ran).
     #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
     SweepFailed {

@@ -142,12 +142,22 @@ impl InitSource {
         let checkpoint = if from.join("manifest.json").is_file() {
             from.to_path_buf()
         } else if from.join("checkpoints").is_dir() {
-            if !from.join("summary.json").is_file() {
-                return Err(refuse(format!(
-                    "{} has not finished (no summary.json); name one of its checkpoints, {}/checkpoints/step-N",
-                    from.display(),
-                    from.display()
-                )));
+            match crate::Summary::read(from) {
+                Err(_) => {
+                    return Err(refuse(format!(
+                        "{} has not finished (no summary.json); name one of its checkpoints, {}/checkpoints/step-N",
+                        from.display(),
+                        from.display()
+                    )))
+                }
+                Ok(s) if s.status != crate::RunStatus::Completed => {
+                    return Err(refuse(format!(
+                        "{} diverged at step {}; its newest checkpoint is not a finished run (name one of its checkpoints to use it anyway)",
+                        from.display(),
+                        s.diverged_at_step.unwrap_or(0)
+                    )))
+                }
+                Ok(_) => {}
             }
             let all = checkpoint::list(&from.join("checkpoints"))?;
             match all.last() {

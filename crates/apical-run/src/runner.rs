@@ -151,6 +151,14 @@ fn init_source(config: &ExperimentConfig) -> Result<Option<InitSource>, RunError
         .transpose()
 }
 
+/// `training.init_from`: `net` with the named layers of the other run's weights.
+fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Result<N, RunError> {
+    match init_source(config)? {
+        Some(init) => init.apply(net, config.training.init_layers.as_deref()),
+        None => Ok(net),
+    }
+}
+
 /// `training.init_from`: reads the other run's weights and builds the network once to check
 /// that the layers asked for fit it (both shapes named if not). Nothing is written.
 pub fn check_init(
@@ -256,9 +264,18 @@ impl NetworkVisitor for Session<'_> {
 
     fn visit<N: Trainable>(self, net: N) -> Self::Output {
         let resume = self.resume;
+        // `training.init_from` is applied before the rule is built from the network (a rule's
+        // state, e.g. the dendritic rule's Q, starts from the loaded weights) — also when a
+        // resumed run has no checkpoint yet, so that it repeats the uninterrupted run.
+        let has_checkpoint = resume && !checkpoint::list(&self.dir.join("checkpoints"))?.is_empty();
+        let net = if has_checkpoint {
+            net
+        } else {
+            initialise(self.config, net)?
+        };
         let mut trainer = Trainer::new(self, net)?;
-        if !resume || !trainer.restore()? {
-            trainer.initialise()?;
+        if resume {
+            trainer.restore()?;
         }
         trainer.freeze();
         trainer.run()
@@ -335,16 +352,6 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         &self.session.dir
     }
 
-    /// `training.init_from`: the named layers of the other run's weights.
-    fn initialise(&mut self) -> Result<(), RunError> {
-        let Some(init) = init_source(self.config())? else {
-            return Ok(());
-        };
-        let layers = self.config().training.init_layers.as_deref();
-        self.net = init.apply(self.net.clone(), layers)?;
-        Ok(())
-    }
-
     /// `training.freeze`: the optimizer skips the frozen layers' parameters and whatever the
     /// network's own bookkeeping moves in them is put back after every step.
     fn freeze(&mut self) {
@@ -357,9 +364,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     /// Loads the newest usable checkpoint, falling back past damaged ones (saying which), and
-    /// the logs up to its step. A run without checkpoints starts from step 0 (returns false:
-    /// the network is the initial one).
-    fn restore(&mut self) -> Result<bool, RunError> {
+    /// the logs up to its step. A run without checkpoints starts from step 0.
+    fn restore(&mut self) -> Result<(), RunError> {
         let root = self.dir().join("checkpoints");
         let all = checkpoint::list(&root)?;
         if all.is_empty() {
@@ -367,8 +373,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 "apical: no checkpoint yet in {}; starting from step 0",
                 root.display()
             );
-            self.reload_logs(0)?;
-            return Ok(false);
+            return self.reload_logs(0);
         }
         for (i, (step, path)) in all.iter().enumerate().rev() {
             match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
@@ -396,8 +401,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     }
                     self.start_step = *step;
                     self.resumed_from = Some(*step);
-                    self.reload_logs(*step)?;
-                    return Ok(true);
+                    return self.reload_logs(*step);
                 }
                 Err(e) => eprintln!(
                     "apical: warning: checkpoint {} is unusable: {e}",

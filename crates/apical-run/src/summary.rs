@@ -89,7 +89,7 @@ pub struct Summary {
     #[serde(default)]
     pub test_accuracy_at_best_validation: Option<f64>,
     /// The step training stopped at when `training.patience` evaluations passed without a
-    /// lower validation loss (early stopping); absent when it ran every step.
+    /// better validation evaluation (early stopping); absent when it ran every step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_early_at_step: Option<usize>,
     /// Test accuracy per signal level (perceptual tasks).

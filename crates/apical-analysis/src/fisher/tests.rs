@@ -239,3 +239,62 @@ fn too_few_trials_and_singular_covariance_are_errors_not_nan() {
         Err(FisherError::BadDs(_))
     ));
 }
+
+/// The Liu variant's reported variance against the empirical variance of the estimate over
+/// simulated populations (Σ₀ from T0 zero-signal trials, f′ from T1 = T2 = T0 trials at ±ds/2).
+fn liu_variance_matches_monte_carlo(n: usize, t0: usize, scale: f64, repeats: usize, seed: u64) {
+    let base = Population::independent(n);
+    // Correlated noise: Σ = D + 0.3·uuᵀ, so the covariance matters.
+    let u = DVector::from_iterator(n, (0..n).map(|i| ((i as f64) * 0.7).sin()));
+    let pop = Population {
+        fprime: &base.fprime * scale,
+        cov: &base.cov + &u * u.transpose() * 0.3,
+    };
+    let truth = pop.truth();
+    let zero_mean = DVector::zeros(n);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut estimates = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let zero = sample(&zero_mean, &pop.cov, t0, &mut rng);
+        let (minus, plus) = pop.draw(1.0, t0, &mut rng);
+        let (_, cov0) = mean_and_covariance(&DMatrix::from_row_slice(t0, n, &zero));
+        let (m1, _) = mean_and_covariance(&DMatrix::from_row_slice(t0, n, &minus));
+        let (m2, _) = mean_and_covariance(&DMatrix::from_row_slice(t0, n, &plus));
+        let fprime = m2 - m1;
+        estimates.push(
+            liu_from_moments(&cov0, t0, &fprime, t0, t0, 1.0)
+                .unwrap()
+                .fisher,
+        );
+    }
+    let r = repeats as f64;
+    let mean = estimates.iter().sum::<f64>() / r;
+    let empirical = estimates.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (r - 1.0);
+    let (tf, nf) = (t0 as f64, n as f64);
+    let reported = liu_variance(truth, tf, tf, tf, nf, 1.0);
+    let ratio = reported / empirical;
+    assert!(
+        (ratio - 1.0).abs() < 0.15,
+        "N = {n}, T0 = {t0}, I = {truth:.2}: reported {reported:.3} vs empirical {empirical:.3} (ratio {ratio:.3})"
+    );
+    // Unbiased, as the correction promises (within 4 standard errors of the mean).
+    assert!(
+        (mean - truth).abs() < 4.0 * (empirical / r).sqrt(),
+        "mean {mean:.3} vs truth {truth:.3}"
+    );
+    // The old formula (Kanitscheider's 2T − N − 5 with T = T0) underestimates it.
+    let old = fisher_variance(truth, tf, nf, 1.0);
+    assert!(old < empirical, "old {old:.3} vs empirical {empirical:.3}");
+}
+
+#[test]
+fn liu_variance_matches_monte_carlo_at_n10_t40() {
+    liu_variance_matches_monte_carlo(10, 40, 0.5, 2000, 11);
+    liu_variance_matches_monte_carlo(10, 40, 2.0, 2000, 12);
+}
+
+#[test]
+fn liu_variance_matches_monte_carlo_at_n30_t80() {
+    liu_variance_matches_monte_carlo(30, 80, 0.5, 1000, 13);
+    liu_variance_matches_monte_carlo(30, 80, 1.5, 1000, 14);
+}

@@ -189,6 +189,16 @@ pub struct Condition {
     pub sweeps: Vec<(u64, SweepDir, SweepPlan)>,
 }
 
+/// Keys the protocol sets itself per point (`--tune` may not sweep them).
+const PROTOCOL_KEYS: [&str; 6] = [
+    "task.train_per_class",
+    "task.validation_per_class",
+    "task.subset_seed",
+    "training.seed",
+    "training.init_from",
+    "training.init_layers",
+];
+
 /// Steps of a pretraining run unless `--pretrain-set training.steps=…` says otherwise.
 pub const DEFAULT_PRETRAIN_STEPS: usize = 1000;
 
@@ -250,10 +260,15 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
     }
     // Every sweep is planned (every point's config built and checked) before anything runs; a
     // refusal leaves no trace (the pretraining configs written for planning are removed).
-    let fresh = !out.exists();
+    let existed = out.exists();
     let planned = plan(options, &configs);
-    if planned.is_err() && fresh {
-        let _ = std::fs::remove_dir_all(out);
+    if planned.is_err() {
+        // Only what planning wrote (the directory was new, or empty: checked above).
+        if !existed {
+            let _ = std::fs::remove_dir_all(out);
+        } else if !protocol_file.exists() {
+            let _ = std::fs::remove_dir_all(out.join("pretrain"));
+        }
     }
     let (pretraining, conditions) = planned?;
     std::fs::create_dir_all(out).map_err(|source| RunError::Write {
@@ -291,6 +306,21 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
             failed,
             dir: out.join("pretrain"),
         });
+    }
+    // A diverged pretraining run counts as finished for its sweep; fine-tuning must not start
+    // from it.
+    for (dir, plan) in &pre {
+        for point in &plan.points {
+            let run = dir.run_dir(&point.name);
+            if let Ok(summary) = crate::Summary::read(&run) {
+                if summary.status != crate::RunStatus::Completed {
+                    return Err(RunError::PretrainingDiverged {
+                        run,
+                        step: summary.diverged_at_step.unwrap_or(0),
+                    });
+                }
+            }
+        }
     }
     let fine: Vec<(SweepDir, &SweepPlan)> = conditions
         .iter()
@@ -425,8 +455,7 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
     // Every config gets a grid of the same size (the tuning budget is equal).
     if let Some(tune) = &options.tune {
         for (key, _) in tune {
-            if key == "task.train_per_class" || key == "training.seed" || key == "task.subset_seed"
-            {
+            if PROTOCOL_KEYS.contains(&key.as_str()) {
                 return Err(RunError::Usage {
                     message: format!("--tune cannot sweep {key}: the protocol sets it"),
                 });
@@ -560,22 +589,13 @@ fn plan_pretraining(
         let base = options.out.join("pretrain").join(format!("{name}.toml"));
         // The config, turned into predictive coding in generative mode on every training image.
         let mut table: toml::Table = config.to_toml().parse().expect("a resolved config parses");
-        let rule = match table.get("rule") {
-            Some(toml::Value::Table(r))
-                if r.get("kind").and_then(|k| k.as_str()) == Some("predictive-coding") =>
-            {
-                r.clone()
-            }
-            _ => {
-                let mut r = toml::Table::new();
-                r.insert(
-                    "kind".into(),
-                    toml::Value::String("predictive-coding".into()),
-                );
-                r
-            }
-        };
-        let mut rule = rule;
+        // Predictive coding's defaults in generative mode (the same for every model and
+        // whatever the configs' own rules are; `--pretrain-set rule.…` changes them).
+        let mut rule = toml::Table::new();
+        rule.insert(
+            "kind".into(),
+            toml::Value::String("predictive-coding".into()),
+        );
         rule.insert("mode".into(), toml::Value::String("generative".into()));
         table.insert("rule".into(), toml::Value::Table(rule));
         if let Some(toml::Value::Table(task)) = table.get_mut("task") {
@@ -597,11 +617,11 @@ fn plan_pretraining(
         // Checked now (with the pretraining overrides) so that a bad --pretrain-set stops
         // everything before it starts.
         ExperimentConfig::parse(&base_text, &base, &options.pretrain_overrides)?;
-        let mut set = Vec::new();
+        // The user's overrides last, so they win over the quiet logging.
+        let mut set = quiet_logging();
         for item in &options.pretrain_overrides {
             set.push(split_override(item).map_err(|e| bad(&base, &e.key, e.message))?);
         }
-        set.extend(quiet_logging());
         let grid = vec![(
             "training.seed".to_string(),
             options
@@ -649,11 +669,17 @@ fn init_run(
     match &options.pretrained {
         Some(Pretrained::Run(pattern)) => {
             let path = PathBuf::from(pattern.replace("{seed}", &seed.to_string()));
-            if !path.exists() {
-                return Err(RunError::Usage {
-                    message: format!("--pretrained: {} does not exist", path.display()),
-                });
-            }
+            // A finished run (or a checkpoint) whose layers fit this config's model: checked
+            // now, before anything runs (exit 2 naming the key, as for `apical run`).
+            let mut probe = config.clone();
+            probe.training.init_from = Some(absolute(&path));
+            probe.training.init_layers = Some((0..config.model.hidden().len()).collect());
+            let data = crate::build_data(&probe)?;
+            let device = crate::init_device(probe.backend.kind)?;
+            crate::check_init(&probe, &data, &device).map_err(|e| match e {
+                RunError::Config(c) => RunError::Config(c.in_file(Path::new("--pretrained"))),
+                other => other,
+            })?;
             Ok(absolute(&path))
         }
         Some(Pretrained::Auto) => {
@@ -704,13 +730,13 @@ fn plan_runs(
         .join(stem(path))
         .join(condition)
         .join(format!("seed={seed}"));
-    let mut set = Vec::new();
+    // The quiet logging first, so that the user's overrides win; then the protocol's keys.
+    let mut set = quiet_logging();
     for item in &options.overrides {
         set.push(split_override(item).map_err(|e| bad(path, &e.key, e.message))?);
     }
     set.push(("training.seed".into(), toml::Value::Integer(seed as i64)));
     set.push(("task.subset_seed".into(), toml::Value::Integer(seed as i64)));
-    set.extend(quiet_logging());
     if let Some(init) = init {
         set.push(("training.init_from".into(), quote(init)));
         // The hidden layers; the readout starts fresh.
