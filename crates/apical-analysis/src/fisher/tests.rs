@@ -284,6 +284,10 @@ fn liu_variance_matches_monte_carlo(n: usize, t0: usize, scale: f64, repeats: us
     );
     // The old formula (Kanitscheider's 2T − N − 5 with T = T0) underestimates it.
     let old = fisher_variance(truth, tf, nf, 1.0);
+    eprintln!(
+        "N = {n}, T0 = {t0}, I = {truth:.2}: reported/empirical {ratio:.3}, old formula/empirical {:.3}",
+        old / empirical
+    );
     assert!(old < empirical, "old {old:.3} vs empirical {empirical:.3}");
 }
 
