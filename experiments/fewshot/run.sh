@@ -4,10 +4,9 @@
 # 1. Digits: backprop, feedback alignment, predictive coding (ff and gfn), the dendritic rule
 #    (gfn), each from scratch and from generative pretraining (--pretrained auto), n = 1, 2, 5,
 #    10, 20, 50 and all labelled examples per class, seeds 10–19 (seeds 0–3 were used while
-#    choosing the protocol's settings and the pretraining's learning rate, 1e-3; its
-#    inference rate is 0.5 for these sigmoid networks). The tuning
-#    grid is the same size for every rule: the config's learning rate × {1/3, 1, 3}; early
-#    stopping on the validation split.
+#    choosing the protocol's settings and the pretraining's learning rate, 1e-3; its inference
+#    rate is 0.5 for these sigmoid networks). The tuning grid is the same size for every rule:
+#    the config's learning rate × {1/3, 1, 3}; early stopping on the validation split.
 # 2. Orientation discrimination with few trials per choice: backprop (ff) and the dendritic rule
 #    (gfn), n = 5, 20, 100, all, seeds 10–14, no pretraining.
 # Rerunning continues where it stopped. Writes OUT/{digits,orientation}/fewshot*.csv and plots,
