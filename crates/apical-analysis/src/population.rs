@@ -4,7 +4,8 @@
 //! Trials carry a signed signal level (0 = zero-signal) and optionally a context label. For each
 //! magnitude `L` recorded at both `−L` and `+L`, `f′ = (μ₊ − μ₋)/(2L)`; the covariance is either
 //! Σ₀ from the zero-signal trials (`liu`) or the within-stimulus covariance pooled over `±L`
-//! (`kanitscheider`). Levels are combined by inverse-variance weighting. Moments are computed
+//! (`kanitscheider`). Levels are combined with inverse-variance weights evaluated at a common
+//! information value, and the combined variance counts the covariance levels share through Σ₀. Moments are computed
 //! once for the whole population, so estimates for many random unit subsets only slice them.
 
 use std::collections::BTreeMap;
@@ -125,9 +126,11 @@ impl PopulationMoments {
 /// Information combined over signal levels, with the per-level estimates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CombinedFisher {
-    /// Inverse-variance weighted bias-corrected information.
+    /// Bias-corrected information combined over levels (inverse-variance weights evaluated at
+    /// one common information value, not at each level's own estimate).
     pub fisher: f64,
-    /// Variance of the combined estimate (1 / Σ weights).
+    /// Variance of the combined estimate, including the covariance the levels share through
+    /// Σ̂₀ (Liu variant).
     pub fisher_variance: f64,
     /// Inverse-variance weighted shuffled information (same weights).
     pub fisher_shuffled: f64,
@@ -167,8 +170,62 @@ fn sub_mat(m: &DMatrix<f64>, units: &[usize]) -> DMatrix<f64> {
     DMatrix::from_fn(units.len(), units.len(), |r, c| m[(units[r], units[c])])
 }
 
+/// A level's design, for combining levels: how its estimate's variance depends on the
+/// information, and what it shares with the other levels.
+#[derive(Debug, Clone, Copy)]
+enum LevelDesign {
+    /// Liu et al.: Σ₀ from `t0` zero-signal trials, shared by every level.
+    Liu { t0: f64, t1: f64, t2: f64, ds: f64 },
+    /// Kanitscheider et al.: each level's own pooled covariance (independent levels).
+    Kanitscheider { t: f64, ds: f64 },
+}
+
+impl LevelDesign {
+    fn variance_at(&self, info: f64, units: f64) -> f64 {
+        match *self {
+            LevelDesign::Liu { t0, t1, t2, ds } => crate::liu_variance(info, t0, t1, t2, units, ds),
+            LevelDesign::Kanitscheider { t, ds } => crate::fisher_variance(info, t, units, ds),
+        }
+    }
+
+    /// Covariance of two levels' estimates through the shared Σ̂₀ (0 for independent levels).
+    /// With f̂′ at both levels along f′, Î_L = (k − 2)·q_L/X − c_L·N with one X ~ χ²_k (k = T0 −
+    /// N) for both, so Cov = (k − 2)²·E q_a·E q_b·Var(1/X) = 2(I + c_a·N)(I + c_b·N)/(k − 4).
+    fn covariance_with(&self, other: &LevelDesign, info: f64, units: f64) -> f64 {
+        match (*self, *other) {
+            (
+                LevelDesign::Liu { t0, t1, t2, ds },
+                LevelDesign::Liu {
+                    t1: u1,
+                    t2: u2,
+                    ds: dt,
+                    ..
+                },
+            ) => {
+                let k = t0 - units;
+                if k <= 4.0 {
+                    return f64::INFINITY;
+                }
+                let i = info.max(0.0);
+                let ca = (t1 + t2) / (t1 * t2 * ds * ds);
+                let cb = (u1 + u2) / (u1 * u2 * dt * dt);
+                2.0 * (i + ca * units) * (i + cb * units) / (k - 4.0)
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Combines the levels' estimates. The weights are inverse variances evaluated at one common
+/// information value — the unweighted mean of the levels' estimates — so no level's weight
+/// comes from its own estimate (weights from each level's own estimate favour levels whose
+/// estimate happens to be low). The combined variance is wᵀCw with C holding each level's
+/// variance and, for the Liu variant, the covariance every pair of levels gets from the shared
+/// Σ̂₀ (levels are not independent; treating them so understates the variance). Checked by
+/// Monte Carlo in the tests.
 fn combine(
     per_level: Vec<(f64, FisherEstimate)>,
+    designs: &[LevelDesign],
     n_units: usize,
     n_trials: usize,
 ) -> Result<CombinedFisher, FisherError> {
@@ -177,26 +234,58 @@ fn combine(
             "no signal magnitude was recorded at both signs (need trials at −L and +L)".into(),
         ));
     }
-    let weights: Vec<f64> = per_level
+    let units = n_units as f64;
+    let common = per_level.iter().map(|(_, e)| e.fisher).sum::<f64>() / per_level.len() as f64;
+    let variances: Vec<f64> = designs
         .iter()
-        .map(|(_, e)| 1.0 / e.fisher_variance)
+        .map(|d| d.variance_at(common, units))
         .collect();
-    let total: f64 = weights.iter().sum();
+    let raw: Vec<f64> = variances
+        .iter()
+        .map(|v| {
+            if v.is_finite() && *v > 0.0 {
+                1.0 / v
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let total: f64 = raw.iter().sum();
+    let weights: Vec<f64> = if total > 0.0 {
+        raw.iter().map(|w| w / total).collect()
+    } else {
+        vec![1.0 / per_level.len() as f64; per_level.len()]
+    };
     let fisher = per_level
         .iter()
         .zip(&weights)
         .map(|((_, e), w)| w * e.fisher)
-        .sum::<f64>()
-        / total;
+        .sum::<f64>();
     let fisher_shuffled = per_level
         .iter()
         .zip(&weights)
         .map(|((_, e), w)| w * e.fisher_shuffled)
-        .sum::<f64>()
-        / total;
+        .sum::<f64>();
+    let mut fisher_variance = 0.0;
+    for (a, (da, wa)) in designs.iter().zip(&weights).enumerate() {
+        for (b, (db, wb)) in designs.iter().zip(&weights).enumerate() {
+            if *wa == 0.0 || *wb == 0.0 {
+                continue;
+            }
+            let c = if a == b {
+                variances[a]
+            } else {
+                da.covariance_with(db, common, units)
+            };
+            fisher_variance += wa * wb * c;
+        }
+    }
+    if total == 0.0 {
+        fisher_variance = f64::INFINITY;
+    }
     Ok(CombinedFisher {
         fisher,
-        fisher_variance: 1.0 / total,
+        fisher_variance,
         fisher_shuffled,
         redundancy_percent: 100.0 * (fisher_shuffled - fisher) / fisher_shuffled,
         n_units,
@@ -226,6 +315,7 @@ pub fn cross_fisher(
     let all: Vec<usize> = (0..signal_source.n_units).collect();
     let units = units.unwrap_or(&all);
     let mut per_level = Vec::new();
+    let mut designs = Vec::new();
     for level in &signal_source.levels {
         let ds = 2.0 * level.level;
         let fprime = (sub_vec(&level.mean_plus, units) - sub_vec(&level.mean_minus, units)) / ds;
@@ -241,6 +331,12 @@ pub fn cross_fisher(
                             units: units.len(),
                             needed: units.len() + 4,
                         })?;
+                designs.push(LevelDesign::Liu {
+                    t0: *t0 as f64,
+                    t1: level.t_minus as f64,
+                    t2: level.t_plus as f64,
+                    ds,
+                });
                 liu_from_moments(
                     &sub_mat(cov0, units),
                     *t0,
@@ -256,6 +352,10 @@ pub fn cross_fisher(
                     .iter()
                     .find(|l| key(l.level) == key(level.level))
                     .unwrap_or(level);
+                designs.push(LevelDesign::Kanitscheider {
+                    t: (level.t_minus + level.t_plus) as f64 / 2.0,
+                    ds,
+                });
                 kanitscheider_from_moments(
                     &sub_mat(&cov_level.pooled_cov, units),
                     &fprime,
@@ -267,7 +367,7 @@ pub fn cross_fisher(
         };
         per_level.push((level.level, estimate));
     }
-    combine(per_level, units.len(), signal_source.n_trials)
+    combine(per_level, &designs, units.len(), signal_source.n_trials)
 }
 
 /// Median and central 68% (16th–84th percentiles) of a quantity over subsets.
@@ -457,5 +557,65 @@ mod tests {
         let v = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(percentile(&v, 50.0), 2.5);
         assert!((percentile(&v, 16.0) - 1.48).abs() < 1e-12);
+    }
+
+    /// Levels share Σ̂₀: the combined estimate's reported variance matches its spread over
+    /// simulated recordings (and is larger than the independent-levels 1/Σw would say), and the
+    /// combination is unbiased.
+    #[test]
+    fn combined_variance_counts_the_shared_zero_signal_covariance() {
+        let (n_units, t) = (10, 40);
+        let levels = [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0];
+        let slope: Vec<f64> = (0..n_units).map(|i| 0.3 + 0.1 * (i % 4) as f64).collect();
+        let truth: f64 = slope.iter().map(|x| x * x).sum();
+        let mut rng = StdRng::seed_from_u64(21);
+        let repeats = 1500;
+        let (mut estimates, mut reported, mut independent) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let mut data = Vec::new();
+            let mut signal = Vec::new();
+            for &l in &levels {
+                for _ in 0..t {
+                    for s in &slope {
+                        data.push(s * l + normal(&mut rng));
+                    }
+                    signal.push(l);
+                }
+            }
+            let r = DMatrix::from_row_slice(signal.len(), n_units, &data);
+            let all: Vec<usize> = (0..signal.len()).collect();
+            let m = PopulationMoments::new(&r, &signal, &all);
+            let est = population_fisher(&m, FisherMethod::Liu, None).unwrap();
+            estimates.push(est.fisher);
+            reported.push(est.fisher_variance);
+            let w: f64 = est
+                .per_level
+                .iter()
+                .map(|(_, e)| 1.0 / e.fisher_variance)
+                .sum();
+            independent.push(1.0 / w);
+        }
+        let n = repeats as f64;
+        let mean = estimates.iter().sum::<f64>() / n;
+        let empirical = estimates.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let reported = reported.iter().sum::<f64>() / n;
+        let independent = independent.iter().sum::<f64>() / n;
+        let ratio = reported / empirical;
+        eprintln!(
+            "combined: reported/empirical {ratio:.3}, independent-levels/empirical {:.3}",
+            independent / empirical
+        );
+        assert!(
+            (ratio - 1.0).abs() < 0.2,
+            "reported {reported:.3} vs empirical {empirical:.3}"
+        );
+        assert!(
+            independent < 0.9 * empirical,
+            "{independent} vs {empirical}"
+        );
+        assert!(
+            (mean - truth).abs() < 4.0 * (empirical / n).sqrt(),
+            "mean {mean:.3} vs truth {truth:.3}"
+        );
     }
 }
