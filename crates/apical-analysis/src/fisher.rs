@@ -86,8 +86,12 @@ pub struct FisherEstimate {
     pub fisher_variance: f64,
     /// Bias-corrected information with correlations removed (shuffled / diagonal covariance).
     pub fisher_shuffled: f64,
-    /// 100 · (I_shuf − I)/I_shuf.
-    pub redundancy_percent: f64,
+    /// 100 · (I_shuf − I)/I_shuf; null when I_shuf ≤ 0 (there is no information to share, and
+    /// the ratio would flip sign) — see [`redundancy_percent`].
+    pub redundancy_percent: Option<f64>,
+    /// Why `redundancy_percent` is null (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_note: Option<&'static str>,
     /// Units.
     pub n_units: usize,
     /// Trials used.
@@ -150,8 +154,22 @@ pub fn liu_variance(info: f64, t0: f64, t1: f64, t2: f64, units: f64, ds: f64) -
     ((k - 2.0) * (2.0 * units * c * c + 4.0 * c * i) + 2.0 * (i + c * units).powi(2)) / (k - 4.0)
 }
 
-fn redundancy(info: f64, shuffled: f64) -> f64 {
-    100.0 * (shuffled - info) / shuffled
+/// Why a redundancy is null.
+pub const REDUNDANCY_UNDEFINED: &str =
+    "redundancy is undefined when the shuffled information is ≤ 0 (no information to share)";
+
+/// [`REDUNDANCY_UNDEFINED`] when [`redundancy_percent`] is null.
+pub fn redundancy_note(info: f64, shuffled: f64) -> Option<&'static str> {
+    redundancy_percent(info, shuffled)
+        .is_none()
+        .then_some(REDUNDANCY_UNDEFINED)
+}
+
+/// 100 · (I_shuf − I)/I_shuf, or `None` when I_shuf ≤ 0 (or not finite): the ratio is then not
+/// a share of anything, and its sign would flip ([`REDUNDANCY_UNDEFINED`]).
+pub fn redundancy_percent(info: f64, shuffled: f64) -> Option<f64> {
+    (shuffled > 0.0 && shuffled.is_finite() && info.is_finite())
+        .then(|| 100.0 * (shuffled - info) / shuffled)
 }
 
 /// The Liu et al. estimator from moments: `cov0` from `t0` zero-signal trials, `fprime` from
@@ -205,7 +223,8 @@ pub fn liu_from_moments(
         fisher,
         fisher_variance: liu_variance(fisher, t0f, t1f, t2f, nf, ds),
         fisher_shuffled,
-        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        redundancy_percent: redundancy_percent(fisher, fisher_shuffled),
+        redundancy_note: redundancy_note(fisher, fisher_shuffled),
         n_units: n,
         n_trials: t0 + t1 + t2,
         fisher_naive: naive,
@@ -256,7 +275,8 @@ pub fn kanitscheider_from_moments(
         fisher,
         fisher_variance: fisher_variance(fisher, t, nf, ds),
         fisher_shuffled,
-        redundancy_percent: redundancy(fisher, fisher_shuffled),
+        redundancy_percent: redundancy_percent(fisher, fisher_shuffled),
+        redundancy_note: redundancy_note(fisher, fisher_shuffled),
         n_units: n,
         n_trials: t_minus + t_plus,
         fisher_naive: naive,

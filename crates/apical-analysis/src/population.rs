@@ -134,8 +134,12 @@ pub struct CombinedFisher {
     pub fisher_variance: f64,
     /// Inverse-variance weighted shuffled information (same weights).
     pub fisher_shuffled: f64,
-    /// 100 · (I_shuf − I)/I_shuf of the combined values.
-    pub redundancy_percent: f64,
+    /// 100 · (I_shuf − I)/I_shuf of the combined values; null when I_shuf ≤ 0
+    /// ([`REDUNDANCY_UNDEFINED`](crate::REDUNDANCY_UNDEFINED)).
+    pub redundancy_percent: Option<f64>,
+    /// Why `redundancy_percent` is null (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_note: Option<&'static str>,
     /// Units.
     pub n_units: usize,
     /// Trials used.
@@ -287,7 +291,8 @@ fn combine(
         fisher,
         fisher_variance,
         fisher_shuffled,
-        redundancy_percent: 100.0 * (fisher_shuffled - fisher) / fisher_shuffled,
+        redundancy_percent: crate::redundancy_percent(fisher, fisher_shuffled),
+        redundancy_note: crate::redundancy_note(fisher, fisher_shuffled),
         n_units,
         n_trials,
         per_level,
@@ -410,8 +415,11 @@ pub struct SubsetFisher {
     pub fisher: Spread,
     /// Shuffled information over subsets.
     pub fisher_shuffled: Spread,
-    /// Redundancy % over subsets.
-    pub redundancy_percent: Spread,
+    /// Redundancy % over the subsets where it is defined (I_shuf > 0); null when it is defined
+    /// in none.
+    pub redundancy_percent: Option<Spread>,
+    /// Subsets whose redundancy is undefined (I_shuf ≤ 0), left out of `redundancy_percent`.
+    pub redundancy_undefined: usize,
 }
 
 /// Estimates for `count` random subsets of `size` units (drawn without replacement, seeded).
@@ -451,14 +459,15 @@ pub fn subset_fisher(
         let est = cross_fisher(signal_source, covariance_source, method, Some(&subset))?;
         info.push(est.fisher);
         shuffled.push(est.fisher_shuffled);
-        redundancy.push(est.redundancy_percent);
+        redundancy.extend(est.redundancy_percent);
     }
     Ok(SubsetFisher {
         subset_size: size,
         subsets: count,
         fisher: spread(info),
         fisher_shuffled: spread(shuffled),
-        redundancy_percent: spread(redundancy),
+        redundancy_undefined: count - redundancy.len(),
+        redundancy_percent: (!redundancy.is_empty()).then(|| spread(redundancy)),
     })
 }
 
@@ -516,8 +525,8 @@ mod tests {
                 est.fisher
             );
             assert!(
-                est.redundancy_percent.abs() < 10.0,
-                "{method:?}: {}",
+                est.redundancy_percent.unwrap().abs() < 10.0,
+                "{method:?}: {:?}",
                 est.redundancy_percent
             );
         }

@@ -47,8 +47,11 @@ pub struct BinFisher {
     pub fisher: f64,
     /// Combined shuffled information.
     pub fisher_shuffled: f64,
-    /// Redundancy (%).
-    pub redundancy_percent: f64,
+    /// Redundancy (%); null when the shuffled information is ≤ 0.
+    pub redundancy_percent: Option<f64>,
+    /// Why `redundancy_percent` is null (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_note: Option<&'static str>,
 }
 
 /// `apical analyze fisher`.

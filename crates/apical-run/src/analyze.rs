@@ -243,6 +243,7 @@ pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
                         fisher: c.fisher,
                         fisher_shuffled: c.fisher_shuffled,
                         redundancy_percent: c.redundancy_percent,
+                        redundancy_note: c.redundancy_note,
                     })
                 })
                 .collect::<Result<Vec<_>, RunError>>()?;

@@ -85,8 +85,8 @@ fn independent_population_information_is_the_sum_and_redundancy_is_zero() {
     );
     assert!((est.fisher_shuffled - truth).abs() < 0.03 * truth);
     assert!(
-        est.redundancy_percent.abs() < 2.0,
-        "redundancy {}%",
+        est.redundancy_percent.unwrap().abs() < 2.0,
+        "redundancy {:?}%",
         est.redundancy_percent
     );
 }
@@ -129,8 +129,8 @@ fn differential_correlations_limit_information_to_the_closed_form() {
     let shuffled = pop.shuffled_truth();
     let redundancy = 100.0 * (shuffled - expected) / shuffled;
     assert!(
-        (est.redundancy_percent - redundancy).abs() < 3.0,
-        "redundancy {} vs {redundancy}",
+        (est.redundancy_percent.unwrap() - redundancy).abs() < 3.0,
+        "redundancy {:?} vs {redundancy}",
         est.redundancy_percent
     );
     assert!(
@@ -301,4 +301,24 @@ fn liu_variance_matches_monte_carlo_at_n10_t40() {
 fn liu_variance_matches_monte_carlo_at_n30_t80() {
     liu_variance_matches_monte_carlo(30, 80, 0.5, 1000, 13);
     liu_variance_matches_monte_carlo(30, 80, 1.5, 1000, 14);
+}
+
+#[test]
+fn redundancy_is_null_with_a_reason_when_the_shuffled_information_is_not_positive() {
+    assert_eq!(redundancy_percent(1.0, -0.5), None);
+    assert_eq!(redundancy_percent(1.0, 0.0), None);
+    assert_eq!(redundancy_note(1.0, 0.0), Some(REDUNDANCY_UNDEFINED));
+    assert_eq!(redundancy_percent(1.0, 2.0), Some(50.0));
+    assert_eq!(redundancy_note(1.0, 2.0), None);
+    // An estimate from pure noise (no tuning) often has I_shuf ≤ 0: it is then null, never a
+    // sign-flipped percentage.
+    let n = 5;
+    let cov = DMatrix::<f64>::identity(n, n);
+    let fprime = DVector::zeros(n);
+    let e = liu_from_moments(&cov, 40, &fprime, 40, 40, 1.0).unwrap();
+    assert!(e.fisher_shuffled <= 0.0);
+    assert_eq!(e.redundancy_percent, None);
+    let json = serde_json::to_value(e).unwrap();
+    assert!(json["redundancy_percent"].is_null());
+    assert!(json["redundancy_note"].as_str().unwrap().contains("≤ 0"));
 }
