@@ -352,11 +352,18 @@ pub fn cross_fisher(
                 )?
             }
             FisherMethod::Kanitscheider => {
+                // Cross-context: the other context must have recorded this level (never a
+                // silent fall-back to this context's own covariance).
                 let cov_level = covariance_source
                     .levels
                     .iter()
                     .find(|l| key(l.level) == key(level.level))
-                    .unwrap_or(level);
+                    .ok_or_else(|| {
+                        FisherError::Shape(format!(
+                            "signal level ±{} has no trials in the covariance's context (cross-context information needs every level in both contexts)",
+                            level.level
+                        ))
+                    })?;
                 designs.push(LevelDesign::Kanitscheider {
                     t: (level.t_minus + level.t_plus) as f64 / 2.0,
                     ds,
@@ -626,5 +633,17 @@ mod tests {
             (mean - truth).abs() < 4.0 * (empirical / n).sqrt(),
             "mean {mean:.3} vs truth {truth:.3}"
         );
+    }
+
+    #[test]
+    fn cross_context_with_a_missing_level_is_an_error() {
+        let (a, sa, _) = population(6, &[-12.0, -6.0, 0.0, 6.0, 12.0], 60, 3);
+        let (b, sb, _) = population(6, &[-12.0, 0.0, 12.0], 60, 4);
+        let ma = PopulationMoments::new(&a, &sa, &(0..sa.len()).collect::<Vec<_>>());
+        let mb = PopulationMoments::new(&b, &sb, &(0..sb.len()).collect::<Vec<_>>());
+        let err = cross_fisher(&ma, &mb, FisherMethod::Kanitscheider, None).unwrap_err();
+        assert!(err.to_string().contains("±6"), "{err}");
+        // The other way round every level of the signal source exists in the covariance's.
+        assert!(cross_fisher(&mb, &ma, FisherMethod::Kanitscheider, None).is_ok());
     }
 }
