@@ -264,7 +264,9 @@ fn analyze_run_directory_writes_json_and_plots() {
         "--set",
         "training.epochs=2",
         "--set",
-        "model.hidden=[16]",
+        "model.hidden=[40]",
+        "--set",
+        "model.activation=sigmoid",
         "--set",
         "logging.probe_examples=450",
         "--out",
@@ -276,7 +278,16 @@ fn analyze_run_directory_writes_json_and_plots() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("analysis/analysis.json")).unwrap())
             .unwrap();
     let layer = &v["layers"]["hidden_0"];
-    assert_eq!(layer["n_units"], 16);
+    assert_eq!(layer["n_units"], 40);
+    // 50 zero-signal trials: subsets stay clear of the T0 − N − 4 edge, at most (50 − 4)/2 = 23
+    // units, and the JSON says why the default 32 was lowered.
+    assert_eq!(layer["n_active_units"], 40, "sigmoid units all vary");
+    assert_eq!(layer["fisher_subsets"]["subset_size"], 23, "{layer}");
+    let note = layer["subset_size_note"].as_str().unwrap();
+    assert!(
+        note.contains("50 zero-signal trials") && note.contains("23"),
+        "{note}"
+    );
     assert!(layer["decode_labels"]["accuracy"].as_f64().is_some());
     assert!(layer["correlations"]["mean_r"].as_f64().is_some());
     assert!(dir.join("analysis/decoding_by_layer.png").exists());

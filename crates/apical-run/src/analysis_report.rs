@@ -138,6 +138,9 @@ pub struct LayerAnalysis {
     /// Why the subsets could not be estimated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fisher_error: Option<String>,
+    /// Why the subset size is smaller than asked (the zero-signal trials limit it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset_size_note: Option<String>,
     /// Noise correlations (trials carry signal levels).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlations: Option<CorrelationSummary>,

@@ -254,6 +254,12 @@ pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
     }
 }
 
+/// The largest unit-subset size whose Liu estimate stays clear of the T0 − N − 4 edge for
+/// `t0` zero-signal trials: (T0 − 4)/2.
+pub fn max_subset_size(t0: usize) -> usize {
+    t0.saturating_sub(4) / 2
+}
+
 /// Runs `apical analyze correlations`.
 pub fn analyze_correlations(
     responses: &Path,
@@ -408,6 +414,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             n_active_units: 0,
             fisher_subsets: None,
             fisher_error: None,
+            subset_size_note: None,
             correlations: None,
             decode_labels: None,
         };
@@ -420,10 +427,21 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         if signal_path.exists() {
             let signal = read_vector(&signal_path, r.nrows())?;
             let t0 = signal.iter().filter(|&&s| s == 0.0).count();
-            let size = active
-                .len()
-                .min(t0.saturating_sub(4))
-                .min(settings.subset_size);
+            // Clear of the T0 − N − 4 edge, where the Liu estimate's variance is unbounded:
+            // N ≤ (T0 − 4)/2 keeps the variance within about twice its large-T0 value.
+            let clear = max_subset_size(t0);
+            let size = active.len().min(clear).min(settings.subset_size);
+            if size < settings.subset_size.min(active.len()) {
+                entry.subset_size_note = Some(format!(
+                    "subsets of {size} units, not {}: {t0} zero-signal trials allow at most (T0 − 4)/2 = {clear} units clear of the T0 − N − 4 edge",
+                    settings.subset_size.min(active.len())
+                ));
+            }
+            if size < 2 {
+                entry.fisher_error = Some(format!(
+                    "{t0} zero-signal trials are too few for subsets of 2 or more units clear of the T0 − N − 4 edge (needs T0 ≥ 8)"
+                ));
+            }
             let all: Vec<usize> = (0..signal.len()).collect();
             let moments = PopulationMoments::new(&r_active, &signal, &all);
             if size >= 2 {
