@@ -428,7 +428,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             let signal = read_vector(&signal_path, r.nrows())?;
             let t0 = signal.iter().filter(|&&s| s == 0.0).count();
             // Clear of the T0 − N − 4 edge, where the Liu estimate's variance is unbounded:
-            // N ≤ (T0 − 4)/2 keeps the variance within about twice its large-T0 value.
+            // N ≤ (T0 − 4)/2 keeps T0 − N − 4 ≥ N (the variance's 1/(T0 − N − 4) factor ≤ 1/N).
             let clear = max_subset_size(t0);
             let size = active.len().min(clear).min(settings.subset_size);
             if size < settings.subset_size.min(active.len()) {
