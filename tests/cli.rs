@@ -354,24 +354,16 @@ fn missing_and_garbled_data_files_are_refused() {
     let labels: Vec<u8> = (0..10).map(|i| i as u8 % 10).collect();
     std::fs::write(
         data.join("train-images-idx3-ubyte"),
-        apical_tasks_encode_images(10, &images),
+        idx_images(10, 4, &images),
     )
     .unwrap();
-    std::fs::write(
-        data.join("train-labels-idx1-ubyte"),
-        apical_tasks_encode_labels(&labels),
-    )
-    .unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
     std::fs::write(
         data.join("t10k-images-idx3-ubyte"),
-        &apical_tasks_encode_images(10, &images)[..100],
+        &idx_images(10, 4, &images)[..100],
     )
     .unwrap();
-    std::fs::write(
-        data.join("t10k-labels-idx1-ubyte"),
-        apical_tasks_encode_labels(&labels),
-    )
-    .unwrap();
+    std::fs::write(data.join("t10k-labels-idx1-ubyte"), idx_labels(&labels)).unwrap();
     refused(
         &["run", config.to_str().unwrap()],
         &["t10k-images-idx3-ubyte", "malformed"],
@@ -379,7 +371,7 @@ fn missing_and_garbled_data_files_are_refused() {
 
     std::fs::write(
         data.join("t10k-images-idx3-ubyte"),
-        apical_tasks_encode_images(10, &images),
+        idx_images(10, 4, &images),
     )
     .unwrap();
     let tmp_out = tmp.path().join("ok");
@@ -393,24 +385,6 @@ fn missing_and_garbled_data_files_are_refused() {
     ]);
     ok(&out);
     assert!(tmp_out.join("summary.json").exists());
-}
-
-fn apical_tasks_encode_images(n: usize, pixels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for w in [0x0803u32, n as u32, 4, 4] {
-        out.extend_from_slice(&w.to_be_bytes());
-    }
-    out.extend_from_slice(pixels);
-    out
-}
-
-fn apical_tasks_encode_labels(labels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for w in [0x0801u32, labels.len() as u32] {
-        out.extend_from_slice(&w.to_be_bytes());
-    }
-    out.extend_from_slice(labels);
-    out
 }
 
 #[test]

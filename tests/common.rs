@@ -116,3 +116,23 @@ pub fn save_i64(path: &Path, shape: &[usize], data: &[i64]) {
     let body: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(path, numpy_bytes("<i8", shape, &body)).unwrap();
 }
+
+/// IDX bytes (LeCun's format) of `n` images of `side`×`side` unsigned bytes.
+pub fn idx_images(n: usize, side: usize, pixels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in [0x0803u32, n as u32, side as u32, side as u32] {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out.extend_from_slice(pixels);
+    out
+}
+
+/// IDX bytes of labels (unsigned bytes).
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for w in [0x0801u32, labels.len() as u32] {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out.extend_from_slice(labels);
+    out
+}

@@ -516,25 +516,6 @@ fn init_from_loads_layers_and_freeze_holds_them() {
     }
 }
 
-/// IDX bytes (LeCun's format): images `[n, side, side]` u8, labels `[n]` u8.
-fn idx_images(n: usize, side: usize, pixels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for w in [0x0803u32, n as u32, side as u32, side as u32] {
-        out.extend_from_slice(&w.to_be_bytes());
-    }
-    out.extend_from_slice(pixels);
-    out
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for w in [0x0801u32, labels.len() as u32] {
-        out.extend_from_slice(&w.to_be_bytes());
-    }
-    out.extend_from_slice(labels);
-    out
-}
-
 #[test]
 fn song_et_al_protocol_runs_on_idx_files() {
     // Small generated stand-ins for Fashion-MNIST: 10 classes of 6×6 images, each class a

@@ -283,12 +283,19 @@ impl FewshotTables {
         keys
     }
 
-    /// Test errors per seed of a condition at n (finite only).
-    fn errors(&self, key: &Key, n: PerClass) -> BTreeMap<u64, f64> {
+    /// A condition's rows at n with a result (some grid point finished).
+    fn finished(&self, key: &Key, n: PerClass) -> Vec<&FewshotRow> {
         self.rows
             .iter()
             .filter(|r| r.n == n && r.config == key.0 && r.pretrained == key.3)
             .filter(|r| r.test_error.is_finite())
+            .collect()
+    }
+
+    /// Test errors per seed of a condition at n (finite only).
+    fn errors(&self, key: &Key, n: PerClass) -> BTreeMap<u64, f64> {
+        self.finished(key, n)
+            .into_iter()
             .map(|r| (r.seed, r.test_error))
             .collect()
     }
@@ -389,12 +396,7 @@ impl FewshotTables {
         ]);
         for &n in &self.n {
             for key in self.conditions() {
-                let rows: Vec<&FewshotRow> = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.n == n && r.config == key.0 && r.pretrained == key.3)
-                    .filter(|r| r.test_error.is_finite())
-                    .collect();
+                let rows = self.finished(&key, n);
                 if rows.is_empty() {
                     continue;
                 }
@@ -532,12 +534,7 @@ impl FewshotTables {
         for key in self.conditions() {
             let mut s = PlotSeries::line(label(&key.0, key.3), Vec::new());
             for &n in &self.n {
-                let rows: Vec<&FewshotRow> = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.n == n && r.config == key.0 && r.pretrained == key.3)
-                    .filter(|r| r.test_error.is_finite())
-                    .collect();
+                let rows = self.finished(&key, n);
                 if rows.is_empty() {
                     continue;
                 }
