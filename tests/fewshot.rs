@@ -312,6 +312,43 @@ fn fewshot_with_generative_pretraining_compares_both_conditions() {
         let pv = f(p, "p_sign_flip");
         assert!((0.0..=1.0).contains(&pv), "{p:?}");
     }
+
+    // Your own pretraining runs (`{seed}` in the path): fine-tuning starts from them.
+    let own = tmp.path().join("own");
+    let pattern = format!("{}/pretrain/ff-32x32/runs/seed={{seed}}", out.display());
+    let mut args = vec![
+        "fewshot",
+        "configs/fewshot_digits_backprop.toml",
+        "--n",
+        "2",
+        "--seeds",
+        "2",
+        "--pretrained",
+        &pattern,
+        "--tune",
+        "lr=0.003",
+        "--out",
+        own.to_str().unwrap(),
+    ];
+    args.extend_from_slice(FEWSHOT_SMALL);
+    ok(&apical(&args));
+    let rows = csv_rows(&own.join("fewshot.csv"));
+    assert_eq!(rows.len(), 4, "scratch and pretrained × 2 seeds");
+    let tuned = own.join("runs/fewshot_digits_backprop/pretrained/seed=1/runs");
+    let point = std::fs::read_dir(&tuned).unwrap().flatten().next().unwrap();
+    let config = std::fs::read_to_string(point.path().join("config.toml")).unwrap();
+    assert!(config.contains("pretrain/ff-32x32/runs/seed=1"), "{config}");
+    // Its pretrained rows equal those of `--pretrained auto` (same runs, same seeds).
+    let auto_rows = csv_rows(&out.join("fewshot.csv"));
+    for r in rows.iter().filter(|r| r["pretrained"] == "true") {
+        let same = auto_rows
+            .iter()
+            .find(|a| {
+                a["config"] == r["config"] && a["pretrained"] == "true" && a["seed"] == r["seed"]
+            })
+            .unwrap();
+        assert_eq!(r["test_error"], same["test_error"]);
+    }
 }
 
 #[test]

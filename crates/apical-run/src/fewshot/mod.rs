@@ -300,13 +300,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
         .iter()
         .map(|p| Ok((SweepDir::prepare(&p.dir, &p.plan)?, &p.plan)))
         .collect::<Result<_, RunError>>()?;
-    let failed = run_all(&pre, &options.local)?;
-    if !failed.is_empty() {
-        return Err(RunError::SweepFailed {
-            failed,
-            dir: out.join("pretrain"),
-        });
-    }
+    run_all(&pre, &options.local, &out.join("pretrain"))?;
     // A diverged pretraining run counts as finished for its sweep; fine-tuning must not start
     // from it.
     for (dir, plan) in &pre {
@@ -327,13 +321,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
         .flat_map(|c| &c.sweeps)
         .map(|(_, dir, plan)| Ok((SweepDir::prepare(&dir.path, plan)?, plan)))
         .collect::<Result<_, RunError>>()?;
-    let failed = run_all(&fine, &options.local)?;
-    if !failed.is_empty() {
-        return Err(RunError::SweepFailed {
-            failed,
-            dir: out.join("runs"),
-        });
-    }
+    run_all(&fine, &options.local, &out.join("runs"))?;
     let tune_keys: Vec<String> = tune_grid(options, &configs[0].1)
         .into_iter()
         .map(|(k, _)| k)
@@ -351,6 +339,15 @@ fn plan(
     let pretraining = plan_pretraining(options, configs)?;
     let mut conditions = Vec::new();
     for (path, config) in configs {
+        // `--pretrained RUN` is checked against the config's model: its data (input and output
+        // widths) and device are built once per config, not once per seed.
+        let probe = match &options.pretrained {
+            Some(Pretrained::Run(_)) => Some((
+                crate::build_data(config)?,
+                crate::init_device(config.backend.kind)?,
+            )),
+            _ => None,
+        };
         let variants: &[bool] = if options.pretrained.is_some() {
             &[false, true]
         } else {
@@ -360,7 +357,13 @@ fn plan(
             let mut sweeps = Vec::new();
             for &seed in &options.seeds {
                 let init = if pretrained {
-                    Some(init_run(options, &pretraining, config, seed)?)
+                    Some(init_run(
+                        options,
+                        &pretraining,
+                        config,
+                        probe.as_ref(),
+                        seed,
+                    )?)
                 } else {
                     None
                 };
@@ -379,11 +382,13 @@ fn plan(
     Ok((pretraining, conditions))
 }
 
-/// Runs the sweeps' unfinished points in one pool; the failed ones, as `<sweep dir>/<point>`.
+/// Runs the sweeps' unfinished points in one pool; failed points (as `<sweep dir>/<point>`)
+/// are an error naming `dir`.
 fn run_all(
     sweeps: &[(SweepDir, &SweepPlan)],
     local: &LocalOptions,
-) -> Result<Vec<String>, RunError> {
+    dir: &Path,
+) -> Result<(), RunError> {
     let refs: Vec<(&SweepDir, &SweepPlan)> = sweeps.iter().map(|(d, p)| (d, *p)).collect();
     let outcomes = run_local_many(&refs, local).map_err(|e| match e {
         RunError::SweepInterrupted { signal, dir } => RunError::FewshotInterrupted {
@@ -397,15 +402,23 @@ fn run_all(
         },
         other => other,
     })?;
-    Ok(sweeps
+    let failed: Vec<String> = sweeps
         .iter()
         .zip(outcomes)
-        .flat_map(|((dir, _), o)| {
+        .flat_map(|((sweep, _), o)| {
             o.failed
                 .into_iter()
-                .map(move |(point, _)| format!("{}/{point}", dir.path.display()))
+                .map(move |(point, _)| format!("{}/{point}", sweep.path.display()))
         })
-        .collect())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::SweepFailed {
+            failed,
+            dir: dir.to_path_buf(),
+        })
+    }
 }
 
 fn stem(path: &Path) -> String {
@@ -664,6 +677,7 @@ fn init_run(
     options: &FewshotOptions,
     pretraining: &[Pretraining],
     config: &ExperimentConfig,
+    probe: Option<&(apical_tasks::Split, burn::tensor::Device)>,
     seed: u64,
 ) -> Result<PathBuf, RunError> {
     match &options.pretrained {
@@ -671,12 +685,13 @@ fn init_run(
             let path = PathBuf::from(pattern.replace("{seed}", &seed.to_string()));
             // A finished run (or a checkpoint) whose layers fit this config's model: checked
             // now, before anything runs (exit 2 naming the key, as for `apical run`).
-            let mut probe = config.clone();
-            probe.training.init_from = Some(absolute(&path));
-            probe.training.init_layers = Some((0..config.model.hidden().len()).collect());
-            let data = crate::build_data(&probe)?;
-            let device = crate::init_device(probe.backend.kind)?;
-            crate::check_init(&probe, &data, &device).map_err(|e| match e {
+            let mut check = config.clone();
+            check.training.init_from = Some(absolute(&path));
+            check.training.init_layers = Some((0..config.model.hidden().len()).collect());
+            let (data, device) = probe.ok_or_else(|| RunError::Usage {
+                message: "internal: --pretrained RUN checked without the config's data".into(),
+            })?;
+            crate::check_init(&check, data, device).map_err(|e| match e {
                 RunError::Config(c) => RunError::Config(c.in_file(Path::new("--pretrained"))),
                 other => other,
             })?;

@@ -69,6 +69,16 @@ fn label(config: &str, pretrained: bool) -> String {
 }
 
 impl FewshotRow {
+    /// The condition this row belongs to.
+    fn key(&self) -> Key {
+        (
+            self.config.clone(),
+            self.rule.clone(),
+            self.model.clone(),
+            self.pretrained,
+        )
+    }
+
     /// The condition's label.
     pub fn label(&self) -> String {
         label(&self.config, self.pretrained)
@@ -266,16 +276,21 @@ fn num(x: f64) -> String {
 /// Per condition: (config, rule, model, pretrained) in first-seen order.
 type Key = (String, String, String, bool);
 
+/// A condition's columns as the tables write them: rule, model, config, pretrained.
+fn condition_cells(key: &Key) -> Vec<String> {
+    vec![
+        key.1.clone(),
+        key.2.clone(),
+        key.0.clone(),
+        key.3.to_string(),
+    ]
+}
+
 impl FewshotTables {
     fn conditions(&self) -> Vec<Key> {
         let mut keys: Vec<Key> = Vec::new();
         for r in &self.rows {
-            let k = (
-                r.config.clone(),
-                r.rule.clone(),
-                r.model.clone(),
-                r.pretrained,
-            );
+            let k = r.key();
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -354,14 +369,9 @@ impl FewshotTables {
         );
         let mut out = csv::line(&header);
         for r in &self.rows {
-            let mut cells = vec![
-                r.n.label(),
-                r.rule.clone(),
-                r.model.clone(),
-                r.config.clone(),
-                r.pretrained.to_string(),
-                r.seed.to_string(),
-            ];
+            let mut cells = vec![r.n.label()];
+            cells.extend(condition_cells(&r.key()));
+            cells.push(r.seed.to_string());
             cells.extend(r.chosen.iter().cloned());
             cells.extend([
                 num(r.val_error),
@@ -412,12 +422,9 @@ impl FewshotTables {
                 } else {
                     f64::NAN
                 };
-                out.push_str(&csv::line(&[
-                    n.label(),
-                    key.1.clone(),
-                    key.2.clone(),
-                    key.0.clone(),
-                    key.3.to_string(),
+                let mut cells = vec![n.label()];
+                cells.extend(condition_cells(&key));
+                cells.extend([
                     num(m.mean),
                     num(m.low),
                     num(m.high),
@@ -426,7 +433,8 @@ impl FewshotTables {
                     num(mean(|r| r.val_error)),
                     num(mean(|r| r.min_test_error)),
                     num(mean(|r| r.n_train as f64)),
-                ]));
+                ]);
+                out.push_str(&csv::line(&cells));
             }
         }
         out
@@ -504,16 +512,14 @@ impl FewshotTables {
                 continue;
             }
             let m = mean_interval(&values);
-            out.push_str(&csv::line(&[
-                key.1.clone(),
-                key.2.clone(),
-                key.0.clone(),
-                key.3.to_string(),
+            let mut cells = condition_cells(&key);
+            cells.extend([
                 num(m.mean),
                 num(m.low),
                 num(m.high),
                 values.len().to_string(),
-            ]));
+            ]);
+            out.push_str(&csv::line(&cells));
         }
         out
     }
