@@ -41,6 +41,19 @@ enum Command {
     /// Continue a run from its newest checkpoint; the result equals an uninterrupted run.
     #[command(after_help = "Example:\n  apical resume runs/quickstart-20261123-153000")]
     Resume(ResumeArgs),
+    /// Re-record a trained network's probe activity under other conditions, without training
+    /// (e.g. passive viewing at the same weights).
+    #[command(after_help = "Examples:
+  apical record runs/redundancy_dendritic --set model.engagement=0 --set task.context_cue=false --out runs/redundancy_dendritic-passive
+  apical record runs/redundancy_dendritic --checkpoint step-2000 --set model.engagement=0 --out runs/passive-2000
+  apical analyze runs/redundancy_dendritic-passive
+
+Without --checkpoint every step the run recorded (logging.record_at) and its newest checkpoint
+are re-recorded, with the run's own noise streams: with no --set the recordings equal the
+run's. --set may change model.engagement, model.apical_inhibition, model.noise_std, model.steps,
+task.context_cue (false sets the cue inputs to 0), task.noise_std, task.contrast,
+task.signal_levels, task.seed, logging.probe_examples, training.seed.")]
+    Record(RecordArgs),
     /// Run every point of a sweep file (grid × zip groups × conditions), resumably.
     #[command(after_help = "Examples:
   apical sweep configs/sweeps/quickstart_lr.toml --jobs 2
@@ -318,6 +331,21 @@ struct CollectArgs {
 }
 
 #[derive(Args)]
+struct RecordArgs {
+    /// A run directory written by `apical run`.
+    run: PathBuf,
+    /// Re-record one step: `step-N` (or N; 0 = the initial weights).
+    #[arg(long, value_name = "step-N")]
+    checkpoint: Option<String>,
+    /// Change a condition (repeatable): KEY=VALUE.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Output directory (must not exist or be empty).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct ResumeArgs {
     /// A run directory written by `apical run`.
     dir: PathBuf,
@@ -378,6 +406,7 @@ fn dispatch(command: Command) -> Result<(), RunError> {
     match command {
         Command::Run(args) => run(args),
         Command::Resume(args) => resume(args),
+        Command::Record(args) => record(args),
         Command::Analyze(args) => analyze(args),
         Command::Sweep(args) => sweep(args),
         Command::SweepTask(args) => sweep_task(args),
@@ -472,6 +501,46 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
         &options(args.halt_after),
     )?;
     report(&summary);
+    Ok(())
+}
+
+fn record(args: RecordArgs) -> Result<(), RunError> {
+    use apical_run::rerecord::{record_config, record_run, RecordRequest};
+    let step = match &args.checkpoint {
+        None => None,
+        Some(text) => Some(
+            text.strip_prefix("step-")
+                .unwrap_or(text)
+                .parse::<usize>()
+                .map_err(|_| {
+                    RunError::Config(apical_run::ConfigError::new(
+                        std::path::Path::new("--checkpoint"),
+                        "",
+                        format!("expected step-N or N (a training step), got {text:?}"),
+                    ))
+                })?,
+        ),
+    };
+    let req = RecordRequest {
+        run: args.run,
+        step,
+        overrides: args.overrides,
+        out: args.out,
+    };
+    let (config, _) = record_config(&req)?;
+    let device = init_device(config.backend.kind)?;
+    let info = record_run(&req, &device)?;
+    println!(
+        "recorded {} at step{} {} → {}",
+        req.run.display(),
+        if info.steps.len() == 1 { "" } else { "s" },
+        info.steps
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        req.out.display()
+    );
     Ok(())
 }
 

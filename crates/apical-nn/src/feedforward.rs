@@ -222,8 +222,12 @@ impl FeedforwardParams {
 }
 
 impl Network for Feedforward {
-    fn record(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>) {
-        let out = self.forward_recorded(input, None);
+    fn record(
+        &self,
+        input: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> (Tensor<2>, Vec<Recording>) {
+        let out = self.forward_recorded(input, noise);
         (out.logits, rates(out.hidden))
     }
 }

@@ -462,9 +462,13 @@ impl GfnParams {
 
 impl Network for GenerativeFeedbackNetwork {
     /// Adds `layer<l>_<basal|apical|rate|residual>` with shape `[trials, steps + 1, units]`.
-    fn record(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>) {
+    fn record(
+        &self,
+        input: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> (Tensor<2>, Vec<Recording>) {
         let n = input.dims()[0];
-        let out = self.forward_recorded(input, None);
+        let out = self.forward_recorded(input, noise);
         let mut arrays = rates(out.final_rates());
         let steps = out.states.len();
         type Pick = fn(&DendriticState) -> Tensor<2>;

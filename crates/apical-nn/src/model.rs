@@ -6,7 +6,7 @@
 //! Adding a model: its file in this crate (Config + Module, a `…Params` struct with `validate`
 //! and `config`, `impl Classifier` and `impl Network`) and one variant in [`ModelConfig`].
 
-use apical_core::InvalidParameter;
+use apical_core::{InvalidParameter, SeededRng};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -100,9 +100,16 @@ pub struct DendriteStats {
 /// What a training loop needs of any network besides its logits: recordings of its activity
 /// and, for networks with dendrites, residual statistics.
 pub trait Network: Classifier + std::fmt::Debug {
-    /// Activity on a probe batch without noise: the logits, and `hidden_<l>` (final rates) for
-    /// every network plus whatever else the model records (per-step compartments for gfn).
-    fn record(&self, input: Tensor<2>) -> (Tensor<2>, Vec<Recording>);
+    /// Activity on a probe batch: the logits, and `hidden_<l>` (final rates) for every network
+    /// plus whatever else the model records (per-step compartments for gfn). With a noise
+    /// generator the model's unit noise is on, as in training (independent per unit and step,
+    /// drawn from `noise` on the host), so trial-to-trial variability has a private part;
+    /// without one the recording is deterministic.
+    fn record(
+        &self,
+        input: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> (Tensor<2>, Vec<Recording>);
 
     /// Dendritic statistics per hidden layer; empty for networks without dendrites.
     fn dendrite_stats(&self, input: Tensor<2>) -> Vec<DendriteStats> {
@@ -180,7 +187,7 @@ mod tests {
         }
         .config(3, 2, 0)
         .init(&device);
-        let (logits, arrays) = net.record(Tensor::ones([4, 3], &device));
+        let (logits, arrays) = net.record(Tensor::ones([4, 3], &device), None);
         assert_eq!(logits.dims(), [4, 2]);
         let residual = arrays.iter().find(|a| a.name == "layer0_residual").unwrap();
         assert_eq!(residual.shape, vec![4, 3, 5]);

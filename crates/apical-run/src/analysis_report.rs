@@ -161,4 +161,17 @@ pub struct RunAnalysis {
     /// BCI runs: learning curve, rate changes, vectorization, decoding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bci: Option<apical_analysis::bci::BciAnalysis>,
+    /// Perceptual runs: redundancy per recording × layer × context, along learning
+    /// (`crate::redundancy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redundancy_by_step: Vec<crate::redundancy::StepRedundancy>,
+    /// The last recording's redundancy per step of inference (time bin).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub within_trial: Vec<crate::redundancy::BinRedundancy>,
+    /// The unit-subset size of `redundancy_by_step` and `within_trial`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_subset_size: Option<usize>,
+    /// Why that size is smaller than asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_note: Option<String>,
 }

@@ -26,12 +26,12 @@ fn analysis_error(message: impl std::fmt::Display) -> RunError {
 }
 
 /// A trials × units matrix (2-D array), or each time bin of a trials × bins × units array.
-enum Responses {
+pub(crate) enum Responses {
     Matrix(DMatrix<f64>),
     Binned(Vec<DMatrix<f64>>),
 }
 
-fn read_responses(path: &Path) -> Result<Responses, RunError> {
+pub(crate) fn read_responses(path: &Path) -> Result<Responses, RunError> {
     let a = npy::read(path)?;
     if a.data.iter().any(|v| !v.is_finite()) {
         return Err(bad(path, "contains NaN or infinite values"));
@@ -52,7 +52,7 @@ fn read_matrix(path: &Path) -> Result<DMatrix<f64>, RunError> {
     }
 }
 
-fn read_vector(path: &Path, trials: usize) -> Result<Vec<f64>, RunError> {
+pub(crate) fn read_vector(path: &Path, trials: usize) -> Result<Vec<f64>, RunError> {
     let a = npy::read(path)?;
     let ok_shape = matches!(a.shape.as_slice(), [n] if *n == trials)
         || matches!(a.shape.as_slice(), [n, 1] if *n == trials);
@@ -486,11 +486,16 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         result.insert(name.clone(), entry);
     }
     let out_dir = dir.join("analysis");
+    let redundancy = crate::redundancy::analyze_redundancy(dir, settings)?.unwrap_or_default();
     let value = RunAnalysis {
         run: dir.display().to_string(),
         settings: *settings,
         layers: result,
         bci: None,
+        redundancy_subset_size: (!redundancy.by_step.is_empty()).then_some(redundancy.subset_size),
+        redundancy_note: redundancy.note,
+        redundancy_by_step: redundancy.by_step,
+        within_trial: redundancy.within_trial,
     };
     write_atomic(
         &out_dir.join("analysis.json"),
@@ -680,6 +685,10 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         settings: *settings,
         layers: BTreeMap::new(),
         bci: Some(bci.clone()),
+        redundancy_by_step: Vec::new(),
+        within_trial: Vec::new(),
+        redundancy_subset_size: None,
+        redundancy_note: None,
     };
     write_atomic(
         &out_dir.join("analysis.json"),

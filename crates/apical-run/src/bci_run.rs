@@ -519,6 +519,7 @@ impl<'a> Loop<'a> {
             &self.dir.join("checkpoints"),
             &ck,
             self.config.training.keep_checkpoints,
+            &[],
         )?;
         Ok(())
     }

@@ -86,8 +86,15 @@ pub fn load_module<M: burn::module::Module>(
         .map_err(|e| RunError::resume(root, format!("model record does not fit the config: {e}")))
 }
 
-/// Writes `checkpoint` under `root` and keeps only the newest `keep` checkpoints.
-pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf, RunError> {
+/// Writes `checkpoint` under `root` and keeps only the newest `keep` checkpoints besides the
+/// `pinned` steps' (kept whatever their age: `logging.record_at` steps, which `apical record`
+/// re-records).
+pub fn save(
+    root: &Path,
+    checkpoint: &Checkpoint,
+    keep: usize,
+    pinned: &[usize],
+) -> Result<PathBuf, RunError> {
     let final_dir = step_dir(root, checkpoint.state.step);
     let tmp_dir = root.join(format!(
         ".tmp-step-{:08}-{}",
@@ -111,7 +118,10 @@ pub fn save(root: &Path, checkpoint: &Checkpoint, keep: usize) -> Result<PathBuf
         discard(root, &final_dir)?;
     }
     std::fs::rename(&tmp_dir, &final_dir).map_err(wrap(&final_dir))?;
-    let mut all = list(root)?;
+    let mut all: Vec<(usize, PathBuf)> = list(root)?
+        .into_iter()
+        .filter(|(step, _)| !pinned.contains(step))
+        .collect();
     while all.len() > keep {
         let (_, oldest) = all.remove(0);
         discard(root, &oldest)?;
@@ -266,7 +276,7 @@ mod tests {
     fn saves_prunes_and_loads_the_newest() {
         let dir = crate::testdir::tempdir().unwrap();
         for step in [10, 20, 30] {
-            save(dir.path(), &ck(step), 2).unwrap();
+            save(dir.path(), &ck(step), 2, &[]).unwrap();
         }
         let steps: Vec<usize> = list(dir.path())
             .unwrap()
@@ -280,9 +290,23 @@ mod tests {
     }
 
     #[test]
+    fn pinned_steps_outlive_pruning() {
+        let dir = crate::testdir::tempdir().unwrap();
+        for step in [10, 20, 30, 40, 50] {
+            save(dir.path(), &ck(step), 2, &[20]).unwrap();
+        }
+        let steps: Vec<usize> = list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(steps, vec![20, 40, 50]);
+    }
+
+    #[test]
     fn damaged_files_are_named() {
         let dir = crate::testdir::tempdir().unwrap();
-        let saved = save(dir.path(), &ck(5), 2).unwrap();
+        let saved = save(dir.path(), &ck(5), 2, &[]).unwrap();
         std::fs::write(saved.join(MODEL_FILE), [1, 2]).unwrap();
         let err = load(&saved).unwrap_err().to_string();
         assert!(

@@ -258,10 +258,15 @@ pub struct LoggingConfig {
     /// Write the learning-curve plot (PNG and SVG).
     #[serde(default = "default_true")]
     pub plots: bool,
-    /// Test examples whose hidden-unit responses are recorded to `activity/*.npy` at the end
-    /// (0 records nothing).
+    /// Probe trials whose hidden-unit responses are recorded to `activity/*.npy` at the end
+    /// (0 records nothing): the first test examples, or the orientation task's probe design
+    /// (half of it zero-signal, contexts alternating).
     #[serde(default = "default_probe_examples")]
     pub probe_examples: usize,
+    /// Training steps at which the probe activity is also recorded, to
+    /// `activity/step-<n>/` (0 = before the first update). Empty: only at the end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_at: Vec<usize>,
 }
 
 fn default_true() -> bool {
@@ -277,6 +282,7 @@ impl Default for LoggingConfig {
             tensorboard: true,
             plots: true,
             probe_examples: default_probe_examples(),
+            record_at: Vec::new(),
         }
     }
 }
@@ -401,6 +407,7 @@ impl ExperimentConfig {
                 "is for the supervised tasks; the bci task's network is not initialised from another run",
             ));
         }
+        self.validate_record_at()?;
         self.training
             .validate_layers(self.model.hidden().len() + 1)
             .map_err(|e| e.in_section("training"))?;
@@ -411,6 +418,43 @@ impl ExperimentConfig {
                     format!(
                         "must be a plain file name (no '/', not starting with '.'), got {name:?}"
                     ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `logging.record_at`: increasing steps within the run, with probe trials to record, on a
+    /// task with a fixed probe set.
+    fn validate_record_at(&self) -> Result<(), InvalidParameter> {
+        let record_at = &self.logging.record_at;
+        if record_at.is_empty() {
+            return Ok(());
+        }
+        let key = "logging.record_at";
+        if self.task.is_closed_loop() {
+            return Err(InvalidParameter::new(
+                key,
+                "is for the supervised tasks; the bci task records every day under activity/day-NN/",
+            ));
+        }
+        if self.logging.probe_examples == 0 {
+            return Err(InvalidParameter::new(
+                key,
+                "needs probe trials to record: set logging.probe_examples > 0",
+            ));
+        }
+        if record_at.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(InvalidParameter::new(
+                key,
+                format!("must list steps in increasing order without repeats, got {record_at:?}"),
+            ));
+        }
+        if let Some(steps) = self.training.steps {
+            if let Some(&last) = record_at.last().filter(|&&s| s > steps) {
+                return Err(InvalidParameter::new(
+                    key,
+                    format!("step {last} is past the run's training.steps = {steps}"),
                 ));
             }
         }

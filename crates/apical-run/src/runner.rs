@@ -38,8 +38,8 @@ use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog};
 use crate::init_from::{Frozen, InitSource};
 use crate::lock::{RunLock, LOCK_FILE};
 use crate::{
-    npy, plot, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError, RunStatus,
-    SignalAccuracy, Summary,
+    plot, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError, RunStatus, SignalAccuracy,
+    Summary,
 };
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
@@ -152,7 +152,7 @@ fn init_source(config: &ExperimentConfig) -> Result<Option<InitSource>, RunError
 }
 
 /// `training.init_from`: `net` with the named layers of the other run's weights.
-fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Result<N, RunError> {
+pub(crate) fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Result<N, RunError> {
     match init_source(config)? {
         Some(init) => init.apply(net, config.training.init_layers.as_deref()),
         None => Ok(net),
@@ -203,6 +203,9 @@ fn remove_temporaries(dir: &Path) {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if name.starts_with('.') && name.contains(".tmp-") {
                     let _ = std::fs::remove_file(e.path());
+                } else if name.starts_with(".step-") && name.ends_with(".tmp") {
+                    // A recording interrupted before its rename (`recording::record_step`).
+                    let _ = std::fs::remove_dir_all(e.path());
                 }
             }
         }
@@ -299,6 +302,8 @@ struct Trainer<'a, N> {
     resumed_from: Option<usize>,
     frozen: Option<Frozen>,
     stopped_early: Option<usize>,
+    /// The probe set recordings are made on (`TaskConfig::probe`).
+    probe: Dataset,
 }
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
@@ -336,6 +341,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             resumed_from: None,
             frozen: None,
             stopped_early: None,
+            probe: config
+                .task
+                .probe(session.data, config.logging.probe_examples),
             session,
         })
     }
@@ -461,6 +469,38 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         } else {
             order[..b].to_vec()
         }
+    }
+
+    /// The batch for `step`: fresh trials from the task's stream (`task.trials = "stream"`:
+    /// trials step·b … (step+1)·b − 1), or the fixed training set's seeded permutation.
+    fn batch(
+        &self,
+        step: usize,
+        cache: &mut Option<(usize, Vec<usize>)>,
+    ) -> (Vec<f32>, Vec<usize>) {
+        let b = self.config().training.batch_size;
+        match self.config().task.streamed_batch(step * b, b) {
+            Some(trials) => (trials.inputs, trials.labels),
+            None => {
+                let idx = self.batch_indices(step, cache);
+                self.data().train.batch(&idx)
+            }
+        }
+    }
+
+    /// Records the probe activity at `step` into `activity/step-<n>/` when `logging.record_at`
+    /// lists it.
+    fn record_if_due(&self, step: usize) -> Result<(), RunError> {
+        if !self.config().logging.record_at.contains(&step) {
+            return Ok(());
+        }
+        crate::recording::record_step(
+            &self.net.valid(),
+            &self.probe,
+            &self.session.device.clone().without_autodiff(),
+            (self.config().training.seed, step),
+            &self.dir().join("activity"),
+        )
     }
 
     /// Mean loss, accuracy and predictions of the current network on `data` (no noise).
@@ -602,6 +642,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             &self.dir().join("checkpoints"),
             &ck,
             self.config().training.keep_checkpoints,
+            &self.config().logging.record_at,
         )?;
         Ok(())
     }
@@ -646,14 +687,16 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         } else {
             self.total_steps
         };
+        if self.start_step == 0 {
+            self.record_if_due(0)?;
+        }
         for step in self.start_step..end {
             if let Some(signal) = options.stop_signal() {
                 bar.abandon();
                 return self.interrupted(signal, step, last_checkpoint, started);
             }
-            let idx = self.batch_indices(step, &mut order_cache);
-            let (x, y) = self.data().train.batch(&idx);
-            let input = host_tensor(x, idx.len(), n_features, &self.session.device);
+            let (x, y) = self.batch(step, &mut order_cache);
+            let input = host_tensor(x, y.len(), n_features, &self.session.device);
             let mut noise = SeededRng::for_stream(t.seed, STREAM_NOISE + step as u64);
             let diagnose = step % t.diagnostics_every == 0;
             let (net, report, per_layer) =
@@ -688,7 +731,12 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             if stop_early {
                 self.stopped_early = Some(done);
             }
-            if done % t.checkpoint_every == 0 || done == self.total_steps || stop_early {
+            // Before the checkpoint of the same step: a run killed while recording resumes from
+            // an earlier checkpoint and records this step again.
+            self.record_if_due(done)?;
+            let recorded = self.config().logging.record_at.contains(&done);
+            if done % t.checkpoint_every == 0 || done == self.total_steps || stop_early || recorded
+            {
                 self.save_checkpoint(done, self.wall_before + started.elapsed().as_secs_f64())?;
                 last_checkpoint = done;
             }
@@ -749,56 +797,17 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         Err(RunError::Diverged { step, quantity })
     }
 
-    fn record_probe(&self) -> Result<Vec<String>, RunError> {
-        let n = self
-            .config()
-            .logging
-            .probe_examples
-            .min(self.data().test.len());
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let dir = self.dir().join("activity");
-        let probe = self.data().test.subset(&(0..n).collect::<Vec<_>>());
-        let device = self.session.device.clone().without_autodiff();
-        let (logits, arrays) = self.net.valid().record(host_tensor(
-            probe.inputs.clone(),
-            n,
-            probe.n_features,
-            &device,
-        ));
-        let mut written = Vec::new();
-        for rec in arrays {
-            let name = format!("{}.npy", rec.name);
-            npy::write_f32(&dir.join(&name), &rec.shape, &rec.values)?;
-            written.push(name);
-        }
-        let [rows, cols] = logits.dims();
-        npy::write_f32(
-            &dir.join("logits.npy"),
-            &[rows, cols],
-            &logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
-        )?;
-        written.push("logits.npy".into());
-        npy::write_i64(
-            &dir.join("labels.npy"),
-            &[n],
-            &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
-        )?;
-        written.push("labels.npy".into());
-        if let Some(signal) = &probe.signal {
-            npy::write_f32(&dir.join("signal.npy"), &[n], signal)?;
-            written.push("signal.npy".into());
-        }
-        if let Some(context) = &probe.context {
-            npy::write_i64(
-                &dir.join("context.npy"),
-                &[n],
-                &context.iter().map(|&c| c as i64).collect::<Vec<_>>(),
-            )?;
-            written.push("context.npy".into());
-        }
-        Ok(written)
+    /// The recording at the end of the run (`activity/`, every compartment), made at the step
+    /// the run ended.
+    fn record_probe(&self, step: usize) -> Result<Vec<String>, RunError> {
+        crate::recording::record(
+            &self.net.valid(),
+            &self.probe,
+            &self.session.device.clone().without_autodiff(),
+            (self.config().training.seed, step),
+            crate::recording::Keep::All,
+            &self.dir().join("activity"),
+        )
     }
 
     /// The summary's fields known at any point of the run.
@@ -835,7 +844,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             &self.data().train,
             self.config().training.eval_train_examples,
         );
-        let activity = self.record_probe()?;
+        let steps_done = self.stopped_early.unwrap_or(self.total_steps);
+        let activity = self.record_probe(steps_done)?;
         if self.config().logging.plots {
             let title = format!(
                 "{} — {} on {}",
@@ -853,7 +863,6 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 &title,
             )?;
         }
-        let steps_done = self.stopped_early.unwrap_or(self.total_steps);
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps_done);
         summary.stopped_early_at_step = self.stopped_early;
         summary.test_accuracy = Some(test_accuracy);
@@ -887,6 +896,26 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 })
                 .collect()
         });
+        if let Some(ideal) = self
+            .config()
+            .task
+            .ideal_accuracy_by_signal(&self.data().test)
+        {
+            summary.ideal_accuracy = Some(
+                ideal.iter().map(|&(_, a, n)| a * n as f64).sum::<f64>()
+                    / ideal.iter().map(|&(_, _, n)| n as f64).sum::<f64>(),
+            );
+            summary.ideal_accuracy_by_signal = Some(
+                ideal
+                    .into_iter()
+                    .map(|(signal, accuracy, n_trials)| SignalAccuracy {
+                        signal: f64::from(signal),
+                        accuracy,
+                        n_trials,
+                    })
+                    .collect(),
+            );
+        }
         summary.activity = activity;
         summary.write(self.dir())?;
         Ok(RunSummary {

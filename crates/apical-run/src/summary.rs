@@ -94,6 +94,13 @@ pub struct Summary {
     pub stopped_early_at_step: Option<usize>,
     /// Test accuracy per signal level (perceptual tasks).
     pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
+    /// The ideal observer's accuracy per signed signal level on the test set (orientation: in
+    /// closed form from the stimulus, knowing context and level; averaged over the contexts).
+    #[serde(default)]
+    pub ideal_accuracy_by_signal: Option<Vec<SignalAccuracy>>,
+    /// The ideal observer's accuracy over the test set's trials.
+    #[serde(default)]
+    pub ideal_accuracy: Option<f64>,
     /// Wall-clock seconds spent training, over all sessions.
     pub wall_seconds: f64,
     /// Updates per second in the last session.

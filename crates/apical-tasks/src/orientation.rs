@@ -105,6 +105,23 @@ pub struct OrientationConfig {
     /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
     #[serde(default)]
     pub subset_seed: u64,
+    /// Where training trials come from: `"fixed"` (the `n_train` trials, reused every epoch)
+    /// or `"stream"` (fresh trials every batch from the seeded generator: batch k holds trials
+    /// k·b … (k+1)·b − 1 of the training stream; `n_train` then only sizes the sample the
+    /// training accuracy is measured on). The test set is fixed either way.
+    #[serde(default)]
+    pub trials: TrialSource,
+}
+
+/// Where the orientation task's training trials come from (`task.trials`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrialSource {
+    /// A fixed set of `n_train` trials.
+    #[default]
+    Fixed,
+    /// Fresh trials every batch.
+    Stream,
 }
 
 fn default_image_size() -> usize {
@@ -159,6 +176,7 @@ impl Default for OrientationConfig {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            trials: TrialSource::Fixed,
         }
     }
 }
@@ -238,6 +256,14 @@ impl OrientationConfig {
                 return Err(invalid(key, format!("must be at least levels × contexts = {per_cycle} so every condition appears, got {value}")));
             }
         }
+        if self.is_streamed()
+            && (self.train_per_class.is_some() || self.validation_per_class.is_some())
+        {
+            return Err(invalid(
+                "trials",
+                "\"stream\" draws fresh training trials every batch, so it cannot be combined with train_per_class / validation_per_class (use \"fixed\")".into(),
+            ));
+        }
         self.subset().validate()
     }
 
@@ -288,8 +314,73 @@ impl OrientationConfig {
         }
     }
 
-    /// `n` trials of split `split_tag` (0 train, 1 test, others free for probes).
+    /// `n` trials of split `split_tag` (0 train, 1 test, 2 probe, others free), balanced over
+    /// levels and contexts: trial `i` shows level `i mod levels` in context
+    /// `(i / levels) mod contexts`.
     pub fn generate(&self, split_tag: u64, n: usize) -> Dataset {
+        self.generate_range(split_tag, 0, n)
+    }
+
+    /// Trials `start .. start + n` of split `split_tag` (the same trials [`generate`] gives at
+    /// those indices): a streamed batch.
+    ///
+    /// [`generate`]: Self::generate
+    pub fn generate_range(&self, split_tag: u64, start: usize, n: usize) -> Dataset {
+        let n_levels = self.signal_levels.len();
+        self.trials(
+            split_tag,
+            (start..start + n).map(|trial| {
+                let level = self.signal_levels[trial % n_levels];
+                let ctx_pos = (trial / n_levels) % self.contexts.len();
+                (trial, level, ctx_pos)
+            }),
+        )
+    }
+
+    /// The probe set the recordings use (split 2): half of its `n` trials have zero signal
+    /// (the noise covariance of the Fisher-information analysis needs many), the other half
+    /// cycle through the nonzero levels; contexts alternate, so each context holds `n / 4`
+    /// zero-signal trials with two contexts (`n / 2` with one).
+    pub fn probe(&self, n: usize) -> Dataset {
+        let nonzero: Vec<f64> = self
+            .signal_levels
+            .iter()
+            .copied()
+            .filter(|&l| l != 0.0)
+            .collect();
+        let n_ctx = self.contexts.len();
+        self.trials(
+            2,
+            (0..n).map(|trial| {
+                let pair = trial / 2;
+                let ctx_pos = pair % n_ctx;
+                let level = if trial % 2 == 0 || nonzero.is_empty() {
+                    0.0
+                } else {
+                    nonzero[(pair / n_ctx) % nonzero.len()]
+                };
+                (trial, level, ctx_pos)
+            }),
+        )
+    }
+
+    /// Zero-signal trials per context in a probe set of `n` trials ([`probe`](Self::probe)).
+    pub fn probe_zero_signal_per_context(&self, n: usize) -> usize {
+        // Trial i is zero-signal when i is even; its context is (i / 2) mod contexts.
+        (0..n)
+            .step_by(2)
+            .filter(|&i| (i / 2) % self.contexts.len() == 0)
+            .count()
+    }
+
+    /// The trials `(index, level, context position)` of split `split_tag`; each trial's noise
+    /// comes from its own seeded stream `(seed, split_tag, index)`.
+    fn trials(
+        &self,
+        split_tag: u64,
+        design: impl ExactSizeIterator<Item = (usize, f64, usize)>,
+    ) -> Dataset {
+        let n = design.len();
         let pixels = self.image_size * self.image_size;
         let templates: Vec<[Vec<f32>; 2]> = self
             .contexts
@@ -304,11 +395,8 @@ impl OrientationConfig {
         let mut labels = Vec::with_capacity(n);
         let mut signal = Vec::with_capacity(n);
         let mut context = Vec::with_capacity(n);
-        let n_levels = self.signal_levels.len();
-        for trial in 0..n {
+        for (trial, level, ctx_pos) in design {
             let mut rng = SeededRng::for_trial(self.seed, split_tag, trial as u64);
-            let level = self.signal_levels[trial % n_levels];
-            let ctx_pos = (trial / n_levels) % self.contexts.len();
             let ctx = self.contexts[ctx_pos];
             let label = if level > 0.0 {
                 1
@@ -344,6 +432,111 @@ impl OrientationConfig {
         };
         data.assert_consistent();
         data
+    }
+
+    /// The ideal observer's accuracy at signed level `level` (percent) in `context`, in closed
+    /// form. It knows the context, the level and the two templates; the frames are independent
+    /// given the class, so its log-likelihood ratio is linear in the frames' sum:
+    ///
+    /// ```text
+    /// d = G_b − G_a,   u = Σ_f d·x_f ~ N(F·s·d·G_c, F·(1 − s)²·σ²·|d|²)  under class c,
+    /// choose b when u > F·s·(d·G_a + d·G_b)/2,
+    /// accuracy = ½ [Φ((μ_b − θ)/σ_u) + Φ((θ − μ_a)/σ_u)] = Φ(√F · s · |d| / (2 (1 − s) σ))
+    /// ```
+    ///
+    /// (the last form because θ lies midway). Zero signal gives ½; no noise (σ = 0 or s = 1)
+    /// gives 1 unless the templates coincide.
+    pub fn ideal_accuracy(&self, level: f64, context: OrientationContext) -> f64 {
+        let s = (level / 100.0).abs();
+        if s == 0.0 {
+            return 0.5;
+        }
+        let [a, b] = context.orientations_deg();
+        let (ga, gb) = (self.grating(a), self.grating(b));
+        let d2: f64 = ga
+            .iter()
+            .zip(&gb)
+            .map(|(&x, &y)| (f64::from(y) - f64::from(x)).powi(2))
+            .sum();
+        if d2 == 0.0 {
+            return 0.5;
+        }
+        let noise = (1.0 - s) * self.noise_std;
+        if noise == 0.0 {
+            return 1.0;
+        }
+        normal_cdf((self.frames as f64).sqrt() * s * d2.sqrt() / (2.0 * noise))
+    }
+
+    /// The ideal observer's accuracy per signed level on `data` (trials of this task):
+    /// `(level, mean accuracy over the level's trials and their contexts, trials)`.
+    pub fn ideal_accuracy_by_signal(&self, data: &Dataset) -> Vec<(f32, f64, usize)> {
+        let signal = data
+            .signal
+            .as_ref()
+            .expect("orientation trials carry their signal");
+        let context = data
+            .context
+            .as_ref()
+            .expect("orientation trials carry their context");
+        let per_context: Vec<(usize, OrientationContext)> =
+            self.contexts.iter().map(|c| (c.index(), *c)).collect();
+        let mut levels: Vec<f32> = signal.clone();
+        levels.sort_by(|a, b| a.total_cmp(b));
+        levels.dedup();
+        levels
+            .into_iter()
+            .map(|level| {
+                let accs: Vec<f64> = (0..data.len())
+                    .filter(|&i| signal[i] == level)
+                    .map(|i| {
+                        let ctx = per_context
+                            .iter()
+                            .find(|(index, _)| *index == context[i])
+                            .map(|(_, c)| *c)
+                            .expect("a trial's context is one of the task's");
+                        self.ideal_accuracy(f64::from(level), ctx)
+                    })
+                    .collect();
+                (
+                    level,
+                    accs.iter().sum::<f64>() / accs.len() as f64,
+                    accs.len(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether training draws fresh trials every batch (`trials = "stream"`).
+    pub fn is_streamed(&self) -> bool {
+        self.trials == TrialSource::Stream
+    }
+}
+
+/// The standard normal cumulative distribution Φ (via erfc, |error| < 1.2e-7).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function (Numerical Recipes' Chebyshev fit, fractional error < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
     }
 }
 

@@ -68,6 +68,38 @@ impl TaskConfig {
         }
     }
 
+    /// A streamed training batch: trials `start .. start + n` of the training stream, for tasks
+    /// that draw fresh trials every batch (`orientation` with `trials = "stream"`); `None` for
+    /// tasks trained on a fixed set.
+    pub fn streamed_batch(&self, start: usize, n: usize) -> Option<Dataset> {
+        match self {
+            TaskConfig::Orientation(c) if c.is_streamed() => Some(c.generate_range(0, start, n)),
+            _ => None,
+        }
+    }
+
+    /// The probe set recordings are made on: `orientation`'s own probe design (half of it
+    /// zero-signal, contexts alternating; see [`OrientationConfig::probe`]), otherwise the
+    /// first `n` test examples.
+    pub fn probe(&self, split: &Split, n: usize) -> Dataset {
+        match self {
+            TaskConfig::Orientation(c) => c.probe(n),
+            _ => split
+                .test
+                .subset(&(0..n.min(split.test.len())).collect::<Vec<_>>()),
+        }
+    }
+
+    /// The ideal observer's accuracy per signed signal level on `data` — `(level, accuracy,
+    /// trials)` sorted by level, averaged over the trials' contexts — for tasks whose stimulus
+    /// gives it in closed form (`orientation`; see [`OrientationConfig::ideal_accuracy`]).
+    pub fn ideal_accuracy_by_signal(&self, data: &Dataset) -> Option<Vec<(f32, f64, usize)>> {
+        match self {
+            TaskConfig::Orientation(c) => Some(c.ideal_accuracy_by_signal(data)),
+            _ => None,
+        }
+    }
+
     /// Checks the task's parameters (the key is relative to `[task]`).
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         match self {

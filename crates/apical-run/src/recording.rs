@@ -1,0 +1,131 @@
+//! Probe recordings: a network's activity on the task's probe set, written as `.npy`.
+//!
+//! The model's unit noise is on while recording (the same noise model as in training,
+//! independent per unit and per step of inference), so trial-to-trial variability has a private
+//! part as well as the stimulus noise every unit sees. The noise comes from the seeded stream
+//! `(training.seed, STREAM_RECORD + step)`: a recording is a function of the weights, the
+//! config and the step it is made at, so a resumed run or `apical record` repeats it exactly.
+//!
+//! Written per recording: every array the network records (`hidden_<l>`: final rates
+//! `[trials, units]`; gfn `layer<l>_<basal|apical|rate|residual>`: `[trials, steps + 1,
+//! units]`), `logits.npy`, `labels.npy`, and for perceptual tasks `signal.npy`,
+//! `context.npy`. Recordings during learning (`logging.record_at`, `activity/step-<n>/`) keep
+//! the rates only (`hidden_<l>`, `layer<l>_rate`), which is what the analyses read; the end
+//! of the run (`activity/`) keeps every compartment.
+
+use std::path::{Path, PathBuf};
+
+use apical_nn::{Network, SeededRng};
+use apical_tasks::Dataset;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::{npy, RunError};
+
+/// Stream tag of the recording noise (apart from the batch-order and training-noise streams).
+pub(crate) const STREAM_RECORD: u64 = 3 << 40;
+
+/// Which recorded arrays to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every array the network records.
+    All,
+    /// The rates only (`hidden_<l>`, `layer<l>_rate`).
+    Rates,
+}
+
+/// The directory of the recording made at training step `step`: `activity/step-<n>` with the
+/// step zero-padded to 8 digits, so that names sort by step.
+pub fn step_dir(activity: &Path, step: usize) -> PathBuf {
+    activity.join(format!("step-{step:08}"))
+}
+
+/// The step of a `step-<n>` directory name.
+pub fn parse_step_dir(name: &str) -> Option<usize> {
+    name.strip_prefix("step-")?.parse().ok()
+}
+
+/// Records `net` on `probe` with its unit noise on (drawn from the stream of `(seed, step)`)
+/// and writes the arrays into `dir`. Returns the file names written.
+pub fn record<N: Network>(
+    net: &N,
+    probe: &Dataset,
+    device: &Device,
+    (seed, step): (u64, usize),
+    keep: Keep,
+    dir: &Path,
+) -> Result<Vec<String>, RunError> {
+    let n = probe.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut noise = SeededRng::for_stream(seed, STREAM_RECORD + step as u64);
+    let input = Tensor::<2>::from_data(
+        TensorData::new(probe.inputs.clone(), [n, probe.n_features]),
+        device,
+    );
+    let (logits, arrays) = net.record(input, Some(&mut noise));
+    let mut written = Vec::new();
+    for rec in arrays {
+        if keep == Keep::Rates && !(rec.name.starts_with("hidden_") || rec.name.ends_with("_rate"))
+        {
+            continue;
+        }
+        let name = format!("{}.npy", rec.name);
+        npy::write_f32(&dir.join(&name), &rec.shape, &rec.values)?;
+        written.push(name);
+    }
+    let [rows, cols] = logits.dims();
+    npy::write_f32(
+        &dir.join("logits.npy"),
+        &[rows, cols],
+        &logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
+    )?;
+    written.push("logits.npy".into());
+    npy::write_i64(
+        &dir.join("labels.npy"),
+        &[n],
+        &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+    )?;
+    written.push("labels.npy".into());
+    if let Some(signal) = &probe.signal {
+        npy::write_f32(&dir.join("signal.npy"), &[n], signal)?;
+        written.push("signal.npy".into());
+    }
+    if let Some(context) = &probe.context {
+        npy::write_i64(
+            &dir.join("context.npy"),
+            &[n],
+            &context.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+        )?;
+        written.push("context.npy".into());
+    }
+    Ok(written)
+}
+
+/// Records into `activity/step-<n>/` as a whole: written into a temporary directory beside it
+/// and renamed into place (replacing an earlier recording of the same step, which a resumed
+/// run repeats exactly), so a killed run never leaves half a recording under the real name.
+pub fn record_step<N: Network>(
+    net: &N,
+    probe: &Dataset,
+    device: &Device,
+    (seed, step): (u64, usize),
+    activity: &Path,
+) -> Result<(), RunError> {
+    let target = step_dir(activity, step);
+    let tmp = activity.join(format!(".step-{step:08}.tmp"));
+    let wrap = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::Write { path, source }
+    };
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(wrap(&tmp))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(wrap(&tmp))?;
+    record(net, probe, device, (seed, step), Keep::Rates, &tmp)?;
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(wrap(&target))?;
+    }
+    std::fs::rename(&tmp, &target).map_err(wrap(&target))?;
+    Ok(())
+}

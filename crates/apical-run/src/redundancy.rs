@@ -1,0 +1,374 @@
+//! Redundancy along learning and within the trial, from a run's recordings: what
+//! `apical analyze <run-dir>` writes as `redundancy_by_step` and `within_trial`.
+//!
+//! For every recording (`activity/step-<n>/`, or `activity/` alone when the run recorded only
+//! at its end), every recorded layer (`hidden_<l>.npy`, the rates at the end of inference) and
+//! every context (`context.npy`; all trials together without one): the bias-corrected linear
+//! Fisher information of the Liu et al. (2026) variant (Σ from the zero-signal trials, the
+//! signal from each ±level pair, combined over levels) and its trial-shuffled counterpart, over
+//! random unit subsets of one size, with redundancy = 100 · (I_shuffled − I) / I_shuffled per
+//! subset. Reported: the medians over subsets and, for redundancy, the 16th–84th percentiles
+//! (`ci_low`, `ci_high`; subsets whose I_shuffled ≤ 0 have no redundancy and are counted in
+//! `redundancy_undefined`). The subset size is one for the whole run — the asked size, lowered
+//! to the fewest active units of any layer and to (T0 − 4)/2 for the fewest zero-signal
+//! trials of any context (clear of the T0 − N − 4 edge) — so that steps, layers and contexts
+//! compare; pass the same `--subset-size` to compare runs.
+//!
+//! `within_trial`: for the last recording, the same per step of inference (`layer<l>_rate.npy`,
+//! trials × steps × units; the gfn's recordings): `bin` 0 is the bottom-up sweep.
+
+use std::path::{Path, PathBuf};
+
+use apical_analysis::{subset_fisher, FisherMethod, PopulationMoments, SubsetFisher};
+use nalgebra::DMatrix;
+use serde::Serialize;
+
+use crate::analysis_report::RunAnalysisSettings;
+use crate::analyze::{max_subset_size, read_responses, read_vector, Responses};
+use crate::recording::parse_step_dir;
+use crate::RunError;
+
+/// One recording × layer × context.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepRedundancy {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer (0 = bottom).
+    pub layer: usize,
+    /// Context index (`context.npy`); null when the recording has none.
+    pub context: Option<i64>,
+    /// Median bias-corrected information over subsets.
+    pub fisher: Option<f64>,
+    /// Median shuffled information over subsets.
+    pub fisher_shuffled: Option<f64>,
+    /// Median redundancy % over the subsets where it is defined.
+    pub redundancy_percent: Option<f64>,
+    /// 16th percentile of the redundancy over subsets.
+    pub ci_low: Option<f64>,
+    /// 84th percentile of the redundancy over subsets.
+    pub ci_high: Option<f64>,
+    /// Units per subset.
+    pub units: usize,
+    /// Subsets drawn.
+    pub subsets: usize,
+    /// Subsets without a redundancy (I_shuffled ≤ 0).
+    pub redundancy_undefined: usize,
+    /// Why nothing could be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One step of inference (time bin) of the last recording × layer × context.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BinRedundancy {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer.
+    pub layer: usize,
+    /// Context index; null when the recording has none.
+    pub context: Option<i64>,
+    /// Step of inference (0 = the bottom-up sweep).
+    pub bin: usize,
+    /// Median information over subsets.
+    pub fisher: Option<f64>,
+    /// Median shuffled information over subsets.
+    pub fisher_shuffled: Option<f64>,
+    /// Median redundancy % over subsets.
+    pub redundancy_percent: Option<f64>,
+    /// 16th percentile of the redundancy.
+    pub ci_low: Option<f64>,
+    /// 84th percentile of the redundancy.
+    pub ci_high: Option<f64>,
+}
+
+/// Redundancy along learning and within the trial.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Redundancy {
+    /// One per recording × layer × context, by step.
+    pub by_step: Vec<StepRedundancy>,
+    /// The last recording per step of inference.
+    pub within_trial: Vec<BinRedundancy>,
+    /// The subset size used throughout.
+    pub subset_size: usize,
+    /// Why the subset size is smaller than asked.
+    pub note: Option<String>,
+}
+
+/// One recording directory and its step.
+struct Recording {
+    step: usize,
+    dir: PathBuf,
+}
+
+/// The recordings of a run: `activity/step-<n>/` by step, or `activity/` alone at the step the
+/// run (or `apical record`) ended.
+fn recordings(run: &Path) -> Vec<Recording> {
+    let activity = run.join("activity");
+    let mut steps: Vec<Recording> = std::fs::read_dir(&activity)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| {
+                    let step = parse_step_dir(&e.file_name().to_string_lossy())?;
+                    Some(Recording {
+                        step,
+                        dir: e.path(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    steps.sort_by_key(|r| r.step);
+    if steps.is_empty() {
+        let step = crate::Summary::read(run)
+            .map(|s| s.stopped_early_at_step.unwrap_or(s.steps))
+            .unwrap_or(0);
+        steps.push(Recording {
+            step,
+            dir: activity,
+        });
+    }
+    steps
+}
+
+/// A layer's responses in one recording, with the trials' signal and context.
+struct LayerData {
+    step: usize,
+    layer: usize,
+    rates: DMatrix<f64>,
+    per_step: Option<Vec<DMatrix<f64>>>,
+    signal: Vec<f64>,
+    context: Option<Vec<i64>>,
+}
+
+fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, RunError> {
+    let mut layers = Vec::new();
+    let signal_path = rec.dir.join("signal.npy");
+    if !signal_path.exists() {
+        return Ok(layers);
+    }
+    for l in 0.. {
+        let path = rec.dir.join(format!("hidden_{l}.npy"));
+        if !path.exists() {
+            break;
+        }
+        let rates = match read_responses(&path)? {
+            Responses::Matrix(m) => m,
+            Responses::Binned(_) => {
+                return Err(RunError::read(&path, "expected a 2-D trials × units array"))
+            }
+        };
+        let signal = read_vector(&signal_path, rates.nrows())?;
+        let context_path = rec.dir.join("context.npy");
+        let context = context_path
+            .exists()
+            .then(|| read_vector(&context_path, rates.nrows()))
+            .transpose()?
+            .map(|c| c.iter().map(|v| v.round() as i64).collect());
+        let rate_path = rec.dir.join(format!("layer{l}_rate.npy"));
+        let per_step = if rate_path.exists() {
+            match read_responses(&rate_path)? {
+                Responses::Binned(b) if b[0].shape() == rates.shape() => Some(b),
+                _ => {
+                    return Err(RunError::read(
+                        &rate_path,
+                        format!(
+                            "expected trials × steps × units with {} trials and {} units",
+                            rates.nrows(),
+                            rates.ncols()
+                        ),
+                    ))
+                }
+            }
+        } else {
+            None
+        };
+        layers.push(LayerData {
+            step: rec.step,
+            layer: l,
+            rates,
+            per_step,
+            signal,
+            context,
+        });
+    }
+    Ok(layers)
+}
+
+/// The trials of each context (one group of every trial without contexts).
+fn context_groups(data: &LayerData) -> Vec<(Option<i64>, Vec<usize>)> {
+    match &data.context {
+        None => vec![(None, (0..data.signal.len()).collect())],
+        Some(c) => {
+            let mut labels = c.clone();
+            labels.sort_unstable();
+            labels.dedup();
+            labels
+                .into_iter()
+                .map(|label| {
+                    (
+                        Some(label),
+                        (0..c.len()).filter(|&t| c[t] == label).collect(),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+fn zero_signal(signal: &[f64], trials: &[usize]) -> usize {
+    trials.iter().filter(|&&t| signal[t] == 0.0).count()
+}
+
+/// Units whose response varies in this recording (silent units make Σ singular).
+fn active_units(m: &DMatrix<f64>) -> Vec<usize> {
+    (0..m.ncols())
+        .filter(|&u| m.column(u).variance() > 1e-12)
+        .collect()
+}
+
+fn columns(m: &DMatrix<f64>, keep: &[usize]) -> DMatrix<f64> {
+    DMatrix::from_fn(m.nrows(), keep.len(), |t, j| m[(t, keep[j])])
+}
+
+fn estimate(
+    responses: &DMatrix<f64>,
+    signal: &[f64],
+    trials: &[usize],
+    size: usize,
+    settings: &RunAnalysisSettings,
+) -> Result<SubsetFisher, String> {
+    let moments = PopulationMoments::new(responses, signal, trials);
+    subset_fisher(
+        &moments,
+        &moments,
+        FisherMethod::Liu,
+        size,
+        settings.subsets,
+        settings.seed,
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Redundancy along learning (and within the trial for the last recording) of the run in
+/// `run`; `None` when its recordings carry no signal levels.
+pub fn analyze_redundancy(
+    run: &Path,
+    settings: &RunAnalysisSettings,
+) -> Result<Option<Redundancy>, RunError> {
+    let recs = recordings(run);
+    let mut all = Vec::new();
+    for rec in &recs {
+        all.extend(read_recording(rec)?);
+    }
+    if all.is_empty() {
+        return Ok(None);
+    }
+    // One subset size for the run: the asked one, within every layer's active units and clear
+    // of the T0 − N − 4 edge in every context.
+    let mut size = settings.subset_size;
+    let mut limits = Vec::new();
+    for data in &all {
+        let active = active_units(&data.rates).len();
+        if active < size {
+            size = active;
+            limits.push(format!(
+                "layer {} at step {} has {active} active units",
+                data.layer, data.step
+            ));
+        }
+        for (context, trials) in context_groups(data) {
+            let t0 = zero_signal(&data.signal, &trials);
+            let clear = max_subset_size(t0);
+            if clear < size {
+                size = clear;
+                limits.push(format!(
+                    "{t0} zero-signal trials{} allow at most (T0 − 4)/2 = {clear} units clear of the T0 − N − 4 edge",
+                    context.map(|c| format!(" in context {c}")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let note = (size < settings.subset_size).then(|| {
+        format!(
+            "subsets of {size} units, not {}: {}",
+            settings.subset_size,
+            limits.last().cloned().unwrap_or_default()
+        )
+    });
+    let mut out = Redundancy {
+        subset_size: size,
+        note,
+        ..Default::default()
+    };
+    let last_step = all.iter().map(|d| d.step).max().expect("not empty");
+    for data in &all {
+        let active = active_units(&data.rates);
+        let rates = columns(&data.rates, &active);
+        for (context, trials) in context_groups(data) {
+            let result = if size >= 2 {
+                estimate(&rates, &data.signal, &trials, size, settings)
+            } else {
+                Err(format!(
+                    "subsets of {size} unit(s): too few zero-signal trials or active units (needs T0 ≥ 8)"
+                ))
+            };
+            out.by_step
+                .push(step_entry(data, context, size, settings, result));
+            if data.step != last_step || size < 2 {
+                continue;
+            }
+            for (bin, m) in data.per_step.iter().flatten().enumerate() {
+                let m = columns(m, &active);
+                let result = estimate(&m, &data.signal, &trials, size, settings).ok();
+                let red = result.as_ref().and_then(|r| r.redundancy_percent);
+                out.within_trial.push(BinRedundancy {
+                    step: data.step,
+                    layer: data.layer,
+                    context,
+                    bin,
+                    fisher: result.as_ref().map(|r| r.fisher.median),
+                    fisher_shuffled: result.as_ref().map(|r| r.fisher_shuffled.median),
+                    redundancy_percent: red.map(|s| s.median),
+                    ci_low: red.map(|s| s.p16),
+                    ci_high: red.map(|s| s.p84),
+                });
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+fn step_entry(
+    data: &LayerData,
+    context: Option<i64>,
+    size: usize,
+    settings: &RunAnalysisSettings,
+    result: Result<SubsetFisher, String>,
+) -> StepRedundancy {
+    let (fisher, shuffled, red, undefined, error) = match result {
+        Ok(r) => (
+            Some(r.fisher.median),
+            Some(r.fisher_shuffled.median),
+            r.redundancy_percent,
+            r.redundancy_undefined,
+            None,
+        ),
+        Err(e) => (None, None, None, 0, Some(e)),
+    };
+    StepRedundancy {
+        step: data.step,
+        layer: data.layer,
+        context,
+        fisher,
+        fisher_shuffled: shuffled,
+        redundancy_percent: red.map(|s| s.median),
+        ci_low: red.map(|s| s.p16),
+        ci_high: red.map(|s| s.p84),
+        units: size,
+        subsets: settings.subsets,
+        redundancy_undefined: undefined,
+        error,
+    }
+}

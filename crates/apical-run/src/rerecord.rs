@@ -1,0 +1,292 @@
+//! `apical record <run-dir> [--checkpoint step-N] [--set key=value…] --out DIR`: re-records a
+//! trained network under other conditions without training — e.g. passive viewing at the same
+//! weights (`--set model.engagement=0 --set task.context_cue=false`).
+//!
+//! For each step recorded during the run (`logging.record_at`; step 0 from the initial weights,
+//! the others from the checkpoints pinned at those steps) and for the run's newest checkpoint,
+//! the network is rebuilt from the run's config with the overrides, loaded with that step's
+//! weights and recorded on the probe set with the same noise streams as the run: with no
+//! overrides the recordings equal the run's own. Writes `DIR/activity/step-<n>/` per step,
+//! `DIR/activity/` (every compartment) for the newest, `DIR/config.toml` (the run's config with
+//! the overrides) and `DIR/record.json`; `apical analyze DIR` reads it like a run.
+//!
+//! Only keys that leave the weights' shapes alone may be changed ([`RECORD_KEYS`]);
+//! `task.context_cue = false` on a network trained with the cue sets the cue inputs to 0
+//! (no context information) instead of removing them.
+
+use std::path::{Path, PathBuf};
+
+use apical_learn::{build_network, NetworkVisitor, Trainable};
+use apical_tasks::{Dataset, TaskConfig};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::recording::{self, Keep};
+use crate::{checkpoint, write_atomic, ConfigError, ExperimentConfig, RunError};
+
+/// The keys `--set` may change: none of them changes a weight's shape.
+pub const RECORD_KEYS: &[&str] = &[
+    "model.engagement",
+    "model.apical_inhibition",
+    "model.noise_std",
+    "model.steps",
+    "task.context_cue",
+    "task.noise_std",
+    "task.contrast",
+    "task.signal_levels",
+    "task.seed",
+    "logging.probe_examples",
+    "training.seed",
+];
+
+/// What `apical record` re-records.
+#[derive(Debug, Clone)]
+pub struct RecordRequest {
+    /// The run directory.
+    pub run: PathBuf,
+    /// One step (`--checkpoint step-N`); every recorded step and the newest when absent.
+    pub step: Option<usize>,
+    /// `key=value` overrides, each of [`RECORD_KEYS`].
+    pub overrides: Vec<String>,
+    /// The output directory (must not exist or be empty).
+    pub out: PathBuf,
+}
+
+/// `record.json`: what was recorded from where.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordInfo {
+    /// The run re-recorded.
+    pub run: String,
+    /// The overrides applied.
+    pub overrides: Vec<String>,
+    /// Steps recorded (`activity/step-<n>/`), oldest first.
+    pub steps: Vec<usize>,
+    /// The step `activity/` holds.
+    pub final_step: usize,
+    /// Whether the context cue was set to 0.
+    pub cue_removed: bool,
+}
+
+fn refuse(key: &str, message: impl Into<String>) -> RunError {
+    ConfigError::new(Path::new("--set"), key, message).into()
+}
+
+/// The run's config with the overrides (refusing keys outside [`RECORD_KEYS`]), and whether
+/// the cue is to be zeroed. The returned config keeps the trained input width.
+pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), RunError> {
+    let path = req.run.join("config.toml");
+    if !path.is_file() {
+        return Err(RunError::read(
+            &path,
+            "missing: not a run directory written by `apical run`",
+        ));
+    }
+    for item in &req.overrides {
+        let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
+        if !RECORD_KEYS.contains(&key) {
+            return Err(refuse(
+                key,
+                format!(
+                    "cannot be changed when re-recording (the weights fix the rest); one of {}",
+                    RECORD_KEYS.join(", ")
+                ),
+            ));
+        }
+    }
+    let trained = ExperimentConfig::load(&path, &[])?;
+    if trained.task.is_closed_loop() {
+        return Err(RunError::read(
+            &req.run,
+            "is a bci run; its recordings are made day by day in the closed loop",
+        ));
+    }
+    let mut config = ExperimentConfig::load(&path, &req.overrides)?;
+    let mut cue_removed = false;
+    if let (TaskConfig::Orientation(t), TaskConfig::Orientation(c)) =
+        (&trained.task, &mut config.task)
+    {
+        if t.context_cue && !c.context_cue {
+            c.context_cue = true;
+            cue_removed = true;
+        } else if !t.context_cue && c.context_cue {
+            return Err(refuse(
+                "task.context_cue",
+                "the run was trained without the cue; its network has no cue inputs",
+            ));
+        }
+    }
+    if config.logging.probe_examples == 0 {
+        return Err(refuse(
+            "logging.probe_examples",
+            "must be > 0 to record anything",
+        ));
+    }
+    Ok((config, cue_removed))
+}
+
+/// The steps to record and their checkpoints (`None` for step 0: the initial weights).
+fn plan(
+    req: &RecordRequest,
+    trained: &ExperimentConfig,
+) -> Result<Vec<(usize, Option<PathBuf>)>, RunError> {
+    let root = req.run.join("checkpoints");
+    let all = checkpoint::list(&root)?;
+    let find = |step: usize| all.iter().find(|(s, _)| *s == step).map(|(_, p)| p.clone());
+    if let Some(step) = req.step {
+        if step == 0 {
+            return Ok(vec![(0, None)]);
+        }
+        return match find(step) {
+            Some(p) => Ok(vec![(step, Some(p))]),
+            None => Err(RunError::read(
+                &root.join(format!("step-{step:08}")),
+                format!(
+                    "no such checkpoint; this run has {}",
+                    if all.is_empty() {
+                        "none".to_string()
+                    } else {
+                        all.iter()
+                            .map(|(s, _)| format!("step-{s}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )),
+        };
+    }
+    let mut steps: Vec<(usize, Option<PathBuf>)> = Vec::new();
+    for &step in &trained.logging.record_at {
+        if step == 0 {
+            steps.push((0, None));
+        } else if let Some(p) = find(step) {
+            steps.push((step, Some(p)));
+        }
+    }
+    match all.last() {
+        Some((step, p)) if !steps.iter().any(|(s, _)| s == step) => {
+            steps.push((*step, Some(p.clone())))
+        }
+        Some(_) => {}
+        None if steps.is_empty() => {
+            return Err(RunError::read(
+                &root,
+                "no checkpoint and no step-0 recording to re-record",
+            ))
+        }
+        None => {}
+    }
+    Ok(steps)
+}
+
+/// Runs `apical record`: checks everything first, then writes `req.out`.
+pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, RunError> {
+    let (config, cue_removed) = record_config(req)?;
+    let trained = ExperimentConfig::load(&req.run.join("config.toml"), &[])?;
+    let steps = plan(req, &trained)?;
+    crate::check_out_dir(&req.out)?;
+    let data = config.task.build()?;
+    let mut probe = config.task.probe(&data, config.logging.probe_examples);
+    if cue_removed {
+        remove_cue(&mut probe);
+    }
+    // Every checkpoint is read (and checked against the network) before anything is written.
+    let mut weights = Vec::new();
+    for (step, path) in &steps {
+        weights.push((*step, path.as_deref().map(checkpoint::load).transpose()?));
+    }
+    struct Visit<'a> {
+        config: &'a ExperimentConfig,
+        weights: Vec<(usize, Option<checkpoint::Checkpoint>)>,
+        probe: &'a Dataset,
+        device: Device,
+        root: PathBuf,
+        out: PathBuf,
+        info: RecordInfo,
+    }
+    impl NetworkVisitor for Visit<'_> {
+        type Output = Result<(), RunError>;
+        fn refuse(self, why: apical_core::InvalidParameter) -> Self::Output {
+            Err(ConfigError::new(Path::new("config"), &why.key, why.message).into())
+        }
+        fn visit<N: Trainable>(self, net: N) -> Self::Output {
+            let initial = crate::runner::initialise(self.config, net)?;
+            let mut nets = Vec::new();
+            for (step, ck) in self.weights {
+                let net = match ck {
+                    Some(ck) => checkpoint::load_module(&initial, ck.model, &self.root)?,
+                    None => initial.clone(),
+                };
+                nets.push((step, net));
+            }
+            // Every network is loaded (its shapes checked) before anything is written.
+            std::fs::create_dir_all(&self.out).map_err(|source| RunError::Write {
+                path: self.out.clone(),
+                source,
+            })?;
+            let lock = crate::RunLock::acquire(&self.out)?;
+            write_atomic(
+                &self.out.join("config.toml"),
+                self.config.to_toml().as_bytes(),
+            )?;
+            let host = self.device.clone().without_autodiff();
+            let seed = self.config.training.seed;
+            let activity = self.out.join("activity");
+            let last = nets.len() - 1;
+            for (i, (step, net)) in nets.iter().enumerate() {
+                let valid = net.valid();
+                recording::record_step(&valid, self.probe, &host, (seed, *step), &activity)?;
+                if i == last {
+                    recording::record(
+                        &valid,
+                        self.probe,
+                        &host,
+                        (seed, *step),
+                        Keep::All,
+                        &activity,
+                    )?;
+                }
+            }
+            write_atomic(
+                &self.out.join("record.json"),
+                serde_json::to_string_pretty(&self.info)
+                    .expect("serialises")
+                    .as_bytes(),
+            )?;
+            drop(lock);
+            Ok(())
+        }
+    }
+    let info = RecordInfo {
+        run: req.run.display().to_string(),
+        overrides: req.overrides.clone(),
+        steps: steps.iter().map(|(s, _)| *s).collect(),
+        final_step: steps.last().map(|(s, _)| *s).unwrap_or(0),
+        cue_removed,
+    };
+    build_network(
+        &config.model,
+        data.train.n_features,
+        data.train.n_classes,
+        config.training.seed,
+        &device.clone().autodiff(),
+        Visit {
+            config: &config,
+            weights,
+            probe: &probe,
+            device: device.clone().autodiff(),
+            root: req.run.join("checkpoints"),
+            out: req.out.clone(),
+            info: info.clone(),
+        },
+    )?;
+    Ok(info)
+}
+
+/// Sets the orientation task's context-cue inputs (the last two of each trial) to 0.
+fn remove_cue(probe: &mut Dataset) {
+    let width = probe.n_features;
+    for trial in probe.inputs.chunks_mut(width) {
+        trial[width - 2] = 0.0;
+        trial[width - 1] = 0.0;
+    }
+}
