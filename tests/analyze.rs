@@ -268,7 +268,7 @@ fn analyze_run_directory_writes_json_and_plots() {
         "--set",
         "model.activation=sigmoid",
         "--set",
-        "logging.probe_examples=450",
+        "logging.probe_examples=100",
         "--out",
         dir.to_str().unwrap(),
     ]));
@@ -279,7 +279,7 @@ fn analyze_run_directory_writes_json_and_plots() {
             .unwrap();
     let layer = &v["layers"]["hidden_0"];
     assert_eq!(layer["n_units"], 40);
-    // 50 zero-signal trials: subsets stay clear of the T0 − N − 4 edge, at most (50 − 4)/2 = 23
+    // The orientation probe is half zero-signal: 50 zero-signal trials; subsets stay clear of the T0 − N − 4 edge, at most (50 − 4)/2 = 23
     // units, and the JSON says why the default 32 was lowered.
     assert_eq!(layer["n_active_units"], 40, "sigmoid units all vary");
     assert_eq!(layer["fisher_subsets"]["subset_size"], 23, "{layer}");
@@ -292,6 +292,13 @@ fn analyze_run_directory_writes_json_and_plots() {
     assert!(layer["correlations"]["mean_r"].as_f64().is_some());
     assert!(dir.join("analysis/decoding_by_layer.png").exists());
     assert_eq!(v["settings"]["subsets"], 200);
+    // Recorded only at the end: one redundancy entry, at the run's last step, same subset size.
+    let by_step = v["redundancy_by_step"].as_array().unwrap();
+    assert_eq!(by_step.len(), 1, "{by_step:?}");
+    assert_eq!(by_step[0]["step"], 6, "2 epochs of 180 trials at batch 64");
+    assert_eq!(by_step[0]["units"], 23);
+    assert_eq!(by_step[0]["context"], 0);
+    assert_eq!(v["redundancy_subset_size"], 23);
 
     // The settings are parameters: fewer, smaller subsets are what the JSON reports.
     ok(&apical(&[

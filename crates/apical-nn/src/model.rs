@@ -177,6 +177,66 @@ mod tests {
         );
     }
 
+    /// The noise a recording adds is private: identical trials vary, and independently across
+    /// units (for ff and gfn alike); without a generator the recording is deterministic.
+    #[test]
+    fn recording_noise_is_private_to_each_unit() {
+        let device = ndarray_device();
+        let ff = FeedforwardConfig::new(3, vec![6], 2)
+            .with_noise_std(0.5)
+            .init(&device);
+        let gfn = GfnParams {
+            hidden: vec![6],
+            steps: 2,
+            noise_std: 0.5,
+            ..GfnParams::default()
+        }
+        .config(3, 2, 0)
+        .init(&device);
+        check_private(&ff, &device);
+        check_private(&gfn, &device);
+    }
+
+    fn check_private<N: Network>(net: &N, device: &burn::tensor::Device) {
+        {
+            let n = 3000;
+            let input = Tensor::<2>::ones([n, 3], device);
+            let hidden = |noise: Option<&mut SeededRng>| {
+                let (_, arrays) = net.record(input.clone(), noise);
+                arrays
+                    .into_iter()
+                    .find(|a| a.name == "hidden_0")
+                    .unwrap()
+                    .values
+            };
+            let quiet = hidden(None);
+            assert!(quiet.chunks(6).all(|row| row == &quiet[..6]));
+            let noisy = hidden(Some(&mut SeededRng::new(3)));
+            let column =
+                |u: usize| -> Vec<f64> { noisy.chunks(6).map(|row| f64::from(row[u])).collect() };
+            let stats = |x: &[f64]| {
+                let m = x.iter().sum::<f64>() / x.len() as f64;
+                let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / x.len() as f64;
+                (m, v)
+            };
+            for a in 0..6 {
+                let (ma, va) = stats(&column(a));
+                assert!(va > 1e-4, "unit {a} varies ({va})");
+                for b in a + 1..6 {
+                    let (mb, vb) = stats(&column(b));
+                    let cov = column(a)
+                        .iter()
+                        .zip(column(b))
+                        .map(|(x, y)| (x - ma) * (y - mb))
+                        .sum::<f64>()
+                        / n as f64;
+                    let r = cov / (va * vb).sqrt();
+                    assert!(r.abs() < 0.1, "units {a}, {b} correlate: r = {r}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn gfn_records_every_compartment_per_step() {
         let device = ndarray_device();

@@ -730,6 +730,134 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_is_the_generator_at_those_indices() {
+        let config = OrientationConfig {
+            trials: TrialSource::Stream,
+            ..small()
+        };
+        let all = config.generate(0, 40);
+        let batch = config.generate_range(0, 13, 9);
+        assert_eq!(
+            batch.inputs,
+            all.inputs[13 * all.n_features..22 * all.n_features]
+        );
+        assert_eq!(batch.labels, all.labels[13..22]);
+        assert_eq!(
+            batch.signal.as_ref().unwrap(),
+            &all.signal.as_ref().unwrap()[13..22]
+        );
+    }
+
+    #[test]
+    fn stream_refuses_labelled_subsets() {
+        let config = OrientationConfig {
+            trials: TrialSource::Stream,
+            train_per_class: Some(5),
+            ..small()
+        };
+        assert_eq!(config.validate().unwrap_err().key, "trials");
+    }
+
+    #[test]
+    fn probe_is_half_zero_signal_with_contexts_alternating() {
+        let config = small();
+        let probe = config.probe(1600);
+        let signal = probe.signal.as_ref().unwrap();
+        let context = probe.context.as_ref().unwrap();
+        for ctx in 0..2 {
+            let zero = (0..1600)
+                .filter(|&i| signal[i] == 0.0 && context[i] == ctx)
+                .count();
+            assert_eq!(zero, 400);
+            assert_eq!(config.probe_zero_signal_per_context(1600), 400);
+            for level in [-12.0f32, -3.0, 3.0, 12.0] {
+                let n = (0..1600)
+                    .filter(|&i| signal[i] == level && context[i] == ctx)
+                    .count();
+                assert_eq!(n, 50, "level {level} context {ctx}");
+            }
+        }
+        // Its own trials, not the test set's.
+        assert_ne!(probe.input(0), config.generate(1, 1).input(0));
+    }
+
+    /// The closed-form ideal observer equals the accuracy of the optimal template-matching
+    /// decision on simulated trials.
+    #[test]
+    fn ideal_observer_matches_simulation() {
+        let config = OrientationConfig {
+            image_size: 12,
+            frames: 3,
+            context_cue: false,
+            wavelength: 6.0,
+            envelope_sigma: 3.0,
+            signal_levels: vec![-6.0, 0.0, 6.0],
+            ..small()
+        };
+        for ctx in [OrientationContext::Cardinal, OrientationContext::Oblique] {
+            let [a, b] = ctx.orientations_deg();
+            let (ga, gb) = (config.grating(a), config.grating(b));
+            let d: Vec<f64> = ga.iter().zip(&gb).map(|(x, y)| f64::from(y - x)).collect();
+            let s = 0.06;
+            let f = config.frames as f64;
+            // θ: midway between the two classes' mean projections.
+            let proj = |g: &[f32]| -> f64 { d.iter().zip(g).map(|(d, &x)| d * f64::from(x)).sum() };
+            let theta = f * s * (proj(&ga) + proj(&gb)) / 2.0;
+            let mut rng = SeededRng::for_trial(7, 0, 0);
+            let (mut correct, n) = (0usize, 20_000usize);
+            for trial in 0..n {
+                let label = trial % 2;
+                let g = if label == 1 { &gb } else { &ga };
+                let mut u = 0.0;
+                for _ in 0..config.frames {
+                    for (k, &gk) in g.iter().enumerate() {
+                        let x = s * f64::from(gk) + (1.0 - s) * config.noise_std * rng.normal();
+                        u += d[k] * x;
+                    }
+                }
+                if (u > theta) == (label == 1) {
+                    correct += 1;
+                }
+            }
+            let simulated = correct as f64 / n as f64;
+            let closed = config.ideal_accuracy(6.0, ctx);
+            assert!(
+                (simulated - closed).abs() < 0.012,
+                "{ctx:?}: simulated {simulated}, closed form {closed}"
+            );
+            assert!(closed > 0.6 && closed < 0.95, "{closed}");
+        }
+        assert_eq!(
+            config.ideal_accuracy(0.0, OrientationContext::Cardinal),
+            0.5
+        );
+        let noiseless = OrientationConfig {
+            noise_std: 0.0,
+            ..config.clone()
+        };
+        assert_eq!(
+            noiseless.ideal_accuracy(3.0, OrientationContext::Cardinal),
+            1.0
+        );
+    }
+
+    #[test]
+    fn normal_cdf_is_accurate() {
+        for (x, want) in [
+            (0.0, 0.5),
+            (1.0, 0.841_344_746),
+            (-1.96, 0.024_997_895),
+            (3.0, 0.998_650_102),
+        ] {
+            assert!(
+                (normal_cdf(x) - want).abs() < 2e-7,
+                "Φ({x}) = {}",
+                normal_cdf(x)
+            );
+        }
+    }
+
+    #[test]
     fn accuracy_by_signal_counts_per_level() {
         let data = small().build().unwrap().test;
         let accs = accuracy_by_signal(&data, &data.labels);

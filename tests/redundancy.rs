@@ -1,0 +1,349 @@
+//! Recordings along learning (`logging.record_at`), re-recording at the same weights
+//! (`apical record`), redundancy per step / context / time bin (`apical analyze <run>`), the
+//! streamed orientation task and its ideal observer (issue 10).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// A small two-context orientation task on a gfn with private unit noise, streamed trials,
+/// recorded at steps 0, 20 and 40; checkpoints every 1000 steps with one kept (so only the
+/// pinned recording steps and the last survive).
+const CONFIG: &str = r#"
+name = "redundancy_small"
+[task]
+kind = "orientation"
+image_size = 8
+frames = 2
+contexts = ["cardinal", "oblique"]
+signal_levels = [-12, -6, 0, 6, 12]
+wavelength = 4.0
+envelope_sigma = 2.5
+n_train = 200
+n_test = 100
+trials = "stream"
+[model]
+kind = "gfn"
+hidden = [12]
+steps = 2
+noise_std = 0.3
+activation = "sigmoid"
+[rule]
+kind = "dendritic"
+[training]
+steps = 60
+batch_size = 32
+learning_rate = 3e-3
+eval_every = 20
+checkpoint_every = 1000
+keep_checkpoints = 1
+[logging]
+probe_examples = 240
+record_at = [0, 20, 40]
+tensorboard = false
+plots = false
+"#;
+
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("redundancy_small.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    path
+}
+
+fn train(config: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&apical(&args));
+}
+
+/// Every file under `dir` (relative path → bytes), for comparing recordings.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn npy_f32(path: &Path) -> Vec<f32> {
+    // apical writes format 1.0 with a header padded to 64 bytes: the body follows it.
+    let bytes = std::fs::read(path).unwrap();
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + header..]
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
+    let tmp = tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let run = tmp.path().join("run");
+    train(&cfg, &run, &[]);
+    let activity = run.join("activity");
+    for step in [0, 20, 40] {
+        let d = activity.join(format!("step-{step:08}"));
+        for f in [
+            "hidden_0.npy",
+            "layer0_rate.npy",
+            "signal.npy",
+            "context.npy",
+            "labels.npy",
+        ] {
+            assert!(d.join(f).is_file(), "{}", d.join(f).display());
+        }
+        assert!(
+            !d.join("layer0_apical.npy").exists(),
+            "recordings along learning keep the rates only"
+        );
+    }
+    assert!(activity.join("layer0_apical.npy").is_file());
+    // Checkpoints at the recorded steps outlive keep_checkpoints = 1.
+    let mut checkpoints: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    checkpoints.sort();
+    assert_eq!(
+        checkpoints,
+        ["step-00000020", "step-00000040", "step-00000060"]
+    );
+    // The ideal observer, in closed form, per level.
+    let summary = json(&run.join("summary.json"));
+    let ideal = summary["ideal_accuracy_by_signal"].as_array().unwrap();
+    assert_eq!(ideal.len(), 5);
+    assert_eq!(ideal[2]["accuracy"], 0.5, "zero signal");
+    assert!(ideal[4]["accuracy"].as_f64().unwrap() > ideal[3]["accuracy"].as_f64().unwrap());
+    let mean = summary["ideal_accuracy"].as_f64().unwrap();
+    assert!(mean > 0.5 && mean < 1.0, "{mean}");
+
+    // The unit noise is on in recordings: a zero-signal trial's rates differ from the same
+    // network's without noise, and the recording repeats itself exactly from the seed.
+    let quiet = tmp.path().join("quiet");
+    ok(&apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--checkpoint",
+        "step-40",
+        "--set",
+        "model.noise_std=0",
+        "--out",
+        quiet.to_str().unwrap(),
+    ]));
+    let noisy = npy_f32(&activity.join("step-00000040/hidden_0.npy"));
+    let clean = npy_f32(&quiet.join("activity/step-00000040/hidden_0.npy"));
+    let diff = noisy
+        .iter()
+        .zip(&clean)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        diff > 0.01,
+        "private noise changes the recorded rates ({diff})"
+    );
+
+    // Re-recording without changes gives the run's own recordings byte for byte.
+    let again = tmp.path().join("again");
+    ok(&apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]));
+    // (It also records the last checkpoint, step 60, which the run recorded only as activity/.)
+    let ours = files(&activity);
+    let theirs: Vec<_> = files(&again.join("activity"))
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("step-00000060"))
+        .collect();
+    assert_eq!(
+        ours.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        theirs.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in ours.iter().zip(&theirs) {
+        assert!(a == b, "{name} differs when re-recorded");
+    }
+    let info = json(&again.join("record.json"));
+    assert_eq!(info["steps"], serde_json::json!([0, 20, 40, 60]));
+
+    // Passive viewing at the same weights: different recordings, same format.
+    let passive = tmp.path().join("passive");
+    ok(&apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--set",
+        "model.engagement=0",
+        "--set",
+        "task.context_cue=false",
+        "--out",
+        passive.to_str().unwrap(),
+    ]));
+    assert_eq!(json(&passive.join("record.json"))["cue_removed"], true);
+    assert_ne!(
+        std::fs::read(activity.join("step-00000040/hidden_0.npy")).unwrap(),
+        std::fs::read(passive.join("activity/step-00000040/hidden_0.npy")).unwrap()
+    );
+
+    // apical analyze: one entry per recording × layer × context, the same subset size
+    // throughout, and the last recording per time bin (steps + 1 = 3 bins).
+    for dir in [&run, &passive] {
+        ok(&apical(&["analyze", dir.to_str().unwrap()]));
+        let v = json(&dir.join("analysis/analysis.json"));
+        let by_step = v["redundancy_by_step"].as_array().unwrap();
+        let keys: Vec<(u64, u64, i64)> = by_step
+            .iter()
+            .map(|e| {
+                (
+                    e["step"].as_u64().unwrap(),
+                    e["layer"].as_u64().unwrap(),
+                    e["context"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        let want_steps: &[u64] = if dir == &run {
+            &[0, 20, 40]
+        } else {
+            &[0, 20, 40, 60]
+        };
+        let want: Vec<(u64, u64, i64)> = want_steps
+            .iter()
+            .flat_map(|&s| [(s, 0, 0), (s, 0, 1)])
+            .collect();
+        assert_eq!(keys, want);
+        // 60 zero-signal trials per context → (60 − 4)/2 = 28 ≥ the 12 units.
+        for e in by_step {
+            assert_eq!(e["units"], 12);
+            assert_eq!(e["subsets"], 200);
+            assert!(e["fisher"].as_f64().is_some() && e["fisher_shuffled"].as_f64().is_some());
+            for k in ["redundancy_percent", "ci_low", "ci_high"] {
+                assert!(e.get(k).is_some(), "{k} in {e}");
+            }
+        }
+        let bins = v["within_trial"].as_array().unwrap();
+        assert_eq!(bins.len(), 3 * 2, "3 bins × 2 contexts");
+        let last = *want_steps.last().unwrap();
+        assert!(bins.iter().all(|b| b["step"] == last));
+    }
+}
+
+#[test]
+fn a_resumed_run_records_what_the_uninterrupted_run_records() {
+    let tmp = tempdir().unwrap();
+    let cfg = config(tmp.path());
+    let whole = tmp.path().join("whole");
+    train(&cfg, &whole, &[]);
+    let halted = tmp.path().join("halted");
+    let out = apical(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--set",
+        "training.checkpoint_every=10",
+        "--out",
+        halted.to_str().unwrap(),
+        "--halt-after",
+        "30",
+    ]);
+    assert!(!out.status.success());
+    ok(&apical(&["resume", halted.to_str().unwrap()]));
+    let recorded = |d: &Path| -> Vec<(String, Vec<u8>)> {
+        files(&d.join("activity"))
+            .into_iter()
+            .filter(|(n, _)| n.ends_with(".npy"))
+            .collect()
+    };
+    let (a, b) = (recorded(&whole), recorded(&halted));
+    assert_eq!(
+        a.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        b.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{name} differs after resuming");
+    }
+}
+
+#[test]
+fn bad_recording_requests_are_refused_before_anything_is_written() {
+    let tmp = tempdir().unwrap();
+    let cfg = config(tmp.path());
+    for (set, key) in [
+        ("logging.record_at=[20,10]", "logging.record_at"),
+        ("logging.record_at=[0,100]", "logging.record_at"),
+        ("logging.probe_examples=0", "logging.record_at"),
+        ("task.train_per_class=5", "task.trials"),
+    ] {
+        let out_dir = tmp.path().join("refused");
+        let out = apical(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--set",
+            set,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+        assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
+        assert!(!out_dir.exists(), "{set} wrote {}", out_dir.display());
+    }
+    let run = tmp.path().join("run");
+    train(
+        &cfg,
+        &run,
+        &[
+            "--set",
+            "training.steps=20",
+            "--set",
+            "logging.record_at=[0]",
+        ],
+    );
+    let out_dir = tmp.path().join("rec");
+    for args in [
+        vec!["--set", "model.hidden=[3]"],
+        vec!["--checkpoint", "step-7"],
+        vec!["--checkpoint", "seven"],
+        vec!["--set", "logging.probe_examples=0"],
+    ] {
+        let mut full = vec!["record", run.to_str().unwrap()];
+        full.extend_from_slice(&args);
+        full.extend_from_slice(&["--out", out_dir.to_str().unwrap()]);
+        let out = apical(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
+    }
+    // An existing, non-empty --out is refused too.
+    ok(&apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]));
+    let out = apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
