@@ -8,14 +8,14 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 /// A small two-context orientation task on a gfn with private unit noise, streamed trials,
-/// recorded at steps 0, 20 and 40; checkpoints every 1000 steps with one kept (so only the
+/// its 3 frames presented over the 3 steps of inference, recorded at steps 0, 20 and 40; checkpoints every 1000 steps with one kept (so only the
 /// pinned recording steps and the last survive).
 const CONFIG: &str = r#"
 name = "redundancy_small"
 [task]
 kind = "orientation"
 image_size = 8
-frames = 2
+frames = 3
 contexts = ["cardinal", "oblique"]
 signal_levels = [-12, -6, 0, 6, 12]
 wavelength = 4.0
@@ -27,6 +27,7 @@ trials = "stream"
 kind = "gfn"
 hidden = [12]
 steps = 2
+frames = 3
 noise_std = 0.3
 activation = "sigmoid"
 [rule]
@@ -245,6 +246,49 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         assert_eq!(bins.len(), 3 * 2, "3 bins × 2 contexts");
         let last = *want_steps.last().unwrap();
         assert!(bins.iter().all(|b| b["step"] == last));
+    }
+}
+
+#[test]
+fn frames_over_time_train_with_every_gfn_rule_and_are_checked() {
+    let tmp = tempdir().unwrap();
+    let cfg = config(tmp.path());
+    for rule in ["dendritic", "predictive-coding", "backprop"] {
+        let out = tmp.path().join(rule);
+        train(
+            &cfg,
+            &out,
+            &[
+                "--set",
+                &format!("rule.kind={rule}"),
+                "--set",
+                "training.steps=20",
+                "--set",
+                "logging.record_at=[0,20]",
+            ],
+        );
+        let summary = json(&out.join("summary.json"));
+        assert_eq!(summary["status"], "completed", "{rule}");
+    }
+    for (set, want) in [
+        ("model.frames=2", "must equal task.frames"),
+        ("model.steps=1", "steps ≥ frames − 1"),
+    ] {
+        let out_dir = tmp.path().join("refused");
+        let out = apical(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--set",
+            set,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{set}");
+        assert!(
+            stderr(&out).contains("model.frames") && stderr(&out).contains(want),
+            "{set}: {}",
+            stderr(&out)
+        );
     }
 }
 

@@ -212,7 +212,16 @@ impl Dendritic {
             let p = excess.clone() + P0;
             let signal = excess * e.clone();
             let below = if l == 0 {
-                input.clone()
+                // What the bottom layer saw at the step its events come from (with frames
+                // over time: the running mean of the frames so far).
+                inner.frame_view(
+                    &input,
+                    if self.through_inference {
+                        inner.steps
+                    } else {
+                        0
+                    },
+                )
             } else {
                 events[l - 1].clone()
             };

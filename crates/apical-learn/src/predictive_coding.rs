@@ -59,6 +59,11 @@ pub trait PcNetwork: Classifier {
     fn param_ids(&self) -> Vec<(ParamId, Option<ParamId>)>;
     /// Unit noise σ of the hidden layers.
     fn unit_noise(&self) -> f64;
+    /// The input the bottom layer is clamped to: the input itself, or with frames presented
+    /// over time the mean of every frame (the gfn's last step of inference sees it).
+    fn clamped_input(&self, input: Tensor<2>) -> Tensor<2> {
+        input
+    }
 }
 
 /// The weights of a layered network, bottom to top (the last layer is the linear readout).
@@ -136,6 +141,10 @@ impl PcNetwork for GenerativeFeedbackNetwork {
     }
     fn unit_noise(&self) -> f64 {
         self.noise_std
+    }
+
+    fn clamped_input(&self, input: Tensor<2>) -> Tensor<2> {
+        self.frame_view(&input, self.steps)
     }
 }
 
@@ -266,7 +275,7 @@ impl PredictiveCoding {
         labels: &[usize],
         mut noise: Option<&mut SeededRng>,
     ) -> (N, StepReport, Vec<LayerDiagnostics>) {
-        let input = without_autodiff(input);
+        let input = net.clamped_input(without_autodiff(input));
         let device = input.device();
         let stack = net.stack();
         let n_layers = stack.weights.len();

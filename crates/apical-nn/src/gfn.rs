@@ -47,6 +47,10 @@ pub mod gfn_defaults {
     pub fn top_down_decay() -> f64 {
         1e-3
     }
+    /// Frames presented over time (1: the whole input at every step).
+    pub fn frames() -> usize {
+        1
+    }
     /// Step size of the apical-prediction fit.
     pub fn apical_fit_rate() -> f64 {
         0.05
@@ -90,6 +94,12 @@ pub struct GenerativeFeedbackConfig {
     /// every update ([`fit_apical_predictions`](GenerativeFeedbackNetwork::fit_apical_predictions)).
     #[config(default = "gfn_defaults::apical_fit_rate()")]
     pub apical_fit_rate: f64,
+    /// Frames of a trial presented over time: the input is `frames` equal blocks followed by
+    /// fewer than `frames` extra inputs (a context cue), and inference step t sees the running
+    /// mean of frames 0 … min(t, frames − 1) with the extra inputs. 1: the whole input at
+    /// every step.
+    #[config(default = 1)]
+    pub frames: usize,
     /// Seed of the initial weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -109,10 +119,15 @@ impl GenerativeFeedbackConfig {
             self.noise_std >= 0.0,
             "GenerativeFeedbackConfig: noise_std must be ≥ 0"
         );
+        assert!(
+            self.frames >= 1 && self.d_in >= self.frames,
+            "GenerativeFeedbackConfig: frames must be between 1 and the input width"
+        );
+        let layout = FrameLayout::new(self.d_in, self.frames);
         let mut layers = Vec::with_capacity(self.hidden.len());
         for (l, &width) in self.hidden.iter().enumerate() {
             let d_in = if l == 0 {
-                self.d_in
+                layout.view_width()
             } else {
                 self.hidden[l - 1]
             };
@@ -142,6 +157,7 @@ impl GenerativeFeedbackConfig {
             top_down_rate: self.top_down_rate,
             top_down_decay: self.top_down_decay,
             apical_fit_rate: self.apical_fit_rate,
+            layout,
         };
         if self.top_down == TopDown::Tied {
             net.tie_top_down()
@@ -176,6 +192,70 @@ pub struct GenerativeFeedbackNetwork {
     /// Step size of the apical-prediction fit after every update.
     #[module(skip)]
     pub apical_fit_rate: f64,
+    /// How the input's frames are presented over the steps of inference.
+    #[module(skip)]
+    pub layout: FrameLayout,
+}
+
+/// A trial's frames in the input (`[frame 0 | … | frame F−1 | extra]`) and what each step of
+/// inference sees of them: the running mean of the frames so far, with the extra inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLayout {
+    /// Width of the whole input.
+    pub width: usize,
+    /// Frames F (1: the input as a whole at every step).
+    pub frames: usize,
+    /// Inputs per frame.
+    pub frame_width: usize,
+    /// Extra inputs after the frames (fewer than F), shown at every step.
+    pub extra: usize,
+}
+
+impl FrameLayout {
+    /// The layout of a `width`-wide input holding `frames` frames.
+    pub fn new(width: usize, frames: usize) -> Self {
+        let frame_width = width / frames;
+        Self {
+            width,
+            frames,
+            frame_width,
+            extra: width - frames * frame_width,
+        }
+    }
+
+    /// Width of what one step sees (one frame's worth plus the extra inputs).
+    pub fn view_width(&self) -> usize {
+        if self.frames == 1 {
+            self.width
+        } else {
+            self.frame_width + self.extra
+        }
+    }
+
+    /// What step `step` of inference sees of `input` (`[batch, width]`): the running mean of
+    /// frames 0 … min(step, F − 1), then the extra inputs; the input itself when F = 1.
+    pub fn view(&self, input: &Tensor<2>, step: usize) -> Tensor<2> {
+        if self.frames == 1 {
+            return input.clone();
+        }
+        let [batch, _] = input.dims();
+        let last = step.min(self.frames - 1);
+        let fw = self.frame_width;
+        let mut sum = input.clone().slice([0..batch, 0..fw]);
+        for k in 1..=last {
+            sum = sum + input.clone().slice([0..batch, k * fw..(k + 1) * fw]);
+        }
+        let mean = sum / (last + 1) as f64;
+        if self.extra == 0 {
+            mean
+        } else {
+            let start = self.frames * fw;
+            Tensor::cat(
+                vec![mean, input.clone().slice([0..batch, start..self.width])],
+                1,
+            )
+        }
+    }
 }
 
 /// What inference recorded.
@@ -200,9 +280,15 @@ impl GfnOutput {
 }
 
 impl GenerativeFeedbackNetwork {
-    /// Input width.
+    /// Input width (all frames, with `frames` > 1).
     pub fn d_in(&self) -> usize {
-        self.layers[0].basal.weight.dims()[0]
+        self.layout.width
+    }
+
+    /// What inference step `step` feeds the bottom layer (see [`FrameLayout::view`]); the
+    /// last step's view (`self.steps`) integrates every frame.
+    pub fn frame_view(&self, input: &Tensor<2>, step: usize) -> Tensor<2> {
+        self.layout.view(input, step)
     }
 
     /// Output width.
@@ -270,7 +356,7 @@ impl GenerativeFeedbackNetwork {
         let mut sweep: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
             let below = if l == 0 {
-                input.clone()
+                self.frame_view(&input, 0)
             } else {
                 sweep[l - 1].rate.clone()
             };
@@ -300,13 +386,13 @@ impl GenerativeFeedbackNetwork {
             .readout
             .forward(sweep.last().expect("a hidden layer").rate.clone());
         states.push(sweep);
-        for _ in 0..self.steps {
+        for step in 1..=self.steps {
             let previous = states.last().expect("previous step");
             let belief = activation::softmax(logits.clone(), 1);
             let mut current: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
             for (l, layer) in self.layers.iter().enumerate() {
                 let below = if l == 0 {
-                    input.clone()
+                    self.frame_view(&input, step)
                 } else {
                     current[l - 1].rate.clone()
                 };
@@ -384,6 +470,13 @@ pub struct GfnParams {
     /// after every update, in (0, 1]: keeps the dendritic residual current.
     #[serde(default = "gfn_defaults::apical_fit_rate")]
     pub apical_fit_rate: f64,
+    /// Frames presented over time: 1 (default) shows the whole input at every step of
+    /// inference; F > 1 splits it into F frames (plus fewer than F extra inputs, e.g. a
+    /// context cue) and step t sees the running mean of frames 0 … t, so that per-step
+    /// recordings are within-trial time bins (needs steps ≥ F − 1; the orientation task's
+    /// `frames` must match).
+    #[serde(default = "gfn_defaults::frames")]
+    pub frames: usize,
 }
 
 impl Default for GfnParams {
@@ -399,6 +492,7 @@ impl Default for GfnParams {
             top_down_rate: gfn_defaults::top_down_rate(),
             top_down_decay: gfn_defaults::top_down_decay(),
             apical_fit_rate: gfn_defaults::apical_fit_rate(),
+            frames: gfn_defaults::frames(),
         }
     }
 }
@@ -441,7 +535,22 @@ impl GfnParams {
             1.0,
             true,
             true,
-        )
+        )?;
+        if self.frames == 0 {
+            return Err(InvalidParameter::new("frames", "must be at least 1"));
+        }
+        if self.frames > self.steps + 1 {
+            return Err(InvalidParameter::new(
+                "frames",
+                format!(
+                    "{} frames need steps ≥ frames − 1 = {} (one frame per step of inference), got steps = {}",
+                    self.frames,
+                    self.frames - 1,
+                    self.steps
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The network config for `d_in` inputs and `d_out` classes.
@@ -456,6 +565,7 @@ impl GfnParams {
             .with_top_down_rate(self.top_down_rate)
             .with_top_down_decay(self.top_down_decay)
             .with_apical_fit_rate(self.apical_fit_rate)
+            .with_frames(self.frames)
             .with_seed(seed)
     }
 }
@@ -525,7 +635,60 @@ impl Network for GenerativeFeedbackNetwork {
 mod tests {
     use super::*;
     use crate::ndarray_device;
-    use burn::tensor::Tolerance;
+    use burn::tensor::{TensorData, Tolerance};
+
+    /// With frames over time, step t sees the running mean of frames 0 … t: changing the last
+    /// frame leaves every earlier step of inference exactly as it was.
+    #[test]
+    fn frames_over_time_are_causal_and_integrate() {
+        let device = ndarray_device();
+        // 3 frames of 4 inputs, then 2 extra (cue) inputs.
+        let net = GenerativeFeedbackConfig::new(14, vec![5, 4], 2)
+            .with_steps(2)
+            .with_frames(3)
+            .init(&device);
+        assert_eq!(net.d_in(), 14);
+        assert_eq!(net.layers[0].basal.weight.dims(), [6, 5]);
+        let base: Vec<f32> = (0..14).map(|i| i as f32 * 0.1).collect();
+        let mut changed = base.clone();
+        for v in &mut changed[8..12] {
+            *v += 1.0;
+        }
+        let run = |x: &[f32]| {
+            net.forward_recorded(
+                Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, 14]), &device),
+                None,
+            )
+        };
+        let (a, b) = (run(&base), run(&changed));
+        for t in 0..2 {
+            for l in 0..2 {
+                a.states[t][l]
+                    .rate
+                    .clone()
+                    .into_data()
+                    .assert_eq(&b.states[t][l].rate.clone().into_data(), true);
+            }
+        }
+        let last: f32 = (a.states[2][0].rate.clone() - b.states[2][0].rate.clone())
+            .abs()
+            .sum()
+            .into_scalar();
+        assert!(last > 0.0, "the last step sees the last frame");
+        // The view: the mean of frames 0..=t, then the cue.
+        let view = net.frame_view(
+            &Tensor::<2>::from_data(TensorData::new(base.clone(), [1, 14]), &device),
+            1,
+        );
+        let v: Vec<f32> = view.into_data().iter::<f32>().collect();
+        let want: Vec<f32> = (0..4)
+            .map(|i| (base[i] + base[4 + i]) / 2.0)
+            .chain([base[12], base[13]])
+            .collect();
+        for (x, y) in v.iter().zip(&want) {
+            assert!((x - y).abs() < 1e-6, "{v:?} vs {want:?}");
+        }
+    }
 
     #[test]
     fn records_every_step_and_layer() {

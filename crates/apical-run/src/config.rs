@@ -379,6 +379,7 @@ impl ExperimentConfig {
             }
             _ => {}
         }
+        self.validate_frames()?;
         self.rule.validate_with(&self.model)?;
         self.optimizer
             .validate()
@@ -422,6 +423,41 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// `model.frames` > 1 splits the input into the task's frames: the orientation task with as
+    /// many frames, and fewer extra inputs (its two-input context cue) than frames.
+    fn validate_frames(&self) -> Result<(), InvalidParameter> {
+        let ModelConfig::Gfn(gfn) = &self.model else {
+            return Ok(());
+        };
+        if gfn.frames <= 1 {
+            return Ok(());
+        }
+        let key = "model.frames";
+        match &self.task {
+            TaskConfig::Orientation(task) if task.frames != gfn.frames => Err(InvalidParameter::new(
+                key,
+                format!(
+                    "must equal task.frames = {} (one frame per step of inference), got {}",
+                    task.frames, gfn.frames
+                ),
+            )),
+            TaskConfig::Orientation(task) if task.context_cue && gfn.frames < 3 => {
+                Err(InvalidParameter::new(
+                    key,
+                    "with the context cue (2 inputs after the frames) needs at least 3 frames",
+                ))
+            }
+            TaskConfig::Orientation(_) => Ok(()),
+            other => Err(InvalidParameter::new(
+                key,
+                format!(
+                    "presents the orientation task's frames over time; task.kind = {:?} has no frames (use 1)",
+                    other.kind()
+                ),
+            )),
+        }
     }
 
     /// `logging.record_at`: increasing steps within the run, with probe trials to record, on a
