@@ -253,14 +253,21 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
 fn frames_over_time_train_with_every_gfn_rule_and_are_checked() {
     let tmp = tempdir().unwrap();
     let cfg = config(tmp.path());
-    for rule in ["dendritic", "predictive-coding", "backprop"] {
-        let out = tmp.path().join(rule);
+    for (rule, context_feedback) in [
+        ("dendritic", false),
+        ("dendritic", true),
+        ("predictive-coding", true),
+        ("backprop", true),
+    ] {
+        let out = tmp.path().join(format!("{rule}-{context_feedback}"));
         train(
             &cfg,
             &out,
             &[
                 "--set",
                 &format!("rule.kind={rule}"),
+                "--set",
+                &format!("model.context_feedback={context_feedback}"),
                 "--set",
                 "training.steps=20",
                 "--set",
@@ -273,6 +280,8 @@ fn frames_over_time_train_with_every_gfn_rule_and_are_checked() {
     for (set, want) in [
         ("model.frames=2", "must equal task.frames"),
         ("model.steps=1", "steps ≥ frames − 1"),
+        ("task.context_cue=false", "context_cue"),
+        ("model.top_down=tied", "generative"),
     ] {
         let out_dir = tmp.path().join("refused");
         let out = apical(&[
@@ -280,12 +289,15 @@ fn frames_over_time_train_with_every_gfn_rule_and_are_checked() {
             cfg.to_str().unwrap(),
             "--set",
             set,
+            "--set",
+            "model.context_feedback=true",
             "--out",
             out_dir.to_str().unwrap(),
         ]);
         assert_eq!(out.status.code(), Some(2), "{set}");
+        assert!(!out_dir.exists());
         assert!(
-            stderr(&out).contains("model.frames") && stderr(&out).contains(want),
+            stderr(&out).contains("model.") && stderr(&out).contains(want),
             "{set}: {}",
             stderr(&out)
         );

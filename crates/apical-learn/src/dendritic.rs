@@ -172,8 +172,10 @@ impl Dendritic {
         // Output bursts, then top-down through the hidden layers.
         let p_out = ((y.clone() - e_out.clone()) * (e_out.clone().neg() + 1.0) + 1.0) * P0;
         let mut signal_above = (p_out.clone() - P0) * e_out.clone(); // (p − p0) ⊙ e of the layer above
-        let mut bursts_above = p_out * e_out.clone();
-        let mut events_above = e_out.clone();
+                                                                     // What reaches the top layer's apical dendrites (× the context cue with
+                                                                     // context-specific feedback).
+        let mut bursts_above = inner.lift_top(p_out * e_out.clone(), &input);
+        let mut events_above = inner.lift_top(e_out.clone(), &input);
         let mut grads = GradientsParams::new();
         let mut diagnostics = Vec::new();
         // Backprop's MSE gradient on the same sweep, for the diagnostics.

@@ -64,6 +64,12 @@ pub trait PcNetwork: Classifier {
     fn clamped_input(&self, input: Tensor<2>) -> Tensor<2> {
         input
     }
+    /// The output error as the top hidden layer's feedback receives it (`input`: the batch as
+    /// given): itself, or × the context cue with the gfn's context-specific feedback.
+    fn lift_top(&self, error: Tensor<2>, input: &Tensor<2>) -> Tensor<2> {
+        let _ = input;
+        error
+    }
 }
 
 /// The weights of a layered network, bottom to top (the last layer is the linear readout).
@@ -145,6 +151,9 @@ impl PcNetwork for GenerativeFeedbackNetwork {
 
     fn clamped_input(&self, input: Tensor<2>) -> Tensor<2> {
         self.frame_view(&input, self.steps)
+    }
+    fn lift_top(&self, error: Tensor<2>, input: &Tensor<2>) -> Tensor<2> {
+        GenerativeFeedbackNetwork::lift_top(self, error, input)
     }
 }
 
@@ -275,7 +284,8 @@ impl PredictiveCoding {
         labels: &[usize],
         mut noise: Option<&mut SeededRng>,
     ) -> (N, StepReport, Vec<LayerDiagnostics>) {
-        let input = net.clamped_input(without_autodiff(input));
+        let given = without_autodiff(input);
+        let input = net.clamped_input(given.clone());
         let device = input.device();
         let stack = net.stack();
         let n_layers = stack.weights.len();
@@ -350,7 +360,7 @@ impl PredictiveCoding {
                 let error_above = if l + 1 < n_hidden {
                     eps[l + 1].clone()
                 } else {
-                    e_out.clone()
+                    net.lift_top(e_out.clone(), &given)
                 };
                 let mut drive = error_above.matmul(feedback[l].clone());
                 if generative {

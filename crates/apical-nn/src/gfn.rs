@@ -100,6 +100,12 @@ pub struct GenerativeFeedbackConfig {
     /// every step.
     #[config(default = 1)]
     pub frames: usize,
+    /// Context-specific feedback: the belief that reaches the top layer's apical dendrites is
+    /// (choice × context) — the softmax belief times each extra (context-cue) input — so the
+    /// top-down weights can differ by context; without a cue (all zero) no belief feeds back.
+    /// Needs `frames` > 1 with extra inputs.
+    #[config(default = false)]
+    pub context_feedback: bool,
     /// Seed of the initial weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -124,6 +130,15 @@ impl GenerativeFeedbackConfig {
             "GenerativeFeedbackConfig: frames must be between 1 and the input width"
         );
         let layout = FrameLayout::new(self.d_in, self.frames);
+        assert!(
+            !self.context_feedback || layout.extra > 0,
+            "GenerativeFeedbackConfig: context_feedback needs extra (cue) inputs after the frames"
+        );
+        let top_above = if self.context_feedback {
+            self.d_out * layout.extra
+        } else {
+            self.d_out
+        };
         let mut layers = Vec::with_capacity(self.hidden.len());
         for (l, &width) in self.hidden.iter().enumerate() {
             let d_in = if l == 0 {
@@ -131,7 +146,7 @@ impl GenerativeFeedbackConfig {
             } else {
                 self.hidden[l - 1]
             };
-            let d_above = self.hidden.get(l + 1).copied().unwrap_or(self.d_out);
+            let d_above = self.hidden.get(l + 1).copied().unwrap_or(top_above);
             layers.push(
                 DendriticLayerConfig::new(d_in, width, d_above)
                     .with_engagement(self.engagement)
@@ -158,6 +173,7 @@ impl GenerativeFeedbackConfig {
             top_down_decay: self.top_down_decay,
             apical_fit_rate: self.apical_fit_rate,
             layout,
+            context_feedback: self.context_feedback,
         };
         if self.top_down == TopDown::Tied {
             net.tie_top_down()
@@ -195,6 +211,9 @@ pub struct GenerativeFeedbackNetwork {
     /// How the input's frames are presented over the steps of inference.
     #[module(skip)]
     pub layout: FrameLayout,
+    /// Whether the belief feeds back as (choice × context).
+    #[module(skip)]
+    pub context_feedback: bool,
 }
 
 /// A trial's frames in the input (`[frame 0 | … | frame F−1 | extra]`) and what each step of
@@ -283,6 +302,21 @@ impl GenerativeFeedbackNetwork {
     /// Input width (all frames, with `frames` > 1).
     pub fn d_in(&self) -> usize {
         self.layout.width
+    }
+
+    /// What the top hidden layer's apical dendrites receive for a signal `x` about the choice
+    /// (`[batch, d_out]`: the belief, or a rule's output burst): `x` itself, or with
+    /// `context_feedback` x ⊗ cue (`[batch, d_out · cue]`, entry i·cue + j = x_i · cue_j).
+    pub fn lift_top(&self, x: Tensor<2>, input: &Tensor<2>) -> Tensor<2> {
+        if !self.context_feedback {
+            return x;
+        }
+        let [batch, d] = x.dims();
+        let c = self.layout.extra;
+        let cue = input
+            .clone()
+            .slice([0..batch, self.layout.width - c..self.layout.width]);
+        (x.unsqueeze_dim::<3>(2) * cue.unsqueeze_dim::<3>(1)).reshape([batch, d * c])
     }
 
     /// What inference step `step` feeds the bottom layer (see [`FrameLayout::view`]); the
@@ -399,7 +433,7 @@ impl GenerativeFeedbackNetwork {
                 let above = if l + 1 < self.layers.len() {
                     previous[l + 1].rate.clone()
                 } else {
-                    belief.clone()
+                    self.lift_top(belief.clone(), &input)
                 };
                 current.push(layer.forward(
                     below,
@@ -477,6 +511,13 @@ pub struct GfnParams {
     /// `frames` must match).
     #[serde(default = "gfn_defaults::frames")]
     pub frames: usize,
+    /// Context-specific feedback: the top layer's apical dendrites receive the belief about
+    /// the choice times each context-cue input — a (context, choice) belief — so the top-down
+    /// weights can differ by context, and without a cue (passive viewing: the cue set to 0)
+    /// no belief feeds back. Needs `frames` > 1 (the cue follows the frames) and a top-down
+    /// mode that learns its own weights ("generative" or "fixed-random").
+    #[serde(default)]
+    pub context_feedback: bool,
 }
 
 impl Default for GfnParams {
@@ -493,6 +534,7 @@ impl Default for GfnParams {
             top_down_decay: gfn_defaults::top_down_decay(),
             apical_fit_rate: gfn_defaults::apical_fit_rate(),
             frames: gfn_defaults::frames(),
+            context_feedback: false,
         }
     }
 }
@@ -539,6 +581,18 @@ impl GfnParams {
         if self.frames == 0 {
             return Err(InvalidParameter::new("frames", "must be at least 1"));
         }
+        if self.context_feedback && self.frames < 2 {
+            return Err(InvalidParameter::new(
+                "context_feedback",
+                "needs frames > 1: the context cue is the inputs after the frames",
+            ));
+        }
+        if self.context_feedback && matches!(self.top_down, TopDown::Tied | TopDown::KolenPollack) {
+            return Err(InvalidParameter::new(
+                "context_feedback",
+                "needs top_down = \"generative\" or \"fixed-random\" (tied and kolen-pollack top-down weights mirror the readout, which has no context)",
+            ));
+        }
         if self.frames > self.steps + 1 {
             return Err(InvalidParameter::new(
                 "frames",
@@ -566,6 +620,7 @@ impl GfnParams {
             .with_top_down_decay(self.top_down_decay)
             .with_apical_fit_rate(self.apical_fit_rate)
             .with_frames(self.frames)
+            .with_context_feedback(self.context_feedback)
             .with_seed(seed)
     }
 }
@@ -688,6 +743,52 @@ mod tests {
         for (x, y) in v.iter().zip(&want) {
             assert!((x - y).abs() < 1e-6, "{v:?} vs {want:?}");
         }
+    }
+
+    /// Context-specific feedback: the top layer's apical input is the belief × the cue, so it
+    /// differs between contexts with the same frames, and vanishes without a cue.
+    #[test]
+    fn context_feedback_is_belief_times_cue() {
+        let device = ndarray_device();
+        let net = GenerativeFeedbackConfig::new(14, vec![5], 2)
+            .with_steps(2)
+            .with_frames(3)
+            .with_context_feedback(true)
+            .init(&device);
+        assert_eq!(
+            net.layers[0].apical_weight.dims(),
+            [4, 5],
+            "(choice × context) above"
+        );
+        let frames: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
+        let trial = |cue: [f32; 2]| {
+            let mut x = frames.clone();
+            x.extend_from_slice(&cue);
+            Tensor::<2>::from_data(TensorData::new(x, [1, 14]), &device)
+        };
+        let lifted: Vec<f32> = net
+            .lift_top(
+                Tensor::<2>::from_data(TensorData::new(vec![0.25f32, 0.75], [1, 2]), &device),
+                &trial([0.0, 1.0]),
+            )
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        assert_eq!(lifted, vec![0.0, 0.25, 0.0, 0.75]);
+        let apical = |cue| -> Vec<f32> {
+            net.forward_recorded(trial(cue), None).states[2][0]
+                .apical
+                .clone()
+                .into_data()
+                .iter::<f32>()
+                .collect()
+        };
+        let (a, b, none) = (apical([1.0, 0.0]), apical([0.0, 1.0]), apical([0.0, 0.0]));
+        assert_ne!(a, b, "feedback differs by context");
+        assert!(
+            none.iter().all(|&v| v == 0.0),
+            "no cue, no feedback: {none:?}"
+        );
     }
 
     #[test]

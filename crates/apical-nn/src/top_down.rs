@@ -116,7 +116,7 @@ impl GenerativeFeedbackNetwork {
                 let net = self.valid();
                 let input = without_autodiff(input);
                 let batch = input.dims()[0] as f64;
-                let sweep = net.sweep(input, None);
+                let sweep = net.sweep(input.clone(), None);
                 let belief = activation::softmax(
                     net.readout
                         .forward(sweep.last().expect("a hidden layer").rate.clone()),
@@ -127,7 +127,7 @@ impl GenerativeFeedbackNetwork {
                     let above = if l + 1 < sweep.len() {
                         sweep[l + 1].rate.clone()
                     } else {
-                        belief.clone()
+                        net.lift_top(belief.clone(), &input)
                     };
                     let a = net.layers[l].apical_weight.val();
                     let error = sweep[l].basal.clone() - above.clone().matmul(a);

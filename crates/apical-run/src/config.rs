@@ -449,6 +449,12 @@ impl ExperimentConfig {
                     "with the context cue (2 inputs after the frames) needs at least 3 frames",
                 ))
             }
+            TaskConfig::Orientation(task) if gfn.context_feedback && !task.context_cue => {
+                Err(InvalidParameter::new(
+                    "model.context_feedback",
+                    "needs the context cue (task.context_cue = true): the cue is what the belief is multiplied by",
+                ))
+            }
             TaskConfig::Orientation(_) => Ok(()),
             other => Err(InvalidParameter::new(
                 key,
