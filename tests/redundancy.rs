@@ -403,3 +403,105 @@ fn bad_recording_requests_are_refused_before_anything_is_written() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// A curriculum: cardinal, then oblique, then both; each phase's end is recorded and its
+/// checkpoint kept, and a run halted inside a phase resumes to the same recordings.
+#[test]
+fn a_curriculum_records_each_phase_and_resumes_exactly() {
+    let tmp = tempdir().unwrap();
+    let base = CONFIG.replace("steps = 60\n", "").replace(
+        "keep_checkpoints = 1\n",
+        "keep_checkpoints = 1\n\n[[training.phases]]\nsteps = 20\ntask = { contexts = [\"cardinal\"] }\n\n[[training.phases]]\nsteps = 20\ntask = { contexts = [\"oblique\"], noise_std = 0.5 }\n\n[[training.phases]]\nsteps = 20\n",
+    );
+    let cfg = tmp.path().join("curriculum.toml");
+    std::fs::write(&cfg, &base).unwrap();
+    let whole = tmp.path().join("whole");
+    train(&cfg, &whole, &["--set", "logging.record_at=[0]"]);
+    let summary = json(&whole.join("summary.json"));
+    assert_eq!(summary["steps"], 60);
+    for step in [0, 20, 40, 60] {
+        assert!(
+            whole
+                .join(format!("activity/step-{step:08}/hidden_0.npy"))
+                .is_file(),
+            "step {step}"
+        );
+    }
+    let resolved = std::fs::read_to_string(whole.join("config.toml")).unwrap();
+    assert!(resolved.contains("[[training.phases]]"), "{resolved}");
+    // The phases change what is trained on: the same run without them differs.
+    let flat = tmp.path().join("flat");
+    train(
+        &config(tmp.path()),
+        &flat,
+        &["--set", "logging.record_at=[0,20,40]"],
+    );
+    assert_ne!(
+        std::fs::read(whole.join("activity/step-00000020/hidden_0.npy")).unwrap(),
+        std::fs::read(flat.join("activity/step-00000020/hidden_0.npy")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(whole.join("activity/step-00000000/hidden_0.npy")).unwrap(),
+        std::fs::read(flat.join("activity/step-00000000/hidden_0.npy")).unwrap(),
+        "before any update the two are the same network"
+    );
+    let halted = tmp.path().join("halted");
+    let out = apical(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--set",
+        "logging.record_at=[0]",
+        "--set",
+        "training.checkpoint_every=10",
+        "--out",
+        halted.to_str().unwrap(),
+        "--halt-after",
+        "30",
+    ]);
+    assert!(!out.status.success());
+    ok(&apical(&["resume", halted.to_str().unwrap()]));
+    for name in [
+        "step-00000040/hidden_0.npy",
+        "step-00000060/hidden_0.npy",
+        "hidden_0.npy",
+    ] {
+        assert!(
+            std::fs::read(whole.join("activity").join(name)).unwrap()
+                == std::fs::read(halted.join("activity").join(name)).unwrap(),
+            "{name} differs after resuming"
+        );
+    }
+    // Refused, naming the phase's key, before anything is written.
+    for (from, to, key) in [
+        (
+            "task = { contexts = [\"cardinal\"] }",
+            "task = { image_size = 4 }",
+            "training.phases[0].task.image_size",
+        ),
+        (
+            "task = { contexts = [\"cardinal\"] }",
+            "task = { contexts = [\"diagonal\"] }",
+            "training.phases[0].task",
+        ),
+        (
+            "trials = \"stream\"",
+            "trials = \"fixed\"",
+            "task.trials = \"stream\"",
+        ),
+        ("[training]\n", "[training]\nsteps = 7\n", "training.phases"),
+    ] {
+        let bad = tmp.path().join("bad.toml");
+        assert!(base.contains(from), "{from}");
+        std::fs::write(&bad, base.replacen(from, to, 1)).unwrap();
+        let out_dir = tmp.path().join("refused");
+        let out = apical(&[
+            "run",
+            bad.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{to}: {}", stderr(&out));
+        assert!(stderr(&out).contains(key), "{to}: {}", stderr(&out));
+        assert!(!out_dir.exists());
+    }
+}

@@ -100,6 +100,10 @@ pub struct TrainingConfig {
     /// is held at its initial value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub freeze: Vec<usize>,
+    /// A curriculum: consecutive phases of `steps` each on the task changed by the phase's
+    /// `task` table (`phases.rs`); the run's length is their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
 }
 
 fn default_diagnostics_every() -> usize {
@@ -137,6 +141,7 @@ impl Default for TrainingConfig {
             eval_train_examples: default_eval_train_examples(),
             checkpoint_every: default_checkpoint_every(),
             keep_checkpoints: default_keep_checkpoints(),
+            phases: Vec::new(),
             diagnostics_every: default_diagnostics_every(),
             patience: None,
             init_from: None,
@@ -240,6 +245,9 @@ impl TrainingConfig {
 
     /// Total updates for a training set of `n_train` examples.
     pub fn total_steps(&self, n_train: usize) -> usize {
+        if !self.phases.is_empty() {
+            return self.phases.iter().map(|p| p.steps).sum();
+        }
         match (self.steps, self.epochs) {
             (Some(steps), _) => steps,
             (None, Some(epochs)) => epochs * n_train.div_ceil(self.batch_size),
@@ -380,6 +388,16 @@ impl ExperimentConfig {
             _ => {}
         }
         self.validate_frames()?;
+        if !self.training.phases.is_empty() {
+            phases::phase_tasks(&self.task, &self.training.phases)?;
+            let total: usize = self.training.phases.iter().map(|p| p.steps).sum();
+            if self.training.epochs.is_some() || self.training.steps.is_some_and(|s| s != total) {
+                return Err(InvalidParameter::new(
+                    "training.phases",
+                    format!("the phases' steps add up to {total}: leave training.steps and training.epochs out (or set steps = {total})"),
+                ));
+            }
+        }
         self.rule.validate_with(&self.model)?;
         self.optimizer
             .validate()
@@ -492,7 +510,12 @@ impl ExperimentConfig {
                 format!("must list steps in increasing order without repeats, got {record_at:?}"),
             ));
         }
-        if let Some(steps) = self.training.steps {
+        let steps = if self.training.phases.is_empty() {
+            self.training.steps
+        } else {
+            Some(self.training.phases.iter().map(|p| p.steps).sum())
+        };
+        if let Some(steps) = steps {
             if let Some(&last) = record_at.last().filter(|&&s| s > steps) {
                 return Err(InvalidParameter::new(
                     key,
@@ -501,6 +524,29 @@ impl ExperimentConfig {
             }
         }
         Ok(())
+    }
+
+    /// The steps recorded to `activity/step-<n>/` (and checkpointed, kept): `logging.record_at`
+    /// and the end of every curriculum phase, in order.
+    pub fn recording_steps(&self) -> Vec<usize> {
+        let mut steps = self.logging.record_at.clone();
+        let mut end = 0;
+        for phase in &self.training.phases {
+            end += phase.steps;
+            steps.push(end);
+        }
+        steps.sort_unstable();
+        steps.dedup();
+        if self.logging.probe_examples == 0 {
+            steps.clear();
+        }
+        steps
+    }
+
+    /// The task of each curriculum phase: `(first step, end step, task)`; empty without phases.
+    pub fn phase_tasks(&self) -> Vec<(usize, usize, TaskConfig)> {
+        phases::phase_tasks(&self.task, &self.training.phases)
+            .expect("phases are checked when the config is loaded")
     }
 
     /// The resolved config as TOML, every default filled in.
@@ -610,6 +656,9 @@ pub fn utc_timestamp() -> String {
         rem % 60
     )
 }
+
+mod phases;
+pub use phases::{Phase, PHASE_TASK_KEYS};
 
 #[cfg(test)]
 mod tests;

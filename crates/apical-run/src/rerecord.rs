@@ -155,7 +155,7 @@ fn plan(
         };
     }
     let mut steps: Vec<(usize, Option<PathBuf>)> = Vec::new();
-    for &step in &trained.logging.record_at {
+    for step in trained.recording_steps() {
         if step == 0 {
             steps.push((0, None));
         } else if let Some(p) = find(step) {

@@ -304,6 +304,10 @@ struct Trainer<'a, N> {
     stopped_early: Option<usize>,
     /// The probe set recordings are made on (`TaskConfig::probe`).
     probe: Dataset,
+    /// Steps recorded to `activity/step-<n>/` (record_at and the ends of the phases).
+    recording_steps: Vec<usize>,
+    /// The curriculum: `(first step, end step, task)` per phase; empty without phases.
+    phases: Vec<(usize, usize, apical_tasks::TaskConfig)>,
 }
 
 /// Stream tags of the seeded generators (kept apart so changing one never shifts another).
@@ -344,6 +348,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             probe: config
                 .task
                 .probe(session.data, config.logging.probe_examples),
+            recording_steps: config.recording_steps(),
+            phases: config.phase_tasks(),
             session,
         })
     }
@@ -479,7 +485,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         cache: &mut Option<(usize, Vec<usize>)>,
     ) -> (Vec<f32>, Vec<usize>) {
         let b = self.config().training.batch_size;
-        match self.config().task.streamed_batch(step * b, b) {
+        let task = self
+            .phases
+            .iter()
+            .find(|(start, end, _)| (*start..*end).contains(&step))
+            .map(|(_, _, task)| task)
+            .unwrap_or(&self.config().task);
+        match task.streamed_batch(step * b, b) {
             Some(trials) => (trials.inputs, trials.labels),
             None => {
                 let idx = self.batch_indices(step, cache);
@@ -489,9 +501,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     /// Records the probe activity at `step` into `activity/step-<n>/` when `logging.record_at`
-    /// lists it.
+    /// lists it or a curriculum phase ends there.
     fn record_if_due(&self, step: usize) -> Result<(), RunError> {
-        if !self.config().logging.record_at.contains(&step) {
+        if !self.recording_steps.contains(&step) {
             return Ok(());
         }
         crate::recording::record_step(
@@ -642,7 +654,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             &self.dir().join("checkpoints"),
             &ck,
             self.config().training.keep_checkpoints,
-            &self.config().logging.record_at,
+            &self.recording_steps,
         )?;
         Ok(())
     }
@@ -734,7 +746,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             // Before the checkpoint of the same step: a run killed while recording resumes from
             // an earlier checkpoint and records this step again.
             self.record_if_due(done)?;
-            let recorded = self.config().logging.record_at.contains(&done);
+            let recorded = self.recording_steps.contains(&done);
             if done % t.checkpoint_every == 0 || done == self.total_steps || stop_early || recorded
             {
                 self.save_checkpoint(done, self.wall_before + started.elapsed().as_secs_f64())?;

@@ -68,6 +68,11 @@ impl TaskConfig {
         }
     }
 
+    /// Whether training draws fresh trials every batch (`orientation` with `trials = "stream"`).
+    pub fn streams_training_trials(&self) -> bool {
+        matches!(self, TaskConfig::Orientation(c) if c.is_streamed())
+    }
+
     /// A streamed training batch: trials `start .. start + n` of the training stream, for tasks
     /// that draw fresh trials every batch (`orientation` with `trials = "stream"`); `None` for
     /// tasks trained on a fixed set.
