@@ -35,7 +35,7 @@ pub enum FisherError {
     },
     /// The covariance is not positive definite (e.g. a unit that never varies, or units that
     /// are exact copies of each other).
-    #[error("the noise covariance is singular (not positive definite): a unit with zero variance or units that are linear combinations of others; drop such units")]
+    #[error("the noise covariance is singular or nearly so: a unit with zero variance, or one that is a linear combination of the others (over 99.9999% of its variance explained by them); drop such units")]
     SingularCovariance,
     /// Inputs disagree in shape.
     #[error("shape mismatch: {0}")]
@@ -109,11 +109,31 @@ fn mean_and_centered(m: &DMatrix<f64>) -> (DVector<f64>, DMatrix<f64>) {
     (mean, centered)
 }
 
-/// Quadratic form f′ᵀΣ⁻¹f′ by Cholesky.
+/// The smallest share of a unit's variance not explained linearly by the units before it
+/// (1 − R²) that a covariance may have: recordings are float32 (relative precision 6·10⁻⁸), so
+/// below this the inverse is set by rounding, not by the data.
+pub const MIN_UNEXPLAINED_VARIANCE: f64 = 1e-6;
+
+/// Quadratic form f′ᵀΣ⁻¹f′ by Cholesky of the correlation matrix R = D^{-1/2} Σ D^{-1/2}
+/// (f′ᵀΣ⁻¹f′ = gᵀR⁻¹g with g = D^{-1/2} f′). R's Cholesky diagonal squared is each unit's
+/// variance left unexplained by the units before it (1 − R²); a covariance where some unit is
+/// a linear combination of the others to within [`MIN_UNEXPLAINED_VARIANCE`] is refused as
+/// singular rather than inverted into a meaningless number.
 fn quad_form(cov: DMatrix<f64>, fprime: &DVector<f64>) -> Result<f64, FisherError> {
-    let chol = cov.cholesky().ok_or(FisherError::SingularCovariance)?;
-    let solved = chol.solve(fprime);
-    Ok(fprime.dot(&solved))
+    let n = fprime.len();
+    let scale: Vec<f64> = (0..n).map(|i| cov[(i, i)].sqrt()).collect();
+    if scale.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let corr = DMatrix::from_fn(n, n, |i, j| cov[(i, j)] / (scale[i] * scale[j]));
+    let chol = corr.cholesky().ok_or(FisherError::SingularCovariance)?;
+    let l = chol.l();
+    if (0..n).any(|i| l[(i, i)] * l[(i, i)] < MIN_UNEXPLAINED_VARIANCE) {
+        return Err(FisherError::SingularCovariance);
+    }
+    let g = DVector::from_fn(n, |i, _| fprime[i] / scale[i]);
+    let solved = chol.solve(&g);
+    Ok(g.dot(&solved))
 }
 
 /// Sampling variance of the bias-corrected estimate (Kanitscheider et al. 2015, eq. 12), in the

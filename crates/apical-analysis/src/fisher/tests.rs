@@ -238,6 +238,24 @@ fn too_few_trials_and_singular_covariance_are_errors_not_nan() {
         fisher_liu(r(&flat), r(&small), r(&small), 0.0),
         Err(FisherError::BadDs(_))
     ));
+    // A unit that copies another up to rounding-sized noise (1 − R² ≈ 1e-8): numerically
+    // singular, refused; with a real private part (1 − R² ≈ 1e-2) it is estimated.
+    for (jitter, singular) in [(1e-4, true), (0.1, false)] {
+        let copy: Vec<f64> = flat
+            .chunks(4)
+            .flat_map(|row| {
+                let mut row = row.to_vec();
+                row[2] = row[0] + jitter * normal(&mut rng);
+                row
+            })
+            .collect();
+        let result = fisher_liu(r(&copy), r(&small), r(&small), 1.0);
+        assert_eq!(
+            matches!(result, Err(FisherError::SingularCovariance)),
+            singular,
+            "jitter {jitter}: {result:?}"
+        );
+    }
 }
 
 /// The Liu variant's reported variance against the empirical variance of the estimate over
