@@ -246,6 +246,24 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         assert_eq!(bins.len(), 3 * 2, "3 bins × 2 contexts");
         let last = *want_steps.last().unwrap();
         assert!(bins.iter().all(|b| b["step"] == last));
+        // Top and bottom quartiles by task relevance (12 units → 3 each), per context.
+        let quartiles = v["redundancy_by_relevance"].as_array().unwrap();
+        let names: Vec<(&str, i64)> = quartiles
+            .iter()
+            .map(|q| {
+                (
+                    q["quartile"].as_str().unwrap(),
+                    q["context"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [("top", 0), ("bottom", 0), ("top", 1), ("bottom", 1)]
+        );
+        assert!(quartiles
+            .iter()
+            .all(|q| q["quartile_units"] == 3 && q["step"] == last));
     }
 }
 

@@ -168,6 +168,9 @@ pub struct RunAnalysis {
     /// The last recording's redundancy per step of inference (time bin).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub within_trial: Vec<crate::redundancy::BinRedundancy>,
+    /// The last recording's top and bottom quartiles of units by task relevance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redundancy_by_relevance: Vec<crate::redundancy::RelevanceRedundancy>,
     /// The unit-subset size of `redundancy_by_step` and `within_trial`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redundancy_subset_size: Option<usize>,

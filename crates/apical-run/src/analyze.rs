@@ -496,6 +496,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_note: redundancy.note,
         redundancy_by_step: redundancy.by_step,
         within_trial: redundancy.within_trial,
+        redundancy_by_relevance: redundancy.by_relevance,
     };
     write_atomic(
         &out_dir.join("analysis.json"),
@@ -687,6 +688,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         bci: Some(bci.clone()),
         redundancy_by_step: Vec::new(),
         within_trial: Vec::new(),
+        redundancy_by_relevance: Vec::new(),
         redundancy_subset_size: None,
         redundancy_note: None,
     };

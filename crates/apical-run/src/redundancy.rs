@@ -16,6 +16,11 @@
 //!
 //! `within_trial`: for the last recording, the same per step of inference (`layer<l>_rate.npy`,
 //! trials × steps × units; the gfn's recordings): `bin` 0 is the bottom-up sweep.
+//!
+//! `redundancy_by_relevance`: for the last recording, the top and bottom quartiles of units by
+//! task relevance (single-unit d′ between the largest positive and negative level, over the
+//! zero-signal standard deviation), ranked on one half of each context's trials (every other
+//! trial of each level) and estimated on the other half, in subsets of at most a quartile.
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +86,36 @@ pub struct BinRedundancy {
     pub ci_high: Option<f64>,
 }
 
+/// The last recording's most and least task-relevant units.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RelevanceRedundancy {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer.
+    pub layer: usize,
+    /// Context index; null when the recording has none.
+    pub context: Option<i64>,
+    /// "top" or "bottom" quartile of units by task relevance.
+    pub quartile: String,
+    /// Units in the quartile.
+    pub quartile_units: usize,
+    /// Units per subset (at most the quartile).
+    pub units: usize,
+    /// Median information over subsets.
+    pub fisher: Option<f64>,
+    /// Median shuffled information over subsets.
+    pub fisher_shuffled: Option<f64>,
+    /// Median redundancy % over subsets.
+    pub redundancy_percent: Option<f64>,
+    /// 16th percentile of the redundancy.
+    pub ci_low: Option<f64>,
+    /// 84th percentile of the redundancy.
+    pub ci_high: Option<f64>,
+    /// Why nothing could be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Redundancy along learning and within the trial.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Redundancy {
@@ -88,6 +123,9 @@ pub struct Redundancy {
     pub by_step: Vec<StepRedundancy>,
     /// The last recording per step of inference.
     pub within_trial: Vec<BinRedundancy>,
+    /// The last recording's top and bottom quartiles of units by task relevance (ranked on
+    /// one half of the trials, estimated on the other).
+    pub by_relevance: Vec<RelevanceRedundancy>,
     /// The subset size used throughout.
     pub subset_size: usize,
     /// Why the subset size is smaller than asked.
@@ -319,6 +357,9 @@ pub fn analyze_redundancy(
             if data.step != last_step || size < 2 {
                 continue;
             }
+            out.by_relevance.extend(relevance_quartiles(
+                data, &rates, context, &trials, size, settings,
+            ));
             for (bin, m) in data.per_step.iter().flatten().enumerate() {
                 let m = columns(m, &active);
                 let result = estimate(&m, &data.signal, &trials, size, settings).ok();
@@ -338,6 +379,127 @@ pub fn analyze_redundancy(
         }
     }
     Ok(Some(out))
+}
+
+/// Task relevance of each unit on `trials`: |mean at the largest positive level − mean at the
+/// largest negative level| / the zero-signal standard deviation (a single-unit d′).
+fn relevance(rates: &DMatrix<f64>, signal: &[f64], trials: &[usize]) -> Option<Vec<f64>> {
+    let max = trials.iter().map(|&t| signal[t]).fold(f64::MIN, f64::max);
+    let min = trials.iter().map(|&t| signal[t]).fold(f64::MAX, f64::min);
+    if !(max > 0.0 && min < 0.0) {
+        return None;
+    }
+    let mean = |level: f64, u: usize| -> f64 {
+        let v: Vec<f64> = trials
+            .iter()
+            .filter(|&&t| signal[t] == level)
+            .map(|&t| rates[(t, u)])
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let zero: Vec<usize> = trials
+        .iter()
+        .copied()
+        .filter(|&t| signal[t] == 0.0)
+        .collect();
+    if zero.len() < 2 {
+        return None;
+    }
+    Some(
+        (0..rates.ncols())
+            .map(|u| {
+                let z: Vec<f64> = zero.iter().map(|&t| rates[(t, u)]).collect();
+                let m = z.iter().sum::<f64>() / z.len() as f64;
+                let sd =
+                    (z.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (z.len() - 1) as f64).sqrt();
+                (mean(max, u) - mean(min, u)).abs() / sd.max(f64::MIN_POSITIVE)
+            })
+            .collect(),
+    )
+}
+
+/// Redundancy of the top and bottom quartiles of units by task relevance: units ranked on one
+/// half of the context's trials (every other trial of each signal level), information estimated
+/// on the other half (so the ranking does not select the estimate's own noise).
+fn relevance_quartiles(
+    data: &LayerData,
+    rates: &DMatrix<f64>,
+    context: Option<i64>,
+    trials: &[usize],
+    size: usize,
+    settings: &RunAnalysisSettings,
+) -> Vec<RelevanceRedundancy> {
+    // Alternate each signal level's trials between the halves, so both hold every level.
+    let (mut rank_on, mut estimate_on) = (Vec::new(), Vec::new());
+    let mut seen: Vec<(f64, usize)> = Vec::new();
+    for &t in trials {
+        let level = data.signal[t];
+        let count = match seen.iter_mut().find(|(l, _)| *l == level) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                seen.push((level, 0));
+                0
+            }
+        };
+        if count % 2 == 0 {
+            rank_on.push(t);
+        } else {
+            estimate_on.push(t);
+        }
+    }
+    let Some(score) = relevance(rates, &data.signal, &rank_on) else {
+        return Vec::new();
+    };
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let quarter = order.len() / 4;
+    if quarter < 2 {
+        return Vec::new();
+    }
+    let t0 = zero_signal(&data.signal, &estimate_on);
+    let units = size.min(quarter).min(max_subset_size(t0));
+    [
+        ("top", &order[..quarter]),
+        ("bottom", &order[order.len() - quarter..]),
+    ]
+    .into_iter()
+    .map(|(name, keep)| {
+        let m = columns(rates, keep);
+        let result = if units >= 2 {
+            estimate(&m, &data.signal, &estimate_on, units, settings)
+        } else {
+            Err(format!(
+                "{t0} zero-signal trials in the estimation half are too few"
+            ))
+        };
+        let (fisher, shuffled, red, error) = match result {
+            Ok(r) => (
+                Some(r.fisher.median),
+                Some(r.fisher_shuffled.median),
+                r.redundancy_percent,
+                None,
+            ),
+            Err(e) => (None, None, None, Some(e)),
+        };
+        RelevanceRedundancy {
+            step: data.step,
+            layer: data.layer,
+            context,
+            quartile: name.into(),
+            quartile_units: quarter,
+            units,
+            fisher,
+            fisher_shuffled: shuffled,
+            redundancy_percent: red.map(|s| s.median),
+            ci_low: red.map(|s| s.p16),
+            ci_high: red.map(|s| s.p84),
+            error,
+        }
+    })
+    .collect()
 }
 
 fn step_entry(
