@@ -523,3 +523,100 @@ fn a_curriculum_records_each_phase_and_resumes_exactly() {
         assert!(!out_dir.exists());
     }
 }
+
+/// The sampling reference model on the same task: recorded at step 0 in the format of a
+/// network's recordings, analysed unchanged, reproducible, and refused where it does not apply.
+#[test]
+fn the_sampling_model_records_like_a_network() {
+    let tmp = tempdir().unwrap();
+    let base = tmp.path().join("sampling.toml");
+    let text = std::fs::read_to_string(root().join("configs/redundancy_sampling.toml"))
+        .unwrap()
+        .replace("image_size = 16", "image_size = 8")
+        .replace("frames = 5", "frames = 3")
+        .replace("wavelength = 6.0", "wavelength = 4.0")
+        .replace("envelope_sigma = 4.0", "envelope_sigma = 2.5")
+        .replace("n_test = 1800", "n_test = 180")
+        .replace("units = 32", "units = 12")
+        .replace("probe_examples = 1600", "probe_examples = 240");
+    std::fs::write(&base, text).unwrap();
+    for delta in ["0", "2"] {
+        let out = tmp.path().join(format!("delta{delta}"));
+        train(&base, &out, &["--set", &format!("model.delta={delta}")]);
+        let step0 = out.join("activity/step-00000000");
+        for f in [
+            "hidden_0.npy",
+            "layer0_rate.npy",
+            "signal.npy",
+            "context.npy",
+            "logits.npy",
+        ] {
+            assert!(step0.join(f).is_file(), "{f}");
+        }
+        let summary = json(&out.join("summary.json"));
+        assert_eq!(summary["model"], "sampling");
+        assert_eq!(summary["rule"], "none");
+        assert!(summary["test_accuracy"].as_f64().is_some());
+        assert!(summary["ideal_accuracy"].as_f64().unwrap() > 0.5);
+        ok(&apical(&["analyze", out.to_str().unwrap()]));
+        let v = json(&out.join("analysis/analysis.json"));
+        let by_step = v["redundancy_by_step"].as_array().unwrap();
+        assert_eq!(by_step.len(), 2, "one per context");
+        assert!(by_step
+            .iter()
+            .all(|e| e["step"] == 0 && e["layer"] == 0 && e["units"] == 12));
+        assert_eq!(
+            v["within_trial"].as_array().unwrap().len(),
+            3 * 2,
+            "3 frames × 2 contexts"
+        );
+    }
+    // Reproducible from the seed; δ changes the samples.
+    let again = tmp.path().join("again");
+    train(&base, &again, &["--set", "model.delta=2"]);
+    let read = |d: &Path| std::fs::read(d.join("activity/hidden_0.npy")).unwrap();
+    assert_eq!(read(&again), read(&tmp.path().join("delta2")));
+    assert_ne!(read(&again), read(&tmp.path().join("delta0")));
+    // Refusals, before anything is written.
+    let refused = tmp.path().join("refused");
+    for (set, key) in [
+        ("logging.record_at=[0,5]", "logging.record_at"),
+        ("training.patience=3", "training.patience"),
+        ("model.delta=-1", "model.delta"),
+    ] {
+        let out = apical(&[
+            "run",
+            base.to_str().unwrap(),
+            "--set",
+            set,
+            "--out",
+            refused.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
+        assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
+        assert!(!refused.exists());
+    }
+    let digits = tmp.path().join("digits.toml");
+    std::fs::write(
+        &digits,
+        "[task]\nkind = \"digits\"\n[model]\nkind = \"sampling\"\n",
+    )
+    .unwrap();
+    let out = apical(&[
+        "run",
+        digits.to_str().unwrap(),
+        "--out",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model.kind"), "{}", stderr(&out));
+    let out = apical(&[
+        "record",
+        again.to_str().unwrap(),
+        "--out",
+        refused.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model.delta"), "{}", stderr(&out));
+    assert!(!refused.exists());
+}

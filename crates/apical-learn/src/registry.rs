@@ -134,6 +134,10 @@ impl RuleConfig {
     /// to the run config (`rule.beta`, `model.activation`, …).
     pub fn validate_with(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         self.spec().validate().map_err(|e| e.in_section("rule"))?;
+        if matches!(model, ModelConfig::Sampling(_)) {
+            // Not trained: no rule applies to it.
+            return Ok(());
+        }
         if matches!(model, ModelConfig::Bci(_))
             && !matches!(
                 self,
@@ -241,6 +245,10 @@ pub fn build_network<V: NetworkVisitor>(
         ModelConfig::Bci(_) => visitor.refuse(InvalidParameter::new(
             "model.kind",
             "the bci model is trained in a closed loop: use it with task.kind = \"bci\"",
+        )),
+        ModelConfig::Sampling(_) => visitor.refuse(InvalidParameter::new(
+            "model.kind",
+            "the sampling model is not trained: it samples the orientation task's trials",
         )),
     }
 }

@@ -17,6 +17,7 @@ mod feedforward;
 mod gfn;
 mod init;
 mod model;
+mod sampling;
 mod top_down;
 
 pub use activation::*;
@@ -29,6 +30,7 @@ pub use feedforward::*;
 pub use gfn::*;
 pub use init::*;
 pub use model::*;
+pub use sampling::*;
 pub use top_down::*;
 
 /// A network that maps inputs to class logits; what the runner and the learning rules train.

@@ -10,7 +10,7 @@ use apical_core::{InvalidParameter, SeededRng};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, BciParams, Classifier, FeedforwardParams, GfnParams};
+use crate::{Activation, BciParams, Classifier, FeedforwardParams, GfnParams, SamplingParams};
 
 /// The network (`model.kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ pub enum ModelConfig {
     /// The recorded layer of a BCI experiment (two-compartment units, trained by reward only
     /// through the closed-loop `bci` task).
     Bci(BciParams),
+    /// The sampling reference model of Haefner, Berkes & Fiser (2016): not trained; the
+    /// orientation task's probe is sampled and recorded (`sampling.rs`).
+    Sampling(SamplingParams),
 }
 
 impl Default for ModelConfig {
@@ -43,6 +46,7 @@ impl ModelConfig {
             ModelConfig::Ff(_) => "ff",
             ModelConfig::Gfn(_) => "gfn",
             ModelConfig::Bci(_) => "bci",
+            ModelConfig::Sampling(_) => "sampling",
         }
     }
 
@@ -52,6 +56,7 @@ impl ModelConfig {
             ModelConfig::Ff(p) => p.validate(),
             ModelConfig::Gfn(p) => p.validate(),
             ModelConfig::Bci(p) => p.validate(),
+            ModelConfig::Sampling(p) => p.validate(),
         }
     }
 
@@ -61,6 +66,7 @@ impl ModelConfig {
             ModelConfig::Ff(p) => &p.hidden,
             ModelConfig::Gfn(p) => &p.hidden,
             ModelConfig::Bci(p) => std::slice::from_ref(&p.units),
+            ModelConfig::Sampling(p) => std::slice::from_ref(&p.units),
         }
     }
 
@@ -70,6 +76,7 @@ impl ModelConfig {
             ModelConfig::Ff(p) => p.activation,
             ModelConfig::Gfn(p) => p.activation,
             ModelConfig::Bci(_) => Activation::Sigmoid,
+            ModelConfig::Sampling(_) => Activation::Linear,
         }
     }
 }

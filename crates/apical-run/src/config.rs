@@ -388,6 +388,7 @@ impl ExperimentConfig {
             _ => {}
         }
         self.validate_frames()?;
+        self.validate_sampling()?;
         if !self.training.phases.is_empty() {
             phases::phase_tasks(&self.task, &self.training.phases)?;
             let total: usize = self.training.phases.iter().map(|p| p.steps).sum();
@@ -482,6 +483,43 @@ impl ExperimentConfig {
                 ),
             )),
         }
+    }
+
+    /// The sampling model: the orientation task, nothing of training but the seed.
+    fn validate_sampling(&self) -> Result<(), InvalidParameter> {
+        if !matches!(self.model, ModelConfig::Sampling(_)) {
+            return Ok(());
+        }
+        if !matches!(self.task, TaskConfig::Orientation(_)) {
+            return Err(InvalidParameter::new(
+                "model.kind",
+                format!(
+                    "the sampling model samples the orientation task's trials, not task.kind = {:?}",
+                    self.task.kind()
+                ),
+            ));
+        }
+        let t = &self.training;
+        for (key, set) in [
+            ("training.phases", !t.phases.is_empty()),
+            ("training.init_from", t.init_from.is_some()),
+            ("training.freeze", !t.freeze.is_empty()),
+            ("training.patience", t.patience.is_some()),
+        ] {
+            if set {
+                return Err(InvalidParameter::new(
+                    key,
+                    "does not apply to the sampling model, which is not trained (its top-down coupling is model.delta)",
+                ));
+            }
+        }
+        if self.logging.record_at.iter().any(|&s| s != 0) {
+            return Err(InvalidParameter::new(
+                "logging.record_at",
+                "the sampling model is not trained: it is recorded at step 0 only (record_at = [0])",
+            ));
+        }
+        Ok(())
     }
 
     /// `logging.record_at`: increasing steps within the run, with probe trials to record, on a

@@ -26,6 +26,7 @@ pub mod recording;
 pub mod redundancy;
 pub mod rerecord;
 pub mod runner;
+mod sampling_run;
 mod summary;
 pub mod sweep;
 pub mod tensorboard;

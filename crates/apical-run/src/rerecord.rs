@@ -100,6 +100,12 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
             "is a bci run; its recordings are made day by day in the closed loop",
         ));
     }
+    if matches!(trained.model, apical_nn::ModelConfig::Sampling(_)) {
+        return Err(RunError::read(
+            &req.run,
+            "is a sampling-model run, which has no weights: run its config again with --set model.delta=… instead",
+        ));
+    }
     let mut config = ExperimentConfig::load(&path, &req.overrides)?;
     let mut cue_removed = false;
     if let (TaskConfig::Orientation(t), TaskConfig::Orientation(c)) =

@@ -121,6 +121,9 @@ pub fn start(
     if config.task.is_closed_loop() {
         return crate::bci_run::run(config, device, dir, options, false, lock);
     }
+    if matches!(config.model, apical_nn::ModelConfig::Sampling(_)) {
+        return crate::sampling_run::run(config, dir, lock);
+    }
     Session::new(config, data, device, dir, options, false, lock).run()
 }
 
@@ -137,6 +140,10 @@ pub fn resume(
     remove_temporaries(dir);
     if config.task.is_closed_loop() {
         return crate::bci_run::run(config, device, dir, options, true, lock);
+    }
+    if matches!(config.model, apical_nn::ModelConfig::Sampling(_)) {
+        // Nothing to continue from: the sampler is rerun, with the same seeds.
+        return crate::sampling_run::run(config, dir, lock);
     }
     Session::new(config, data, device, dir, options, true, lock).run()
 }

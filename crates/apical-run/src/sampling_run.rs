@@ -1,0 +1,252 @@
+//! A run of the sampling reference model (`model.kind = "sampling"`, `apical_nn::SamplingModel`)
+//! on the orientation task. Nothing is trained: the sampler's projective fields are the task's
+//! own gratings at the units' preferred orientations, and each trial of the probe and test sets
+//! is sampled frame by frame with the trial's context known (the choice's two orientations).
+//!
+//! Writes `config.toml`, `activity/step-00000000/` and `activity/` (the same recording: the
+//! model has one state, δ; `hidden_0.npy` = the last frame's sample `[trials, units]`,
+//! `layer0_rate.npy` = every frame's `[trials, frames, units]`, `logits.npy` = ±½ the final
+//! log-odds, `labels`, `signal`, `context`), `metrics.csv` (one test row at step 0) and
+//! `summary.json` (test accuracy of the choice — the sign of the final log-odds, the last
+//! sampled C when it is 0 — per signal level, and the ideal observer's). Every trial's samples come from their own seeded stream, so a rerun (or
+//! `apical resume`) gives identical files.
+
+use std::path::Path;
+use std::time::Instant;
+
+use apical_nn::{ModelConfig, SamplingModel, SeededRng};
+use apical_tasks::orientation::{accuracy_by_signal, OrientationConfig, OrientationContext};
+use apical_tasks::{Dataset, TaskConfig};
+use nalgebra::{DMatrix, DVector};
+
+use crate::lock::RunLock;
+use crate::recording::step_dir;
+use crate::{
+    npy, ConfigError, ExperimentConfig, MetricLog, MetricRow, RunError, RunSummary, SignalAccuracy,
+    Summary,
+};
+
+/// Split tags of the sampler's noise streams (probe, test).
+const PROBE_SAMPLES: u64 = 11;
+const TEST_SAMPLES: u64 = 12;
+
+/// What the sampler produced for a data set.
+struct Sampled {
+    /// `[trials][frames][units]`.
+    x: Vec<Vec<Vec<f64>>>,
+    /// Final log-odds per trial.
+    log_odds: Vec<f64>,
+    /// The choice: the sign of the final log-odds, or the last sampled C when it is 0.
+    choice: Vec<usize>,
+}
+
+fn context_of(index: usize) -> OrientationContext {
+    if index == OrientationContext::Oblique.index() {
+        OrientationContext::Oblique
+    } else {
+        OrientationContext::Cardinal
+    }
+}
+
+fn sample(
+    model: &SamplingModel,
+    task: &OrientationConfig,
+    data: &Dataset,
+    (seed, tag): (u64, u64),
+) -> Sampled {
+    let params = model.params();
+    let pixels = task.image_size * task.image_size;
+    let context = data
+        .context
+        .as_ref()
+        .expect("orientation trials carry contexts");
+    let patterns: Vec<[DVector<f64>; 2]> =
+        [OrientationContext::Cardinal, OrientationContext::Oblique]
+            .iter()
+            .map(|c| {
+                let [a, b] = c.orientations_deg();
+                [params.mean_pattern(a), params.mean_pattern(b)]
+            })
+            .collect();
+    let mut out = Sampled {
+        x: Vec::with_capacity(data.len()),
+        log_odds: Vec::with_capacity(data.len()),
+        choice: Vec::with_capacity(data.len()),
+    };
+    for trial in 0..data.len() {
+        let input = data.input(trial);
+        let frames: Vec<&[f32]> = (0..task.frames)
+            .map(|f| &input[f * pixels..(f + 1) * pixels])
+            .collect();
+        let m = &patterns[context_of(context[trial]).index()];
+        let mut rng = SeededRng::for_trial(seed, tag, trial as u64);
+        let samples = model.run_trial(&frames, [&m[0], &m[1]], &mut rng);
+        let lo = *samples.log_odds.last().expect("at least one frame");
+        out.choice.push(if lo == 0.0 {
+            samples.choice
+        } else {
+            usize::from(lo > 0.0)
+        });
+        out.log_odds.push(lo);
+        out.x.push(samples.x);
+    }
+    out
+}
+
+fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<String>, RunError> {
+    let n = probe.len();
+    let frames = s.x.first().map(|x| x.len()).unwrap_or(0);
+    let units =
+        s.x.first()
+            .and_then(|x| x.first())
+            .map(|v| v.len())
+            .unwrap_or(0);
+    let last: Vec<f32> =
+        s.x.iter()
+            .flat_map(|t| t.last().expect("a frame").iter().map(|&v| v as f32))
+            .collect();
+    let all: Vec<f32> =
+        s.x.iter()
+            .flat_map(|t| t.iter().flat_map(|f| f.iter().map(|&v| v as f32)))
+            .collect();
+    let logits: Vec<f32> = s
+        .log_odds
+        .iter()
+        .flat_map(|&lo| [(-lo / 2.0) as f32, (lo / 2.0) as f32])
+        .collect();
+    npy::write_f32(&dir.join("hidden_0.npy"), &[n, units], &last)?;
+    npy::write_f32(&dir.join("layer0_rate.npy"), &[n, frames, units], &all)?;
+    npy::write_f32(&dir.join("logits.npy"), &[n, 2], &logits)?;
+    npy::write_i64(
+        &dir.join("labels.npy"),
+        &[n],
+        &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
+    )?;
+    npy::write_f32(
+        &dir.join("signal.npy"),
+        &[n],
+        probe
+            .signal
+            .as_ref()
+            .expect("orientation trials carry signals"),
+    )?;
+    npy::write_i64(
+        &dir.join("context.npy"),
+        &[n],
+        &probe
+            .context
+            .as_ref()
+            .expect("orientation trials carry contexts")
+            .iter()
+            .map(|&c| c as i64)
+            .collect::<Vec<_>>(),
+    )?;
+    Ok([
+        "hidden_0",
+        "layer0_rate",
+        "logits",
+        "labels",
+        "signal",
+        "context",
+    ]
+    .iter()
+    .map(|n| format!("{n}.npy"))
+    .collect())
+}
+
+/// Runs the sampler on the probe and test sets and writes the run directory (`dir`, locked).
+pub(crate) fn run(
+    config: &ExperimentConfig,
+    dir: &Path,
+    _lock: RunLock,
+) -> Result<RunSummary, RunError> {
+    let (TaskConfig::Orientation(task), ModelConfig::Sampling(params)) =
+        (&config.task, &config.model)
+    else {
+        return Err(ConfigError::new(
+            Path::new("config"),
+            "model.kind",
+            "the sampling model runs on task.kind = \"orientation\"",
+        )
+        .into());
+    };
+    let started = Instant::now();
+    let fields = DMatrix::from_fn(params.units, task.image_size * task.image_size, |i, p| {
+        f64::from(task.grating(params.preferred_deg(i))[p])
+    });
+    let model = SamplingModel::new(params.clone(), fields);
+    let seed = config.training.seed;
+    let split = config.task.build()?;
+    let probe = config.task.probe(&split, config.logging.probe_examples);
+    let mut activity = Vec::new();
+    if !probe.is_empty() {
+        let sampled = sample(&model, task, &probe, (seed, PROBE_SAMPLES));
+        let step0 = step_dir(&dir.join("activity"), 0);
+        write_recording(&step0, &probe, &sampled)?;
+        activity = write_recording(&dir.join("activity"), &probe, &sampled)?;
+    }
+    let test = sample(&model, task, &split.test, (seed, TEST_SAMPLES));
+    let predictions = test.choice.clone();
+    let correct = predictions
+        .iter()
+        .zip(&split.test.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    let accuracy = correct as f64 / split.test.len() as f64;
+    // Cross-entropy of the sampler's final belief p(b) = σ(log-odds).
+    let loss = test
+        .log_odds
+        .iter()
+        .zip(&split.test.labels)
+        .map(|(&lo, &l)| {
+            let signed = if l == 1 { lo } else { -lo };
+            (1.0 + (-signed).exp()).ln()
+        })
+        .sum::<f64>()
+        / split.test.len() as f64;
+    let mut log = MetricLog::default();
+    log.rows.push(MetricRow {
+        step: 0,
+        epoch: 0.0,
+        split: "test".into(),
+        loss,
+        accuracy,
+    });
+    log.write(&dir.join("metrics.csv"))?;
+    let ideal = config
+        .task
+        .ideal_accuracy_by_signal(&split.test)
+        .expect("orientation has an ideal observer");
+    let as_rows = |rows: Vec<(f32, f64, usize)>| -> Vec<SignalAccuracy> {
+        rows.into_iter()
+            .map(|(signal, accuracy, n_trials)| SignalAccuracy {
+                signal: f64::from(signal),
+                accuracy,
+                n_trials,
+            })
+            .collect()
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        rule: "none".into(),
+        steps: 0,
+        n_train: 0,
+        n_test: split.test.len(),
+        test_accuracy: Some(accuracy),
+        test_loss: Some(loss),
+        accuracy_by_signal: Some(as_rows(accuracy_by_signal(&split.test, &predictions))),
+        ideal_accuracy: Some(
+            ideal.iter().map(|&(_, a, n)| a * n as f64).sum::<f64>()
+                / ideal.iter().map(|&(_, _, n)| n as f64).sum::<f64>(),
+        ),
+        ideal_accuracy_by_signal: Some(as_rows(ideal)),
+        wall_seconds: wall,
+        activity,
+        ..Summary::of_run(config)
+    };
+    summary.write(dir)?;
+    Ok(RunSummary {
+        dir: dir.to_path_buf(),
+        summary,
+    })
+}
