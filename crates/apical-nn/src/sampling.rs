@@ -321,14 +321,14 @@ mod tests {
             "sampled {share_b}, exact {exact}"
         );
         // x drawn after choice c has the conditional mean given c (chain pairs (c_t, x_{t+1})).
-        for c in 0..2 {
+        for (c, mc) in m.iter().enumerate() {
             let follow: Vec<&DVector<f64>> = chain
                 .windows(2)
                 .filter(|w| w[0].0 == c)
                 .map(|w| &w[1].1)
                 .collect();
             let mean = follow.iter().fold(DVector::zeros(3), |a, x| a + *x) / follow.len() as f64;
-            let want = model.x_mean(&m[c], &y);
+            let want = model.x_mean(mc, &y);
             assert!(
                 (mean - &want).amax() < 0.02,
                 "choice {c}: mean {want} expected"
