@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Pools the V4 redundancy experiment of experiments/redundancy/run.sh over seeds (standard
+library only) into a Markdown report on stdout and OUT/report_*.svg.
+
+Every number per run comes from its analysis/analysis.json (`apical analyze --subset-size 16`):
+the median over 200 random 16-unit subsets of the bias-corrected Fisher information I, the
+shuffled I_shuffled and redundancy = 100·(I_shuffled − I)/I_shuffled. A run's value for a
+layer and step is the mean of its two contexts (cardinal, oblique); intervals are 95%
+t-intervals over the seeds (paired over seeds for differences)."""
+import csv, importlib.util, json, math, os, statistics, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("bci_summary", os.path.join(HERE, "..", "bci", "summarise.py"))
+_bci = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_bci)
+interval, svg_lines = _bci.interval, _bci.svg_lines
+
+
+def fmt(iv, digits=1):
+    m, lo, hi = iv
+    if not math.isfinite(m):
+        return "—"
+    if not math.isfinite(lo):
+        return f"{m:.{digits}f}"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def fmt_g(iv):
+    m, lo, hi = iv
+    if not math.isfinite(m):
+        return "—"
+    if not math.isfinite(lo):
+        return f"{m:.3g}"
+    return f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def load_sweep(out, sub):
+    """[(condition, point, summary, analysis)] of a sweep directory OUT/sub."""
+    rows = []
+    points = os.path.join(out, sub, "points.csv")
+    if not os.path.exists(points):
+        return rows
+    with open(points, newline="") as f:
+        for row in csv.DictReader(f):
+            d = os.path.join(out, sub, "runs", row["point"])
+            s = read_json(os.path.join(d, "summary.json"))
+            a = read_json(os.path.join(d, "analysis", "analysis.json"))
+            if s and a:
+                rows.append((row["condition"], row["point"], s, a))
+    return rows
+
+
+def per_context_mean(entries, key):
+    v = [e[key] for e in entries if e.get(key) is not None and math.isfinite(e[key])]
+    return statistics.fmean(v) if v else None
+
+
+def by_step(analysis, key="redundancy_percent"):
+    """{(layer, step): mean over contexts of `key`}."""
+    groups = {}
+    for e in analysis.get("redundancy_by_step", []):
+        groups.setdefault((e["layer"], e["step"]), []).append(e)
+    return {k: per_context_mean(v, key) for k, v in groups.items()}
+
+
+def within(analysis):
+    groups = {}
+    for e in analysis.get("within_trial", []):
+        groups.setdefault((e["layer"], e["bin"]), []).append(e)
+    return {k: per_context_mean(v, "redundancy_percent") for k, v in groups.items()}
+
+
+def relevance(analysis):
+    groups = {}
+    for e in analysis.get("redundancy_by_relevance", []):
+        groups.setdefault((e["layer"], e["quartile"]), []).append(e)
+    return {k: per_context_mean(v, "redundancy_percent") for k, v in groups.items()}
+
+
+def pooled(runs, fn, key):
+    return interval([fn(a).get(key) for a in runs])
+
+
+def paired(runs_a, runs_b, fn, key):
+    """Interval of a − b over the seeds present in both (runs keyed by seed)."""
+    diffs = []
+    for seed, a in runs_a.items():
+        b = runs_b.get(seed)
+        if b is None:
+            continue
+        x, y = fn(a).get(key), fn(b).get(key)
+        if x is not None and y is not None:
+            diffs.append(x - y)
+    return interval(diffs), len(diffs)
+
+
+def main(out):
+    conditions = {}  # condition → {seed: analysis}
+    summaries = {}
+    for sub in ["gfn", "ff", "sampling"]:
+        for cond, point, s, a in load_sweep(out, sub):
+            conditions.setdefault(cond, {})[s["seed"]] = a
+            summaries.setdefault(cond, {})[s["seed"]] = s
+            if sub == "gfn":
+                p = read_json(os.path.join(out, "passive", point, "analysis", "analysis.json"))
+                if p:
+                    conditions.setdefault(cond + " (passive)", {})[s["seed"]] = p
+    if not conditions:
+        print(f"no analysed runs under {out}")
+        return
+    print("# Redundancy along learning — the V4 experiment in silico\n")
+    elapsed = os.path.join(out, "elapsed.txt")
+    if os.path.exists(elapsed):
+        print(f"Wall time: {open(elapsed).read().strip()}.\n")
+    print("Values: median over 200 random 16-unit subsets per run and context, mean of the two "
+          "contexts, then mean and 95% t-interval over seeds 10–14. Redundancy = 100·(I_shuffled − I)/I_shuffled; "
+          "a subset with I_shuffled ≤ 0 has none (left out). Passive = `apical record --set model.engagement=0 "
+          "--set task.context_cue=false` at the same weights.\n")
+
+    print("## Accuracy against the ideal observer\n")
+    print("| condition | test accuracy | ideal observer | gap |\n|---|---|---|---|")
+    for cond, runs in summaries.items():
+        acc = interval([s.get("test_accuracy") for s in runs.values()])
+        ideal = interval([s.get("ideal_accuracy") for s in runs.values()])
+        gap = interval([s["ideal_accuracy"] - s["test_accuracy"] for s in runs.values()
+                        if s.get("ideal_accuracy") is not None and s.get("test_accuracy") is not None])
+        print(f"| {cond} | {fmt(acc, 3)} | {fmt(ideal, 3)} | {fmt(gap, 3)} |")
+
+    layers_steps = {}
+    for cond, runs in conditions.items():
+        keys = set()
+        for a in runs.values():
+            keys |= set(by_step(a).keys())
+        layers_steps[cond] = sorted(keys)
+
+    for title, key, f in [("Redundancy % along learning", "redundancy_percent", fmt),
+                          ("Information I along learning", "fisher", fmt_g),
+                          ("Shuffled information I_shuffled along learning", "fisher_shuffled", fmt_g)]:
+        print(f"\n## {title}\n")
+        for cond, runs in conditions.items():
+            steps = sorted({s for _, s in layers_steps[cond]})
+            layers = sorted({l for l, _ in layers_steps[cond]})
+            print(f"**{cond}** ({len(runs)} seeds)\n")
+            print("| layer | " + " | ".join(f"step {s}" for s in steps) + " |")
+            print("|---|" + "---|" * len(steps))
+            for l in layers:
+                cells = [f(pooled(runs.values(), lambda a: by_step(a, key), (l, s))) for s in steps]
+                print(f"| {l} | " + " | ".join(cells) + " |")
+            print()
+
+    print("## Active − passive at the same weights (paired over seeds)\n")
+    print("| condition | layer | step | active | passive | active − passive |\n|---|---|---|---|---|---|")
+    for cond, runs in conditions.items():
+        passive = conditions.get(cond + " (passive)")
+        if passive is None:
+            continue
+        for l, s in layers_steps[cond]:
+            if s not in (0, max(st for _, st in layers_steps[cond])):
+                continue
+            d, n = paired(runs, passive, by_step, (l, s))
+            print(f"| {cond} | {l} | {s} | {fmt(pooled(runs.values(), by_step, (l, s)))} | "
+                  f"{fmt(pooled(passive.values(), by_step, (l, s)))} | {fmt(d)} (n = {n}) |")
+
+    print("\n## Within the trial (the last recording, per step of inference / frame)\n")
+    print("| condition | layer | " + " | ".join(f"bin {b}" for b in range(5)) + " | last − first |")
+    print("|---|---|" + "---|" * 6)
+    for cond, runs in conditions.items():
+        keys = set()
+        for a in runs.values():
+            keys |= set(within(a).keys())
+        for l in sorted({l for l, _ in keys}):
+            bins = sorted(b for ll, b in keys if ll == l)
+            cells = [fmt(pooled(runs.values(), within, (l, b))) for b in bins]
+            diffs = interval([within(a).get((l, bins[-1])) - within(a).get((l, bins[0]))
+                              for a in runs.values()
+                              if within(a).get((l, bins[-1])) is not None and within(a).get((l, bins[0])) is not None])
+            print(f"| {cond} | {l} | " + " | ".join(cells) + f" | {fmt(diffs)} |")
+
+    print("\n## Top vs bottom quartile of units by task relevance (last recording)\n")
+    print("| condition | layer | top | bottom | top − bottom |\n|---|---|---|---|---|")
+    for cond, runs in conditions.items():
+        keys = set()
+        for a in runs.values():
+            keys |= set(relevance(a).keys())
+        for l in sorted({l for l, _ in keys}):
+            diffs = interval([relevance(a)[(l, "top")] - relevance(a)[(l, "bottom")] for a in runs.values()
+                              if relevance(a).get((l, "top")) is not None and relevance(a).get((l, "bottom")) is not None])
+            print(f"| {cond} | {l} | {fmt(pooled(runs.values(), relevance, (l, 'top')))} | "
+                  f"{fmt(pooled(runs.values(), relevance, (l, 'bottom')))} | {fmt(diffs)} |")
+
+    # Plots: redundancy vs step (top hidden layer of each model), active and passive.
+    series = []
+    for cond, runs in conditions.items():
+        if not layers_steps[cond]:
+            continue
+        top = max(l for l, _ in layers_steps[cond])
+        steps = sorted({s for l, s in layers_steps[cond] if l == top})
+        if len(steps) < 2:
+            continue
+        series.append((f"{cond} L{top}", [(s, *pooled(runs.values(), by_step, (top, s))) for s in steps]))
+    if series:
+        svg_lines(os.path.join(out, "report_redundancy_by_step.svg"),
+                  "Redundancy along learning (top hidden layer; mean, 95% interval over seeds)",
+                  "training step", "redundancy %", series, (-50, 100))
+    series = []
+    for cond, runs in conditions.items():
+        keys = set()
+        for a in runs.values():
+            keys |= set(within(a).keys())
+        if not keys:
+            continue
+        top = max(l for l, _ in keys)
+        bins = sorted(b for l, b in keys if l == top)
+        series.append((f"{cond} L{top}", [(b, *pooled(runs.values(), within, (top, b))) for b in bins]))
+    if series:
+        svg_lines(os.path.join(out, "report_within_trial.svg"),
+                  "Redundancy within the trial (last recording; top hidden layer)",
+                  "step of inference (frame)", "redundancy %", series, (-50, 100))
+    for key, name in [("fisher", "I"), ("fisher_shuffled", "I_shuffled")]:
+        series = []
+        for cond, runs in conditions.items():
+            if "passive" in cond or not layers_steps[cond]:
+                continue
+            top = max(l for l, _ in layers_steps[cond])
+            steps = sorted({s for l, s in layers_steps[cond] if l == top})
+            if len(steps) < 2:
+                continue
+            series.append((cond, [(s, *pooled(runs.values(), lambda a: by_step(a, key), (top, s))) for s in steps]))
+        if series:
+            hi = max(max(p[1] for p in pts if math.isfinite(p[1])) for _, pts in series)
+            svg_lines(os.path.join(out, f"report_{key}.svg"),
+                      f"{name} along learning (top hidden layer)", "training step", name, series,
+                      (min(0.0, -0.1 * hi), 1.2 * hi if hi > 0 else 1.0))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "sweeps/redundancy")
