@@ -101,7 +101,7 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
     let tmp = tempdir().unwrap();
     let cfg = config(tmp.path());
     let run = tmp.path().join("run");
-    train(&cfg, &run, &[]);
+    train(&cfg, &run, &["--set", "model.context_feedback=true"]);
     let activity = run.join("activity");
     for step in [0, 20, 40] {
         let d = activity.join(format!("step-{step:08}"));
@@ -202,6 +202,28 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         passive.to_str().unwrap(),
     ]));
     assert_eq!(json(&passive.join("record.json"))["cue_removed"], true);
+    assert!(std::fs::read_to_string(passive.join("config.toml"))
+        .unwrap()
+        .starts_with("# apical record: task.context_cue = false"));
+    // An overridden training.seed changes the recording noise, not the network: without noise
+    // the step-0 recordings agree.
+    let record0 = |name: &str, seed: &str| {
+        let out = tmp.path().join(name);
+        ok(&apical(&[
+            "record",
+            run.to_str().unwrap(),
+            "--checkpoint",
+            "0",
+            "--set",
+            "model.noise_std=0",
+            "--set",
+            &format!("training.seed={seed}"),
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        std::fs::read(out.join("activity/step-00000000/hidden_0.npy")).unwrap()
+    };
+    assert_eq!(record0("seed0", "0"), record0("seed5", "5"));
     assert_ne!(
         std::fs::read(activity.join("step-00000040/hidden_0.npy")).unwrap(),
         std::fs::read(passive.join("activity/step-00000040/hidden_0.npy")).unwrap()
@@ -380,6 +402,23 @@ fn bad_recording_requests_are_refused_before_anything_is_written() {
         assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
         assert!(!out_dir.exists(), "{set} wrote {}", out_dir.display());
     }
+    // The length from epochs: 1 epoch of 200 trials at batch 32 = 7 steps.
+    let epochs = tmp.path().join("epochs.toml");
+    std::fs::write(&epochs, CONFIG.replace("steps = 60\n", "epochs = 1\n")).unwrap();
+    let out_dir = tmp.path().join("refused");
+    let out = apical(&[
+        "run",
+        epochs.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("logging.record_at") && stderr(&out).contains("runs 7 steps"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!out_dir.exists());
     let run = tmp.path().join("run");
     train(
         &cfg,

@@ -154,8 +154,9 @@ impl Dendritic {
         let events: Vec<Tensor<2>> = if self.through_inference {
             inner.forward_recorded(input.clone(), noise).final_rates()
         } else {
+            // With frames over time: the sweep of the whole trial's evidence (the frames' mean).
             inner
-                .sweep(input.clone(), noise)
+                .sweep_view(input.clone(), inner.steps, noise)
                 .into_iter()
                 .map(|s| s.rate)
                 .collect()
@@ -214,16 +215,9 @@ impl Dendritic {
             let p = excess.clone() + P0;
             let signal = excess * e.clone();
             let below = if l == 0 {
-                // What the bottom layer saw at the step its events come from (with frames
-                // over time: the running mean of the frames so far).
-                inner.frame_view(
-                    &input,
-                    if self.through_inference {
-                        inner.steps
-                    } else {
-                        0
-                    },
-                )
+                // What the bottom layer saw (with frames over time: the mean of every frame, at
+                // the last step of inference and in the learning sweep alike).
+                inner.frame_view(&input, inner.steps)
             } else {
                 events[l - 1].clone()
             };

@@ -354,6 +354,21 @@ impl GenerativeFeedbackNetwork {
         self.sweep_with(input, &mut noise)
     }
 
+    /// A bottom-up sweep (no apical input) of what step `view` of inference sees of the input:
+    /// with frames over time, `view = steps` sweeps the mean of every frame — the whole trial's
+    /// evidence, which the local rules and the generative top-down learning learn from. The
+    /// same as [`sweep`](Self::sweep) for a network without frames.
+    pub fn sweep_view(
+        &self,
+        input: Tensor<2>,
+        view: usize,
+        mut noise: Option<&mut SeededRng>,
+    ) -> Vec<DendriticState> {
+        self.check_input(&input);
+        let viewed = self.frame_view(&input, view);
+        self.sweep_from(viewed, &mut noise)
+    }
+
     fn check_input(&self, input: &Tensor<2>) {
         let d_in = input.dims()[1];
         assert_eq!(
@@ -385,12 +400,22 @@ impl GenerativeFeedbackNetwork {
         input: Tensor<2>,
         noise: &mut Option<&mut SeededRng>,
     ) -> Vec<DendriticState> {
-        let [batch, _] = input.dims();
-        let device = input.device();
+        let viewed = self.frame_view(&input, 0);
+        self.sweep_from(viewed, noise)
+    }
+
+    /// The bottom-up sweep from the bottom layer's view of the input.
+    fn sweep_from(
+        &self,
+        viewed: Tensor<2>,
+        noise: &mut Option<&mut SeededRng>,
+    ) -> Vec<DendriticState> {
+        let [batch, _] = viewed.dims();
+        let device = viewed.device();
         let mut sweep: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
         for (l, layer) in self.layers.iter().enumerate() {
             let below = if l == 0 {
-                self.frame_view(&input, 0)
+                viewed.clone()
             } else {
                 sweep[l - 1].rate.clone()
             };

@@ -26,8 +26,9 @@
 //!
 //! (earlier frames' samples stay as drawn: the sampler runs forward in time). The last sample
 //! of each frame is the population's response in that time bin; the log-odds after the last
-//! frame is the decision variable (its sign the choice; at δ = 0 the image says nothing about
-//! C under the model, the log-odds is the prior's, and the last sampled C decides). Deviations from the paper, stated: the prior on x is
+//! frame is the decision variable (its sign the choice, and the last sampled C when it is 0).
+//! At δ = 0 the image says nothing about C under the model: the log-odds is the prior's, so
+//! with π = ½ every choice is the last sampled C (a coin flip), and otherwise the prior's side. Deviations from the paper, stated: the prior on x is
 //! Gaussian (the paper's sparse prior makes x | C, y non-Gaussian; the Gaussian keeps the
 //! conditionals exact and the closed-form check below possible); one projective field per
 //! unit (a single phase); and the past frames' samples are not revisited.

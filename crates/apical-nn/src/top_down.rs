@@ -116,7 +116,8 @@ impl GenerativeFeedbackNetwork {
                 let net = self.valid();
                 let input = without_autodiff(input);
                 let batch = input.dims()[0] as f64;
-                let sweep = net.sweep(input.clone(), None);
+                // With frames over time, the sweep of the whole trial's evidence (the frames' mean).
+                let sweep = net.sweep_view(input.clone(), net.steps, None);
                 let belief = activation::softmax(
                     net.readout
                         .forward(sweep.last().expect("a hidden layer").rate.clone()),

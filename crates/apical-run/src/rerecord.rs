@@ -81,8 +81,15 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
             "missing: not a run directory written by `apical run`",
         ));
     }
+    // `task.context_cue` is applied here, not by the loader: the network keeps its cue inputs
+    // and a cue of false sets them to 0 (so checks that need the cue still see it).
+    let mut cue_wanted = None;
+    let mut overrides = Vec::new();
     for item in &req.overrides {
-        let key = item.split_once('=').map(|(k, _)| k.trim()).unwrap_or(item);
+        let (key, value) = item
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .unwrap_or((item.as_str(), ""));
         if !RECORD_KEYS.contains(&key) {
             return Err(refuse(
                 key,
@@ -91,6 +98,20 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
                     RECORD_KEYS.join(", ")
                 ),
             ));
+        }
+        if key == "task.context_cue" {
+            cue_wanted = Some(match value {
+                "true" => true,
+                "false" => false,
+                other => {
+                    return Err(refuse(
+                        key,
+                        format!("expected true or false, got {other:?}"),
+                    ))
+                }
+            });
+        } else {
+            overrides.push(item.clone());
         }
     }
     let trained = ExperimentConfig::load(&path, &[])?;
@@ -106,21 +127,30 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
             "is a sampling-model run, which has no weights: run its config again with --set model.delta=… instead",
         ));
     }
-    let mut config = ExperimentConfig::load(&path, &req.overrides)?;
-    let mut cue_removed = false;
-    if let (TaskConfig::Orientation(t), TaskConfig::Orientation(c)) =
-        (&trained.task, &mut config.task)
-    {
-        if t.context_cue && !c.context_cue {
-            c.context_cue = true;
-            cue_removed = true;
-        } else if !t.context_cue && c.context_cue {
+    let config = ExperimentConfig::load(&path, &overrides)?;
+    let trained_cue = match &trained.task {
+        TaskConfig::Orientation(t) => Some(t.context_cue),
+        _ => None,
+    };
+    let cue_removed = match (cue_wanted, trained_cue) {
+        (None, _) | (Some(true), Some(true)) | (Some(false), Some(false)) => false,
+        (Some(false), Some(true)) => true,
+        (Some(true), Some(false)) => {
             return Err(refuse(
                 "task.context_cue",
                 "the run was trained without the cue; its network has no cue inputs",
-            ));
+            ))
         }
-    }
+        (Some(_), None) => {
+            return Err(refuse(
+                "task.context_cue",
+                format!(
+                    "only the orientation task has a context cue, not task.kind = {:?}",
+                    trained.task.kind()
+                ),
+            ))
+        }
+    };
     if config.logging.probe_examples == 0 {
         return Err(refuse(
             "logging.probe_examples",
@@ -187,6 +217,8 @@ fn plan(
 /// Runs `apical record`: checks everything first, then writes `req.out`.
 pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, RunError> {
     let (config, cue_removed) = record_config(req)?;
+    // The network is the run's (its seed makes the step-0 weights); an overridden
+    // training.seed changes only the recording noise.
     let trained = ExperimentConfig::load(&req.run.join("config.toml"), &[])?;
     let steps = plan(req, &trained)?;
     crate::check_out_dir(&req.out)?;
@@ -230,9 +262,14 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
                 source,
             })?;
             let lock = crate::RunLock::acquire(&self.out)?;
+            let note = if self.info.cue_removed {
+                "# apical record: task.context_cue = false — the context-cue inputs were set to 0\n# (the network keeps its cue inputs; see record.json).\n"
+            } else {
+                ""
+            };
             write_atomic(
                 &self.out.join("config.toml"),
-                self.config.to_toml().as_bytes(),
+                format!("{note}{}", self.config.to_toml()).as_bytes(),
             )?;
             let host = self.device.clone().without_autodiff();
             let seed = self.config.training.seed;
@@ -273,7 +310,7 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
         &config.model,
         data.train.n_features,
         data.train.n_classes,
-        config.training.seed,
+        trained.training.seed,
         &device.clone().autodiff(),
         Visit {
             config: &config,

@@ -166,13 +166,24 @@ pub(crate) fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Res
     }
 }
 
-/// `training.init_from`: reads the other run's weights and builds the network once to check
-/// that the layers asked for fit it (both shapes named if not). Nothing is written.
+/// The checks that need the data: `logging.record_at` within the run's length, and
+/// `training.init_from` (reads the other run's weights and builds the network once to check
+/// that the layers asked for fit it, both shapes named if not). Nothing is written.
 pub fn check_init(
     config: &ExperimentConfig,
     data: &Split,
     device: &Device,
 ) -> Result<(), RunError> {
+    // Recording steps past the run's end (its length may depend on the data: epochs).
+    let total = config.training.total_steps(data.train.len());
+    if let Some(&last) = config.logging.record_at.iter().find(|&&s| s > total) {
+        return Err(crate::ConfigError::new(
+            Path::new("config"),
+            "logging.record_at",
+            format!("step {last} is past the run's end (it runs {total} steps)"),
+        )
+        .into());
+    }
     let Some(init) = init_source(config)? else {
         return Ok(());
     };

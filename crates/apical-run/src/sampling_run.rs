@@ -199,8 +199,9 @@ pub(crate) fn run(
         .iter()
         .zip(&split.test.labels)
         .map(|(&lo, &l)| {
+            // −log σ(signed), stable for any magnitude of the log-odds.
             let signed = if l == 1 { lo } else { -lo };
-            (1.0 + (-signed).exp()).ln()
+            (-signed).max(0.0) + (-signed.abs()).exp().ln_1p()
         })
         .sum::<f64>()
         / split.test.len() as f64;
