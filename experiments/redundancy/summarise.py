@@ -120,8 +120,9 @@ def main(out):
     elapsed = os.path.join(out, "elapsed.txt")
     if os.path.exists(elapsed):
         print(f"Wall time: {open(elapsed).read().strip()}.\n")
+    seeds = sorted({seed for runs in conditions.values() for seed in runs})
     print("Values: median over 200 random 16-unit subsets per run and context, mean of the two "
-          "contexts, then mean and 95% t-interval over seeds 10–14. Redundancy = 100·(I_shuffled − I)/I_shuffled; "
+          f"contexts, then mean and 95% t-interval over seeds {', '.join(map(str, seeds))}. Redundancy = 100·(I_shuffled − I)/I_shuffled; "
           "a subset with I_shuffled ≤ 0 has none (left out). Passive = `apical record --set model.engagement=0 "
           "--set task.context_cue=false` at the same weights.\n")
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The search behind experiments/redundancy/README.md, on tuning seeds 0–1 only (the final run
+# uses seeds 10–14): private unit noise σ ∈ {0.5, 1, 2} for the dendritic rule, predictive
+# coding and the ff baseline; the sampler's τ ∈ {0.5, 1, 2} × δ ∈ {0, 0.5, 2}. Same recording,
+# passive re-recording and analysis as run.sh; report in OUT/report.md.
+#   experiments/redundancy/tune.sh [OUT]        (default: sweeps/redundancy-tune)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-sweeps/redundancy-tune}
+cargo build -q -p apical-cli
+APICAL=${CARGO_TARGET_DIR:-target}/debug/apical
+start=$(date +%s)
+"$APICAL" sweep configs/sweeps/redundancy_tune.toml --out "$OUT/gfn"
+"$APICAL" sweep configs/sweeps/redundancy_ff_tune.toml --out "$OUT/ff"
+"$APICAL" sweep configs/sweeps/redundancy_sampling_tune.toml --out "$OUT/sampling"
+mkdir -p "$OUT/passive"
+for run in "$OUT"/gfn/runs/*/; do
+  name=$(basename "$run")
+  if [ ! -f "$OUT/passive/$name/record.json" ]; then
+    rm -rf "$OUT/passive/$name"
+    "$APICAL" record "$run" --set model.engagement=0 --set task.context_cue=false \
+      --out "$OUT/passive/$name" > /dev/null
+  fi
+done
+for run in "$OUT"/gfn/runs/*/ "$OUT"/ff/runs/*/ "$OUT"/sampling/runs/*/ "$OUT"/passive/*/; do
+  "$APICAL" analyze "$run" --subset-size 16 2> /dev/null
+done
+echo "$(( $(date +%s) - start )) s in all (2 cores)" > "$OUT/elapsed.txt"
+python3 experiments/redundancy/summarise.py "$OUT" > "$OUT/report.md"
+cat "$OUT/report.md"
