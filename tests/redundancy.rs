@@ -286,6 +286,19 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         assert!(quartiles
             .iter()
             .all(|q| q["quartile_units"] == 3 && q["step"] == last));
+        // Cross-context information: f′ of each context through Σ of the other.
+        let cross = v["cross_context"].as_array().unwrap();
+        let pairs: Vec<(i64, i64)> = cross
+            .iter()
+            .map(|c| {
+                (
+                    c["signal_from_context"].as_i64().unwrap(),
+                    c["covariance_from_context"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(pairs, [(0, 1), (1, 0)]);
+        assert!(cross.iter().all(|c| c["fisher"].as_f64().is_some() && c["units"] == 12));
     }
 }
 

@@ -197,6 +197,26 @@ def main(out):
             print(f"| {cond} | {l} | {fmt(pooled(runs.values(), relevance, (l, 'top')))} | "
                   f"{fmt(pooled(runs.values(), relevance, (l, 'bottom')))} | {fmt(diffs)} |")
 
+    print("\n## Cross-context information (last recording)\n")
+    print("f′ of one context read through the zero-signal covariance of the other, against the "
+          "same-context information (both: median over 16-unit subsets, mean over the contexts).\n")
+    print("| condition | layer | same context I | cross-context I | cross − same |\n|---|---|---|---|---|")
+    for cond, runs in conditions.items():
+        def cross(a):
+            groups = {}
+            for e in a.get("cross_context", []):
+                groups.setdefault(e["layer"], []).append(e)
+            return {l: per_context_mean(v, "fisher") for l, v in groups.items()}
+        def same(a):
+            last = max((e["step"] for e in a.get("redundancy_by_step", [])), default=None)
+            return {l: v for (l, s), v in by_step(a, "fisher").items() if s == last}
+        layers = sorted({l for a in runs.values() for l in cross(a)})
+        for l in layers:
+            diffs = interval([cross(a)[l] - same(a)[l] for a in runs.values()
+                              if cross(a).get(l) is not None and same(a).get(l) is not None])
+            print(f"| {cond} | {l} | {fmt_g(pooled(runs.values(), same, l))} | "
+                  f"{fmt_g(pooled(runs.values(), cross, l))} | {fmt_g(diffs)} |")
+
     # Plots: redundancy vs step (top hidden layer of each model), active and passive.
     series = []
     for cond, runs in conditions.items():

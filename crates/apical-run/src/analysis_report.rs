@@ -171,6 +171,9 @@ pub struct RunAnalysis {
     /// The last recording's top and bottom quartiles of units by task relevance.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redundancy_by_relevance: Vec<crate::redundancy::RelevanceRedundancy>,
+    /// The last recording's cross-context information (f′ of one context, Σ of the other).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cross_context: Vec<crate::redundancy::CrossContext>,
     /// The unit-subset size of `redundancy_by_step` and `within_trial`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redundancy_subset_size: Option<usize>,

@@ -497,6 +497,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_by_step: redundancy.by_step,
         within_trial: redundancy.within_trial,
         redundancy_by_relevance: redundancy.by_relevance,
+        cross_context: redundancy.cross_context,
     };
     write_atomic(
         &out_dir.join("analysis.json"),
@@ -689,6 +690,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_by_step: Vec::new(),
         within_trial: Vec::new(),
         redundancy_by_relevance: Vec::new(),
+        cross_context: Vec::new(),
         redundancy_subset_size: None,
         redundancy_note: None,
     };

@@ -17,6 +17,9 @@
 //! `within_trial`: for the last recording, the same per step of inference (`layer<l>_rate.npy`,
 //! trials × steps × units; the gfn's recordings): `bin` 0 is the bottom-up sweep.
 //!
+//! `cross_context`: for the last recording, per layer, the information of one context's signal
+//! (f′) read through the other context's zero-signal covariance (Σ₀), over the same subsets.
+//!
 //! `redundancy_by_relevance`: for the last recording, the top and bottom quartiles of units by
 //! task relevance (single-unit d′ between the largest positive and negative level, over the
 //! zero-signal standard deviation), ranked on one half of each context's trials (every other
@@ -116,6 +119,29 @@ pub struct RelevanceRedundancy {
     pub error: Option<String>,
 }
 
+/// The last recording's cross-context information: the signal (f′) of one context read through
+/// the noise covariance of the other.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CrossContext {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer.
+    pub layer: usize,
+    /// The context f′ comes from.
+    pub signal_from_context: i64,
+    /// The context Σ (zero-signal trials) comes from.
+    pub covariance_from_context: i64,
+    /// Median cross-context information over subsets.
+    pub fisher: Option<f64>,
+    /// Median shuffled (diagonal-Σ) cross-context information over subsets.
+    pub fisher_shuffled: Option<f64>,
+    /// Units per subset.
+    pub units: usize,
+    /// Why nothing could be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Redundancy along learning and within the trial.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Redundancy {
@@ -126,6 +152,8 @@ pub struct Redundancy {
     /// The last recording's top and bottom quartiles of units by task relevance (ranked on
     /// one half of the trials, estimated on the other).
     pub by_relevance: Vec<RelevanceRedundancy>,
+    /// The last recording's cross-context information, per layer and ordered pair of contexts.
+    pub cross_context: Vec<CrossContext>,
     /// The subset size used throughout.
     pub subset_size: usize,
     /// Why the subset size is smaller than asked.
@@ -360,6 +388,39 @@ pub fn analyze_redundancy(
             out.by_relevance.extend(relevance_quartiles(
                 data, &rates, context, &trials, size, settings,
             ));
+            // f′ of this context through Σ of every other one.
+            for (other, other_trials) in context_groups(data) {
+                let (Some(a), Some(b)) = (context, other) else {
+                    continue;
+                };
+                if a == b {
+                    continue;
+                }
+                let signal = PopulationMoments::new(&rates, &data.signal, &trials);
+                let noise = PopulationMoments::new(&rates, &data.signal, &other_trials);
+                let result = subset_fisher(
+                    &signal,
+                    &noise,
+                    FisherMethod::Liu,
+                    size,
+                    settings.subsets,
+                    settings.seed,
+                );
+                let (fisher, shuffled, error) = match result {
+                    Ok(r) => (Some(r.fisher.median), Some(r.fisher_shuffled.median), None),
+                    Err(e) => (None, None, Some(e.to_string())),
+                };
+                out.cross_context.push(CrossContext {
+                    step: data.step,
+                    layer: data.layer,
+                    signal_from_context: a,
+                    covariance_from_context: b,
+                    fisher,
+                    fisher_shuffled: shuffled,
+                    units: size,
+                    error,
+                });
+            }
             for (bin, m) in data.per_step.iter().flatten().enumerate() {
                 let m = columns(m, &active);
                 let result = estimate(&m, &data.signal, &trials, size, settings).ok();
