@@ -298,7 +298,9 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
             })
             .collect();
         assert_eq!(pairs, [(0, 1), (1, 0)]);
-        assert!(cross.iter().all(|c| c["fisher"].as_f64().is_some() && c["units"] == 12));
+        assert!(cross
+            .iter()
+            .all(|c| c["fisher"].as_f64().is_some() && c["units"] == 12));
     }
 }
 
