@@ -86,6 +86,23 @@ fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `apical <args> --out <dir>/refused`: exit 2, a one-line error containing every `want`, and
+/// nothing written.
+fn refused(dir: &Path, args: &[&str], want: &[&str]) {
+    let out_dir = dir.join("refused");
+    let out_str = out_dir.to_str().unwrap().to_string();
+    let mut full = args.to_vec();
+    full.extend(["--out", out_str.as_str()]);
+    let out = apical(&full);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    for w in want {
+        assert!(err.contains(w), "{args:?}: {err}");
+    }
+    assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
+}
+
 fn npy_f32(path: &Path) -> Vec<f32> {
     // apical writes format 1.0 with a header padded to 64 bytes: the body follows it.
     let bytes = std::fs::read(path).unwrap();
@@ -338,23 +355,17 @@ fn frames_over_time_train_with_every_gfn_rule_and_are_checked() {
         ("task.context_cue=false", "context_cue"),
         ("model.top_down=tied", "generative"),
     ] {
-        let out_dir = tmp.path().join("refused");
-        let out = apical(&[
-            "run",
-            cfg.to_str().unwrap(),
-            "--set",
-            set,
-            "--set",
-            "model.context_feedback=true",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
-        assert_eq!(out.status.code(), Some(2), "{set}");
-        assert!(!out_dir.exists());
-        assert!(
-            stderr(&out).contains("model.") && stderr(&out).contains(want),
-            "{set}: {}",
-            stderr(&out)
+        refused(
+            tmp.path(),
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--set",
+                set,
+                "--set",
+                "model.context_feedback=true",
+            ],
+            &["model.", want],
         );
     }
 }
@@ -404,36 +415,20 @@ fn bad_recording_requests_are_refused_before_anything_is_written() {
         ("logging.probe_examples=0", "logging.record_at"),
         ("task.train_per_class=5", "task.trials"),
     ] {
-        let out_dir = tmp.path().join("refused");
-        let out = apical(&[
-            "run",
-            cfg.to_str().unwrap(),
-            "--set",
-            set,
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
-        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
-        assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
-        assert!(!out_dir.exists(), "{set} wrote {}", out_dir.display());
+        refused(
+            tmp.path(),
+            &["run", cfg.to_str().unwrap(), "--set", set],
+            &[key],
+        );
     }
     // The length from epochs: 1 epoch of 200 trials at batch 32 = 7 steps.
     let epochs = tmp.path().join("epochs.toml");
     std::fs::write(&epochs, CONFIG.replace("steps = 60\n", "epochs = 1\n")).unwrap();
-    let out_dir = tmp.path().join("refused");
-    let out = apical(&[
-        "run",
-        epochs.to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("logging.record_at") && stderr(&out).contains("runs 7 steps"),
-        "{}",
-        stderr(&out)
+    refused(
+        tmp.path(),
+        &["run", epochs.to_str().unwrap()],
+        &["logging.record_at", "runs 7 steps"],
     );
-    assert!(!out_dir.exists());
     let run = tmp.path().join("run");
     train(
         &cfg,
@@ -454,11 +449,7 @@ fn bad_recording_requests_are_refused_before_anything_is_written() {
     ] {
         let mut full = vec!["record", run.to_str().unwrap()];
         full.extend_from_slice(&args);
-        full.extend_from_slice(&["--out", out_dir.to_str().unwrap()]);
-        let out = apical(&full);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
-        assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
+        refused(tmp.path(), &full, &[]);
     }
     // An existing, non-empty --out is refused too.
     ok(&apical(&[
@@ -565,16 +556,7 @@ fn a_curriculum_records_each_phase_and_resumes_exactly() {
         let bad = tmp.path().join("bad.toml");
         assert!(base.contains(from), "{from}");
         std::fs::write(&bad, base.replacen(from, to, 1)).unwrap();
-        let out_dir = tmp.path().join("refused");
-        let out = apical(&[
-            "run",
-            bad.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ]);
-        assert_eq!(out.status.code(), Some(2), "{to}: {}", stderr(&out));
-        assert!(stderr(&out).contains(key), "{to}: {}", stderr(&out));
-        assert!(!out_dir.exists());
+        refused(tmp.path(), &["run", bad.to_str().unwrap()], &[key]);
     }
 }
 
@@ -632,23 +614,16 @@ fn the_sampling_model_records_like_a_network() {
     assert_eq!(read(&again), read(&tmp.path().join("delta2")));
     assert_ne!(read(&again), read(&tmp.path().join("delta0")));
     // Refusals, before anything is written.
-    let refused = tmp.path().join("refused");
     for (set, key) in [
         ("logging.record_at=[0,5]", "logging.record_at"),
         ("training.patience=3", "training.patience"),
         ("model.delta=-1", "model.delta"),
     ] {
-        let out = apical(&[
-            "run",
-            base.to_str().unwrap(),
-            "--set",
-            set,
-            "--out",
-            refused.to_str().unwrap(),
-        ]);
-        assert_eq!(out.status.code(), Some(2), "{set}: {}", stderr(&out));
-        assert!(stderr(&out).contains(key), "{set}: {}", stderr(&out));
-        assert!(!refused.exists());
+        refused(
+            tmp.path(),
+            &["run", base.to_str().unwrap(), "--set", set],
+            &[key],
+        );
     }
     let digits = tmp.path().join("digits.toml");
     std::fs::write(
@@ -656,21 +631,14 @@ fn the_sampling_model_records_like_a_network() {
         "[task]\nkind = \"digits\"\n[model]\nkind = \"sampling\"\n",
     )
     .unwrap();
-    let out = apical(&[
-        "run",
-        digits.to_str().unwrap(),
-        "--out",
-        refused.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("model.kind"), "{}", stderr(&out));
-    let out = apical(&[
-        "record",
-        again.to_str().unwrap(),
-        "--out",
-        refused.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("model.delta"), "{}", stderr(&out));
-    assert!(!refused.exists());
+    refused(
+        tmp.path(),
+        &["run", digits.to_str().unwrap()],
+        &["model.kind"],
+    );
+    refused(
+        tmp.path(),
+        &["record", again.to_str().unwrap()],
+        &["model.delta"],
+    );
 }

@@ -21,18 +21,7 @@ start=$(date +%s)
 "$APICAL" sweep configs/sweeps/redundancy_ff.toml --out "$OUT/ff"
 "$APICAL" sweep configs/sweeps/redundancy_sampling.toml --out "$OUT/sampling"
 trained=$(date +%s)
-mkdir -p "$OUT/passive"
-for run in "$OUT"/gfn/runs/*/; do
-  name=$(basename "$run")
-  if [ ! -f "$OUT/passive/$name/record.json" ]; then
-    rm -rf "$OUT/passive/$name"
-    "$APICAL" record "$run" --set model.engagement=0 --set task.context_cue=false \
-      --out "$OUT/passive/$name" > /dev/null
-  fi
-done
-for run in "$OUT"/gfn/runs/*/ "$OUT"/ff/runs/*/ "$OUT"/sampling/runs/*/ "$OUT"/passive/*/; do
-  "$APICAL" analyze "$run" --subset-size "$SUBSET" 2> /dev/null
-done
+source experiments/redundancy/record_and_analyse.sh
 end=$(date +%s)
 echo "trained in $(( trained - start )) s, recorded passively and analysed in $(( end - trained )) s, $(( end - start )) s in all (2 cores)" > "$OUT/elapsed.txt"
 python3 experiments/redundancy/summarise.py "$OUT" > "$OUT/report.md"

@@ -7,24 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-sweeps/redundancy-tune}
+SUBSET=16
 cargo build -q -p apical-cli
 APICAL=${CARGO_TARGET_DIR:-target}/debug/apical
 start=$(date +%s)
 "$APICAL" sweep configs/sweeps/redundancy_tune.toml --out "$OUT/gfn"
 "$APICAL" sweep configs/sweeps/redundancy_ff_tune.toml --out "$OUT/ff"
 "$APICAL" sweep configs/sweeps/redundancy_sampling_tune.toml --out "$OUT/sampling"
-mkdir -p "$OUT/passive"
-for run in "$OUT"/gfn/runs/*/; do
-  name=$(basename "$run")
-  if [ ! -f "$OUT/passive/$name/record.json" ]; then
-    rm -rf "$OUT/passive/$name"
-    "$APICAL" record "$run" --set model.engagement=0 --set task.context_cue=false \
-      --out "$OUT/passive/$name" > /dev/null
-  fi
-done
-for run in "$OUT"/gfn/runs/*/ "$OUT"/ff/runs/*/ "$OUT"/sampling/runs/*/ "$OUT"/passive/*/; do
-  "$APICAL" analyze "$run" --subset-size 16 2> /dev/null
-done
+source experiments/redundancy/record_and_analyse.sh
 echo "$(( $(date +%s) - start )) s in all (2 cores)" > "$OUT/elapsed.txt"
 python3 experiments/redundancy/summarise.py "$OUT" > "$OUT/report.md"
 cat "$OUT/report.md"
