@@ -103,6 +103,24 @@ fn refused(dir: &Path, args: &[&str], want: &[&str]) {
     assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
 }
 
+/// Trains `config` into `dir` with checkpoints every 10 steps, halts it after step 30 and
+/// resumes it to the end.
+fn halt_and_resume(config: &Path, dir: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "run",
+        config.to_str().unwrap(),
+        "--set",
+        "training.checkpoint_every=10",
+        "--out",
+        dir.to_str().unwrap(),
+        "--halt-after",
+        "30",
+    ];
+    args.extend_from_slice(extra);
+    assert!(!apical(&args).status.success(), "halted after step 30");
+    ok(&apical(&["resume", dir.to_str().unwrap()]));
+}
+
 fn npy_f32(path: &Path) -> Vec<f32> {
     // apical writes format 1.0 with a header padded to 64 bytes: the body follows it.
     let bytes = std::fs::read(path).unwrap();
@@ -377,18 +395,7 @@ fn a_resumed_run_records_what_the_uninterrupted_run_records() {
     let whole = tmp.path().join("whole");
     train(&cfg, &whole, &[]);
     let halted = tmp.path().join("halted");
-    let out = apical(&[
-        "run",
-        cfg.to_str().unwrap(),
-        "--set",
-        "training.checkpoint_every=10",
-        "--out",
-        halted.to_str().unwrap(),
-        "--halt-after",
-        "30",
-    ]);
-    assert!(!out.status.success());
-    ok(&apical(&["resume", halted.to_str().unwrap()]));
+    halt_and_resume(&cfg, &halted, &[]);
     let recorded = |d: &Path| -> Vec<(String, Vec<u8>)> {
         files(&d.join("activity"))
             .into_iter()
@@ -509,20 +516,7 @@ fn a_curriculum_records_each_phase_and_resumes_exactly() {
         "before any update the two are the same network"
     );
     let halted = tmp.path().join("halted");
-    let out = apical(&[
-        "run",
-        cfg.to_str().unwrap(),
-        "--set",
-        "logging.record_at=[0]",
-        "--set",
-        "training.checkpoint_every=10",
-        "--out",
-        halted.to_str().unwrap(),
-        "--halt-after",
-        "30",
-    ]);
-    assert!(!out.status.success());
-    ok(&apical(&["resume", halted.to_str().unwrap()]));
+    halt_and_resume(&cfg, &halted, &["--set", "logging.record_at=[0]"]);
     for name in [
         "step-00000040/hidden_0.npy",
         "step-00000060/hidden_0.npy",

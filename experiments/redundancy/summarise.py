@@ -16,22 +16,18 @@ _spec.loader.exec_module(_bci)
 interval, svg_lines = _bci.interval, _bci.svg_lines
 
 
-def fmt(iv, digits=1):
+def fmt(iv, spec=".1f"):
+    """mean [low, high] with format `spec` ('—' for no value; the mean alone for one seed)."""
     m, lo, hi = iv
     if not math.isfinite(m):
         return "—"
     if not math.isfinite(lo):
-        return f"{m:.{digits}f}"
-    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+        return f"{m:{spec}}"
+    return f"{m:{spec}} [{lo:{spec}}, {hi:{spec}}]"
 
 
 def fmt_g(iv):
-    m, lo, hi = iv
-    if not math.isfinite(m):
-        return "—"
-    if not math.isfinite(lo):
-        return f"{m:.3g}"
-    return f"{m:.3g} [{lo:.3g}, {hi:.3g}]"
+    return fmt(iv, ".3g")
 
 
 def read_json(path):
@@ -133,7 +129,7 @@ def main(out):
         ideal = interval([s.get("ideal_accuracy") for s in runs.values()])
         gap = interval([s["ideal_accuracy"] - s["test_accuracy"] for s in runs.values()
                         if s.get("ideal_accuracy") is not None and s.get("test_accuracy") is not None])
-        print(f"| {cond} | {fmt(acc, 3)} | {fmt(ideal, 3)} | {fmt(gap, 3)} |")
+        print(f"| {cond} | {fmt(acc, ".3f")} | {fmt(ideal, ".3f")} | {fmt(gap, ".3f")} |")
 
     layers_steps = {}
     for cond, runs in conditions.items():
