@@ -129,7 +129,7 @@ def main(out):
         ideal = interval([s.get("ideal_accuracy") for s in runs.values()])
         gap = interval([s["ideal_accuracy"] - s["test_accuracy"] for s in runs.values()
                         if s.get("ideal_accuracy") is not None and s.get("test_accuracy") is not None])
-        print(f"| {cond} | {fmt(acc, ".3f")} | {fmt(ideal, ".3f")} | {fmt(gap, ".3f")} |")
+        print(f"| {cond} | {fmt(acc, '.3f')} | {fmt(ideal, '.3f')} | {fmt(gap, '.3f')} |")
 
     layers_steps = {}
     for cond, runs in conditions.items():
