@@ -125,9 +125,13 @@ impl OptimizerConfig {
             step: 0,
             state: Vec::new(),
             frozen: Vec::new(),
+            host_path: true,
         }
     }
 }
+
+#[path = "optimizer_fused.rs"]
+mod fused;
 
 /// Per-parameter moments, flattened, in the module's parameter visiting order.
 #[derive(Debug, Clone)]
@@ -144,6 +148,9 @@ pub struct Optimizer {
     state: Vec<ParamState>,
     /// Parameters never updated (a run's `training.freeze`); not part of the saved state.
     frozen: Vec<ParamId>,
+    /// Update parameters in host memory (ndarray) in one fused pass; `false` only in the test
+    /// that checks the fused pass against the tensor-op path.
+    host_path: bool,
 }
 
 /// Errors restoring optimizer state.
@@ -301,6 +308,11 @@ impl ModuleMapper for UpdateMapper<'_> {
         }
         let state = &mut opt.state[index];
         assert_eq!(state.first.dims()[0], n, "Optimizer: parameter {index} changed size ({} → {n}); the module does not match the optimizer state", state.first.dims()[0]);
+        if opt.host_path && apical_nn::is_host(&device) {
+            let updated = fused::update(opt.config, opt.step, self.lr, weight, grad, state);
+            let updated = Tensor::from_inner(updated.reshape(dims)).require_grad();
+            return Param::from_mapped_value(id, updated, mapper);
+        }
         let updated = match opt.config {
             OptimizerConfig::Adam {
                 beta1,
@@ -451,5 +463,75 @@ mod tests {
             optim.load_state_bytes(&sgd, &ndarray_device()),
             Err(OptimizerStateError::Mismatch(_))
         ));
+    }
+
+    #[derive(Module, Debug)]
+    struct TwoParams {
+        big: Param<Tensor<2>>,
+        small: Param<Tensor<1>>,
+    }
+
+    /// The fused host pass (ndarray) gives bit for bit the weights and moments of the tensor-op
+    /// path, for every optimizer setting, on a parameter large enough to be split across threads
+    /// and on a small one.
+    #[test]
+    fn fused_host_update_is_bit_identical_to_the_tensor_path() {
+        let device = ndarray_device().autodiff();
+        let mut rng = apical_nn::SeededRng::new(3);
+        let (rows, cols) = (400, 400);
+        assert!(rows * cols >= fused::PARALLEL_FROM);
+        let values: Vec<f32> = (0..rows * cols).map(|_| rng.normal() as f32).collect();
+        let targets = Tensor::<2>::from_data(
+            TensorData::new(
+                values.iter().map(|v| v * 0.5 + 0.1).collect::<Vec<f32>>(),
+                [rows, cols],
+            ),
+            &device,
+        );
+        let run = |config: OptimizerConfig, host_path: bool| {
+            let mut model = TwoParams {
+                big: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(values.clone(), [rows, cols]),
+                    &device,
+                )),
+                small: Param::from_tensor(Tensor::from_floats([1.5, -0.25, 0.0, 3.0], &device)),
+            };
+            let mut optim = config.init();
+            optim.host_path = host_path;
+            for _ in 0..6 {
+                let loss = (model.big.val() - targets.clone()).powi_scalar(3).sum()
+                    + model.small.val().powi_scalar(2).sum();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(0.01, model, grads);
+            }
+            (
+                model.big.val().into_data(),
+                model.small.val().into_data(),
+                optim.state_bytes(),
+            )
+        };
+        for config in [
+            OptimizerConfig::default(),
+            OptimizerConfig::Adam {
+                beta1: 0.8,
+                beta2: 0.99,
+                epsilon: 1e-6,
+                weight_decay: 0.01,
+            },
+            OptimizerConfig::Sgd {
+                momentum: 0.0,
+                weight_decay: 0.0,
+            },
+            OptimizerConfig::Sgd {
+                momentum: 0.9,
+                weight_decay: 0.001,
+            },
+        ] {
+            let (fused_big, fused_small, fused_state) = run(config, true);
+            let (big, small, state) = run(config, false);
+            assert_eq!(fused_big, big, "{config:?}: weights differ");
+            assert_eq!(fused_small, small, "{config:?}: weights differ");
+            assert_eq!(fused_state, state, "{config:?}: moments differ");
+        }
     }
 }

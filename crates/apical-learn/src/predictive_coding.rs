@@ -419,7 +419,11 @@ impl PredictiveCoding {
             if let Some(bias_id) = bias_id {
                 grads.register(bias_id, error.sum_dim(0).squeeze::<1>().neg() * (scale / b));
             }
-            updates[l] = Some(grad_w.clone());
+            // Kept only for the diagnostics: a second holder of the gradient would make the
+            // optimizer's fused update copy it.
+            if self.diagnose {
+                updates[l] = Some(grad_w.clone());
+            }
             grads.register(weight_id, grad_w);
         }
         let loss = if generative {
@@ -446,6 +450,7 @@ impl PredictiveCoding {
         } else {
             Vec::new()
         };
+        drop(updates);
         let net = optimizer.step(learning_rate, net, grads);
         (net, StepReport { loss }, diagnostics)
     }

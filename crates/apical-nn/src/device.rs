@@ -1,4 +1,4 @@
-//! The default CPU device.
+//! The default CPU device, and how many threads its kernels use.
 
 use burn::tensor::Device;
 
@@ -22,4 +22,33 @@ pub fn without_autodiff<const D: usize>(t: burn::tensor::Tensor<D>) -> burn::ten
     } else {
         t
     }
+}
+
+/// Whether tensors on `device` live in host memory (ndarray), so that a loop over their data
+/// costs no transfer: the optimizers update such parameters in one fused pass.
+pub fn is_host(device: &Device) -> bool {
+    device.clone().without_autodiff() == ndarray_device()
+}
+
+/// Threads apical's CPU kernels use: `APICAL_THREADS`, else `MATMUL_NUM_THREADS` (the matrix
+/// library's own setting), else every core. The matrix products (matrixmultiply) and burn's
+/// parallel kernels (rayon) read `MATMUL_NUM_THREADS` and `RAYON_NUM_THREADS`; `apical sweep
+/// --jobs N` gives each of its N workers an equal share of the cores through all three.
+pub fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
+            .iter()
+            .find_map(|var| {
+                std::env::var(var)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            })
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
+    })
 }
