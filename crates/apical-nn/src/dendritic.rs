@@ -161,13 +161,24 @@ impl DendriticLayer {
         above: Option<Tensor<2>>,
         noise: Option<Tensor<2>>,
     ) -> DendriticState {
-        let [batch, d_in] = below.dims();
+        let [_, d_in] = below.dims();
         let expected = self.basal.weight.dims()[0];
         assert_eq!(
             d_in, expected,
             "DendriticLayer: expected basal input width {expected}, got {d_in}"
         );
-        let basal = self.basal.forward(below);
+        self.forward_from_basal(self.basal.forward(below), above, noise)
+    }
+
+    /// [`forward`](Self::forward) with the basal drive already computed (inference reuses the
+    /// bottom layer's drive while its view of the input does not change).
+    pub fn forward_from_basal(
+        &self,
+        basal: Tensor<2>,
+        above: Option<Tensor<2>>,
+        noise: Option<Tensor<2>>,
+    ) -> DendriticState {
+        let [batch, _] = basal.dims();
         let apical = match above {
             Some(above) => {
                 let d_above = self.apical_weight.dims()[0];
@@ -212,7 +223,15 @@ impl DendriticLayer {
             / power.clone()
             * learning_rate;
         let dm = state.residual.clone().sum_dim(0).squeeze::<1>() / batch / power * learning_rate;
-        let (dk, dm) = (dk.detach(), dm.detach());
+        // The state may come from inference off the autodiff graph (the gfn's bookkeeping).
+        let on_params = |d: Tensor<1>| {
+            if self.prediction_slope.val().device().is_autodiff() && !d.device().is_autodiff() {
+                Tensor::from_inner(d)
+            } else {
+                d.detach()
+            }
+        };
+        let (dk, dm) = (on_params(dk), on_params(dm));
         self.prediction_slope = self.prediction_slope.map(|k| (k + dk).detach());
         self.prediction_offset = self.prediction_offset.map(|m| (m + dm).detach());
         self

@@ -251,6 +251,11 @@ impl FrameLayout {
         }
     }
 
+    /// Which view step `step` sees: steps with the same index see the same input.
+    pub fn view_index(&self, step: usize) -> usize {
+        step.min(self.frames - 1)
+    }
+
     /// What step `step` of inference sees of `input` (`[batch, width]`): the running mean of
     /// frames 0 … min(step, F − 1), then the extra inputs; the input itself when F = 1.
     pub fn view(&self, input: &Tensor<2>, step: usize) -> Tensor<2> {
@@ -445,26 +450,34 @@ impl GenerativeFeedbackNetwork {
             .readout
             .forward(sweep.last().expect("a hidden layer").rate.clone());
         states.push(sweep);
+        // The bottom layer's basal drive depends only on its view of the input: off the
+        // autodiff graph it is computed once per view (once per trial without frames) — the
+        // same product, so the same numbers. Backprop through the unrolled steps keeps one
+        // product per step, so its gradient sums over steps exactly as before.
+        let reuse = !device.is_autodiff();
+        let mut bottom = (0, states[0][0].basal.clone());
         for step in 1..=self.steps {
             let previous = states.last().expect("previous step");
             let belief = activation::softmax(logits.clone(), 1);
             let mut current: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
             for (l, layer) in self.layers.iter().enumerate() {
-                let below = if l == 0 {
-                    self.frame_view(&input, step)
-                } else {
-                    current[l - 1].rate.clone()
-                };
                 let above = if l + 1 < self.layers.len() {
                     previous[l + 1].rate.clone()
                 } else {
                     self.lift_top(belief.clone(), &input)
                 };
-                current.push(layer.forward(
-                    below,
-                    Some(above),
-                    self.draw_noise(batch, layer.d_out(), &device, &mut noise),
-                ));
+                let noise = self.draw_noise(batch, layer.d_out(), &device, &mut noise);
+                current.push(if l > 0 {
+                    layer.forward(current[l - 1].rate.clone(), Some(above), noise)
+                } else if reuse {
+                    let view = self.layout.view_index(step);
+                    if view != bottom.0 {
+                        bottom = (view, layer.basal.forward(self.frame_view(&input, step)));
+                    }
+                    layer.forward_from_basal(bottom.1.clone(), Some(above), noise)
+                } else {
+                    layer.forward(self.frame_view(&input, step), Some(above), noise)
+                });
             }
             logits = self
                 .readout
@@ -480,7 +493,12 @@ impl GenerativeFeedbackNetwork {
     /// one least-mean-squares step toward the apical input it received at each feedback step,
     /// keeping the dendritic residual = apical − (k ⊙ rate + m) current as the weights learn.
     pub fn fit_apical_predictions(mut self, input: Tensor<2>, learning_rate: f64) -> Self {
-        let out = self.forward_recorded(input, None);
+        // Nothing here is differentiated: on an autodiff device, infer off the graph.
+        let out = if input.device().is_autodiff() {
+            self.valid().forward_recorded(input.inner(), None)
+        } else {
+            self.forward_recorded(input, None)
+        };
         for step in out.states.iter().skip(1) {
             let layers = std::mem::take(&mut self.layers);
             self.layers = layers
