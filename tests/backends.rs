@@ -229,3 +229,83 @@ fn the_bci_closed_loop_runs_the_same_trials_on_ndarray_and_wgpu() {
         );
     }
 }
+
+/// `apical compare` trains the same config on both backends, writes compare.json and the table,
+/// and finds the losses within 1e-4 of each other.
+#[test]
+fn compare_trains_on_both_backends_and_reports_the_loss_difference() {
+    let tmp = tempdir().unwrap();
+    let out_dir = tmp.path().join("cmp");
+    let out_str = out_dir.to_str().unwrap();
+    let mut args = vec!["compare", "configs/quickstart.toml"];
+    args.extend_from_slice(SMALL);
+    args.extend_from_slice(&[
+        "--set",
+        "training.eval_every=5",
+        "--backends",
+        "ndarray,wgpu",
+        "--steps",
+        "20",
+        "--out",
+        out_str,
+    ]);
+    let out = apical(&args);
+    if out.status.code() == Some(2)
+        && stderr(&out).contains("no usable GPU adapter")
+        && !wgpu_required()
+    {
+        eprintln!("skipping: no wgpu adapter here");
+        assert!(!out_dir.exists(), "nothing is written when a backend is missing");
+        return;
+    }
+    ok(&out);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["steps"], 20);
+    assert_eq!(json["reference"], "ndarray");
+    let backends = json["backends"].as_array().unwrap();
+    assert_eq!(backends.len(), 2);
+    for (run, name) in backends.iter().zip(["ndarray", "wgpu"]) {
+        assert_eq!(run["backend"], name);
+        assert_eq!(run["steps"], 20);
+        assert!(run["steps_per_second"].as_f64().unwrap() > 0.0);
+        assert!(out_dir.join(name).join("metrics.csv").is_file());
+    }
+    let difference = &json["differences"][0];
+    assert_eq!(difference["backend"], "wgpu");
+    // 4 evaluations × (train, test).
+    assert_eq!(difference["values_compared"], 8);
+    let max = difference["max_relative_difference"].as_f64().unwrap();
+    assert!((0.0..=1e-4).contains(&max), "ndarray vs wgpu: {max:e}");
+    let table = stdout(&out);
+    assert!(table.contains("| wgpu |") && table.contains("| ndarray |"), "{table}");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("compare.md")).unwrap(),
+        table.lines().take_while(|l| !l.starts_with('→')).collect::<Vec<_>>().join("\n") + "\n"
+    );
+}
+
+/// Bad arguments are refused in one line, exit 2, before anything is written.
+#[test]
+fn compare_refuses_bad_arguments_before_writing() {
+    let tmp = tempdir().unwrap();
+    let out_dir = tmp.path().join("cmp");
+    let out_str = out_dir.to_str().unwrap();
+    for (extra, says) in [
+        (vec!["--backends", "ndarray,cuda"], "--backends: expected ndarray or wgpu, got \"cuda\""),
+        (vec!["--backends", "ndarray"], "--backends: expected at least two"),
+        (vec!["--backends", "wgpu,wgpu"], "--backends: wgpu is named twice"),
+        (vec!["--steps", "0"], "--steps: expected at least 1"),
+        (vec!["--set", "training.batch_size=0"], "batch_size"),
+    ] {
+        let mut args = vec!["compare", "configs/quickstart.toml", "--out", out_str];
+        args.extend_from_slice(&extra);
+        let out = apical(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
+        assert!(!out_dir.exists(), "{extra:?} wrote {out_dir:?}");
+    }
+}

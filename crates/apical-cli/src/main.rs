@@ -54,6 +54,10 @@ run's. --set may change model.engagement, model.apical_inhibition, model.noise_s
 task.context_cue (false sets the cue inputs to 0), task.noise_std, task.contrast,
 task.signal_levels, task.seed, logging.probe_examples, training.seed.")]
     Record(RecordArgs),
+    /// Train one config on several backends (e.g. ndarray,wgpu) and compare speed and logged
+    /// losses: compare.json and a table.
+    #[command(after_help = "Example:\n  apical compare configs/quickstart.toml --backends ndarray,wgpu --steps 500\n\nEach backend's run directory is <out>/<backend>/; the losses compared are every loss column of their metrics.csv (the evaluations), row by row. steps/s is end to end (evaluations and outputs included).")]
+    Compare(CompareArgs),
     /// Run every point of a sweep file (grid × zip groups × conditions), resumably.
     #[command(after_help = "Examples:
   apical sweep configs/sweeps/quickstart_lr.toml --jobs 2
@@ -222,6 +226,26 @@ struct RunArgs {
     /// Stop right after this step, as if killed (for testing `resume`).
     #[arg(long, hide = true)]
     halt_after: Option<usize>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// The experiment config (TOML), e.g. configs/quickstart.toml.
+    config: PathBuf,
+    /// Backends to train on, comma-separated; the first is the reference the others are
+    /// compared with.
+    #[arg(long, value_delimiter = ',', default_value = "ndarray,wgpu")]
+    backends: Vec<String>,
+    /// Training steps on each backend (default: the config's length).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Override a config key: --set training.eval_every=50 (repeatable; values in TOML syntax).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Output directory (default: runs/<name>-compare-<UTC timestamp>). Must not exist or be
+    /// empty.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -407,6 +431,7 @@ fn dispatch(command: Command) -> Result<(), RunError> {
         Command::Run(args) => run(args),
         Command::Resume(args) => resume(args),
         Command::Record(args) => record(args),
+        Command::Compare(args) => compare(args),
         Command::Analyze(args) => analyze(args),
         Command::Sweep(args) => sweep(args),
         Command::SweepTask(args) => sweep_task(args),
@@ -465,6 +490,31 @@ fn run(args: RunArgs) -> Result<(), RunError> {
     );
     let summary = apical_run::start(&config, &data, &device, &out, &options(args.halt_after))?;
     report(&summary);
+    Ok(())
+}
+
+fn compare(args: CompareArgs) -> Result<(), RunError> {
+    // Everything that can be refused is checked before anything is written.
+    let backends = apical_run::compare::parse_backends(&args.backends)?;
+    let config = ExperimentConfig::load(&args.config, &args.overrides)?;
+    let config = apical_run::compare::with_steps(config, args.steps)?;
+    let name = config.run_name(&args.config);
+    let out = args
+        .out
+        .unwrap_or_else(|| apical_run::default_run_dir(&format!("{name}-compare")));
+    let config = ExperimentConfig {
+        name: Some(name),
+        ..config
+    };
+    let comparison = apical_run::compare::compare(
+        &args.config,
+        &config,
+        &backends,
+        &out,
+        &options(None),
+    )?;
+    print!("{}", comparison.table());
+    println!("→ {}", out.join("compare.json").display());
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod analyze;
 mod atomic;
 pub mod bci_run;
 pub mod checkpoint;
+pub mod compare;
 mod config;
 pub mod csv_log;
 pub mod dendrites;

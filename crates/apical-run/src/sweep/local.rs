@@ -379,6 +379,14 @@ pub fn run_local_many(
     Ok(outcomes)
 }
 
+/// Threads per worker when `jobs` workers share this machine's cores (at least one).
+pub fn worker_threads(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    (cores / jobs.max(1)).max(1)
+}
+
 /// How long stopped workers get to checkpoint before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
@@ -390,6 +398,13 @@ fn spawn(
 ) -> Result<Worker, RunError> {
     let mut cmd = Command::new(&options.exe);
     cmd.args(worker_args(dir, point));
+    // Each of the `jobs` workers gets an equal share of the cores for its kernels (the matrix
+    // products' threads and the fused optimizer), unless the user set the threads.
+    for var in ["APICAL_THREADS", "MATMUL_NUM_THREADS"] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, worker_threads(options.jobs).to_string());
+        }
+    }
     let log = dir.log(point);
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(|source| RunError::Write {
