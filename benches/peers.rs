@@ -103,7 +103,7 @@ fn sgemm_1024(bencher: divan::Bencher, backend: &str) {
         eprintln!("skipping sgemm on {backend}: no adapter");
         return;
     };
-    let n = 1024;
+    let n: usize = 1024;
     let mut rng = SeededRng::new(7);
     let mut matrix = || {
         let v: Vec<f32> = (0..n * n).map(|_| rng.uniform() as f32).collect();

@@ -255,7 +255,10 @@ fn compare_trains_on_both_backends_and_reports_the_loss_difference() {
         && !wgpu_required()
     {
         eprintln!("skipping: no wgpu adapter here");
-        assert!(!out_dir.exists(), "nothing is written when a backend is missing");
+        assert!(
+            !out_dir.exists(),
+            "nothing is written when a backend is missing"
+        );
         return;
     }
     ok(&out);
@@ -279,10 +282,18 @@ fn compare_trains_on_both_backends_and_reports_the_loss_difference() {
     let max = difference["max_relative_difference"].as_f64().unwrap();
     assert!((0.0..=1e-4).contains(&max), "ndarray vs wgpu: {max:e}");
     let table = stdout(&out);
-    assert!(table.contains("| wgpu |") && table.contains("| ndarray |"), "{table}");
+    assert!(
+        table.contains("| wgpu |") && table.contains("| ndarray |"),
+        "{table}"
+    );
     assert_eq!(
         std::fs::read_to_string(out_dir.join("compare.md")).unwrap(),
-        table.lines().take_while(|l| !l.starts_with('→')).collect::<Vec<_>>().join("\n") + "\n"
+        table
+            .lines()
+            .take_while(|l| !l.starts_with('→'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
     );
 }
 
@@ -293,9 +304,18 @@ fn compare_refuses_bad_arguments_before_writing() {
     let out_dir = tmp.path().join("cmp");
     let out_str = out_dir.to_str().unwrap();
     for (extra, says) in [
-        (vec!["--backends", "ndarray,cuda"], "--backends: expected ndarray or wgpu, got \"cuda\""),
-        (vec!["--backends", "ndarray"], "--backends: expected at least two"),
-        (vec!["--backends", "wgpu,wgpu"], "--backends: wgpu is named twice"),
+        (
+            vec!["--backends", "ndarray,cuda"],
+            "--backends: expected ndarray or wgpu, got \"cuda\"",
+        ),
+        (
+            vec!["--backends", "ndarray"],
+            "--backends: expected at least two",
+        ),
+        (
+            vec!["--backends", "wgpu,wgpu"],
+            "--backends: wgpu is named twice",
+        ),
         (vec!["--steps", "0"], "--steps: expected at least 1"),
         (vec!["--set", "training.batch_size=0"], "batch_size"),
     ] {

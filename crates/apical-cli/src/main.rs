@@ -56,7 +56,9 @@ task.signal_levels, task.seed, logging.probe_examples, training.seed.")]
     Record(RecordArgs),
     /// Train one config on several backends (e.g. ndarray,wgpu) and compare speed and logged
     /// losses: compare.json and a table.
-    #[command(after_help = "Example:\n  apical compare configs/quickstart.toml --backends ndarray,wgpu --steps 500\n\nEach backend's run directory is <out>/<backend>/; the losses compared are every loss column of their metrics.csv (the evaluations), row by row. steps/s is end to end (evaluations and outputs included).")]
+    #[command(
+        after_help = "Example:\n  apical compare configs/quickstart.toml --backends ndarray,wgpu --steps 500\n\nEach backend's run directory is <out>/<backend>/; the losses compared are every loss column of their metrics.csv (the evaluations), row by row. steps/s is end to end (evaluations and outputs included)."
+    )]
     Compare(CompareArgs),
     /// Run every point of a sweep file (grid × zip groups × conditions), resumably.
     #[command(after_help = "Examples:
@@ -506,13 +508,8 @@ fn compare(args: CompareArgs) -> Result<(), RunError> {
         name: Some(name),
         ..config
     };
-    let comparison = apical_run::compare::compare(
-        &args.config,
-        &config,
-        &backends,
-        &out,
-        &options(None),
-    )?;
+    let comparison =
+        apical_run::compare::compare(&args.config, &config, &backends, &out, &options(None))?;
     print!("{}", comparison.table());
     println!("→ {}", out.join("compare.json").display());
     Ok(())

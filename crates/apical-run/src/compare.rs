@@ -122,15 +122,14 @@ pub fn parse_backends(list: &[String]) -> Result<Vec<BackendKind>, RunError> {
             ))
         })?;
         if kinds.contains(&kind) {
-            return Err(usage(format!(
-                "--backends: {} is named twice",
-                kind.name()
-            )));
+            return Err(usage(format!("--backends: {} is named twice", kind.name())));
         }
         kinds.push(kind);
     }
     if kinds.len() < 2 {
-        return Err(usage("--backends: expected at least two backends to compare, e.g. ndarray,wgpu".into()));
+        return Err(usage(
+            "--backends: expected at least two backends to compare, e.g. ndarray,wgpu".into(),
+        ));
     }
     Ok(kinds)
 }
@@ -185,7 +184,11 @@ pub fn compare(
         let mut config = config.clone();
         config.backend.kind = *kind;
         let dir = out.join(kind.name());
-        eprintln!("apical: compare: training on {} → {}", kind.name(), dir.display());
+        eprintln!(
+            "apical: compare: training on {} → {}",
+            kind.name(),
+            dir.display()
+        );
         let run = start(&config, &data, device, &dir, options)?;
         runs.push(backend_run(kind.name(), &dir, &run.summary));
         metrics.push(read_metrics(&dir)?);
@@ -327,8 +330,16 @@ mod tests {
 
     #[test]
     fn the_largest_relative_loss_difference_is_found_and_located() {
-        let a = metrics(&[["10", "train", "2.0"], ["10", "test", "1.0"], ["20", "test", "0.5"]]);
-        let b = metrics(&[["10", "train", "2.0"], ["10", "test", "1.001"], ["20", "test", "0.5"]]);
+        let a = metrics(&[
+            ["10", "train", "2.0"],
+            ["10", "test", "1.0"],
+            ["20", "test", "0.5"],
+        ]);
+        let b = metrics(&[
+            ["10", "train", "2.0"],
+            ["10", "test", "1.001"],
+            ["20", "test", "0.5"],
+        ]);
         let d = loss_difference("wgpu", &a, &b).unwrap();
         assert_eq!(d.values_compared, 3);
         assert_eq!((d.column.as_str(), d.row), ("loss", 1));
