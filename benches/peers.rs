@@ -95,6 +95,11 @@ fn gfn_predictive_coding_t5(bencher: divan::Bencher, case: &str) {
     bench(bencher, BenchRule::GfnPredictiveCoding, case);
 }
 
+#[divan::bench(args = CASES, sample_count = 20, sample_size = 5)]
+fn gfn_backprop_unrolled(bencher: divan::Bencher, case: &str) {
+    bench(bencher, BenchRule::GfnBackprop, case);
+}
+
 /// The matrix library's product of two 1024 × 1024 f32 matrices (FLOP/s shown as item/s).
 #[divan::bench(args = ["ndarray", "wgpu"], sample_count = 20, sample_size = 3)]
 fn sgemm_1024(bencher: divan::Bencher, backend: &str) {

@@ -328,4 +328,20 @@ fn compare_refuses_bad_arguments_before_writing() {
         assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
         assert!(!out_dir.exists(), "{extra:?} wrote {out_dir:?}");
     }
+    // Configs with nothing to compare across backends.
+    for (config, says) in [
+        (
+            "configs/bci_dendritic.toml",
+            "closed-loop (BCI) tasks log no loss",
+        ),
+        (
+            "configs/redundancy_sampling.toml",
+            "runs on the host whatever the backend",
+        ),
+    ] {
+        let out = apical(&["compare", config, "--out", out_str]);
+        assert_eq!(out.status.code(), Some(2), "{config}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{config}: {}", stderr(&out));
+        assert!(!out_dir.exists(), "{config} wrote {out_dir:?}");
+    }
 }

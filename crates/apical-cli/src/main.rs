@@ -397,6 +397,13 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `APICAL_THREADS` also limits the matrix products, whose library reads only its own
+    // variable (at the first product, after this).
+    if let Some(threads) = std::env::var_os("APICAL_THREADS") {
+        if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+            std::env::set_var("MATMUL_NUM_THREADS", threads);
+        }
+    }
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -509,7 +516,11 @@ fn compare(args: CompareArgs) -> Result<(), RunError> {
         ..config
     };
     let comparison =
-        apical_run::compare::compare(&args.config, &config, &backends, &out, &options(None))?;
+        apical_run::compare::compare(&args.config, &config, &backends, &out, &options(None))
+            .map_err(|e| match e {
+                RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
+                other => other,
+            })?;
     print!("{}", comparison.table());
     println!("→ {}", out.join("compare.json").display());
     Ok(())

@@ -30,10 +30,11 @@ pub fn is_host(device: &Device) -> bool {
     device.clone().without_autodiff() == ndarray_device()
 }
 
-/// Threads apical's CPU kernels use: `APICAL_THREADS`, else `MATMUL_NUM_THREADS` (the matrix
-/// library's own setting), else every core. The matrix products (matrixmultiply) and burn's
-/// parallel kernels (rayon) read `MATMUL_NUM_THREADS` and `RAYON_NUM_THREADS`; `apical sweep
-/// --jobs N` gives each of its N workers an equal share of the cores through all three.
+/// Threads the fused optimizer may use: `APICAL_THREADS`, else `MATMUL_NUM_THREADS` (the matrix
+/// library's own setting), else every core. The matrix products (matrixmultiply) read only
+/// `MATMUL_NUM_THREADS` (default: the physical cores, at most 4); the `apical` binary copies
+/// `APICAL_THREADS` into it when it is unset, and `apical sweep --jobs N` sets both for each
+/// worker to an equal share of the cores.
 pub fn threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The losses compared are every column of `metrics.csv` whose name contains "loss", row by row
-//! (the evaluations at `training.eval_every`, or a BCI run's days); the relative difference of
+//! (the evaluations at `training.eval_every`; a run that diverges or stops early is compared
+//! over the rows both logged, with a note); the relative difference of
 //! two values a, b is |a − b| / max(|a|, |b|, 10⁻¹²). Steps per second are end to end: the run's
 //! wall time, evaluations and outputs included.
 
@@ -60,6 +61,9 @@ pub struct LossDifference {
     pub row: usize,
     /// How many values were compared.
     pub values_compared: usize,
+    /// Why fewer values than logged were compared (runs of different lengths, e.g. one
+    /// diverged or stopped early, or different columns), when that happened.
+    pub note: Option<String>,
 }
 
 /// What `compare.json` holds.
@@ -92,10 +96,19 @@ impl Comparison {
                 .iter()
                 .find(|d| d.backend == run.backend)
                 .map(|d| {
-                    format!(
-                        "{:.2e} ({} values; worst: {} row {})",
-                        d.max_relative_difference, d.values_compared, d.column, d.row
-                    )
+                    let note = d
+                        .note
+                        .as_deref()
+                        .map(|n| format!("; {n}"))
+                        .unwrap_or_default();
+                    if d.values_compared == 0 {
+                        format!("nothing compared{note}")
+                    } else {
+                        format!(
+                            "{:.2e} ({} values; worst: {} row {}{note})",
+                            d.max_relative_difference, d.values_compared, d.column, d.row
+                        )
+                    }
                 })
                 .unwrap_or_else(|| "reference".into());
             let loss = run
@@ -134,11 +147,25 @@ pub fn parse_backends(list: &[String]) -> Result<Vec<BackendKind>, RunError> {
     Ok(kinds)
 }
 
-/// `config` with its length set to `steps` (refused when phases set the length).
+/// `config`, checked for comparison, with its length set to `steps` (refused when phases set
+/// the length). Closed-loop (BCI) tasks and the sampling model are refused: the first logs no
+/// loss, the second runs on the host whatever the backend.
 pub fn with_steps(
     mut config: ExperimentConfig,
     steps: Option<usize>,
 ) -> Result<ExperimentConfig, RunError> {
+    if config.task.is_closed_loop() {
+        return Err(usage(
+            "compare: closed-loop (BCI) tasks log no loss to compare; compare a supervised config"
+                .into(),
+        ));
+    }
+    if matches!(config.model, apical_nn::ModelConfig::Sampling(_)) {
+        return Err(usage(
+            "compare: model.kind = \"sampling\" runs on the host whatever the backend; nothing to compare"
+                .into(),
+        ));
+    }
     let Some(steps) = steps else {
         return Ok(config);
     };
@@ -189,8 +216,19 @@ pub fn compare(
             kind.name(),
             dir.display()
         );
-        let run = start(&config, &data, device, &dir, options)?;
-        runs.push(backend_run(kind.name(), &dir, &run.summary));
+        // A run that diverges still has its summary and metrics: report it and go on.
+        let summary = match start(&config, &data, device, &dir, options) {
+            Ok(run) => run.summary,
+            Err(RunError::Diverged { step, quantity }) => {
+                eprintln!(
+                    "apical: compare: {} diverged at step {step} ({quantity})",
+                    kind.name()
+                );
+                Summary::read(&dir)?
+            }
+            Err(other) => return Err(other),
+        };
+        runs.push(backend_run(kind.name(), &dir, &summary));
         metrics.push(read_metrics(&dir)?);
     }
     let reference = &metrics[0];
@@ -199,7 +237,7 @@ pub fn compare(
         .zip(&metrics)
         .skip(1)
         .map(|(run, other)| loss_difference(&run.backend, reference, other))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let comparison = Comparison {
         config: config_path.to_path_buf(),
         steps: runs[0].steps,
@@ -248,34 +286,29 @@ fn read_metrics(dir: &Path) -> Result<Metrics, RunError> {
     Ok(Metrics { header, rows })
 }
 
-/// The largest relative difference over every loss column, row by row.
-fn loss_difference(
-    backend: &str,
-    reference: &Metrics,
-    other: &Metrics,
-) -> Result<LossDifference, RunError> {
-    let mismatch = |what: String| {
-        usage(format!(
-            "compare: the {backend} run's metrics.csv does not line up with the reference's ({what})"
-        ))
-    };
-    if reference.header != other.header {
-        return Err(mismatch("different columns".into()));
-    }
-    if reference.rows.len() != other.rows.len() {
-        return Err(mismatch(format!(
-            "{} rows vs {}",
-            other.rows.len(),
-            reference.rows.len()
-        )));
-    }
+/// The largest relative difference over every loss column, row by row (over the rows both runs
+/// logged; a note says when they differ).
+fn loss_difference(backend: &str, reference: &Metrics, other: &Metrics) -> LossDifference {
     let mut worst = LossDifference {
         backend: backend.to_string(),
         max_relative_difference: 0.0,
         column: String::new(),
         row: 0,
         values_compared: 0,
+        note: None,
     };
+    if reference.header != other.header {
+        worst.note = Some("metrics.csv has other columns than the reference's".into());
+        return worst;
+    }
+    if reference.rows.len() != other.rows.len() {
+        worst.note = Some(format!(
+            "{} rows logged vs the reference's {}; the first {} compared",
+            other.rows.len(),
+            reference.rows.len(),
+            other.rows.len().min(reference.rows.len())
+        ));
+    }
     for (c, name) in reference.header.iter().enumerate() {
         if !name.contains("loss") {
             continue;
@@ -293,10 +326,7 @@ fn loss_difference(
             }
         }
     }
-    if worst.values_compared == 0 {
-        return Err(mismatch("no logged loss to compare".into()));
-    }
-    Ok(worst)
+    worst
 }
 
 fn number(field: Option<&String>) -> Option<f64> {
@@ -340,15 +370,19 @@ mod tests {
             ["10", "test", "1.001"],
             ["20", "test", "0.5"],
         ]);
-        let d = loss_difference("wgpu", &a, &b).unwrap();
+        let d = loss_difference("wgpu", &a, &b);
         assert_eq!(d.values_compared, 3);
         assert_eq!((d.column.as_str(), d.row), ("loss", 1));
         assert!((d.max_relative_difference - 0.001 / 1.001).abs() < 1e-12);
-        let short = metrics(&[["10", "train", "2.0"]]);
-        assert!(loss_difference("wgpu", &a, &short)
-            .unwrap_err()
-            .to_string()
-            .contains("1 rows vs 3"));
+        assert_eq!(d.note, None);
+        let short = metrics(&[["10", "train", "2.5"]]);
+        let d = loss_difference("wgpu", &a, &short);
+        assert_eq!(d.values_compared, 1);
+        assert!((d.max_relative_difference - 0.2).abs() < 1e-12);
+        assert_eq!(
+            d.note.as_deref(),
+            Some("1 rows logged vs the reference's 3; the first 1 compared")
+        );
         assert_eq!(relative_difference(1.0, f64::NAN), f64::INFINITY);
     }
 

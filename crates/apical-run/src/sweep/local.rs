@@ -399,12 +399,14 @@ fn spawn(
     let mut cmd = Command::new(&options.exe);
     cmd.args(worker_args(dir, point));
     // Each of the `jobs` workers gets an equal share of the cores for its kernels (the matrix
-    // products' threads and the fused optimizer), unless the user set the threads.
-    for var in ["APICAL_THREADS", "MATMUL_NUM_THREADS"] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, worker_threads(options.jobs).to_string());
-        }
-    }
+    // products' threads and the fused optimizer), unless the user set the threads: then both
+    // variables take the user's value.
+    let threads = ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
+        .iter()
+        .find_map(std::env::var_os)
+        .unwrap_or_else(|| worker_threads(options.jobs).to_string().into());
+    cmd.env("APICAL_THREADS", &threads)
+        .env("MATMUL_NUM_THREADS", &threads);
     let log = dir.log(point);
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(|source| RunError::Write {
