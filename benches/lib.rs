@@ -274,10 +274,3 @@ pub fn sgemm_gflops(backend: BackendKind, n: usize, repeats: usize) -> Result<f6
     let median = times[times.len() / 2];
     Ok(2.0 * (n as f64).powi(3) / median / 1e9)
 }
-
-/// The median of `values` (sorted copy).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
