@@ -255,12 +255,7 @@ pub fn stepper(rule: BenchRule, size: &Size, backend: BackendKind) -> Result<Ste
 /// `repeats` products of two n × n matrices (f32; the result read back, which synchronises).
 pub fn sgemm_gflops(backend: BackendKind, n: usize, repeats: usize) -> Result<f64, String> {
     let device = init_device(backend).map_err(|e| e.to_string())?;
-    let mut rng = SeededRng::new(7);
-    let mut matrix = || {
-        let v: Vec<f32> = (0..n * n).map(|_| rng.uniform() as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [n, n]), &device)
-    };
-    let (a, b) = (matrix(), matrix());
+    let (a, b) = sgemm_operands(n, &device);
     let mut times = Vec::with_capacity(repeats);
     for i in 0..repeats + 1 {
         let start = Instant::now();
@@ -273,4 +268,14 @@ pub fn sgemm_gflops(backend: BackendKind, n: usize, repeats: usize) -> Result<f6
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     Ok(2.0 * (n as f64).powi(3) / median / 1e9)
+}
+
+/// Two n × n matrices of U[0, 1) values (seeded), the operands of the sgemm measurements.
+pub fn sgemm_operands(n: usize, device: &Device) -> (Tensor<2>, Tensor<2>) {
+    let mut rng = SeededRng::new(7);
+    let mut matrix = || {
+        let v: Vec<f32> = (0..n * n).map(|_| rng.uniform() as f32).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [n, n]), device)
+    };
+    (matrix(), matrix())
 }

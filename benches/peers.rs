@@ -109,12 +109,7 @@ fn sgemm_1024(bencher: divan::Bencher, backend: &str) {
         return;
     };
     let n: usize = 1024;
-    let mut rng = SeededRng::new(7);
-    let mut matrix = || {
-        let v: Vec<f32> = (0..n * n).map(|_| rng.uniform() as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [n, n]), &device)
-    };
-    let (a, b) = (matrix(), matrix());
+    let (a, b) = apical_benches::sgemm_operands(n, &device);
     bencher
         .counter(divan::counter::ItemsCount::new(2 * n * n * n))
         .bench_local(|| -> f32 {
