@@ -46,11 +46,18 @@ impl Size {
         })
     }
 
-    /// `784-256-10`.
-    pub fn net(&self) -> String {
+    /// Layer widths: input, hidden…, output.
+    pub fn widths(&self) -> Vec<usize> {
         std::iter::once(self.d_in)
             .chain(self.hidden.iter().copied())
             .chain(std::iter::once(self.d_out))
+            .collect()
+    }
+
+    /// The net as "784-256-10".
+    pub fn net(&self) -> String {
+        self.widths()
+            .into_iter()
             .map(|w| w.to_string())
             .collect::<Vec<_>>()
             .join("-")
@@ -58,11 +65,7 @@ impl Size {
 
     /// Multiply-adds of one forward pass through the weights, × 2 (FLOPs).
     pub fn forward_flops(&self) -> f64 {
-        let widths: Vec<usize> = std::iter::once(self.d_in)
-            .chain(self.hidden.iter().copied())
-            .chain(std::iter::once(self.d_out))
-            .collect();
-        widths
+        self.widths()
             .windows(2)
             .map(|w| 2.0 * (self.batch * w[0] * w[1]) as f64)
             .sum()

@@ -85,6 +85,12 @@ fn main() {
         );
         return;
     }
+    // The threads `apical run` would choose for this net (one for small nets unless
+    // APICAL_THREADS or MATMUL_NUM_THREADS is set).
+    let auto = apical::nn::auto_threads(apical::nn::largest_product(
+        args.size.batch,
+        &args.size.widths(),
+    ));
     let mut step = stepper(args.rule, &args.size, args.backend).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -101,11 +107,15 @@ fn main() {
     }
     let ms: Vec<String> = ms.iter().map(|m| format!("{m:.4}")).collect();
     println!(
-        "{{\"peer\": \"apical\", \"rule\": \"{}\", \"net\": \"{}\", \"batch\": {}, \"T\": 5, \"backend\": \"{}\", \"loss_last\": {loss}, \"ms\": [{}], \"versions\": {{\"apical\": \"{}\", \"burn\": \"0.22.1\"}}}}",
+        "{{\"peer\": \"apical\", \"rule\": \"{}\", \"net\": \"{}\", \"batch\": {}, \"T\": 5, \"backend\": \"{}\", \"matmul_threads\": \"{}\", \"loss_last\": {loss}, \"ms\": [{}], \"versions\": {{\"apical\": \"{}\", \"burn\": \"0.22.1\"}}}}",
         args.rule.name(),
         args.size.net(),
         args.size.batch,
         args.backend.name(),
+        match auto {
+            Some(n) => format!("{n} (auto)"),
+            None => std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        },
         ms.join(", "),
         env!("CARGO_PKG_VERSION"),
     );

@@ -475,6 +475,7 @@ fn run(args: RunArgs) -> Result<(), RunError> {
         .unwrap_or_else(|| apical_run::default_run_dir(&name));
     apical_run::check_out_dir(&out)?;
     let data = apical_run::build_data(&config)?;
+    apical_run::auto_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
     apical_run::check_init(&config, &data, &device).map_err(|e| match e {
         RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
@@ -545,6 +546,7 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
     }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
+    apical_run::auto_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
     eprintln!(
         "apical: resuming {} (backend {})",

@@ -352,22 +352,38 @@ impl PredictiveCoding {
             .map(|g| g.clone().transpose() * alpha)
             .collect();
         let mu_bottom = x.first().cloned();
-        for _ in 0..self.steps {
+        for t in 0..self.steps {
             if generative {
                 td = self.top_down_errors(&input, &x, &rates);
             }
             for l in 0..n_hidden {
-                let error_above = if l + 1 < n_hidden {
-                    eps[l + 1].clone()
+                // At the first step the hidden errors are still exactly 0: a hidden layer below
+                // another gets no drive from it (the product is skipped, not approximated).
+                let silent_above = t == 0 && l + 1 < n_hidden;
+                if silent_above && !generative {
+                    // x += α·(0 ⊙ φ′(x) − 0): unchanged.
+                    continue;
+                }
+                let mut drive = if silent_above {
+                    None
                 } else {
-                    net.lift_top(e_out.clone(), &given)
+                    let error_above = if l + 1 < n_hidden {
+                        eps[l + 1].clone()
+                    } else {
+                        net.lift_top(e_out.clone(), &given)
+                    };
+                    Some(error_above.matmul(feedback[l].clone()))
                 };
-                let mut drive = error_above.matmul(feedback[l].clone());
                 if generative {
                     // Own top-down error (prediction from the layer above) and the error this
                     // layer's generative prediction leaves in the level below.
-                    drive = drive + td[l].clone().matmul(generative_t[l].clone());
+                    let own = td[l].clone().matmul(generative_t[l].clone());
+                    drive = Some(match drive {
+                        Some(d) => d + own,
+                        None => own,
+                    });
                 }
+                let drive = drive.expect("a drive");
                 // x += α·(drive ⊙ φ′(x) − ε  [− δ_{l+1}])
                 let mut step =
                     drive * phi.derivative_from_rate(rates[l].clone()) - eps[l].clone() * alpha;

@@ -198,6 +198,7 @@ pub fn compare(
         .map(|&kind| init_device(kind).map(|device| (kind, device)))
         .collect::<Result<Vec<_>, _>>()?;
     let data = crate::build_data(config)?;
+    crate::auto_threads(config, &data);
     for (_, device) in &devices {
         crate::check_init(config, &data, device)?;
     }

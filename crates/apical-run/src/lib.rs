@@ -42,6 +42,8 @@ pub use config::*;
 pub use error::*;
 pub use lock::{is_held, RunLock};
 pub use metrics::*;
-pub use runner::{build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary};
+pub use runner::{
+    auto_threads, build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary,
+};
 pub use summary::*;
 pub use tensorboard::EventFile;

@@ -79,6 +79,19 @@ pub fn build_data(config: &ExperimentConfig) -> Result<Split, RunError> {
     Ok(config.task.build()?)
 }
 
+/// Chooses the CPU kernels' threads for this config's network (see [`apical_nn::auto_threads`]:
+/// one thread for small nets unless the user set `APICAL_THREADS` or `MATMUL_NUM_THREADS`).
+/// Call after [`build_data`] and before the first tensor operation. Returns the threads set.
+pub fn auto_threads(config: &ExperimentConfig, data: &Split) -> Option<usize> {
+    let mut widths = vec![data.train.n_features];
+    widths.extend_from_slice(config.model.hidden());
+    widths.push(data.train.n_classes);
+    apical_nn::auto_threads(apical_nn::largest_product(
+        config.training.batch_size,
+        &widths,
+    ))
+}
+
 /// Refuses an output directory that exists and is not empty (a lock file alone does not
 /// count).
 pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
