@@ -5,20 +5,24 @@
 #
 #   benches/peers/own_ratios.sh [ROUNDS=3]     (~4 minutes; an idle machine, as for run.sh)
 #
-# Writes benches/peers/results/own-ratios-DATE.jsonl (raw rounds) and prints the table.
+# Appends to benches/peers/results/own-ratios-DATE.jsonl (raw rounds; a second run on the same
+# day adds rounds) and prints the table of every round in it. Environment: DATE, SKIP_BUILD=1,
+# APICAL (the binary; default target/debug/examples/peer_round), as for run.sh.
 set -euo pipefail
 ROUNDS="${1:-3}"
 DATE="${DATE:-$(date -u +%F)}"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+APICAL="${APICAL:-${CARGO_TARGET_DIR:-target}/debug/examples/peer_round}"
 [[ "${SKIP_BUILD:-0}" == 1 ]] || cargo build --profile dev -p apical-benches --example peer_round >&2
+[[ -x "$APICAL" ]] || { echo "missing $APICAL" >&2; exit 1; }
 OUT="benches/peers/results/own-ratios-$DATE.jsonl"
-: > "$OUT"
+[[ -e "$OUT" ]] && echo "== appending to existing $OUT" >&2
 for round in $(seq "$ROUNDS"); do
     for spec in "784-256-10 64 300" "784-128-128-128-10 128 200" "784-1024-1024-10 256 12"; do
         set -- $spec
         for rule in bp pc dendritic; do
             echo "== round $round/$ROUNDS: $rule $1 batch $2" >&2
-            target/debug/examples/peer_round --rule "$rule" --net "$1" --batch "$2" --steps "$3" --warmup 5 >> "$OUT"
+            "$APICAL" --rule "$rule" --net "$1" --batch "$2" --steps "$3" --warmup 5 >> "$OUT"
         done
     done
 done

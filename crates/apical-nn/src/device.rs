@@ -58,7 +58,7 @@ pub fn largest_product(batch: usize, widths: &[usize]) -> usize {
 pub fn auto_threads(macs: usize) -> Option<usize> {
     let user_set = ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
         .iter()
-        .any(|var| std::env::var_os(var).is_some());
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
     let chosen = auto_threads_for(macs, user_set);
     if let Some(n) = chosen {
         std::env::set_var("MATMUL_NUM_THREADS", n.to_string());
@@ -71,28 +71,12 @@ fn auto_threads_for(macs: usize, user_set: bool) -> Option<usize> {
     (!user_set && macs < ONE_THREAD_BELOW).then_some(1)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_networks_run_their_products_on_one_thread_unless_the_user_chose() {
-        // 784-256-10 at batch 64: 64·784·256.
-        assert_eq!(largest_product(64, &[784, 256, 10]), 12_845_056);
-        assert_eq!(largest_product(256, &[784, 1024, 1024, 10]), 268_435_456);
-        assert_eq!(largest_product(8, &[5]), 0);
-        assert_eq!(auto_threads_for(12_845_056, false), Some(1));
-        assert_eq!(auto_threads_for(12_845_056, true), None);
-        assert_eq!(auto_threads_for(25_690_112, false), None);
-        assert_eq!(auto_threads_for(268_435_456, false), None);
-    }
-}
-
 /// Threads the fused optimizer may use: `APICAL_THREADS`, else `MATMUL_NUM_THREADS` (the matrix
 /// library's own setting), else every core. The matrix products (matrixmultiply) read only
 /// `MATMUL_NUM_THREADS` (default: the physical cores, at most 4); the `apical` binary copies
-/// `APICAL_THREADS` into it when it is unset, and `apical sweep --jobs N` sets both for each
-/// worker to an equal share of the cores.
+/// `APICAL_THREADS` into it when it is unset, [`auto_threads`] sets it to 1 for small nets when
+/// neither is set (so the fused optimizer then runs on one thread too), and `apical sweep
+/// --jobs N` sets both for each worker to an equal share of the cores.
 pub fn threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {
@@ -110,4 +94,21 @@ pub fn threads() -> usize {
                     .unwrap_or(1)
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_networks_run_their_products_on_one_thread_unless_the_user_chose() {
+        // 784-256-10 at batch 64: 64·784·256.
+        assert_eq!(largest_product(64, &[784, 256, 10]), 12_845_056);
+        assert_eq!(largest_product(256, &[784, 1024, 1024, 10]), 268_435_456);
+        assert_eq!(largest_product(8, &[5]), 0);
+        assert_eq!(auto_threads_for(12_845_056, false), Some(1));
+        assert_eq!(auto_threads_for(12_845_056, true), None);
+        assert_eq!(auto_threads_for(25_690_112, false), None);
+        assert_eq!(auto_threads_for(268_435_456, false), None);
+    }
 }

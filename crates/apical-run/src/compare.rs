@@ -193,12 +193,13 @@ pub fn compare(
     options: &RunOptions,
 ) -> Result<Comparison, RunError> {
     crate::check_out_dir(out)?;
+    // The threads are chosen before any device starts threads of its own (set_var).
+    let data = crate::build_data(config)?;
+    crate::auto_threads(config, &data);
     let devices = backends
         .iter()
         .map(|&kind| init_device(kind).map(|device| (kind, device)))
         .collect::<Result<Vec<_>, _>>()?;
-    let data = crate::build_data(config)?;
-    crate::auto_threads(config, &data);
     for (_, device) in &devices {
         crate::check_init(config, &data, device)?;
     }
