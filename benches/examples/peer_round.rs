@@ -88,11 +88,7 @@ fn main() {
     // The threads `apical run` would choose for this net (one for small nets unless
     // APICAL_THREADS or MATMUL_NUM_THREADS is set; like the binary, APICAL_THREADS also sets
     // the matrix library's).
-    if let Some(threads) = std::env::var_os("APICAL_THREADS") {
-        if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
-            std::env::set_var("MATMUL_NUM_THREADS", threads);
-        }
-    }
+    apical::nn::share_apical_threads();
     let auto = apical::nn::auto_threads(apical::nn::largest_product(
         args.size.batch,
         &args.size.widths(),

@@ -397,13 +397,8 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `APICAL_THREADS` also limits the matrix products, whose library reads only its own
-    // variable (at the first product, after this).
-    if let Some(threads) = std::env::var_os("APICAL_THREADS") {
-        if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
-            std::env::set_var("MATMUL_NUM_THREADS", threads);
-        }
-    }
+    // `APICAL_THREADS` also limits the matrix products.
+    apical_run::share_apical_threads();
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -48,6 +48,17 @@ pub fn largest_product(batch: usize, widths: &[usize]) -> usize {
         .unwrap_or(0)
 }
 
+/// Copies `APICAL_THREADS` into `MATMUL_NUM_THREADS` when only the former is set, so that it
+/// also limits the matrix products (matrixmultiply reads only its own variable, at the first
+/// product). Call at the start of `main`, before any thread or product.
+pub fn share_apical_threads() {
+    if let Some(threads) = std::env::var_os("APICAL_THREADS") {
+        if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+            std::env::set_var("MATMUL_NUM_THREADS", threads);
+        }
+    }
+}
+
 /// Chooses the threads of the CPU kernels for a network whose largest matrix product is
 /// `macs` multiply-adds, unless the user chose them (`APICAL_THREADS` or `MATMUL_NUM_THREADS`
 /// set): below [`ONE_THREAD_BELOW`] one thread (sets `MATMUL_NUM_THREADS=1`, which

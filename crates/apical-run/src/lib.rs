@@ -36,7 +36,7 @@ mod testdir;
 
 /// Decoder settings, re-exported for the binary.
 pub use apical_analysis::DecoderConfig;
-pub use apical_nn::{init_device, wgpu_compiled, BackendError, BackendKind};
+pub use apical_nn::{init_device, share_apical_threads, wgpu_compiled, BackendError, BackendKind};
 pub use atomic::*;
 pub use config::*;
 pub use error::*;
