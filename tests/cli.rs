@@ -120,7 +120,7 @@ fn quickstart_small_writes_every_output_well_formed() {
         "file version + loss and accuracy per row"
     );
     assert!(String::from_utf8_lossy(&records[0]).contains("brain.Event:2"));
-    let scalars = apical_run::tensorboard::read_scalars(&bytes).unwrap();
+    let scalars = apical_store::tensorboard::read_scalars(&bytes).unwrap();
     assert!(scalars
         .iter()
         .any(|(step, tag, _)| *step == 60 && tag == "test/accuracy"));

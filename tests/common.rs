@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "../crates/apical-run/src/testdir.rs"]
+#[path = "../crates/apical-store/src/testdir.rs"]
 mod testdir;
 pub use testdir::tempdir;
 

@@ -518,7 +518,7 @@ fn a_held_run_directory_refuses_run_and_resume() {
     // Another process's hold, deterministically: this test takes the lock itself.
     let fresh = tmp.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
-    let held = apical_run::RunLock::acquire(&fresh).unwrap();
+    let held = apical_store::RunLock::acquire(&fresh).unwrap();
     let out = run_small(&fresh, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -538,7 +538,7 @@ fn a_held_run_directory_refuses_run_and_resume() {
     let out = run_small(&done, &["--halt-after", "40"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let before = read(&done.join("metrics.csv"));
-    let held = apical_run::RunLock::acquire(&done).unwrap();
+    let held = apical_store::RunLock::acquire(&done).unwrap();
     let out = apical(&["resume", done.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("in use by another apical process"));

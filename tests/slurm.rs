@@ -60,7 +60,7 @@ fn write_sweep(dir: &Path) -> PathBuf {
 
 /// results.csv without the columns that measure time.
 fn without_timings(text: &str) -> Vec<Vec<String>> {
-    let rows = apical_run::sweep::csv::parse(text);
+    let rows = apical_experiments::sweep::csv::parse(text);
     let drop: Vec<usize> = rows[0]
         .iter()
         .enumerate()

@@ -153,7 +153,7 @@ fn a_sweep_runs_every_point_skips_them_when_rerun_and_collects_one_table() {
         "training.learning_rate,n,n_diverged,n_not_finished,test_accuracy_mean,test_accuracy_sd,test_accuracy_ci_low,test_accuracy_ci_high,test_loss_mean,test_loss_sd,test_loss_ci_low,test_loss_ci_high"
     );
     // The mean is the mean of the two seeds' test accuracies in results.csv.
-    let table = apical_run::sweep::csv::parse(&results);
+    let table = apical_experiments::sweep::csv::parse(&results);
     let acc_col = table[0].iter().position(|c| c == "test_accuracy").unwrap();
     let accs: Vec<f64> = table[1..]
         .iter()

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
+use apical_experiments::ExperimentError;
+use apical_report::ReportError;
 use apical_run::{init_device, ExperimentConfig, RunError, RunOptions};
 use clap::{Args, Parser, Subcommand};
 
@@ -395,6 +397,72 @@ enum ConfigCommand {
     },
 }
 
+/// What a command can fail with: one run's errors, orchestration's (sweeps, few-shot,
+/// compare, record) or the analysis front end's. Each knows its exit code.
+#[derive(Debug)]
+enum Failure {
+    Run(RunError),
+    Experiment(ExperimentError),
+    Report(ReportError),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Run(e) => e.fmt(f),
+            Failure::Experiment(e) => e.fmt(f),
+            Failure::Report(e) => e.fmt(f),
+        }
+    }
+}
+
+impl Failure {
+    /// 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Run(e) => e.exit_code(),
+            Failure::Experiment(e) => e.exit_code(),
+            Failure::Report(e) => e.exit_code(),
+        }
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        Failure::Run(e)
+    }
+}
+
+impl From<ExperimentError> for Failure {
+    fn from(e: ExperimentError) -> Self {
+        Failure::Experiment(e)
+    }
+}
+
+impl From<ReportError> for Failure {
+    fn from(e: ReportError) -> Self {
+        Failure::Report(e)
+    }
+}
+
+impl From<apical_run::ConfigError> for Failure {
+    fn from(e: apical_run::ConfigError) -> Self {
+        Failure::Run(e.into())
+    }
+}
+
+impl From<apical_run::BackendError> for Failure {
+    fn from(e: apical_run::BackendError) -> Self {
+        Failure::Run(e.into())
+    }
+}
+
+impl From<apical_store::StoreError> for Failure {
+    fn from(e: apical_store::StoreError) -> Self {
+        Failure::Run(e.into())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `APICAL_THREADS` also limits the matrix products.
@@ -430,7 +498,7 @@ fn stop_flag() -> Option<Arc<AtomicUsize>> {
     }
 }
 
-fn dispatch(command: Command) -> Result<(), RunError> {
+fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
         Command::Run(args) => run(args),
         Command::Resume(args) => resume(args),
@@ -457,7 +525,7 @@ fn options(halt_after: Option<usize>) -> RunOptions {
     }
 }
 
-fn run(args: RunArgs) -> Result<(), RunError> {
+fn run(args: RunArgs) -> Result<(), Failure> {
     let mut overrides = args.overrides;
     if let Some(backend) = &args.backend {
         overrides.push(format!("backend.kind=\"{backend}\""));
@@ -498,11 +566,11 @@ fn run(args: RunArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn compare(args: CompareArgs) -> Result<(), RunError> {
+fn compare(args: CompareArgs) -> Result<(), Failure> {
     // Everything that can be refused is checked before anything is written.
-    let backends = apical_run::compare::parse_backends(&args.backends)?;
+    let backends = apical_experiments::compare::parse_backends(&args.backends)?;
     let config = ExperimentConfig::load(&args.config, &args.overrides)?;
-    let config = apical_run::compare::with_steps(config, args.steps)?;
+    let config = apical_experiments::compare::with_steps(config, args.steps)?;
     let name = config.run_name(&args.config);
     let out = args
         .out
@@ -512,9 +580,11 @@ fn compare(args: CompareArgs) -> Result<(), RunError> {
         ..config
     };
     let comparison =
-        apical_run::compare::compare(&args.config, &config, &backends, &out, &options(None))
+        apical_experiments::compare::compare(&args.config, &config, &backends, &out, &options(None))
             .map_err(|e| match e {
-                RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
+                ExperimentError::Run(RunError::Config(c)) => {
+                    ExperimentError::Run(RunError::Config(c.in_file(&args.config)))
+                }
                 other => other,
             })?;
     print!("{}", comparison.table());
@@ -522,13 +592,13 @@ fn compare(args: CompareArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn resume(args: ResumeArgs) -> Result<(), RunError> {
+fn resume(args: ResumeArgs) -> Result<(), Failure> {
     let config_path = args.dir.join("config.toml");
     if !config_path.is_file() {
         return Err(RunError::resume(
             &args.dir,
             "no config.toml here (is this a run directory written by `apical run`?)",
-        ));
+        ).into());
     }
     if let Ok(done) = apical_run::Summary::read(&args.dir) {
         println!(
@@ -559,8 +629,8 @@ fn resume(args: ResumeArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn record(args: RecordArgs) -> Result<(), RunError> {
-    use apical_run::rerecord::{record_config, record_run, RecordRequest};
+fn record(args: RecordArgs) -> Result<(), Failure> {
+    use apical_experiments::rerecord::{record_config, record_run, RecordRequest};
     let step = match &args.checkpoint {
         None => None,
         Some(text) => Some(
@@ -599,8 +669,8 @@ fn record(args: RecordArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn sweep(args: SweepArgs) -> Result<(), RunError> {
-    use apical_run::sweep::{run_local, slurm, LocalOptions, SweepDir, SweepPlan};
+fn sweep(args: SweepArgs) -> Result<(), Failure> {
+    use apical_experiments::sweep::{run_local, slurm, LocalOptions, SweepDir, SweepPlan};
     // A sweep directory stands for its resolved sweep file.
     let (file, out) = if args.sweep.is_dir() {
         (
@@ -617,14 +687,14 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sweep".into());
     let out = out.unwrap_or_else(|| PathBuf::from("sweeps").join(stem));
-    let usage = |message: String| Err(RunError::Usage { message });
+    let usage = |message: String| Err(RunError::Usage { message }.into());
     for (flag, value) in [
         ("--jobs", args.jobs),
         ("--max-parallel", args.max_parallel),
         ("--cpus-per-task", args.cpus_per_task),
     ] {
         if value == Some(0) {
-            return usage(format!("{flag} must be at least 1, got 0"));
+            return Ok(usage(format!("{flag} must be at least 1, got 0"))?);
         }
     }
     let slurm_executor = args.executor == "slurm";
@@ -760,19 +830,19 @@ fn sweep(args: SweepArgs) -> Result<(), RunError> {
         for (point, reason) in &outcome.failed {
             eprintln!("failed: {point}: {reason}");
         }
-        Err(RunError::SweepFailed {
+        Err(ExperimentError::SweepFailed {
             failed: outcome.failed.iter().map(|(p, _)| p.clone()).collect(),
             dir: out,
-        })
+        }.into())
     }
 }
 
 /// Per point: its state from its run directory, or the queue's for a submitted Slurm task.
 fn sweep_status(
-    dir: &apical_run::sweep::SweepDir,
-    plan: &apical_run::sweep::SweepPlan,
-) -> Result<(), RunError> {
-    use apical_run::sweep::slurm;
+    dir: &apical_experiments::sweep::SweepDir,
+    plan: &apical_experiments::sweep::SweepPlan,
+) -> Result<(), Failure> {
+    use apical_experiments::sweep::slurm;
     let mut queue_state = std::collections::BTreeMap::new();
     if let Some((array, collect)) = slurm::submitted_jobs(dir) {
         let queued = slurm::queued(dir).unwrap_or_default();
@@ -802,7 +872,7 @@ fn sweep_status(
     for p in &plan.points {
         let state = dir.state(&p.name);
         let word = match (&state, queue_state.get(&p.name)) {
-            (apical_run::sweep::PointState::Done(_), _) | (_, None) => state.word().to_string(),
+            (apical_experiments::sweep::PointState::Done(_), _) | (_, None) => state.word().to_string(),
             (_, Some(queued)) => queued.clone(),
         };
         if word == "failed" {
@@ -816,22 +886,22 @@ fn sweep_status(
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(RunError::SweepFailed {
+        Err(ExperimentError::SweepFailed {
             failed,
             dir: dir.path.clone(),
-        })
+        }.into())
     }
 }
 
 /// One array task: run, resume or skip its point, as the local executor does.
-fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
-    use apical_run::sweep::{slurm, PointState, SweepDir};
+fn sweep_task(args: SweepTaskArgs) -> Result<(), Failure> {
+    use apical_experiments::sweep::{slurm, PointState, SweepDir};
     let dir = SweepDir { path: args.dir };
     let point = slurm::task_point(&dir, args.index)?;
     if let PointState::Done(_) = dir.state(&point) {
         return Ok(());
     }
-    let args = apical_run::sweep::worker_args(&dir, &point);
+    let args = apical_experiments::sweep::worker_args(&dir, &point);
     let arg = |i: usize| PathBuf::from(&args[i]);
     let result = if args[0] == "resume" {
         resume(ResumeArgs {
@@ -849,9 +919,9 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
     };
     match result {
         // A diverged run is a result (its summary says so), not a failed task.
-        Err(RunError::Diverged { .. }) => Ok(()),
+        Err(Failure::Run(RunError::Diverged { .. })) => Ok(()),
         // Stopped (time limit, preemption, scancel) or busy: it continues on resubmission.
-        Err(e @ (RunError::Interrupted { .. } | RunError::Locked { .. })) => Err(e),
+        Err(e @ Failure::Run(RunError::Interrupted { .. } | RunError::Locked { .. })) => Err(e),
         Err(e) => {
             apical_run::write_atomic(&dir.failed(&point), format!("error: {e}\n").as_bytes())?;
             Err(e)
@@ -860,11 +930,11 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), RunError> {
     }
 }
 
-fn fewshot(args: FewshotArgs) -> Result<(), RunError> {
-    use apical_run::fewshot::{self, parse_seeds, parse_tune, PerClass, Pretrained};
+fn fewshot(args: FewshotArgs) -> Result<(), Failure> {
+    use apical_experiments::fewshot::{self, parse_seeds, parse_tune, PerClass, Pretrained};
     let usage = |message: String| RunError::Usage { message };
     if args.jobs == Some(0) {
-        return Err(usage("--jobs must be at least 1, got 0".into()));
+        return Err(usage("--jobs must be at least 1, got 0".into()).into());
     }
     let n = PerClass::parse_list(&args.n).map_err(usage)?;
     let seeds = parse_seeds(&args.seeds).map_err(usage)?;
@@ -900,7 +970,7 @@ fn fewshot(args: FewshotArgs) -> Result<(), RunError> {
         pretrain_overrides: args.pretrain_set,
         tune,
         out: args.out.clone(),
-        local: apical_run::sweep::LocalOptions {
+        local: apical_experiments::sweep::LocalOptions {
             exe,
             jobs,
             retry_failed: args.retry_failed,
@@ -917,12 +987,12 @@ fn fewshot(args: FewshotArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn collect(args: CollectArgs) -> Result<(), RunError> {
-    let options = apical_run::sweep::CollectOptions {
+fn collect(args: CollectArgs) -> Result<(), Failure> {
+    let options = apical_experiments::sweep::CollectOptions {
         by: args.by,
         metrics: args.metric,
     };
-    let outcome = apical_run::sweep::collect(&args.dir, &options)?;
+    let outcome = apical_experiments::sweep::collect(&args.dir, &options)?;
     println!(
         "{} runs ({} finished) in {} groups → {}, {}, {}.png|svg",
         outcome.runs,
@@ -935,10 +1005,10 @@ fn collect(args: CollectArgs) -> Result<(), RunError> {
     Ok(())
 }
 
-fn emit<T: serde::Serialize>(value: T, out: Option<PathBuf>) -> Result<(), RunError> {
+fn emit<T: serde::Serialize>(value: T, out: Option<PathBuf>) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(&value).expect("an analysis serialises") + "\n";
     match out {
-        Some(path) => apical_run::write_atomic(&path, text.as_bytes()),
+        Some(path) => Ok(apical_run::write_atomic(&path, text.as_bytes())?),
         None => {
             print!("{text}");
             Ok(())
@@ -946,12 +1016,12 @@ fn emit<T: serde::Serialize>(value: T, out: Option<PathBuf>) -> Result<(), RunEr
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
-    use apical_run::analyze::{self as a, FisherRequest, ResidualRequest};
-    use apical_run::DecoderConfig;
+fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
+    use apical_report::analyze::{self as a, FisherRequest, ResidualRequest};
+    use apical_report::DecoderConfig;
     match (args.what, args.run_dir) {
         (Some(AnalyzeCommand::Fisher { responses, signal, context, method, subset_size, subsets, seed, out }), _) => {
-            let method = method.parse().map_err(|message| RunError::Analysis { message })?;
+            let method = method.parse().map_err(|message| ReportError::Analysis { message })?;
             emit(a::analyze_fisher(&FisherRequest { responses, signal, context, method, subset_size, subsets, seed })?, out)
         }
         (Some(AnalyzeCommand::Correlations { responses, signal, context, out }), _) => emit(a::analyze_correlations(&responses, &signal, context.as_deref())?, out),
@@ -963,14 +1033,14 @@ fn analyze(args: AnalyzeArgs) -> Result<(), RunError> {
         }
         (None, Some(dir)) => {
             if args.subset_size < 2 || args.subsets == 0 {
-                return Err(RunError::Analysis { message: format!("--subset-size must be at least 2 and --subsets at least 1, got {} and {}", args.subset_size, args.subsets) });
+                return Err(ReportError::Analysis { message: format!("--subset-size must be at least 2 and --subsets at least 1, got {} and {}", args.subset_size, args.subsets) }.into());
             }
-            let settings = apical_run::analysis_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed };
+            let settings = apical_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed };
             a::analyze_run(&dir, &settings)?;
             eprintln!("apical: wrote {}", dir.join("analysis/analysis.json").display());
             Ok(())
         }
-        (None, None) => Err(RunError::Analysis { message: "give a run directory or one of: fisher, correlations, decode, residuals (see apical analyze --help)".into() }),
+        (None, None) => Err(ReportError::Analysis { message: "give a run directory or one of: fisher, correlations, decode, residuals (see apical analyze --help)".into() }.into()),
     }
 }
 

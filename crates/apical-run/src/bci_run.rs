@@ -28,11 +28,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
-use crate::lock::RunLock;
-use crate::{
-    npy, plot, write_atomic, ConfigError, ExperimentConfig, RunError, RunOptions, RunStatus,
-    RunSummary, Summary,
-};
+use crate::{ConfigError, ExperimentConfig, RunError, RunOptions, RunSummary};
+use apical_store::{day_files, npy, plot, write_atomic, RunDir, RunLock, RunStatus, Summary};
 
 /// Stream tags of the BCI run's seeded generators.
 const STREAM_BASELINE: u64 = 3 << 40;
@@ -115,9 +112,6 @@ struct DayArrays {
     mask: Vec<i64>,
 }
 
-const UNIT_ARRAYS: [&str; 4] = ["basal", "apical", "rate", "residual"];
-const STEP_ARRAYS: [&str; 4] = ["decoder", "angle", "error", "error_change"];
-
 impl DayArrays {
     fn new(trials: usize, steps: usize, units: usize) -> Self {
         let per_unit = || vec![f32::NAN; trials * steps * units];
@@ -138,7 +132,7 @@ impl DayArrays {
             source,
         })?;
         let mut written = Vec::new();
-        for (name, values) in UNIT_ARRAYS.iter().zip(&self.unit_arrays) {
+        for (name, values) in day_files::UNIT_ARRAYS.iter().zip(&self.unit_arrays) {
             npy::write_f32(
                 &dir.join(format!("{name}.npy")),
                 &[self.trials, self.steps, self.units],
@@ -146,7 +140,7 @@ impl DayArrays {
             )?;
             written.push(format!("{name}.npy"));
         }
-        for (name, values) in STEP_ARRAYS.iter().zip(&self.step_arrays) {
+        for (name, values) in day_files::STEP_ARRAYS.iter().zip(&self.step_arrays) {
             npy::write_f32(
                 &dir.join(format!("{name}.npy")),
                 &[self.trials, self.steps],
@@ -155,22 +149,17 @@ impl DayArrays {
             written.push(format!("{name}.npy"));
         }
         npy::write_i64(
-            &dir.join("mask.npy"),
+            &dir.join(day_files::MASK),
             &[self.trials, self.steps],
             &self.mask,
         )?;
-        written.push("mask.npy".into());
+        written.push(day_files::MASK.into());
         Ok(written)
     }
 }
 
 fn host(t: Tensor<2>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
-}
-
-/// The day directory name (1-based).
-pub fn day_dir(day: usize) -> String {
-    format!("day-{:02}", day + 1)
 }
 
 /// Runs (or resumes) the BCI experiment `config` in `dir`.
@@ -252,6 +241,10 @@ impl<'a> Loop<'a> {
             resumed_from: None,
             stop: None,
         })
+    }
+
+    fn run_dir(&self) -> RunDir {
+        RunDir::new(&self.dir)
     }
 
     /// `Err(Interrupted)` once a signal asked the run to stop (before `day` days were done).
@@ -393,9 +386,9 @@ impl<'a> Loop<'a> {
     fn baseline(&mut self) -> Result<(), RunError> {
         let calibration = self.calibrate()?;
         let text = serde_json::to_string_pretty(&calibration).expect("calibration serialises");
-        write_atomic(&self.dir.join("calibration.json"), text.as_bytes())?;
+        write_atomic(&self.run_dir().calibration(), text.as_bytes())?;
         let ens: Vec<i64> = self.ensembles.iter().map(|&m| m as i64).collect();
-        npy::write_i64(&self.dir.join("ensembles.npy"), &[ens.len()], &ens)?;
+        npy::write_i64(&self.run_dir().ensembles(), &[ens.len()], &ens)?;
         self.calibration = Some(calibration);
         Ok(())
     }
@@ -403,7 +396,7 @@ impl<'a> Loop<'a> {
     /// Loads the newest usable checkpoint; returns the first day still to run (`None`: no
     /// checkpoint, start from the baseline block).
     fn restore(&mut self) -> Result<Option<usize>, RunError> {
-        let root = self.dir.join("checkpoints");
+        let root = self.run_dir().checkpoints();
         let all = checkpoint::list(&root)?;
         if all.is_empty() {
             return Ok(None);
@@ -430,7 +423,7 @@ impl<'a> Loop<'a> {
     }
 
     fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
-        let path = self.dir.join("checkpoints");
+        let path = self.run_dir().checkpoints();
         let net = checkpoint::load_module(&self.net, ck.model, &path)?;
         self.learner
             .load_state_bytes(&ck.rule, &ck.optimizer, &self.device)
@@ -444,8 +437,10 @@ impl<'a> Loop<'a> {
     }
 
     fn reload_logs(&mut self, days_done: usize) -> Result<(), RunError> {
-        let read = |name: &str| -> Result<String, RunError> {
-            let path = self.dir.join(name);
+        let run = self.run_dir();
+        let (trials_csv, metrics_csv) = (run.trials(), run.metrics());
+        let read = |path: &Path| -> Result<String, RunError> {
+            let path = path.to_path_buf();
             match std::fs::read_to_string(&path) {
                 Ok(text) => Ok(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
@@ -455,11 +450,11 @@ impl<'a> Loop<'a> {
                 }),
             }
         };
-        let bad = |name: &str, line: &str| {
-            RunError::resume(&self.dir.join(name), format!("unreadable row {line:?}"))
+        let bad = |path: &Path, line: &str| {
+            RunError::resume(path, format!("unreadable row {line:?}"))
         };
         self.trials.clear();
-        for line in read("trials.csv")?.lines().skip(1) {
+        for line in read(&trials_csv)?.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             let parse = || -> Option<TrialRow> {
                 Some(TrialRow {
@@ -469,16 +464,16 @@ impl<'a> Loop<'a> {
                     steps: f.get(3)?.parse().ok()?,
                 })
             };
-            let row = parse().ok_or_else(|| bad("trials.csv", line))?;
+            let row = parse().ok_or_else(|| bad(&trials_csv, line))?;
             if row.day < days_done {
                 self.trials.push(row);
             }
         }
         self.days.clear();
-        for line in read("metrics.csv")?.lines().skip(1) {
+        for line in read(&metrics_csv)?.lines().skip(1) {
             let f: Vec<f64> = line.split(',').filter_map(|v| v.parse().ok()).collect();
             if f.len() != 7 {
-                return Err(bad("metrics.csv", line));
+                return Err(bad(&metrics_csv, line));
             }
             let row = DayRow {
                 day: f[0] as usize,
@@ -504,7 +499,7 @@ impl<'a> Loop<'a> {
     }
 
     fn save_checkpoint(&self, days_done: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = checkpoint::module_bytes(&self.net, &self.dir.join("checkpoints"))?;
+        let model = checkpoint::module_bytes(&self.net, &self.run_dir().checkpoints())?;
         let ck = Checkpoint {
             state: LoopState {
                 step: days_done,
@@ -516,7 +511,7 @@ impl<'a> Loop<'a> {
             rule: self.learner.rule_state_bytes(),
         };
         checkpoint::save(
-            &self.dir.join("checkpoints"),
+            &self.run_dir().checkpoints(),
             &ck,
             self.config.training.keep_checkpoints,
             &[],
@@ -637,7 +632,7 @@ impl<'a> Loop<'a> {
 
     /// Writes the day's recordings, `trials.csv` and `metrics.csv`.
     fn end_day(&mut self, day: usize, arrays: &DayArrays) -> Result<(), RunError> {
-        arrays.write(&self.dir.join("activity").join(day_dir(day)))?;
+        arrays.write(&self.run_dir().day(day))?;
         let today: Vec<&TrialRow> = self.trials.iter().filter(|t| t.day == day).collect();
         let hits = today.iter().filter(|t| t.success).count();
         let mean_rate = |group: i8| {
@@ -677,7 +672,7 @@ impl<'a> Loop<'a> {
                 u8::from(t.success)
             );
         }
-        write_atomic(&self.dir.join("trials.csv"), trials.as_bytes())?;
+        write_atomic(&self.run_dir().trials(), trials.as_bytes())?;
         let mut metrics =
             String::from("day,success,rewards,mean_steps,rate_p_plus,rate_p_minus,rate_p0\n");
         for d in &self.days {
@@ -687,7 +682,7 @@ impl<'a> Loop<'a> {
                 d.day, d.success, d.rewards, d.mean_steps, d.rate_p_plus, d.rate_p_minus, d.rate_p0
             );
         }
-        write_atomic(&self.dir.join("metrics.csv"), metrics.as_bytes())
+        Ok(write_atomic(&self.run_dir().metrics(), metrics.as_bytes())?)
     }
 
     fn summary_base(&self, wall_seconds: f64, session_seconds: f64, steps: usize) -> Summary {
@@ -710,7 +705,7 @@ impl<'a> Loop<'a> {
             rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
             late_success: (!late.is_empty()).then(|| late.iter().sum::<f64>() / late.len() as f64),
             success_by_day: Some(success_by_day),
-            ..Summary::of_run(config)
+            ..crate::summary_of_run(config)
         }
     }
 
@@ -750,7 +745,7 @@ impl<'a> Loop<'a> {
                 .map(|d| (d.day as f64, d.success))
                 .collect();
             plot::line_plot(
-                &self.dir.join("plots"),
+                &self.run_dir().plots(),
                 "success_by_day",
                 &format!("BCI — {}", self.config.rule.kind()),
                 "day",
@@ -762,7 +757,7 @@ impl<'a> Loop<'a> {
             )?;
         }
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps);
-        summary.activity = (0..self.task.days).map(day_dir).collect();
+        summary.activity = (0..self.task.days).map(apical_store::day_name).collect();
         summary.write(&self.dir)?;
         Ok(RunSummary {
             dir: self.dir.clone(),

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{write_atomic, RunError};
+use apical_store::write_atomic;
+
+use crate::RunError;
 
 /// Loop state saved beside the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +42,8 @@ const MODEL_FILE: &str = "model.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bin";
 const STATE_FILE: &str = "state.json";
 const RULE_FILE: &str = "rule.bin";
-const MANIFEST_FILE: &str = "manifest.json";
+/// The file that lists a checkpoint's files with their lengths and hashes.
+pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// 64-bit FNV-1a hash of `bytes`.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -53,7 +56,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 type Manifest = std::collections::BTreeMap<String, (usize, u64)>;
 
 fn step_dir(root: &Path, step: usize) -> PathBuf {
-    root.join(format!("step-{step:08}"))
+    root.join(apical_store::step_name(step))
 }
 
 /// `module`'s weights as a burnpack record (what a checkpoint's `model` holds); `root` names
@@ -166,31 +169,16 @@ fn write_files(tmp_dir: &Path, checkpoint: &Checkpoint) -> Result<(), RunError> 
     write_atomic(
         &tmp_dir.join(MANIFEST_FILE),
         &serde_json::to_vec_pretty(&manifest).expect("manifest serialises"),
-    )
+    )?;
+    Ok(())
 }
 
 /// Complete checkpoints under `root`, oldest first: `(step, dir)`.
 pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
-    let entries = match std::fs::read_dir(root) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(RunError::Read {
-                path: root.to_path_buf(),
-                source: e.into(),
-            })
-        }
-    };
-    let mut out: Vec<(usize, PathBuf)> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let step = name.strip_prefix("step-")?.parse().ok()?;
-            Some((step, e.path()))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
+    apical_store::list_steps(root).map_err(|e| RunError::Read {
+        path: root.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 /// Removes what an interrupted save or prune left behind (`.tmp-step-*`, `.tmp-discard-*`).
@@ -274,7 +262,7 @@ mod tests {
 
     #[test]
     fn saves_prunes_and_loads_the_newest() {
-        let dir = crate::testdir::tempdir().unwrap();
+        let dir = apical_store::testdir::tempdir().unwrap();
         for step in [10, 20, 30] {
             save(dir.path(), &ck(step), 2, &[]).unwrap();
         }
@@ -291,7 +279,7 @@ mod tests {
 
     #[test]
     fn pinned_steps_outlive_pruning() {
-        let dir = crate::testdir::tempdir().unwrap();
+        let dir = apical_store::testdir::tempdir().unwrap();
         for step in [10, 20, 30, 40, 50] {
             save(dir.path(), &ck(step), 2, &[20]).unwrap();
         }
@@ -305,7 +293,7 @@ mod tests {
 
     #[test]
     fn damaged_files_are_named() {
-        let dir = crate::testdir::tempdir().unwrap();
+        let dir = apical_store::testdir::tempdir().unwrap();
         let saved = save(dir.path(), &ck(5), 2, &[]).unwrap();
         std::fs::write(saved.join(MODEL_FILE), [1, 2]).unwrap();
         let err = load(&saved).unwrap_err().to_string();

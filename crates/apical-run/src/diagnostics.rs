@@ -4,7 +4,7 @@
 
 use apical_learn::LayerDiagnostics;
 
-use crate::csv_log::{field, CsvLog, CsvRow};
+use apical_store::csv_log::{field, CsvLog, CsvRow};
 
 /// One evaluation's diagnostics for one layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,9 +111,16 @@ impl DiagnosticsAccumulator {
     }
 }
 
-impl CsvLog<DiagnosticRow> {
+/// What the runner reads off the diagnostics log.
+pub trait DiagnosticsSummary {
     /// TensorBoard scalars: `diagnostics/angle_to_backprop_layer<l>`.
-    pub fn scalars(&self) -> Vec<(i64, String, f32)> {
+    fn scalars(&self) -> Vec<(i64, String, f32)>;
+    /// Mean angle per layer over all logged evaluations.
+    fn mean_angles(&self) -> Vec<f64>;
+}
+
+impl DiagnosticsSummary for CsvLog<DiagnosticRow> {
+    fn scalars(&self) -> Vec<(i64, String, f32)> {
         self.rows
             .iter()
             .map(|r| {
@@ -126,8 +133,7 @@ impl CsvLog<DiagnosticRow> {
             .collect()
     }
 
-    /// Mean angle per layer over all logged evaluations.
-    pub fn mean_angles(&self) -> Vec<f64> {
+    fn mean_angles(&self) -> Vec<f64> {
         let layers = self.rows.iter().map(|r| r.layer + 1).max().unwrap_or(0);
         (0..layers)
             .map(|l| {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use apical_store::{Cause, StoreError};
 use apical_tasks::TaskError;
 use thiserror::Error;
 
@@ -35,9 +36,6 @@ impl ConfigError {
         }
     }
 }
-
-/// A boxed cause, kept as the error's `source`.
-pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything that can stop a run.
 #[derive(Debug, Error)]
@@ -97,13 +95,6 @@ pub enum RunError {
         /// Which argument, what was expected.
         message: String,
     },
-    /// An analysis cannot be computed from the given data (too few trials, singular covariance,
-    /// inconsistent inputs).
-    #[error("analysis: {message}")]
-    Analysis {
-        /// What is wrong and what would fix it.
-        message: String,
-    },
     /// Training produced a non-finite loss, weight or rule state. The run directory keeps the
     /// metrics, the last good checkpoint and a `summary.json` with `"status": "diverged"`.
     #[error(
@@ -125,48 +116,6 @@ pub enum RunError {
         /// The run directory.
         dir: PathBuf,
     },
-    /// A Slurm command failed or is missing.
-    #[error("{command}: {message}")]
-    Slurm {
-        /// The command (`sbatch`, `squeue`, …).
-        command: String,
-        /// What it said.
-        message: String,
-    },
-    /// A sweep was stopped by a signal; its workers checkpointed (or were killed after a grace
-    /// period) and continue when the sweep is rerun.
-    #[error("sweep stopped by signal {signal}; rerun `apical sweep {}` to continue", dir.display())]
-    SweepInterrupted {
-        /// The signal number.
-        signal: i32,
-        /// The sweep directory.
-        dir: PathBuf,
-    },
-    /// `apical fewshot` was stopped by a signal; its runs checkpointed and continue when the same
-    /// command is rerun.
-    #[error("few-shot protocol stopped by signal {signal}; rerun the same `apical fewshot` command (--out {}) to continue", dir.display())]
-    FewshotInterrupted {
-        /// The signal number.
-        signal: i32,
-        /// The output directory.
-        dir: PathBuf,
-    },
-    /// A generative pretraining run of `apical fewshot` diverged; nothing was fine-tuned.
-    #[error("the generative pretraining {} diverged at step {step}; nothing was fine-tuned from it (lower its learning rate: --pretrain-set training.learning_rate=…)", run.display())]
-    PretrainingDiverged {
-        /// The pretraining run.
-        run: PathBuf,
-        /// The step.
-        step: usize,
-    },
-    /// Some points of a sweep failed (the others ran).
-    #[error("{} point(s) of the sweep in {} failed: {}; rerun with --retry-failed", failed.len(), dir.display(), failed.join(", "))]
-    SweepFailed {
-        /// The failed points.
-        failed: Vec<String>,
-        /// The sweep directory.
-        dir: PathBuf,
-    },
     /// The run was stopped on request after a step (`--halt-after`, used to test resuming).
     #[error("run halted after step {step} as requested; continue it with `apical resume {}`", dir.display())]
     Halted {
@@ -175,6 +124,18 @@ pub enum RunError {
         /// The run directory.
         dir: PathBuf,
     },
+}
+
+impl From<StoreError> for RunError {
+    /// The store's errors keep their variant (and so their message and exit code).
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Write { path, source } => RunError::Write { path, source },
+            StoreError::Read { path, source } => RunError::Read { path, source },
+            StoreError::Resume { path, source } => RunError::Resume { path, source },
+            StoreError::Locked { path, holder } => RunError::Locked { path, holder },
+        }
+    }
 }
 
 impl RunError {
@@ -190,7 +151,6 @@ impl RunError {
                 | RunError::Locked { .. }
                 | RunError::Resume { .. }
                 | RunError::Read { .. }
-                | RunError::Analysis { .. }
                 | RunError::Usage { .. }
         )
     }
@@ -198,9 +158,7 @@ impl RunError {
     /// The process exit code: 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Interrupted { signal, .. }
-            | RunError::SweepInterrupted { signal, .. }
-            | RunError::FewshotInterrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
+            RunError::Interrupted { signal, .. } => (128 + signal).clamp(0, 255) as u8,
             e if e.is_bad_input() => 2,
             _ => 1,
         }

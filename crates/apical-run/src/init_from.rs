@@ -139,9 +139,10 @@ impl InitSource {
     /// Reads the checkpoint `from` names: a checkpoint directory, or a finished run's newest
     /// checkpoint.
     pub fn load(from: &Path) -> Result<Self, RunError> {
-        let checkpoint = if from.join("manifest.json").is_file() {
+        let run = apical_store::RunDir::new(from);
+        let checkpoint = if from.join(checkpoint::MANIFEST_FILE).is_file() {
             from.to_path_buf()
-        } else if from.join("checkpoints").is_dir() {
+        } else if run.checkpoints().is_dir() {
             match crate::Summary::read(from) {
                 Err(_) => {
                     return Err(refuse(format!(
@@ -159,7 +160,7 @@ impl InitSource {
                 }
                 Ok(_) => {}
             }
-            let all = checkpoint::list(&from.join("checkpoints"))?;
+            let all = checkpoint::list(&run.checkpoints())?;
             match all.last() {
                 Some((_, dir)) => dir.clone(),
                 None => {

@@ -13,13 +13,15 @@
 //! the rates only (`hidden_<l>`, `layer<l>_rate`), which is what the analyses read; the end
 //! of the run (`activity/`) keeps every compartment.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use apical_nn::{Network, SeededRng};
 use apical_tasks::Dataset;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::{npy, RunError};
+use apical_store::{npy, recording_files, RunDir};
+
+use crate::RunError;
 
 /// Stream tag of the recording noise (apart from the batch-order and training-noise streams).
 pub(crate) const STREAM_RECORD: u64 = 3 << 40;
@@ -31,17 +33,6 @@ pub enum Keep {
     All,
     /// The rates only (`hidden_<l>`, `layer<l>_rate`).
     Rates,
-}
-
-/// The directory of the recording made at training step `step`: `activity/step-<n>` with the
-/// step zero-padded to 8 digits, so that names sort by step.
-pub fn step_dir(activity: &Path, step: usize) -> PathBuf {
-    activity.join(format!("step-{step:08}"))
-}
-
-/// The step of a `step-<n>` directory name.
-pub fn parse_step_dir(name: &str) -> Option<usize> {
-    name.strip_prefix("step-")?.parse().ok()
 }
 
 /// Records `net` on `probe` with its unit noise on (drawn from the stream of `(seed, step)`)
@@ -70,39 +61,39 @@ pub fn record<N: Network>(
         {
             continue;
         }
-        let name = format!("{}.npy", rec.name);
+        let name = recording_files::array(&rec.name);
         npy::write_f32(&dir.join(&name), &rec.shape, &rec.values)?;
         written.push(name);
     }
     let [rows, cols] = logits.dims();
     npy::write_f32(
-        &dir.join("logits.npy"),
+        &dir.join(recording_files::LOGITS),
         &[rows, cols],
         &logits.into_data().iter::<f32>().collect::<Vec<f32>>(),
     )?;
-    written.push("logits.npy".into());
+    written.push(recording_files::LOGITS.into());
     npy::write_i64(
-        &dir.join("labels.npy"),
+        &dir.join(recording_files::LABELS),
         &[n],
         &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
     )?;
-    written.push("labels.npy".into());
+    written.push(recording_files::LABELS.into());
     if let Some(signal) = &probe.signal {
-        npy::write_f32(&dir.join("signal.npy"), &[n], signal)?;
-        written.push("signal.npy".into());
+        npy::write_f32(&dir.join(recording_files::SIGNAL), &[n], signal)?;
+        written.push(recording_files::SIGNAL.into());
     }
     if let Some(context) = &probe.context {
         npy::write_i64(
-            &dir.join("context.npy"),
+            &dir.join(recording_files::CONTEXT),
             &[n],
             &context.iter().map(|&c| c as i64).collect::<Vec<_>>(),
         )?;
-        written.push("context.npy".into());
+        written.push(recording_files::CONTEXT.into());
     }
     Ok(written)
 }
 
-/// Records into `activity/step-<n>/` as a whole: written into a temporary directory beside it
+/// Records into `activity/step-<n>/` of `run` as a whole: written into a temporary directory beside it
 /// and renamed into place (replacing an earlier recording of the same step, which a resumed
 /// run repeats exactly), so a killed run never leaves half a recording under the real name.
 pub fn record_step<N: Network>(
@@ -110,10 +101,10 @@ pub fn record_step<N: Network>(
     probe: &Dataset,
     device: &Device,
     (seed, step): (u64, usize),
-    activity: &Path,
+    run: &RunDir,
 ) -> Result<(), RunError> {
-    let target = step_dir(activity, step);
-    let tmp = activity.join(format!(".step-{step:08}.tmp"));
+    let target = run.recording(step);
+    let tmp = run.recording_temporary(step);
     let wrap = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RunError::Write { path, source }

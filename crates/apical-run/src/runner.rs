@@ -33,14 +33,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{self, Checkpoint, LoopState};
-use crate::dendrites::{DendriteLog, DendriteRow};
-use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog};
-use crate::init_from::{Frozen, InitSource};
-use crate::lock::{RunLock, LOCK_FILE};
-use crate::{
-    plot, EventFile, ExperimentConfig, MetricLog, MetricRow, RunError, RunStatus, SignalAccuracy,
-    Summary,
+use apical_store::dendrites::{DendriteLog, DendriteRow};
+use apical_store::{
+    plot, EventFile, MetricLog, MetricRow, RunDir, RunLock, RunStatus, SignalAccuracy, Summary,
+    LOCK_FILE,
 };
+use crate::diagnostics::{DiagnosticsAccumulator, DiagnosticsLog, DiagnosticsSummary};
+use crate::init_from::{Frozen, InitSource};
+use crate::{ExperimentConfig, RunError};
 
 /// How the caller wants the run to behave (not part of the experiment's identity).
 #[derive(Debug, Clone, Default)]
@@ -131,7 +131,7 @@ pub fn start(
     let lock = RunLock::acquire(dir)?;
     // Another run may have started between the check and the lock.
     check_out_dir(dir)?;
-    crate::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+    apical_store::write_atomic(&RunDir::new(dir).config(), config.to_toml().as_bytes())?;
     if config.task.is_closed_loop() {
         return crate::bci_run::run(config, device, dir, options, false, lock);
     }
@@ -151,7 +151,8 @@ pub fn resume(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let lock = RunLock::acquire(dir)?;
-    remove_temporaries(dir);
+    RunDir::new(dir).remove_temporaries();
+    checkpoint::remove_temporaries(&RunDir::new(dir).checkpoints());
     if config.task.is_closed_loop() {
         return crate::bci_run::run(config, device, dir, options, true, lock);
     }
@@ -173,7 +174,7 @@ fn init_source(config: &ExperimentConfig) -> Result<Option<InitSource>, RunError
 }
 
 /// `training.init_from`: `net` with the named layers of the other run's weights.
-pub(crate) fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Result<N, RunError> {
+pub fn initialise<N: Trainable>(config: &ExperimentConfig, net: N) -> Result<N, RunError> {
     match init_source(config)? {
         Some(init) => init.apply(net, config.training.init_layers.as_deref()),
         None => Ok(net),
@@ -220,29 +221,6 @@ pub fn check_init(
         device,
         Check(&init, layers),
     )
-}
-
-/// Removes the hidden temporaries an interrupted write left (`.<name>.tmp-<pid>`, `.tmp-step-*`).
-fn remove_temporaries(dir: &Path) {
-    for sub in [
-        dir.to_path_buf(),
-        dir.join("activity"),
-        dir.join("plots"),
-        dir.join("analysis"),
-    ] {
-        if let Ok(entries) = std::fs::read_dir(&sub) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') && name.contains(".tmp-") {
-                    let _ = std::fs::remove_file(e.path());
-                } else if name.starts_with(".step-") && name.ends_with(".tmp") {
-                    // A recording interrupted before its rename (`recording::record_step`).
-                    let _ = std::fs::remove_dir_all(e.path());
-                }
-            }
-        }
-    }
-    checkpoint::remove_temporaries(&dir.join("checkpoints"));
 }
 
 /// Everything a run needs before its network exists.
@@ -302,7 +280,7 @@ impl NetworkVisitor for Session<'_> {
         // `training.init_from` is applied before the rule is built from the network (a rule's
         // state, e.g. the dendritic rule's Q, starts from the loaded weights) — also when a
         // resumed run has no checkpoint yet, so that it repeats the uninterrupted run.
-        let has_checkpoint = resume && !checkpoint::list(&self.dir.join("checkpoints"))?.is_empty();
+        let has_checkpoint = resume && !checkpoint::list(&RunDir::new(&self.dir).checkpoints())?.is_empty();
         let net = if has_checkpoint {
             net
         } else {
@@ -398,6 +376,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         &self.session.dir
     }
 
+    fn run_dir(&self) -> RunDir {
+        RunDir::new(&self.session.dir)
+    }
+
     /// `training.freeze`: the optimizer skips the frozen layers' parameters and whatever the
     /// network's own bookkeeping moves in them is put back after every step.
     fn freeze(&mut self) {
@@ -412,7 +394,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     /// Loads the newest usable checkpoint, falling back past damaged ones (saying which), and
     /// the logs up to its step. A run without checkpoints starts from step 0.
     fn restore(&mut self) -> Result<(), RunError> {
-        let root = self.dir().join("checkpoints");
+        let root = self.run_dir().checkpoints();
         let all = checkpoint::list(&root)?;
         if all.is_empty() {
             eprintln!(
@@ -462,7 +444,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
-        let path = self.dir().join("checkpoints");
+        let path = self.run_dir().checkpoints();
         let net = checkpoint::load_module(&self.net, ck.model, &path)?;
         self.learner
             .load_state_bytes(&ck.rule, &ck.optimizer, &self.session.device)
@@ -477,10 +459,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     fn reload_logs(&mut self, step: usize) -> Result<(), RunError> {
-        let dir = self.dir().to_path_buf();
-        self.log = MetricLog::reload(&dir.join("metrics.csv"), step)?;
-        self.diagnostics = DiagnosticsLog::reload(&dir.join("diagnostics.csv"), step)?;
-        self.dendrites = DendriteLog::reload(&dir.join("dendrites.csv"), step)?;
+        let run = self.run_dir();
+        self.log = MetricLog::reload(&run.metrics(), step)?;
+        self.diagnostics = DiagnosticsLog::reload(&run.diagnostics(), step)?;
+        self.dendrites = DendriteLog::reload(&run.dendrites(), step)?;
         Ok(())
     }
 
@@ -543,7 +525,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             &self.probe,
             &self.session.device.clone().without_autodiff(),
             (self.config().training.seed, step),
-            &self.dir().join("activity"),
+            &self.run_dir(),
         )
     }
 
@@ -630,13 +612,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     /// Writes every log file (each atomically).
     fn write_logs(&self) -> Result<(), RunError> {
-        let dir = self.dir();
-        self.log.write(&dir.join("metrics.csv"))?;
+        let run = self.run_dir();
+        self.log.write(&run.metrics())?;
         if !self.diagnostics.rows.is_empty() {
-            self.diagnostics.write(&dir.join("diagnostics.csv"))?;
+            self.diagnostics.write(&run.diagnostics())?;
         }
         if !self.dendrites.rows.is_empty() {
-            self.dendrites.write(&dir.join("dendrites.csv"))?;
+            self.dendrites.write(&run.dendrites())?;
         }
         if let Some(events) = &self.events {
             let mut scalars = self.diagnostics.scalars();
@@ -671,7 +653,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     }
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = checkpoint::module_bytes(&self.net, &self.dir().join("checkpoints"))?;
+        let model = checkpoint::module_bytes(&self.net, &self.run_dir().checkpoints())?;
         let ck = Checkpoint {
             state: LoopState {
                 step,
@@ -683,7 +665,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             rule: self.learner.rule_state_bytes(),
         };
         checkpoint::save(
-            &self.dir().join("checkpoints"),
+            &self.run_dir().checkpoints(),
             &ck,
             self.config().training.keep_checkpoints,
             &self.recording_steps,
@@ -850,7 +832,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             &self.session.device.clone().without_autodiff(),
             (self.config().training.seed, step),
             crate::recording::Keep::All,
-            &self.dir().join("activity"),
+            &self.run_dir().activity(),
         )
     }
 
@@ -878,7 +860,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     .map(|a| a.is_finite().then_some(a))
                     .collect()
             }),
-            ..Summary::of_run(config)
+            ..crate::summary_of_run(config)
         }
     }
 
@@ -901,7 +883,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 self.config().task.kind()
             );
             plot::learning_curve(
-                &self.dir().join("plots"),
+                &self.run_dir().plots(),
                 "learning_curve",
                 &self.log,
                 &title,

@@ -19,12 +19,9 @@ use apical_tasks::orientation::{accuracy_by_signal, OrientationConfig, Orientati
 use apical_tasks::{Dataset, TaskConfig};
 use nalgebra::{DMatrix, DVector};
 
-use crate::lock::RunLock;
-use crate::recording::step_dir;
-use crate::{
-    npy, ConfigError, ExperimentConfig, MetricLog, MetricRow, RunError, RunSummary, SignalAccuracy,
-    Summary,
-};
+use apical_store::{npy, MetricLog, MetricRow, RunDir, RunLock, SignalAccuracy, Summary};
+
+use crate::{ConfigError, ExperimentConfig, RunError, RunSummary};
 
 /// Split tags of the sampler's noise streams (probe, test).
 const PROBE_SAMPLES: u64 = 11;
@@ -114,16 +111,18 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
         .iter()
         .flat_map(|&lo| [(-lo / 2.0) as f32, (lo / 2.0) as f32])
         .collect();
-    npy::write_f32(&dir.join("hidden_0.npy"), &[n, units], &last)?;
-    npy::write_f32(&dir.join("layer0_rate.npy"), &[n, frames, units], &all)?;
-    npy::write_f32(&dir.join("logits.npy"), &[n, 2], &logits)?;
+    use apical_store::recording_files::{hidden, layer_rate, CONTEXT, LABELS, LOGITS, SIGNAL};
+    let names = [hidden(0), layer_rate(0), LOGITS.into(), LABELS.into(), SIGNAL.into(), CONTEXT.into()];
+    npy::write_f32(&dir.join(&names[0]), &[n, units], &last)?;
+    npy::write_f32(&dir.join(&names[1]), &[n, frames, units], &all)?;
+    npy::write_f32(&dir.join(LOGITS), &[n, 2], &logits)?;
     npy::write_i64(
-        &dir.join("labels.npy"),
+        &dir.join(LABELS),
         &[n],
         &probe.labels.iter().map(|&l| l as i64).collect::<Vec<_>>(),
     )?;
     npy::write_f32(
-        &dir.join("signal.npy"),
+        &dir.join(SIGNAL),
         &[n],
         probe
             .signal
@@ -131,7 +130,7 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
             .expect("orientation trials carry signals"),
     )?;
     npy::write_i64(
-        &dir.join("context.npy"),
+        &dir.join(CONTEXT),
         &[n],
         &probe
             .context
@@ -141,17 +140,7 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
             .map(|&c| c as i64)
             .collect::<Vec<_>>(),
     )?;
-    Ok([
-        "hidden_0",
-        "layer0_rate",
-        "logits",
-        "labels",
-        "signal",
-        "context",
-    ]
-    .iter()
-    .map(|n| format!("{n}.npy"))
-    .collect())
+    Ok(names.to_vec())
 }
 
 /// Runs the sampler on the probe and test sets and writes the run directory (`dir`, locked).
@@ -181,9 +170,9 @@ pub(crate) fn run(
     let mut activity = Vec::new();
     if !probe.is_empty() {
         let sampled = sample(&model, task, &probe, (seed, PROBE_SAMPLES));
-        let step0 = step_dir(&dir.join("activity"), 0);
-        write_recording(&step0, &probe, &sampled)?;
-        activity = write_recording(&dir.join("activity"), &probe, &sampled)?;
+        let run = RunDir::new(dir);
+        write_recording(&run.recording(0), &probe, &sampled)?;
+        activity = write_recording(&run.activity(), &probe, &sampled)?;
     }
     let test = sample(&model, task, &split.test, (seed, TEST_SAMPLES));
     let predictions = test.choice.clone();
@@ -213,7 +202,7 @@ pub(crate) fn run(
         loss,
         accuracy,
     });
-    log.write(&dir.join("metrics.csv"))?;
+    log.write(&RunDir::new(dir).metrics())?;
     let ideal = config
         .task
         .ideal_accuracy_by_signal(&split.test)
@@ -243,7 +232,7 @@ pub(crate) fn run(
         ideal_accuracy_by_signal: Some(as_rows(ideal)),
         wall_seconds: wall,
         activity,
-        ..Summary::of_run(config)
+        ..crate::summary_of_run(config)
     };
     summary.write(dir)?;
     Ok(RunSummary {

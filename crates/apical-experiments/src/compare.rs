@@ -23,10 +23,13 @@ use std::path::{Path, PathBuf};
 use apical_nn::{init_device, BackendKind};
 use serde::Serialize;
 
-use crate::{start, write_atomic, ExperimentConfig, RunError, RunOptions, Summary};
+use apical_run::{start, ExperimentConfig, RunError, RunOptions};
+use apical_store::{write_atomic, RunDir, Summary};
 
-fn usage(message: String) -> RunError {
-    RunError::Usage { message }
+use crate::ExperimentError;
+
+fn usage(message: String) -> ExperimentError {
+    ExperimentError::usage(message)
 }
 
 /// One backend's run.
@@ -125,7 +128,7 @@ impl Comparison {
 }
 
 /// The backends named by `--backends`: known names, no repeats, at least two.
-pub fn parse_backends(list: &[String]) -> Result<Vec<BackendKind>, RunError> {
+pub fn parse_backends(list: &[String]) -> Result<Vec<BackendKind>, ExperimentError> {
     let mut kinds: Vec<BackendKind> = Vec::new();
     for name in list {
         let kind: BackendKind = name.trim().parse().map_err(|_| {
@@ -153,7 +156,7 @@ pub fn parse_backends(list: &[String]) -> Result<Vec<BackendKind>, RunError> {
 pub fn with_steps(
     mut config: ExperimentConfig,
     steps: Option<usize>,
-) -> Result<ExperimentConfig, RunError> {
+) -> Result<ExperimentConfig, ExperimentError> {
     if config.task.is_closed_loop() {
         return Err(usage(
             "compare: closed-loop (BCI) tasks log no loss to compare; compare a supervised config"
@@ -191,17 +194,17 @@ pub fn compare(
     backends: &[BackendKind],
     out: &Path,
     options: &RunOptions,
-) -> Result<Comparison, RunError> {
-    crate::check_out_dir(out)?;
+) -> Result<Comparison, ExperimentError> {
+    apical_run::check_out_dir(out)?;
     // The threads are chosen before any device starts threads of its own (set_var).
-    let data = crate::build_data(config)?;
-    crate::auto_threads(config, &data);
+    let data = apical_run::build_data(config)?;
+    apical_run::auto_threads(config, &data);
     let devices = backends
         .iter()
         .map(|&kind| init_device(kind).map(|device| (kind, device)))
         .collect::<Result<Vec<_>, _>>()?;
     for (_, device) in &devices {
-        crate::check_init(config, &data, device)?;
+        apical_run::check_init(config, &data, device)?;
     }
     std::fs::create_dir_all(out).map_err(|source| RunError::Write {
         path: out.to_path_buf(),
@@ -228,7 +231,7 @@ pub fn compare(
                 );
                 Summary::read(&dir)?
             }
-            Err(other) => return Err(other),
+            Err(other) => return Err(other.into()),
         };
         runs.push(backend_run(kind.name(), &dir, &summary));
         metrics.push(read_metrics(&dir)?);
@@ -272,8 +275,8 @@ struct Metrics {
     rows: Vec<Vec<String>>,
 }
 
-fn read_metrics(dir: &Path) -> Result<Metrics, RunError> {
-    let path = dir.join("metrics.csv");
+fn read_metrics(dir: &Path) -> Result<Metrics, ExperimentError> {
+    let path = RunDir::new(dir).metrics();
     let text = std::fs::read_to_string(&path).map_err(|e| RunError::read(&path, e.to_string()))?;
     let mut lines = text.lines();
     let header = lines

@@ -31,10 +31,10 @@ use apical_analysis::{subset_fisher, FisherMethod, PopulationMoments, SubsetFish
 use nalgebra::DMatrix;
 use serde::Serialize;
 
-use crate::analysis_report::RunAnalysisSettings;
-use crate::analyze::{max_subset_size, read_responses, read_vector, Responses};
-use crate::recording::parse_step_dir;
-use crate::RunError;
+use apical_store::{recording_files, RunDir, Summary};
+
+use crate::inputs::{max_subset_size, read_responses, read_vector, Responses};
+use crate::{ReportError, RunAnalysisSettings};
 
 /// One recording × layer × context.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -169,25 +169,16 @@ struct Recording {
 /// The recordings of a run: `activity/step-<n>/` by step, or `activity/` alone at the step the
 /// run (or `apical record`) ended.
 fn recordings(run: &Path) -> Vec<Recording> {
-    let activity = run.join("activity");
-    let mut steps: Vec<Recording> = std::fs::read_dir(&activity)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter(|e| e.path().is_dir())
-                .filter_map(|e| {
-                    let step = parse_step_dir(&e.file_name().to_string_lossy())?;
-                    Some(Recording {
-                        step,
-                        dir: e.path(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    steps.sort_by_key(|r| r.step);
+    let activity = RunDir::new(run).activity();
+    let mut steps: Vec<Recording> = RunDir::new(run)
+        .recordings()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, dir)| dir.is_dir())
+        .map(|(step, dir)| Recording { step, dir })
+        .collect();
     if steps.is_empty() {
-        let step = crate::Summary::read(run)
+        let step = Summary::read(run)
             .map(|s| s.stopped_early_at_step.unwrap_or(s.steps))
             .unwrap_or(0);
         steps.push(Recording {
@@ -208,36 +199,36 @@ struct LayerData {
     context: Option<Vec<i64>>,
 }
 
-fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, RunError> {
+fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
     let mut layers = Vec::new();
-    let signal_path = rec.dir.join("signal.npy");
+    let signal_path = rec.dir.join(recording_files::SIGNAL);
     if !signal_path.exists() {
         return Ok(layers);
     }
     for l in 0.. {
-        let path = rec.dir.join(format!("hidden_{l}.npy"));
+        let path = rec.dir.join(recording_files::hidden(l));
         if !path.exists() {
             break;
         }
         let rates = match read_responses(&path)? {
             Responses::Matrix(m) => m,
             Responses::Binned(_) => {
-                return Err(RunError::read(&path, "expected a 2-D trials × units array"))
+                return Err(ReportError::read(&path, "expected a 2-D trials × units array"))
             }
         };
         let signal = read_vector(&signal_path, rates.nrows())?;
-        let context_path = rec.dir.join("context.npy");
+        let context_path = rec.dir.join(recording_files::CONTEXT);
         let context = context_path
             .exists()
             .then(|| read_vector(&context_path, rates.nrows()))
             .transpose()?
             .map(|c| c.iter().map(|v| v.round() as i64).collect());
-        let rate_path = rec.dir.join(format!("layer{l}_rate.npy"));
+        let rate_path = rec.dir.join(recording_files::layer_rate(l));
         let per_step = if rate_path.exists() {
             match read_responses(&rate_path)? {
                 Responses::Binned(b) if b[0].shape() == rates.shape() => Some(b),
                 _ => {
-                    return Err(RunError::read(
+                    return Err(ReportError::read(
                         &rate_path,
                         format!(
                             "expected trials × steps × units with {} trials and {} units",
@@ -322,7 +313,7 @@ fn estimate(
 pub fn analyze_redundancy(
     run: &Path,
     settings: &RunAnalysisSettings,
-) -> Result<Option<Redundancy>, RunError> {
+) -> Result<Option<Redundancy>, ReportError> {
     let recs = recordings(run);
     let mut all = Vec::new();
     for rec in &recs {

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{MetricLog, RunError};
+use crate::{MetricLog, StoreError};
 
 /// One line of a panel: split name, (step, value) points, colour.
 type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
@@ -101,7 +101,7 @@ pub fn learning_curve(
     stem: &str,
     log: &MetricLog,
     title: &str,
-) -> Result<(), RunError> {
+) -> Result<(), StoreError> {
     save_png_and_svg(
         dir,
         stem,
@@ -118,13 +118,13 @@ fn save_png_and_svg(
     size: (u32, u32),
     draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
     draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-) -> Result<(), RunError> {
+) -> Result<(), StoreError> {
     register_font();
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let fail = |path: &Path, message: String| RunError::Write {
+    let fail = |path: &Path, message: String| StoreError::Write {
         path: path.to_path_buf(),
         source: std::io::Error::other(message),
     };
@@ -135,7 +135,7 @@ fn save_png_and_svg(
         let _ = std::fs::remove_file(&tmp);
         fail(&png, m)
     })?;
-    std::fs::rename(&tmp, &png).map_err(|source| RunError::Write {
+    std::fs::rename(&tmp, &png).map_err(|source| StoreError::Write {
         path: png.clone(),
         source,
     })?;
@@ -178,7 +178,7 @@ pub fn line_plot(
     x_desc: &str,
     y_desc: &str,
     series: &[PlotSeries],
-) -> Result<(), RunError> {
+) -> Result<(), StoreError> {
     // Twelve distinguishable colours before any repeats (a few-shot plot has 10 conditions).
     let colours = [
         BLUE,

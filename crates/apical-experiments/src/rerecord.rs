@@ -21,8 +21,11 @@ use apical_tasks::{Dataset, TaskConfig};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::recording::{self, Keep};
-use crate::{checkpoint, write_atomic, ConfigError, ExperimentConfig, RunError};
+use apical_run::recording::{self, Keep};
+use apical_run::{checkpoint, ConfigError, ExperimentConfig, RunError};
+use apical_store::{write_atomic, RunDir};
+
+use crate::ExperimentError;
 
 /// The keys `--set` may change: none of them changes a weight's shape.
 pub const RECORD_KEYS: &[&str] = &[
@@ -67,19 +70,19 @@ pub struct RecordInfo {
     pub cue_removed: bool,
 }
 
-fn refuse(key: &str, message: impl Into<String>) -> RunError {
+fn refuse(key: &str, message: impl Into<String>) -> ExperimentError {
     ConfigError::new(Path::new("--set"), key, message).into()
 }
 
 /// The run's config with the overrides (refusing keys outside [`RECORD_KEYS`]), and whether
 /// the cue is to be zeroed. The returned config keeps the trained input width.
-pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), RunError> {
-    let path = req.run.join("config.toml");
+pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), ExperimentError> {
+    let path = RunDir::new(&req.run).config();
     if !path.is_file() {
         return Err(RunError::read(
             &path,
             "missing: not a run directory written by `apical run`",
-        ));
+        ).into());
     }
     // `task.context_cue` is applied here, not by the loader: the network keeps its cue inputs
     // and a cue of false sets them to 0 (so checks that need the cue still see it).
@@ -119,13 +122,13 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
         return Err(RunError::read(
             &req.run,
             "is a bci run; its recordings are made day by day in the closed loop",
-        ));
+        ).into());
     }
     if matches!(trained.model, apical_nn::ModelConfig::Sampling(_)) {
         return Err(RunError::read(
             &req.run,
             "is a sampling-model run, which has no weights: run its config again with --set model.delta=… instead",
-        ));
+        ).into());
     }
     let config = ExperimentConfig::load(&path, &overrides)?;
     let trained_cue = match &trained.task {
@@ -164,8 +167,8 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ru
 fn plan(
     req: &RecordRequest,
     trained: &ExperimentConfig,
-) -> Result<Vec<(usize, Option<PathBuf>)>, RunError> {
-    let root = req.run.join("checkpoints");
+) -> Result<Vec<(usize, Option<PathBuf>)>, ExperimentError> {
+    let root = RunDir::new(&req.run).checkpoints();
     let all = checkpoint::list(&root)?;
     let find = |step: usize| all.iter().find(|(s, _)| *s == step).map(|(_, p)| p.clone());
     if let Some(step) = req.step {
@@ -175,7 +178,7 @@ fn plan(
         return match find(step) {
             Some(p) => Ok(vec![(step, Some(p))]),
             None => Err(RunError::read(
-                &root.join(format!("step-{step:08}")),
+                &RunDir::new(&req.run).checkpoint(step),
                 format!(
                     "no such checkpoint; this run has {}",
                     if all.is_empty() {
@@ -187,7 +190,7 @@ fn plan(
                             .join(", ")
                     }
                 ),
-            )),
+            ).into()),
         };
     }
     let mut steps: Vec<(usize, Option<PathBuf>)> = Vec::new();
@@ -207,7 +210,7 @@ fn plan(
             return Err(RunError::read(
                 &root,
                 "no checkpoint and no step-0 recording to re-record",
-            ))
+            ).into())
         }
         None => {}
     }
@@ -215,13 +218,13 @@ fn plan(
 }
 
 /// Runs `apical record`: checks everything first, then writes `req.out`.
-pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, RunError> {
+pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, ExperimentError> {
     let (config, cue_removed) = record_config(req)?;
     // The network is the run's (its seed makes the step-0 weights); an overridden
     // training.seed changes only the recording noise.
-    let trained = ExperimentConfig::load(&req.run.join("config.toml"), &[])?;
+    let trained = ExperimentConfig::load(&RunDir::new(&req.run).config(), &[])?;
     let steps = plan(req, &trained)?;
-    crate::check_out_dir(&req.out)?;
+    apical_run::check_out_dir(&req.out)?;
     let data = config.task.build()?;
     let mut probe = config.task.probe(&data, config.logging.probe_examples);
     if cue_removed {
@@ -242,12 +245,12 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
         info: RecordInfo,
     }
     impl NetworkVisitor for Visit<'_> {
-        type Output = Result<(), RunError>;
+        type Output = Result<(), ExperimentError>;
         fn refuse(self, why: apical_core::InvalidParameter) -> Self::Output {
             Err(ConfigError::new(Path::new("config"), &why.key, why.message).into())
         }
         fn visit<N: Trainable>(self, net: N) -> Self::Output {
-            let initial = crate::runner::initialise(self.config, net)?;
+            let initial = apical_run::runner::initialise(self.config, net)?;
             let mut nets = Vec::new();
             for (step, ck) in self.weights {
                 let net = match ck {
@@ -261,23 +264,24 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
                 path: self.out.clone(),
                 source,
             })?;
-            let lock = crate::RunLock::acquire(&self.out)?;
+            let lock = apical_store::RunLock::acquire(&self.out)?;
             let note = if self.info.cue_removed {
                 "# apical record: task.context_cue = false — the context-cue inputs were set to 0\n# (the network keeps its cue inputs; see record.json).\n"
             } else {
                 ""
             };
             write_atomic(
-                &self.out.join("config.toml"),
+                &RunDir::new(&self.out).config(),
                 format!("{note}{}", self.config.to_toml()).as_bytes(),
             )?;
             let host = self.device.clone().without_autodiff();
             let seed = self.config.training.seed;
-            let activity = self.out.join("activity");
+            let out = RunDir::new(&self.out);
+            let activity = out.activity();
             let last = nets.len() - 1;
             for (i, (step, net)) in nets.iter().enumerate() {
                 let valid = net.valid();
-                recording::record_step(&valid, self.probe, &host, (seed, *step), &activity)?;
+                recording::record_step(&valid, self.probe, &host, (seed, *step), &out)?;
                 if i == last {
                     recording::record(
                         &valid,
@@ -290,7 +294,7 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
                 }
             }
             write_atomic(
-                &self.out.join("record.json"),
+                &RunDir::new(&self.out).record_json(),
                 serde_json::to_string_pretty(&self.info)
                     .expect("serialises")
                     .as_bytes(),
@@ -317,7 +321,7 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ru
             weights,
             probe: &probe,
             device: device.clone().autodiff(),
-            root: req.run.join("checkpoints"),
+            root: RunDir::new(&req.run).checkpoints(),
             out: req.out.clone(),
             info: info.clone(),
         },

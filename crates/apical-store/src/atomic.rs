@@ -4,11 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::RunError;
+use crate::StoreError;
 
 /// Writes `bytes` to `path` atomically (temporary file + rename), creating parent directories.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let wrap = |source| RunError::Write {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let wrap = |source| StoreError::Write {
         path: path.to_path_buf(),
         source,
     };

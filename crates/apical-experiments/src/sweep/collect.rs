@@ -7,10 +7,13 @@ use std::path::Path;
 
 use apical_analysis::mean_interval;
 
-use crate::plot::{line_plot, PlotSeries};
+use apical_store::plot::{line_plot, PlotSeries};
 use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
-use crate::{write_atomic, RunError, Summary};
+use apical_run::RunError;
+use apical_store::{write_atomic, Summary};
+
+use crate::ExperimentError;
 
 /// The runs of one group of `aggregate.csv`.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +155,7 @@ fn scalars(summary: &Summary, names: &[String]) -> Vec<(String, String)> {
 
 /// Reads `points.csv` and every run's `summary.json` in `sweep_dir`; writes `results.csv`,
 /// `aggregate.csv` and `<metric>.png|svg` there.
-pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutcome, RunError> {
+pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutcome, ExperimentError> {
     let points_path = sweep_dir.join("points.csv");
     let text = std::fs::read_to_string(&points_path).map_err(|e| RunError::Read {
         path: points_path.clone(),
@@ -160,7 +163,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
     })?;
     let rows = csv::parse(&text);
     let Some((header, points)) = rows.split_first() else {
-        return Err(RunError::read(&points_path, "empty"));
+        return Err(RunError::read(&points_path, "empty").into());
     };
     if header.first().map(String::as_str) != Some("point")
         || header.last().map(String::as_str) != Some("overrides")
@@ -168,7 +171,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         return Err(RunError::read(
             &points_path,
             "expected the header point,<swept keys>,overrides",
-        ));
+        ).into());
     }
     let keys: Vec<String> = header[1..header.len() - 1].to_vec();
     let by: Vec<String> = match &options.by {
@@ -180,7 +183,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                             "--by {k}: not a swept key of this sweep (swept: {})",
                             keys.join(", ")
                         ),
-                    });
+                    }.into());
                 }
             }
             by.clone()
@@ -211,7 +214,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         return Err(RunError::Usage {
             message: "--metric: name at least one scalar of summary.json (e.g. test_accuracy)"
                 .into(),
-        });
+        }.into());
     }
     for m in &options.metrics {
         if !numeric.contains(m) {
@@ -220,7 +223,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                     "--metric {m}: not a numeric field of summary.json (one of: {})",
                     numeric.join(", ")
                 ),
-            });
+            }.into());
         }
     }
     // results.csv
@@ -242,7 +245,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                     row.len(),
                     header.len()
                 ),
-            ));
+            ).into());
         }
         let point = &row[0];
         let values = &row[1..row.len() - 1];
@@ -274,7 +277,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         });
         match &summary {
             None => entry.not_finished += 1,
-            Some(s) if s.status == crate::RunStatus::Diverged => {
+            Some(s) if s.status == apical_store::RunStatus::Diverged => {
                 outcome.finished += 1;
                 entry.diverged += 1;
             }
@@ -285,7 +288,7 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         }
         if let Some(s) = summary
             .as_ref()
-            .filter(|s| s.status == crate::RunStatus::Completed)
+            .filter(|s| s.status == apical_store::RunStatus::Completed)
         {
             let scalars: BTreeMap<String, String> = scalars(s, &names).into_iter().collect();
             for (i, m) in options.metrics.iter().enumerate() {

@@ -12,81 +12,11 @@ use apical_analysis::{
 use nalgebra::DMatrix;
 use std::collections::BTreeMap;
 
-use crate::analysis_report::*;
-use crate::{npy, plot, write_atomic, RunError};
+use apical_store::{day_files, npy, plot, recording_files, write_atomic, RunDir, Summary};
 
-fn bad(path: &Path, message: impl Into<String>) -> RunError {
-    RunError::read(path, message)
-}
-
-fn analysis_error(message: impl std::fmt::Display) -> RunError {
-    RunError::Analysis {
-        message: message.to_string(),
-    }
-}
-
-/// A trials × units matrix (2-D array), or each time bin of a trials × bins × units array.
-pub(crate) enum Responses {
-    Matrix(DMatrix<f64>),
-    Binned(Vec<DMatrix<f64>>),
-}
-
-pub(crate) fn read_responses(path: &Path) -> Result<Responses, RunError> {
-    let a = npy::read(path)?;
-    if a.data.iter().any(|v| !v.is_finite()) {
-        return Err(bad(path, "contains NaN or infinite values"));
-    }
-    match a.shape.as_slice() {
-        [t, u] if *t > 0 && *u > 0 => Ok(Responses::Matrix(DMatrix::from_row_slice(*t, *u, &a.data))),
-        [t, b, u] if *t > 0 && *b > 0 && *u > 0 => Ok(Responses::Binned(
-            (0..*b).map(|bin| DMatrix::from_fn(*t, *u, |trial, unit| a.data[(trial * b + bin) * u + unit])).collect(),
-        )),
-        other => Err(bad(path, format!("expected trials × units (2-D) or trials × time bins × units (3-D), got shape {other:?}"))),
-    }
-}
-
-fn read_matrix(path: &Path) -> Result<DMatrix<f64>, RunError> {
-    match read_responses(path)? {
-        Responses::Matrix(m) => Ok(m),
-        Responses::Binned(_) => Err(bad(path, "expected a 2-D trials × units array")),
-    }
-}
-
-pub(crate) fn read_vector(path: &Path, trials: usize) -> Result<Vec<f64>, RunError> {
-    let a = npy::read(path)?;
-    let ok_shape = matches!(a.shape.as_slice(), [n] if *n == trials)
-        || matches!(a.shape.as_slice(), [n, 1] if *n == trials);
-    if !ok_shape {
-        return Err(bad(
-            path,
-            format!(
-                "expected one value per trial (shape ({trials},)), got shape {:?}",
-                a.shape
-            ),
-        ));
-    }
-    if a.data.iter().any(|v| !v.is_finite()) {
-        return Err(bad(path, "contains NaN or infinite values"));
-    }
-    Ok(a.data)
-}
-
-fn read_labels(path: &Path, trials: usize) -> Result<Vec<usize>, RunError> {
-    let values = read_vector(path, trials)?;
-    if values.iter().any(|v| v.fract() != 0.0) {
-        return Err(bad(path, "labels must be integers (class indices)"));
-    }
-    let mut distinct: Vec<i64> = values.iter().map(|&v| v as i64).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 2 {
-        return Err(bad(path, "labels must contain at least two classes"));
-    }
-    Ok(values
-        .iter()
-        .map(|&v| distinct.binary_search(&(v as i64)).expect("present"))
-        .collect())
-}
+use crate::inputs::*;
+use crate::report::*;
+use crate::{ReportError, RunAnalysisSettings};
 
 /// What `apical analyze fisher` computes.
 #[derive(Debug, Clone)]
@@ -112,7 +42,7 @@ fn fisher_of(
     signal: &[f64],
     context: Option<&[f64]>,
     req: &FisherRequest,
-) -> Result<FisherReport, RunError> {
+) -> Result<FisherReport, ReportError> {
     let all: Vec<usize> = (0..signal.len()).collect();
     let moments = PopulationMoments::new(responses, signal, &all);
     let whole = population_fisher(&moments, req.method, None).map_err(analysis_error)?;
@@ -207,7 +137,7 @@ fn fisher_of(
 }
 
 /// Runs `apical analyze fisher`.
-pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
+pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, ReportError> {
     let responses = read_responses(&req.responses)?;
     let trials = match &responses {
         Responses::Matrix(m) => m.nrows(),
@@ -246,7 +176,7 @@ pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
                         redundancy_note: c.redundancy_note,
                     })
                 })
-                .collect::<Result<Vec<_>, RunError>>()?;
+                .collect::<Result<Vec<_>, ReportError>>()?;
             report.time_bins = Some(per_bin);
             report.responses_summed_over_bins = Some(true);
             Ok(report)
@@ -254,18 +184,12 @@ pub fn analyze_fisher(req: &FisherRequest) -> Result<FisherReport, RunError> {
     }
 }
 
-/// The largest unit-subset size whose Liu estimate stays clear of the T0 − N − 4 edge for
-/// `t0` zero-signal trials: (T0 − 4)/2.
-pub fn max_subset_size(t0: usize) -> usize {
-    t0.saturating_sub(4) / 2
-}
-
 /// Runs `apical analyze correlations`.
 pub fn analyze_correlations(
     responses: &Path,
     signal: &Path,
     context: Option<&Path>,
-) -> Result<CorrelationSummary, RunError> {
+) -> Result<CorrelationSummary, ReportError> {
     let r = read_matrix(responses)?;
     let s = read_vector(signal, r.nrows())?;
     let c = context.map(|p| read_vector(p, r.nrows())).transpose()?;
@@ -277,7 +201,7 @@ pub fn analyze_decode(
     responses: &Path,
     labels: &Path,
     config: &DecoderConfig,
-) -> Result<DecodeResult, RunError> {
+) -> Result<DecodeResult, ReportError> {
     let r = read_matrix(responses)?;
     let y = read_labels(labels, r.nrows())?;
     if config.folds < 2 || config.folds > r.nrows() {
@@ -308,7 +232,7 @@ pub struct ResidualRequest {
 }
 
 /// Runs `apical analyze residuals`.
-pub fn analyze_residuals(req: &ResidualRequest) -> Result<ResidualReport, RunError> {
+pub fn analyze_residuals(req: &ResidualRequest) -> Result<ResidualReport, ReportError> {
     let apical = read_matrix(&req.apical)?;
     let soma = read_matrix(&req.soma)?;
     if apical.shape() != soma.shape() {
@@ -368,7 +292,7 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
                 .map(|e| e.path())
                 .filter(|p| {
                     p.file_name().is_some_and(|n| {
-                        n.to_string_lossy().starts_with("hidden_")
+                        n.to_string_lossy().starts_with(recording_files::HIDDEN_PREFIX)
                             && n.to_string_lossy().ends_with(".npy")
                     })
                 })
@@ -387,23 +311,24 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
 
 /// `apical analyze <run-dir>`: the analyses that fit what the run recorded, written to
 /// `analysis/analysis.json` and `analysis/*.png|svg`.
-pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, RunError> {
-    if dir.join("ensembles.npy").exists() {
+pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, ReportError> {
+    let run = RunDir::new(dir);
+    if run.ensembles().exists() {
         return analyze_bci_run(dir, settings);
     }
-    if dir.join("calibration.json").exists() || dir.join("activity/day-01").exists() {
+    if run.is_closed_loop() {
         return Err(bad(
-            &dir.join("ensembles.npy"),
+            &run.ensembles(),
             "missing: a BCI run directory needs ensembles.npy (written before day 1)",
         ));
     }
-    let activity = dir.join("activity");
+    let activity = run.activity();
     let layers = layer_files(&activity);
     if layers.is_empty() {
         return Err(bad(&activity, "no recorded activity (hidden_*.npy); is this a run directory with logging.probe_examples > 0?"));
     }
-    let signal_path = activity.join("signal.npy");
-    let labels_path = activity.join("labels.npy");
+    let signal_path = activity.join(recording_files::SIGNAL);
+    let labels_path = activity.join(recording_files::LABELS);
     let mut result = BTreeMap::new();
     let mut info_series = Vec::new();
     let mut decode_points = Vec::new();
@@ -485,7 +410,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         }
         result.insert(name.clone(), entry);
     }
-    let out_dir = dir.join("analysis");
+    let out_dir = run.analysis();
     let redundancy = crate::redundancy::analyze_redundancy(dir, settings)?.unwrap_or_default();
     let value = RunAnalysis {
         run: dir.display().to_string(),
@@ -500,7 +425,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         cross_context: redundancy.cross_context,
     };
     write_atomic(
-        &out_dir.join("analysis.json"),
+        &run.analysis_json(),
         serde_json::to_string_pretty(&value)
             .expect("an analysis serialises")
             .as_bytes(),
@@ -535,8 +460,9 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
 const BCI_WINDOW: usize = 5;
 
 /// Reads a BCI run's `activity/day-*/` recordings (every step that ran, in order).
-fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError> {
-    let ens_path = dir.join("ensembles.npy");
+fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportError> {
+    let run = RunDir::new(dir);
+    let ens_path = run.ensembles();
     let ens = npy::read(&ens_path)?;
     let units = match ens.shape.as_slice() {
         [u] if *u > 0 => *u,
@@ -551,42 +477,32 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
     if ensembles.iter().any(|e| ![-1, 0, 1].contains(e)) {
         return Err(bad(&ens_path, "ensemble labels must be +1, -1 or 0"));
     }
-    let mut day_dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("activity"))
-        .map_err(|e| RunError::Read {
-            path: dir.join("activity"),
-            source: e.into(),
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("day-"))
-        })
-        .collect();
-    day_dirs.sort();
+    let day_dirs: Vec<PathBuf> = run.days().map_err(|e| ReportError::Read {
+        path: run.activity(),
+        source: e.into(),
+    })?;
     if day_dirs.is_empty() {
         return Err(bad(
-            &dir.join("activity"),
+            &run.activity(),
             "no day-*/ recordings; has the run finished a day?",
         ));
     }
     // Days must run day-01 … day-NN without a gap (a missing day would silently shift the
     // learning curve), and be as many as the summary reports when the run has ended.
     for (i, d) in day_dirs.iter().enumerate() {
-        let want = crate::bci_run::day_dir(i);
-        if d.file_name().is_none_or(|n| n.to_string_lossy() != want) {
+        let want = run.day(i);
+        if *d != want {
             return Err(bad(
-                &dir.join("activity").join(&want),
+                &want,
                 "missing: the day recordings must run from day-01 without a gap",
             ));
         }
     }
-    if let Ok(summary) = crate::Summary::read(dir) {
+    if let Ok(summary) = Summary::read(dir) {
         if let Some(days) = summary.success_by_day.as_ref().map(Vec::len) {
             if days != day_dirs.len() {
                 return Err(bad(
-                    &dir.join("activity"),
+                    &run.activity(),
                     format!(
                         "{} day recordings, but summary.json reports {days} days",
                         day_dirs.len()
@@ -600,26 +516,26 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
     for (day, day_dir) in day_dirs.iter().enumerate() {
         let read = |name: &str| npy::read(&day_dir.join(name));
         let (a, r, e, err, mask) = (
-            read("apical.npy")?,
-            read("rate.npy")?,
-            read("error_change.npy")?,
-            read("error.npy")?,
-            read("mask.npy")?,
+            read(day_files::APICAL)?,
+            read(day_files::RATE)?,
+            read(day_files::ERROR_CHANGE)?,
+            read(day_files::ERROR)?,
+            read(day_files::MASK)?,
         );
         let [n_trials, steps] = match mask.shape.as_slice() {
             [t, s] => [*t, *s],
             other => {
                 return Err(bad(
-                    &day_dir.join("mask.npy"),
+                    &day_dir.join(day_files::MASK),
                     format!("expected trials × steps, got shape {other:?}"),
                 ))
             }
         };
         for (name, arr, want) in [
-            ("apical.npy", &a, vec![n_trials, steps, units]),
-            ("rate.npy", &r, vec![n_trials, steps, units]),
-            ("error_change.npy", &e, vec![n_trials, steps]),
-            ("error.npy", &err, vec![n_trials, steps]),
+            (day_files::APICAL, &a, vec![n_trials, steps, units]),
+            (day_files::RATE, &r, vec![n_trials, steps, units]),
+            (day_files::ERROR_CHANGE, &e, vec![n_trials, steps]),
+            (day_files::ERROR, &err, vec![n_trials, steps]),
         ] {
             if arr.shape != want {
                 return Err(bad(
@@ -673,7 +589,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, RunError
 
 /// `apical analyze <bci-run>`: learning curve, rate changes, vectorization, decoding; writes
 /// `analysis/analysis.json` (key `bci`) and plots.
-fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, RunError> {
+fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, ReportError> {
     let steps = read_bci_steps(dir)?;
     let decoder = DecoderConfig {
         shuffles: settings.shuffles,
@@ -681,7 +597,8 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         ..Default::default()
     };
     let bci = apical_analysis::bci::analyze_bci(&steps, BCI_WINDOW, &decoder);
-    let out_dir = dir.join("analysis");
+    let run = RunDir::new(dir);
+    let out_dir = run.analysis();
     let value = RunAnalysis {
         run: dir.display().to_string(),
         settings: *settings,
@@ -695,7 +612,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_note: None,
     };
     write_atomic(
-        &out_dir.join("analysis.json"),
+        &run.analysis_json(),
         serde_json::to_string_pretty(&value)
             .expect("an analysis serialises")
             .as_bytes(),

@@ -6,10 +6,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use crate::RunError;
-
-/// The lock file's name inside a run directory.
-pub const LOCK_FILE: &str = ".lock";
+use crate::{StoreError, LOCK_FILE};
 
 /// An exclusive hold on a run directory, released when dropped.
 #[derive(Debug)]
@@ -29,7 +26,7 @@ impl Drop for RunLock {
 impl RunLock {
     /// Takes the lock of `dir` (which must exist), or refuses with the holder's pid. On a file
     /// system without file locks (some cluster mounts) it warns and goes on unlocked.
-    pub fn acquire(dir: &Path) -> Result<Self, RunError> {
+    pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join(LOCK_FILE);
         // A holder removes the file when it lets go; a lock taken on a file that was removed
         // meanwhile guards nothing, so check that the path still names the locked file.
@@ -40,7 +37,7 @@ impl RunLock {
                 .create(true)
                 .truncate(false)
                 .open(&path)
-                .map_err(|source| RunError::Write {
+                .map_err(|source| StoreError::Write {
                     path: path.clone(),
                     source,
                 })?;
@@ -49,7 +46,7 @@ impl RunLock {
                 Err(TryLockError::WouldBlock) => {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
-                    return Err(RunError::Locked {
+                    return Err(StoreError::Locked {
                         path: dir.to_path_buf(),
                         holder: holder.trim().to_string(),
                     });
@@ -62,7 +59,7 @@ impl RunLock {
                     );
                     return Ok(Self { file, path });
                 }
-                Err(TryLockError::Error(source)) => return Err(RunError::Write { path, source }),
+                Err(TryLockError::Error(source)) => return Err(StoreError::Write { path, source }),
             }
             if !same_file(&file, &path) {
                 continue;
@@ -74,7 +71,7 @@ impl RunLock {
             let _ = file.flush();
             return Ok(Self { file, path });
         }
-        Err(RunError::Locked {
+        Err(StoreError::Locked {
             path: dir.to_path_buf(),
             holder: "unknown (the lock file keeps changing)".into(),
         })
@@ -115,7 +112,7 @@ mod tests {
         let dir = crate::testdir::tempdir().unwrap();
         let first = RunLock::acquire(dir.path()).unwrap();
         let err = RunLock::acquire(dir.path()).unwrap_err();
-        assert!(matches!(err, RunError::Locked { .. }), "{err}");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
         assert!(err.to_string().contains(&std::process::id().to_string()));
         drop(first);
         RunLock::acquire(dir.path()).unwrap();

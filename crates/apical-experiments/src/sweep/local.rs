@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::sweep::SweepPlan;
-use crate::{write_atomic, RunError, RunStatus, Summary};
+use apical_run::RunError;
+use apical_store::{write_atomic, RunDir, RunStatus, Summary};
+
+use crate::ExperimentError;
 
 /// Where a point stands, read from the sweep directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +82,7 @@ impl SweepDir {
 
     /// Writes `sweep.toml`, `points.csv` and every point's config; refuses a directory that
     /// holds a different sweep (the resolved files differ).
-    pub fn prepare(path: &Path, plan: &SweepPlan) -> Result<Self, RunError> {
+    pub fn prepare(path: &Path, plan: &SweepPlan) -> Result<Self, ExperimentError> {
         let dir = Self {
             path: path.to_path_buf(),
         };
@@ -92,18 +95,18 @@ impl SweepDir {
                         "holds a different sweep (its sweep.toml differs from {}); pick another --out",
                         plan.file.display()
                     ),
-                });
+                }.into());
             }
         } else if path.exists() && std::fs::read_dir(path).is_ok_and(|mut e| e.next().is_some()) {
             return Err(RunError::OutputDir {
                 path: path.to_path_buf(),
                 message: "exists, is not empty and is not a sweep directory; pick another --out"
                     .into(),
-            });
+            }.into());
         }
         // A point that already ran must have run this very config (an edited base changes it).
         for p in &plan.points {
-            let ran = dir.run_dir(&p.name).join("config.toml");
+            let ran = RunDir::new(dir.run_dir(&p.name)).config();
             if let Ok(text) = std::fs::read_to_string(&ran) {
                 if text != p.config.to_toml() {
                     return Err(RunError::OutputDir {
@@ -113,7 +116,7 @@ impl SweepDir {
                             p.name,
                             ran.display()
                         ),
-                    });
+                    }.into());
                 }
             }
         }
@@ -134,9 +137,9 @@ impl SweepDir {
         if let Ok(reason) = std::fs::read_to_string(self.failed(point)) {
             return PointState::Failed(reason.trim().to_string());
         }
-        if crate::lock::is_held(&run) {
+        if apical_store::is_held(&run) {
             PointState::Running
-        } else if run.join("config.toml").is_file() {
+        } else if RunDir::new(&run).config().is_file() {
             PointState::Interrupted
         } else {
             PointState::New
@@ -196,7 +199,7 @@ fn last_line(path: &Path) -> String {
 /// left without a config by an attempt killed at its very start is removed first).
 pub fn worker_args(dir: &SweepDir, point: &str) -> Vec<std::ffi::OsString> {
     let run = dir.run_dir(point);
-    if run.join("config.toml").is_file() {
+    if RunDir::new(&run).config().is_file() {
         vec!["resume".into(), run.into_os_string()]
     } else {
         if run.exists() {
@@ -218,7 +221,7 @@ pub fn run_local(
     dir: &SweepDir,
     plan: &SweepPlan,
     options: &LocalOptions,
-) -> Result<SweepOutcome, RunError> {
+) -> Result<SweepOutcome, ExperimentError> {
     let mut outcomes = run_local_many(&[(dir, plan)], options)?;
     Ok(outcomes.pop().unwrap_or_default())
 }
@@ -229,7 +232,7 @@ pub fn run_local(
 pub fn run_local_many(
     sweeps: &[(&SweepDir, &SweepPlan)],
     options: &LocalOptions,
-) -> Result<Vec<SweepOutcome>, RunError> {
+) -> Result<Vec<SweepOutcome>, ExperimentError> {
     let mut outcomes = vec![SweepOutcome::default(); sweeps.len()];
     let mut queue: Vec<(usize, String)> = Vec::new();
     for (i, (dir, plan)) in sweeps.iter().enumerate() {
@@ -368,7 +371,7 @@ pub fn run_local_many(
     }
     bar.finish_and_clear();
     if let Some(signal) = stop_signal() {
-        return Err(RunError::SweepInterrupted {
+        return Err(ExperimentError::SweepInterrupted {
             signal: signal as i32,
             dir: sweeps
                 .first()
@@ -395,7 +398,7 @@ fn spawn(
     sweep: usize,
     point: &str,
     options: &LocalOptions,
-) -> Result<Worker, RunError> {
+) -> Result<Worker, ExperimentError> {
     let mut cmd = Command::new(&options.exe);
     cmd.args(worker_args(dir, point));
     // Each of the `jobs` workers gets an equal share of the cores for its kernels (the matrix

@@ -27,7 +27,10 @@ pub mod results;
 use std::path::{Path, PathBuf};
 
 use crate::sweep::{run_local_many, LocalOptions, SweepDir, SweepPlan};
-use crate::{split_override, write_atomic, ConfigError, ExperimentConfig, RunError};
+use apical_run::{split_override, ConfigError, ExperimentConfig, RunError};
+use apical_store::write_atomic;
+
+use crate::ExperimentError;
 
 pub use results::*;
 
@@ -202,7 +205,7 @@ const PROTOCOL_KEYS: [&str; 6] = [
 /// Steps of a pretraining run unless `--pretrain-set training.steps=…` says otherwise.
 pub const DEFAULT_PRETRAIN_STEPS: usize = 1000;
 
-fn bad(file: &Path, key: &str, message: impl Into<String>) -> RunError {
+fn bad(file: &Path, key: &str, message: impl Into<String>) -> ExperimentError {
     ConfigError::new(file, key, message).into()
 }
 
@@ -236,7 +239,7 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Checks everything, then runs what is not finished and writes the tables.
-pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
+pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
     let configs = load_configs(options)?;
     let protocol = protocol_text(options);
     let out = &options.out;
@@ -247,14 +250,14 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
             message:
                 "holds another few-shot protocol (its protocol.toml differs); pick another --out"
                     .into(),
-        }),
+        }.into()),
         Ok(_) => {}
         Err(_) if out.exists() && std::fs::read_dir(out).is_ok_and(|mut e| e.next().is_some()) => {
             return Err(RunError::OutputDir {
                 path: out.clone(),
                 message: "exists, is not empty and is not a few-shot directory; pick another --out"
                     .into(),
-            })
+            }.into())
         }
         Err(_) => {}
     }
@@ -275,7 +278,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
         path: out.clone(),
         source,
     })?;
-    let _lock = crate::RunLock::acquire(out)?;
+    let _lock = apical_store::RunLock::acquire(out)?;
     write_atomic(&protocol_file, protocol.as_bytes())?;
     let total: usize = pretraining
         .iter()
@@ -299,16 +302,16 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
     let pre: Vec<(SweepDir, &SweepPlan)> = pretraining
         .iter()
         .map(|p| Ok((SweepDir::prepare(&p.dir, &p.plan)?, &p.plan)))
-        .collect::<Result<_, RunError>>()?;
+        .collect::<Result<_, ExperimentError>>()?;
     run_all(&pre, &options.local, &out.join("pretrain"))?;
     // A diverged pretraining run counts as finished for its sweep; fine-tuning must not start
     // from it.
     for (dir, plan) in &pre {
         for point in &plan.points {
             let run = dir.run_dir(&point.name);
-            if let Ok(summary) = crate::Summary::read(&run) {
-                if summary.status != crate::RunStatus::Completed {
-                    return Err(RunError::PretrainingDiverged {
+            if let Ok(summary) = apical_store::Summary::read(&run) {
+                if summary.status != apical_store::RunStatus::Completed {
+                    return Err(ExperimentError::PretrainingDiverged {
                         run,
                         step: summary.diverged_at_step.unwrap_or(0),
                     });
@@ -320,7 +323,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
         .iter()
         .flat_map(|c| &c.sweeps)
         .map(|(_, dir, plan)| Ok((SweepDir::prepare(&dir.path, plan)?, plan)))
-        .collect::<Result<_, RunError>>()?;
+        .collect::<Result<_, ExperimentError>>()?;
     run_all(&fine, &options.local, &out.join("runs"))?;
     let tune_keys: Vec<String> = tune_grid(options, &configs[0].1)
         .into_iter()
@@ -335,7 +338,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, RunError> {
 fn plan(
     options: &FewshotOptions,
     configs: &[(PathBuf, ExperimentConfig)],
-) -> Result<(Vec<Pretraining>, Vec<Condition>), RunError> {
+) -> Result<(Vec<Pretraining>, Vec<Condition>), ExperimentError> {
     let pretraining = plan_pretraining(options, configs)?;
     let mut conditions = Vec::new();
     for (path, config) in configs {
@@ -343,8 +346,8 @@ fn plan(
         // widths) and device are built once per config, not once per seed.
         let probe = match &options.pretrained {
             Some(Pretrained::Run(_)) => Some((
-                crate::build_data(config)?,
-                crate::init_device(config.backend.kind)?,
+                apical_run::build_data(config)?,
+                apical_run::init_device(config.backend.kind)?,
             )),
             _ => None,
         };
@@ -388,10 +391,10 @@ fn run_all(
     sweeps: &[(SweepDir, &SweepPlan)],
     local: &LocalOptions,
     dir: &Path,
-) -> Result<(), RunError> {
+) -> Result<(), ExperimentError> {
     let refs: Vec<(&SweepDir, &SweepPlan)> = sweeps.iter().map(|(d, p)| (d, *p)).collect();
     let outcomes = run_local_many(&refs, local).map_err(|e| match e {
-        RunError::SweepInterrupted { signal, dir } => RunError::FewshotInterrupted {
+        ExperimentError::SweepInterrupted { signal, dir } => ExperimentError::FewshotInterrupted {
             signal,
             // The output directory: the sweep's ancestor holding protocol.toml.
             dir: dir
@@ -414,7 +417,7 @@ fn run_all(
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(RunError::SweepFailed {
+        Err(ExperimentError::SweepFailed {
             failed,
             dir: dir.to_path_buf(),
         })
@@ -428,11 +431,11 @@ fn stem(path: &Path) -> String {
 }
 
 /// Loads and checks every config: a supervised task with a validation split.
-fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConfig)>, RunError> {
+fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConfig)>, ExperimentError> {
     if options.configs.is_empty() {
         return Err(RunError::Usage {
             message: "apical fewshot needs at least one config".into(),
-        });
+        }.into());
     }
     let mut out: Vec<(PathBuf, ExperimentConfig)> = Vec::new();
     for path in &options.configs {
@@ -461,7 +464,7 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
                     "two configs are named {}; each condition needs its own file name",
                     stem(path)
                 ),
-            });
+            }.into());
         }
         out.push((absolute(path), config));
     }
@@ -471,7 +474,7 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
             if PROTOCOL_KEYS.contains(&key.as_str()) {
                 return Err(RunError::Usage {
                     message: format!("--tune cannot sweep {key}: the protocol sets it"),
-                });
+                }.into());
             }
         }
     }
@@ -569,12 +572,12 @@ fn signature(config: &ExperimentConfig) -> String {
 fn plan_pretraining(
     options: &FewshotOptions,
     configs: &[(PathBuf, ExperimentConfig)],
-) -> Result<Vec<Pretraining>, RunError> {
+) -> Result<Vec<Pretraining>, ExperimentError> {
     if options.pretrained != Some(Pretrained::Auto) {
         if !options.pretrain_overrides.is_empty() {
             return Err(RunError::Usage {
                 message: "--pretrain-set is for --pretrained auto".into(),
-            });
+            }.into());
         }
         return Ok(Vec::new());
     }
@@ -679,7 +682,7 @@ fn init_run(
     config: &ExperimentConfig,
     probe: Option<&(apical_tasks::Split, burn::tensor::Device)>,
     seed: u64,
-) -> Result<PathBuf, RunError> {
+) -> Result<PathBuf, ExperimentError> {
     match &options.pretrained {
         Some(Pretrained::Run(pattern)) => {
             let path = PathBuf::from(pattern.replace("{seed}", &seed.to_string()));
@@ -691,7 +694,7 @@ fn init_run(
             let (data, device) = probe.ok_or_else(|| RunError::Usage {
                 message: "internal: --pretrained RUN checked without the config's data".into(),
             })?;
-            crate::check_init(&check, data, device).map_err(|e| match e {
+            apical_run::check_init(&check, data, device).map_err(|e| match e {
                 RunError::Config(c) => RunError::Config(c.in_file(Path::new("--pretrained"))),
                 other => other,
             })?;
@@ -722,7 +725,7 @@ fn init_run(
         }
         None => Err(RunError::Usage {
             message: "no pretraining was asked (--pretrained)".into(),
-        }),
+        }.into()),
     }
 }
 
@@ -733,7 +736,7 @@ fn plan_runs(
     config: &ExperimentConfig,
     seed: u64,
     init: Option<&Path>,
-) -> Result<(SweepDir, SweepPlan), RunError> {
+) -> Result<(SweepDir, SweepPlan), ExperimentError> {
     let condition = if init.is_some() {
         "pretrained"
     } else {

@@ -17,7 +17,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::sweep::{PointState, SweepDir, SweepPlan};
-use crate::{write_atomic, RunError};
+use apical_run::RunError;
+use apical_store::write_atomic;
+
+use crate::ExperimentError;
 
 /// `--executor slurm` settings.
 #[derive(Debug, Clone, Default)]
@@ -57,16 +60,16 @@ pub struct Submission {
     pub collect_job: Option<String>,
 }
 
-fn slurm_error(what: &str, message: impl Into<String>) -> RunError {
-    RunError::Slurm {
+fn slurm_error(what: &str, message: impl Into<String>) -> ExperimentError {
+    ExperimentError::Slurm {
         command: what.to_string(),
         message: message.into(),
     }
 }
 
 /// Runs `program args…`, returning its standard output; a missing program or a failure is a
-/// [`RunError::Slurm`] naming the command.
-fn call(program: &str, args: &[String]) -> Result<String, RunError> {
+/// [`ExperimentError::Slurm`] naming the command.
+fn call(program: &str, args: &[String]) -> Result<String, ExperimentError> {
     let out = Command::new(program).args(args).output().map_err(|e| {
         slurm_error(
             program,
@@ -145,7 +148,7 @@ pub fn submit(
     dir: &SweepDir,
     plan: &SweepPlan,
     options: &SlurmOptions,
-) -> Result<Submission, RunError> {
+) -> Result<Submission, ExperimentError> {
     // Array indices map to lines of tasks.txt: never rewrite it under a queued array.
     if let Some((array, collect)) = submitted_jobs(dir) {
         let queued = queued(dir)?;
@@ -156,7 +159,7 @@ pub fn submit(
                     "jobs {array} and {collect} of an earlier submission are still queued; wait for them (apical sweep {} --status --wait) or scancel them",
                     dir.path.display()
                 ),
-            });
+            }.into());
         }
     }
     let tasks: Vec<String> = plan
@@ -184,7 +187,7 @@ pub fn submit(
                 message: format!(
                     "{what} {text:?} holds a space or a quote, which #SBATCH lines cannot carry; use a path without them"
                 ),
-            });
+            }.into());
         }
     }
     let max_array = max_array_size();
@@ -194,7 +197,7 @@ pub fn submit(
                 "{} unfinished points exceed this cluster's MaxArraySize ({max_array}); split the sweep into smaller files",
                 tasks.len()
             ),
-        });
+        }.into());
     }
     let slurm = dir.path.join("slurm");
     std::fs::create_dir_all(slurm.join("logs")).map_err(|source| RunError::Write {
@@ -293,17 +296,17 @@ fn max_array_size() -> usize {
 }
 
 /// The point of array index `index` (`apical sweep-task`).
-pub fn task_point(dir: &SweepDir, index: usize) -> Result<String, RunError> {
+pub fn task_point(dir: &SweepDir, index: usize) -> Result<String, ExperimentError> {
     let path = dir.path.join("slurm/tasks.txt");
     let text = std::fs::read_to_string(&path).map_err(|e| RunError::Read {
         path: path.clone(),
         source: e.into(),
     })?;
-    text.lines()
+    Ok(text.lines()
         .nth(index)
         .map(str::to_string)
         .filter(|point| !point.trim().is_empty() && dir.config(point).is_file())
-        .ok_or_else(|| RunError::read(&path, format!("no point at array index {index}")))
+        .ok_or_else(|| RunError::read(&path, format!("no point at array index {index}")))?)
 }
 
 /// The job ids of the last submission: (array, collect).
@@ -320,7 +323,7 @@ pub fn submitted_jobs(dir: &SweepDir) -> Option<(String, String)> {
 }
 
 /// Queue states of the submission's jobs, `(job id or array task, STATE)`, from `squeue`.
-pub fn queued(dir: &SweepDir) -> Result<Vec<(String, String)>, RunError> {
+pub fn queued(dir: &SweepDir) -> Result<Vec<(String, String)>, ExperimentError> {
     let Some((array, collect)) = submitted_jobs(dir) else {
         return Ok(Vec::new());
     };
@@ -336,7 +339,7 @@ pub fn queued(dir: &SweepDir) -> Result<Vec<(String, String)>, RunError> {
     )
     .or_else(|e| match e {
         // squeue refuses ids it no longer knows: nothing is queued.
-        RunError::Slurm { ref message, .. } if message.contains("Invalid job id") => {
+        ExperimentError::Slurm { ref message, .. } if message.contains("Invalid job id") => {
             Ok(String::new())
         }
         other => Err(other),
@@ -387,7 +390,7 @@ pub fn job_state(id: &str) -> Option<String> {
 }
 
 /// Blocks until none of the submission's jobs is queued (polling `squeue`).
-pub fn wait(dir: &SweepDir, poll: Duration) -> Result<(), RunError> {
+pub fn wait(dir: &SweepDir, poll: Duration) -> Result<(), ExperimentError> {
     while !queued(dir)?.is_empty() {
         std::thread::sleep(poll);
     }

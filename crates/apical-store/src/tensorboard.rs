@@ -11,7 +11,7 @@ use tensorboard_proto::event::Event;
 use tensorboard_rs::record_writer::RecordWriter;
 use tensorboard_rs::summary::scalar;
 
-use crate::{write_atomic, MetricLog, RunError};
+use crate::{write_atomic, MetricLog, StoreError};
 
 /// An event file holding the run's scalars (`<split>/loss`, `<split>/accuracy`).
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ impl EventFile {
     }
 
     /// Rewrites the event file from `log` and `extra` scalars `(step, tag, value)`.
-    pub fn write(&self, log: &MetricLog, extra: &[(i64, String, f32)]) -> Result<(), RunError> {
+    pub fn write(&self, log: &MetricLog, extra: &[(i64, String, f32)]) -> Result<(), StoreError> {
         write_atomic(&self.path, &encode(log, extra, self.start_wall_time))
     }
 }

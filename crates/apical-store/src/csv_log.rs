@@ -7,7 +7,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::{write_atomic, RunError};
+use crate::{write_atomic, StoreError};
 
 /// A row of a CSV log.
 pub trait CsvRow: Sized + Clone {
@@ -107,24 +107,24 @@ impl<R: CsvRow> CsvLog<R> {
     }
 
     /// Writes the log to `path` atomically.
-    pub fn write(&self, path: &Path) -> Result<(), RunError> {
+    pub fn write(&self, path: &Path) -> Result<(), StoreError> {
         write_atomic(path, self.to_csv().as_bytes())
     }
 
     /// The reload helper of `apical resume`: reads `path` (an absent file is an empty log) and
     /// keeps the rows up to `step`.
-    pub fn reload(path: &Path, step: usize) -> Result<Self, RunError> {
+    pub fn reload(path: &Path, step: usize) -> Result<Self, StoreError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(source) => {
-                return Err(RunError::Read {
+                return Err(StoreError::Read {
                     path: path.to_path_buf(),
                     source: source.into(),
                 })
             }
         };
-        let mut log = Self::from_csv(&text).map_err(|source| RunError::Resume {
+        let mut log = Self::from_csv(&text).map_err(|source| StoreError::Resume {
             path: path.to_path_buf(),
             source: source.into(),
         })?;

@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{ConfigError, ExperimentConfig};
+use apical_run::{ConfigError, ExperimentConfig};
 
 /// The key of the seed axis: `collect` aggregates over it.
 pub const SEED_KEY: &str = "training.seed";
@@ -401,7 +401,7 @@ mod tests {
     use super::*;
 
     fn plan(text: &str) -> Result<SweepPlan, ConfigError> {
-        let dir = crate::testdir::tempdir().unwrap();
+        let dir = apical_store::testdir::tempdir().unwrap();
         let base = dir.path().join("base.toml");
         std::fs::write(&base, "[task]\nkind = \"digits\"\n[training]\nsteps = 5\n").unwrap();
         let file = dir.path().join("sweep.toml");

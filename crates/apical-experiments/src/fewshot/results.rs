@@ -22,9 +22,12 @@ use std::path::Path;
 use apical_analysis::{mean_interval, paired_comparison};
 
 use super::{Condition, PerClass};
-use crate::plot::{line_plot, PlotSeries};
+use apical_store::plot::{line_plot, PlotSeries};
 use crate::sweep::csv;
-use crate::{write_atomic, RunError, RunStatus, Summary};
+use apical_run::RunError;
+use apical_store::{write_atomic, RunDir, RunStatus, Summary};
+
+use crate::ExperimentError;
 
 /// The chosen run of one condition, n and seed.
 #[derive(Debug, Clone)]
@@ -106,12 +109,12 @@ struct RunResult {
     n_train: usize,
 }
 
-fn read_run(dir: &Path) -> Result<Option<RunResult>, RunError> {
+fn read_run(dir: &Path) -> Result<Option<RunResult>, ExperimentError> {
     let summary = Summary::read(dir)?;
     if summary.status != RunStatus::Completed {
         return Ok(None);
     }
-    let metrics = dir.join("metrics.csv");
+    let metrics = RunDir::new(dir).metrics();
     let text = std::fs::read_to_string(&metrics).map_err(|source| RunError::Read {
         path: metrics.clone(),
         source: source.into(),
@@ -125,7 +128,7 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, RunError> {
         return Err(RunError::resume(
             &metrics,
             "expected step, split, loss and accuracy columns",
-        ));
+        ).into());
     };
     let mut val: Vec<(usize, f64, f64)> = Vec::new();
     let mut test: BTreeMap<usize, f64> = BTreeMap::new();
@@ -155,13 +158,13 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, RunError> {
         return Err(RunError::resume(
             &metrics,
             "no validation evaluations (the protocol needs task.validation_per_class)",
-        ));
+        ).into());
     };
     let Some(&test_acc) = test.get(&best_step) else {
         return Err(RunError::resume(
             &metrics,
             format!("no test evaluation at step {best_step}"),
-        ));
+        ).into());
     };
     let max_test = test.values().copied().fold(f64::NEG_INFINITY, f64::max);
     Ok(Some(RunResult {
@@ -186,7 +189,7 @@ pub fn tabulate(
     conditions: &[Condition],
     n: &[PerClass],
     tune_keys: &[String],
-) -> Result<FewshotTables, RunError> {
+) -> Result<FewshotTables, ExperimentError> {
     let mut rows = Vec::new();
     for c in conditions {
         for (seed, dir, plan) in &c.sweeps {
@@ -525,7 +528,7 @@ impl FewshotTables {
     }
 
     /// Writes the four tables and the plot into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<(), RunError> {
+    pub fn write(&self, dir: &Path) -> Result<(), ExperimentError> {
         write_atomic(&dir.join("fewshot.csv"), self.rows_csv().as_bytes())?;
         write_atomic(
             &dir.join("fewshot_summary.csv"),
@@ -560,14 +563,14 @@ impl FewshotTables {
             }
             series.push(s);
         }
-        line_plot(
+        Ok(line_plot(
             dir,
             "fewshot",
             "few-shot learning: test error at the best-validation step",
             "labelled examples per class (log10)",
             "test error",
             &series,
-        )
+        )?)
     }
 
     /// Classes of a condition's task, from its rows: n_train / n at a numeric n.

@@ -9,6 +9,8 @@ use apical_analysis::{
 };
 use serde::Serialize;
 
+use crate::RunAnalysisSettings;
+
 /// Information within one context.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContextFisher {
@@ -98,31 +100,6 @@ pub struct ResidualReport {
     /// Per group: residual on error-decrease minus error-increase trials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vectorisation: Option<Vec<GroupVectorisation>>,
-}
-
-/// The settings of `apical analyze <run-dir>`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RunAnalysisSettings {
-    /// Largest unit-subset size for the Fisher information (capped by the active units and the
-    /// zero-signal trials).
-    pub subset_size: usize,
-    /// Number of random subsets.
-    pub subsets: usize,
-    /// Label shuffles of the decoder's control.
-    pub shuffles: usize,
-    /// Seed of subsets, folds and shuffles.
-    pub seed: u64,
-}
-
-impl Default for RunAnalysisSettings {
-    fn default() -> Self {
-        Self {
-            subset_size: 32,
-            subsets: 200,
-            shuffles: 5,
-            seed: 0,
-        }
-    }
 }
 
 /// One recorded layer of a run.

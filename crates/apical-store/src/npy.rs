@@ -4,7 +4,7 @@ use std::path::Path;
 
 use npyz::{DType, TypeChar, WriterBuilder};
 
-use crate::{write_atomic, RunError};
+use crate::{write_atomic, StoreError};
 
 /// A dense array read from a `.npy` file, converted to f64, in C (row-major) order.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,12 +49,12 @@ pub fn encode_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
 }
 
 /// Writes a float32 array atomically.
-pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), RunError> {
+pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), StoreError> {
     write_atomic(path, &encode_f32(shape, data))
 }
 
 /// Writes an int64 array atomically.
-pub fn write_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), RunError> {
+pub fn write_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), StoreError> {
     write_atomic(path, &encode_i64(shape, data))
 }
 
@@ -142,12 +142,12 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, String> {
 }
 
 /// Reads a `.npy` file.
-pub fn read(path: &Path) -> Result<NpyArray, RunError> {
-    let bytes = std::fs::read(path).map_err(|e| RunError::Read {
+pub fn read(path: &Path) -> Result<NpyArray, StoreError> {
+    let bytes = std::fs::read(path).map_err(|e| StoreError::Read {
         path: path.to_path_buf(),
         source: e.into(),
     })?;
-    decode(&bytes, &path.display().to_string()).map_err(|message| RunError::read(path, message))
+    decode(&bytes, &path.display().to_string()).map_err(|message| StoreError::read(path, message))
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {

@@ -1,0 +1,153 @@
+//! `summary.json`: what a run reports when it ends — completed, or diverged (with the step and
+//! the quantity). A sweep reads it back; a complete `summary.json` with `"status": "completed"`
+//! marks a finished run.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{write_atomic, RunDir, StoreError};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Every step ran and the final outputs were written.
+    #[default]
+    Completed,
+    /// A loss, weight or rule state became non-finite; training stopped there.
+    Diverged,
+}
+
+/// Test accuracy at one signal level (perceptual tasks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalAccuracy {
+    /// Signed signal level (%).
+    pub signal: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// Test trials at this level.
+    pub n_trials: usize,
+}
+
+/// The contents of `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Summary {
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Run name.
+    pub name: Option<String>,
+    /// `task.kind`.
+    pub task: String,
+    /// `model.kind`.
+    pub model: String,
+    /// `rule.kind`.
+    pub rule: String,
+    /// Backend name.
+    pub backend: String,
+    /// `training.seed`.
+    pub seed: u64,
+    /// Planned updates.
+    pub steps: usize,
+    /// Planned epochs (fractional).
+    pub epochs: f64,
+    /// Trainable scalars.
+    pub n_params: usize,
+    /// Training examples.
+    pub n_train: usize,
+    /// Test examples.
+    pub n_test: usize,
+    /// The step whose update diverged (diverged runs).
+    pub diverged_at_step: Option<usize>,
+    /// What became non-finite: "loss", "weights" or "rule state" (diverged runs).
+    pub diverged_quantity: Option<String>,
+    /// Final test accuracy (completed runs).
+    pub test_accuracy: Option<f64>,
+    /// Final mean test cross-entropy.
+    pub test_loss: Option<f64>,
+    /// Final accuracy on the fixed training subset.
+    pub train_accuracy: Option<f64>,
+    /// Final loss on the fixed training subset.
+    pub train_loss: Option<f64>,
+    /// Final accuracy on the validation split (`task.validation_per_class`).
+    #[serde(default)]
+    pub validation_accuracy: Option<f64>,
+    /// Final mean cross-entropy on the validation split.
+    #[serde(default)]
+    pub validation_loss: Option<f64>,
+    /// Validation examples.
+    #[serde(default)]
+    pub n_validation: Option<usize>,
+    /// The logged evaluation with the highest validation accuracy, ties broken by the lower
+    /// validation loss (early stopping's choice).
+    #[serde(default)]
+    pub best_validation_step: Option<usize>,
+    /// Its validation loss.
+    #[serde(default)]
+    pub best_validation_loss: Option<f64>,
+    /// The test accuracy logged at that evaluation (chosen without looking at the test split).
+    #[serde(default)]
+    pub test_accuracy_at_best_validation: Option<f64>,
+    /// The step training stopped at when `training.patience` evaluations passed without a
+    /// better validation evaluation (early stopping); absent when it ran every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early_at_step: Option<usize>,
+    /// Test accuracy per signal level (perceptual tasks).
+    pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
+    /// The ideal observer's accuracy per signed signal level on the test set (orientation: in
+    /// closed form from the stimulus, knowing context and level; averaged over the contexts).
+    #[serde(default)]
+    pub ideal_accuracy_by_signal: Option<Vec<SignalAccuracy>>,
+    /// The ideal observer's accuracy over the test set's trials.
+    #[serde(default)]
+    pub ideal_accuracy: Option<f64>,
+    /// Wall-clock seconds spent training, over all sessions.
+    pub wall_seconds: f64,
+    /// Updates per second in the last session.
+    pub steps_per_second: f64,
+    /// The checkpoint step this session resumed from.
+    pub resumed_from_step: Option<usize>,
+    /// Mean angle to backprop per layer over the logged evaluations (null where undefined,
+    /// e.g. a zero or overflowing update).
+    pub mean_angle_to_backprop_deg: Option<Vec<Option<f64>>>,
+    /// Files written under `activity/`.
+    pub activity: Vec<String>,
+    /// BCI runs: the hit rate of spontaneous activity the threshold was calibrated to.
+    #[serde(default)]
+    pub chance: Option<f64>,
+    /// BCI runs: the calibrated threshold θ on the z-scored decoder.
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// BCI runs: the fraction of successful trials, per day.
+    #[serde(default)]
+    pub success_by_day: Option<Vec<f64>>,
+    /// BCI runs: rewards (hits) per day.
+    #[serde(default)]
+    pub rewards_per_day: Option<Vec<usize>>,
+    /// BCI runs: mean success of the last two days.
+    #[serde(default)]
+    pub late_success: Option<f64>,
+}
+
+impl Summary {
+    /// Writes `summary.json` into `dir` atomically. Non-finite numbers, which JSON cannot hold,
+    /// are written as null where the field allows it and refused nowhere: the file always reads
+    /// back.
+    pub fn write(&self, dir: &Path) -> Result<(), StoreError> {
+        let text = serde_json::to_string_pretty(self).expect("a Summary serialises") + "\n";
+        write_atomic(&RunDir::new(dir).summary(), text.as_bytes())
+    }
+
+    /// Reads `summary.json` from `dir`.
+    pub fn read(dir: &Path) -> Result<Self, StoreError> {
+        let path = RunDir::new(dir).summary();
+        let text = std::fs::read_to_string(&path).map_err(|e| StoreError::Read {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Read {
+            path,
+            source: e.into(),
+        })
+    }
+}
