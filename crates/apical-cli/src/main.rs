@@ -579,14 +579,19 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         name: Some(name),
         ..config
     };
-    let comparison =
-        apical_experiments::compare::compare(&args.config, &config, &backends, &out, &options(None))
-            .map_err(|e| match e {
-                ExperimentError::Run(RunError::Config(c)) => {
-                    ExperimentError::Run(RunError::Config(c.in_file(&args.config)))
-                }
-                other => other,
-            })?;
+    let comparison = apical_experiments::compare::compare(
+        &args.config,
+        &config,
+        &backends,
+        &out,
+        &options(None),
+    )
+    .map_err(|e| match e {
+        ExperimentError::Run(RunError::Config(c)) => {
+            ExperimentError::Run(RunError::Config(c.in_file(&args.config)))
+        }
+        other => other,
+    })?;
     print!("{}", comparison.table());
     println!("→ {}", out.join("compare.json").display());
     Ok(())
@@ -598,7 +603,8 @@ fn resume(args: ResumeArgs) -> Result<(), Failure> {
         return Err(RunError::resume(
             &args.dir,
             "no config.toml here (is this a run directory written by `apical run`?)",
-        ).into());
+        )
+        .into());
     }
     if let Ok(done) = apical_run::Summary::read(&args.dir) {
         println!(
@@ -833,7 +839,8 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
         Err(ExperimentError::SweepFailed {
             failed: outcome.failed.iter().map(|(p, _)| p.clone()).collect(),
             dir: out,
-        }.into())
+        }
+        .into())
     }
 }
 
@@ -872,7 +879,9 @@ fn sweep_status(
     for p in &plan.points {
         let state = dir.state(&p.name);
         let word = match (&state, queue_state.get(&p.name)) {
-            (apical_experiments::sweep::PointState::Done(_), _) | (_, None) => state.word().to_string(),
+            (apical_experiments::sweep::PointState::Done(_), _) | (_, None) => {
+                state.word().to_string()
+            }
             (_, Some(queued)) => queued.clone(),
         };
         if word == "failed" {
@@ -889,7 +898,8 @@ fn sweep_status(
         Err(ExperimentError::SweepFailed {
             failed,
             dir: dir.path.clone(),
-        }.into())
+        }
+        .into())
     }
 }
 

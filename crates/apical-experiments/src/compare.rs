@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use apical_nn::{init_device, BackendKind};
 use serde::Serialize;
 
-use apical_run::{start, ExperimentConfig, RunError, RunOptions};
+use apical_run::{start, ExperimentConfig, ProtocolKind, RunError, RunOptions};
 use apical_store::{write_atomic, RunDir, Summary};
 
 use crate::ExperimentError;
@@ -157,17 +157,20 @@ pub fn with_steps(
     mut config: ExperimentConfig,
     steps: Option<usize>,
 ) -> Result<ExperimentConfig, ExperimentError> {
-    if config.task.is_closed_loop() {
-        return Err(usage(
-            "compare: closed-loop (BCI) tasks log no loss to compare; compare a supervised config"
-                .into(),
-        ));
-    }
-    if matches!(config.model, apical_nn::ModelConfig::Sampling(_)) {
-        return Err(usage(
-            "compare: model.kind = \"sampling\" runs on the host whatever the backend; nothing to compare"
-                .into(),
-        ));
+    match ProtocolKind::of(&config) {
+        ProtocolKind::Supervised => {}
+        ProtocolKind::ClosedLoop => {
+            return Err(usage(
+                "compare: closed-loop (BCI) tasks log no loss to compare; compare a supervised config"
+                    .into(),
+            ))
+        }
+        ProtocolKind::Sampling => {
+            return Err(usage(
+                "compare: model.kind = \"sampling\" runs on the host whatever the backend; nothing to compare"
+                    .into(),
+            ))
+        }
     }
     let Some(steps) = steps else {
         return Ok(config);

@@ -22,7 +22,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use apical_run::recording::{self, Keep};
-use apical_run::{checkpoint, ConfigError, ExperimentConfig, RunError};
+use apical_run::{checkpoint, ConfigError, ExperimentConfig, ProtocolKind, RunError};
 use apical_store::{write_atomic, RunDir};
 
 use crate::ExperimentError;
@@ -82,7 +82,8 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ex
         return Err(RunError::read(
             &path,
             "missing: not a run directory written by `apical run`",
-        ).into());
+        )
+        .into());
     }
     // `task.context_cue` is applied here, not by the loader: the network keeps its cue inputs
     // and a cue of false sets them to 0 (so checks that need the cue still see it).
@@ -118,17 +119,17 @@ pub fn record_config(req: &RecordRequest) -> Result<(ExperimentConfig, bool), Ex
         }
     }
     let trained = ExperimentConfig::load(&path, &[])?;
-    if trained.task.is_closed_loop() {
-        return Err(RunError::read(
-            &req.run,
-            "is a bci run; its recordings are made day by day in the closed loop",
-        ).into());
-    }
-    if matches!(trained.model, apical_nn::ModelConfig::Sampling(_)) {
-        return Err(RunError::read(
-            &req.run,
+    let why = match ProtocolKind::of(&trained) {
+        ProtocolKind::Supervised => None,
+        ProtocolKind::ClosedLoop => {
+            Some("is a bci run; its recordings are made day by day in the closed loop")
+        }
+        ProtocolKind::Sampling => Some(
             "is a sampling-model run, which has no weights: run its config again with --set model.delta=… instead",
-        ).into());
+        ),
+    };
+    if let Some(why) = why {
+        return Err(RunError::read(&req.run, why).into());
     }
     let config = ExperimentConfig::load(&path, &overrides)?;
     let trained_cue = match &trained.task {
@@ -190,7 +191,8 @@ fn plan(
                             .join(", ")
                     }
                 ),
-            ).into()),
+            )
+            .into()),
         };
     }
     let mut steps: Vec<(usize, Option<PathBuf>)> = Vec::new();
@@ -207,10 +209,9 @@ fn plan(
         }
         Some(_) => {}
         None if steps.is_empty() => {
-            return Err(RunError::read(
-                &root,
-                "no checkpoint and no step-0 recording to re-record",
-            ).into())
+            return Err(
+                RunError::read(&root, "no checkpoint and no step-0 recording to re-record").into(),
+            )
         }
         None => {}
     }

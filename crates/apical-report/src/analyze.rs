@@ -292,7 +292,8 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
                 .map(|e| e.path())
                 .filter(|p| {
                     p.file_name().is_some_and(|n| {
-                        n.to_string_lossy().starts_with(recording_files::HIDDEN_PREFIX)
+                        n.to_string_lossy()
+                            .starts_with(recording_files::HIDDEN_PREFIX)
                             && n.to_string_lossy().ends_with(".npy")
                     })
                 })

@@ -92,4 +92,3 @@ pub fn read_labels(path: &Path, trials: usize) -> Result<Vec<usize>, ReportError
         .map(|&v| distinct.binary_search(&(v as i64)).expect("present"))
         .collect())
 }
-

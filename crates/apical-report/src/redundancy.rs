@@ -213,7 +213,10 @@ fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
         let rates = match read_responses(&path)? {
             Responses::Matrix(m) => m,
             Responses::Binned(_) => {
-                return Err(ReportError::read(&path, "expected a 2-D trials × units array"))
+                return Err(ReportError::read(
+                    &path,
+                    "expected a 2-D trials × units array",
+                ))
             }
         };
         let signal = read_vector(&signal_path, rates.nrows())?;

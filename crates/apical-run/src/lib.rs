@@ -7,15 +7,15 @@
 //! (temporary file + rename).
 #![warn(missing_docs)]
 
-pub mod bci_run;
 pub mod checkpoint;
 mod config;
 pub mod diagnostics;
 mod error;
 pub mod init_from;
+pub mod protocol;
 pub mod recording;
 pub mod runner;
-mod sampling_run;
+mod session;
 mod summary;
 
 pub use apical_nn::{init_device, share_apical_threads, wgpu_compiled, BackendError, BackendKind};
@@ -24,7 +24,9 @@ pub use apical_store::{
 };
 pub use config::*;
 pub use error::*;
+pub use protocol::{Protocol, ProtocolKind};
 pub use runner::{
     auto_threads, build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary,
 };
+pub use session::Session;
 pub use summary::summary_of_run;

@@ -253,13 +253,19 @@ impl RunDir {
     /// `.step-<n>.tmp` recordings) in the directory, `activity/`, `plots/` and `analysis/`.
     /// (Checkpoints clean their own folder.)
     pub fn remove_temporaries(&self) {
-        for sub in [self.root.clone(), self.activity(), self.plots(), self.analysis()] {
+        for sub in [
+            self.root.clone(),
+            self.activity(),
+            self.plots(),
+            self.analysis(),
+        ] {
             if let Ok(entries) = std::fs::read_dir(&sub) {
                 for e in entries.flatten() {
                     let name = e.file_name().to_string_lossy().into_owned();
                     if name.starts_with('.') && name.contains(".tmp-") {
                         let _ = std::fs::remove_file(e.path());
-                    } else if name.starts_with(&format!(".{STEP_PREFIX}")) && name.ends_with(".tmp") {
+                    } else if name.starts_with(&format!(".{STEP_PREFIX}")) && name.ends_with(".tmp")
+                    {
                         let _ = std::fs::remove_dir_all(e.path());
                     }
                 }

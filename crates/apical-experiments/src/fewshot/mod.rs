@@ -27,7 +27,7 @@ pub mod results;
 use std::path::{Path, PathBuf};
 
 use crate::sweep::{run_local_many, LocalOptions, SweepDir, SweepPlan};
-use apical_run::{split_override, ConfigError, ExperimentConfig, RunError};
+use apical_run::{split_override, ConfigError, ExperimentConfig, ProtocolKind, RunError};
 use apical_store::write_atomic;
 
 use crate::ExperimentError;
@@ -250,14 +250,16 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
             message:
                 "holds another few-shot protocol (its protocol.toml differs); pick another --out"
                     .into(),
-        }.into()),
+        }
+        .into()),
         Ok(_) => {}
         Err(_) if out.exists() && std::fs::read_dir(out).is_ok_and(|mut e| e.next().is_some()) => {
             return Err(RunError::OutputDir {
                 path: out.clone(),
                 message: "exists, is not empty and is not a few-shot directory; pick another --out"
                     .into(),
-            }.into())
+            }
+            .into())
         }
         Err(_) => {}
     }
@@ -431,16 +433,19 @@ fn stem(path: &Path) -> String {
 }
 
 /// Loads and checks every config: a supervised task with a validation split.
-fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConfig)>, ExperimentError> {
+fn load_configs(
+    options: &FewshotOptions,
+) -> Result<Vec<(PathBuf, ExperimentConfig)>, ExperimentError> {
     if options.configs.is_empty() {
         return Err(RunError::Usage {
             message: "apical fewshot needs at least one config".into(),
-        }.into());
+        }
+        .into());
     }
     let mut out: Vec<(PathBuf, ExperimentConfig)> = Vec::new();
     for path in &options.configs {
         let config = ExperimentConfig::load(path, &options.overrides)?;
-        if config.task.is_closed_loop() {
+        if ProtocolKind::of(&config) == ProtocolKind::ClosedLoop {
             return Err(bad(path, "task.kind", "few-shot learning needs a labelled task (digits, idx, orientation), not the closed-loop bci task"));
         }
         let subset = config.task.subset().unwrap_or_default();
@@ -464,7 +469,8 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
                     "two configs are named {}; each condition needs its own file name",
                     stem(path)
                 ),
-            }.into());
+            }
+            .into());
         }
         out.push((absolute(path), config));
     }
@@ -474,7 +480,8 @@ fn load_configs(options: &FewshotOptions) -> Result<Vec<(PathBuf, ExperimentConf
             if PROTOCOL_KEYS.contains(&key.as_str()) {
                 return Err(RunError::Usage {
                     message: format!("--tune cannot sweep {key}: the protocol sets it"),
-                }.into());
+                }
+                .into());
             }
         }
     }
@@ -577,7 +584,8 @@ fn plan_pretraining(
         if !options.pretrain_overrides.is_empty() {
             return Err(RunError::Usage {
                 message: "--pretrain-set is for --pretrained auto".into(),
-            }.into());
+            }
+            .into());
         }
         return Ok(Vec::new());
     }
@@ -725,7 +733,8 @@ fn init_run(
         }
         None => Err(RunError::Usage {
             message: "no pretraining was asked (--pretrained)".into(),
-        }.into()),
+        }
+        .into()),
     }
 }
 

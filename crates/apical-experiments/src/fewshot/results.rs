@@ -22,9 +22,9 @@ use std::path::Path;
 use apical_analysis::{mean_interval, paired_comparison};
 
 use super::{Condition, PerClass};
-use apical_store::plot::{line_plot, PlotSeries};
 use crate::sweep::csv;
 use apical_run::RunError;
+use apical_store::plot::{line_plot, PlotSeries};
 use apical_store::{write_atomic, RunDir, RunStatus, Summary};
 
 use crate::ExperimentError;
@@ -125,10 +125,9 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, ExperimentError> {
     let (Some(step), Some(split), Some(loss), Some(accuracy)) =
         (col("step"), col("split"), col("loss"), col("accuracy"))
     else {
-        return Err(RunError::resume(
-            &metrics,
-            "expected step, split, loss and accuracy columns",
-        ).into());
+        return Err(
+            RunError::resume(&metrics, "expected step, split, loss and accuracy columns").into(),
+        );
     };
     let mut val: Vec<(usize, f64, f64)> = Vec::new();
     let mut test: BTreeMap<usize, f64> = BTreeMap::new();
@@ -158,13 +157,13 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, ExperimentError> {
         return Err(RunError::resume(
             &metrics,
             "no validation evaluations (the protocol needs task.validation_per_class)",
-        ).into());
+        )
+        .into());
     };
     let Some(&test_acc) = test.get(&best_step) else {
-        return Err(RunError::resume(
-            &metrics,
-            format!("no test evaluation at step {best_step}"),
-        ).into());
+        return Err(
+            RunError::resume(&metrics, format!("no test evaluation at step {best_step}")).into(),
+        );
     };
     let max_test = test.values().copied().fold(f64::NEG_INFINITY, f64::max);
     Ok(Some(RunResult {

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use apical_analysis::mean_interval;
 
-use apical_store::plot::{line_plot, PlotSeries};
 use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
 use apical_run::RunError;
+use apical_store::plot::{line_plot, PlotSeries};
 use apical_store::{write_atomic, Summary};
 
 use crate::ExperimentError;
@@ -155,7 +155,10 @@ fn scalars(summary: &Summary, names: &[String]) -> Vec<(String, String)> {
 
 /// Reads `points.csv` and every run's `summary.json` in `sweep_dir`; writes `results.csv`,
 /// `aggregate.csv` and `<metric>.png|svg` there.
-pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutcome, ExperimentError> {
+pub fn collect(
+    sweep_dir: &Path,
+    options: &CollectOptions,
+) -> Result<CollectOutcome, ExperimentError> {
     let points_path = sweep_dir.join("points.csv");
     let text = std::fs::read_to_string(&points_path).map_err(|e| RunError::Read {
         path: points_path.clone(),
@@ -171,7 +174,8 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         return Err(RunError::read(
             &points_path,
             "expected the header point,<swept keys>,overrides",
-        ).into());
+        )
+        .into());
     }
     let keys: Vec<String> = header[1..header.len() - 1].to_vec();
     let by: Vec<String> = match &options.by {
@@ -183,7 +187,8 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                             "--by {k}: not a swept key of this sweep (swept: {})",
                             keys.join(", ")
                         ),
-                    }.into());
+                    }
+                    .into());
                 }
             }
             by.clone()
@@ -214,7 +219,8 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
         return Err(RunError::Usage {
             message: "--metric: name at least one scalar of summary.json (e.g. test_accuracy)"
                 .into(),
-        }.into());
+        }
+        .into());
     }
     for m in &options.metrics {
         if !numeric.contains(m) {
@@ -223,7 +229,8 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                     "--metric {m}: not a numeric field of summary.json (one of: {})",
                     numeric.join(", ")
                 ),
-            }.into());
+            }
+            .into());
         }
     }
     // results.csv
@@ -245,7 +252,8 @@ pub fn collect(sweep_dir: &Path, options: &CollectOptions) -> Result<CollectOutc
                     row.len(),
                     header.len()
                 ),
-            ).into());
+            )
+            .into());
         }
         let point = &row[0];
         let values = &row[1..row.len() - 1];

@@ -102,7 +102,8 @@ impl SweepDir {
                 path: path.to_path_buf(),
                 message: "exists, is not empty and is not a sweep directory; pick another --out"
                     .into(),
-            }.into());
+            }
+            .into());
         }
         // A point that already ran must have run this very config (an edited base changes it).
         for p in &plan.points {

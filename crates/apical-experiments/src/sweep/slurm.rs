@@ -302,7 +302,8 @@ pub fn task_point(dir: &SweepDir, index: usize) -> Result<String, ExperimentErro
         path: path.clone(),
         source: e.into(),
     })?;
-    Ok(text.lines()
+    Ok(text
+        .lines()
         .nth(index)
         .map(str::to_string)
         .filter(|point| !point.trim().is_empty() && dir.config(point).is_file())

@@ -1,4 +1,4 @@
-//! A run of the sampling reference model (`model.kind = "sampling"`, `apical_nn::SamplingModel`)
+//! A run of the sampling reference model (`ProtocolKind::Sampling`: `model.kind = "sampling"`, `apical_nn::SamplingModel`)
 //! on the orientation task. Nothing is trained: the sampler's projective fields are the task's
 //! own gratings at the units' preferred orientations, and each trial of the probe and test sets
 //! is sampled frame by frame with the trial's context known (the choice's two orientations).
@@ -19,9 +19,11 @@ use apical_tasks::orientation::{accuracy_by_signal, OrientationConfig, Orientati
 use apical_tasks::{Dataset, TaskConfig};
 use nalgebra::{DMatrix, DVector};
 
-use apical_store::{npy, MetricLog, MetricRow, RunDir, RunLock, SignalAccuracy, Summary};
+use apical_store::{npy, MetricLog, MetricRow, SignalAccuracy, Summary};
+use apical_tasks::Split;
+use burn::tensor::Device;
 
-use crate::{ConfigError, ExperimentConfig, RunError, RunSummary};
+use crate::{ConfigError, ExperimentConfig, Protocol, RunError, RunSummary, Session};
 
 /// Split tags of the sampler's noise streams (probe, test).
 const PROBE_SAMPLES: u64 = 11;
@@ -112,7 +114,14 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
         .flat_map(|&lo| [(-lo / 2.0) as f32, (lo / 2.0) as f32])
         .collect();
     use apical_store::recording_files::{hidden, layer_rate, CONTEXT, LABELS, LOGITS, SIGNAL};
-    let names = [hidden(0), layer_rate(0), LOGITS.into(), LABELS.into(), SIGNAL.into(), CONTEXT.into()];
+    let names = [
+        hidden(0),
+        layer_rate(0),
+        LOGITS.into(),
+        LABELS.into(),
+        SIGNAL.into(),
+        CONTEXT.into(),
+    ];
     npy::write_f32(&dir.join(&names[0]), &[n, units], &last)?;
     npy::write_f32(&dir.join(&names[1]), &[n, frames, units], &all)?;
     npy::write_f32(&dir.join(LOGITS), &[n, 2], &logits)?;
@@ -143,12 +152,24 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
     Ok(names.to_vec())
 }
 
-/// Runs the sampler on the probe and test sets and writes the run directory (`dir`, locked).
-pub(crate) fn run(
-    config: &ExperimentConfig,
-    dir: &Path,
-    _lock: RunLock,
-) -> Result<RunSummary, RunError> {
+/// The sampling reference model: nothing is trained; a resumed run samples again, with the
+/// same seeds.
+pub struct Sampling;
+
+impl Protocol for Sampling {
+    fn run(
+        &self,
+        config: &ExperimentConfig,
+        _data: &Split,
+        _device: &Device,
+        session: Session<'_>,
+    ) -> Result<RunSummary, RunError> {
+        run(config, session)
+    }
+}
+
+/// Runs the sampler on the probe and test sets and writes the run directory.
+fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, RunError> {
     let (TaskConfig::Orientation(task), ModelConfig::Sampling(params)) =
         (&config.task, &config.model)
     else {
@@ -170,7 +191,7 @@ pub(crate) fn run(
     let mut activity = Vec::new();
     if !probe.is_empty() {
         let sampled = sample(&model, task, &probe, (seed, PROBE_SAMPLES));
-        let run = RunDir::new(dir);
+        let run = session.dir();
         write_recording(&run.recording(0), &probe, &sampled)?;
         activity = write_recording(&run.activity(), &probe, &sampled)?;
     }
@@ -202,7 +223,7 @@ pub(crate) fn run(
         loss,
         accuracy,
     });
-    log.write(&RunDir::new(dir).metrics())?;
+    log.write(&session.dir().metrics())?;
     let ideal = config
         .task
         .ideal_accuracy_by_signal(&split.test)
@@ -234,9 +255,5 @@ pub(crate) fn run(
         activity,
         ..crate::summary_of_run(config)
     };
-    summary.write(dir)?;
-    Ok(RunSummary {
-        dir: dir.to_path_buf(),
-        summary,
-    })
+    session.finish(summary)
 }

@@ -1,4 +1,4 @@
-//! The closed loop of the BCI task (`task.kind = "bci"`, `model.kind = "bci"`): a baseline
+//! The closed loop (`ProtocolKind::ClosedLoop`) of the BCI task (`task.kind = "bci"`, `model.kind = "bci"`): a baseline
 //! block calibrates the decoder, then days of trials in which the network acts, the cursor
 //! moves, and the rule learns from one scalar a step — the error decrease, or (broadcast with
 //! `rule.signal = "reward"`) the reward alone — through `Learner::act` / `reinforce`.
@@ -16,7 +16,7 @@
 //!   `success_by_day`, `rewards_per_day`, `late_success`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use apical_learn::{build_bci_rule, ClosedLoopSignal, Learner};
@@ -27,9 +27,11 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{self, Checkpoint, LoopState};
-use crate::{ConfigError, ExperimentConfig, RunError, RunOptions, RunSummary};
-use apical_store::{day_files, npy, plot, write_atomic, RunDir, RunLock, RunStatus, Summary};
+use apical_store::{day_files, npy, plot, write_atomic, RunDir, Summary};
+use apical_tasks::Split;
+
+use crate::checkpoint::LoopState;
+use crate::{ConfigError, ExperimentConfig, Protocol, RunError, RunSummary, Session};
 
 /// Stream tags of the BCI run's seeded generators.
 const STREAM_BASELINE: u64 = 3 << 40;
@@ -162,42 +164,49 @@ fn host(t: Tensor<2>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
 }
 
-/// Runs (or resumes) the BCI experiment `config` in `dir`.
-pub(crate) fn run(
-    config: &ExperimentConfig,
-    device: &Device,
-    dir: &Path,
-    options: &RunOptions,
-    resume: bool,
-    _lock: RunLock,
-) -> Result<RunSummary, RunError> {
-    let (TaskConfig::Bci(task), ModelConfig::Bci(params)) = (&config.task, &config.model) else {
-        return Err(ConfigError::new(
-            Path::new("config"),
-            "task.kind",
-            "the closed loop needs task.kind = \"bci\" with model.kind = \"bci\"",
-        )
-        .into());
-    };
-    let mut lp = Loop::new(config, task, params, device, dir)?;
-    lp.stop = options.stop.clone();
-    let started_day = if resume { lp.restore()? } else { None };
-    let start_day = match started_day {
-        Some(day) => day,
-        None => {
-            lp.baseline()?;
-            lp.save_checkpoint(0, 0.0)?;
-            0
-        }
-    };
-    lp.days(start_day, options)
+/// The closed loop: a baseline block, then days of act → environment → reinforce.
+pub struct ClosedLoop;
+
+impl Protocol for ClosedLoop {
+    fn run(
+        &self,
+        config: &ExperimentConfig,
+        _data: &Split,
+        device: &Device,
+        session: Session<'_>,
+    ) -> Result<RunSummary, RunError> {
+        let (TaskConfig::Bci(task), ModelConfig::Bci(params)) = (&config.task, &config.model)
+        else {
+            return Err(ConfigError::new(
+                Path::new("config"),
+                "task.kind",
+                "the closed loop needs task.kind = \"bci\" with model.kind = \"bci\"",
+            )
+            .into());
+        };
+        let mut lp = Loop::new(config, task, params, device, session)?;
+        let started_day = if lp.session.is_resume() {
+            lp.restore()?
+        } else {
+            None
+        };
+        let start_day = match started_day {
+            Some(day) => day,
+            None => {
+                lp.baseline()?;
+                lp.save_checkpoint(0, 0.0)?;
+                0
+            }
+        };
+        lp.days(start_day)
+    }
 }
 
 struct Loop<'a> {
     config: &'a ExperimentConfig,
     task: &'a BciConfig,
     device: Device,
-    dir: PathBuf,
+    session: Session<'a>,
     net: BciNetwork,
     learner: Learner<BciNetwork>,
     ensembles: Vec<i8>,
@@ -206,8 +215,6 @@ struct Loop<'a> {
     days: Vec<DayRow>,
     wall_before: f64,
     resumed_from: Option<usize>,
-    /// The signal flag (SIGINT/SIGTERM), checked between trials, calibration ones included.
-    stop: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl<'a> Loop<'a> {
@@ -216,7 +223,7 @@ impl<'a> Loop<'a> {
         task: &'a BciConfig,
         params: &BciParams,
         device: &Device,
-        dir: &Path,
+        session: Session<'a>,
     ) -> Result<Self, RunError> {
         let seed = config.training.seed;
         // Autodiff device: the optimizer's convention (the rules compute on the inner one).
@@ -230,7 +237,7 @@ impl<'a> Loop<'a> {
             config,
             task,
             device: device.clone().autodiff(),
-            dir: dir.to_path_buf(),
+            session,
             ensembles: task.ensembles(params.units, seed),
             net,
             learner,
@@ -239,29 +246,17 @@ impl<'a> Loop<'a> {
             days: Vec::new(),
             wall_before: 0.0,
             resumed_from: None,
-            stop: None,
         })
     }
 
-    fn run_dir(&self) -> RunDir {
-        RunDir::new(&self.dir)
+    fn run_dir(&self) -> &RunDir {
+        self.session.dir()
     }
 
-    /// `Err(Interrupted)` once a signal asked the run to stop (before `day` days were done).
+    /// `Err(Interrupted)` once a signal asked the run to stop (before `day` days were done);
+    /// checked between trials, calibration ones included.
     fn check_stop(&self, day: usize) -> Result<(), RunError> {
-        match self
-            .stop
-            .as_ref()
-            .map(|s| s.load(std::sync::atomic::Ordering::SeqCst) as i32)
-            .filter(|&s| s != 0)
-        {
-            Some(signal) => Err(RunError::Interrupted {
-                signal,
-                step: day,
-                dir: self.dir.clone(),
-            }),
-            None => Ok(()),
-        }
+        self.session.check_stop(day)
     }
 
     fn input(&self, angle: f64) -> Tensor<2> {
@@ -396,9 +391,7 @@ impl<'a> Loop<'a> {
     /// Loads the newest usable checkpoint; returns the first day still to run (`None`: no
     /// checkpoint, start from the baseline block).
     fn restore(&mut self) -> Result<Option<usize>, RunError> {
-        let root = self.run_dir().checkpoints();
-        let all = checkpoint::list(&root)?;
-        if all.is_empty() {
+        if !self.session.has_checkpoint()? {
             return Ok(None);
         }
         // The calibration, exactly as the run computed it: the baseline block again, on the
@@ -406,34 +399,20 @@ impl<'a> Loop<'a> {
         let initial = self.net.clone();
         self.calibration = Some(self.calibrate()?);
         self.net = initial;
-        for (day, path) in all.iter().rev() {
-            match checkpoint::load(path).and_then(|ck| self.apply(ck)) {
-                Ok(()) => {
-                    self.reload_logs(*day)?;
-                    self.resumed_from = Some(*day);
-                    return Ok(Some(*day));
-                }
-                Err(e) => eprintln!(
-                    "apical: warning: checkpoint {} is unusable: {e}",
-                    path.display()
-                ),
-            }
+        let (net, learner, device) = (&mut self.net, &mut self.learner, &self.device);
+        let session = &self.session;
+        let mut wall_before = 0.0;
+        let restored = session.restore(|ck| {
+            wall_before = ck.state.wall_seconds;
+            *net = session.load_learning(net, learner, ck, device)?;
+            Ok(())
+        })?;
+        if let Some(day) = restored {
+            self.wall_before = wall_before;
+            self.reload_logs(day)?;
+            self.resumed_from = Some(day);
         }
-        Ok(None)
-    }
-
-    fn apply(&mut self, ck: Checkpoint) -> Result<(), RunError> {
-        let path = self.run_dir().checkpoints();
-        let net = checkpoint::load_module(&self.net, ck.model, &path)?;
-        self.learner
-            .load_state_bytes(&ck.rule, &ck.optimizer, &self.device)
-            .map_err(|e| RunError::Resume {
-                path: path.clone(),
-                source: e.into(),
-            })?;
-        self.net = net;
-        self.wall_before = ck.state.wall_seconds;
-        Ok(())
+        Ok(restored)
     }
 
     fn reload_logs(&mut self, days_done: usize) -> Result<(), RunError> {
@@ -450,9 +429,8 @@ impl<'a> Loop<'a> {
                 }),
             }
         };
-        let bad = |path: &Path, line: &str| {
-            RunError::resume(path, format!("unreadable row {line:?}"))
-        };
+        let bad =
+            |path: &Path, line: &str| RunError::resume(path, format!("unreadable row {line:?}"));
         self.trials.clear();
         for line in read(&trials_csv)?.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
@@ -491,7 +469,7 @@ impl<'a> Loop<'a> {
         if self.trials.len() != days_done * self.task.trials_per_day || self.days.len() != days_done
         {
             return Err(RunError::resume(
-                &self.dir,
+                self.run_dir().root(),
                 format!("trials.csv / metrics.csv do not hold the {days_done} day(s) the checkpoint has"),
             ));
         }
@@ -499,24 +477,13 @@ impl<'a> Loop<'a> {
     }
 
     fn save_checkpoint(&self, days_done: usize, wall_seconds: f64) -> Result<(), RunError> {
-        let model = checkpoint::module_bytes(&self.net, &self.run_dir().checkpoints())?;
-        let ck = Checkpoint {
-            state: LoopState {
-                step: days_done,
-                wall_seconds,
-                diagnostics_pending: Default::default(),
-            },
-            model,
-            optimizer: self.learner.optimizer_state_bytes(),
-            rule: self.learner.rule_state_bytes(),
+        let state = LoopState {
+            step: days_done,
+            wall_seconds,
+            diagnostics_pending: Default::default(),
         };
-        checkpoint::save(
-            &self.run_dir().checkpoints(),
-            &ck,
-            self.config.training.keep_checkpoints,
-            &[],
-        )?;
-        Ok(())
+        self.session
+            .save_checkpoint(&self.net, &self.learner, state, &[])
     }
 
     /// Runs one trial (global index `index`) and records it at row `row` of `arrays`.
@@ -582,7 +549,7 @@ impl<'a> Loop<'a> {
         Ok((false, task.max_steps))
     }
 
-    fn days(mut self, start_day: usize, options: &RunOptions) -> Result<RunSummary, RunError> {
+    fn days(mut self, start_day: usize) -> Result<RunSummary, RunError> {
         let task = self.task;
         let started = Instant::now();
         let mut steps_this_session = 0usize;
@@ -609,7 +576,7 @@ impl<'a> Loop<'a> {
             let wall = self.wall_before + started.elapsed().as_secs_f64();
             self.save_checkpoint(day + 1, wall)?;
             let last = self.days.last().expect("a day row");
-            if options.progress {
+            if self.session.options().progress {
                 eprintln!(
                     "apical: day {}/{}: success {:.2}, mean steps {:.1}",
                     day + 1,
@@ -618,12 +585,7 @@ impl<'a> Loop<'a> {
                     last.mean_steps
                 );
             }
-            if options.halt_after == Some(day + 1) && day + 1 < task.days {
-                return Err(RunError::Halted {
-                    step: day + 1,
-                    dir: self.dir.clone(),
-                });
-            }
+            self.session.check_halt(day + 1, task.days)?;
         }
         let session = started.elapsed().as_secs_f64();
         let wall = self.wall_before + session;
@@ -716,15 +678,8 @@ impl<'a> Loop<'a> {
         started: Instant,
     ) -> Result<RunSummary, RunError> {
         let session = started.elapsed().as_secs_f64();
-        let mut summary = self.summary_base(self.wall_before + session, session, 0);
-        summary.status = RunStatus::Diverged;
-        summary.diverged_at_step = Some(day + 1);
-        summary.diverged_quantity = Some(quantity.into());
-        summary.write(&self.dir)?;
-        Err(RunError::Diverged {
-            step: day + 1,
-            quantity,
-        })
+        let summary = self.summary_base(self.wall_before + session, session, 0);
+        self.session.diverged(summary, day + 1, quantity)
     }
 
     fn finish(
@@ -758,10 +713,6 @@ impl<'a> Loop<'a> {
         }
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps);
         summary.activity = (0..self.task.days).map(apical_store::day_name).collect();
-        summary.write(&self.dir)?;
-        Ok(RunSummary {
-            dir: self.dir.clone(),
-            summary,
-        })
+        self.session.finish(summary)
     }
 }

@@ -1,0 +1,73 @@
+//! A protocol per kind of run, chosen once from the config ([`ProtocolKind::of`]). A protocol
+//! runs (or continues) one run in a [`Session`](crate::Session), which owns what every run
+//! shares: the directory and its lock, signals, checkpoints, divergence and the summary.
+//!
+//! Adding a protocol: a file here with a type that implements [`Protocol`], a
+//! [`ProtocolKind`] variant, and its arms in [`ProtocolKind::of`] and
+//! [`ProtocolKind::protocol`]. The other protocols are not touched.
+
+mod closed_loop;
+mod sampling;
+mod supervised;
+
+use apical_nn::ModelConfig;
+use apical_tasks::Split;
+use burn::tensor::Device;
+
+pub use closed_loop::ClosedLoop;
+pub use sampling::Sampling;
+pub use supervised::Supervised;
+
+use crate::{ExperimentConfig, RunError, RunSummary, Session};
+
+/// One kind of run: how a network (or model) meets its task and what the run writes.
+pub trait Protocol {
+    /// Runs `config` in `session` — a new run, or continues the one there when
+    /// `session.is_resume()` — and writes its summary.
+    fn run(
+        &self,
+        config: &ExperimentConfig,
+        data: &Split,
+        device: &Device,
+        session: Session<'_>,
+    ) -> Result<RunSummary, RunError>;
+}
+
+/// The kinds of run apical has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolKind {
+    /// Labelled batches (or streamed trials) stepped through a learning rule.
+    Supervised,
+    /// A closed-loop task that answers each action with a reward (the BCI task).
+    ClosedLoop,
+    /// The sampling reference model: sampled, not trained.
+    Sampling,
+}
+
+impl ProtocolKind {
+    /// The protocol `config` runs under — decided here and nowhere else.
+    pub fn of(config: &ExperimentConfig) -> Self {
+        if config.task.is_closed_loop() {
+            ProtocolKind::ClosedLoop
+        } else if matches!(config.model, ModelConfig::Sampling(_)) {
+            ProtocolKind::Sampling
+        } else {
+            ProtocolKind::Supervised
+        }
+    }
+
+    /// The protocol itself.
+    pub fn protocol(self) -> &'static dyn Protocol {
+        match self {
+            ProtocolKind::Supervised => &Supervised,
+            ProtocolKind::ClosedLoop => &ClosedLoop,
+            ProtocolKind::Sampling => &Sampling,
+        }
+    }
+
+    /// Whether runs of this kind train weights step by step from labels (what `apical compare`,
+    /// `apical record` and `apical fewshot` need).
+    pub fn is_supervised(self) -> bool {
+        self == ProtocolKind::Supervised
+    }
+}
