@@ -1,7 +1,7 @@
 //! `backprop`: error backpropagation through burn autodiff — the baseline every rule is judged
 //! against.
 
-use crate::registry::{BoxedRule, RuleSpec};
+use crate::registry::{labelled_only, BoxedRule, RuleSpec};
 use apical_core::InvalidParameter;
 use apical_nn::{Classifier, SeededRng};
 use apical_nn::{Feedforward, GenerativeFeedbackNetwork, ModelConfig};
@@ -9,6 +9,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+
+use crate::{one_hot, LearningRule, StepContext, Update};
 
 use crate::{cross_entropy, Optimizer};
 
@@ -56,8 +58,8 @@ impl Backprop {
 }
 
 impl RuleSpec for BackpropConfig {
-    fn check_model(&self, _model: &ModelConfig) -> Result<(), InvalidParameter> {
-        Ok(())
+    fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        labelled_only("backprop", model)
     }
     fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
         Some(Box::new(Backprop))
@@ -69,6 +71,25 @@ impl RuleSpec for BackpropConfig {
         _: &Device,
     ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
         Some(Box::new(Backprop))
+    }
+}
+
+impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {
+    fn name(&self) -> &'static str {
+        "backprop"
+    }
+
+    fn update(
+        &mut self,
+        net: N,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<N> {
+        let targets = one_hot(labels, net.n_outputs(), &input.device());
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        let (net, report) = self.step(net, optimizer, learning_rate, input, targets, Some(noise));
+        (net, report, Vec::new())
     }
 }
 

@@ -28,6 +28,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::{LearningRule, StepContext, Update};
+
 use crate::{
     matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
@@ -263,27 +265,6 @@ impl Dendritic {
         diagnostics.reverse();
         (net, StepReport { loss }, diagnostics)
     }
-
-    /// Whether the rule's state is finite (no NaN or ±inf).
-    pub fn state_is_finite(&self) -> bool {
-        crate::matrices_finite(&self.q)
-    }
-
-    /// Q as bytes (JSON shapes line, then little-endian f32), for checkpoints.
-    pub fn state_bytes(&self) -> Vec<u8> {
-        matrices_to_bytes(&self.q)
-    }
-
-    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
-    pub fn load_state_bytes(
-        &mut self,
-        bytes: &[u8],
-        device: &Device,
-    ) -> Result<(), OptimizerStateError> {
-        let expected: Vec<[usize; 2]> = self.q.iter().map(|m| m.dims()).collect();
-        self.q = matrices_from_bytes(bytes, &expected, "cancellation weights Q", device)?;
-        Ok(())
-    }
 }
 
 impl RuleSpec for DendriticConfig {
@@ -321,6 +302,45 @@ impl RuleSpec for DendriticConfig {
         device: &Device,
     ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
         Some(Box::new(self.init(net, device)))
+    }
+}
+
+impl LearningRule<GenerativeFeedbackNetwork> for Dendritic {
+    fn name(&self) -> &'static str {
+        "dendritic"
+    }
+
+    fn update(
+        &mut self,
+        net: GenerativeFeedbackNetwork,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<GenerativeFeedbackNetwork> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
+    }
+
+    /// Q as bytes (JSON shapes line, then little-endian f32), for checkpoints.
+    fn state_bytes(&self) -> Vec<u8> {
+        matrices_to_bytes(&self.q)
+    }
+
+    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        let expected: Vec<[usize; 2]> = self.q.iter().map(|m| m.dims()).collect();
+        self.q = matrices_from_bytes(bytes, &expected, "cancellation weights Q", device)?;
+        Ok(())
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.q)
     }
 }
 

@@ -22,7 +22,10 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Tensor};
 
-use crate::{backprop_gradients, one_hot, LayerDiagnostics, Optimizer, PcNetwork, StepReport};
+use crate::{
+    backprop_gradients, one_hot, LayerDiagnostics, LearningRule, Optimizer, PcNetwork, StepContext,
+    StepReport, Update,
+};
 
 /// Exploratory Hebb with exploration noise σ and K repeats per trial.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,6 +124,24 @@ impl ExploratoryHebb {
         };
         let net = optimizer.step(learning_rate, net, grads);
         (net, StepReport { loss }, diagnostics)
+    }
+}
+
+impl LearningRule<Feedforward> for ExploratoryHebb {
+    fn name(&self) -> &'static str {
+        "reward-broadcast"
+    }
+
+    fn update(
+        &mut self,
+        net: Feedforward,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, noise)
     }
 }
 

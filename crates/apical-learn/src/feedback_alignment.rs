@@ -17,6 +17,8 @@ use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::{LearningRule, StepContext, Update};
+
 use crate::{
     cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
@@ -179,28 +181,6 @@ impl FeedbackAlignment {
         }
         (net, StepReport { loss }, diagnostics)
     }
-
-    /// Whether the rule's state is finite (no NaN or ±inf).
-    pub fn state_is_finite(&self) -> bool {
-        crate::matrices_finite(&self.feedback)
-    }
-
-    /// The feedback matrices as bytes (JSON shapes line, then little-endian f32), for
-    /// checkpoints.
-    pub fn state_bytes(&self) -> Vec<u8> {
-        matrices_to_bytes(&self.feedback)
-    }
-
-    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
-    pub fn load_state_bytes(
-        &mut self,
-        bytes: &[u8],
-        device: &Device,
-    ) -> Result<(), OptimizerStateError> {
-        let expected: Vec<[usize; 2]> = self.feedback.iter().map(|m| m.dims()).collect();
-        self.feedback = matrices_from_bytes(bytes, &expected, "feedback matrices", device)?;
-        Ok(())
-    }
 }
 
 impl RuleSpec for FeedbackAlignmentConfig {
@@ -241,6 +221,50 @@ impl RuleSpec for KolenPollackConfig {
             seed,
             device,
         )))
+    }
+}
+
+impl LearningRule<Feedforward> for FeedbackAlignment {
+    fn name(&self) -> &'static str {
+        if self.is_kolen_pollack() {
+            "kolen-pollack"
+        } else {
+            "feedback-alignment"
+        }
+    }
+
+    fn update(
+        &mut self,
+        net: Feedforward,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
+    }
+
+    /// The feedback matrices as bytes (JSON shapes line, then little-endian f32), for
+    /// checkpoints.
+    fn state_bytes(&self) -> Vec<u8> {
+        matrices_to_bytes(&self.feedback)
+    }
+
+    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        let expected: Vec<[usize; 2]> = self.feedback.iter().map(|m| m.dims()).collect();
+        self.feedback = matrices_from_bytes(bytes, &expected, "feedback matrices", device)?;
+        Ok(())
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.feedback)
     }
 }
 

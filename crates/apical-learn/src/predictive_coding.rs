@@ -22,7 +22,7 @@
 //! With F = Wᵀ, a small output weight ν and inference run to equilibrium the updates equal
 //! backprop's cross-entropy gradient (tested: cosine > 0.99).
 
-use crate::registry::{BoxedRule, RuleSpec};
+use crate::registry::{labelled_only, BoxedRule, RuleSpec};
 use apical_core::{check, InvalidParameter};
 use apical_nn::ModelConfig;
 use apical_nn::{
@@ -33,6 +33,8 @@ use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{activation, Device, Tensor};
 use serde::{Deserialize, Serialize};
+
+use crate::{LearningRule, StepContext, Update};
 
 use crate::{
     cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
@@ -490,27 +492,6 @@ impl PredictiveCoding {
             })
             .collect()
     }
-
-    /// Whether the rule's state is finite (no NaN or ±inf).
-    pub fn state_is_finite(&self) -> bool {
-        crate::matrices_finite(&self.generative)
-    }
-
-    /// The generative weights as bytes (JSON shapes line, then little-endian f32).
-    pub fn state_bytes(&self) -> Vec<u8> {
-        matrices_to_bytes(&self.generative)
-    }
-
-    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
-    pub fn load_state_bytes(
-        &mut self,
-        bytes: &[u8],
-        device: &Device,
-    ) -> Result<(), OptimizerStateError> {
-        let expected: Vec<[usize; 2]> = self.generative.iter().map(|m| m.dims()).collect();
-        self.generative = matrices_from_bytes(bytes, &expected, "generative weights", device)?;
-        Ok(())
-    }
 }
 
 /// Backprop's cross-entropy gradient of every layer's weights on a bottom-up pass (`rates`:
@@ -546,6 +527,7 @@ impl RuleSpec for PcSettings {
         PcSettings::validate(self)
     }
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
+        labelled_only("predictive-coding", model)?;
         if self.mode == PcMode::Generative && model.hidden().is_empty() {
             return Err(InvalidParameter::new(
                 "rule.mode",
@@ -569,6 +551,45 @@ impl RuleSpec for PcSettings {
         device: &Device,
     ) -> Option<BoxedRule<GenerativeFeedbackNetwork>> {
         Some(Box::new(PredictiveCoding::new(net, *self, seed, device)))
+    }
+}
+
+impl<N: PcNetwork> LearningRule<N> for PredictiveCoding {
+    fn name(&self) -> &'static str {
+        "predictive-coding"
+    }
+
+    fn update(
+        &mut self,
+        net: N,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<N> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, Some(noise))
+    }
+
+    /// The generative weights as bytes (JSON shapes line, then little-endian f32).
+    fn state_bytes(&self) -> Vec<u8> {
+        matrices_to_bytes(&self.generative)
+    }
+
+    /// Restores the state written by [`state_bytes`](Self::state_bytes) on `device`.
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(), OptimizerStateError> {
+        let expected: Vec<[usize; 2]> = self.generative.iter().map(|m| m.dims()).collect();
+        self.generative = matrices_from_bytes(bytes, &expected, "generative weights", device)?;
+        Ok(())
+    }
+
+    /// Whether the rule's state is finite (no NaN or ±inf).
+    fn state_is_finite(&self) -> bool {
+        crate::matrices_finite(&self.generative)
     }
 }
 

@@ -115,8 +115,23 @@ impl Default for RuleConfig {
     }
 }
 
+/// Refuses the models that give no labels (the closed-loop bci model) for the rule `kind`,
+/// which learns from labels (shared by the supervised rules' `check_model`).
+pub(crate) fn labelled_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
+    match model {
+        ModelConfig::Bci(_) => Err(InvalidParameter::new(
+            "rule.kind",
+            format!(
+                "the bci model learns from reward alone; {kind} needs labels (use dendritic or reward-broadcast)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses a model other than ff for the rule `kind` (shared by the ff-only rules).
 pub(crate) fn ff_only(kind: &str, model: &ModelConfig) -> Result<(), InvalidParameter> {
+    labelled_only(kind, model)?;
     match model {
         ModelConfig::Ff(_) => Ok(()),
         _ => Err(InvalidParameter::new(
@@ -137,20 +152,6 @@ impl RuleConfig {
         if matches!(model, ModelConfig::Sampling(_)) {
             // Not trained: no rule applies to it.
             return Ok(());
-        }
-        if matches!(model, ModelConfig::Bci(_))
-            && !matches!(
-                self,
-                RuleConfig::Dendritic(_) | RuleConfig::RewardBroadcast(_)
-            )
-        {
-            return Err(InvalidParameter::new(
-                "rule.kind",
-                format!(
-                    "the bci model learns from reward alone; {} needs labels (use dendritic or reward-broadcast)",
-                    self.kind()
-                ),
-            ));
         }
         self.spec().check_model(model)
     }

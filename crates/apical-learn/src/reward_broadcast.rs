@@ -15,6 +15,8 @@ use burn::tensor::Device;
 use burn::tensor::{activation, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::{LearningRule, Update};
+
 use crate::{
     one_hot, LayerDiagnostics, Optimizer, OptimizerStateError, RewardLearning, StepContext,
     StepReport,
@@ -147,31 +149,6 @@ impl RewardBroadcast {
     /// The running reward baseline R̄ of closed-loop learning (none before the first reward).
     pub fn baseline(&self) -> Option<f64> {
         self.baseline
-    }
-
-    /// The baseline as bytes (empty before the first reward), for checkpoints.
-    pub fn state_bytes(&self) -> Vec<u8> {
-        self.baseline
-            .map(|b| b.to_le_bytes().to_vec())
-            .unwrap_or_default()
-    }
-
-    /// Restores [`state_bytes`](Self::state_bytes).
-    pub fn load_state_bytes(
-        &mut self,
-        bytes: &[u8],
-        _device: &burn::tensor::Device,
-    ) -> Result<(), OptimizerStateError> {
-        self.baseline = match bytes.len() {
-            0 => None,
-            8 => Some(f64::from_le_bytes(bytes.try_into().expect("8 bytes"))),
-            n => {
-                return Err(OptimizerStateError::Malformed(format!(
-                    "reward baseline: expected 0 or 8 bytes, got {n}"
-                )))
-            }
-        };
-        Ok(())
     }
 }
 
@@ -395,6 +372,57 @@ impl RuleSpec for RewardBroadcastConfig {
                 Box::new(ExploratoryHebb::new(self.sigma, self.repeats))
             }
         })
+    }
+}
+
+impl LearningRule<Feedforward> for RewardBroadcast {
+    fn name(&self) -> &'static str {
+        "reward-broadcast"
+    }
+
+    fn update(
+        &mut self,
+        net: Feedforward,
+        ctx: &mut StepContext<'_>,
+        input: Tensor<2>,
+        labels: &[usize],
+    ) -> Update<Feedforward> {
+        self.diagnose = ctx.diagnose();
+        let (optimizer, learning_rate, noise) = ctx.parts();
+        self.step(net, optimizer, learning_rate, input, labels, noise)
+    }
+
+    /// The baseline as bytes (empty before the first reward), for checkpoints.
+    fn state_bytes(&self) -> Vec<u8> {
+        self.baseline
+            .map(|b| b.to_le_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Restores [`state_bytes`](Self::state_bytes).
+    fn load_state_bytes(
+        &mut self,
+        bytes: &[u8],
+        _device: &burn::tensor::Device,
+    ) -> Result<(), OptimizerStateError> {
+        self.baseline = match bytes.len() {
+            0 => None,
+            8 => Some(f64::from_le_bytes(bytes.try_into().expect("8 bytes"))),
+            n => {
+                return Err(OptimizerStateError::Malformed(format!(
+                    "reward baseline: expected 0 or 8 bytes, got {n}"
+                )))
+            }
+        };
+        Ok(())
+    }
+
+    fn state_is_finite(&self) -> bool {
+        self.baseline().is_none_or(f64::is_finite)
+    }
+
+    fn reward_learning(&mut self) -> Option<&mut dyn RewardLearning<Feedforward>> {
+        Some(self)
     }
 }
 
