@@ -598,7 +598,7 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
 }
 
 fn resume(args: ResumeArgs) -> Result<(), Failure> {
-    let config_path = args.dir.join("config.toml");
+    let config_path = apical_store::RunDir::new(&args.dir).config();
     if !config_path.is_file() {
         return Err(RunError::resume(
             &args.dir,
@@ -640,9 +640,9 @@ fn record(args: RecordArgs) -> Result<(), Failure> {
     let step = match &args.checkpoint {
         None => None,
         Some(text) => Some(
-            text.strip_prefix("step-")
-                .unwrap_or(text)
-                .parse::<usize>()
+            apical_store::parse_step_name(text)
+                .or_else(|| text.parse::<usize>().ok())
+                .ok_or(())
                 .map_err(|_| {
                     RunError::Config(apical_run::ConfigError::new(
                         std::path::Path::new("--checkpoint"),
@@ -700,7 +700,7 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
         ("--cpus-per-task", args.cpus_per_task),
     ] {
         if value == Some(0) {
-            return Ok(usage(format!("{flag} must be at least 1, got 0"))?);
+            return usage(format!("{flag} must be at least 1, got 0"));
         }
     }
     let slurm_executor = args.executor == "slurm";
@@ -1047,7 +1047,7 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
             }
             let settings = apical_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed };
             a::analyze_run(&dir, &settings)?;
-            eprintln!("apical: wrote {}", dir.join("analysis/analysis.json").display());
+            eprintln!("apical: wrote {}", apical_store::RunDir::new(&dir).analysis_json().display());
             Ok(())
         }
         (None, None) => Err(ReportError::Analysis { message: "give a run directory or one of: fisher, correlations, decode, residuals (see apical analyze --help)".into() }.into()),

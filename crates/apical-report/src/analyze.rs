@@ -294,7 +294,7 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
                     p.file_name().is_some_and(|n| {
                         n.to_string_lossy()
                             .starts_with(recording_files::HIDDEN_PREFIX)
-                            && n.to_string_lossy().ends_with(".npy")
+                            && n.to_string_lossy().ends_with(recording_files::NPY)
                     })
                 })
                 .map(|p| {
@@ -626,7 +626,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         .collect();
     plot::line_plot(
         &out_dir,
-        "success_by_day",
+        apical_store::plot_names::SUCCESS_BY_DAY,
         "BCI learning curve",
         "day",
         "fraction of successful trials",

@@ -25,14 +25,6 @@ pub enum ReportError {
         /// The cause.
         source: std::io::Error,
     },
-    /// Another process is writing to the run directory.
-    #[error("run directory {path} is in use by another apical process (pid {holder}); wait for it or pick another --out")]
-    Locked {
-        /// The directory.
-        path: PathBuf,
-        /// The process holding it.
-        holder: String,
-    },
     /// An analysis cannot be computed from the given data (too few trials, singular covariance,
     /// inconsistent inputs) or with the given settings.
     #[error("analysis: {message}")]
@@ -49,7 +41,11 @@ impl From<StoreError> for ReportError {
             StoreError::Read { path, source } | StoreError::Resume { path, source } => {
                 ReportError::Read { path, source }
             }
-            StoreError::Locked { path, holder } => ReportError::Locked { path, holder },
+            // The report takes no lock; should a reader ever meet one, it is a read error.
+            StoreError::Locked { path, holder } => ReportError::Read {
+                source: format!("in use by another apical process (pid {holder})").into(),
+                path,
+            },
         }
     }
 }

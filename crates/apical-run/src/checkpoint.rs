@@ -13,9 +13,20 @@ use apical_store::write_atomic;
 
 use crate::RunError;
 
+/// The checkpoint format this build writes and reads. Checkpoints written before the field
+/// existed are format 1 (the same files); another format is refused with a one-line error.
+pub const CHECKPOINT_FORMAT: u32 = 1;
+
+fn format_before_versions() -> u32 {
+    1
+}
+
 /// Loop state saved beside the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoopState {
+    /// The checkpoint format ([`CHECKPOINT_FORMAT`] when written by this build).
+    #[serde(default = "format_before_versions")]
+    pub format_version: u32,
     /// Updates completed.
     pub step: usize,
     /// Wall-clock seconds spent training so far (over all sessions).
@@ -192,6 +203,27 @@ pub fn remove_temporaries(root: &Path) {
     }
 }
 
+fn other_format(dir: &Path, format: u64) -> RunError {
+    RunError::resume(
+        dir,
+        format!("checkpoint format {format}, written by another version of apical (this one reads format {CHECKPOINT_FORMAT}); use that version, or start the run again"),
+    )
+}
+
+/// Refuses a checkpoint of another format (read from its `state.json` before any checksum, so
+/// that a newer checkpoint is never mistaken for a damaged one). A missing or garbled
+/// `state.json` passes: [`load`] names the damage.
+pub fn check_format(dir: &Path) -> Result<(), RunError> {
+    let format = std::fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|state| state.get("format_version").and_then(|v| v.as_u64()));
+    match format {
+        Some(format) if format != u64::from(CHECKPOINT_FORMAT) => Err(other_format(dir, format)),
+        _ => Ok(()),
+    }
+}
+
 /// Loads the checkpoint in `dir`, checking every file against the manifest. The error names
 /// the damaged file.
 pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
@@ -235,6 +267,9 @@ pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
         path: dir.join(STATE_FILE),
         source: format!("garbled loop state: {e}").into(),
     })?;
+    if state.format_version != CHECKPOINT_FORMAT {
+        return Err(other_format(dir, state.format_version.into()));
+    }
     Ok(Checkpoint {
         state,
         model: checked(MODEL_FILE)?,
@@ -250,6 +285,7 @@ mod tests {
     fn ck(step: usize) -> Checkpoint {
         Checkpoint {
             state: LoopState {
+                format_version: CHECKPOINT_FORMAT,
                 step,
                 wall_seconds: 1.5,
                 diagnostics_pending: Default::default(),
@@ -309,5 +345,28 @@ mod tests {
         );
         std::fs::remove_file(saved.join(MANIFEST_FILE)).unwrap();
         assert!(load(&saved).unwrap_err().to_string().contains("manifest"));
+    }
+
+    #[test]
+    fn another_format_is_refused_and_an_unversioned_one_is_read() {
+        let dir = apical_store::testdir::tempdir().unwrap();
+        let mut newer = ck(5);
+        newer.state.format_version = CHECKPOINT_FORMAT + 1;
+        let saved = save(dir.path(), &newer, 2, &[]).unwrap();
+        let err = load(&saved).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("checkpoint format {}", CHECKPOINT_FORMAT + 1)),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_eq!(
+            check_format(&saved).unwrap_err().to_string(),
+            err,
+            "refused before any checksum"
+        );
+        assert!(check_format(&save(dir.path(), &ck(6), 2, &[]).unwrap()).is_ok());
+        // A checkpoint from before the field: its state.json has no format_version.
+        let state: LoopState = serde_json::from_str(r#"{"step": 3, "wall_seconds": 1.0}"#).unwrap();
+        assert_eq!(state.format_version, CHECKPOINT_FORMAT);
     }
 }

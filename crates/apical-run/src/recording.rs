@@ -57,7 +57,9 @@ pub fn record<N: Network>(
     let (logits, arrays) = net.record(input, Some(&mut noise));
     let mut written = Vec::new();
     for rec in arrays {
-        if keep == Keep::Rates && !(rec.name.starts_with("hidden_") || rec.name.ends_with("_rate"))
+        if keep == Keep::Rates
+            && !(rec.name.starts_with(recording_files::HIDDEN_STEM)
+                || rec.name.ends_with(recording_files::RATE_SUFFIX))
         {
             continue;
         }

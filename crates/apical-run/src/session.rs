@@ -101,7 +101,8 @@ impl<'a> Session<'a> {
     /// Loads the newest usable checkpoint through `apply`, falling back past damaged ones
     /// (saying which, and setting them aside so that pruning never keeps them in place of good
     /// ones). Returns its step; `None` when the run has no checkpoint yet; an error when every
-    /// one is damaged.
+    /// one is damaged, or at once when one is of another checkpoint format (written by another
+    /// version of apical: never set aside as damaged).
     pub fn restore(
         &self,
         mut apply: impl FnMut(Checkpoint) -> Result<(), RunError>,
@@ -116,6 +117,7 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         for (i, (step, path)) in all.iter().enumerate().rev() {
+            checkpoint::check_format(path)?;
             match checkpoint::load(path).and_then(&mut apply) {
                 Ok(()) => {
                     if i + 1 < all.len() {
@@ -128,7 +130,7 @@ impl<'a> Session<'a> {
                                 .file_name()
                                 .map(|n| n.to_string_lossy().into_owned())
                                 .unwrap_or_default();
-                            let aside = root.join(format!("damaged-{name}"));
+                            let aside = self.dir.set_aside_checkpoint(&name);
                             if std::fs::rename(damaged, &aside).is_ok() {
                                 eprintln!(
                                     "apical: kept the damaged checkpoint as {}",

@@ -52,10 +52,4 @@ impl StoreError {
             source: message.into().into(),
         }
     }
-
-    /// Whether the user's input is at fault (a garbled or missing file, a directory in use),
-    /// as opposed to a failure to write.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, StoreError::Write { .. })
-    }
 }

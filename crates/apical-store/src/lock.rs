@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use crate::{StoreError, LOCK_FILE};
+use crate::StoreError;
 
 /// An exclusive hold on a run directory, released when dropped.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ impl RunLock {
     /// Takes the lock of `dir` (which must exist), or refuses with the holder's pid. On a file
     /// system without file locks (some cluster mounts) it warns and goes on unlocked.
     pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.join(LOCK_FILE);
+        let path = crate::RunDir::new(dir).lock();
         // A holder removes the file when it lets go; a lock taken on a file that was removed
         // meanwhile guards nothing, so check that the path still names the locked file.
         for _ in 0..20 {
@@ -81,7 +81,7 @@ impl RunLock {
 /// Whether another process holds the lock of `dir` now (its run is in progress). Looks without
 /// taking the lock or changing the file.
 pub fn is_held(dir: &Path) -> bool {
-    let Ok(file) = File::open(dir.join(LOCK_FILE)) else {
+    let Ok(file) = File::open(crate::RunDir::new(dir).lock()) else {
         return false;
     };
     match file.try_lock_shared() {

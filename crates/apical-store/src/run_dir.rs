@@ -19,6 +19,8 @@
 //!   plots/                 PNG and SVG figures
 //!   analysis/              what `apical analyze <run>` writes
 //!   checkpoints/step-<n>/  what `apical resume` continues from
+//!   checkpoints/damaged-step-<n>/  a damaged checkpoint resume set aside
+//!   record.json            `apical record`: what the directory was re-recorded from
 //!   .lock                  held while a process writes the directory
 //! ```
 
@@ -36,22 +38,36 @@ pub mod recording_files {
     /// Context indices (perceptual tasks), `[trials]`.
     pub const CONTEXT: &str = "context.npy";
     /// The prefix of the hidden layers' final rates, `hidden_<l>.npy`.
-    pub const HIDDEN_PREFIX: &str = "hidden_";
+    pub const HIDDEN_PREFIX: &str = HIDDEN_STEM;
+    /// The stem of the hidden layers' arrays, `hidden_<l>`.
+    pub const HIDDEN_STEM: &str = "hidden_";
+    /// The end of a per-step rate array's name, `layer<l>_rate`.
+    pub const RATE_SUFFIX: &str = "_rate";
+    /// The ending of every array file.
+    pub const NPY: &str = ".npy";
 
     /// `hidden_<layer>.npy`: the final rates of hidden layer `layer`, `[trials, units]`.
     pub fn hidden(layer: usize) -> String {
-        format!("{HIDDEN_PREFIX}{layer}.npy")
+        format!("{HIDDEN_STEM}{layer}{NPY}")
     }
 
     /// `layer<layer>_rate.npy`: the rates at every step of inference, `[trials, steps, units]`.
     pub fn layer_rate(layer: usize) -> String {
-        format!("layer{layer}_rate.npy")
+        format!("layer{layer}{RATE_SUFFIX}{NPY}")
     }
 
     /// The file of a recorded array named `name`.
     pub fn array(name: &str) -> String {
-        format!("{name}.npy")
+        format!("{name}{NPY}")
     }
+}
+
+/// The file stems of the figures under `plots/` (each written as `.png` and `.svg`).
+pub mod plot_names {
+    /// Supervised runs: loss and accuracy along training.
+    pub const LEARNING_CURVE: &str = "learning_curve";
+    /// Closed-loop runs (and `apical analyze` on them): success per day.
+    pub const SUCCESS_BY_DAY: &str = "success_by_day";
 }
 
 /// File names inside a closed-loop day folder (`activity/day-NN/`).
@@ -242,6 +258,11 @@ impl RunDir {
     /// `.lock`.
     pub fn lock(&self) -> PathBuf {
         self.root.join(LOCK_FILE)
+    }
+
+    /// `checkpoints/damaged-<name>`: where resume sets aside the damaged checkpoint `name`.
+    pub fn set_aside_checkpoint(&self, name: &str) -> PathBuf {
+        self.checkpoints().join(format!("damaged-{name}"))
     }
 
     /// `record.json`: what `apical record` wrote the directory from.

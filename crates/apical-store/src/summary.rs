@@ -30,9 +30,21 @@ pub struct SignalAccuracy {
     pub n_trials: usize,
 }
 
+/// The `summary.json` schema this build writes ([`Summary::write`] stamps it). Files written
+/// before the field existed are schema 1 (the same keys). A reader that comes to depend on a
+/// key whose meaning a later schema changes checks it.
+pub const SUMMARY_SCHEMA: u32 = 1;
+
+fn schema_before_versions() -> u32 {
+    1
+}
+
 /// The contents of `summary.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {
+    /// The schema of this file ([`SUMMARY_SCHEMA`] when written by this build).
+    #[serde(default = "schema_before_versions")]
+    pub schema_version: u32,
     /// How the run ended.
     pub status: RunStatus,
     /// Run name.
@@ -134,7 +146,11 @@ impl Summary {
     /// are written as null where the field allows it and refused nowhere: the file always reads
     /// back.
     pub fn write(&self, dir: &Path) -> Result<(), StoreError> {
-        let text = serde_json::to_string_pretty(self).expect("a Summary serialises") + "\n";
+        let stamped = Summary {
+            schema_version: SUMMARY_SCHEMA,
+            ..self.clone()
+        };
+        let text = serde_json::to_string_pretty(&stamped).expect("a Summary serialises") + "\n";
         write_atomic(&RunDir::new(dir).summary(), text.as_bytes())
     }
 
@@ -149,5 +165,30 @@ impl Summary {
             path,
             source: e.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_from_before_the_schema_field_reads_as_schema_1() {
+        let old = r#"{"status": "completed", "name": null, "task": "digits", "model": "ff",
+            "rule": "backprop", "backend": "ndarray", "seed": 0, "steps": 10, "epochs": 1.0,
+            "n_params": 5, "n_train": 10, "n_test": 5, "diverged_at_step": null,
+            "diverged_quantity": null, "test_accuracy": 0.5, "test_loss": 1.0,
+            "train_accuracy": 0.5, "train_loss": 1.0, "accuracy_by_signal": null,
+            "wall_seconds": 1.0, "steps_per_second": 10.0, "resumed_from_step": null,
+            "mean_angle_to_backprop_deg": null, "activity": []}"#;
+        let summary: Summary = serde_json::from_str(old).unwrap();
+        assert_eq!(summary.schema_version, 1);
+        assert_eq!(summary.test_accuracy, Some(0.5));
+        let written = serde_json::to_string(&Summary {
+            schema_version: SUMMARY_SCHEMA,
+            ..summary
+        })
+        .unwrap();
+        assert!(written.contains(&format!("\"schema_version\":{SUMMARY_SCHEMA}")));
     }
 }

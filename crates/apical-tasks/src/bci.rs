@@ -367,6 +367,101 @@ impl Calibration {
     }
 }
 
+/// Bisection steps of the closed-loop threshold (θ to ~10⁻⁴ of its bracket).
+const CALIBRATION_BISECTIONS: usize = 14;
+
+impl Calibration {
+    /// The same calibration with θ set in closed loop: bisects θ (between 0 and twice the
+    /// largest open-loop value, doubling the bracket while it still hits too often) for the
+    /// closed-loop hit rate closest to `chance`. `hit_rate(calibration)` runs the baseline
+    /// trials without learning with the grating moving (the same noise for every θ: common
+    /// random numbers); its error (a stop signal) ends the search.
+    pub fn closed_loop<E>(
+        self,
+        chance: f64,
+        mut hit_rate: impl FnMut(&Calibration) -> Result<f64, E>,
+    ) -> Result<Calibration, E> {
+        let open_loop = self;
+        let with = |threshold: f64| Calibration {
+            threshold,
+            ..open_loop.clone()
+        };
+        let (mut lo, mut hi) = (0.0, 2.0 * open_loop.threshold.max(1.0));
+        let (mut rate_lo, mut rate_hi) = (1.0, hit_rate(&with(hi))?);
+        while rate_hi > chance && hi < 1e3 {
+            (lo, rate_lo) = (hi, rate_hi);
+            hi *= 2.0;
+            rate_hi = hit_rate(&with(hi))?;
+        }
+        for _ in 0..CALIBRATION_BISECTIONS {
+            let mid = 0.5 * (lo + hi);
+            let rate = hit_rate(&with(mid))?;
+            if rate > chance {
+                (lo, rate_lo) = (mid, rate);
+            } else {
+                (hi, rate_hi) = (mid, rate);
+            }
+        }
+        let (threshold, rate) = if (rate_lo - chance).abs() < (rate_hi - chance).abs() && lo > 0.0 {
+            (lo, rate_lo)
+        } else {
+            (hi, rate_hi)
+        };
+        Ok(Calibration {
+            threshold,
+            baseline_hit_rate: rate,
+            ..open_loop
+        })
+    }
+}
+
+/// Per-unit least squares y = k·x + m, accumulated step by step (the baseline block's fit of
+/// each unit's apical input on its rate: the soma-predicted part the residual is taken from).
+#[derive(Debug, Clone)]
+pub struct PerUnitFit {
+    n: f64,
+    sums: Vec<[f64; 4]>, // Σx, Σy, Σxx, Σxy
+}
+
+impl PerUnitFit {
+    /// An empty fit of `units` units.
+    pub fn new(units: usize) -> Self {
+        Self {
+            n: 0.0,
+            sums: vec![[0.0; 4]; units],
+        }
+    }
+
+    /// Adds one step: `x[i]`, `y[i]` of every unit.
+    pub fn add(&mut self, x: &[f32], y: &[f32]) {
+        self.n += 1.0;
+        for ((s, &x), &y) in self.sums.iter_mut().zip(x).zip(y) {
+            let (x, y) = (x as f64, y as f64);
+            s[0] += x;
+            s[1] += y;
+            s[2] += x * x;
+            s[3] += x * y;
+        }
+    }
+
+    /// (k, m) per unit; k = 0 where x did not vary.
+    pub fn solve(&self) -> (Vec<f32>, Vec<f32>) {
+        self.sums
+            .iter()
+            .map(|s| {
+                let (mx, my) = (s[0] / self.n, s[1] / self.n);
+                let var = s[2] / self.n - mx * mx;
+                let k = if var > 1e-12 {
+                    (s[3] / self.n - mx * my) / var
+                } else {
+                    0.0
+                };
+                (k as f32, (my - k * mx) as f32)
+            })
+            .unzip()
+    }
+}
+
 /// Linear-interpolation quantile q of sorted `values`.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use apical_learn::{build_bci_rule, ClosedLoopSignal, Learner};
 use apical_nn::{BciNetwork, BciParams, ModelConfig, SeededRng};
-use apical_tasks::bci::{BciConfig, BciTrial, Calibration};
+use apical_tasks::bci::{BciConfig, BciTrial, Calibration, PerUnitFit};
 use apical_tasks::TaskConfig;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -37,52 +37,6 @@ use crate::{ConfigError, ExperimentConfig, Protocol, RunError, RunSummary, Sessi
 const STREAM_BASELINE: u64 = 3 << 40;
 const STREAM_TRIALS: u64 = 4 << 40;
 const STREAM_CALIBRATION: u64 = 5 << 40;
-/// Bisection steps of the closed-loop threshold (θ to ~10⁻⁴ of its bracket).
-const CALIBRATION_BISECTIONS: usize = 14;
-
-/// Per-unit least squares apical = k·rate + m, accumulated step by step.
-struct LeastSquares {
-    n: f64,
-    sums: Vec<[f64; 4]>, // Σx, Σy, Σxx, Σxy
-}
-
-impl LeastSquares {
-    fn new(units: usize) -> Self {
-        Self {
-            n: 0.0,
-            sums: vec![[0.0; 4]; units],
-        }
-    }
-
-    fn add(&mut self, x: &[f32], y: &[f32]) {
-        self.n += 1.0;
-        for ((s, &x), &y) in self.sums.iter_mut().zip(x).zip(y) {
-            let (x, y) = (x as f64, y as f64);
-            s[0] += x;
-            s[1] += y;
-            s[2] += x * x;
-            s[3] += x * y;
-        }
-    }
-
-    /// (k, m) per unit; k = 0 where the rate did not vary.
-    fn solve(&self) -> (Vec<f32>, Vec<f32>) {
-        self.sums
-            .iter()
-            .map(|s| {
-                let (mx, my) = (s[0] / self.n, s[1] / self.n);
-                let var = s[2] / self.n - mx * mx;
-                let k = if var > 1e-12 {
-                    (s[3] / self.n - mx * my) / var
-                } else {
-                    0.0
-                };
-                (k as f32, (my - k * mx) as f32)
-            })
-            .unzip()
-    }
-}
-
 /// One trial's outcome (a row of `trials.csv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct TrialRow {
@@ -136,19 +90,19 @@ impl DayArrays {
         let mut written = Vec::new();
         for (name, values) in day_files::UNIT_ARRAYS.iter().zip(&self.unit_arrays) {
             npy::write_f32(
-                &dir.join(format!("{name}.npy")),
+                &dir.join(apical_store::recording_files::array(name)),
                 &[self.trials, self.steps, self.units],
                 values,
             )?;
-            written.push(format!("{name}.npy"));
+            written.push(apical_store::recording_files::array(name));
         }
         for (name, values) in day_files::STEP_ARRAYS.iter().zip(&self.step_arrays) {
             npy::write_f32(
-                &dir.join(format!("{name}.npy")),
+                &dir.join(apical_store::recording_files::array(name)),
                 &[self.trials, self.steps],
                 values,
             )?;
-            written.push(format!("{name}.npy"));
+            written.push(apical_store::recording_files::array(name));
         }
         npy::write_i64(
             &dir.join(day_files::MASK),
@@ -283,7 +237,7 @@ impl<'a> Loop<'a> {
         let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
         let zero = Tensor::<2>::zeros([1, 1], &device);
         let mut trials = Vec::with_capacity(task.baseline_trials);
-        let mut soma_fit = LeastSquares::new(self.ensembles.len());
+        let mut soma_fit = PerUnitFit::new(self.ensembles.len());
         for _ in 0..task.baseline_trials {
             self.check_stop(0)?;
             let mut steps = Vec::with_capacity(task.max_steps);
@@ -306,7 +260,10 @@ impl<'a> Loop<'a> {
             .with_soma_prediction(tensor(slope), tensor(offset));
         let open_loop = Calibration::from_baseline(task, &self.ensembles, &trials)
             .map_err(apical_tasks::TaskError::from)?;
-        self.closed_loop_threshold(open_loop)
+        open_loop.closed_loop(task.chance, |calibration| {
+            self.check_stop(0)?;
+            self.closed_loop_hit_rate(calibration)
+        })
     }
 
     /// The fraction of `task.baseline_trials` closed-loop trials without learning (the same
@@ -336,44 +293,6 @@ impl<'a> Loop<'a> {
             }
         }
         Ok(hits as f64 / task.baseline_trials as f64)
-    }
-
-    /// Bisects θ (between 0 and twice the largest open-loop value) for the closed-loop hit
-    /// rate closest to `task.chance`.
-    fn closed_loop_threshold(&self, open_loop: Calibration) -> Result<Calibration, RunError> {
-        let chance = self.task.chance;
-        let with = |threshold: f64| Calibration {
-            threshold,
-            ..open_loop.clone()
-        };
-        let (mut lo, mut hi) = (0.0, 2.0 * open_loop.threshold.max(1.0));
-        let (mut rate_lo, mut rate_hi) = (1.0, self.closed_loop_hit_rate(&with(hi))?);
-        while rate_hi > chance && hi < 1e3 {
-            self.check_stop(0)?;
-            (lo, rate_lo) = (hi, rate_hi);
-            hi *= 2.0;
-            rate_hi = self.closed_loop_hit_rate(&with(hi))?;
-        }
-        for _ in 0..CALIBRATION_BISECTIONS {
-            self.check_stop(0)?;
-            let mid = 0.5 * (lo + hi);
-            let rate = self.closed_loop_hit_rate(&with(mid))?;
-            if rate > chance {
-                (lo, rate_lo) = (mid, rate);
-            } else {
-                (hi, rate_hi) = (mid, rate);
-            }
-        }
-        let (threshold, rate) = if (rate_lo - chance).abs() < (rate_hi - chance).abs() && lo > 0.0 {
-            (lo, rate_lo)
-        } else {
-            (hi, rate_hi)
-        };
-        Ok(Calibration {
-            threshold,
-            baseline_hit_rate: rate,
-            ..open_loop
-        })
     }
 
     /// The baseline block of a new run: calibrates, writes `calibration.json` and
@@ -478,6 +397,7 @@ impl<'a> Loop<'a> {
 
     fn save_checkpoint(&self, days_done: usize, wall_seconds: f64) -> Result<(), RunError> {
         let state = LoopState {
+            format_version: crate::checkpoint::CHECKPOINT_FORMAT,
             step: days_done,
             wall_seconds,
             diagnostics_pending: Default::default(),
@@ -701,7 +621,7 @@ impl<'a> Loop<'a> {
                 .collect();
             plot::line_plot(
                 &self.run_dir().plots(),
-                "success_by_day",
+                apical_store::plot_names::SUCCESS_BY_DAY,
                 &format!("BCI — {}", self.config.rule.kind()),
                 "day",
                 "fraction of successful trials",

@@ -4,7 +4,8 @@
 //!
 //! Adding a protocol: a file here with a type that implements [`Protocol`], a
 //! [`ProtocolKind`] variant, and its arms in [`ProtocolKind::of`] and
-//! [`ProtocolKind::protocol`]. The other protocols are not touched.
+//! [`ProtocolKind::protocol`]; the compiler then asks `apical compare` and `apical record`
+//! (apical-experiments) whether they apply to it. The other protocols are not touched.
 
 mod closed_loop;
 mod sampling;
@@ -63,11 +64,5 @@ impl ProtocolKind {
             ProtocolKind::ClosedLoop => &ClosedLoop,
             ProtocolKind::Sampling => &Sampling,
         }
-    }
-
-    /// Whether runs of this kind train weights step by step from labels (what `apical compare`,
-    /// `apical record` and `apical fewshot` need).
-    pub fn is_supervised(self) -> bool {
-        self == ProtocolKind::Supervised
     }
 }

@@ -422,6 +422,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
 
     fn save_checkpoint(&self, step: usize, wall_seconds: f64) -> Result<(), RunError> {
         let state = LoopState {
+            format_version: crate::checkpoint::CHECKPOINT_FORMAT,
             step,
             wall_seconds,
             diagnostics_pending: self.pending.clone(),
@@ -626,7 +627,12 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 self.config().rule.kind(),
                 self.config().task.kind()
             );
-            plot::learning_curve(&self.run_dir().plots(), "learning_curve", &self.log, &title)?;
+            plot::learning_curve(
+                &self.run_dir().plots(),
+                apical_store::plot_names::LEARNING_CURVE,
+                &self.log,
+                &title,
+            )?;
         }
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps_done);
         summary.stopped_early_at_step = self.stopped_early;
