@@ -1,5 +1,5 @@
 //! A protocol per kind of run, chosen once from the config ([`ProtocolKind::of`]). A protocol
-//! runs (or continues) one run in a [`Session`](crate::Session), which owns what every run
+//! runs (or continues) one run in a [`Session`], which owns what every run
 //! shares: the directory and its lock, signals, checkpoints, divergence and the summary.
 //!
 //! Adding a protocol: a file here with a type that implements [`Protocol`], a
