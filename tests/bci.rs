@@ -202,6 +202,48 @@ fn a_resumed_bci_run_repeats_the_uninterrupted_one() {
 }
 
 #[test]
+fn a_bci_resume_falls_back_past_a_damaged_day_and_refuses_another_format() {
+    // The closed loop shares the supervised loop's checkpoint handling (one Session): a
+    // damaged newest checkpoint is named, set aside, and the run continues from the day
+    // before, repeating the uninterrupted run; a checkpoint of another format is refused.
+    let tmp = tempdir().unwrap();
+    let config = "configs/bci_dendritic.toml";
+    let lr = ["--set", "training.learning_rate=0.01"];
+    let whole = tmp.path().join("whole");
+    ok(&bci_run(&whole, config, 3, &lr));
+    let parts = tmp.path().join("parts");
+    let mut halt = lr.to_vec();
+    halt.extend_from_slice(&["--halt-after", "2"]);
+    assert!(!bci_run(&parts, config, 3, &halt).status.success());
+    let newest = parts.join("checkpoints/step-00000002");
+    std::fs::write(newest.join("rule.bin"), b"junk").unwrap();
+    let out = apical(&["resume", parts.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("step-00000002") && err.contains("rule.bin"), "{err}");
+    assert!(err.contains("older checkpoint"), "{err}");
+    assert!(parts.join("checkpoints/damaged-step-00000002").is_dir());
+    for file in ["metrics.csv", "trials.csv"] {
+        assert_eq!(read(&whole.join(file)), read(&parts.join(file)), "{file}");
+    }
+
+    let newer = tmp.path().join("newer");
+    let mut halt = lr.to_vec();
+    halt.extend_from_slice(&["--halt-after", "1"]);
+    assert!(!bci_run(&newer, config, 3, &halt).status.success());
+    let state = newer.join("checkpoints/step-00000001/state.json");
+    let text = read(&state).replace("\"format_version\": 1", "\"format_version\": 2");
+    std::fs::write(&state, text).unwrap();
+    let out = apical(&["resume", newer.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let error: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error.len(), 1, "{err}");
+    assert!(error[0].contains("checkpoint format 2"), "{err}");
+    assert!(newer.join("checkpoints/step-00000001").is_dir(), "not set aside");
+}
+
+#[test]
 fn mismatched_bci_configs_are_refused_naming_the_key() {
     let tmp = tempdir().unwrap();
     for (set, key) in [
