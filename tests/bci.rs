@@ -220,7 +220,10 @@ fn a_bci_resume_falls_back_past_a_damaged_day_and_refuses_another_format() {
     let out = apical(&["resume", parts.to_str().unwrap()]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("step-00000002") && err.contains("rule.bin"), "{err}");
+    assert!(
+        err.contains("step-00000002") && err.contains("rule.bin"),
+        "{err}"
+    );
     assert!(err.contains("older checkpoint"), "{err}");
     assert!(parts.join("checkpoints/damaged-step-00000002").is_dir());
     for file in ["metrics.csv", "trials.csv"] {
@@ -240,7 +243,10 @@ fn a_bci_resume_falls_back_past_a_damaged_day_and_refuses_another_format() {
     let error: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(error.len(), 1, "{err}");
     assert!(error[0].contains("checkpoint format 2"), "{err}");
-    assert!(newer.join("checkpoints/step-00000001").is_dir(), "not set aside");
+    assert!(
+        newer.join("checkpoints/step-00000001").is_dir(),
+        "not set aside"
+    );
 }
 
 #[test]

@@ -1056,7 +1056,9 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
 
 fn report(run: &apical_run::RunSummary) {
     let summary = &run.summary;
-    if let (Some(late), Some(chance)) = (summary.late_success, summary.chance) {
+    if let (Some(late), Some(chance)) =
+        (summary.closed_loop.late_success, summary.closed_loop.chance)
+    {
         println!(
             "late success {late:.2} (chance {chance}) after {} trial steps ({:.1} s); run directory: {}",
             summary.steps,
@@ -1067,12 +1069,12 @@ fn report(run: &apical_run::RunSummary) {
     }
     println!(
         "test accuracy {:.4} after {} steps ({:.1} s); run directory: {}",
-        summary.test_accuracy.unwrap_or(f64::NAN),
+        summary.classifier.test_accuracy.unwrap_or(f64::NAN),
         summary.steps,
         summary.wall_seconds,
         run.dir.display()
     );
-    if let Some(levels) = &summary.accuracy_by_signal {
+    if let Some(levels) = &summary.classifier.accuracy_by_signal {
         let parts: Vec<String> = levels
             .iter()
             .map(|l| format!("{:+}%: {:.3}", l.signal, l.accuracy))

@@ -268,7 +268,7 @@ fn backend_run(backend: &str, dir: &Path, summary: &Summary) -> BackendRun {
         wall_seconds: summary.wall_seconds,
         steps_per_second: steps as f64 / summary.wall_seconds.max(1e-9),
         status: format!("{:?}", summary.status).to_lowercase(),
-        final_test_loss: summary.test_loss,
+        final_test_loss: summary.classifier.test_loss,
     }
 }
 

@@ -500,7 +500,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
         }
     }
     if let Ok(summary) = Summary::read(dir) {
-        if let Some(days) = summary.success_by_day.as_ref().map(Vec::len) {
+        if let Some(days) = summary.closed_loop.success_by_day.as_ref().map(Vec::len) {
             if days != day_dirs.len() {
                 return Err(bad(
                     &run.activity(),

@@ -179,7 +179,7 @@ fn recordings(run: &Path) -> Vec<Recording> {
         .collect();
     if steps.is_empty() {
         let step = Summary::read(run)
-            .map(|s| s.stopped_early_at_step.unwrap_or(s.steps))
+            .map(|s| s.classifier.stopped_early_at_step.unwrap_or(s.steps))
             .unwrap_or(0);
         steps.push(Recording {
             step,

@@ -39,7 +39,9 @@ fn schema_before_versions() -> u32 {
     1
 }
 
-/// The contents of `summary.json`.
+/// The contents of `summary.json`: what every run reports, then the part of its protocol —
+/// kept flat in the JSON (every key at the top level, `null` where a part does not apply), so
+/// that `apical collect --metric` and scripts read `late_success` or `test_accuracy` directly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {
     /// The schema of this file ([`SUMMARY_SCHEMA`] when written by this build).
@@ -65,21 +67,46 @@ pub struct Summary {
     pub epochs: f64,
     /// Trainable scalars.
     pub n_params: usize,
-    /// Training examples.
-    pub n_train: usize,
-    /// Test examples.
-    pub n_test: usize,
     /// The step whose update diverged (diverged runs).
     pub diverged_at_step: Option<usize>,
     /// What became non-finite: "loss", "weights" or "rule state" (diverged runs).
     pub diverged_quantity: Option<String>,
+    /// Wall-clock seconds spent training, over all sessions.
+    pub wall_seconds: f64,
+    /// Updates per second in the last session.
+    pub steps_per_second: f64,
+    /// The checkpoint step this session resumed from.
+    pub resumed_from_step: Option<usize>,
+    /// Files written under `activity/`.
+    pub activity: Vec<String>,
+    /// Runs that classify a test set (supervised training, the sampling model).
+    #[serde(flatten)]
+    pub classifier: ClassifierSummary,
+    /// Closed-loop (BCI) runs.
+    #[serde(flatten)]
+    pub closed_loop: ClosedLoopSummary,
+}
+
+/// The part of `summary.json` of runs that classify a test set; `null` (or 0) elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ClassifierSummary {
+    /// Training examples.
+    #[serde(default)]
+    pub n_train: usize,
+    /// Test examples.
+    #[serde(default)]
+    pub n_test: usize,
     /// Final test accuracy (completed runs).
+    #[serde(default)]
     pub test_accuracy: Option<f64>,
     /// Final mean test cross-entropy.
+    #[serde(default)]
     pub test_loss: Option<f64>,
     /// Final accuracy on the fixed training subset.
+    #[serde(default)]
     pub train_accuracy: Option<f64>,
     /// Final loss on the fixed training subset.
+    #[serde(default)]
     pub train_loss: Option<f64>,
     /// Final accuracy on the validation split (`task.validation_per_class`).
     #[serde(default)]
@@ -105,6 +132,7 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_early_at_step: Option<usize>,
     /// Test accuracy per signal level (perceptual tasks).
+    #[serde(default)]
     pub accuracy_by_signal: Option<Vec<SignalAccuracy>>,
     /// The ideal observer's accuracy per signed signal level on the test set (orientation: in
     /// closed form from the stimulus, knowing context and level; averaged over the contexts).
@@ -113,17 +141,15 @@ pub struct Summary {
     /// The ideal observer's accuracy over the test set's trials.
     #[serde(default)]
     pub ideal_accuracy: Option<f64>,
-    /// Wall-clock seconds spent training, over all sessions.
-    pub wall_seconds: f64,
-    /// Updates per second in the last session.
-    pub steps_per_second: f64,
-    /// The checkpoint step this session resumed from.
-    pub resumed_from_step: Option<usize>,
     /// Mean angle to backprop per layer over the logged evaluations (null where undefined,
     /// e.g. a zero or overflowing update).
+    #[serde(default)]
     pub mean_angle_to_backprop_deg: Option<Vec<Option<f64>>>,
-    /// Files written under `activity/`.
-    pub activity: Vec<String>,
+}
+
+/// The part of `summary.json` of closed-loop (BCI) runs; `null` elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ClosedLoopSummary {
     /// BCI runs: the hit rate of spontaneous activity the threshold was calibrated to.
     #[serde(default)]
     pub chance: Option<f64>,
@@ -183,12 +209,17 @@ mod tests {
             "mean_angle_to_backprop_deg": null, "activity": []}"#;
         let summary: Summary = serde_json::from_str(old).unwrap();
         assert_eq!(summary.schema_version, 1);
-        assert_eq!(summary.test_accuracy, Some(0.5));
+        assert_eq!(summary.classifier.test_accuracy, Some(0.5));
+        assert_eq!(summary.closed_loop.late_success, None);
         let written = serde_json::to_string(&Summary {
             schema_version: SUMMARY_SCHEMA,
             ..summary
         })
         .unwrap();
         assert!(written.contains(&format!("\"schema_version\":{SUMMARY_SCHEMA}")));
+        // Flat: every part's keys at the top level, null where the part does not apply.
+        assert!(written.contains("\"test_accuracy\":0.5"), "{written}");
+        assert!(written.contains("\"late_success\":null"), "{written}");
+        assert!(!written.contains("classifier") && !written.contains("closed_loop"));
     }
 }

@@ -172,7 +172,7 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, ExperimentError> {
         test_error: 1.0 - test_acc,
         min_test_error: 1.0 - max_test,
         best_step,
-        n_train: summary.n_train,
+        n_train: summary.classifier.n_train,
     }))
 }
 

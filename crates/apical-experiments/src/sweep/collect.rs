@@ -11,7 +11,7 @@ use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
 use apical_run::RunError;
 use apical_store::plot::{line_plot, PlotSeries};
-use apical_store::{write_atomic, Summary};
+use apical_store::{write_atomic, ClassifierSummary, ClosedLoopSummary, Summary};
 
 use crate::ExperimentError;
 
@@ -95,10 +95,16 @@ fn fields(summary: &Summary) -> Vec<(String, serde_json::Value)> {
 /// when every list is present (the file's `schema_version` is not a result).
 fn scalar_names() -> Vec<String> {
     let template = Summary {
-        accuracy_by_signal: Some(Vec::new()),
-        mean_angle_to_backprop_deg: Some(Vec::new()),
-        success_by_day: Some(Vec::new()),
-        rewards_per_day: Some(Vec::new()),
+        classifier: ClassifierSummary {
+            accuracy_by_signal: Some(Vec::new()),
+            mean_angle_to_backprop_deg: Some(Vec::new()),
+            ..ClassifierSummary::default()
+        },
+        closed_loop: ClosedLoopSummary {
+            success_by_day: Some(Vec::new()),
+            rewards_per_day: Some(Vec::new()),
+            ..ClosedLoopSummary::default()
+        },
         ..Summary::default()
     };
     fields(&template)
@@ -111,21 +117,27 @@ fn scalar_names() -> Vec<String> {
 /// The numeric scalar fields of `summary.json` (what `--metric` may name).
 fn numeric_names() -> Vec<String> {
     let template = Summary {
-        test_accuracy: Some(0.0),
-        test_loss: Some(0.0),
-        train_accuracy: Some(0.0),
-        train_loss: Some(0.0),
         diverged_at_step: Some(0),
         resumed_from_step: Some(0),
-        validation_accuracy: Some(0.0),
-        validation_loss: Some(0.0),
-        n_validation: Some(0),
-        best_validation_step: Some(0),
-        best_validation_loss: Some(0.0),
-        test_accuracy_at_best_validation: Some(0.0),
-        chance: Some(0.0),
-        threshold: Some(0.0),
-        late_success: Some(0.0),
+        classifier: ClassifierSummary {
+            test_accuracy: Some(0.0),
+            test_loss: Some(0.0),
+            train_accuracy: Some(0.0),
+            train_loss: Some(0.0),
+            validation_accuracy: Some(0.0),
+            validation_loss: Some(0.0),
+            n_validation: Some(0),
+            best_validation_step: Some(0),
+            best_validation_loss: Some(0.0),
+            test_accuracy_at_best_validation: Some(0.0),
+            ..ClassifierSummary::default()
+        },
+        closed_loop: ClosedLoopSummary {
+            chance: Some(0.0),
+            threshold: Some(0.0),
+            late_success: Some(0.0),
+            ..ClosedLoopSummary::default()
+        },
         ..Summary::default()
     };
     let scalar = scalar_names();

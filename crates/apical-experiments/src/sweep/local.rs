@@ -346,7 +346,7 @@ pub fn run_local_many(
                 PointState::Done(summary) => {
                     let _ = std::fs::remove_file(dir.failed(&w.point));
                     outcomes[w.sweep].finished += 1;
-                    let what = match (summary.status, summary.test_accuracy) {
+                    let what = match (summary.status, summary.classifier.test_accuracy) {
                         (RunStatus::Diverged, _) => {
                             format!("diverged at step {}", summary.diverged_at_step.unwrap_or(0))
                         }

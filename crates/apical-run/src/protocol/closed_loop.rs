@@ -27,7 +27,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use apical_store::{day_files, npy, plot, write_atomic, RunDir, Summary};
+use apical_store::{day_files, npy, plot, write_atomic, ClosedLoopSummary, RunDir, Summary};
 use apical_tasks::Split;
 
 use crate::checkpoint::LoopState;
@@ -582,11 +582,14 @@ impl<'a> Loop<'a> {
                 0.0
             },
             resumed_from_step: self.resumed_from,
-            chance: Some(self.task.chance),
-            threshold: self.calibration.as_ref().map(|c| c.threshold),
-            rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
-            late_success: (!late.is_empty()).then(|| late.iter().sum::<f64>() / late.len() as f64),
-            success_by_day: Some(success_by_day),
+            closed_loop: ClosedLoopSummary {
+                chance: Some(self.task.chance),
+                threshold: self.calibration.as_ref().map(|c| c.threshold),
+                rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
+                late_success: (!late.is_empty())
+                    .then(|| late.iter().sum::<f64>() / late.len() as f64),
+                success_by_day: Some(success_by_day),
+            },
             ..crate::summary_of_run(config)
         }
     }

@@ -19,7 +19,7 @@ use apical_tasks::orientation::{accuracy_by_signal, OrientationConfig, Orientati
 use apical_tasks::{Dataset, TaskConfig};
 use nalgebra::{DMatrix, DVector};
 
-use apical_store::{npy, MetricLog, MetricRow, SignalAccuracy, Summary};
+use apical_store::{npy, ClassifierSummary, MetricLog, MetricRow, SignalAccuracy, Summary};
 use apical_tasks::Split;
 use burn::tensor::Device;
 
@@ -241,16 +241,19 @@ fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, Ru
     let summary = Summary {
         rule: "none".into(),
         steps: 0,
-        n_train: 0,
-        n_test: split.test.len(),
-        test_accuracy: Some(accuracy),
-        test_loss: Some(loss),
-        accuracy_by_signal: Some(as_rows(accuracy_by_signal(&split.test, &predictions))),
-        ideal_accuracy: Some(
-            ideal.iter().map(|&(_, a, n)| a * n as f64).sum::<f64>()
-                / ideal.iter().map(|&(_, _, n)| n as f64).sum::<f64>(),
-        ),
-        ideal_accuracy_by_signal: Some(as_rows(ideal)),
+        classifier: ClassifierSummary {
+            n_train: 0,
+            n_test: split.test.len(),
+            test_accuracy: Some(accuracy),
+            test_loss: Some(loss),
+            accuracy_by_signal: Some(as_rows(accuracy_by_signal(&split.test, &predictions))),
+            ideal_accuracy: Some(
+                ideal.iter().map(|&(_, a, n)| a * n as f64).sum::<f64>()
+                    / ideal.iter().map(|&(_, _, n)| n as f64).sum::<f64>(),
+            ),
+            ideal_accuracy_by_signal: Some(as_rows(ideal)),
+            ..ClassifierSummary::default()
+        },
         wall_seconds: wall,
         activity,
         ..crate::summary_of_run(config)

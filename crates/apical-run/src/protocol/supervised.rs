@@ -19,7 +19,9 @@ use apical_learn::{
 };
 use apical_nn::SeededRng;
 use apical_store::dendrites::{DendriteLog, DendriteRow};
-use apical_store::{plot, EventFile, MetricLog, MetricRow, RunDir, SignalAccuracy, Summary};
+use apical_store::{
+    plot, ClassifierSummary, EventFile, MetricLog, MetricRow, RunDir, SignalAccuracy, Summary,
+};
 use apical_tasks::orientation::accuracy_by_signal;
 use apical_tasks::{Dataset, Split};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -589,8 +591,6 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             steps: self.total_steps,
             epochs: self.total_steps as f64 / self.steps_per_epoch as f64,
             n_params: self.net.num_params(),
-            n_train: self.data().train.len(),
-            n_test: self.data().test.len(),
             wall_seconds,
             steps_per_second: if session_seconds > 0.0 {
                 steps_this_session as f64 / session_seconds
@@ -598,13 +598,18 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                 0.0
             },
             resumed_from_step: self.resumed_from,
-            mean_angle_to_backprop_deg: (!self.diagnostics.rows.is_empty()).then(|| {
-                self.diagnostics
-                    .mean_angles()
-                    .into_iter()
-                    .map(|a| a.is_finite().then_some(a))
-                    .collect()
-            }),
+            classifier: ClassifierSummary {
+                n_train: self.data().train.len(),
+                n_test: self.data().test.len(),
+                mean_angle_to_backprop_deg: (!self.diagnostics.rows.is_empty()).then(|| {
+                    self.diagnostics
+                        .mean_angles()
+                        .into_iter()
+                        .map(|a| a.is_finite().then_some(a))
+                        .collect()
+                }),
+                ..ClassifierSummary::default()
+            },
             ..crate::summary_of_run(config)
         }
     }
@@ -635,21 +640,21 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             )?;
         }
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps_done);
-        summary.stopped_early_at_step = self.stopped_early;
-        summary.test_accuracy = Some(test_accuracy);
-        summary.test_loss = Some(test_loss);
-        summary.train_accuracy = Some(train_accuracy);
-        summary.train_loss = Some(train_loss);
+        summary.classifier.stopped_early_at_step = self.stopped_early;
+        summary.classifier.test_accuracy = Some(test_accuracy);
+        summary.classifier.test_loss = Some(test_loss);
+        summary.classifier.train_accuracy = Some(train_accuracy);
+        summary.classifier.train_loss = Some(train_loss);
         if let Some(validation) = &self.data().validation {
             let (loss, accuracy, _) = self.evaluate(validation, usize::MAX);
-            summary.validation_accuracy = Some(accuracy);
-            summary.validation_loss = Some(loss);
-            summary.n_validation = Some(validation.len());
+            summary.classifier.validation_accuracy = Some(accuracy);
+            summary.classifier.validation_loss = Some(loss);
+            summary.classifier.n_validation = Some(validation.len());
             // Early stopping's choice (the test split is never used to choose).
             if let Some(best) = self.best_validation() {
-                summary.best_validation_step = Some(best.step);
-                summary.best_validation_loss = Some(best.loss);
-                summary.test_accuracy_at_best_validation = self
+                summary.classifier.best_validation_step = Some(best.step);
+                summary.classifier.best_validation_loss = Some(best.loss);
+                summary.classifier.test_accuracy_at_best_validation = self
                     .log
                     .rows
                     .iter()
@@ -657,7 +662,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
                     .map(|r| r.accuracy);
             }
         }
-        summary.accuracy_by_signal = self.data().test.signal.as_ref().map(|_| {
+        summary.classifier.accuracy_by_signal = self.data().test.signal.as_ref().map(|_| {
             accuracy_by_signal(&self.data().test, &preds)
                 .into_iter()
                 .map(|(signal, accuracy, n_trials)| SignalAccuracy {
@@ -672,11 +677,11 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             .task
             .ideal_accuracy_by_signal(&self.data().test)
         {
-            summary.ideal_accuracy = Some(
+            summary.classifier.ideal_accuracy = Some(
                 ideal.iter().map(|&(_, a, n)| a * n as f64).sum::<f64>()
                     / ideal.iter().map(|&(_, _, n)| n as f64).sum::<f64>(),
             );
-            summary.ideal_accuracy_by_signal = Some(
+            summary.classifier.ideal_accuracy_by_signal = Some(
                 ideal
                     .into_iter()
                     .map(|(signal, accuracy, n_trials)| SignalAccuracy {
