@@ -336,6 +336,7 @@ impl ExperimentConfig {
                 .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
         }
         default_tags(&mut table);
+        link_seeds(&mut table).map_err(|e| ConfigError::new(path, &e.key, e.message))?;
         let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| {
                 let key = e.path().to_string();
@@ -604,6 +605,46 @@ impl ExperimentConfig {
 
 /// Sections whose `kind` may be left out: `[model]` defaults to "ff", `[rule]` to "backprop",
 /// `[optimizer]` to "adam" (so `--set model.hidden=[64]` works on a config without `[model]`).
+/// The task's seeds that may follow the run's seed.
+const LINKED_SEEDS: [&str; 2] = ["seed", "subset_seed"];
+/// The value that links a task seed to `training.seed`.
+const TRAINING_SEED: &str = "training";
+
+/// `task.seed = "training"` / `task.subset_seed = "training"`: the task's random streams (the
+/// stimuli, the labelled-subset draw) take the run's `training.seed` (after `--set`), so a sweep
+/// over `training.seed` varies every stream. The one place a task seed is linked; the resolved
+/// config (`config.toml`) holds the number.
+fn link_seeds(table: &mut toml::Table) -> Result<(), InvalidParameter> {
+    let training_seed = match table
+        .get("training")
+        .and_then(|t| t.as_table())
+        .and_then(|t| t.get("seed"))
+    {
+        None => 0,
+        Some(toml::Value::Integer(seed)) => *seed,
+        // Not an integer: serde names training.seed below.
+        Some(_) => return Ok(()),
+    };
+    let Some(toml::Value::Table(task)) = table.get_mut("task") else {
+        return Ok(());
+    };
+    for key in LINKED_SEEDS {
+        match task.get(key) {
+            Some(toml::Value::String(s)) if s == TRAINING_SEED => {
+                task.insert(key.to_string(), toml::Value::Integer(training_seed));
+            }
+            Some(toml::Value::String(other)) => {
+                return Err(InvalidParameter::new(
+                    format!("task.{key}"),
+                    format!("expected a whole number or \"{TRAINING_SEED}\" (the run's training.seed), got {other:?}"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn default_tags(table: &mut toml::Table) {
     for (section, kind) in [("model", "ff"), ("rule", "backprop"), ("optimizer", "adam")] {
         if let Some(toml::Value::Table(t)) = table.get_mut(section) {

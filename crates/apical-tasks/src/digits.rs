@@ -41,7 +41,8 @@ pub struct DigitsConfig {
     /// and early stopping; none when absent). The test split is never used for choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
+    /// `"training"` in a config: the run's `training.seed`).
     #[serde(default)]
     pub subset_seed: u64,
 }

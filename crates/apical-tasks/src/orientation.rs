@@ -87,7 +87,8 @@ pub struct OrientationConfig {
     /// Test trials.
     #[serde(default = "default_n_test")]
     pub n_test: usize,
-    /// Seed of the stimuli (independent of the training seed).
+    /// Seed of the stimuli (independent of the training seed unless the config says
+    /// `seed = "training"`, which the run-level config resolves to `training.seed`).
     #[serde(default)]
     pub seed: u64,
     /// Labelled training examples per class, drawn from the training split with
@@ -102,7 +103,8 @@ pub struct OrientationConfig {
     /// and early stopping; none when absent). The test split is never used for choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class).
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
+    /// `"training"` in a config: the run's `training.seed`).
     #[serde(default)]
     pub subset_seed: u64,
     /// Where training trials come from: `"fixed"` (the `n_train` trials, reused every epoch)

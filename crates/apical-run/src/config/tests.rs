@@ -162,3 +162,39 @@ fn every_shipped_config_loads() {
     }
     assert!(n >= 15, "{n} configs");
 }
+
+#[test]
+fn task_seeds_can_follow_the_training_seed() {
+    let text = r#"
+[task]
+kind = "orientation"
+seed = "training"
+subset_seed = "training"
+
+[training]
+steps = 10
+seed = 7
+"#;
+    let config = parse(text, &[]).unwrap();
+    let TaskConfig::Orientation(task) = &config.task else {
+        panic!("orientation")
+    };
+    assert_eq!((task.seed, task.subset_seed), (7, 7));
+    // `--set training.seed` moves them too (a sweep over seeds varies every stream), and the
+    // resolved config holds the numbers.
+    let config = parse(text, &["training.seed=9"]).unwrap();
+    let TaskConfig::Orientation(task) = &config.task else {
+        panic!("orientation")
+    };
+    assert_eq!((task.seed, task.subset_seed), (9, 9));
+    assert!(config.to_toml().contains("seed = 9"));
+    // A number stays a number; anything else is refused naming the key.
+    let fixed = parse(&text.replace(r#"seed = "training""#, "seed = 3"), &[]).unwrap();
+    let TaskConfig::Orientation(task) = &fixed.task else {
+        panic!("orientation")
+    };
+    assert_eq!(task.seed, 3);
+    let (key, message) = key_of(text, &["task.seed=\"run\""]);
+    assert_eq!(key, "task.seed");
+    assert!(message.contains("\"training\""), "{message}");
+}
