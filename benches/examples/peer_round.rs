@@ -88,11 +88,28 @@ fn main() {
     // The threads `apical run` would choose for this net (one for small nets unless
     // APICAL_THREADS or MATMUL_NUM_THREADS is set; like the binary, APICAL_THREADS also sets
     // the matrix library's).
-    apical::nn::share_apical_threads();
-    let auto = apical::nn::auto_threads(apical::nn::largest_product(
-        args.size.batch,
-        &args.size.widths(),
-    ));
+    use apical::nn::{auto_threads_for, largest_product, shared_matmul_threads, THREAD_VARIABLES};
+    let var = std::env::var_os;
+    if let Some(threads) = shared_matmul_threads(
+        var("APICAL_THREADS").as_deref(),
+        var("MATMUL_NUM_THREADS").as_deref(),
+    ) {
+        std::env::set_var("MATMUL_NUM_THREADS", threads);
+    }
+    let user_set = THREAD_VARIABLES
+        .iter()
+        .any(|v| var(v).is_some_and(|v| !v.is_empty()));
+    let macs = largest_product(args.size.batch, &args.size.widths());
+    let auto = auto_threads_for(macs, user_set);
+    if let Some(n) = auto {
+        std::env::set_var("MATMUL_NUM_THREADS", n.to_string());
+    }
+    let [apical_threads, matmul_threads] = THREAD_VARIABLES.map(|v| std::env::var(v).ok());
+    if let Some(n) =
+        apical::nn::threads_from([apical_threads.as_deref(), matmul_threads.as_deref()])
+    {
+        apical::nn::set_threads(n);
+    }
     let mut step = stepper(args.rule, &args.size, args.backend).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         std::process::exit(1);

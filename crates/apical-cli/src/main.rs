@@ -465,8 +465,14 @@ impl From<apical_store::StoreError> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `APICAL_THREADS` also limits the matrix products.
-    apical_run::share_apical_threads();
+    // `APICAL_THREADS` also limits the matrix products (matrixmultiply reads only its own
+    // variable, at the first product).
+    if let Some(threads) = apical_nn::shared_matmul_threads(
+        std::env::var_os("APICAL_THREADS").as_deref(),
+        std::env::var_os("MATMUL_NUM_THREADS").as_deref(),
+    ) {
+        std::env::set_var("MATMUL_NUM_THREADS", threads);
+    }
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -517,6 +523,29 @@ fn dispatch(command: Command) -> Result<(), Failure> {
     }
 }
 
+/// The threads the user chose, as `apical sweep` hands them to its workers.
+fn user_threads() -> Option<std::ffi::OsString> {
+    apical_nn::THREAD_VARIABLES
+        .iter()
+        .find_map(std::env::var_os)
+}
+
+/// The CPU kernels' threads for `config` (one thread for small nets unless the user set the
+/// thread variables): sets `MATMUL_NUM_THREADS` for the matrix library and the fused
+/// optimizer's threads. Before any device starts or product runs.
+fn choose_threads(config: &ExperimentConfig, data: &apical_run::Split) {
+    let user_set = apical_nn::THREAD_VARIABLES
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    if let Some(n) = apical_run::auto_threads(config, data, user_set) {
+        std::env::set_var("MATMUL_NUM_THREADS", n.to_string());
+    }
+    let [apical, matmul] = apical_nn::THREAD_VARIABLES.map(|var| std::env::var(var).ok());
+    if let Some(n) = apical_nn::threads_from([apical.as_deref(), matmul.as_deref()]) {
+        apical_nn::set_threads(n);
+    }
+}
+
 fn options(halt_after: Option<usize>) -> RunOptions {
     RunOptions {
         progress: std::io::stderr().is_terminal(),
@@ -538,7 +567,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| apical_run::default_run_dir(&name));
     apical_run::check_out_dir(&out)?;
     let data = apical_run::build_data(&config)?;
-    apical_run::auto_threads(&config, &data);
+    choose_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
     apical_run::check_init(&config, &data, &device).map_err(|e| match e {
         RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
@@ -579,9 +608,13 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         name: Some(name),
         ..config
     };
+    // The threads are chosen before any device starts threads of its own.
+    let data = apical_run::build_data(&config)?;
+    choose_threads(&config, &data);
     let comparison = apical_experiments::compare::compare(
         &args.config,
         &config,
+        &data,
         &backends,
         &out,
         &options(None),
@@ -617,7 +650,7 @@ fn resume(args: ResumeArgs) -> Result<(), Failure> {
     }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
-    apical_run::auto_threads(&config, &data);
+    choose_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
     eprintln!(
         "apical: resuming {} (backend {})",
@@ -820,6 +853,7 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
             retry_failed: args.retry_failed,
             progress: std::io::stderr().is_terminal(),
             stop: stop_flag(),
+            user_threads: user_threads(),
         },
     )?;
     println!(
@@ -986,6 +1020,7 @@ fn fewshot(args: FewshotArgs) -> Result<(), Failure> {
             retry_failed: args.retry_failed,
             progress: std::io::stderr().is_terminal(),
             stop: stop_flag(),
+            user_threads: user_threads(),
         },
     })?;
     print!("{}", tables.summary_csv());

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use apical_nn::{init_device, BackendKind};
 use serde::Serialize;
 
-use apical_run::{start, ExperimentConfig, ProtocolKind, RunError, RunOptions};
+use apical_run::{start, ExperimentConfig, ProtocolKind, RunError, RunOptions, Split};
 use apical_store::{write_atomic, RunDir, Summary};
 
 use crate::ExperimentError;
@@ -194,14 +194,14 @@ pub fn with_steps(
 pub fn compare(
     config_path: &Path,
     config: &ExperimentConfig,
+    data: &Split,
     backends: &[BackendKind],
     out: &Path,
     options: &RunOptions,
 ) -> Result<Comparison, ExperimentError> {
     apical_run::check_out_dir(out)?;
-    // The threads are chosen before any device starts threads of its own (set_var).
-    let data = apical_run::build_data(config)?;
-    apical_run::auto_threads(config, &data);
+    // The caller built `data` (`apical_run::build_data`) and chose the threads from it
+    // (`apical_run::auto_threads`) before any device starts threads of its own.
     let devices = backends
         .iter()
         .map(|&kind| init_device(kind).map(|device| (kind, device)))

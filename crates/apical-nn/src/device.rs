@@ -48,62 +48,62 @@ pub fn largest_product(batch: usize, widths: &[usize]) -> usize {
         .unwrap_or(0)
 }
 
-/// Copies `APICAL_THREADS` into `MATMUL_NUM_THREADS` when only the former is set, so that it
-/// also limits the matrix products (matrixmultiply reads only its own variable, at the first
-/// product). Call at the start of `main`, before any thread or product.
-pub fn share_apical_threads() {
-    if let Some(threads) = std::env::var_os("APICAL_THREADS") {
-        if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
-            std::env::set_var("MATMUL_NUM_THREADS", threads);
-        }
+/// The environment variables that choose threads: apical's own, and the matrix library's
+/// (matrixmultiply reads `MATMUL_NUM_THREADS` itself, once, at the first product: a library
+/// user sets it before any product; the `apical` binary sets it as [`shared_matmul_threads`]
+/// and [`auto_threads_for`] decide).
+pub const THREAD_VARIABLES: [&str; 2] = ["APICAL_THREADS", "MATMUL_NUM_THREADS"];
+
+/// What `MATMUL_NUM_THREADS` should be set to so that `APICAL_THREADS` also limits the matrix
+/// products: `APICAL_THREADS`' value when only it is set (the binary applies it at the start of
+/// `main`, before any thread or product).
+pub fn shared_matmul_threads(
+    apical_threads: Option<&std::ffi::OsStr>,
+    matmul_threads: Option<&std::ffi::OsStr>,
+) -> Option<std::ffi::OsString> {
+    match (apical_threads, matmul_threads) {
+        (Some(threads), None) => Some(threads.to_os_string()),
+        _ => None,
     }
 }
 
-/// Chooses the threads of the CPU kernels for a network whose largest matrix product is
-/// `macs` multiply-adds, unless the user chose them (`APICAL_THREADS` or `MATMUL_NUM_THREADS`
-/// set): below [`ONE_THREAD_BELOW`] one thread (sets `MATMUL_NUM_THREADS=1`, which
-/// [`threads`] then reads too), otherwise the defaults. Takes effect only when called before
-/// the first matrix product and the first [`threads`] call of the process; the `apical`
-/// binary calls it once the config and data are known, before building the network. Returns
-/// the threads set, or `None` when it left the defaults or the user's choice alone.
-pub fn auto_threads(macs: usize) -> Option<usize> {
-    let user_set = ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
-        .iter()
-        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
-    let chosen = auto_threads_for(macs, user_set);
-    if let Some(n) = chosen {
-        std::env::set_var("MATMUL_NUM_THREADS", n.to_string());
-    }
-    chosen
-}
-
-/// [`auto_threads`]'s decision, without the environment.
-fn auto_threads_for(macs: usize, user_set: bool) -> Option<usize> {
+/// The threads of the CPU kernels for a network whose largest matrix product is `macs`
+/// multiply-adds, unless the user chose them (`user_set`: `APICAL_THREADS` or
+/// `MATMUL_NUM_THREADS` set and not empty): below [`ONE_THREAD_BELOW`] one thread, otherwise
+/// the defaults (`None`). The binary sets `MATMUL_NUM_THREADS` to it and calls
+/// [`set_threads`], once the config and data are known, before the first product.
+pub fn auto_threads_for(macs: usize, user_set: bool) -> Option<usize> {
     (!user_set && macs < ONE_THREAD_BELOW).then_some(1)
 }
 
-/// Threads the fused optimizer may use: `APICAL_THREADS`, else `MATMUL_NUM_THREADS` (the matrix
-/// library's own setting), else every core. The matrix products (matrixmultiply) read only
-/// `MATMUL_NUM_THREADS` (default: the physical cores, at most 4); the `apical` binary copies
-/// `APICAL_THREADS` into it when it is unset, [`auto_threads`] sets it to 1 for small nets when
-/// neither is set (so the fused optimizer then runs on one thread too), and `apical sweep
-/// --jobs N` sets both for each worker to an equal share of the cores.
+/// The threads the user asked for in the thread variables' values (`APICAL_THREADS` first,
+/// then `MATMUL_NUM_THREADS`; whole numbers > 0 only).
+pub fn threads_from(values: [Option<&str>; 2]) -> Option<usize> {
+    values
+        .iter()
+        .find_map(|v| v.and_then(|v| v.trim().parse::<usize>().ok()))
+        .filter(|&n| n > 0)
+}
+
+static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Sets the threads the fused optimizer may use (the binary: from the thread variables, after
+/// its automatic choice). Only the first call of a process (before the first [`threads`])
+/// takes effect; returns whether this one did.
+pub fn set_threads(threads: usize) -> bool {
+    THREADS.set(threads.max(1)).is_ok()
+}
+
+/// Threads the fused optimizer may use: what [`set_threads`] set (the `apical` binary:
+/// `APICAL_THREADS`, else `MATMUL_NUM_THREADS`, after one thread is chosen for small nets; `apical
+/// sweep --jobs N` gives each worker an equal share of the cores), else every core. The matrix
+/// products (matrixmultiply) read only `MATMUL_NUM_THREADS` (default: the physical cores, at
+/// most 4).
 pub fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {
-        ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
-            .iter()
-            .find_map(|var| {
-                std::env::var(var)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-            })
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            })
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     })
 }
 
@@ -121,5 +121,18 @@ mod tests {
         assert_eq!(auto_threads_for(12_845_056, true), None);
         assert_eq!(auto_threads_for(25_690_112, false), None);
         assert_eq!(auto_threads_for(268_435_456, false), None);
+    }
+
+    #[test]
+    fn apical_threads_reach_the_matrix_products_unless_they_have_their_own() {
+        let four = std::ffi::OsStr::new("4");
+        let two = std::ffi::OsStr::new("2");
+        assert_eq!(shared_matmul_threads(Some(four), None), Some(four.into()));
+        assert_eq!(shared_matmul_threads(Some(four), Some(two)), None);
+        assert_eq!(shared_matmul_threads(None, Some(two)), None);
+        assert_eq!(threads_from([Some("3"), Some("2")]), Some(3));
+        assert_eq!(threads_from([None, Some(" 2 ")]), Some(2));
+        assert_eq!(threads_from([Some("0"), None]), None);
+        assert_eq!(threads_from([Some("x"), None]), None);
     }
 }

@@ -18,10 +18,11 @@ pub mod runner;
 mod session;
 mod summary;
 
-pub use apical_nn::{init_device, share_apical_threads, wgpu_compiled, BackendError, BackendKind};
+pub use apical_nn::{init_device, wgpu_compiled, BackendError, BackendKind};
 pub use apical_store::{
     write_atomic, RunDir, RunLock, RunStatus, SignalAccuracy, StoreError, Summary,
 };
+pub use apical_tasks::Split;
 pub use config::*;
 pub use error::*;
 pub use protocol::{Protocol, ProtocolKind};

@@ -43,18 +43,18 @@ pub fn build_data(config: &ExperimentConfig) -> Result<Split, RunError> {
     Ok(config.task.build()?)
 }
 
-/// Chooses the CPU kernels' threads for this config's network (see [`apical_nn::auto_threads`]:
-/// one thread for small nets unless the user set `APICAL_THREADS` or `MATMUL_NUM_THREADS`),
-/// from its training batch: the per-step products, which dominate a run. (Evaluation and the
-/// dendrite logs multiply 512-row chunks, which two threads would do faster; the library
-/// reads its setting once per process, so the training step decides.) Call after
-/// [`build_data`] and before the first tensor operation or thread. Returns the threads set.
-pub fn auto_threads(config: &ExperimentConfig, data: &Split) -> Option<usize> {
+/// The CPU kernels' threads for this config's network ([`apical_nn::auto_threads_for`]: one
+/// thread for small nets unless the user chose them, `user_set`), from its training batch: the
+/// per-step products, which dominate a run. (Evaluation and the dendrite logs multiply
+/// 512-row chunks, which two threads would do faster; the matrix library reads its setting
+/// once per process, so the training step decides.) The binary applies it after [`build_data`]
+/// and before the first tensor operation or thread. `None`: leave the defaults.
+pub fn auto_threads(config: &ExperimentConfig, data: &Split, user_set: bool) -> Option<usize> {
     let mut widths = vec![data.train.n_features];
     widths.extend_from_slice(config.model.hidden());
     widths.push(data.train.n_classes);
     let batch = config.training.batch_size.min(data.train.len());
-    apical_nn::auto_threads(apical_nn::largest_product(batch, &widths))
+    apical_nn::auto_threads_for(apical_nn::largest_product(batch, &widths), user_set)
 }
 
 /// Refuses an output directory that exists and is not empty (a lock file alone does not

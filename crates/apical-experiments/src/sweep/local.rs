@@ -161,6 +161,9 @@ pub struct LocalOptions {
     pub progress: bool,
     /// Set to a signal number to stop: running workers are stopped (they resume next time).
     pub stop: Option<Arc<AtomicUsize>>,
+    /// The threads the user chose (`APICAL_THREADS`, else `MATMUL_NUM_THREADS`, as the binary
+    /// read them): every worker gets them; `None`: each gets an equal share of the cores.
+    pub user_threads: Option<std::ffi::OsString>,
 }
 
 /// What a local sweep did.
@@ -405,9 +408,9 @@ fn spawn(
     // Each of the `jobs` workers gets an equal share of the cores for its kernels (the matrix
     // products' threads and the fused optimizer), unless the user set the threads: then both
     // variables take the user's value.
-    let threads = ["APICAL_THREADS", "MATMUL_NUM_THREADS"]
-        .iter()
-        .find_map(std::env::var_os)
+    let threads = options
+        .user_threads
+        .clone()
         .unwrap_or_else(|| worker_threads(options.jobs).to_string().into());
     cmd.env("APICAL_THREADS", &threads)
         .env("MATMUL_NUM_THREADS", &threads);
