@@ -207,7 +207,7 @@ pub fn compare(
         .map(|&kind| init_device(kind).map(|device| (kind, device)))
         .collect::<Result<Vec<_>, _>>()?;
     for (_, device) in &devices {
-        apical_run::check_init(config, &data, device)?;
+        apical_run::check_init(config, data, device)?;
     }
     std::fs::create_dir_all(out).map_err(|source| RunError::Write {
         path: out.to_path_buf(),
@@ -225,7 +225,7 @@ pub fn compare(
             dir.display()
         );
         // A run that diverges still has its summary and metrics: report it and go on.
-        let summary = match start(&config, &data, device, &dir, options) {
+        let summary = match start(&config, data, device, &dir, options) {
             Ok(run) => run.summary,
             Err(RunError::Diverged { step, quantity }) => {
                 eprintln!(

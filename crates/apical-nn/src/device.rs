@@ -31,7 +31,7 @@ pub fn is_host(device: &Device) -> bool {
 }
 
 /// Multiply-adds of a network's largest matrix product (batch × fan-in × fan-out) below which
-/// [`auto_threads`] keeps the matrix products on one thread. Measured on a 2-core VM
+/// [`auto_threads_for`] keeps the matrix products on one thread. Measured on a 2-core VM
 /// (benches/README.md): below it, waking a second thread for every product costs more than it
 /// saves (784-256-10 at batch 64 and 784-128×3-10 at batch 128: 12.8 M; predictive coding with
 /// its many small products 15-20% faster on one thread); from 25.7 M (784-256-10 at batch
