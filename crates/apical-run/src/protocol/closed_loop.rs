@@ -414,7 +414,11 @@ impl<'a> Loop<'a> {
         arrays: &mut DayArrays,
     ) -> Result<(bool, usize), RunError> {
         let task = self.task;
-        let calibration = self.calibration.clone().expect("calibrated before trials");
+        // `days` runs only after `baseline` (a new run) or `restore` (a resumed one) set it.
+        let calibration = self
+            .calibration
+            .clone()
+            .expect("the calibration is set before the first day (baseline or restore)");
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
         let mut trial = BciTrial::new();
         let units = arrays.units;
@@ -424,23 +428,30 @@ impl<'a> Loop<'a> {
             ClosedLoopSignal::ErrorChange => -step.error_change as f32,
             ClosedLoopSignal::Reward => f32::from(u8::from(step.hit)),
         };
+        // The closed loop needs a rule that learns from reward and records its compartments; a
+        // config that names another is refused (build_bci_rule builds only such rules today).
+        let unsupported = |message: String| -> RunError {
+            ConfigError::new(Path::new("config"), "rule.kind", message).into()
+        };
         for step in 0..task.max_steps {
             let input = self.input(task.angle(trial.bin()));
             let rates = self
                 .learner
                 .act(&self.net, input, &mut rng)
-                .expect("the BCI rules learn from reward");
+                .map_err(|e| unsupported(e.to_string()))?;
             let rates = host(rates[0].clone());
             let outcome = trial.observe(task, &calibration, &self.ensembles, &rates);
             let (net, _) = self
                 .learner
                 .reinforce(self.net.clone(), &[signal(&outcome)], &mut rng)
-                .expect("the BCI rules learn from reward");
+                .map_err(|e| unsupported(e.to_string()))?;
             self.net = net;
-            let state = self
-                .learner
-                .compartments()
-                .expect("the BCI rules record their compartments");
+            let state = self.learner.compartments().ok_or_else(|| {
+                unsupported(format!(
+                    "{} records no dendritic compartments; the closed loop records them (use dendritic or reward-broadcast)",
+                    self.config.rule.kind()
+                ))
+            })?;
             let at = row * arrays.steps + step;
             for (k, t) in [state.basal, state.apical, state.rate, state.residual]
                 .into_iter()
