@@ -58,19 +58,60 @@ pub fn write_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), Store
     write_atomic(path, &encode_i64(shape, data))
 }
 
+/// Why bytes are not a `.npy` array apical can read (each names the file).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NpyError {
+    /// Not a `.npy` file at all.
+    #[error("{name} is not a .npy file: {reason}")]
+    NotNpy {
+        /// The file.
+        name: String,
+        /// What the reader said.
+        reason: String,
+    },
+    /// A structured (record) array.
+    #[error("{name}: structured arrays are not supported; save a plain numeric array")]
+    Structured {
+        /// The file.
+        name: String,
+    },
+    /// A dtype other than floats and integers.
+    #[error("{name}: dtype {dtype} is not supported; save float32, float64 or integers")]
+    Dtype {
+        /// The file.
+        name: String,
+        /// The dtype, e.g. `Complex16`.
+        dtype: String,
+    },
+    /// The data ended early or could not be read.
+    #[error("{name}: {reason}")]
+    Data {
+        /// The file.
+        name: String,
+        /// What the reader said.
+        reason: String,
+    },
+}
+
 /// Decodes `.npy` bytes holding floats (f4, f8) or integers (i1–i8, u1–u8), in C or Fortran
 /// order. `name` only labels errors.
-pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, String> {
-    let file = npyz::NpyFile::new(bytes).map_err(|e| format!("{name} is not a .npy file: {e}"))?;
+pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, NpyError> {
+    let file = npyz::NpyFile::new(bytes).map_err(|e| NpyError::NotNpy {
+        name: name.to_string(),
+        reason: e.to_string(),
+    })?;
     let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
     let order = file.order();
     let DType::Plain(ty) = file.dtype() else {
-        return Err(format!(
-            "{name}: structured arrays are not supported; save a plain numeric array"
-        ));
+        return Err(NpyError::Structured {
+            name: name.to_string(),
+        });
     };
     let size = ty.size_field();
-    let read_err = |e: std::io::Error| format!("{name}: {e}");
+    let read_err = |e: std::io::Error| NpyError::Data {
+        name: name.to_string(),
+        reason: e.to_string(),
+    };
     let data: Vec<f64> = match (ty.type_char(), size) {
         (TypeChar::Float, 4) => file
             .into_vec::<f32>()
@@ -128,9 +169,10 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<NpyArray, String> {
             .map(|v| v as f64)
             .collect(),
         (c, s) => {
-            return Err(format!(
-                "{name}: dtype {c:?}{s} is not supported; save float32, float64 or integers"
-            ))
+            return Err(NpyError::Dtype {
+                name: name.to_string(),
+                dtype: format!("{c:?}{s}"),
+            })
         }
     };
     let data = if order == npyz::Order::Fortran && shape.len() > 1 {
@@ -147,7 +189,10 @@ pub fn read(path: &Path) -> Result<NpyArray, StoreError> {
         path: path.to_path_buf(),
         source: e.into(),
     })?;
-    decode(&bytes, &path.display().to_string()).map_err(|message| StoreError::read(path, message))
+    decode(&bytes, &path.display().to_string()).map_err(|e| StoreError::Read {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 fn fortran_to_c(data: &[f64], shape: &[usize]) -> Vec<f64> {
@@ -208,7 +253,7 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_naming_the_file() {
-        let err = decode(b"hello", "x.npy").unwrap_err();
+        let err = decode(b"hello", "x.npy").unwrap_err().to_string();
         assert!(err.contains("x.npy"), "{err}");
     }
 }

@@ -89,31 +89,45 @@ pub fn encode(log: &MetricLog, extra: &[(i64, String, f32)], wall_time: f64) -> 
     out
 }
 
+/// Why bytes are not a readable TensorBoard event file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EventFileError {
+    /// A record's header or body ends early.
+    #[error("truncated record {0}")]
+    Truncated(String),
+    /// A length or data CRC does not match.
+    #[error("{0} CRC mismatch")]
+    Crc(&'static str),
+    /// A record is not an `Event` protobuf.
+    #[error("not an Event: {0}")]
+    NotAnEvent(String),
+}
+
 /// Splits an event file into its records, checking the length and data CRCs (masked CRC-32C,
 /// as TensorFlow's reader does). Used by tests and by `apical` tools that read runs back.
-pub fn read_records(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub fn read_records(bytes: &[u8]) -> Result<Vec<Vec<u8>>, EventFileError> {
     use tensorboard_rs::masked_crc32c::masked_crc32c;
     let mut records = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         if rest.len() < 12 {
-            return Err(format!(
-                "truncated record header ({} bytes left)",
+            return Err(EventFileError::Truncated(format!(
+                "header ({} bytes left)",
                 rest.len()
-            ));
+            )));
         }
         let len = u64::from_le_bytes(rest[..8].try_into().expect("8 bytes")) as usize;
         let len_crc = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes"));
         if masked_crc32c(&rest[..8]) != len_crc {
-            return Err("length CRC mismatch".into());
+            return Err(EventFileError::Crc("length"));
         }
         if rest.len() < 12 + len + 4 {
-            return Err("truncated record body".into());
+            return Err(EventFileError::Truncated("body".into()));
         }
         let data = &rest[12..12 + len];
         let data_crc = u32::from_le_bytes(rest[12 + len..16 + len].try_into().expect("4 bytes"));
         if masked_crc32c(data) != data_crc {
-            return Err("data CRC mismatch".into());
+            return Err(EventFileError::Crc("data"));
         }
         records.push(data.to_vec());
         rest = &rest[16 + len..];
@@ -122,10 +136,11 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// Decodes the scalars of an event file: `(step, tag, value)`.
-pub fn read_scalars(bytes: &[u8]) -> Result<Vec<(i64, String, f32)>, String> {
+pub fn read_scalars(bytes: &[u8]) -> Result<Vec<(i64, String, f32)>, EventFileError> {
     let mut out = Vec::new();
     for record in read_records(bytes)? {
-        let event = Event::parse_from_bytes(&record).map_err(|e| format!("not an Event: {e}"))?;
+        let event = Event::parse_from_bytes(&record)
+            .map_err(|e| EventFileError::NotAnEvent(e.to_string()))?;
         if event.has_summary() {
             for value in event.get_summary().get_value() {
                 out.push((
