@@ -212,6 +212,16 @@ fn batch(size: &Size, device: &Device) -> (Tensor<2>, Vec<usize>) {
 /// exactly as `apical run` builds it and stepped through [`Learner::step`] without the
 /// diagnostics (training computes those every `training.diagnostics_every` steps).
 pub fn stepper(rule: BenchRule, size: &Size, backend: BackendKind) -> Result<Step, String> {
+    // A bench is a binary of its own: like `apical run`, the fused optimizer takes the thread
+    // variables (`APICAL_THREADS`, else `MATMUL_NUM_THREADS`; the first call of a process
+    // decides).
+    let [apical_threads, matmul_threads] =
+        apical::nn::THREAD_VARIABLES.map(|var| std::env::var(var).ok());
+    if let Some(n) =
+        apical::nn::threads_from([apical_threads.as_deref(), matmul_threads.as_deref()])
+    {
+        apical::nn::set_threads(n);
+    }
     struct Visit {
         rule: RuleConfig,
         size: Size,

@@ -97,7 +97,7 @@ model=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
     echo "# Peer speed comparison, $DATE"
     echo
     echo "- machine: $(uname -m), ${model:-unknown CPU}, $(nproc) cores (nproc)"
-    echo "- threads: peers $THREADS (torch.set_num_threads / XLA, see jax_steps.py); apical: APICAL_THREADS=${APICAL_THREADS:-unset}, MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-unset} (unset: apical chooses per net — one thread while the net's largest product is below 20 M multiply-adds, see apical_nn::auto_threads)"
+    echo "- threads: peers $THREADS (torch.set_num_threads / XLA, see jax_steps.py); apical: APICAL_THREADS=${APICAL_THREADS:-unset}, MATMUL_NUM_THREADS=${MATMUL_NUM_THREADS:-unset} (unset: apical chooses per net — one thread while the net's largest product is below 20 M multiply-adds, see apical_nn::auto_threads_for)"
     echo "- apical: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty)'), $(rustc -V 2>/dev/null || echo 'rustc ?'), cargo --profile dev"
     echo "- load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') at the end"
     if [[ "${QUICK:-0}" == 1 ]]; then echo "- QUICK=1: a tenth of the steps (smoke test)"; fi

@@ -609,6 +609,7 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         ..config
     };
     // The threads are chosen before any device starts threads of its own.
+    apical_run::check_out_dir(&out)?;
     let data = apical_run::build_data(&config)?;
     choose_threads(&config, &data);
     let comparison = apical_experiments::compare::compare(

@@ -603,8 +603,6 @@ impl ExperimentConfig {
     }
 }
 
-/// Sections whose `kind` may be left out: `[model]` defaults to "ff", `[rule]` to "backprop",
-/// `[optimizer]` to "adam" (so `--set model.hidden=[64]` works on a config without `[model]`).
 /// The task's seeds that may follow the run's seed.
 const LINKED_SEEDS: [&str; 2] = ["seed", "subset_seed"];
 /// The value that links a task seed to `training.seed`.
@@ -621,8 +619,8 @@ fn link_seeds(table: &mut toml::Table) -> Result<(), InvalidParameter> {
         .and_then(|t| t.get("seed"))
     {
         None => 0,
-        Some(toml::Value::Integer(seed)) => *seed,
-        // Not an integer: serde names training.seed below.
+        Some(toml::Value::Integer(seed)) if *seed >= 0 => *seed,
+        // Not a whole number: serde names training.seed below (the task seeds are left alone).
         Some(_) => return Ok(()),
     };
     let Some(toml::Value::Table(task)) = table.get_mut("task") else {
@@ -645,6 +643,8 @@ fn link_seeds(table: &mut toml::Table) -> Result<(), InvalidParameter> {
     Ok(())
 }
 
+/// Sections whose `kind` may be left out: `[model]` defaults to "ff", `[rule]` to "backprop",
+/// `[optimizer]` to "adam" (so `--set model.hidden=[64]` works on a config without `[model]`).
 fn default_tags(table: &mut toml::Table) {
     for (section, kind) in [("model", "ff"), ("rule", "backprop"), ("optimizer", "adam")] {
         if let Some(toml::Value::Table(t)) = table.get_mut(section) {

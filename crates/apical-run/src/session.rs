@@ -93,9 +93,14 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Whether the run has any checkpoint.
+    /// Whether the run has any checkpoint. The newest one of another format (written by another
+    /// version of apical) is refused here, before a protocol does any work to continue it.
     pub fn has_checkpoint(&self) -> Result<bool, RunError> {
-        Ok(!checkpoint::list(&self.dir.checkpoints())?.is_empty())
+        let all = checkpoint::list(&self.dir.checkpoints())?;
+        if let Some((_, newest)) = all.last() {
+            checkpoint::check_format(newest)?;
+        }
+        Ok(!all.is_empty())
     }
 
     /// Loads the newest usable checkpoint through `apply`, falling back past damaged ones

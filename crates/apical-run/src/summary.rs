@@ -8,6 +8,7 @@ use crate::ExperimentConfig;
 /// backend, seed — taken from its config; the loop fills in the rest.
 pub fn summary_of_run(config: &ExperimentConfig) -> Summary {
     Summary {
+        schema_version: apical_store::SUMMARY_SCHEMA,
         status: RunStatus::Completed,
         name: config.name.clone(),
         task: config.task.kind().into(),

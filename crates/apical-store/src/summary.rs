@@ -40,7 +40,8 @@ fn schema_before_versions() -> u32 {
 }
 
 /// The contents of `summary.json`: what every run reports, then the part of its protocol —
-/// kept flat in the JSON (every key at the top level, `null` where a part does not apply), so
+/// kept flat in the JSON (every key at the top level; where a part does not apply its values
+/// are `null`, its counts 0, and `stopped_early_at_step` is left out), so
 /// that `apical collect --metric` and scripts read `late_success` or `test_accuracy` directly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Summary {
@@ -221,5 +222,12 @@ mod tests {
         assert!(written.contains("\"test_accuracy\":0.5"), "{written}");
         assert!(written.contains("\"late_success\":null"), "{written}");
         assert!(!written.contains("classifier") && !written.contains("closed_loop"));
+        // `write` stamps the schema whatever the value held.
+        let dir = crate::testdir::tempdir().unwrap();
+        Summary::default().write(dir.path()).unwrap();
+        assert_eq!(
+            Summary::read(dir.path()).unwrap().schema_version,
+            SUMMARY_SCHEMA
+        );
     }
 }

@@ -16,7 +16,7 @@
 //!   grating held at the start ([`Calibration::from_baseline`], which also gives the open-loop
 //!   θ: the (1 − `chance`) quantile of the per-trial maxima of D); the run then sets θ in closed
 //!   loop — the grating moving, as in training — so that spontaneous fluctuations alone hit in
-//!   a fraction `chance` of the baseline trials (`apical-run`'s BCI loop, by bisection).
+//!   a fraction `chance` of the baseline trials ([`Calibration::closed_loop`], by bisection, on hit rates the run measures).
 //! - **Visual feedback**: the network sees the current grating as a compact population code —
 //!   `channels` orientation channels with preferred angles k·180°/`channels` and von Mises
 //!   tuning exp(κ·(cos 2(θ − φ_k) − 1)), κ = `tuning` — rather than rendered pixels.
@@ -556,6 +556,55 @@ impl BciTrial {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_per_unit_fit_recovers_a_line_and_leaves_a_constant_unit_flat() {
+        let mut fit = PerUnitFit::new(2);
+        for i in 0..10 {
+            let x = i as f32;
+            fit.add(&[x, 1.0], &[2.0 * x + 1.0, 3.0]);
+        }
+        let (k, m) = fit.solve();
+        assert!(
+            (k[0] - 2.0).abs() < 1e-5 && (m[0] - 1.0).abs() < 1e-5,
+            "{k:?} {m:?}"
+        );
+        assert_eq!(k[1], 0.0);
+        assert!((m[1] - 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_closed_loop_threshold_meets_the_chance_rate() {
+        // A hit rate that falls with θ as exp(−θ): chance 0.3 is met at θ = ln(1/0.3).
+        let open = Calibration {
+            unit_mean: Vec::new(),
+            unit_std: Vec::new(),
+            decoder_mean: 0.0,
+            decoder_std: 1.0,
+            threshold: 0.5,
+            baseline_hit_rate: 0.5,
+        };
+        let closed = open
+            .clone()
+            .closed_loop(0.3, |c| Ok::<f64, ()>((-c.threshold).exp()))
+            .unwrap();
+        assert!(
+            (closed.threshold - (1.0f64 / 0.3).ln()).abs() < 1e-3,
+            "{closed:?}"
+        );
+        assert!((closed.baseline_hit_rate - 0.3).abs() < 1e-3, "{closed:?}");
+        // A rate still above chance at the first bracket doubles it; an error ends the search.
+        let high = open
+            .clone()
+            .closed_loop(0.01, |c| Ok::<f64, ()>((-c.threshold).exp()))
+            .unwrap();
+        assert!((high.threshold - 100f64.ln()).abs() < 1e-2, "{high:?}");
+        assert_eq!(
+            open.closed_loop(0.3, |_| Err::<f64, &str>("stop")),
+            Err("stop")
+        );
+    }
+
     use super::*;
 
     fn noise_trials(task: &BciConfig, units: usize, n: usize, seed: u64) -> Vec<Vec<Vec<f32>>> {

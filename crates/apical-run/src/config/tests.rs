@@ -187,7 +187,15 @@ seed = 7
         panic!("orientation")
     };
     assert_eq!((task.seed, task.subset_seed), (9, 9));
-    assert!(config.to_toml().contains("seed = 9"));
+    let written = parse(&config.to_toml(), &[]).unwrap();
+    let TaskConfig::Orientation(task) = &written.task else {
+        panic!("orientation")
+    };
+    assert_eq!(
+        (task.seed, task.subset_seed),
+        (9, 9),
+        "config.toml records the numbers"
+    );
     // A number stays a number; anything else is refused naming the key.
     let fixed = parse(&text.replace(r#"seed = "training""#, "seed = 3"), &[]).unwrap();
     let TaskConfig::Orientation(task) = &fixed.task else {
