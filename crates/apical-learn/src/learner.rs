@@ -150,6 +150,12 @@ impl<N: Classifier> Learner<N> {
         Ok((net.after_update(&before, input), report))
     }
 
+    /// Whether the rule learns from a reward alone ([`act`](Self::act) /
+    /// [`reinforce`](Self::reinforce) work): what a closed-loop task checks before it starts.
+    pub fn learns_from_reward(&mut self) -> bool {
+        self.rule.reward_learning().is_some()
+    }
+
     /// The compartments (basal, apical, rate, residual) of the last
     /// [`reinforce`](Self::reinforce), for rules on networks with dendrites; taken once.
     pub fn compartments(&mut self) -> Option<apical_nn::DendriticState> {

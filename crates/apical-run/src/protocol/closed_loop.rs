@@ -186,7 +186,20 @@ impl<'a> Loop<'a> {
             .init(&device.clone().autodiff());
         let rule = build_bci_rule(&config.rule, &net, device)
             .map_err(|e| ConfigError::new(Path::new("config"), &e.key, e.message))?;
-        let learner = Learner::new(rule, config.optimizer.init(), config.training.learning_rate);
+        let mut learner =
+            Learner::new(rule, config.optimizer.init(), config.training.learning_rate);
+        if !learner.learns_from_reward() {
+            // Refused before anything is written (today `build_bci_rule` builds only such rules).
+            return Err(ConfigError::new(
+                Path::new("config"),
+                "rule.kind",
+                format!(
+                    "{} cannot learn from a reward alone; the closed loop needs dendritic or reward-broadcast",
+                    config.rule.kind()
+                ),
+            )
+            .into());
+        }
         Ok(Self {
             config,
             task,
