@@ -578,7 +578,7 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         ..config
     };
     // An unwritable location fails here, in one line, before the run announces itself.
-    std::fs::create_dir_all(&out).map_err(|source| RunError::Write {
+    std::fs::create_dir_all(&out).map_err(|source| apical_store::StoreError::Write {
         path: out.clone(),
         source,
     })?;
@@ -782,17 +782,18 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
         return sweep_status(&dir, &plan);
     }
     let dir = SweepDir::prepare(&out, &plan)?;
-    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+    let exe = std::env::current_exe().map_err(|source| apical_store::StoreError::Write {
         path: PathBuf::from("apical"),
         source,
     })?;
     // One sweep process per directory at a time (its workers lock their own run directories).
     let _lock = apical_run::RunLock::acquire(&out)?;
     if slurm_executor {
-        let workdir = std::env::current_dir().map_err(|source| RunError::Write {
-            path: PathBuf::from("."),
-            source,
-        })?;
+        let workdir =
+            std::env::current_dir().map_err(|source| apical_store::StoreError::Write {
+                path: PathBuf::from("."),
+                source,
+            })?;
         let submission = slurm::submit(
             &dir,
             &plan,
@@ -966,7 +967,12 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), Failure> {
         // A diverged run is a result (its summary says so), not a failed task.
         Err(Failure::Run(RunError::Diverged { .. })) => Ok(()),
         // Stopped (time limit, preemption, scancel) or busy: it continues on resubmission.
-        Err(e @ Failure::Run(RunError::Interrupted { .. } | RunError::Locked { .. })) => Err(e),
+        Err(
+            e @ Failure::Run(
+                RunError::Interrupted { .. }
+                | RunError::Store(apical_store::StoreError::Locked { .. }),
+            ),
+        ) => Err(e),
         Err(e) => {
             apical_run::write_atomic(&dir.failed(&point), format!("error: {e}\n").as_bytes())?;
             Err(e)
@@ -996,7 +1002,7 @@ fn fewshot(args: FewshotArgs) -> Result<(), Failure> {
             Pretrained::Run(p)
         }
     });
-    let exe = std::env::current_exe().map_err(|source| RunError::Write {
+    let exe = std::env::current_exe().map_err(|source| apical_store::StoreError::Write {
         path: PathBuf::from("apical"),
         source,
     })?;

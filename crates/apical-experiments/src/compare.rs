@@ -209,7 +209,7 @@ pub fn compare(
     for (_, device) in &devices {
         apical_run::check_init(config, data, device)?;
     }
-    std::fs::create_dir_all(out).map_err(|source| RunError::Write {
+    std::fs::create_dir_all(out).map_err(|source| apical_store::StoreError::Write {
         path: out.to_path_buf(),
         source,
     })?;

@@ -261,9 +261,11 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
                 nets.push((step, net));
             }
             // Every network is loaded (its shapes checked) before anything is written.
-            std::fs::create_dir_all(&self.out).map_err(|source| RunError::Write {
-                path: self.out.clone(),
-                source,
+            std::fs::create_dir_all(&self.out).map_err(|source| {
+                apical_store::StoreError::Write {
+                    path: self.out.clone(),
+                    source,
+                }
             })?;
             let lock = apical_store::RunLock::acquire(&self.out)?;
             let note = if self.info.cue_removed {

@@ -77,7 +77,7 @@ pub fn module_bytes<M: burn::module::Module>(module: &M, root: &Path) -> Result<
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| RunError::Write {
+        .map_err(|e| apical_store::StoreError::Write {
             path: root.to_path_buf(),
             source: std::io::Error::other(e.to_string()),
         })?
@@ -117,7 +117,7 @@ pub fn save(
     ));
     let wrap = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| RunError::Write { path, source }
+        move |source| apical_store::StoreError::Write { path, source }
     };
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir).map_err(wrap(&tmp_dir))?;
@@ -151,14 +151,15 @@ fn discard(root: &Path, dir: &Path) -> Result<(), RunError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let hidden = root.join(format!(".tmp-discard-{name}-{}", std::process::id()));
-    std::fs::rename(dir, &hidden).map_err(|source| RunError::Write {
+    std::fs::rename(dir, &hidden).map_err(|source| apical_store::StoreError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    std::fs::remove_dir_all(&hidden).map_err(|source| RunError::Write {
+    std::fs::remove_dir_all(&hidden).map_err(|source| apical_store::StoreError::Write {
         path: hidden,
         source,
-    })
+    })?;
+    Ok(())
 }
 
 /// The checkpoint's files, each written atomically, then the manifest.
@@ -186,10 +187,12 @@ fn write_files(tmp_dir: &Path, checkpoint: &Checkpoint) -> Result<(), RunError> 
 
 /// Complete checkpoints under `root`, oldest first: `(step, dir)`.
 pub fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, RunError> {
-    apical_store::list_steps(root).map_err(|e| RunError::Read {
-        path: root.to_path_buf(),
-        source: e.into(),
-    })
+    Ok(
+        apical_store::list_steps(root).map_err(|e| apical_store::StoreError::Read {
+            path: root.to_path_buf(),
+            source: e.into(),
+        })?,
+    )
 }
 
 /// Removes what an interrupted save or prune left behind (`.tmp-step-*`, `.tmp-discard-*`).
@@ -229,17 +232,18 @@ pub fn check_format(dir: &Path) -> Result<(), RunError> {
 pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
     let read = |name: &str| {
         let path = dir.join(name);
-        std::fs::read(&path).map_err(|e| RunError::Resume {
+        std::fs::read(&path).map_err(|e| apical_store::StoreError::Resume {
             path,
             source: e.into(),
         })
     };
     let manifest_path = dir.join(MANIFEST_FILE);
-    let manifest: Manifest =
-        serde_json::from_slice(&read(MANIFEST_FILE)?).map_err(|e| RunError::Resume {
+    let manifest: Manifest = serde_json::from_slice(&read(MANIFEST_FILE)?).map_err(|e| {
+        apical_store::StoreError::Resume {
             path: manifest_path.clone(),
             source: format!("garbled manifest: {e}").into(),
-        })?;
+        }
+    })?;
     let checked = |name: &str| -> Result<Vec<u8>, RunError> {
         let bytes = read(name)?;
         let (len, hash) = manifest.get(name).copied().ok_or_else(|| {
@@ -263,10 +267,11 @@ pub fn load(dir: &Path) -> Result<Checkpoint, RunError> {
         Ok(bytes)
     };
     let state_bytes = checked(STATE_FILE)?;
-    let state: LoopState = serde_json::from_slice(&state_bytes).map_err(|e| RunError::Resume {
-        path: dir.join(STATE_FILE),
-        source: format!("garbled loop state: {e}").into(),
-    })?;
+    let state: LoopState =
+        serde_json::from_slice(&state_bytes).map_err(|e| apical_store::StoreError::Resume {
+            path: dir.join(STATE_FILE),
+            source: format!("garbled loop state: {e}").into(),
+        })?;
     if state.format_version != CHECKPOINT_FORMAT {
         return Err(other_format(dir, state.format_version.into()));
     }

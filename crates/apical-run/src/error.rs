@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apical_store::{Cause, StoreError};
+use apical_store::StoreError;
 use apical_tasks::TaskError;
 use thiserror::Error;
 
@@ -57,38 +57,10 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
-    /// Another process is writing to the run directory.
-    #[error("run directory {path} is in use by another apical process (pid {holder}); wait for it or pick another --out")]
-    Locked {
-        /// The directory.
-        path: PathBuf,
-        /// The process holding it, as recorded in its lock file.
-        holder: String,
-    },
-    /// A run directory to resume is missing pieces or holds a garbled file.
-    #[error("cannot resume from {path}: {source}")]
-    Resume {
-        /// The file or directory at fault.
-        path: PathBuf,
-        /// What is wrong.
-        source: Cause,
-    },
-    /// Writing an output failed (disk full, permissions, …).
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Reading an input file failed or the file is malformed.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: Cause,
-    },
+    /// A file of the run directory cannot be written or read, the directory is locked by
+    /// another process, or a file to resume from is garbled (`StoreError`'s messages).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A command-line argument or combination of arguments is not usable.
     #[error("{message}")]
     Usage {
@@ -126,18 +98,6 @@ pub enum RunError {
     },
 }
 
-impl From<StoreError> for RunError {
-    /// The store's errors keep their variant (and so their message and exit code).
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Write { path, source } => RunError::Write { path, source },
-            StoreError::Read { path, source } => RunError::Read { path, source },
-            StoreError::Resume { path, source } => RunError::Resume { path, source },
-            StoreError::Locked { path, holder } => RunError::Locked { path, holder },
-        }
-    }
-}
-
 impl RunError {
     /// Whether the user's input (config, data files, arguments, environment) is at fault, as
     /// opposed to a failure while running. The binary exits with 2 for these, 1 otherwise.
@@ -148,11 +108,8 @@ impl RunError {
                 | RunError::Data(_)
                 | RunError::Backend(_)
                 | RunError::OutputDir { .. }
-                | RunError::Locked { .. }
-                | RunError::Resume { .. }
-                | RunError::Read { .. }
                 | RunError::Usage { .. }
-        )
+        ) || matches!(self, RunError::Store(e) if !matches!(e, StoreError::Write { .. }))
     }
 
     /// The process exit code: 2 bad input, 128 + signal when stopped by a signal, 1 otherwise.
@@ -166,17 +123,15 @@ impl RunError {
 
     /// A read error with a message as its cause.
     pub fn read(path: &Path, message: impl Into<String>) -> Self {
-        RunError::Read {
-            path: path.to_path_buf(),
-            source: message.into().into(),
-        }
+        StoreError::read(path, message).into()
     }
 
     /// A resume error with a message as its cause.
     pub fn resume(path: &Path, message: impl Into<String>) -> Self {
-        RunError::Resume {
+        StoreError::Resume {
             path: path.to_path_buf(),
             source: message.into().into(),
         }
+        .into()
     }
 }

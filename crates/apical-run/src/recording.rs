@@ -109,7 +109,7 @@ pub fn record_step<N: Network>(
     let tmp = run.recording_temporary(step);
     let wrap = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| RunError::Write { path, source }
+        move |source| apical_store::StoreError::Write { path, source }
     };
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(wrap(&tmp))?;

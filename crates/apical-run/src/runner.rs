@@ -88,7 +88,7 @@ pub fn start(
     check_out_dir(dir)?;
     // The weights to start from are read (and their shapes checked) before anything is written.
     check_init(config, data, device)?;
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+    std::fs::create_dir_all(dir).map_err(|source| apical_store::StoreError::Write {
         path: dir.to_path_buf(),
         source,
     })?;

@@ -171,7 +171,7 @@ impl<'a> Session<'a> {
         let net = checkpoint::load_module(net, ck.model, &path)?;
         learner
             .load_state_bytes(&ck.rule, &ck.optimizer, device)
-            .map_err(|e| RunError::Resume {
+            .map_err(|e| apical_store::StoreError::Resume {
                 path,
                 source: e.into(),
             })?;

@@ -276,7 +276,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
         }
     }
     let (pretraining, conditions) = planned?;
-    std::fs::create_dir_all(out).map_err(|source| RunError::Write {
+    std::fs::create_dir_all(out).map_err(|source| apical_store::StoreError::Write {
         path: out.clone(),
         source,
     })?;
@@ -656,7 +656,7 @@ fn plan_pretraining(
         )];
         // The base file must exist for the plan; it is written now (before any run).
         let parent = options.out.join("pretrain");
-        std::fs::create_dir_all(&parent).map_err(|source| RunError::Write {
+        std::fs::create_dir_all(&parent).map_err(|source| apical_store::StoreError::Write {
             path: parent,
             source,
         })?;

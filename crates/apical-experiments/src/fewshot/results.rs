@@ -115,10 +115,11 @@ fn read_run(dir: &Path) -> Result<Option<RunResult>, ExperimentError> {
         return Ok(None);
     }
     let metrics = RunDir::new(dir).metrics();
-    let text = std::fs::read_to_string(&metrics).map_err(|source| RunError::Read {
-        path: metrics.clone(),
-        source: source.into(),
-    })?;
+    let text =
+        std::fs::read_to_string(&metrics).map_err(|source| apical_store::StoreError::Read {
+            path: metrics.clone(),
+            source: source.into(),
+        })?;
     let table = csv::parse(&text);
     let header = table.first().cloned().unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| h == name);

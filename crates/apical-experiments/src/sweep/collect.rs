@@ -172,10 +172,11 @@ pub fn collect(
     options: &CollectOptions,
 ) -> Result<CollectOutcome, ExperimentError> {
     let points_path = sweep_dir.join("points.csv");
-    let text = std::fs::read_to_string(&points_path).map_err(|e| RunError::Read {
-        path: points_path.clone(),
-        source: format!("{e} (is this a sweep directory written by `apical sweep`?)").into(),
-    })?;
+    let text =
+        std::fs::read_to_string(&points_path).map_err(|e| apical_store::StoreError::Read {
+            path: points_path.clone(),
+            source: format!("{e} (is this a sweep directory written by `apical sweep`?)").into(),
+        })?;
     let rows = csv::parse(&text);
     let Some((header, points)) = rows.split_first() else {
         return Err(RunError::read(&points_path, "empty").into());

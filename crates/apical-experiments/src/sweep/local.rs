@@ -328,13 +328,14 @@ pub fn run_local_many(
         let mut i = 0;
         while i < running.len() {
             let dir = sweeps[running[i].sweep].0;
-            let Some(status) = running[i]
-                .child
-                .try_wait()
-                .map_err(|source| RunError::Write {
-                    path: dir.path.clone(),
-                    source,
-                })?
+            let Some(status) =
+                running[i]
+                    .child
+                    .try_wait()
+                    .map_err(|source| apical_store::StoreError::Write {
+                        path: dir.path.clone(),
+                        source,
+                    })?
             else {
                 i += 1;
                 continue;
@@ -416,7 +417,7 @@ fn spawn(
         .env("MATMUL_NUM_THREADS", &threads);
     let log = dir.log(point);
     if let Some(parent) = log.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| RunError::Write {
+        std::fs::create_dir_all(parent).map_err(|source| apical_store::StoreError::Write {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -425,20 +426,22 @@ fn spawn(
         .create(true)
         .append(true)
         .open(&log)
-        .map_err(|source| RunError::Write {
+        .map_err(|source| apical_store::StoreError::Write {
             path: log.clone(),
             source,
         })?;
-    let err_file = file.try_clone().map_err(|source| RunError::Write {
-        path: log.clone(),
-        source,
-    })?;
+    let err_file = file
+        .try_clone()
+        .map_err(|source| apical_store::StoreError::Write {
+            path: log.clone(),
+            source,
+        })?;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(file)
         .stderr(err_file)
         .spawn()
-        .map_err(|source| RunError::Write {
+        .map_err(|source| apical_store::StoreError::Write {
             path: options.exe.clone(),
             source,
         })?;

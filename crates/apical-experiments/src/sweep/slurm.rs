@@ -200,9 +200,11 @@ pub fn submit(
         }.into());
     }
     let slurm = dir.path.join("slurm");
-    std::fs::create_dir_all(slurm.join("logs")).map_err(|source| RunError::Write {
-        path: slurm.join("logs"),
-        source,
+    std::fs::create_dir_all(slurm.join("logs")).map_err(|source| {
+        apical_store::StoreError::Write {
+            path: slurm.join("logs"),
+            source,
+        }
     })?;
     // The job name: the sweep directory's name (its sweep file is always sweep.toml there).
     let name = absolute(&dir.path)
@@ -298,7 +300,7 @@ fn max_array_size() -> usize {
 /// The point of array index `index` (`apical sweep-task`).
 pub fn task_point(dir: &SweepDir, index: usize) -> Result<String, ExperimentError> {
     let path = dir.path.join("slurm/tasks.txt");
-    let text = std::fs::read_to_string(&path).map_err(|e| RunError::Read {
+    let text = std::fs::read_to_string(&path).map_err(|e| apical_store::StoreError::Read {
         path: path.clone(),
         source: e.into(),
     })?;

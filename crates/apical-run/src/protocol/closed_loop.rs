@@ -83,7 +83,7 @@ impl DayArrays {
     }
 
     fn write(&self, dir: &Path) -> Result<Vec<String>, RunError> {
-        std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        std::fs::create_dir_all(dir).map_err(|source| apical_store::StoreError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -355,10 +355,11 @@ impl<'a> Loop<'a> {
             match std::fs::read_to_string(&path) {
                 Ok(text) => Ok(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-                Err(e) => Err(RunError::Read {
+                Err(e) => Err(apical_store::StoreError::Read {
                     path,
                     source: e.into(),
-                }),
+                }
+                .into()),
             }
         };
         let bad =
