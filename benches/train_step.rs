@@ -26,7 +26,9 @@ fn setup(device: &Device, d_in: usize, hidden: Vec<usize>, d_out: usize, batch: 
     let mut rng = SeededRng::new(0);
     let x: Vec<f32> = (0..batch * d_in).map(|_| rng.uniform() as f32).collect();
     Setup {
-        net: Some(FeedforwardConfig::new(d_in, hidden, d_out).init(&device)),
+        net: Some(
+            FeedforwardConfig::new(d_in, d_out, FeedforwardParams::layers(hidden)).init(&device),
+        ),
         learner: Learner::new(Box::new(Backprop), OptimizerConfig::default().init(), 1e-3),
         input: Tensor::from_data(TensorData::new(x, [batch, d_in]), &device),
         labels: (0..batch).map(|i| i % d_out).collect(),

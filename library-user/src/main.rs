@@ -20,7 +20,7 @@ fn batch(device: &Device) -> (Tensor<2>, Vec<usize>) {
 }
 
 fn train(name: &str, rule: Box<dyn LearningRule<Feedforward>>, device: &Device) -> f64 {
-    let net = FeedforwardConfig::new(784, vec![256], 10).init(device);
+    let net = FeedforwardConfig::new(784, 10, FeedforwardParams::layers(vec![256])).init(device);
     let mut learner = Learner::new(rule, OptimizerConfig::default().init(), 1e-3);
     let (x, y) = batch(device);
     let mut noise = SeededRng::new(0);
@@ -46,7 +46,7 @@ fn main() {
     let device = ndarray_device().autodiff();
     train("backprop", Box::new(Backprop), &device);
     let host = device.clone().without_autodiff();
-    let net = FeedforwardConfig::new(784, vec![256], 10).init(&device);
+    let net = FeedforwardConfig::new(784, 10, FeedforwardParams::layers(vec![256])).init(&device);
     let fa = FeedbackAlignment::new(&net, apical::learn::FeedbackMode::Fixed, 0, &host);
     train("feedback-alignment", Box::new(fa), &device);
 }

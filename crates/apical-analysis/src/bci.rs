@@ -134,6 +134,18 @@ fn groups(per_unit: &[f64], ensembles: &[i64]) -> Groups {
     }
 }
 
+/// Too few trials of each outcome, once matched within days, to decode the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pairs} matched pairs within days ({first} trials of one class and {second} of the other); at least {MIN_PER_CLASS} are needed")]
+pub struct TooFewTrials {
+    /// Pairs matched within days.
+    pub pairs: usize,
+    /// Trials of the first class.
+    pub first: usize,
+    /// Trials of the second class.
+    pub second: usize,
+}
+
 /// Decodes `labels` (0/1) from `features` after balancing the classes by subsampling within
 /// each `day` (so that the class is not confounded with the day's weights).
 fn balanced_decode(
@@ -141,7 +153,7 @@ fn balanced_decode(
     labels: &[usize],
     days: &[usize],
     config: &DecoderConfig,
-) -> Result<BciDecode, String> {
+) -> Result<BciDecode, TooFewTrials> {
     let n_days = days.iter().max().map_or(0, |d| d + 1);
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut rows = Vec::new();
@@ -162,12 +174,11 @@ fn balanced_decode(
         }
     }
     if rows.len() < 2 * MIN_PER_CLASS {
-        return Err(format!(
-            "{} matched pairs within days ({} trials of one class and {} of the other); at least {MIN_PER_CLASS} are needed",
-            rows.len() / 2,
-            totals[0],
-            totals[1]
-        ));
+        return Err(TooFewTrials {
+            pairs: rows.len() / 2,
+            first: totals[0],
+            second: totals[1],
+        });
     }
     rows.sort_unstable();
     let x = DMatrix::from_fn(rows.len(), features.ncols(), |r, c| features[(rows[r], c)]);

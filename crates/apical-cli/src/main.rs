@@ -987,14 +987,9 @@ fn fewshot(args: FewshotArgs) -> Result<(), Failure> {
     if args.jobs == Some(0) {
         return Err(usage("--jobs must be at least 1, got 0".into()).into());
     }
-    let n = PerClass::parse_list(&args.n).map_err(usage)?;
-    let seeds = parse_seeds(&args.seeds).map_err(usage)?;
-    let tune = args
-        .tune
-        .as_deref()
-        .map(parse_tune)
-        .transpose()
-        .map_err(usage)?;
+    let n = PerClass::parse_list(&args.n)?;
+    let seeds = parse_seeds(&args.seeds)?;
+    let tune = args.tune.as_deref().map(parse_tune).transpose()?;
     let pretrained = args.pretrained.map(|p| {
         if p == "auto" {
             Pretrained::Auto

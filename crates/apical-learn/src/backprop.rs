@@ -99,6 +99,7 @@ mod tests {
     use crate::{one_hot, predictions, OptimizerConfig};
     use apical_nn::ndarray_device;
     use apical_nn::FeedforwardConfig;
+    use apical_nn::FeedforwardParams;
     use burn::tensor::TensorData;
 
     /// XOR is not linearly separable: learning it needs the hidden layer's gradient.
@@ -111,7 +112,7 @@ mod tests {
         );
         let labels = [0usize, 1, 1, 0];
         let targets = one_hot(&labels, 2, &device);
-        let mut net = FeedforwardConfig::new(2, vec![16], 2)
+        let mut net = FeedforwardConfig::new(2, 2, FeedforwardParams::layers(vec![16]))
             .with_seed(1)
             .init(&device);
         let mut optim = OptimizerConfig::default().init();

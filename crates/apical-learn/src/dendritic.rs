@@ -132,7 +132,7 @@ impl Dendritic {
             q_rate,
             diagnose: true,
             through_inference: false,
-            top_down: net.top_down,
+            top_down: net.params.top_down,
             q,
         }
     }
@@ -158,7 +158,7 @@ impl Dendritic {
         } else {
             // With frames over time: the sweep of the whole trial's evidence (the frames' mean).
             inner
-                .sweep_view(input.clone(), inner.steps, noise)
+                .sweep_view(input.clone(), inner.params.steps, noise)
                 .into_iter()
                 .map(|s| s.rate)
                 .collect()
@@ -219,7 +219,7 @@ impl Dendritic {
             let below = if l == 0 {
                 // What the bottom layer saw (with frames over time: the mean of every frame, at
                 // the last step of inference and in the learning sweep alike).
-                inner.frame_view(&input, inner.steps)
+                inner.frame_view(&input, inner.params.steps)
             } else {
                 events[l - 1].clone()
             };
@@ -348,15 +348,22 @@ impl LearningRule<GenerativeFeedbackNetwork> for Dendritic {
 mod tests {
     use super::*;
     use crate::OptimizerConfig;
+    use apical_nn::GfnParams;
     use apical_nn::{ndarray_device, normal_matrix, GenerativeFeedbackConfig};
 
     fn setup(inhibition: f64) -> (GenerativeFeedbackNetwork, Tensor<2>, Vec<usize>) {
         let device = ndarray_device().autodiff();
-        let net = GenerativeFeedbackConfig::new(5, vec![7, 6], 3)
-            .with_top_down(TopDown::Tied)
-            .with_apical_inhibition(inhibition)
-            .with_seed(2)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            5,
+            3,
+            GfnParams {
+                top_down: TopDown::Tied,
+                apical_inhibition: inhibition,
+                ..GfnParams::layers(vec![7, 6])
+            },
+        )
+        .with_seed(2)
+        .init(&device);
         let mut rng = SeededRng::new(1);
         let x = normal_matrix(16, 5, 1.0, &mut rng, &device);
         (net, x, (0..16).map(|i| i % 3).collect())
@@ -451,10 +458,16 @@ mod tests {
         let x = normal_matrix(16, 5, 1.0, &mut rng, &device);
         let y: Vec<usize> = (0..16).map(|i| i % 3).collect();
         let updated = |engagement: f64, through_inference: bool| -> Tensor<2> {
-            let net = GenerativeFeedbackConfig::new(5, vec![7, 6], 3)
-                .with_engagement(engagement)
-                .with_seed(2)
-                .init(&device);
+            let net = GenerativeFeedbackConfig::new(
+                5,
+                3,
+                GfnParams {
+                    engagement,
+                    ..GfnParams::layers(vec![7, 6])
+                },
+            )
+            .with_seed(2)
+            .init(&device);
             let mut rule = Dendritic::new(&net, 4.0, 0.0, &ndarray_device());
             rule.through_inference = through_inference;
             let mut sgd = OptimizerConfig::Sgd {

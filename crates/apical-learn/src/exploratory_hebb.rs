@@ -89,7 +89,7 @@ impl ExploratoryHebb {
             inputs.push(a.clone());
             somas.push(z.clone());
             if l + 1 < n_layers {
-                a = inner.activation.forward(z);
+                a = inner.params.activation.forward(z);
             }
         }
         let trial_loss = (activation::log_softmax(somas[n_layers - 1].clone(), 1)
@@ -149,6 +149,7 @@ impl LearningRule<Feedforward> for ExploratoryHebb {
 mod tests {
     use super::*;
     use crate::{cross_entropy, OptimizerConfig};
+    use apical_nn::FeedforwardParams;
     use apical_nn::{ndarray_device, Activation, FeedforwardConfig};
 
     #[test]
@@ -157,10 +158,16 @@ mod tests {
         let mut rng = SeededRng::new(4);
         let x = normal_matrix(32, 5, 1.0, &mut rng, &device);
         let y: Vec<usize> = (0..32).map(|i| i % 3).collect();
-        let mut net = FeedforwardConfig::new(5, vec![16], 3)
-            .with_activation(Activation::Tanh)
-            .with_seed(1)
-            .init(&device);
+        let mut net = FeedforwardConfig::new(
+            5,
+            3,
+            FeedforwardParams {
+                activation: Activation::Tanh,
+                ..FeedforwardParams::layers(vec![16])
+            },
+        )
+        .with_seed(1)
+        .init(&device);
         let clean_loss = |net: &Feedforward| -> f32 {
             cross_entropy(
                 net.valid().forward(without_autodiff(x.clone())),

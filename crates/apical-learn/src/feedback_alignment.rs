@@ -154,6 +154,7 @@ impl FeedbackAlignment {
             }
             if l > 0 {
                 let derivative = inner
+                    .params
                     .activation
                     .derivative_from_rate(out.hidden[l - 1].clone());
                 if self.diagnose {
@@ -272,6 +273,7 @@ impl LearningRule<Feedforward> for FeedbackAlignment {
 mod tests {
     use super::*;
     use crate::{predictions, Backprop, OptimizerConfig};
+    use apical_nn::FeedforwardParams;
     use apical_nn::{ndarray_device, FeedforwardConfig};
     use burn::tensor::TensorData;
 
@@ -289,10 +291,16 @@ mod tests {
     fn with_transposed_weights_as_feedback_the_update_is_backprops() {
         // Set B_l = W_lᵀ: the rule must reproduce the autodiff gradient step exactly.
         let device = ndarray_device().autodiff();
-        let net = FeedforwardConfig::new(2, vec![8, 6], 2)
-            .with_activation(apical_nn::Activation::Tanh)
-            .with_seed(4)
-            .init(&device);
+        let net = FeedforwardConfig::new(
+            2,
+            2,
+            FeedforwardParams {
+                activation: apical_nn::Activation::Tanh,
+                ..FeedforwardParams::layers(vec![8, 6])
+            },
+        )
+        .with_seed(4)
+        .init(&device);
         let (x, y) = xor(&device);
         let mut rule = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 0, &ndarray_device());
         rule.feedback = net.layers[1..]
@@ -324,7 +332,7 @@ mod tests {
             FeedbackMode::KolenPollack { decay: 0.01 },
         ] {
             let device = ndarray_device().autodiff();
-            let mut net = FeedforwardConfig::new(2, vec![32], 2)
+            let mut net = FeedforwardConfig::new(2, 2, FeedforwardParams::layers(vec![32]))
                 .with_seed(2)
                 .init(&device);
             let (x, y) = xor(&device);
@@ -369,7 +377,7 @@ mod tests {
     #[test]
     fn state_round_trips() {
         let device = ndarray_device();
-        let net = FeedforwardConfig::new(3, vec![4], 2).init(&device);
+        let net = FeedforwardConfig::new(3, 2, FeedforwardParams::layers(vec![4])).init(&device);
         let rule = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 1, &device);
         let mut other = FeedbackAlignment::new(&net, FeedbackMode::Fixed, 2, &device);
         other

@@ -229,6 +229,7 @@ mod tests {
     use apical_nn::{
         ndarray_device, Activation, FeedforwardConfig, GenerativeFeedbackConfig, TopDown,
     };
+    use apical_nn::{FeedforwardParams, GfnParams};
     use burn::tensor::TensorData;
 
     #[test]
@@ -236,9 +237,15 @@ mod tests {
         // Stepping a gfn through the driver leaves its top-down weights the transpose of the
         // forward weights (tied mode): the bookkeeping cannot be skipped.
         let device = ndarray_device().autodiff();
-        let net = GenerativeFeedbackConfig::new(4, vec![5], 3)
-            .with_top_down(TopDown::Tied)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            4,
+            3,
+            GfnParams {
+                top_down: TopDown::Tied,
+                ..GfnParams::layers(vec![5])
+            },
+        )
+        .init(&device);
         let mut learner = Learner::new(Box::new(Backprop), OptimizerConfig::default().init(), 0.1);
         let x = Tensor::<2>::from_data(
             TensorData::new((0..8).map(|i| i as f32 / 8.0).collect::<Vec<_>>(), [2, 4]),
@@ -253,7 +260,7 @@ mod tests {
     #[test]
     fn labels_only_rules_refuse_reward_learning() {
         let device = ndarray_device().autodiff();
-        let net = FeedforwardConfig::new(2, vec![3], 2).init(&device);
+        let net = FeedforwardConfig::new(2, 2, FeedforwardParams::layers(vec![3])).init(&device);
         let mut learner = Learner::new(Box::new(Backprop), OptimizerConfig::default().init(), 0.1);
         let err = learner
             .act(&net, Tensor::ones([1, 2], &device), &mut SeededRng::new(0))
@@ -276,10 +283,16 @@ mod tests {
         // the reward is −(cursor − target)² with target +1 for input A and −1 for input B.
         // Only the reward reaches the rule.
         let device = ndarray_device().autodiff();
-        let net = FeedforwardConfig::new(2, vec![8], 1)
-            .with_activation(Activation::Tanh)
-            .with_seed(3)
-            .init(&device);
+        let net = FeedforwardConfig::new(
+            2,
+            1,
+            FeedforwardParams {
+                activation: Activation::Tanh,
+                ..FeedforwardParams::layers(vec![8])
+            },
+        )
+        .with_seed(3)
+        .init(&device);
         let x = Tensor::<2>::from_data(
             TensorData::new(vec![1.0f32, 0.0, 0.0, 1.0], [2, 2]),
             &device,

@@ -99,7 +99,7 @@ impl PcNetwork for Feedforward {
                 .map(|l| l.bias.as_ref().map(|b| b.val()))
                 .collect(),
             weights,
-            activation: net.activation,
+            activation: net.params.activation,
         }
     }
     fn param_ids(&self) -> Vec<(ParamId, Option<ParamId>)> {
@@ -109,7 +109,7 @@ impl PcNetwork for Feedforward {
             .collect()
     }
     fn unit_noise(&self) -> f64 {
-        self.noise_std
+        self.params.noise_std
     }
 }
 
@@ -148,11 +148,11 @@ impl PcNetwork for GenerativeFeedbackNetwork {
         ids
     }
     fn unit_noise(&self) -> f64 {
-        self.noise_std
+        self.params.noise_std
     }
 
     fn clamped_input(&self, input: Tensor<2>) -> Tensor<2> {
-        self.frame_view(&input, self.steps)
+        self.frame_view(&input, self.params.steps)
     }
     fn lift_top(&self, error: Tensor<2>, input: &Tensor<2>) -> Tensor<2> {
         GenerativeFeedbackNetwork::lift_top(self, error, input)
@@ -598,6 +598,7 @@ mod tests {
     use super::*;
     use crate::OptimizerConfig;
     use apical_nn::{ndarray_device, FeedforwardConfig, GenerativeFeedbackConfig, TopDown};
+    use apical_nn::{FeedforwardParams, GfnParams};
 
     fn data() -> (Tensor<2>, Vec<usize>) {
         let device = ndarray_device().autodiff();
@@ -625,18 +626,30 @@ mod tests {
     }
 
     fn gfn(inhibition: f64) -> GenerativeFeedbackNetwork {
-        GenerativeFeedbackConfig::new(5, vec![7, 6], 3)
-            .with_top_down(TopDown::Tied)
-            .with_apical_inhibition(inhibition)
-            .with_seed(2)
-            .init(&ndarray_device().autodiff())
+        GenerativeFeedbackConfig::new(
+            5,
+            3,
+            GfnParams {
+                top_down: TopDown::Tied,
+                apical_inhibition: inhibition,
+                ..GfnParams::layers(vec![7, 6])
+            },
+        )
+        .with_seed(2)
+        .init(&ndarray_device().autodiff())
     }
 
     fn ff(activation: Activation) -> Feedforward {
-        FeedforwardConfig::new(5, vec![7, 6], 3)
-            .with_activation(activation)
-            .with_seed(2)
-            .init(&ndarray_device().autodiff())
+        FeedforwardConfig::new(
+            5,
+            3,
+            FeedforwardParams {
+                activation,
+                ..FeedforwardParams::layers(vec![7, 6])
+            },
+        )
+        .with_seed(2)
+        .init(&ndarray_device().autodiff())
     }
 
     /// Whittington & Bogacz 2017: small output weight, inference at equilibrium → backprop.

@@ -178,7 +178,7 @@ impl RewardLearning<Feedforward> for RewardBroadcast {
             a = if l + 1 == n_layers {
                 z
             } else {
-                inner.activation.forward(z)
+                inner.params.activation.forward(z)
             };
             rates.push(a.clone());
         }
@@ -287,8 +287,8 @@ impl RewardBroadcast {
                 logits = Some(z);
                 logits_pert = Some(z_pert);
             } else {
-                a = inner.activation.forward(z);
-                a_pert = inner.activation.forward(z_pert);
+                a = inner.params.activation.forward(z);
+                a_pert = inner.params.activation.forward(z_pert);
             }
         }
         let logits = logits.expect("a readout layer");
@@ -309,13 +309,13 @@ impl RewardBroadcast {
                 let below_clean = if l == 0 {
                     inputs[0].clone()
                 } else {
-                    inner.activation.forward(pre[l - 1].clone())
+                    inner.params.activation.forward(pre[l - 1].clone())
                 };
                 let grad_bp =
                     below_clean.clone().transpose().matmul(delta_bp.clone()) / batch as f64;
                 diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
                 if l > 0 {
-                    let derivative = inner.activation.derivative_from_rate(below_clean);
+                    let derivative = inner.params.activation.derivative_from_rate(below_clean);
                     delta_bp =
                         delta_bp.matmul(inner.layers[l].weight.val().transpose()) * derivative;
                 }
@@ -430,6 +430,7 @@ impl LearningRule<Feedforward> for RewardBroadcast {
 mod tests {
     use super::*;
     use crate::{angle_deg, OptimizerConfig};
+    use apical_nn::FeedforwardParams;
     use apical_nn::{ndarray_device, FeedforwardConfig};
     use burn::tensor::TensorData;
 
@@ -438,10 +439,16 @@ mod tests {
         // Node perturbation is an unbiased gradient estimator: its mean over many draws lines up
         // with backprop's gradient.
         let device = ndarray_device().autodiff();
-        let net = FeedforwardConfig::new(4, vec![6], 3)
-            .with_activation(apical_nn::Activation::Tanh)
-            .with_seed(1)
-            .init(&device);
+        let net = FeedforwardConfig::new(
+            4,
+            3,
+            FeedforwardParams {
+                activation: apical_nn::Activation::Tanh,
+                ..FeedforwardParams::layers(vec![6])
+            },
+        )
+        .with_seed(1)
+        .init(&device);
         let x = Tensor::<2>::from_data(
             TensorData::new(
                 (0..32)

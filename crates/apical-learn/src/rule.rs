@@ -43,11 +43,11 @@ pub type Update<N> = (N, StepReport, Vec<LayerDiagnostics>);
 ///
 /// ```
 /// use apical_learn::{Learner, OptimizerConfig, PcSettings, PredictiveCoding};
-/// use apical_nn::{ndarray_device, FeedforwardConfig, SeededRng};
+/// use apical_nn::{ndarray_device, FeedforwardConfig, FeedforwardParams, SeededRng};
 /// use burn::tensor::Tensor;
 ///
 /// let device = ndarray_device().autodiff();
-/// let net = FeedforwardConfig::new(4, vec![8], 3).init(&device);
+/// let net = FeedforwardConfig::new(4, 3, FeedforwardParams::layers(vec![8])).init(&device);
 /// let rule = PredictiveCoding::new(&net, PcSettings::default(), 0, &ndarray_device());
 /// let mut learner = Learner::new(Box::new(rule), OptimizerConfig::default().init(), 1e-3);
 /// let x = Tensor::<2>::ones([2, 4], &device);

@@ -38,28 +38,14 @@ use crate::{
     SeededRng,
 };
 
-/// Configuration of a [`BciNetwork`].
+/// Configuration of a [`BciNetwork`]. The hyper-parameters are the `[model]` table's
+/// ([`BciParams`]), declared, defaulted and checked there once.
 #[derive(Config, Debug)]
 pub struct BciNetworkConfig {
     /// Width of the visual input.
     pub d_in: usize,
-    /// Units in the recorded layer.
-    pub units: usize,
-    /// γ: the higher area's drive to the apical tuft (0 = anaesthesia).
-    #[config(default = 1.0)]
-    pub engagement: f64,
-    /// Apical inhibition in [0, 1] (1 = tuft silenced).
-    #[config(default = 0.0)]
-    pub apical_inhibition: f64,
-    /// σ: private somatic noise (before the rate function).
-    #[config(default = 1.0)]
-    pub noise_std: f64,
-    /// σ_a: private apical noise.
-    #[config(default = 0.2)]
-    pub apical_noise: f64,
-    /// c: back-propagating coupling of the unit's rate into its tuft.
-    #[config(default = 0.5)]
-    pub bap: f64,
+    /// Units, engagement, inhibition, noise levels and coupling.
+    pub params: BciParams,
     /// Seed of the basal weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -69,25 +55,23 @@ impl BciNetworkConfig {
     /// Builds the network on `device`; the top-down weights start at zero.
     ///
     /// # Panics
-    /// If a width is zero or a gain is out of range (validated earlier in configs).
+    /// If the hyper-parameters fail [`BciParams::validate`] (configs are validated earlier).
     pub fn init(&self, device: &Device) -> BciNetwork {
-        assert!(
-            self.noise_std >= 0.0 && self.apical_noise >= 0.0,
-            "BciNetworkConfig: noise levels must be ≥ 0"
-        );
-        let mut layer = DendriticLayerConfig::new(self.d_in, self.units, 1)
-            .with_engagement(self.engagement)
-            .with_apical_inhibition(self.apical_inhibition)
+        let p = &self.params;
+        if let Err(e) = p.validate() {
+            panic!("BciNetworkConfig: {e}");
+        }
+        let mut layer = DendriticLayerConfig::new(self.d_in, p.units, 1)
+            .with_engagement(p.engagement)
+            .with_apical_inhibition(p.apical_inhibition)
             .with_activation(Activation::Sigmoid)
             .with_seed(self.seed)
             .init(device);
         layer.apical_weight =
-            Param::from_tensor(Tensor::zeros([1, self.units], device)).set_require_grad(false);
+            Param::from_tensor(Tensor::zeros([1, p.units], device)).set_require_grad(false);
         BciNetwork {
             layer,
-            noise_std: self.noise_std,
-            apical_noise: self.apical_noise,
-            bap: self.bap,
+            params: p.clone(),
         }
     }
 }
@@ -98,15 +82,10 @@ pub struct BciNetwork {
     /// The two-compartment layer: basal W, b; top-down u (`apical_weight`, `[1, units]`);
     /// soma prediction k, m.
     pub layer: DendriticLayer,
-    /// σ: private somatic noise.
+    /// Hyper-parameters: σ (somatic noise), σ_a (apical noise), c (back-propagating coupling);
+    /// the layer holds its own engagement and inhibition.
     #[module(skip)]
-    pub noise_std: f64,
-    /// σ_a: private apical noise.
-    #[module(skip)]
-    pub apical_noise: f64,
-    /// c: back-propagating coupling.
-    #[module(skip)]
-    pub bap: f64,
+    pub params: BciParams,
 }
 
 /// The basal phase of one step, each `[batch, units]`.
@@ -142,8 +121,9 @@ impl BciNetwork {
         let basal = self.layer.basal.forward(input);
         let [batch, units] = basal.dims();
         let soma = match noise {
-            Some(rng) if self.noise_std > 0.0 => {
-                basal.clone() + normal_matrix(batch, units, self.noise_std, rng, &basal.device())
+            Some(rng) if self.params.noise_std > 0.0 => {
+                basal.clone()
+                    + normal_matrix(batch, units, self.params.noise_std, rng, &basal.device())
             }
             _ => basal.clone(),
         };
@@ -173,12 +153,18 @@ impl BciNetwork {
             signal.dims()
         );
         let top_down = signal.matmul(self.layer.apical_weight.val()) * self.layer.engagement;
-        let mut apical =
-            (top_down + basal.rate.clone() * self.bap) * (1.0 - self.layer.apical_inhibition);
+        let mut apical = (top_down + basal.rate.clone() * self.params.bap)
+            * (1.0 - self.layer.apical_inhibition);
         if let Some(rng) = noise {
-            if self.apical_noise > 0.0 {
+            if self.params.apical_noise > 0.0 {
                 apical = apical
-                    + normal_matrix(batch, units, self.apical_noise, rng, &basal.rate.device());
+                    + normal_matrix(
+                        batch,
+                        units,
+                        self.params.apical_noise,
+                        rng,
+                        &basal.rate.device(),
+                    );
             }
         }
         let predicted = basal.rate.clone() * self.layer.prediction_slope.val().unsqueeze::<2>()
@@ -226,62 +212,33 @@ impl Classifier for BciNetwork {
 }
 
 /// `[model]` of `kind = "bci"`: the recorded layer of a BCI experiment.
+/// A key left out takes its value from [`Default`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct BciParams {
     /// Units in the recorded layer (P+, P− and P0 together).
-    #[serde(default = "bci_defaults::units")]
     pub units: usize,
     /// γ: the higher area's drive to the apical tuft (0 = anaesthesia).
-    #[serde(default = "bci_defaults::engagement")]
     pub engagement: f64,
     /// Apical inhibition in [0, 1] (1 = tuft silenced).
-    #[serde(default)]
     pub apical_inhibition: f64,
     /// Private somatic noise σ (spontaneous fluctuations: what gives chance hits).
-    #[serde(default = "bci_defaults::noise_std")]
     pub noise_std: f64,
     /// Private apical noise σ_a.
-    #[serde(default = "bci_defaults::apical_noise")]
     pub apical_noise: f64,
     /// Back-propagating coupling c of the rate into the tuft.
-    #[serde(default = "bci_defaults::bap")]
     pub bap: f64,
-}
-
-/// Defaults of [`BciParams`], shared with [`BciNetworkConfig`].
-pub mod bci_defaults {
-    /// 32 units.
-    pub fn units() -> usize {
-        32
-    }
-    /// γ = 1.
-    pub fn engagement() -> f64 {
-        1.0
-    }
-    /// σ = 1.
-    pub fn noise_std() -> f64 {
-        1.0
-    }
-    /// σ_a = 0.2.
-    pub fn apical_noise() -> f64 {
-        0.2
-    }
-    /// c = 0.5.
-    pub fn bap() -> f64 {
-        0.5
-    }
 }
 
 impl Default for BciParams {
     fn default() -> Self {
         Self {
-            units: bci_defaults::units(),
-            engagement: bci_defaults::engagement(),
+            units: 32,
+            engagement: 1.0,
             apical_inhibition: 0.0,
-            noise_std: bci_defaults::noise_std(),
-            apical_noise: bci_defaults::apical_noise(),
-            bap: bci_defaults::bap(),
+            noise_std: 1.0,
+            apical_noise: 0.2,
+            bap: 0.5,
         }
     }
 }
@@ -306,13 +263,7 @@ impl BciParams {
 
     /// The network config for a visual input of `d_in` values.
     pub fn config(&self, d_in: usize, seed: u64) -> BciNetworkConfig {
-        BciNetworkConfig::new(d_in, self.units)
-            .with_engagement(self.engagement)
-            .with_apical_inhibition(self.apical_inhibition)
-            .with_noise_std(self.noise_std)
-            .with_apical_noise(self.apical_noise)
-            .with_bap(self.bap)
-            .with_seed(seed)
+        BciNetworkConfig::new(d_in, self.clone()).with_seed(seed)
     }
 }
 

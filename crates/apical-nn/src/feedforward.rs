@@ -13,34 +13,17 @@ use crate::{
     default_hidden, normal_matrix, seeded_linear, Activation, Network, Recording, SeededRng,
 };
 
-/// Default hyper-parameters of the feedforward baseline, shared by [`FeedforwardConfig`] and
-/// the config-file form [`FeedforwardParams`](crate::FeedforwardParams).
-pub mod feedforward_defaults {
-    use crate::Activation;
-
-    /// Rate function of the hidden units.
-    pub fn activation() -> Activation {
-        Activation::Relu
-    }
-}
-
 /// Feedforward baseline: `d_in → hidden[0] → … → d_out`, rate units φ on every hidden layer and
-/// a linear readout (logits).
+/// a linear readout (logits). The hyper-parameters are the `[model]` table's
+/// ([`FeedforwardParams`]), declared, defaulted and checked there once.
 #[derive(Config, Debug)]
 pub struct FeedforwardConfig {
     /// Input width.
     pub d_in: usize,
-    /// Widths of the hidden layers, bottom to top (may be empty: a linear readout).
-    pub hidden: Vec<usize>,
     /// Output width (number of classes).
     pub d_out: usize,
-    /// Rate function φ of the hidden units.
-    #[config(default = "feedforward_defaults::activation()")]
-    pub activation: Activation,
-    /// Standard deviation σ of the Gaussian noise added to each hidden unit's input while
-    /// training (and whenever a noise generator is passed to the forward pass).
-    #[config(default = 0.0)]
-    pub noise_std: f64,
+    /// Hidden widths, rate function and unit noise.
+    pub params: FeedforwardParams,
     /// Seed of the initial weights (drawn on the host: identical on every backend).
     #[config(default = 0)]
     pub seed: u64,
@@ -50,25 +33,19 @@ impl FeedforwardConfig {
     /// Builds the network on `device`.
     ///
     /// # Panics
-    /// If a width is zero or `noise_std` is negative (configs are validated before this).
+    /// If a width is zero or the hyper-parameters fail [`FeedforwardParams::validate`]
+    /// (configs are validated before this).
     pub fn init(&self, device: &Device) -> Feedforward {
         assert!(
             self.d_in > 0 && self.d_out > 0,
             "FeedforwardConfig: widths must be positive"
         );
-        assert!(
-            self.hidden.iter().all(|&w| w > 0),
-            "FeedforwardConfig: hidden widths must be positive, got {:?}",
-            self.hidden
-        );
-        assert!(
-            self.noise_std >= 0.0,
-            "FeedforwardConfig: noise_std must be ≥ 0, got {}",
-            self.noise_std
-        );
+        if let Err(e) = self.params.validate() {
+            panic!("FeedforwardConfig: {e}");
+        }
         let mut rng = SeededRng::for_stream(self.seed, 0x1417);
         let mut widths = vec![self.d_in];
-        widths.extend(&self.hidden);
+        widths.extend(&self.params.hidden);
         widths.push(self.d_out);
         let layers = widths
             .windows(2)
@@ -76,8 +53,7 @@ impl FeedforwardConfig {
             .collect();
         Feedforward {
             layers,
-            activation: self.activation,
-            noise_std: self.noise_std,
+            params: self.params.clone(),
         }
     }
 }
@@ -87,12 +63,9 @@ impl FeedforwardConfig {
 pub struct Feedforward {
     /// Hidden layers followed by the readout.
     pub layers: Vec<Linear>,
-    /// Rate function of the hidden units.
+    /// Hyper-parameters (rate function, unit noise σ).
     #[module(skip)]
-    pub activation: Activation,
-    /// Unit-noise standard deviation σ.
-    #[module(skip)]
-    pub noise_std: f64,
+    pub params: FeedforwardParams,
 }
 
 /// What a forward pass recorded.
@@ -160,12 +133,12 @@ impl Feedforward {
         for layer in hidden_layers {
             let mut pre = layer.forward(x);
             if let Some(rng) = noise.as_deref_mut() {
-                if self.noise_std > 0.0 {
+                if self.params.noise_std > 0.0 {
                     let width = pre.dims()[1];
-                    pre = pre + normal_matrix(batch, width, self.noise_std, rng, &device);
+                    pre = pre + normal_matrix(batch, width, self.params.noise_std, rng, &device);
                 }
             }
-            x = self.activation.forward(pre);
+            x = self.params.activation.forward(pre);
             hidden.push(x.clone());
         }
         FeedforwardOutput {
@@ -175,18 +148,17 @@ impl Feedforward {
     }
 }
 
-/// `[model]` with `kind = "ff"`: the feedforward baseline's hyper-parameters.
+/// `[model]` with `kind = "ff"`: the feedforward baseline's hyper-parameters (a key left out
+/// takes its value from [`Default`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FeedforwardParams {
     /// Hidden-layer widths, bottom to top (may be empty: a linear readout).
-    #[serde(default = "default_hidden")]
     pub hidden: Vec<usize>,
     /// Rate function: "relu", "tanh", "sigmoid" or "linear".
-    #[serde(default = "feedforward_defaults::activation")]
     pub activation: Activation,
-    /// Unit noise σ added to each hidden unit's input during training.
-    #[serde(default)]
+    /// Unit noise σ added to each hidden unit's input during training (and whenever a noise
+    /// generator is passed to the forward pass).
     pub noise_std: f64,
 }
 
@@ -194,7 +166,7 @@ impl Default for FeedforwardParams {
     fn default() -> Self {
         Self {
             hidden: default_hidden(),
-            activation: feedforward_defaults::activation(),
+            activation: Activation::Relu,
             noise_std: 0.0,
         }
     }
@@ -212,12 +184,18 @@ impl FeedforwardParams {
         check::non_negative("noise_std", self.noise_std)
     }
 
+    /// These hyper-parameters with `hidden` as the hidden widths and every other key at its
+    /// default.
+    pub fn layers(hidden: Vec<usize>) -> Self {
+        Self {
+            hidden,
+            ..Self::default()
+        }
+    }
+
     /// The layer config for `d_in` inputs and `d_out` classes.
     pub fn config(&self, d_in: usize, d_out: usize, seed: u64) -> FeedforwardConfig {
-        FeedforwardConfig::new(d_in, self.hidden.clone(), d_out)
-            .with_activation(self.activation)
-            .with_noise_std(self.noise_std)
-            .with_seed(seed)
+        FeedforwardConfig::new(d_in, d_out, self.clone()).with_seed(seed)
     }
 }
 
@@ -241,7 +219,7 @@ mod tests {
     #[test]
     fn shapes_and_recorded_layers() {
         let device = ndarray_device();
-        let net = FeedforwardConfig::new(6, vec![5, 4], 3).init(&device);
+        let net = FeedforwardConfig::new(6, 3, FeedforwardParams::layers(vec![5, 4])).init(&device);
         assert_eq!(net.hidden_widths(), vec![5, 4]);
         let out = net.forward_recorded(Tensor::zeros([2, 6], &device), None);
         assert_eq!(out.logits.dims(), [2, 3]);
@@ -254,7 +232,8 @@ mod tests {
     #[test]
     fn forward_matches_hand_computation() {
         let device = ndarray_device();
-        let mut net = FeedforwardConfig::new(2, vec![2], 1).init(&device);
+        let mut net =
+            FeedforwardConfig::new(2, 1, FeedforwardParams::layers(vec![2])).init(&device);
         // W1 = [[1, -1], [2, 0.5]] (d_in × d_out), b1 = [0, -1]; W2 = [[1], [-2]], b2 = [0.5].
         net.layers[0].weight = burn::module::Param::from_tensor(Tensor::from_data(
             TensorData::new(vec![1.0f32, -1.0, 2.0, 0.5], [2, 2]),
@@ -284,9 +263,15 @@ mod tests {
     #[test]
     fn same_seed_same_weights_and_noise_changes_rates() {
         let device = ndarray_device();
-        let config = FeedforwardConfig::new(4, vec![8], 2)
-            .with_noise_std(0.5)
-            .with_seed(3);
+        let config = FeedforwardConfig::new(
+            4,
+            2,
+            FeedforwardParams {
+                noise_std: 0.5,
+                ..FeedforwardParams::layers(vec![8])
+            },
+        )
+        .with_seed(3);
         let a = config.init(&device);
         let b = config.init(&device);
         a.layers[0]
@@ -309,7 +294,7 @@ mod tests {
     #[should_panic(expected = "expected input width 4")]
     fn wrong_input_width_panics_with_message() {
         let device = ndarray_device();
-        let net = FeedforwardConfig::new(4, vec![3], 2).init(&device);
+        let net = FeedforwardConfig::new(4, 2, FeedforwardParams::layers(vec![3])).init(&device);
         let _ = net.forward(Tensor::zeros([1, 5], &device));
     }
 }

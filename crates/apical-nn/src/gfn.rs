@@ -22,90 +22,16 @@ use crate::{
     DendriticLayerConfig, DendriticState, Network, Recording, SeededRng, TopDown,
 };
 
-/// Default hyper-parameters of the gfn, shared by [`GenerativeFeedbackConfig`] and the
-/// config-file form [`GfnParams`](crate::GfnParams) (one source of defaults).
-pub mod gfn_defaults {
-    use crate::Activation;
-
-    /// Recurrent inference steps T.
-    pub fn steps() -> usize {
-        3
-    }
-    /// Engagement gain γ.
-    pub fn engagement() -> f64 {
-        1.0
-    }
-    /// Rate function.
-    pub fn activation() -> Activation {
-        Activation::Sigmoid
-    }
-    /// Step size of the generative top-down learning.
-    pub fn top_down_rate() -> f64 {
-        0.05
-    }
-    /// Decay of the Kolen–Pollack top-down weights.
-    pub fn top_down_decay() -> f64 {
-        1e-3
-    }
-    /// Frames presented over time (1: the whole input at every step).
-    pub fn frames() -> usize {
-        1
-    }
-    /// Step size of the apical-prediction fit.
-    pub fn apical_fit_rate() -> f64 {
-        0.05
-    }
-}
-
-/// Configuration of a [`GenerativeFeedbackNetwork`].
+/// Configuration of a [`GenerativeFeedbackNetwork`]. The hyper-parameters are the `[model]`
+/// table's ([`GfnParams`]), declared, defaulted and checked there once.
 #[derive(Config, Debug)]
 pub struct GenerativeFeedbackConfig {
     /// Input width.
     pub d_in: usize,
-    /// Hidden-layer widths, bottom to top (at least one).
-    pub hidden: Vec<usize>,
     /// Output width (classes).
     pub d_out: usize,
-    /// Recurrent inference steps T after the bottom-up sweep.
-    #[config(default = "gfn_defaults::steps()")]
-    pub steps: usize,
-    /// Engagement gain γ of every hidden layer.
-    #[config(default = "gfn_defaults::engagement()")]
-    pub engagement: f64,
-    /// Apical inhibition of every hidden layer, in [0, 1].
-    #[config(default = 0.0)]
-    pub apical_inhibition: f64,
-    /// Rate function of the hidden units.
-    #[config(default = "gfn_defaults::activation()")]
-    pub activation: Activation,
-    /// Unit noise σ added to every hidden soma at every step (when a noise generator is given).
-    #[config(default = 0.0)]
-    pub noise_std: f64,
-    /// How the top-down (apical) weights evolve.
-    #[config(default = "TopDown::Generative")]
-    pub top_down: TopDown,
-    /// Step size η of the `generative` top-down learning (normalised LMS, 0 < η < 2).
-    #[config(default = "gfn_defaults::top_down_rate()")]
-    pub top_down_rate: f64,
-    /// Per-update decay λ of the `kolen-pollack` top-down and forward weights, in [0, 1).
-    #[config(default = "gfn_defaults::top_down_decay()")]
-    pub top_down_decay: f64,
-    /// Step size of the online LMS fit of each unit's apical prediction (k, m) that follows
-    /// every update ([`fit_apical_predictions`](GenerativeFeedbackNetwork::fit_apical_predictions)).
-    #[config(default = "gfn_defaults::apical_fit_rate()")]
-    pub apical_fit_rate: f64,
-    /// Frames of a trial presented over time: the input is `frames` equal blocks followed by
-    /// fewer than `frames` extra inputs (a context cue), and inference step t sees the running
-    /// mean of frames 0 … min(t, frames − 1) with the extra inputs. 1: the whole input at
-    /// every step.
-    #[config(default = 1)]
-    pub frames: usize,
-    /// Context-specific feedback: the belief that reaches the top layer's apical dendrites is
-    /// (choice × context) — the softmax belief times each extra (context-cue) input — so the
-    /// top-down weights can differ by context; without a cue (all zero) no belief feeds back.
-    /// Needs `frames` > 1 with extra inputs.
-    #[config(default = false)]
-    pub context_feedback: bool,
+    /// Widths, inference steps, engagement, top-down mode, noise, frames.
+    pub params: GfnParams,
     /// Seed of the initial weights.
     #[config(default = 0)]
     pub seed: u64,
@@ -115,50 +41,47 @@ impl GenerativeFeedbackConfig {
     /// Builds the network on `device`.
     ///
     /// # Panics
-    /// If there is no hidden layer or a width is zero (configs are validated earlier).
+    /// If the hyper-parameters fail [`GfnParams::validate`] or do not fit the input width
+    /// (configs are validated earlier).
     pub fn init(&self, device: &Device) -> GenerativeFeedbackNetwork {
+        let p = &self.params;
+        if let Err(e) = p.validate() {
+            panic!("GenerativeFeedbackConfig: {e}");
+        }
         assert!(
-            !self.hidden.is_empty(),
-            "GenerativeFeedbackConfig: at least one hidden layer"
-        );
-        assert!(
-            self.noise_std >= 0.0,
-            "GenerativeFeedbackConfig: noise_std must be ≥ 0"
-        );
-        assert!(
-            self.frames >= 1 && self.d_in >= self.frames,
+            self.d_in >= p.frames,
             "GenerativeFeedbackConfig: frames must be between 1 and the input width"
         );
-        let layout = FrameLayout::new(self.d_in, self.frames);
+        let layout = FrameLayout::new(self.d_in, p.frames);
         assert!(
-            !self.context_feedback || layout.extra > 0,
+            !p.context_feedback || layout.extra > 0,
             "GenerativeFeedbackConfig: context_feedback needs extra (cue) inputs after the frames"
         );
-        let top_above = if self.context_feedback {
+        let top_above = if p.context_feedback {
             self.d_out * layout.extra
         } else {
             self.d_out
         };
-        let mut layers = Vec::with_capacity(self.hidden.len());
-        for (l, &width) in self.hidden.iter().enumerate() {
+        let mut layers = Vec::with_capacity(p.hidden.len());
+        for (l, &width) in p.hidden.iter().enumerate() {
             let d_in = if l == 0 {
                 layout.view_width()
             } else {
-                self.hidden[l - 1]
+                p.hidden[l - 1]
             };
-            let d_above = self.hidden.get(l + 1).copied().unwrap_or(top_above);
+            let d_above = p.hidden.get(l + 1).copied().unwrap_or(top_above);
             layers.push(
                 DendriticLayerConfig::new(d_in, width, d_above)
-                    .with_engagement(self.engagement)
-                    .with_apical_inhibition(self.apical_inhibition)
-                    .with_activation(self.activation)
+                    .with_engagement(p.engagement)
+                    .with_apical_inhibition(p.apical_inhibition)
+                    .with_activation(p.activation)
                     .with_seed(self.seed.wrapping_add(l as u64 + 1))
                     .init(device),
             );
         }
         let mut rng = SeededRng::for_stream(self.seed, 0x6F);
         let readout = seeded_linear(
-            *self.hidden.last().expect("non-empty"),
+            *p.hidden.last().expect("validate() proved a hidden layer"),
             self.d_out,
             &mut rng,
             device,
@@ -166,16 +89,10 @@ impl GenerativeFeedbackConfig {
         let net = GenerativeFeedbackNetwork {
             layers,
             readout,
-            steps: self.steps,
-            noise_std: self.noise_std,
-            top_down: self.top_down,
-            top_down_rate: self.top_down_rate,
-            top_down_decay: self.top_down_decay,
-            apical_fit_rate: self.apical_fit_rate,
+            params: p.clone(),
             layout,
-            context_feedback: self.context_feedback,
         };
-        if self.top_down == TopDown::Tied {
+        if p.top_down == TopDown::Tied {
             net.tie_top_down()
         } else {
             net
@@ -190,30 +107,13 @@ pub struct GenerativeFeedbackNetwork {
     pub layers: Vec<DendriticLayer>,
     /// Decision layer (logits) on the top hidden layer's rates.
     pub readout: Linear,
-    /// Recurrent inference steps after the bottom-up sweep.
+    /// Hyper-parameters: inference steps, unit noise, the top-down mode and its rates,
+    /// context feedback (the layers hold their own engagement and inhibition).
     #[module(skip)]
-    pub steps: usize,
-    /// Unit noise σ.
-    #[module(skip)]
-    pub noise_std: f64,
-    /// How the top-down weights evolve ([`update_top_down`](Self::update_top_down)).
-    #[module(skip)]
-    pub top_down: TopDown,
-    /// Step size of the `generative` top-down learning.
-    #[module(skip)]
-    pub top_down_rate: f64,
-    /// Decay of the `kolen-pollack` mode.
-    #[module(skip)]
-    pub top_down_decay: f64,
-    /// Step size of the apical-prediction fit after every update.
-    #[module(skip)]
-    pub apical_fit_rate: f64,
+    pub params: GfnParams,
     /// How the input's frames are presented over the steps of inference.
     #[module(skip)]
     pub layout: FrameLayout,
-    /// Whether the belief feeds back as (choice × context).
-    #[module(skip)]
-    pub context_feedback: bool,
 }
 
 /// A trial's frames in the input (`[frame 0 | … | frame F−1 | extra]`) and what each step of
@@ -313,7 +213,7 @@ impl GenerativeFeedbackNetwork {
     /// (`[batch, d_out]`: the belief, or a rule's output burst): `x` itself, or with
     /// `context_feedback` x ⊗ cue (`[batch, d_out · cue]`, entry i·cue + j = x_i · cue_j).
     pub fn lift_top(&self, x: Tensor<2>, input: &Tensor<2>) -> Tensor<2> {
-        if !self.context_feedback {
+        if !self.params.context_feedback {
             return x;
         }
         let [batch, d] = x.dims();
@@ -325,7 +225,7 @@ impl GenerativeFeedbackNetwork {
     }
 
     /// What inference step `step` feeds the bottom layer (see [`FrameLayout::view`]); the
-    /// last step's view (`self.steps`) integrates every frame.
+    /// last step's view (`self.params.steps`) integrates every frame.
     pub fn frame_view(&self, input: &Tensor<2>, step: usize) -> Tensor<2> {
         self.layout.view(input, step)
     }
@@ -393,9 +293,13 @@ impl GenerativeFeedbackNetwork {
         noise: &mut Option<&mut SeededRng>,
     ) -> Option<Tensor<2>> {
         match noise.as_deref_mut() {
-            Some(rng) if self.noise_std > 0.0 => {
-                Some(normal_matrix(batch, width, self.noise_std, rng, device))
-            }
+            Some(rng) if self.params.noise_std > 0.0 => Some(normal_matrix(
+                batch,
+                width,
+                self.params.noise_std,
+                rng,
+                device,
+            )),
             _ => None,
         }
     }
@@ -441,7 +345,7 @@ impl GenerativeFeedbackNetwork {
         mut noise: Option<&mut SeededRng>,
     ) -> GfnOutput {
         self.check_input(&input);
-        let mut states: Vec<Vec<DendriticState>> = Vec::with_capacity(self.steps + 1);
+        let mut states: Vec<Vec<DendriticState>> = Vec::with_capacity(self.params.steps + 1);
         // Step 0: bottom-up sweep.
         let sweep = self.sweep_with(input.clone(), &mut noise);
         let [batch, _] = input.dims();
@@ -456,7 +360,7 @@ impl GenerativeFeedbackNetwork {
         // product per step, so its gradient sums over steps exactly as before.
         let reuse = !device.is_autodiff();
         let mut bottom = (0, states[0][0].basal.clone());
-        for step in 1..=self.steps {
+        for step in 1..=self.params.steps {
             let previous = states.last().expect("previous step");
             let belief = activation::softmax(logits.clone(), 1);
             let mut current: Vec<DendriticState> = Vec::with_capacity(self.layers.len());
@@ -511,55 +415,44 @@ impl GenerativeFeedbackNetwork {
     }
 }
 
-/// `[model]` with `kind = "gfn"`: the generative-feedback network's hyper-parameters.
+/// `[model]` with `kind = "gfn"`: the generative-feedback network's hyper-parameters (a key
+/// left out takes its value from [`Default`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct GfnParams {
     /// Hidden-layer widths, bottom to top (at least one).
-    #[serde(default = "default_hidden")]
     pub hidden: Vec<usize>,
     /// Recurrent inference steps T after the bottom-up sweep.
-    #[serde(default = "gfn_defaults::steps")]
     pub steps: usize,
     /// Engagement gain γ (0 = passive: top-down input does not reach the soma).
-    #[serde(default = "gfn_defaults::engagement")]
     pub engagement: f64,
     /// Apical inhibition in [0, 1] (1 = apical compartments silenced).
-    #[serde(default)]
     pub apical_inhibition: f64,
     /// Rate function.
-    #[serde(default = "gfn_defaults::activation")]
     pub activation: Activation,
     /// Unit noise σ added to every hidden soma at every step during training.
-    #[serde(default)]
     pub noise_std: f64,
     /// Top-down (apical) weights: "generative" (learned to predict the layer below's basal
     /// drive), "tied" (Wᵀ of the layer above), "fixed-random" or "kolen-pollack".
-    #[serde(default)]
     pub top_down: TopDown,
     /// Step size of the generative top-down learning (normalised LMS), in (0, 2).
-    #[serde(default = "gfn_defaults::top_down_rate")]
     pub top_down_rate: f64,
     /// Per-update decay of the Kolen–Pollack top-down and forward weights, in [0, 1).
-    #[serde(default = "gfn_defaults::top_down_decay")]
     pub top_down_decay: f64,
     /// Step size of the online least-mean-squares fit of each unit's apical prediction (k, m)
     /// after every update, in (0, 1]: keeps the dendritic residual current.
-    #[serde(default = "gfn_defaults::apical_fit_rate")]
     pub apical_fit_rate: f64,
     /// Frames presented over time: 1 (default) shows the whole input at every step of
     /// inference; F > 1 splits it into F frames (plus fewer than F extra inputs, e.g. a
     /// context cue) and step t sees the running mean of frames 0 … t, so that per-step
     /// recordings are within-trial time bins (needs steps ≥ F − 1; the orientation task's
     /// `frames` must match).
-    #[serde(default = "gfn_defaults::frames")]
     pub frames: usize,
     /// Context-specific feedback: the top layer's apical dendrites receive the belief about
     /// the choice times each context-cue input — a (context, choice) belief — so the top-down
     /// weights can differ by context, and without a cue (passive viewing: the cue set to 0)
     /// no belief feeds back. Needs `frames` > 1 (the cue follows the frames) and a top-down
     /// mode that learns its own weights ("generative" or "fixed-random").
-    #[serde(default)]
     pub context_feedback: bool,
 }
 
@@ -567,16 +460,16 @@ impl Default for GfnParams {
     fn default() -> Self {
         Self {
             hidden: default_hidden(),
-            steps: gfn_defaults::steps(),
-            engagement: gfn_defaults::engagement(),
+            steps: 3,
+            engagement: 1.0,
             apical_inhibition: 0.0,
-            activation: gfn_defaults::activation(),
+            activation: Activation::Sigmoid,
             noise_std: 0.0,
             top_down: TopDown::default(),
-            top_down_rate: gfn_defaults::top_down_rate(),
-            top_down_decay: gfn_defaults::top_down_decay(),
-            apical_fit_rate: gfn_defaults::apical_fit_rate(),
-            frames: gfn_defaults::frames(),
+            top_down_rate: 0.05,
+            top_down_decay: 1e-3,
+            apical_fit_rate: 0.05,
+            frames: 1,
             context_feedback: false,
         }
     }
@@ -650,21 +543,18 @@ impl GfnParams {
         Ok(())
     }
 
+    /// These hyper-parameters with `hidden` as the hidden widths and every other key at its
+    /// default.
+    pub fn layers(hidden: Vec<usize>) -> Self {
+        Self {
+            hidden,
+            ..Self::default()
+        }
+    }
+
     /// The network config for `d_in` inputs and `d_out` classes.
     pub fn config(&self, d_in: usize, d_out: usize, seed: u64) -> GenerativeFeedbackConfig {
-        GenerativeFeedbackConfig::new(d_in, self.hidden.clone(), d_out)
-            .with_steps(self.steps)
-            .with_engagement(self.engagement)
-            .with_apical_inhibition(self.apical_inhibition)
-            .with_activation(self.activation)
-            .with_noise_std(self.noise_std)
-            .with_top_down(self.top_down)
-            .with_top_down_rate(self.top_down_rate)
-            .with_top_down_decay(self.top_down_decay)
-            .with_apical_fit_rate(self.apical_fit_rate)
-            .with_frames(self.frames)
-            .with_context_feedback(self.context_feedback)
-            .with_seed(seed)
+        GenerativeFeedbackConfig::new(d_in, d_out, self.clone()).with_seed(seed)
     }
 }
 
@@ -741,10 +631,16 @@ mod tests {
     fn frames_over_time_are_causal_and_integrate() {
         let device = ndarray_device();
         // 3 frames of 4 inputs, then 2 extra (cue) inputs.
-        let net = GenerativeFeedbackConfig::new(14, vec![5, 4], 2)
-            .with_steps(2)
-            .with_frames(3)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            14,
+            2,
+            GfnParams {
+                steps: 2,
+                frames: 3,
+                ..GfnParams::layers(vec![5, 4])
+            },
+        )
+        .init(&device);
         assert_eq!(net.d_in(), 14);
         assert_eq!(net.layers[0].basal.weight.dims(), [6, 5]);
         let base: Vec<f32> = (0..14).map(|i| i as f32 * 0.1).collect();
@@ -793,11 +689,17 @@ mod tests {
     #[test]
     fn context_feedback_is_belief_times_cue() {
         let device = ndarray_device();
-        let net = GenerativeFeedbackConfig::new(14, vec![5], 2)
-            .with_steps(2)
-            .with_frames(3)
-            .with_context_feedback(true)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            14,
+            2,
+            GfnParams {
+                steps: 2,
+                frames: 3,
+                context_feedback: true,
+                ..GfnParams::layers(vec![5])
+            },
+        )
+        .init(&device);
         assert_eq!(
             net.layers[0].apical_weight.dims(),
             [4, 5],
@@ -837,9 +739,15 @@ mod tests {
     #[test]
     fn records_every_step_and_layer() {
         let device = ndarray_device();
-        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3)
-            .with_steps(2)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                steps: 2,
+                ..GfnParams::layers(vec![5, 4])
+            },
+        )
+        .init(&device);
         let out = net.forward_recorded(Tensor::ones([2, 6], &device), None);
         assert_eq!(out.states.len(), 3);
         assert_eq!(
@@ -857,10 +765,16 @@ mod tests {
         let device = ndarray_device();
         let mut rng = SeededRng::new(4);
         let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
-        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3)
-            .with_steps(4)
-            .with_engagement(0.0)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                steps: 4,
+                engagement: 0.0,
+                ..GfnParams::layers(vec![5, 4])
+            },
+        )
+        .init(&device);
         let out = net.forward_recorded(x.clone(), None);
         // A plain feedforward pass through the same weights.
         let mut r = x;
@@ -881,9 +795,15 @@ mod tests {
         let device = ndarray_device();
         let mut rng = SeededRng::new(6);
         let x = normal_matrix(64, 6, 1.0, &mut rng, &device);
-        let mut net = GenerativeFeedbackConfig::new(6, vec![5], 3)
-            .with_steps(2)
-            .init(&device);
+        let mut net = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                steps: 2,
+                ..GfnParams::layers(vec![5])
+            },
+        )
+        .init(&device);
         let spread = |net: &GenerativeFeedbackNetwork| -> f32 {
             net.forward_recorded(x.clone(), None).states[2][0]
                 .residual
@@ -905,9 +825,15 @@ mod tests {
         let device = ndarray_device();
         let mut rng = SeededRng::new(5);
         let x = normal_matrix(3, 6, 1.0, &mut rng, &device);
-        let engaged = GenerativeFeedbackConfig::new(6, vec![5], 3)
-            .with_steps(2)
-            .init(&device);
+        let engaged = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                steps: 2,
+                ..GfnParams::layers(vec![5])
+            },
+        )
+        .init(&device);
         let out = engaged.forward_recorded(x.clone(), None);
         let change: f32 = (out.states[2][0].rate.clone() - out.states[0][0].rate.clone())
             .abs()
@@ -917,10 +843,16 @@ mod tests {
             change > 1e-3,
             "top-down belief should move the rates ({change})"
         );
-        let inhibited = GenerativeFeedbackConfig::new(6, vec![5], 3)
-            .with_steps(2)
-            .with_apical_inhibition(1.0)
-            .init(&device);
+        let inhibited = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                steps: 2,
+                apical_inhibition: 1.0,
+                ..GfnParams::layers(vec![5])
+            },
+        )
+        .init(&device);
         let out = inhibited.forward_recorded(x, None);
         out.states[2][0]
             .rate

@@ -16,6 +16,7 @@ mod device;
 mod feedforward;
 mod gfn;
 mod init;
+mod layer_slots;
 mod model;
 mod sampling;
 mod top_down;
@@ -29,6 +30,7 @@ pub use device::*;
 pub use feedforward::*;
 pub use gfn::*;
 pub use init::*;
+pub use layer_slots::*;
 pub use model::*;
 pub use sampling::*;
 pub use top_down::*;
@@ -85,7 +87,7 @@ impl Classifier for GenerativeFeedbackNetwork {
 
     fn after_update(self, before: &Self, input: burn::tensor::Tensor<2>) -> Self {
         let snapshot = before.snapshot_top_down();
-        let rate = self.apical_fit_rate;
+        let rate = self.params.apical_fit_rate;
         self.update_top_down(&snapshot, input.clone())
             .fit_apical_predictions(input, rate)
     }

@@ -146,7 +146,7 @@ pub(crate) fn rates(rates: Vec<Tensor<2>>) -> Vec<Recording> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ndarray_device, FeedforwardConfig, GenerativeFeedbackConfig, Network};
+    use crate::{ndarray_device, FeedforwardConfig, Network};
 
     #[test]
     fn validation_names_the_key() {
@@ -167,21 +167,43 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_layer_configs_defaults() {
-        // One source of defaults: the params built with no keys give the same config as the
-        // layer's own builder.
-        let g = GfnParams::default().config(4, 2, 0);
-        let direct = GenerativeFeedbackConfig::new(4, vec![128], 2);
-        assert_eq!(g.steps, direct.steps);
-        assert_eq!(g.engagement, direct.engagement);
-        assert_eq!(g.top_down_rate, direct.top_down_rate);
-        assert_eq!(g.apical_fit_rate, direct.apical_fit_rate);
-        assert_eq!(g.activation, direct.activation);
-        let f = FeedforwardParams::default().config(4, 2, 0);
+    fn a_model_table_without_keys_is_the_default_and_the_network_keeps_its_params() {
+        // One source of defaults: the `[model]` table's keys default to `Default`, and the
+        // network built from a config carries the very same hyper-parameters.
+        let parsed = |text: &str| toml::from_str::<ModelConfig>(text).unwrap();
         assert_eq!(
-            f.activation,
-            FeedforwardConfig::new(4, vec![], 2).activation
+            parsed("kind = \"ff\""),
+            ModelConfig::Ff(FeedforwardParams::default())
         );
+        assert_eq!(
+            parsed("kind = \"gfn\""),
+            ModelConfig::Gfn(GfnParams::default())
+        );
+        assert_eq!(
+            parsed("kind = \"bci\""),
+            ModelConfig::Bci(BciParams::default())
+        );
+        assert_eq!(
+            parsed("kind = \"sampling\""),
+            ModelConfig::Sampling(SamplingParams::default())
+        );
+        let g = GfnParams {
+            steps: 5,
+            noise_std: 0.3,
+            ..GfnParams::layers(vec![4])
+        };
+        let net = g.config(3, 2, 0).init(&ndarray_device());
+        assert_eq!(net.params, g);
+    }
+
+    #[test]
+    #[should_panic(expected = "noise_std")]
+    fn a_network_config_that_fails_its_params_checks_panics_naming_the_key() {
+        let bad = FeedforwardParams {
+            noise_std: -1.0,
+            ..FeedforwardParams::default()
+        };
+        let _ = FeedforwardConfig::new(2, 2, bad).init(&ndarray_device());
     }
 
     /// The noise a recording adds is private: identical trials vary, and independently across
@@ -189,9 +211,15 @@ mod tests {
     #[test]
     fn recording_noise_is_private_to_each_unit() {
         let device = ndarray_device();
-        let ff = FeedforwardConfig::new(3, vec![6], 2)
-            .with_noise_std(0.5)
-            .init(&device);
+        let ff = FeedforwardConfig::new(
+            3,
+            2,
+            FeedforwardParams {
+                noise_std: 0.5,
+                ..FeedforwardParams::layers(vec![6])
+            },
+        )
+        .init(&device);
         let gfn = GfnParams {
             hidden: vec![6],
             steps: 2,

@@ -42,55 +42,33 @@ use apical_core::{check, InvalidParameter, SeededRng};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-/// `[model]` with `kind = "sampling"`.
+/// `[model]` with `kind = "sampling"` (a key left out takes its value from [`Default`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SamplingParams {
     /// Sensory units N (preferred orientations evenly spaced over 180°).
-    #[serde(default = "default_units")]
     pub units: usize,
     /// Top-down coupling δ from the belief about the choice to the sensory layer (0: none).
-    #[serde(default)]
     pub delta: f64,
     /// Prior standard deviation τ of each sensory unit.
-    #[serde(default = "default_prior_sd")]
     pub prior_sd: f64,
     /// Pixel noise σ_y of the generative model.
-    #[serde(default = "default_pixel_noise")]
     pub pixel_noise: f64,
     /// Gibbs sweeps (x then C) per frame.
-    #[serde(default = "default_sweeps")]
     pub sweeps: usize,
     /// Prior probability π of the choice b (the context's second orientation).
-    #[serde(default = "default_prior_b")]
     pub prior_b: f64,
-}
-
-fn default_units() -> usize {
-    32
-}
-fn default_prior_sd() -> f64 {
-    0.5
-}
-fn default_pixel_noise() -> f64 {
-    1.0
-}
-fn default_sweeps() -> usize {
-    5
-}
-fn default_prior_b() -> f64 {
-    0.5
 }
 
 impl Default for SamplingParams {
     fn default() -> Self {
         Self {
-            units: default_units(),
+            units: 32,
             delta: 0.0,
-            prior_sd: default_prior_sd(),
-            pixel_noise: default_pixel_noise(),
-            sweeps: default_sweeps(),
-            prior_b: default_prior_b(),
+            prior_sd: 0.5,
+            pixel_noise: 1.0,
+            sweeps: 5,
+            prior_b: 0.5,
         }
     }
 }

@@ -86,11 +86,11 @@ impl GenerativeFeedbackNetwork {
     /// [`TopDown`] mode (module docs). `before` is the snapshot taken before the update; `input`
     /// the batch (`[batch, d_in]`) whose bottom-up activity the `generative` mode learns from.
     pub fn update_top_down(mut self, before: &TopDownSnapshot, input: Tensor<2>) -> Self {
-        match self.top_down {
+        match self.params.top_down {
             TopDown::FixedRandom => self,
             TopDown::Tied => self.tie_top_down(),
             TopDown::KolenPollack => {
-                let keep = 1.0 - self.top_down_decay;
+                let keep = 1.0 - self.params.top_down_decay;
                 for l in 0..self.layers.len() {
                     let delta = without_autodiff(self.weight_above(l)) - before.above[l].clone();
                     self.layers[l].apical_weight = self.layers[l].apical_weight.clone().map(|a| {
@@ -117,13 +117,13 @@ impl GenerativeFeedbackNetwork {
                 let input = without_autodiff(input);
                 let batch = input.dims()[0] as f64;
                 // With frames over time, the sweep of the whole trial's evidence (the frames' mean).
-                let sweep = net.sweep_view(input.clone(), net.steps, None);
+                let sweep = net.sweep_view(input.clone(), net.params.steps, None);
                 let belief = activation::softmax(
                     net.readout
                         .forward(sweep.last().expect("a hidden layer").rate.clone()),
                     1,
                 );
-                let rate = self.top_down_rate;
+                let rate = self.params.top_down_rate;
                 for l in 0..self.layers.len() {
                     let above = if l + 1 < sweep.len() {
                         sweep[l + 1].rate.clone()
@@ -154,14 +154,20 @@ impl GenerativeFeedbackNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ndarray_device, normal_matrix, GenerativeFeedbackConfig, SeededRng};
+    use crate::{ndarray_device, normal_matrix, GenerativeFeedbackConfig, GfnParams, SeededRng};
 
     fn setup(mode: TopDown) -> (GenerativeFeedbackNetwork, Tensor<2>) {
         let device = ndarray_device();
-        let net = GenerativeFeedbackConfig::new(6, vec![5, 4], 3)
-            .with_top_down(mode)
-            .with_seed(3)
-            .init(&device);
+        let net = GenerativeFeedbackConfig::new(
+            6,
+            3,
+            GfnParams {
+                top_down: mode,
+                ..GfnParams::layers(vec![5, 4])
+            },
+        )
+        .with_seed(3)
+        .init(&device);
         let mut rng = SeededRng::new(9);
         (net, normal_matrix(64, 6, 1.0, &mut rng, &device))
     }
@@ -211,7 +217,7 @@ mod tests {
     #[test]
     fn kolen_pollack_brings_the_top_down_weights_to_the_forward_transpose() {
         let (mut net, x) = setup(TopDown::KolenPollack);
-        net.top_down_decay = 1e-2;
+        net.params.top_down_decay = 1e-2;
         let mut rng = SeededRng::new(2);
         let gap = |net: &GenerativeFeedbackNetwork| -> f32 {
             (0..net.layers.len())
@@ -229,7 +235,7 @@ mod tests {
             net = perturb(net, &mut rng).update_top_down(&before, x.clone());
         }
         // (1 − λ)^300 with λ = 1e-2 ≈ 0.05.
-        net.top_down_decay = 0.0;
+        net.params.top_down_decay = 0.0;
         let end = gap(&net);
         assert!(end < 0.1 * start, "gap {start} → {end}");
     }
@@ -278,7 +284,7 @@ mod tests {
     #[test]
     fn generative_learns_the_best_linear_prediction_of_the_basal_drive_from_above() {
         let (mut net, x) = setup(TopDown::Generative);
-        net.top_down_rate = 1.0;
+        net.params.top_down_rate = 1.0;
         let sweep = net.sweep(x.clone(), None);
         let error = |net: &GenerativeFeedbackNetwork| -> f32 {
             let prediction = sweep[1]

@@ -27,7 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
-use apical_analysis::{subset_fisher, FisherMethod, PopulationMoments, SubsetFisher};
+use apical_analysis::{subset_fisher, FisherError, FisherMethod, PopulationMoments, SubsetFisher};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
@@ -298,7 +298,7 @@ fn estimate(
     trials: &[usize],
     size: usize,
     settings: &RunAnalysisSettings,
-) -> Result<SubsetFisher, String> {
+) -> Result<SubsetFisher, FisherError> {
     let moments = PopulationMoments::new(responses, signal, trials);
     subset_fisher(
         &moments,
@@ -308,7 +308,6 @@ fn estimate(
         settings.subsets,
         settings.seed,
     )
-    .map_err(|e| e.to_string())
 }
 
 /// Redundancy along learning (and within the trial for the last recording) of the run in
@@ -368,7 +367,7 @@ pub fn analyze_redundancy(
         let rates = columns(&data.rates, &active);
         for (context, trials) in context_groups(data) {
             let result = if size >= 2 {
-                estimate(&rates, &data.signal, &trials, size, settings)
+                estimate(&rates, &data.signal, &trials, size, settings).map_err(|e| e.to_string())
             } else {
                 Err(format!(
                     "subsets of {size} unit(s): too few zero-signal trials or active units (needs T0 ≥ 8)"
@@ -524,7 +523,7 @@ fn relevance_quartiles(
     .map(|(name, keep)| {
         let m = columns(rates, keep);
         let result = if units >= 2 {
-            estimate(&m, &data.signal, &estimate_on, units, settings)
+            estimate(&m, &data.signal, &estimate_on, units, settings).map_err(|e| e.to_string())
         } else {
             Err(format!(
                 "{t0} zero-signal trials in the estimation half are too few"

@@ -1,56 +1,23 @@
 //! Starting a network from another run's weights (`training.init_from`, `training.init_layers`)
 //! and holding layers fixed (`training.freeze`).
 //!
-//! Layers are numbered as the config's `hidden` list, then the readout: on `ff` layer l is
-//! `layers.l` (the readout is the last), on `gfn` layer l < L is hidden layer `layers.l` (basal
-//! weights and bias, apical weights, apical prediction) and layer L the `readout`. A parameter is
-//! named by its layer and its name inside the layer, with a gfn layer's `basal.` dropped, so the
-//! basal weights and biases load between ff and gfn networks alike; a gfn's apical weights and
-//! prediction load only from a gfn (from an ff they keep their initial values).
+//! Layers are numbered as the models name them ([`apical_nn::layer_slots`]): the config's
+//! `hidden` list, then the readout. The basal weights and biases load between ff and gfn
+//! networks alike; a gfn's apical weights and prediction load only from a gfn (from an ff they
+//! keep their initial values).
 //!
 //! Shapes are checked before anything is written: a mismatch is refused with both shapes named.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use apical_nn::{layer_slots as slots, LayerSlot as Slot};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Tensor, TensorData};
 
 use crate::{checkpoint, ConfigError, RunError};
 
 const KEY: &str = "training.init_from";
-
-/// A parameter's place: (layer, name inside the layer).
-type Slot = (usize, String);
-
-/// Parameter paths (`layers.0.basal.weight`) → slots, given every path of the module.
-fn slots(paths: &[String]) -> BTreeMap<String, Slot> {
-    let layer_of = |p: &str| -> Option<usize> {
-        p.strip_prefix("layers.")?
-            .split('.')
-            .next()?
-            .parse::<usize>()
-            .ok()
-    };
-    // The readout of a gfn sits above its hidden layers.
-    let n_layers = paths
-        .iter()
-        .filter_map(|p| layer_of(p))
-        .max()
-        .map_or(0, |m| m + 1);
-    paths
-        .iter()
-        .filter_map(|p| {
-            let slot = if let Some(l) = layer_of(p) {
-                let rest = p.splitn(3, '.').nth(2)?;
-                (l, rest.strip_prefix("basal.").unwrap_or(rest).to_string())
-            } else {
-                (n_layers, p.strip_prefix("readout.")?.to_string())
-            };
-            Some((p.clone(), slot))
-        })
-        .collect()
-}
 
 /// Collects every float parameter of a module: path, id and (when asked) values.
 #[derive(Default)]
@@ -291,33 +258,5 @@ impl Frozen {
     /// `net` with the frozen layers put back (what the network's own bookkeeping moved).
     pub fn restore<M: Module>(&self, net: M) -> M {
         replace(net, &self.values)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_number_gfn_readout_above_the_hidden_layers() {
-        let paths: Vec<String> = [
-            "layers.0.basal.weight",
-            "layers.0.apical_weight",
-            "layers.1.basal.bias",
-            "readout.weight",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let s = slots(&paths);
-        assert_eq!(s["layers.0.basal.weight"], (0, "weight".into()));
-        assert_eq!(s["layers.0.apical_weight"], (0, "apical_weight".into()));
-        assert_eq!(s["layers.1.basal.bias"], (1, "bias".into()));
-        assert_eq!(s["readout.weight"], (2, "weight".into()));
-        let ff: Vec<String> = ["layers.0.weight", "layers.1.weight"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(slots(&ff)["layers.1.weight"], (1, "weight".into()));
     }
 }

@@ -9,6 +9,11 @@ use plotters::prelude::*;
 
 use crate::{MetricLog, StoreError};
 
+/// What plotters said when a figure could not be drawn (its backends' error types differ).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct DrawError(String);
+
 /// One line of a panel: split name, (step, value) points, colour.
 type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
 
@@ -25,8 +30,8 @@ fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     log: &MetricLog,
     title: &str,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> Result<(), DrawError> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| DrawError(e.to_string());
     root.fill(&WHITE).map_err(e)?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(e)?;
     let panels = root.split_evenly((1, 2));
@@ -116,15 +121,15 @@ fn save_png_and_svg(
     dir: &Path,
     stem: &str,
     size: (u32, u32),
-    draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
-    draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<(), DrawError>,
+    draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> Result<(), DrawError>,
 ) -> Result<(), StoreError> {
     register_font();
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let fail = |path: &Path, message: String| StoreError::Write {
+    let fail = |path: &Path, message: DrawError| StoreError::Write {
         path: path.to_path_buf(),
         source: std::io::Error::other(message),
     };
@@ -201,8 +206,8 @@ pub fn line_plot(
         y_desc: &str,
         series: &[PlotSeries],
         colours: &[RGBColor],
-    ) -> Result<(), String> {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    ) -> Result<(), DrawError> {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| DrawError(e.to_string());
         root.fill(&WHITE).map_err(e)?;
         let points: Vec<(f64, f64)> = series
             .iter()

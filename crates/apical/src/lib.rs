@@ -11,7 +11,7 @@
 //! use apical::prelude::*;
 //!
 //! let device = init_device(BackendKind::Ndarray).unwrap().autodiff();
-//! let net = FeedforwardConfig::new(64, vec![32], 10).init(&device);
+//! let net = FeedforwardConfig::new(64, 10, FeedforwardParams::layers(vec![32])).init(&device);
 //! let mut learner = Learner::new(Box::new(Backprop), OptimizerConfig::default().init(), 1e-3);
 //! let x = Tensor::<2>::zeros([4, 64], &device);
 //! let (net, report, _) = learner.step(net, x, &[0, 1, 2, 3], &mut SeededRng::new(0), false);

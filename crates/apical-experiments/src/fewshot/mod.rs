@@ -27,12 +27,18 @@ pub mod results;
 use std::path::{Path, PathBuf};
 
 use crate::sweep::{run_local_many, LocalOptions, SweepDir, SweepPlan};
+use apical_learn::{PcMode, PcSettings, RuleConfig};
 use apical_run::{split_override, ConfigError, ExperimentConfig, ProtocolKind, RunError};
 use apical_store::write_atomic;
 
 use crate::ExperimentError;
 
 pub use results::*;
+
+/// A command-line argument the protocol cannot use (exit 2, like every usage error).
+fn usage(message: String) -> RunError {
+    RunError::Usage { message }
+}
 
 /// Labelled training examples per class: a count or the whole training split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +51,7 @@ pub enum PerClass {
 
 impl PerClass {
     /// Parses `1,2,5,all`.
-    pub fn parse_list(text: &str) -> Result<Vec<Self>, String> {
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, RunError> {
         let mut out = Vec::new();
         for item in text.split(',').map(str::trim) {
             let n = if item == "all" {
@@ -54,14 +60,14 @@ impl PerClass {
                 match item.parse::<usize>() {
                     Ok(n) if n >= 1 => PerClass::Count(n),
                     _ => {
-                        return Err(format!(
+                        return Err(usage(format!(
                             "--n expects counts ≥ 1 or \"all\", comma-separated (1,2,5,all), got {item:?}"
-                        ))
+                        )))
                     }
                 }
             };
             if out.contains(&n) {
-                return Err(format!("--n lists {item} twice"));
+                return Err(usage(format!("--n lists {item} twice")));
             }
             out.push(n);
         }
@@ -95,9 +101,12 @@ pub enum Pretrained {
 }
 
 /// The seeds `--seeds` names: a count (`10` → 0..9) or a comma-separated list.
-pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
-    let bad =
-        || format!("--seeds expects a count (10 → seeds 0..9) or a list (3,4,5), got {text:?}");
+pub fn parse_seeds(text: &str) -> Result<Vec<u64>, RunError> {
+    let bad = || {
+        usage(format!(
+            "--seeds expects a count (10 → seeds 0..9) or a list (3,4,5), got {text:?}"
+        ))
+    };
     if text.contains(',') {
         let seeds: Vec<u64> = text
             .split(',')
@@ -108,7 +117,7 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != seeds.len() {
-            return Err(format!("--seeds lists a seed twice: {text:?}"));
+            return Err(usage(format!("--seeds lists a seed twice: {text:?}")));
         }
         Ok(seeds)
     } else {
@@ -122,11 +131,13 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
 /// The tuning grid `--tune` names: `lr=1e-3,3e-3;steps=100,300` (`lr`, `steps`, `batch` stand
 /// for `training.learning_rate`, `training.steps`, `training.batch_size`; other keys are
 /// dotted config keys). Values are TOML.
-pub fn parse_tune(text: &str) -> Result<Vec<(String, Vec<toml::Value>)>, String> {
+pub fn parse_tune(text: &str) -> Result<Vec<(String, Vec<toml::Value>)>, RunError> {
     let mut out: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let Some((key, values)) = part.split_once('=') else {
-            return Err(format!("--tune expects key=v1,v2;key=v1,v2, got {part:?}"));
+            return Err(usage(format!(
+                "--tune expects key=v1,v2;key=v1,v2, got {part:?}"
+            )));
         };
         let key = match key.trim() {
             "lr" => "training.learning_rate".to_string(),
@@ -135,21 +146,21 @@ pub fn parse_tune(text: &str) -> Result<Vec<(String, Vec<toml::Value>)>, String>
             k => k.to_string(),
         };
         if out.iter().any(|(k, _)| *k == key) {
-            return Err(format!("--tune names {key} twice"));
+            return Err(usage(format!("--tune names {key} twice")));
         }
         let mut parsed = Vec::new();
         for v in values.split(',').map(str::trim) {
             let (_, value) = split_override(&format!("{key}={v}"))
-                .map_err(|e| format!("--tune {key}: {}", e.message))?;
+                .map_err(|e| usage(format!("--tune {key}: {}", e.message)))?;
             parsed.push(value);
         }
         if parsed.is_empty() || values.trim().is_empty() {
-            return Err(format!("--tune {key}: no values"));
+            return Err(usage(format!("--tune {key}: no values")));
         }
         out.push((key, parsed));
     }
     if out.is_empty() {
-        return Err("--tune is empty; give key=v1,v2".into());
+        return Err(usage("--tune is empty; give key=v1,v2".into()));
     }
     Ok(out)
 }
@@ -611,33 +622,25 @@ fn plan_pretraining(
         }
         let dir = options.out.join("pretrain").join(&name);
         let base = options.out.join("pretrain").join(format!("{name}.toml"));
-        // The config, turned into predictive coding in generative mode on every training image.
-        let mut table: toml::Table = config.to_toml().parse().expect("a resolved config parses");
-        // Predictive coding's defaults in generative mode (the same for every model and
-        // whatever the configs' own rules are; `--pretrain-set rule.…` changes them).
-        let mut rule = toml::Table::new();
-        rule.insert(
-            "kind".into(),
-            toml::Value::String("predictive-coding".into()),
-        );
-        rule.insert("mode".into(), toml::Value::String("generative".into()));
-        table.insert("rule".into(), toml::Value::Table(rule));
-        if let Some(toml::Value::Table(task)) = table.get_mut("task") {
-            for key in ["train_per_class", "validation_per_class", "subset_seed"] {
-                task.remove(key);
-            }
-        }
-        if let Some(toml::Value::Table(training)) = table.get_mut("training") {
-            for key in ["init_from", "init_layers", "freeze", "epochs", "patience"] {
-                training.remove(key);
-            }
-            training.insert(
-                "steps".into(),
-                toml::Value::Integer(DEFAULT_PRETRAIN_STEPS as i64),
-            );
-        }
-        table.remove("name");
-        let base_text = toml::to_string(&table).expect("serialises");
+        // The config, turned into predictive coding in generative mode on every training image:
+        // predictive coding's defaults (the same for every model whatever the configs' own
+        // rules are; `--pretrain-set rule.…` changes them), no labelled subset, no start from
+        // or freezing of other weights, a fixed number of steps.
+        let mut pretrain = config.clone();
+        pretrain.name = None;
+        pretrain.rule = RuleConfig::PredictiveCoding(PcSettings {
+            mode: PcMode::Generative,
+            ..PcSettings::default()
+        });
+        pretrain.task.clear_subset();
+        let training = &mut pretrain.training;
+        training.init_from = None;
+        training.init_layers = None;
+        training.freeze.clear();
+        training.epochs = None;
+        training.patience = None;
+        training.steps = Some(DEFAULT_PRETRAIN_STEPS);
+        let base_text = pretrain.to_toml();
         // Checked now (with the pretraining overrides) so that a bad --pretrain-set stops
         // everything before it starts.
         ExperimentConfig::parse(&base_text, &base, &options.pretrain_overrides)?;
