@@ -1,10 +1,11 @@
 //! The network a config names (`[model]`, `kind = …`) and what every network offers a training
 //! loop ([`Network`]). One variant per model, each holding that model's hyper-parameters with
-//! their defaults and checks; the widths the task fixes (inputs, classes) and the seed come at
-//! [`init`](FeedforwardParams::init) time.
+//! their defaults (`Default`) and checks (`validate`) — their only declaration; the widths the
+//! task fixes (inputs, classes) and the seed come at [`config`](FeedforwardParams::config) time.
 //!
-//! Adding a model: its file in this crate (Config + Module, a `…Params` struct with `validate`
-//! and `config`, `impl Classifier` and `impl Network`) and one variant in [`ModelConfig`].
+//! Adding a model: its file in this crate (a `…Params` struct with `Default`, `validate` and
+//! `config`, a burn Config holding it, the Module, `impl Classifier` and `impl Network`) and one
+//! variant in [`ModelConfig`].
 
 use apical_core::{InvalidParameter, SeededRng};
 use burn::tensor::Tensor;
