@@ -583,3 +583,44 @@ fn a_second_writer_on_the_same_run_directory_is_refused() {
     );
     no_temporaries_left(&dir);
 }
+
+/// A network too large for the memory left is refused before anything is written (it used to
+/// abort in the allocator after `config.toml` was written, and `resume` repeated the crash).
+/// `APICAL_MEMORY_LIMIT` stands in for a small machine.
+#[test]
+fn a_network_too_large_for_memory_is_refused_before_anything_is_written() {
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("huge");
+    let out = apical_env(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "model.hidden=[20000, 20000]",
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        &[("APICAL_MEMORY_LIMIT", "2000000000")],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("model.hidden") && err.contains("401520010 parameters") && err.contains("GiB"),
+        "{err}"
+    );
+    assert!(!dir.exists());
+    // The quickstart itself fits the same limit.
+    let small = tmp.path().join("small");
+    let out = apical_env(
+        &[
+            "run",
+            "configs/quickstart.toml",
+            "--set",
+            "training.steps=5",
+            "--out",
+            small.to_str().unwrap(),
+        ],
+        &[("APICAL_MEMORY_LIMIT", "2000000000")],
+    );
+    ok(&out);
+}

@@ -553,13 +553,10 @@ fn init_from_loads_layers_and_freeze_holds_them() {
     }
 }
 
-#[test]
-fn song_et_al_protocol_runs_on_idx_files() {
-    // Small generated stand-ins for Fashion-MNIST: 10 classes of 6×6 images, each class a
-    // bright bar at its own place plus seeded noise.
-    let tmp = tempdir().unwrap();
-    let data = tmp.path().join("fashion");
-    std::fs::create_dir_all(&data).unwrap();
+/// Small generated stand-ins for Fashion-MNIST in `data`: 10 classes of 6×6 images (20 train
+/// and 5 test per class), each class a bright bar at its own place plus seeded noise.
+fn write_idx_data(data: &Path) {
+    std::fs::create_dir_all(data).unwrap();
     let side = 6;
     let make = |n_per_class: usize, salt: u64| {
         let mut state = 0x2545_F491_4F6C_DD1Du64 ^ salt;
@@ -601,6 +598,56 @@ fn song_et_al_protocol_runs_on_idx_files() {
         idx_labels(&test_labels),
     )
     .unwrap();
+}
+
+/// A relative `task.path` names the data from the directory `apical run` ran in; the run's
+/// config stores it absolute, so `apical record` (and `resume`) work from anywhere.
+#[test]
+fn a_relative_data_path_is_stored_absolute() {
+    let tmp = tempdir().unwrap();
+    write_idx_data(&tmp.path().join("fashion"));
+    let config = root().join("configs/fewshot_fashion_backprop.toml");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_apical"))
+        .current_dir(tmp.path())
+        .args([
+            "run",
+            config.to_str().unwrap(),
+            "--set",
+            "task.path=\"fashion\"",
+            "--set",
+            "task.validation_per_class=3",
+            "--set",
+            "training.steps=20",
+            "--set",
+            "logging.probe_examples=20",
+            "--out",
+            "run",
+        ])
+        .output()
+        .unwrap();
+    ok(&run);
+    let written = std::fs::read_to_string(tmp.path().join("run/config.toml")).unwrap();
+    let absolute = tmp.path().join("fashion").canonicalize().unwrap();
+    assert!(
+        written.contains(&format!("path = \"{}\"", absolute.display())),
+        "{written}"
+    );
+    // From the workspace root (another directory), the run re-records.
+    let rec = tmp.path().join("rec");
+    ok(&apical(&[
+        "record",
+        tmp.path().join("run").to_str().unwrap(),
+        "--out",
+        rec.to_str().unwrap(),
+    ]));
+    assert!(rec.join("activity/hidden_0.npy").is_file());
+}
+
+#[test]
+fn song_et_al_protocol_runs_on_idx_files() {
+    let tmp = tempdir().unwrap();
+    let data = tmp.path().join("fashion");
+    write_idx_data(&data);
     let out = tmp.path().join("song");
     let path = format!("task.path={}", data.display());
     ok(&apical(&[
@@ -664,12 +711,26 @@ fn patience_stops_early_and_a_resumed_run_stops_at_the_same_step() {
         "training.patience=3",
     ];
     let whole = tmp.path().join("whole");
-    ok(&run_small(&whole, &settings));
+    let printed = run_small(&whole, &settings);
+    ok(&printed);
     let s = json(&whole.join("summary.json"));
     let stopped = s["stopped_early_at_step"].as_u64().expect("stopped early") as usize;
     let best = s["best_validation_step"].as_u64().unwrap() as usize;
     assert!(stopped < 600, "{s}");
     assert_eq!(stopped, best + 30, "three evaluations after the best one");
+    // The summary and the printed line report the updates made, not the planned 600.
+    assert_eq!(s["steps"].as_u64(), Some(stopped as u64), "{s}");
+    assert_eq!(s["planned_steps"].as_u64(), Some(600), "{s}");
+    let epochs = s["epochs"].as_f64().unwrap();
+    assert!(
+        (epochs - stopped as f64).abs() < 1e-9,
+        "20 training examples in one batch, an epoch a step: {epochs}"
+    );
+    let line = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(
+        line.contains(&format!("after {stopped} of 600 steps (stopped early")),
+        "{line}"
+    );
     let metrics = std::fs::read_to_string(whole.join("metrics.csv")).unwrap();
     let last = metrics.lines().last().unwrap();
     assert!(last.starts_with(&format!("{stopped},")), "{last}");

@@ -223,6 +223,17 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
     }
     let info = json(&again.join("record.json"));
     assert_eq!(info["steps"], serde_json::json!([0, 20, 40, 60]));
+    // A re-recording is not a run: `resume` refuses it (exit 2, naming record.json) and leaves
+    // every file as it was (it used to train a fresh network over the recordings).
+    let before = files(&again);
+    let refused = apical(&["resume", again.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("apical record") && stderr(&refused).contains("record.json"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(files(&again) == before, "resume changed the re-recording");
 
     // Passive viewing at the same weights: different recordings, same format.
     let passive = tmp.path().join("passive");

@@ -554,6 +554,52 @@ fn options(halt_after: Option<usize>) -> RunOptions {
     }
 }
 
+/// Memory this process may still use: the least of the machine's available memory
+/// (`MemAvailable`) and the cgroup limit (v2 `memory.max`, v1 `memory.limit_in_bytes`) less
+/// what the cgroup already uses; `None` where none can be read (no check then).
+fn available_memory() -> Option<u64> {
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let number = |text: Option<String>| text.and_then(|t| t.trim().parse::<u64>().ok());
+    let mut limits = Vec::new();
+    if let Some(meminfo) = read("/proc/meminfo") {
+        if let Some(kb) = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            limits.push(kb * 1024);
+        }
+    }
+    for (limit, usage) in [
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ] {
+        // "max" (v2) or a huge number (v1) means no limit.
+        if let Some(max) = number(read(limit)).filter(|&m| m < 1 << 60) {
+            limits.push(max.saturating_sub(number(read(usage)).unwrap_or(0)));
+        }
+    }
+    // APICAL_MEMORY_LIMIT (bytes) stands in for a smaller machine (tests, shared nodes).
+    if let Some(cap) = std::env::var("APICAL_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        limits.push(cap);
+    }
+    limits.into_iter().min()
+}
+
+/// [`apical_run::check_memory`] against what this process may use.
+fn check_memory(config: &ExperimentConfig, data: &apical_run::Split) -> Result<(), RunError> {
+    match available_memory() {
+        Some(available) => apical_run::check_memory(config, data, available),
+        None => Ok(()),
+    }
+}
+
 fn run(args: RunArgs) -> Result<(), Failure> {
     let mut overrides = args.overrides;
     if let Some(backend) = &args.backend {
@@ -569,10 +615,12 @@ fn run(args: RunArgs) -> Result<(), Failure> {
     let data = apical_run::build_data(&config)?;
     choose_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
-    apical_run::check_init(&config, &data, &device).map_err(|e| match e {
-        RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
-        other => other,
-    })?;
+    apical_run::check_init(&config, &data, &device)
+        .and_then(|()| check_memory(&config, &data))
+        .map_err(|e| match e {
+            RunError::Config(c) => RunError::Config(c.in_file(&args.config)),
+            other => other,
+        })?;
     let config = ExperimentConfig {
         name: Some(name),
         ..config
@@ -632,14 +680,8 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
 }
 
 fn resume(args: ResumeArgs) -> Result<(), Failure> {
+    apical_run::check_resumable(&args.dir)?;
     let config_path = apical_store::RunDir::new(&args.dir).config();
-    if !config_path.is_file() {
-        return Err(RunError::resume(
-            &args.dir,
-            "no config.toml here (is this a run directory written by `apical run`?)",
-        )
-        .into());
-    }
     if let Ok(done) = apical_run::Summary::read(&args.dir) {
         println!(
             "{} already ended ({:?} after {} steps); nothing to resume",
@@ -651,6 +693,10 @@ fn resume(args: ResumeArgs) -> Result<(), Failure> {
     }
     let config = ExperimentConfig::load(&config_path, &[])?;
     let data = apical_run::build_data(&config)?;
+    check_memory(&config, &data).map_err(|e| match e {
+        RunError::Config(c) => RunError::Config(c.in_file(&config_path)),
+        other => other,
+    })?;
     choose_threads(&config, &data);
     let device = init_device(config.backend.kind)?;
     eprintln!(
@@ -1104,10 +1150,20 @@ fn report(run: &apical_run::RunSummary) {
         );
         return;
     }
+    let length = match summary.classifier.stopped_early_at_step {
+        Some(step) => format!(
+            "{step} of {} steps (stopped early: no better validation loss since step {})",
+            summary.planned_steps,
+            summary
+                .classifier
+                .best_validation_step
+                .map_or_else(|| "0".to_string(), |s| s.to_string())
+        ),
+        None => format!("{} steps", summary.steps),
+    };
     println!(
-        "test accuracy {:.4} after {} steps ({:.1} s); run directory: {}",
+        "test accuracy {:.4} after {length} ({:.1} s); run directory: {}",
         summary.classifier.test_accuracy.unwrap_or(f64::NAN),
-        summary.steps,
         summary.wall_seconds,
         run.dir.display()
     );

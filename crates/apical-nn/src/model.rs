@@ -11,7 +11,9 @@ use apical_core::{InvalidParameter, SeededRng};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::{Activation, BciParams, Classifier, FeedforwardParams, GfnParams, SamplingParams};
+use crate::{
+    Activation, BciParams, Classifier, FeedforwardParams, FrameLayout, GfnParams, SamplingParams,
+};
 
 /// The network (`model.kind`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +70,35 @@ impl ModelConfig {
             ModelConfig::Gfn(p) => &p.hidden,
             ModelConfig::Bci(p) => std::slice::from_ref(&p.units),
             ModelConfig::Sampling(p) => std::slice::from_ref(&p.units),
+        }
+    }
+
+    /// Trainable scalars of the network this config builds for `d_in` inputs and `d_out`
+    /// classes (counted from the widths, without building it; the gfn's context feedback,
+    /// which widens the top layer's apical weights, is not counted).
+    pub fn n_params(&self, d_in: usize, d_out: usize) -> usize {
+        let linear = |a: usize, b: usize| a * b + b;
+        match self {
+            ModelConfig::Ff(p) => {
+                let mut widths = vec![d_in];
+                widths.extend(&p.hidden);
+                widths.push(d_out);
+                widths.windows(2).map(|w| linear(w[0], w[1])).sum()
+            }
+            ModelConfig::Gfn(p) => {
+                let view = FrameLayout::new(d_in, p.frames.clamp(1, d_in.max(1))).view_width();
+                let mut below = view;
+                let mut total = 0;
+                for (l, &w) in p.hidden.iter().enumerate() {
+                    let above = p.hidden.get(l + 1).copied().unwrap_or(d_out);
+                    // basal W, b; apical weights; the apical prediction's slope and offset
+                    total += linear(below, w) + above * w + 2 * w;
+                    below = w;
+                }
+                total + linear(below, d_out)
+            }
+            ModelConfig::Bci(p) => linear(d_in, p.units) + 3 * p.units,
+            ModelConfig::Sampling(_) => 0,
         }
     }
 
@@ -195,6 +226,36 @@ mod tests {
         };
         let net = g.config(3, 2, 0).init(&ndarray_device());
         assert_eq!(net.params, g);
+    }
+
+    #[test]
+    fn the_counted_parameters_are_the_built_networks() {
+        use burn::module::Module;
+        let device = ndarray_device();
+        let ff = FeedforwardParams::layers(vec![7, 5]);
+        assert_eq!(
+            ModelConfig::Ff(ff.clone()).n_params(6, 3),
+            ff.config(6, 3, 0).init(&device).num_params()
+        );
+        let gfn = GfnParams::layers(vec![7, 5]);
+        assert_eq!(
+            ModelConfig::Gfn(gfn.clone()).n_params(6, 3),
+            gfn.config(6, 3, 0).init(&device).num_params()
+        );
+        let framed = GfnParams {
+            frames: 3,
+            steps: 2,
+            ..GfnParams::layers(vec![4])
+        };
+        assert_eq!(
+            ModelConfig::Gfn(framed.clone()).n_params(14, 2),
+            framed.config(14, 2, 0).init(&device).num_params()
+        );
+        let bci = BciParams::default();
+        assert_eq!(
+            ModelConfig::Bci(bci.clone()).n_params(9, 1),
+            bci.config(9, 0).init(&device).num_params()
+        );
     }
 
     #[test]

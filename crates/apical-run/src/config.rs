@@ -310,14 +310,7 @@ impl ExperimentConfig {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(path, "", format!("cannot read the config file: {e}")))?;
-        let mut config = Self::parse(&text, path, overrides)?;
-        // Stored absolute, so that the run directory's config names the same run from anywhere.
-        if let Some(from) = &config.training.init_from {
-            if from.is_relative() {
-                config.training.init_from = std::path::absolute(from).ok().or(Some(from.clone()));
-            }
-        }
-        Ok(config)
+        Self::parse(&text, path, overrides)
     }
 
     /// Like [`load`](Self::load) for text already in memory; `path` only names it in errors.
@@ -350,6 +343,23 @@ impl ExperimentConfig {
         config
             .validate()
             .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
+        // Relative paths (`training.init_from`, `task.path`) name files from the current
+        // directory; they are stored absolute, so that the run directory's config names the
+        // same files whichever directory `apical resume` or `apical record` runs from.
+        let mut config = config;
+        let absolute = |p: &mut PathBuf| {
+            if p.is_relative() {
+                if let Ok(a) = std::path::absolute(&*p) {
+                    *p = a;
+                }
+            }
+        };
+        if let Some(from) = config.training.init_from.as_mut() {
+            absolute(from);
+        }
+        if let Some(data) = config.task.data_path_mut() {
+            absolute(data);
+        }
         Ok(config)
     }
 

@@ -27,7 +27,8 @@ pub use config::*;
 pub use error::*;
 pub use protocol::{Protocol, ProtocolKind};
 pub use runner::{
-    auto_threads, build_data, check_init, check_out_dir, resume, start, RunOptions, RunSummary,
+    auto_threads, build_data, check_init, check_memory, check_out_dir, check_resumable,
+    memory_needed, resume, start, RunOptions, RunSummary, BYTES_PER_PARAMETER,
 };
 pub use session::Session;
 pub use summary::summary_of_run;

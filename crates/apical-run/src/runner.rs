@@ -57,6 +57,56 @@ pub fn auto_threads(config: &ExperimentConfig, data: &Split, user_set: bool) -> 
     apical_nn::auto_threads_for(apical_nn::largest_product(batch, &widths), user_set)
 }
 
+/// Bytes of memory a training run holds per trainable scalar: the weights, their gradients,
+/// the optimizer's two moments, the autodiff graph's copies and the rule's state (measured:
+/// ≈ 34 bytes for an ff network with Adam, hidden = [2000, 2000] and [4000, 4000]).
+pub const BYTES_PER_PARAMETER: u64 = 36;
+
+/// An estimate of the memory that training `config` on `data` needs: its parameters at
+/// [`BYTES_PER_PARAMETER`] and a batch's activations at every step of inference.
+pub fn memory_needed(config: &ExperimentConfig, data: &Split) -> u64 {
+    let (d_in, d_out) = (data.train.n_features, data.train.n_classes);
+    let params = config.model.n_params(d_in, d_out) as u64;
+    let steps = match &config.model {
+        apical_nn::ModelConfig::Gfn(p) => p.steps as u64 + 1,
+        _ => 1,
+    };
+    let widths = (d_in + d_out + config.model.hidden().iter().sum::<usize>()) as u64;
+    let batch = config.training.batch_size.min(data.train.len().max(1)) as u64;
+    params * BYTES_PER_PARAMETER + batch * widths * steps * 4 * 8
+}
+
+/// Refuses, before anything is written, a network whose training would need more memory than
+/// `available` bytes (what the machine or the process's memory limit leaves; the binary reads
+/// it): such a run would be killed by the allocator (an abort, not an error) part way through.
+/// The message names the key to change and both sizes.
+pub fn check_memory(
+    config: &ExperimentConfig,
+    data: &Split,
+    available: u64,
+) -> Result<(), RunError> {
+    let needed = memory_needed(config, data);
+    if needed <= available {
+        return Ok(());
+    }
+    let key = match &config.model {
+        apical_nn::ModelConfig::Bci(_) | apical_nn::ModelConfig::Sampling(_) => "model.units",
+        _ => "model.hidden",
+    };
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    Err(crate::ConfigError::new(
+        Path::new("config"),
+        key,
+        format!(
+            "this network has {} parameters; training it needs about {:.1} GiB of memory and {:.1} GiB is available (the machine's free memory or this process's limit); use narrower layers",
+            config.model.n_params(data.train.n_features, data.train.n_classes),
+            gib(needed),
+            gib(available)
+        ),
+    )
+    .into())
+}
+
 /// Refuses an output directory that exists and is not empty (a lock file alone does not
 /// count).
 pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
@@ -102,8 +152,30 @@ pub fn start(
         .run(config, data, device, session)
 }
 
+/// Whether `dir` is a training run that `resume` may continue: it has the `config.toml` that
+/// `apical run` writes first, and it is not a re-recording (`apical record` writes a
+/// `config.toml` too, but no checkpoints: resuming it would train a fresh network over its
+/// recordings). Nothing is read beyond the two names.
+pub fn check_resumable(dir: &Path) -> Result<(), RunError> {
+    let run = RunDir::new(dir);
+    if run.record_json().is_file() {
+        return Err(RunError::resume(
+            dir,
+            "this directory was written by `apical record` (it has record.json): it holds re-recordings, not a training run, and there is nothing to resume; resume the run it was recorded from (named in record.json) or record again into a new --out",
+        ));
+    }
+    if !run.config().is_file() {
+        return Err(RunError::resume(
+            dir,
+            "no config.toml here (is this a run directory written by `apical run`?)",
+        ));
+    }
+    Ok(())
+}
+
 /// Continues the run in `dir` from its newest usable checkpoint (from step 0 when it has none
 /// yet). `config` is the run's own `config.toml`; `device` must be the backend it names.
+/// Refuses a directory [`check_resumable`] refuses, before anything is written.
 pub fn resume(
     config: &ExperimentConfig,
     data: &Split,
@@ -111,6 +183,7 @@ pub fn resume(
     dir: &Path,
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
+    check_resumable(dir)?;
     let lock = RunLock::acquire(dir)?;
     RunDir::new(dir).remove_temporaries();
     checkpoint::remove_temporaries(&RunDir::new(dir).checkpoints());

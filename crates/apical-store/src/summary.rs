@@ -31,9 +31,11 @@ pub struct SignalAccuracy {
 }
 
 /// The `summary.json` schema this build writes ([`Summary::write`] stamps it). Files written
-/// before the field existed are schema 1 (the same keys). A reader that comes to depend on a
-/// key whose meaning a later schema changes checks it.
-pub const SUMMARY_SCHEMA: u32 = 1;
+/// before the field existed are schema 1 (the same keys). Schema 2: `steps` is the number of
+/// updates made (schema 1 wrote the planned number there, even when early stopping ended the
+/// run sooner) and `planned_steps` the configured length; [`Summary::read`] fills
+/// `planned_steps` of an older file from its `steps`.
+pub const SUMMARY_SCHEMA: u32 = 2;
 
 fn schema_before_versions() -> u32 {
     1
@@ -62,9 +64,13 @@ pub struct Summary {
     pub backend: String,
     /// `training.seed`.
     pub seed: u64,
-    /// Planned updates.
+    /// Updates made: the planned number, fewer when early stopping ended the run
+    /// (`stopped_early_at_step`) or it diverged (`diverged_at_step`).
     pub steps: usize,
-    /// Planned epochs (fractional).
+    /// Updates the config asked for (`training.steps`, or `training.epochs` in steps).
+    #[serde(default)]
+    pub planned_steps: usize,
+    /// Epochs made (fractional): `steps` over the steps of one epoch.
     pub epochs: f64,
     /// Trainable scalars.
     pub n_params: usize,
@@ -188,10 +194,14 @@ impl Summary {
             path: path.clone(),
             source: e.into(),
         })?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Read {
+        let mut summary: Summary = serde_json::from_str(&text).map_err(|e| StoreError::Read {
             path,
             source: e.into(),
-        })
+        })?;
+        if summary.schema_version < 2 {
+            summary.planned_steps = summary.steps;
+        }
+        Ok(summary)
     }
 }
 
@@ -229,5 +239,9 @@ mod tests {
             Summary::read(dir.path()).unwrap().schema_version,
             SUMMARY_SCHEMA
         );
+        // An older file's `steps` was the planned length: read, it fills `planned_steps`.
+        std::fs::write(RunDir::new(dir.path()).summary(), old).unwrap();
+        let read = Summary::read(dir.path()).unwrap();
+        assert_eq!((read.steps, read.planned_steps), (10, 10));
     }
 }

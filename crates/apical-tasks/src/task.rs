@@ -52,6 +52,14 @@ impl TaskConfig {
         }
     }
 
+    /// The data directory the task reads (`task.path` of `idx`), where it has one.
+    pub fn data_path_mut(&mut self) -> Option<&mut std::path::PathBuf> {
+        match self {
+            TaskConfig::Idx(c) => Some(&mut c.path),
+            _ => None,
+        }
+    }
+
     /// The same task on its whole training split (no labelled subset, no validation split).
     pub fn clear_subset(&mut self) {
         match self {

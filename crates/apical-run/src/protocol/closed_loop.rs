@@ -592,17 +592,24 @@ impl<'a> Loop<'a> {
         Ok(write_atomic(&self.run_dir().metrics(), metrics.as_bytes())?)
     }
 
-    fn summary_base(&self, wall_seconds: f64, session_seconds: f64, steps: usize) -> Summary {
+    fn summary_base(
+        &self,
+        wall_seconds: f64,
+        session_seconds: f64,
+        session_steps: usize,
+    ) -> Summary {
         let config = self.config;
         let success_by_day: Vec<f64> = self.days.iter().map(|d| d.success).collect();
         let late = &success_by_day[success_by_day.len().saturating_sub(2)..];
+        let steps = self.trials.iter().map(|t| t.steps).sum();
         Summary {
-            steps: self.trials.iter().map(|t| t.steps).sum(),
+            steps,
+            planned_steps: steps,
             epochs: 0.0,
             n_params: self.net.num_params(),
             wall_seconds,
             steps_per_second: if session_seconds > 0.0 {
-                steps as f64 / session_seconds
+                session_steps as f64 / session_seconds
             } else {
                 0.0
             },

@@ -588,8 +588,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let config = self.config();
         let steps_this_session = steps_done.saturating_sub(self.start_step);
         Summary {
-            steps: self.total_steps,
-            epochs: self.total_steps as f64 / self.steps_per_epoch as f64,
+            steps: steps_done,
+            planned_steps: self.total_steps,
+            epochs: steps_done as f64 / self.steps_per_epoch as f64,
             n_params: self.net.num_params(),
             wall_seconds,
             steps_per_second: if session_seconds > 0.0 {
