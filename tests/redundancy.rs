@@ -226,12 +226,12 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
     // A re-recording is not a run: `resume` refuses it (exit 2, naming record.json) and leaves
     // every file as it was (it used to train a fresh network over the recordings).
     let before = files(&again);
-    let refused = apical(&["resume", again.to_str().unwrap()]);
-    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let resumed = apical(&["resume", again.to_str().unwrap()]);
+    assert_eq!(resumed.status.code(), Some(2), "{}", stderr(&resumed));
     assert!(
-        stderr(&refused).contains("apical record") && stderr(&refused).contains("record.json"),
+        stderr(&resumed).contains("apical record") && stderr(&resumed).contains("record.json"),
         "{}",
-        stderr(&refused)
+        stderr(&resumed)
     );
     assert!(files(&again) == before, "resume changed the re-recording");
 
@@ -597,6 +597,9 @@ fn the_sampling_model_records_like_a_network() {
         let summary = json(&out.join("summary.json"));
         assert_eq!(summary["model"], "sampling");
         assert_eq!(summary["rule"], "none");
+        // The resolved config says the same (it used to name the default rule, backprop).
+        let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+        assert!(resolved.contains("[rule]\nkind = \"none\""), "{resolved}");
         assert!(summary["test_accuracy"].as_f64().is_some());
         assert!(summary["ideal_accuracy"].as_f64().unwrap() > 0.5);
         ok(&apical(&["analyze", out.to_str().unwrap()]));
@@ -612,6 +615,29 @@ fn the_sampling_model_records_like_a_network() {
             "3 frames × 2 contexts"
         );
     }
+    // A rule on the sampling model is refused, naming the key; the announcement names no rule.
+    let ruled = apical(&[
+        "run",
+        base.to_str().unwrap(),
+        "--set",
+        "rule.kind=backprop",
+        "--out",
+        tmp.path().join("ruled").to_str().unwrap(),
+    ]);
+    assert_eq!(ruled.status.code(), Some(2));
+    assert!(stderr(&ruled).contains("rule.kind"), "{}", stderr(&ruled));
+    let announced = apical(&[
+        "run",
+        base.to_str().unwrap(),
+        "--out",
+        tmp.path().join("announced").to_str().unwrap(),
+    ]);
+    ok(&announced);
+    assert!(
+        stderr(&announced).contains("(the sampling model on orientation, not trained"),
+        "{}",
+        stderr(&announced)
+    );
     // Reproducible from the seed; δ changes the samples.
     let again = tmp.path().join("again");
     train(&base, &again, &["--set", "model.delta=2"]);

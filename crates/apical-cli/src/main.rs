@@ -630,11 +630,17 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         path: out.clone(),
         source,
     })?;
+    let name = config.name.as_deref().unwrap_or("run");
+    let what = match config.rule.kind() {
+        "none" => format!(
+            "sampling {name} (the {} model on {}, not trained",
+            config.model.kind(),
+            config.task.kind()
+        ),
+        rule => format!("training {name} ({rule} on {}", config.task.kind()),
+    };
     eprintln!(
-        "apical: training {} ({} on {}, backend {}) → {}",
-        config.name.as_deref().unwrap_or("run"),
-        config.rule.kind(),
-        config.task.kind(),
+        "apical: {what}, backend {}) → {}",
         config.backend.kind.name(),
         out.display()
     );

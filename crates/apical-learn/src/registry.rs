@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
-    PcSettings, RewardBroadcastConfig,
+    NoRuleConfig, PcSettings, RewardBroadcastConfig,
 };
 
 /// A boxed rule for networks of type `N`.
@@ -96,6 +96,8 @@ rules! {
     PredictiveCoding(PcSettings) = "predictive-coding";
     /// Reward broadcast: one scalar per trial for every synapse.
     RewardBroadcast(RewardBroadcastConfig) = "reward-broadcast";
+    /// No learning: the sampling reference model's rule (it is not trained).
+    Untrained(NoRuleConfig) = "none";
 }
 
 impl RuleConfig {

@@ -510,6 +510,15 @@ impl ExperimentConfig {
                 ),
             ));
         }
+        if self.rule.kind() != "none" {
+            return Err(InvalidParameter::new(
+                "rule.kind",
+                format!(
+                    "the sampling model is not trained: leave out [rule] (its rule is \"none\"), not \"{}\"",
+                    self.rule.kind()
+                ),
+            ));
+        }
         let t = &self.training;
         for (key, set) in [
             ("training.phases", !t.phases.is_empty()),
@@ -656,7 +665,18 @@ fn link_seeds(table: &mut toml::Table) -> Result<(), InvalidParameter> {
 /// Sections whose `kind` may be left out: `[model]` defaults to "ff", `[rule]` to "backprop",
 /// `[optimizer]` to "adam" (so `--set model.hidden=[64]` works on a config without `[model]`).
 fn default_tags(table: &mut toml::Table) {
-    for (section, kind) in [("model", "ff"), ("rule", "backprop"), ("optimizer", "adam")] {
+    // The sampling model is not trained: its rule is "none" unless the file says otherwise
+    // (which `validate` then refuses).
+    let sampling = table
+        .get("model")
+        .and_then(|m| m.get("kind"))
+        .and_then(toml::Value::as_str)
+        == Some("sampling");
+    if sampling && !table.contains_key("rule") {
+        table.insert("rule".into(), toml::Value::Table(toml::Table::new()));
+    }
+    let rule = if sampling { "none" } else { "backprop" };
+    for (section, kind) in [("model", "ff"), ("rule", rule), ("optimizer", "adam")] {
         if let Some(toml::Value::Table(t)) = table.get_mut(section) {
             t.entry("kind")
                 .or_insert_with(|| toml::Value::String(kind.to_string()));
