@@ -368,6 +368,12 @@ fn fewshot_refuses_bad_arguments_before_any_work() {
             vec!["configs/fewshot_digits_backprop.toml", "--seeds", "x"],
             "--seeds",
         ),
+        // More examples than the smallest digit class holds: refused before any run (it used
+        // to create the directory, run, and fail every point).
+        (
+            vec!["configs/fewshot_digits_backprop.toml", "--n", "1,500"],
+            "task.train_per_class`: --n 500: digits: class 0 has",
+        ),
         (
             vec!["configs/fewshot_digits_backprop.toml", "--tune", "lr"],
             "--tune",

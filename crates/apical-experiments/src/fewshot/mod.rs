@@ -444,6 +444,29 @@ fn stem(path: &Path) -> String {
 }
 
 /// Loads and checks every config: a supervised task with a validation split.
+/// Refuses, before anything is written, an `--n` larger than the task's smallest class allows
+/// (with the validation split): the task's data are read once, with the largest n asked, as
+/// `apical run` would read them (exit 2, naming `task.train_per_class`, and the largest n the
+/// data allow).
+fn check_sizes(options: &FewshotOptions, path: &Path) -> Result<(), ExperimentError> {
+    let Some(largest) = options.n.iter().rev().find_map(|n| match n {
+        PerClass::Count(k) => Some(*k),
+        PerClass::All => None,
+    }) else {
+        return Ok(());
+    };
+    let mut set = options.overrides.clone();
+    set.push(format!("task.train_per_class={largest}"));
+    let checked = ExperimentConfig::load(path, &set)?;
+    match apical_run::build_data(&checked) {
+        Ok(_) => Ok(()),
+        Err(RunError::Data(apical_tasks::TaskError::InvalidParameter(e))) => {
+            Err(bad(path, &e.key, format!("--n {largest}: {}", e.message)))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 fn load_configs(
     options: &FewshotOptions,
 ) -> Result<Vec<(PathBuf, ExperimentConfig)>, ExperimentError> {
@@ -483,6 +506,7 @@ fn load_configs(
             }
             .into());
         }
+        check_sizes(options, path)?;
         out.push((absolute(path), config));
     }
     // Every config gets a grid of the same size (the tuning budget is equal).
