@@ -438,6 +438,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             "Fisher information per signal level (first units of each layer)",
             "signal magnitude L",
             "I (bias-corrected)",
+            None,
             &info_series
                 .into_iter()
                 .map(|(name, points)| plot::PlotSeries::line(name, points))
@@ -451,6 +452,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             "Cross-validated decoding of the label",
             "hidden layer",
             "accuracy",
+            Some((0.0, 1.0)),
             &[plot::PlotSeries::line("decoder", decode_points)],
         )?;
     }
@@ -630,6 +632,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         "BCI learning curve",
         "day",
         "fraction of successful trials",
+        Some((0.0, 1.0)),
         &[plot::PlotSeries::line("success", by_day)],
     )?;
     let group_points = |g: &apical_analysis::bci::Groups| -> plot::PlotSeries {
@@ -650,6 +653,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         "Residual on error decrease − increase, by ensemble (−1 = P−, 0 = P0, +1 = P+)",
         "ensemble",
         "Δ z-residual",
+        None,
         &[vec_series],
     )?;
     let mut rate_series = group_points(&bci.rate_change);
@@ -660,6 +664,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         "Rate change by ensemble (−1 = P−, 0 = P0, +1 = P+)",
         "ensemble",
         "Δ rate",
+        None,
         &[rate_series],
     )?;
     Ok(value)

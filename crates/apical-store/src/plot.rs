@@ -174,14 +174,69 @@ impl PlotSeries {
     }
 }
 
+/// The x and y ranges of a [`line_plot`] of `points` (finite ones) and whether every x is a
+/// whole number.
+fn axis_ranges(
+    points: &[(f64, f64)],
+    y_range: Option<(f64, f64)>,
+) -> ((f64, f64), (f64, f64), bool) {
+    let (x_min, x_max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
+    let (y_min, y_max) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.1), hi.max(p.1))
+        });
+    let whole_x = !points.is_empty() && points.iter().all(|p| p.0 == p.0.round());
+    let (x_min, x_max) = if x_min.is_finite() && x_max > x_min {
+        if whole_x {
+            (x_min - 0.25, x_max + 0.25)
+        } else {
+            (x_min, x_max)
+        }
+    } else if x_min.is_finite() {
+        (x_min - 0.5, x_min + 0.5)
+    } else {
+        (0.0, 1.0)
+    };
+    let (y_min, y_max) = match y_range {
+        // The quantity's own bounds, widened only to show what leaves them.
+        Some((lo, hi)) => {
+            let pad = 0.03 * (hi - lo);
+            (
+                lo.min(if y_min.is_finite() { y_min } else { lo }) - pad,
+                hi.max(if y_max.is_finite() { y_max } else { hi }) + pad,
+            )
+        }
+        // The data's own range with 5% margins (a fixed 0 would squash values near 1).
+        None if y_min.is_finite() && y_max > y_min => {
+            let pad = 0.05 * (y_max - y_min);
+            (y_min - pad, y_max + pad)
+        }
+        None if y_min.is_finite() => {
+            let pad = if y_min == 0.0 { 1.0 } else { 0.1 * y_min.abs() };
+            (y_min - pad, y_min + pad)
+        }
+        None => (0.0, 1.0),
+    };
+    ((x_min, x_max), (y_min, y_max), whole_x)
+}
+
 /// Writes `<stem>.png` and `<stem>.svg`: named (x, y) series as lines with markers, with their
-/// interval bands shaded.
+/// interval bands shaded. `y_range`: the y axis of a bounded quantity (e.g. (0, 1) for an
+/// accuracy), widened only if a point or band leaves it; `None`: the data's own range. When
+/// every x is a whole number (layers, days, ensembles) the x axis is labelled at whole numbers
+/// only, and a single x value sits in the middle of a unit-wide axis.
 pub fn line_plot(
     dir: &Path,
     stem: &str,
     title: &str,
     x_desc: &str,
     y_desc: &str,
+    y_range: Option<(f64, f64)>,
     series: &[PlotSeries],
 ) -> Result<(), StoreError> {
     // Twelve distinguishable colours before any repeats (a few-shot plot has 10 conditions).
@@ -204,6 +259,7 @@ pub fn line_plot(
         title: &str,
         x_desc: &str,
         y_desc: &str,
+        y_range: Option<(f64, f64)>,
         series: &[PlotSeries],
         colours: &[RGBColor],
     ) -> Result<(), DrawError> {
@@ -219,30 +275,7 @@ pub fn line_plot(
             })
             .filter(|p| p.0.is_finite() && p.1.is_finite())
             .collect();
-        let (x_min, x_max) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(p.0), hi.max(p.0))
-            });
-        let (y_min, y_max) = points
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-                (lo.min(p.1), hi.max(p.1))
-            });
-        let (x_min, x_max) = if x_min.is_finite() && x_max > x_min {
-            (x_min, x_max)
-        } else {
-            (x_min.min(0.0) - 1.0, x_max.max(0.0) + 1.0)
-        };
-        // The data's own range with 5% margins (a fixed 0 would squash values near 1).
-        let (y_min, y_max) = if y_min.is_finite() && y_max > y_min {
-            let pad = 0.05 * (y_max - y_min);
-            (y_min - pad, y_max + pad)
-        } else if y_min.is_finite() {
-            (y_min - 1.0, y_min + 1.0)
-        } else {
-            (0.0, 1.0)
-        };
+        let ((x_min, x_max), (y_min, y_max), whole_x) = axis_ranges(&points, y_range);
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 20))
             .margin(15)
@@ -250,13 +283,23 @@ pub fn line_plot(
             .y_label_area_size(60)
             .build_cartesian_2d(x_min..x_max, y_min..y_max)
             .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
+        let whole = |v: &f64| {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 14))
-            .draw()
-            .map_err(e)?;
+            .label_style(("sans-serif", 14));
+        if whole_x {
+            let span = (x_max - x_min).ceil() as usize;
+            mesh.x_labels(span.clamp(2, 12) * 2)
+                .x_label_formatter(&whole);
+        }
+        mesh.draw().map_err(e)?;
         for (i, s) in series.iter().enumerate() {
             let colour = colours[i % colours.len()];
             let band: Vec<(f64, f64, f64)> = s
@@ -299,8 +342,8 @@ pub fn line_plot(
         dir,
         stem,
         (900, 550),
-        |area| draw_series(area, title, x_desc, y_desc, series, &colours),
-        |area| draw_series(area, title, x_desc, y_desc, series, &colours),
+        |area| draw_series(area, title, x_desc, y_desc, y_range, series, &colours),
+        |area| draw_series(area, title, x_desc, y_desc, y_range, series, &colours),
     )
 }
 
@@ -329,5 +372,24 @@ mod tests {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         let svg = std::fs::read_to_string(dir.path().join("curve.svg")).unwrap();
         assert!(svg.contains("<svg") && svg.contains("accuracy"));
+    }
+
+    #[test]
+    fn one_layer_sits_mid_axis_and_an_accuracy_keeps_its_bounds() {
+        // One hidden layer, accuracy 0.87: x from −0.5 to 0.5, y the accuracy's [0, 1].
+        let ((x0, x1), (y0, y1), whole) = axis_ranges(&[(0.0, 0.87)], Some((0.0, 1.0)));
+        assert_eq!((x0, x1), (-0.5, 0.5));
+        assert!(whole);
+        assert!(y0 < 0.0 && y0 > -0.05 && y1 > 1.0 && y1 < 1.05, "{y0} {y1}");
+        // A band that leaves the bounds widens the axis to show it.
+        let (_, (y0, _), _) = axis_ranges(&[(1.0, 0.5), (2.0, -0.2)], Some((0.0, 1.0)));
+        assert!(y0 < -0.2);
+        // Fractional x: the data's range, no whole-number labels.
+        let ((x0, x1), _, whole) = axis_ranges(&[(0.5, 1.0), (1.5, 2.0)], None);
+        assert_eq!((x0, x1), (0.5, 1.5));
+        assert!(!whole);
+        // One value without bounds: a margin around it, not ±1 whatever its size.
+        let (_, (y0, y1), _) = axis_ranges(&[(3.0, 0.004)], None);
+        assert!(y0 < 0.004 && y1 > 0.004 && y1 - y0 < 0.01, "{y0} {y1}");
     }
 }

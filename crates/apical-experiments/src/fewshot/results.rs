@@ -569,6 +569,7 @@ impl FewshotTables {
             "few-shot learning: test error at the best-validation step",
             "labelled examples per class (log10)",
             "test error",
+            Some((0.0, 1.0)),
             &series,
         )?)
     }

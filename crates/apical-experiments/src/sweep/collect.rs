@@ -446,6 +446,7 @@ pub fn collect(
             &format!("{metric}: mean and 95% t-interval over the runs of each group"),
             &x_desc,
             metric,
+            None,
             &series,
         )?;
     }

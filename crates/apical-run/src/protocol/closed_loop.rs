@@ -660,6 +660,7 @@ impl<'a> Loop<'a> {
                 &format!("BCI — {}", self.config.rule.kind()),
                 "day",
                 "fraction of successful trials",
+                Some((0.0, 1.0)),
                 &[
                     plot::PlotSeries::line("success", success),
                     plot::PlotSeries::line("chance", chance),
