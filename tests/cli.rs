@@ -265,7 +265,10 @@ fn refused(args: &[&str], needles: &[&str]) {
 fn bad_configs_are_refused_before_any_work() {
     refused(
         &["run", "configs/quickstart.toml", "--set", "training.lr=1"],
-        &["configs/quickstart.toml", "training", "unknown field `lr`"],
+        &[
+            "configs/quickstart.toml (--set training.lr=1): key `training.lr`",
+            "unknown field `lr`",
+        ],
     );
     refused(
         &[
@@ -811,7 +814,11 @@ fn predictive_coding_and_every_top_down_mode_resume_identically() {
             "--set",
             "model.top_down=sideways",
         ],
-        &["key `model`", "unknown variant `sideways`", "kolen-pollack"],
+        &[
+            "(--set model.top_down=sideways): key `model.top_down`",
+            "unknown variant `sideways`",
+            "kolen-pollack",
+        ],
     );
     refused(
         &[

@@ -543,6 +543,19 @@ fn a_held_run_directory_refuses_run_and_resume() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("in use by another apical process"));
     assert_eq!(read(&done.join("metrics.csv")), before);
+    // A second `run` into a directory whose run is in progress names the holder too (not
+    // "already exists … continue it with apical resume").
+    let out = run_small(&done, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "in use by another apical process (pid {})",
+            std::process::id()
+        )),
+        "{err}"
+    );
+    assert_eq!(read(&done.join("metrics.csv")), before);
     drop(held);
     ok(&apical(&["resume", done.to_str().unwrap()]));
 }

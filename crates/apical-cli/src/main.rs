@@ -630,6 +630,9 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         path: out.clone(),
         source,
     })?;
+    for notice in config.notices(data.train.len()) {
+        eprintln!("apical: note: {notice}");
+    }
     let name = config.name.as_deref().unwrap_or("run");
     let what = match config.rule.kind() {
         "none" => format!(

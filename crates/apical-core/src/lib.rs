@@ -3,8 +3,10 @@
 //! config returns ([`InvalidParameter`]).
 #![warn(missing_docs)]
 
+mod kind;
 mod param;
 mod rng;
 
+pub use kind::*;
 pub use param::*;
 pub use rng::*;

@@ -78,6 +78,17 @@ macro_rules! rules {
             pub fn spec(&self) -> &dyn RuleSpec {
                 match self { $( RuleConfig::$variant(c) => c, )* }
             }
+
+            /// Visits the config type of the rule named `kind` (`None`: no such rule).
+            pub fn visit_kind<V: apical_core::KindVisitor>(
+                kind: &str,
+                visitor: V,
+            ) -> Option<V::Output> {
+                match kind {
+                    $( $kind => Some(visitor.visit::<$config>()), )*
+                    _ => None,
+                }
+            }
         }
     };
 }

@@ -43,6 +43,17 @@ pub(crate) fn default_hidden() -> Vec<usize> {
 }
 
 impl ModelConfig {
+    /// Visits the hyper-parameter type of the model kind named `kind` (`None`: no such kind).
+    pub fn visit_kind<V: apical_core::KindVisitor>(kind: &str, visitor: V) -> Option<V::Output> {
+        Some(match kind {
+            "ff" => visitor.visit::<FeedforwardParams>(),
+            "gfn" => visitor.visit::<GfnParams>(),
+            "bci" => visitor.visit::<BciParams>(),
+            "sampling" => visitor.visit::<SamplingParams>(),
+            _ => return None,
+        })
+    }
+
     /// The config name of the model kind.
     pub fn kind(&self) -> &'static str {
         match self {

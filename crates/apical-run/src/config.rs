@@ -42,6 +42,10 @@ pub struct ExperimentConfig {
     /// Where tensors live.
     #[serde(default)]
     pub backend: BackendConfig,
+    /// What loading changed or will ignore, for the binary to say before it starts (keys a
+    /// `--set` of the kind or of the run's length dropped; see [`notices`](Self::notices)).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 /// `[training]`.
@@ -160,7 +164,7 @@ impl TrainingConfig {
         if self.steps.is_some() && self.epochs.is_some() {
             return Err(InvalidParameter::new(
                 "steps",
-                "give training.steps or training.epochs, not both",
+                "give training.steps or training.epochs, not both (a --set of either replaces the other)",
             ));
         }
         if let Some(steps) = self.steps {
@@ -324,25 +328,32 @@ impl ExperimentConfig {
                 format!("not valid TOML{place}: {}", e.message().trim()),
             )
         })?;
+        let file = table.clone();
         for item in overrides {
             apply_override(&mut table, item)
-                .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
+                .map_err(|e| ConfigError::new(&set_source(path, item), &e.key, e.message))?;
         }
+        let set_keys: Vec<&str> = overrides
+            .iter()
+            .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
+            .collect();
+        let mut notes = replace_by_set(&mut table, &file, &set_keys);
         default_tags(&mut table);
         link_seeds(&mut table).map_err(|e| ConfigError::new(path, &e.key, e.message))?;
-        let config: ExperimentConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| {
-                let key = e.path().to_string();
-                let key = if key == "." { String::new() } else { key };
-                ConfigError::new(
-                    path,
-                    &key,
-                    e.into_inner().message().trim().replace('\n', " "),
-                )
-            })?;
+        let source = |key: &str| -> PathBuf { blame(path, overrides, key) };
+        let deserialized: Result<ExperimentConfig, _> =
+            serde_path_to_error::deserialize(toml::Value::Table(table.clone()));
+        let mut config = deserialized.map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            let message = e.into_inner().message().trim().replace('\n', " ");
+            let (key, message) = inside_section(&table, key, message);
+            ConfigError::new(&source(&key), &key, message)
+        })?;
+        config.notes.append(&mut notes);
         config
             .validate()
-            .map_err(|e| ConfigError::new(path, &e.key, e.message))?;
+            .map_err(|e| ConfigError::new(&source(&e.key), &e.key, e.message))?;
         // Relative paths (`training.init_from`, `task.path`) name files from the current
         // directory; they are stored absolute, so that the run directory's config names the
         // same files whichever directory `apical resume` or `apical record` runs from.
@@ -612,6 +623,44 @@ impl ExperimentConfig {
         toml::to_string(self).expect("an ExperimentConfig always serialises to TOML")
     }
 
+    /// What the binary should say before it starts: the [`notes`](Self::notes) of loading,
+    /// and settings accepted but ignored or clamped on this data (`n_train` training examples):
+    /// `training.steps` or `epochs` on the closed-loop task (its length is days × trials),
+    /// a `batch_size` larger than the training set (full batches), an `eval_every` longer than
+    /// the run (one evaluation, at the end).
+    pub fn notices(&self, n_train: usize) -> Vec<String> {
+        let mut out = self.notes.clone();
+        let t = &self.training;
+        if self.task.is_closed_loop() {
+            for (key, set) in [("steps", t.steps.is_some()), ("epochs", t.epochs.is_some())] {
+                if set {
+                    out.push(format!(
+                        "training.{key} is not used by the closed-loop task: every day runs (its length is task.days × task.trials_per_day)"
+                    ));
+                }
+            }
+            return out;
+        }
+        if matches!(self.model, ModelConfig::Sampling(_)) {
+            return out;
+        }
+        if n_train > 0 && t.batch_size > n_train {
+            out.push(format!(
+                "training.batch_size = {} is larger than the {n_train} training examples: every batch is the whole training set",
+                t.batch_size
+            ));
+        }
+        let total = t.total_steps(n_train);
+        if t.eval_every > total {
+            out.push(format!(
+                "training.eval_every = {} is longer than the run ({total} step{}): it is evaluated once, at the end",
+                t.eval_every,
+                if total == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+
     /// The run name: `name`, or the file stem of `path`.
     pub fn run_name(&self, path: &Path) -> String {
         self.name.clone().unwrap_or_else(|| {
@@ -682,6 +731,166 @@ fn default_tags(table: &mut toml::Table) {
                 .or_insert_with(|| toml::Value::String(kind.to_string()));
         }
     }
+}
+
+/// Where an error about `key` comes from: the `--set` that wrote the key (or a section's kind
+/// that changed what the key means), else the file.
+fn blame(file: &Path, overrides: &[String], key: &str) -> PathBuf {
+    let section = key.split('.').next().unwrap_or("");
+    overrides
+        .iter()
+        .rev()
+        .find(|item| {
+            let set = item.split_once('=').map_or("", |(k, _)| k.trim());
+            !set.is_empty()
+                && (key == set
+                    || key.starts_with(&format!("{set}."))
+                    || key.starts_with(&format!("{set}["))
+                    || set == format!("{section}.kind"))
+        })
+        .map_or_else(|| file.to_path_buf(), |item| set_source(file, item))
+}
+
+/// How an error names a `--set` as its source: `exp.toml (--set a.b=1)`.
+fn set_source(file: &Path, item: &str) -> PathBuf {
+    PathBuf::from(format!("{} (--set {item})", file.display()))
+}
+
+/// Reads `section`'s keys into the config type of its `kind` alone, giving (path, message) of
+/// the first error: serde cannot follow a path through a tagged section.
+struct SectionProbe(toml::Table);
+
+impl apical_core::KindVisitor for SectionProbe {
+    type Output = Result<(), (String, String)>;
+    fn visit<T: serde::de::DeserializeOwned>(self) -> Self::Output {
+        let mut keys = self.0;
+        keys.remove("kind");
+        serde_path_to_error::deserialize::<_, T>(toml::Value::Table(keys))
+            .map(|_| ())
+            .map_err(|e| {
+                let path = e.path().to_string();
+                (path, e.into_inner().message().trim().replace('\n', " "))
+            })
+    }
+}
+
+/// The section's kind, and its keys read by the config type of that kind.
+fn probe_section(
+    table: &toml::Table,
+    section: &str,
+) -> Option<(String, Result<(), (String, String)>)> {
+    let keys = table.get(section)?.as_table()?.clone();
+    let kind = keys.get("kind")?.as_str()?.to_string();
+    let probe = SectionProbe(keys);
+    let result = match section {
+        "model" => ModelConfig::visit_kind(&kind, probe),
+        "task" => TaskConfig::visit_kind(&kind, probe),
+        "rule" => RuleConfig::visit_kind(&kind, probe),
+        _ => None,
+    };
+    Some((
+        kind,
+        result.unwrap_or_else(|| Err(("kind".into(), String::new()))),
+    ))
+}
+
+/// An error serde placed at a whole tagged section (`model`, `task`, `rule`), placed at the key
+/// inside it: `model.activation`, `task.contexts[0]`, `rule.beta`.
+fn inside_section(table: &toml::Table, key: String, message: String) -> (String, String) {
+    let Some((kind, Err((inner, inner_message)))) = probe_section(table, &key) else {
+        return (key, message);
+    };
+    if inner == "kind" {
+        // An unknown kind: serde's message lists the kinds.
+        return (format!("{key}.kind"), message);
+    }
+    let inner_message = if inner_message.ends_with("there are no fields") {
+        format!(
+            "{key}.kind = \"{kind}\" takes no other keys ({})",
+            inner_message.trim_end_matches(", there are no fields")
+        )
+    } else {
+        inner_message
+    };
+    let full = if inner.is_empty() || inner == "." {
+        key
+    } else {
+        format!("{key}.{inner}")
+    };
+    (full, inner_message)
+}
+
+/// A `--set` replaces what the file says where the file's other keys would contradict it:
+/// `--set <section>.kind=…` drops the file's keys of that section the new kind does not take,
+/// and `--set training.epochs` drops the file's `training.steps` (and the reverse). Returns a
+/// note for each key dropped.
+fn replace_by_set(table: &mut toml::Table, file: &toml::Table, set_keys: &[&str]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (mine, other) in [("epochs", "steps"), ("steps", "epochs")] {
+        let set_mine = set_keys.contains(&format!("training.{mine}").as_str());
+        let set_other = set_keys.contains(&format!("training.{other}").as_str());
+        let in_file = file.get("training").and_then(|t| t.get(other)).is_some();
+        if set_mine && !set_other && in_file {
+            if let Some(toml::Value::Table(t)) = table.get_mut("training") {
+                t.remove(other);
+                notes.push(format!(
+                    "--set training.{mine} replaces the file's training.{other}"
+                ));
+            }
+        }
+    }
+    for section in ["model", "task", "rule"] {
+        let kind_key = format!("{section}.kind");
+        let file_kind = file
+            .get(section)
+            .and_then(|t| t.get("kind"))
+            .and_then(toml::Value::as_str);
+        if !set_keys.contains(&kind_key.as_str()) || file_kind.is_none() {
+            continue;
+        }
+        let mut dropped = Vec::new();
+        // One unknown key at a time (serde names the first); a key the user set is kept and
+        // refused as usual.
+        for _ in 0..64 {
+            let Some((_, Err((inner, message)))) = probe_section(table, section) else {
+                break;
+            };
+            let Some(field) = message
+                .strip_prefix("unknown field `")
+                .and_then(|m| m.split('`').next())
+                .map(str::to_string)
+            else {
+                break;
+            };
+            let full = format!("{section}.{field}");
+            if !inner.is_empty() && inner != "." && inner != field {
+                break; // not a key of the section itself
+            }
+            if set_keys.contains(&full.as_str()) {
+                break;
+            }
+            if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+                if t.remove(&field).is_none() {
+                    break;
+                }
+            }
+            dropped.push(full);
+        }
+        if !dropped.is_empty() {
+            let kind = table
+                .get(section)
+                .and_then(|t| t.get("kind"))
+                .and_then(toml::Value::as_str)
+                .unwrap_or("?");
+            notes.push(format!(
+                "--set {kind_key}={kind}: dropped the file's {} ({} of {} that {kind} does not take)",
+                dropped.join(", "),
+                if dropped.len() == 1 { "a key" } else { "keys" },
+                file_kind.unwrap_or("?"),
+            ));
+        }
+    }
+    notes
 }
 
 /// Applies one `key.path=value` override to a TOML table.

@@ -108,8 +108,21 @@ pub fn check_memory(
 }
 
 /// Refuses an output directory that exists and is not empty (a lock file alone does not
-/// count).
+/// count), or that another process is writing (naming its pid).
 pub fn check_out_dir(dir: &Path) -> Result<(), RunError> {
+    if let Some(holder) = apical_store::held_by(dir) {
+        return Err(apical_store::StoreError::Locked {
+            path: dir.to_path_buf(),
+            holder,
+        }
+        .into());
+    }
+    check_empty(dir)
+}
+
+/// Refuses an output directory that exists and is not empty (a lock file alone does not
+/// count).
+fn check_empty(dir: &Path) -> Result<(), RunError> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(RunError::OutputDir {
@@ -143,8 +156,8 @@ pub fn start(
         source,
     })?;
     let lock = RunLock::acquire(dir)?;
-    // Another run may have started between the check and the lock.
-    check_out_dir(dir)?;
+    // Another run may have started (and ended) between the check and the lock.
+    check_empty(dir)?;
     apical_store::write_atomic(&RunDir::new(dir).config(), config.to_toml().as_bytes())?;
     let session = Session::new(dir, options, false, config.training.keep_checkpoints, lock);
     ProtocolKind::of(config)

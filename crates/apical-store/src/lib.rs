@@ -20,7 +20,7 @@ pub mod testdir;
 
 pub use atomic::*;
 pub use error::*;
-pub use lock::{is_held, RunLock};
+pub use lock::{held_by, is_held, RunLock};
 pub use metrics::*;
 pub use run_dir::*;
 pub use summary::*;

@@ -94,6 +94,21 @@ pub fn is_held(dir: &Path) -> bool {
     }
 }
 
+/// The pid of the process that holds the lock of `dir` now (`None`: no run in progress).
+/// Looks without taking the lock or changing the file.
+pub fn held_by(dir: &Path) -> Option<String> {
+    if !is_held(dir) {
+        return None;
+    }
+    let pid = std::fs::read_to_string(crate::RunDir::new(dir).lock()).unwrap_or_default();
+    let pid = pid.trim();
+    Some(if pid.is_empty() {
+        "unknown".into()
+    } else {
+        pid.to_string()
+    })
+}
+
 /// Whether `path` still names the open `file`.
 fn same_file(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -26,6 +26,17 @@ pub enum TaskConfig {
 }
 
 impl TaskConfig {
+    /// Visits the config type of the task kind named `kind` (`None`: no such kind).
+    pub fn visit_kind<V: apical_core::KindVisitor>(kind: &str, visitor: V) -> Option<V::Output> {
+        Some(match kind {
+            "digits" => visitor.visit::<DigitsConfig>(),
+            "orientation" => visitor.visit::<OrientationConfig>(),
+            "idx" => visitor.visit::<IdxConfig>(),
+            "bci" => visitor.visit::<BciConfig>(),
+            _ => return None,
+        })
+    }
+
     /// The config name of the task kind.
     pub fn kind(&self) -> &'static str {
         match self {
