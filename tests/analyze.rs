@@ -317,3 +317,35 @@ fn analyze_run_directory_writes_json_and_plots() {
     let out = apical(&["analyze", dir.to_str().unwrap(), "--subset-size", "1"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `apical analyze` on a directory that is missing, not a run, or a run that has not finished
+/// says which (it used to blame `logging.probe_examples` for all three), exit 2.
+#[test]
+fn analyze_says_why_a_directory_cannot_be_analysed() {
+    let tmp = tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let out = apical(&["analyze", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no such run directory"),
+        "{}",
+        stderr(&out)
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = apical(&["analyze", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no config.toml"), "{}", stderr(&out));
+    let halted = tmp.path().join("halted");
+    let run = run_small(&halted, &["--halt-after", "20"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let out = apical(&["analyze", halted.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("has not finished")
+            && err.contains("apical resume")
+            && !err.contains("probe_examples"),
+        "{err}"
+    );
+}

@@ -314,6 +314,27 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
 /// `analysis/analysis.json` and `analysis/*.png|svg`.
 pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, ReportError> {
     let run = RunDir::new(dir);
+    if !dir.is_dir() {
+        return Err(bad(dir, "no such run directory"));
+    }
+    if !run.config().is_file() {
+        return Err(bad(
+            dir,
+            "not a run directory (no config.toml): give a directory written by `apical run` or `apical record`",
+        ));
+    }
+    let is_record = run.record_json().is_file();
+    if !is_record && !run.summary().is_file() && !run.is_closed_loop() {
+        let resume = if apical_store::is_held(dir) {
+            "it is still running; analyse it when it ends"
+        } else {
+            "it was stopped; finish it with `apical resume` first"
+        };
+        return Err(bad(
+            dir,
+            format!("the run has not finished (no summary.json): {resume}"),
+        ));
+    }
     if run.ensembles().exists() {
         return analyze_bci_run(dir, settings);
     }
