@@ -727,6 +727,13 @@ fn patience_stops_early_and_a_resumed_run_stops_at_the_same_step() {
     // The summary and the printed line report the updates made, not the planned 600.
     assert_eq!(s["steps"].as_u64(), Some(stopped as u64), "{s}");
     assert_eq!(s["planned_steps"].as_u64(), Some(600), "{s}");
+    // The test accuracy's Wilson interval, within [0, 1].
+    let acc = s["test_accuracy"].as_f64().unwrap();
+    let (lo, hi) = (
+        s["test_accuracy_ci_low"].as_f64().unwrap(),
+        s["test_accuracy_ci_high"].as_f64().unwrap(),
+    );
+    assert!(0.0 <= lo && lo < acc && acc < hi && hi <= 1.0, "{s}");
     let epochs = s["epochs"].as_f64().unwrap();
     assert!(
         (epochs - stopped as f64).abs() < 1e-9,

@@ -49,6 +49,9 @@ pub struct DecodeResult {
     pub shuffled_accuracy_p95: f64,
     /// Fraction of shuffles reaching the real accuracy (permutation p-value, +1 corrected).
     pub p_value: f64,
+    /// The smallest p-value these shuffles can give, 1 / (shuffles + 1): a `p_value` equal to
+    /// it means "no shuffle reached the real accuracy", not p = that value.
+    pub p_value_floor: f64,
     /// Chance by class frequency (the majority class's share).
     pub majority_baseline: f64,
     /// Trials, features and classes.
@@ -201,6 +204,7 @@ pub fn decode(features: &DMatrix<f64>, labels: &[usize], config: &DecoderConfig)
         },
         p_value: (1 + shuffled_acc.iter().filter(|&&a| a >= accuracy).count()) as f64
             / (1 + shuffled_acc.len()) as f64,
+        p_value_floor: 1.0 / (1 + shuffled_acc.len()) as f64,
         majority_baseline: counts.iter().copied().max().unwrap_or(0) as f64 / n as f64,
         n_trials: n,
         n_features: features.ncols(),

@@ -1,4 +1,5 @@
-//! Mean and confidence interval across seeds (few-shot and accuracy tables).
+//! Mean and confidence interval across seeds (few-shot and accuracy tables): a bootstrap over
+//! seeds for means of bounded quantities, a t-interval for paired differences.
 
 use serde::Serialize;
 
@@ -57,6 +58,47 @@ pub fn mean_interval(values: &[f64]) -> MeanInterval {
         mean,
         low: mean - half,
         high: mean + half,
+        n,
+    }
+}
+
+/// Fewest values [`bootstrap_mean_interval`] gives an interval for.
+pub const MIN_FOR_INTERVAL: usize = 3;
+
+/// Mean of `values` (one per seed) and its 95% percentile-bootstrap interval: the 2.5th and
+/// 97.5th percentiles of the means of 10,000 resamples of the values with replacement (a
+/// fixed stream, so the same values give the same interval). The interval stays within the
+/// values' range, so an accuracy's or an error's interval stays within [0, 1] — unlike a
+/// t-interval, which leaves the bounds with few, spread values. With fewer than
+/// [`MIN_FOR_INTERVAL`] values there is no interval (`low`, `high` NaN): two seeds cannot
+/// estimate one.
+///
+/// # Panics
+/// If `values` is empty.
+pub fn bootstrap_mean_interval(values: &[f64]) -> MeanInterval {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    assert!(!values.is_empty(), "bootstrap_mean_interval: no values");
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n < MIN_FOR_INTERVAL {
+        return MeanInterval {
+            mean,
+            low: f64::NAN,
+            high: f64::NAN,
+            n,
+        };
+    }
+    const RESAMPLES: usize = 10_000;
+    let mut rng = StdRng::seed_from_u64(0xB007);
+    let mut means: Vec<f64> = (0..RESAMPLES)
+        .map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    MeanInterval {
+        mean,
+        low: crate::percentile(&means, 2.5),
+        high: crate::percentile(&means, 97.5),
         n,
     }
 }
@@ -124,6 +166,31 @@ pub fn paired_comparison(a: &[f64], b: &[f64]) -> PairedComparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bootstrap_interval_stays_in_the_bounds_and_needs_three_values() {
+        // Errors of 3 seeds near 0 and 1: a t-interval leaves [0, 1], the bootstrap cannot.
+        let errors = [0.02, 0.95, 0.9];
+        let t = mean_interval(&errors);
+        assert!(t.low < 0.0 && t.high > 1.0, "{t:?}");
+        let b = bootstrap_mean_interval(&errors);
+        assert!((b.mean - t.mean).abs() < 1e-12);
+        assert!(
+            b.low >= 0.02 && b.high <= 0.95 && b.low < b.mean && b.mean < b.high,
+            "{b:?}"
+        );
+        assert_eq!(bootstrap_mean_interval(&errors), b, "deterministic");
+        // Many values of a known spread: close to the normal interval.
+        let values: Vec<f64> = (0..200).map(|i| (i % 20) as f64).collect();
+        let (b, t) = (bootstrap_mean_interval(&values), mean_interval(&values));
+        assert!(
+            (b.low - t.low).abs() < 0.15 && (b.high - t.high).abs() < 0.15,
+            "{b:?} {t:?}"
+        );
+        // Two seeds: no interval.
+        let two = bootstrap_mean_interval(&[0.2, 0.4]);
+        assert!(two.low.is_nan() && two.high.is_nan() && (two.mean - 0.3).abs() < 1e-12);
+    }
 
     #[test]
     fn interval_matches_hand_computation() {

@@ -118,8 +118,9 @@ struct AnalyzeArgs {
     /// Run directory: number of random unit subsets.
     #[arg(long, default_value_t = 200)]
     subsets: usize,
-    /// Run directory: label shuffles of the decoder's control.
-    #[arg(long, default_value_t = 5)]
+    /// Run directory: label shuffles of the decoder's control (the permutation p-value
+    /// cannot fall below 1 / (shuffles + 1): 0.05 with the default 19; 99 for 0.01).
+    #[arg(long, default_value_t = 19)]
     shuffles: usize,
     /// Run directory: seed of subsets, folds and shuffles.
     #[arg(long, default_value_t = 0)]
@@ -1044,6 +1045,13 @@ fn fewshot(args: FewshotArgs) -> Result<(), Failure> {
     }
     let n = PerClass::parse_list(&args.n)?;
     let seeds = parse_seeds(&args.seeds)?;
+    if seeds.len() < apical_experiments::sweep::MIN_FOR_INTERVAL {
+        eprintln!(
+            "apical: note: {} seed(s): the tables give means without intervals (an interval needs at least {} seeds)",
+            seeds.len(),
+            apical_experiments::sweep::MIN_FOR_INTERVAL
+        );
+    }
     let tune = args.tune.as_deref().map(parse_tune).transpose()?;
     let pretrained = args.pretrained.map(|p| {
         if p == "auto" {
@@ -1104,6 +1112,15 @@ fn collect(args: CollectArgs) -> Result<(), Failure> {
         args.dir.join("aggregate.csv").display(),
         args.dir.join(&options.metrics[0]).display()
     );
+    let mut few = outcome.without_interval;
+    few.dedup();
+    if !few.is_empty() {
+        eprintln!(
+            "apical: note: fewer than {} finished runs in group(s) {}: no interval for them (ci_low, ci_high empty)",
+            apical_experiments::sweep::MIN_FOR_INTERVAL,
+            few.join("; ")
+        );
+    }
     Ok(())
 }
 

@@ -21,7 +21,7 @@ impl Default for RunAnalysisSettings {
         Self {
             subset_size: 32,
             subsets: 200,
-            shuffles: 5,
+            shuffles: 19,
             seed: 0,
         }
     }

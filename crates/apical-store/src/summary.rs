@@ -106,6 +106,12 @@ pub struct ClassifierSummary {
     /// Final test accuracy (completed runs).
     #[serde(default)]
     pub test_accuracy: Option<f64>,
+    /// Wilson 95% interval of `test_accuracy` over the `n_test` test examples (schema 2).
+    #[serde(default)]
+    pub test_accuracy_ci_low: Option<f64>,
+    /// Upper end of that interval.
+    #[serde(default)]
+    pub test_accuracy_ci_high: Option<f64>,
     /// Final mean test cross-entropy.
     #[serde(default)]
     pub test_loss: Option<f64>,

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use apical_analysis::{mean_interval, paired_comparison};
+use apical_analysis::{bootstrap_mean_interval, paired_comparison};
 
 use super::{Condition, PerClass};
 use crate::sweep::csv;
@@ -414,7 +414,7 @@ impl FewshotTables {
                     continue;
                 }
                 let test: Vec<f64> = rows.iter().map(|r| r.test_error).collect();
-                let m = mean_interval(&test);
+                let m = bootstrap_mean_interval(&test);
                 let mean = |f: fn(&FewshotRow) -> f64| {
                     rows.iter().map(|r| f(r)).sum::<f64>() / rows.len() as f64
                 };
@@ -514,7 +514,7 @@ impl FewshotTables {
             if values.is_empty() {
                 continue;
             }
-            let m = mean_interval(&values);
+            let m = bootstrap_mean_interval(&values);
             let mut cells = condition_cells(&key);
             cells.extend([
                 num(m.mean),
@@ -557,7 +557,7 @@ impl FewshotTables {
                     }
                 };
                 let test: Vec<f64> = rows.iter().map(|r| r.test_error).collect();
-                let m = mean_interval(&test);
+                let m = bootstrap_mean_interval(&test);
                 s.points.push((x.log10(), m.mean));
                 s.band.push((x.log10(), m.low, m.high));
             }

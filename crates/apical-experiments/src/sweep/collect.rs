@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use apical_analysis::mean_interval;
+use apical_analysis::bootstrap_mean_interval;
+pub use apical_analysis::MIN_FOR_INTERVAL;
 
 use crate::sweep::csv;
 use crate::sweep::SEED_KEY;
@@ -55,6 +56,9 @@ pub struct CollectOutcome {
     pub finished: usize,
     /// Groups in `aggregate.csv`.
     pub groups: usize,
+    /// Groups (by their `--by` values) with a metric of fewer than three finished runs: no
+    /// interval for them.
+    pub without_interval: Vec<String>,
 }
 
 /// A JSON object's entries in the order written (serde_json's own map sorts them).
@@ -363,7 +367,10 @@ pub fn collect(
                 group_stats.push(None);
                 continue;
             }
-            let mi = mean_interval(values);
+            if values.len() < MIN_FOR_INTERVAL {
+                outcome.without_interval.push(group.join(","));
+            }
+            let mi = bootstrap_mean_interval(values);
             let sd = if values.len() > 1 {
                 (values.iter().map(|v| (v - mi.mean).powi(2)).sum::<f64>()
                     / (values.len() - 1) as f64)
@@ -443,7 +450,7 @@ pub fn collect(
         line_plot(
             sweep_dir,
             metric,
-            &format!("{metric}: mean and 95% t-interval over the runs of each group"),
+            &format!("{metric}: mean and 95% bootstrap interval over the runs of each group"),
             &x_desc,
             metric,
             None,

@@ -238,6 +238,8 @@ fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, Ru
             .collect()
     };
     let wall = started.elapsed().as_secs_f64();
+    let n_test = split.test.len();
+    let ci = apical_analysis::wilson_interval((accuracy * n_test as f64).round() as usize, n_test);
     let summary = Summary {
         rule: "none".into(),
         steps: 0,
@@ -245,6 +247,8 @@ fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, Ru
             n_train: 0,
             n_test: split.test.len(),
             test_accuracy: Some(accuracy),
+            test_accuracy_ci_low: Some(ci.0),
+            test_accuracy_ci_high: Some(ci.1),
             test_loss: Some(loss),
             accuracy_by_signal: Some(as_rows(accuracy_by_signal(&split.test, &predictions))),
             ideal_accuracy: Some(

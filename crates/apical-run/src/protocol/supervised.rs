@@ -643,6 +643,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let mut summary = self.summary_base(wall_seconds, session_seconds, steps_done);
         summary.classifier.stopped_early_at_step = self.stopped_early;
         summary.classifier.test_accuracy = Some(test_accuracy);
+        let n_test = self.data().test.len();
+        let (low, high) = apical_analysis::wilson_interval(
+            (test_accuracy * n_test as f64).round() as usize,
+            n_test,
+        );
+        summary.classifier.test_accuracy_ci_low = Some(low);
+        summary.classifier.test_accuracy_ci_high = Some(high);
         summary.classifier.test_loss = Some(test_loss);
         summary.classifier.train_accuracy = Some(train_accuracy);
         summary.classifier.train_loss = Some(train_loss);
