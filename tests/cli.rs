@@ -95,6 +95,41 @@ fn quickstart_small_writes_every_output_well_formed() {
     }
     assert_eq!(summary["backend"], "ndarray");
     assert_eq!(summary["steps"], 60);
+    // Provenance: version, the commit built from (this checkout's), the command, the machine,
+    // the start time.
+    let p = &summary["provenance"];
+    assert_eq!(p["apical_version"], env!("CARGO_PKG_VERSION"));
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
+    let commit = p["git_commit"].as_str().unwrap();
+    assert!(
+        commit == head || commit.len() == 40,
+        "built from a commit: {commit} (HEAD {head})"
+    );
+    assert!(
+        p["command"]
+            .as_str()
+            .unwrap()
+            .contains("run configs/quickstart.toml"),
+        "{p}"
+    );
+    assert!(
+        p["cpus"].as_u64().unwrap() >= 1 && p["threads"].as_u64().unwrap() >= 1,
+        "{p}"
+    );
+    let started = p["started_at"].as_str().unwrap();
+    assert!(
+        started.len() == 20 && started.starts_with("20") && started.ends_with('Z'),
+        "{p}"
+    );
+    assert!(!p["host"].as_str().unwrap().is_empty());
     let acc = summary["test_accuracy"].as_f64().unwrap();
     assert!(
         acc > 0.5,

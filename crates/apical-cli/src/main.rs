@@ -552,7 +552,25 @@ fn options(halt_after: Option<usize>) -> RunOptions {
         progress: std::io::stderr().is_terminal(),
         halt_after,
         stop: stop_flag(),
+        provenance: Some(provenance()),
     }
+}
+
+/// What `summary.json` records of this process: the command line, the machine, the threads
+/// and the start time.
+fn provenance() -> apical_store::Provenance {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    apical_run::provenance(command, host, cpus, apical_nn::threads(), started)
 }
 
 /// Memory this process may still use: the least of the machine's available memory

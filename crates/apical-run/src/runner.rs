@@ -27,6 +27,9 @@ pub struct RunOptions {
     /// checkpoint and returns [`RunError::Interrupted`]. The binary sets it from its signal
     /// handlers.
     pub stop: Option<Arc<AtomicUsize>>,
+    /// What `summary.json` records of where and how the run was made (the binary fills it
+    /// in; see [`provenance`](crate::provenance)).
+    pub provenance: Option<apical_store::Provenance>,
 }
 
 /// What a finished run reports (also written as `summary.json`).

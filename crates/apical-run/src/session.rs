@@ -206,6 +206,7 @@ impl<'a> Session<'a> {
         step: usize,
         quantity: &'static str,
     ) -> Result<RunSummary, RunError> {
+        summary.provenance = self.options.provenance.clone();
         summary.status = RunStatus::Diverged;
         summary.diverged_at_step = Some(step);
         summary.diverged_quantity = Some(quantity.to_string());
@@ -214,7 +215,8 @@ impl<'a> Session<'a> {
     }
 
     /// Ends a completed run: writes `summary.json` (last: a complete one marks a finished run).
-    pub fn finish(&self, summary: Summary) -> Result<RunSummary, RunError> {
+    pub fn finish(&self, mut summary: Summary) -> Result<RunSummary, RunError> {
+        summary.provenance = self.options.provenance.clone();
         summary.write(self.dir.root())?;
         Ok(RunSummary {
             dir: self.dir.root().to_path_buf(),

@@ -41,6 +41,28 @@ fn schema_before_versions() -> u32 {
     1
 }
 
+/// Where, when and with what a run's last session was made (`summary.json`'s `provenance`,
+/// schema 2; filled in by the binary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Provenance {
+    /// apical's version (the crates' `version`).
+    pub apical_version: String,
+    /// The git commit apical was built from ("unknown" outside a git checkout).
+    pub git_commit: String,
+    /// The command line.
+    pub command: String,
+    /// The machine's host name.
+    pub host: String,
+    /// Operating system and architecture (`linux-x86_64`).
+    pub platform: String,
+    /// CPU cores available to the process.
+    pub cpus: usize,
+    /// Threads of the CPU kernels.
+    pub threads: usize,
+    /// When the session started (UTC, ISO 8601).
+    pub started_at: String,
+}
+
 /// The contents of `summary.json`: what every run reports, then the part of its protocol —
 /// kept flat in the JSON (every key at the top level; where a part does not apply its values
 /// are `null`, its counts 0, and `stopped_early_at_step` is left out), so
@@ -86,6 +108,10 @@ pub struct Summary {
     pub resumed_from_step: Option<usize>,
     /// Files written under `activity/`.
     pub activity: Vec<String>,
+    /// Where, when and with what the run was made (absent from files of schema 1, and when
+    /// the library is used without the binary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// Runs that classify a test set (supervised training, the sampling model).
     #[serde(flatten)]
     pub classifier: ClassifierSummary,
