@@ -865,3 +865,33 @@ fn predictive_coding_and_every_top_down_mode_resume_identically() {
         &["key `model.top_down_rate`", "(0, 2)"],
     );
 }
+
+/// `apical ls DIR`: a line per run directory with its status, progress, settings and metric.
+#[test]
+fn ls_lists_runs_with_status_progress_and_metric() {
+    let tmp = tempdir().unwrap();
+    ok(&run_small(&tmp.path().join("done"), &[]));
+    let halted = run_small(&tmp.path().join("halted"), &["--halt-after", "20"]);
+    assert_eq!(halted.status.code(), Some(1), "{}", stderr(&halted));
+    std::fs::create_dir_all(tmp.path().join("not-a-run")).unwrap();
+    let out = apical(&["ls", tmp.path().to_str().unwrap()]);
+    ok(&out);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "header and two runs:\n{text}");
+    assert!(
+        lines[0].starts_with("run") && lines[0].contains("metric"),
+        "{text}"
+    );
+    let done: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&done[..3], ["done", "completed", "60/60"], "{text}");
+    assert!(
+        lines[1].contains("digits") && lines[1].contains("test_accuracy 0."),
+        "{text}"
+    );
+    let halted: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(&halted[..3], ["halted", "stopped", "20/60"], "{text}");
+    // A missing directory: one line, exit 2.
+    let out = apical(&["ls", tmp.path().join("missing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -102,6 +102,16 @@ command into the same --out continues it.")]
   apical analyze decode --responses R.npy --labels L.npy --folds 5
   apical analyze residuals --apical A.npy --soma S.npy --labels reward.npy --error-change dE.npy --groups G.npy")]
     Analyze(AnalyzeArgs),
+    /// List the runs in a directory: status, progress, key settings, headline metric.
+    #[command(after_help = "Examples:\n  apical ls\n  apical ls sweeps/quickstart_lr/runs")]
+    Ls(LsArgs),
+}
+
+#[derive(Args)]
+struct LsArgs {
+    /// A directory of run directories (or one run directory).
+    #[arg(default_value = "runs")]
+    dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -516,6 +526,15 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::SweepTask(args) => sweep_task(args),
         Command::Collect(args) => collect(args),
         Command::Fewshot(args) => fewshot(args),
+        Command::Ls(args) => {
+            let rows = apical_report::listing::list_runs(&args.dir)?;
+            if rows.is_empty() {
+                println!("no run directories in {}", args.dir.display());
+            } else {
+                print!("{}", apical_report::listing::format_table(&rows));
+            }
+            Ok(())
+        }
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
             print!("{}", config.to_toml());

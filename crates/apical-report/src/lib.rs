@@ -6,6 +6,7 @@
 pub mod analyze;
 mod error;
 pub mod inputs;
+pub mod listing;
 pub mod redundancy;
 pub mod report;
 mod settings;
