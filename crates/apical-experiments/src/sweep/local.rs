@@ -267,6 +267,9 @@ pub fn run_local_many(
     );
     let already: usize = outcomes.iter().map(|o| o.skipped + o.failed.len()).sum();
     bar.set_position(already as u64);
+    // Points this invocation has ended, and when it started: the ETA of the log lines.
+    let ran_here = std::cell::Cell::new(0u64);
+    let sweep_started = Instant::now();
     let say = |line: String| {
         if options.progress {
             bar.println(line);
@@ -357,7 +360,10 @@ pub fn run_local_many(
                         (_, Some(acc)) => format!("test accuracy {acc:.4}"),
                         _ => "done".into(),
                     };
-                    say(format!("done    {shown} ({what}, {secs:.1} s)"));
+                    say(format!(
+                        "done    {shown} ({what}, {secs:.1} s) {}",
+                        progress_note(bar.position() + 1, total as u64, &ran_here, sweep_started)
+                    ));
                 }
                 _ if signalled || stop_signal().is_some() => {
                     say(format!(
@@ -367,11 +373,15 @@ pub fn run_local_many(
                 _ => {
                     let reason = last_line(&dir.log(&w.point));
                     write_atomic(&dir.failed(&w.point), format!("{reason}\n").as_bytes())?;
-                    say(format!("FAILED  {shown}: {reason}"));
+                    say(format!(
+                        "FAILED  {shown}: {reason} {}",
+                        progress_note(bar.position() + 1, total as u64, &ran_here, sweep_started)
+                    ));
                     outcomes[w.sweep].failed.push((w.point, reason));
                 }
             }
             bar.inc(1);
+            ran_here.set(ran_here.get() + 1);
         }
     }
     bar.finish_and_clear();
@@ -451,4 +461,48 @@ fn spawn(
         child,
         started: Instant::now(),
     })
+}
+
+/// `[3/12 points, eta 1m20s]`: where a sweep stands after a point ended (`done` of `total`),
+/// with the time left at the pace of the `ran` points this invocation has ended since
+/// `started` (none before the first).
+fn progress_note(done: u64, total: u64, ran: &std::cell::Cell<u64>, started: Instant) -> String {
+    let ran = ran.get() + 1;
+    let left = total.saturating_sub(done);
+    if left == 0 {
+        return format!("[{done}/{total} points]");
+    }
+    let per_point = started.elapsed().as_secs_f64() / ran as f64;
+    format!(
+        "[{done}/{total} points, eta {}]",
+        short_duration(per_point * left as f64)
+    )
+}
+
+/// `45s`, `3m05s`, `2h10m`.
+fn short_duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_progress_notes_read_well() {
+        assert_eq!(short_duration(44.6), "45s");
+        assert_eq!(short_duration(185.0), "3m05s");
+        assert_eq!(short_duration(7800.0), "2h10m");
+        let ran = std::cell::Cell::new(0);
+        let note = progress_note(1, 4, &ran, Instant::now());
+        assert!(note.starts_with("[1/4 points, eta "), "{note}");
+        assert_eq!(progress_note(4, 4, &ran, Instant::now()), "[4/4 points]");
+    }
 }

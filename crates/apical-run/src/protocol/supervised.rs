@@ -444,9 +444,20 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         };
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {pos}/{len} steps ({per_sec}, eta {eta})",
+                "{spinner} {msg} [{bar:30}] {pos}/{len} steps ({rate}, eta {eta})",
             )
             .expect("valid template")
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let rate = state.per_sec();
+                    let _ = if rate >= 10.0 {
+                        write!(w, "{rate:.0} steps/s")
+                    } else {
+                        write!(w, "{rate:.1} steps/s")
+                    };
+                },
+            )
             .progress_chars("=> "),
         );
         bar.set_position(self.start_step as u64);
