@@ -506,6 +506,12 @@ fn orientation_run_reports_accuracy_per_signal_level_and_records_signal() {
     let levels = summary["accuracy_by_signal"].as_array().unwrap();
     assert_eq!(levels.len(), 9);
     assert!(levels.iter().any(|l| l["signal"] == 0.0));
+    // The psychometric curve: the network's accuracy per level and the ideal observer's.
+    for ext in ["png", "svg"] {
+        assert!(dir.join(format!("plots/psychometric.{ext}")).is_file());
+    }
+    let svg = read(&dir.join("plots/psychometric.svg"));
+    assert!(svg.contains("ideal observer") && svg.contains("signal level (%)"));
     let signal_bytes = std::fs::read(dir.join("activity/signal.npy")).unwrap();
     let signal = npyz::NpyFile::new(&signal_bytes[..]).unwrap();
     assert_eq!(signal.shape(), &[45]);

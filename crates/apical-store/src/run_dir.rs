@@ -68,6 +68,8 @@ pub mod plot_names {
     pub const LEARNING_CURVE: &str = "learning_curve";
     /// Closed-loop runs (and `apical analyze` on them): success per day.
     pub const SUCCESS_BY_DAY: &str = "success_by_day";
+    /// Perceptual runs: test accuracy against the signal level, with the ideal observer's.
+    pub const PSYCHOMETRIC: &str = "psychometric";
 }
 
 /// File names inside a closed-loop day folder (`activity/day-NN/`).

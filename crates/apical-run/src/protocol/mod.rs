@@ -66,3 +66,40 @@ impl ProtocolKind {
         }
     }
 }
+
+/// `plots/psychometric.{png,svg}` of a perceptual run: test accuracy at each signed signal
+/// level with its Wilson 95% band, beside the ideal observer's accuracy. Nothing for a task
+/// without signal levels.
+pub(crate) fn plot_psychometric(
+    run: &apical_store::RunDir,
+    title: &str,
+    summary: &apical_store::ClassifierSummary,
+) -> Result<(), RunError> {
+    let Some(levels) = &summary.accuracy_by_signal else {
+        return Ok(());
+    };
+    let mut network = apical_store::plot::PlotSeries::line("network (95% Wilson band)", Vec::new());
+    for level in levels {
+        let correct = (level.accuracy * level.n_trials as f64).round() as usize;
+        let (low, high) = apical_analysis::wilson_interval(correct, level.n_trials);
+        network.points.push((level.signal, level.accuracy));
+        network.band.push((level.signal, low, high));
+    }
+    let mut series = vec![network];
+    if let Some(ideal) = &summary.ideal_accuracy_by_signal {
+        series.push(apical_store::plot::PlotSeries::line(
+            "ideal observer",
+            ideal.iter().map(|l| (l.signal, l.accuracy)).collect(),
+        ));
+    }
+    apical_store::plot::line_plot(
+        &run.plots(),
+        apical_store::plot_names::PSYCHOMETRIC,
+        title,
+        "signal level (%)",
+        "test accuracy",
+        Some((0.0, 1.0)),
+        &series,
+    )?;
+    Ok(())
+}

@@ -262,5 +262,12 @@ fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, Ru
         activity,
         ..crate::summary_of_run(config)
     };
+    if config.logging.plots {
+        super::plot_psychometric(
+            session.dir(),
+            "Psychometric curve — sampling model",
+            &summary.classifier,
+        )?;
+    }
     session.finish(summary)
 }

@@ -712,6 +712,13 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             );
         }
         summary.activity = activity;
+        if self.config().logging.plots {
+            super::plot_psychometric(
+                self.run_dir(),
+                &format!("Psychometric curve — {}", self.config().rule.kind()),
+                &summary.classifier,
+            )?;
+        }
         self.session().finish(summary)
     }
 }
