@@ -484,12 +484,36 @@ fn main() -> ExitCode {
     ) {
         std::env::set_var("MATMUL_NUM_THREADS", threads);
     }
+    private_runtime_dir();
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// Mesa's Vulkan drivers (lavapipe, used by `--backend wgpu` on machines without a GPU) print
+/// "XDG_RUNTIME_DIR is invalid or not set" on every device query when the session has no
+/// runtime directory (containers, cron, Slurm jobs). Where it is unset or unusable, point it at
+/// a private directory (mode 0700, as the XDG spec asks) under the temporary directory, made
+/// once per user.
+fn private_runtime_dir() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let usable = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .and_then(|d| std::fs::metadata(d).ok())
+        .is_some_and(|m| m.is_dir());
+    if usable {
+        return;
+    }
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    let dir = std::env::temp_dir().join(format!("apical-runtime-{uid}"));
+    let made = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)));
+    if made.is_ok() {
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
     }
 }
 
