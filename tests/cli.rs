@@ -901,3 +901,37 @@ fn ls_lists_runs_with_status_progress_and_metric() {
     let out = apical(&["ls", tmp.path().join("missing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `apical config schema` lists every key with type, default and meaning; `config show` and a
+/// run's `config.toml` name the optional keys left out, as comments that read back as nothing.
+#[test]
+fn the_schema_lists_every_key_and_the_resolved_config_names_the_optional_ones() {
+    let out = apical(&["config", "schema"]);
+    ok(&out);
+    let text = stdout(&out);
+    for needle in [
+        "model.hidden  (array, default [128])  [ff, gfn]",
+        "model.activation  (string, default ff: \"relu\", gfn: \"sigmoid\")",
+        "training.patience  (integer, default (absent))",
+        "rule.beta  (float",
+        "task.path  (string, default (required))  [idx]",
+        "backend.kind  (string, default \"ndarray\")",
+    ] {
+        assert!(text.contains(needle), "{needle} not in:\n{text}");
+    }
+    let shown = apical(&["config", "show", "configs/quickstart.toml"]);
+    ok(&shown);
+    let shown = stdout(&shown);
+    assert!(
+        shown.contains("# training.patience      (not set) Early stopping"),
+        "{shown}"
+    );
+    assert!(shown.contains("# logging.record_at"), "{shown}");
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    ok(&run_small(&dir, &[]));
+    let written = read(&dir.join("config.toml"));
+    assert!(written.contains("# training.init_from"), "{written}");
+    // The comments read back as nothing: the run resumes from its own config.
+    ok(&apical(&["resume", dir.to_str().unwrap()]));
+}

@@ -477,6 +477,10 @@ fn init_from_loads_layers_and_freeze_holds_them() {
         .map(|e| e.path())
         .max()
         .unwrap();
+    // Named as a user would type it: `step-60` for the folder `step-00000060`.
+    let step: usize =
+        apical_store::parse_step_name(&ck.file_name().unwrap().to_string_lossy()).unwrap();
+    let ck = ck.with_file_name(format!("step-{step}"));
     let gfn = tmp.path().join("gfn");
     ok(&run_small(
         &gfn,

@@ -406,6 +406,8 @@ enum ConfigCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
     },
+    /// List every config key: its type, its default, the kinds that take it, its meaning.
+    Schema,
 }
 
 /// What a command can fail with: one run's errors, orchestration's (sweeps, few-shot,
@@ -561,7 +563,11 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         }
         Command::Config(ConfigCommand::Show { config, overrides }) => {
             let config = ExperimentConfig::load(&config, &overrides)?;
-            print!("{}", config.to_toml());
+            print!("{}", config.to_documented_toml());
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Schema) => {
+            print!("{}", apical_run::schema::schema_text());
             Ok(())
         }
     }

@@ -69,6 +69,9 @@ macro_rules! rules {
         }
 
         impl RuleConfig {
+            /// Every rule's config name, in the table's order.
+            pub const KINDS: &'static [&'static str] = &[$($kind),*];
+
             /// The config name of the rule.
             pub fn kind(&self) -> &'static str {
                 match self { $( RuleConfig::$variant(_) => $kind, )* }

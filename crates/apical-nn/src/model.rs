@@ -43,6 +43,9 @@ pub(crate) fn default_hidden() -> Vec<usize> {
 }
 
 impl ModelConfig {
+    /// Every model kind's config name.
+    pub const KINDS: &'static [&'static str] = &["ff", "gfn", "bci", "sampling"];
+
     /// Visits the hyper-parameter type of the model kind named `kind` (`None`: no such kind).
     pub fn visit_kind<V: apical_core::KindVisitor>(kind: &str, visitor: V) -> Option<V::Output> {
         Some(match kind {

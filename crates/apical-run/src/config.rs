@@ -661,6 +661,44 @@ impl ExperimentConfig {
         out
     }
 
+    /// [`to_toml`](Self::to_toml) followed by the optional keys it leaves out, as comments
+    /// saying what their absence means (what `config.toml` and `apical config show` hold; the
+    /// comments read back as nothing).
+    pub fn to_documented_toml(&self) -> String {
+        let t = &self.training;
+        let absent: Vec<(&str, bool)> = vec![
+            ("training.epochs", t.epochs.is_none() && t.steps.is_some()),
+            ("training.patience", t.patience.is_none()),
+            ("training.init_from", t.init_from.is_none()),
+            ("training.init_layers", t.init_layers.is_none()),
+            ("training.freeze", t.freeze.is_empty()),
+            ("training.phases", t.phases.is_empty()),
+            ("logging.record_at", self.logging.record_at.is_empty()),
+        ];
+        let mut out = self.to_toml();
+        let lines: Vec<String> = absent
+            .into_iter()
+            .filter(|(_, is_absent)| *is_absent)
+            .map(|(key, _)| {
+                let meaning = schema::schema()
+                    .into_iter()
+                    .find(|k| k.key == key)
+                    .map(|k| k.meaning)
+                    .unwrap_or_default();
+                format!("# {key:<22} (not set) {meaning}\n")
+            })
+            .collect();
+        if !lines.is_empty() {
+            out.push_str(
+                "\n# Optional keys not set here (`apical config schema` lists every key):\n",
+            );
+            for line in lines {
+                out.push_str(&line);
+            }
+        }
+        out
+    }
+
     /// The run name: `name`, or the file stem of `path`.
     pub fn run_name(&self, path: &Path) -> String {
         self.name.clone().unwrap_or_else(|| {
@@ -788,17 +826,30 @@ fn probe_section(
         "rule" => RuleConfig::visit_kind(&kind, probe),
         _ => None,
     };
-    Some((
-        kind,
-        result.unwrap_or_else(|| Err(("kind".into(), String::new()))),
-    ))
+    let result = match result {
+        Some(r) => r,
+        // A kind this section does not have: the error is the kind's.
+        None if ["model", "task", "rule"].contains(&section) => Err(("kind".into(), String::new())),
+        // A section whose kinds carry their keys inline (the optimizer): no probe.
+        None => return None,
+    };
+    Some((kind, result))
 }
 
 /// An error serde placed at a whole tagged section (`model`, `task`, `rule`), placed at the key
 /// inside it: `model.activation`, `task.contexts[0]`, `rule.beta`.
 fn inside_section(table: &toml::Table, key: String, message: String) -> (String, String) {
     let Some((kind, Err((inner, inner_message)))) = probe_section(table, &key) else {
-        return (key, message);
+        // Without a probe, an unknown key is still named by serde's message.
+        let unknown = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            .filter(|_| !key.is_empty() && !key.contains('.'))
+            .map(str::to_string);
+        return match unknown {
+            Some(field) => (format!("{key}.{field}"), message),
+            None => (key, message),
+        };
     };
     if inner == "kind" {
         // An unknown kind: serde's message lists the kinds.
@@ -965,6 +1016,7 @@ pub fn utc_timestamp() -> String {
 }
 
 mod phases;
+pub mod schema;
 pub use phases::{Phase, PHASE_TASK_KEYS};
 
 #[cfg(test)]

@@ -106,6 +106,13 @@ impl InitSource {
     /// Reads the checkpoint `from` names: a checkpoint directory, or a finished run's newest
     /// checkpoint.
     pub fn load(from: &Path) -> Result<Self, RunError> {
+        // `checkpoints/step-1800` names the folder `step-00001800` (names are zero-padded).
+        let padded = from
+            .file_name()
+            .and_then(|n| apical_store::parse_step_name(&n.to_string_lossy()))
+            .map(|step| from.with_file_name(apical_store::step_name(step)))
+            .filter(|p| !from.exists() && p.exists());
+        let from = padded.as_deref().unwrap_or(from);
         let run = apical_store::RunDir::new(from);
         let checkpoint = if from.join(checkpoint::MANIFEST_FILE).is_file() {
             from.to_path_buf()

@@ -161,7 +161,10 @@ pub fn start(
     let lock = RunLock::acquire(dir)?;
     // Another run may have started (and ended) between the check and the lock.
     check_empty(dir)?;
-    apical_store::write_atomic(&RunDir::new(dir).config(), config.to_toml().as_bytes())?;
+    apical_store::write_atomic(
+        &RunDir::new(dir).config(),
+        config.to_documented_toml().as_bytes(),
+    )?;
     let session = Session::new(dir, options, false, config.training.keep_checkpoints, lock);
     ProtocolKind::of(config)
         .protocol()

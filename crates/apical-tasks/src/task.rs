@@ -26,6 +26,9 @@ pub enum TaskConfig {
 }
 
 impl TaskConfig {
+    /// Every task kind's config name.
+    pub const KINDS: &'static [&'static str] = &["digits", "orientation", "idx", "bci"];
+
     /// Visits the config type of the task kind named `kind` (`None`: no such kind).
     pub fn visit_kind<V: apical_core::KindVisitor>(kind: &str, visitor: V) -> Option<V::Output> {
         Some(match kind {

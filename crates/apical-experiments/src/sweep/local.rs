@@ -109,7 +109,11 @@ impl SweepDir {
         for p in &plan.points {
             let ran = RunDir::new(dir.run_dir(&p.name)).config();
             if let Ok(text) = std::fs::read_to_string(&ran) {
-                if text != p.config.to_toml() {
+                // Compared as TOML values: the comments of the run's config.toml (the optional
+                // keys it leaves out) are not part of the config.
+                let same = text.parse::<toml::Table>().ok()
+                    == p.config.to_toml().parse::<toml::Table>().ok();
+                if !same {
                     return Err(RunError::OutputDir {
                         path: path.to_path_buf(),
                         message: format!(

@@ -218,6 +218,11 @@ fn errors_inside_a_section_name_the_key_and_the_set_that_caused_them() {
         ("model.bogus=1", "model.bogus", "unknown field `bogus`"),
         ("model.kind=\"foo\"", "model.kind", "unknown variant `foo`"),
         ("rule.kind=\"dendritic\"", "rule.kind", "gfn"),
+        (
+            "optimizer.momentum=0.9",
+            "optimizer.momentum",
+            "unknown field `momentum`",
+        ),
     ];
     for (set, want_key, want_message) in cases {
         let err = parse(BASE, &[set]).unwrap_err();
