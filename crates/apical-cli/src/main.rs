@@ -71,7 +71,7 @@ task.signal_levels, task.seed, logging.probe_examples, training.seed.")]
 Rerunning the same command skips finished points, resumes interrupted ones from their
 checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the failed points.")]
     Sweep(SweepArgs),
-    /// Tabulate a sweep: results.csv, aggregate.csv (mean and 95% t-interval over seeds) and a plot.
+    /// Tabulate a sweep: results.csv, aggregate.csv (mean and 95% bootstrap interval over seeds) and a plot.
     #[command(
         after_help = "Example:\n  apical collect sweeps/quickstart_lr --by training.learning_rate --metric test_accuracy,test_loss"
     )]
@@ -84,7 +84,7 @@ checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the faile
   apical fewshot configs/fewshot_digits_dendritic.toml --n 1,5 --seeds 5 --tune 'lr=0.01,0.03,0.1' --out fewshot/d
 
 Writes fewshot.csv (n, rule, pretrained, seed, chosen values, val_error, test_error, …),
-fewshot_summary.csv (mean_test_error with its 95% t-interval), fewshot_paired.csv (paired
+fewshot_summary.csv (mean_test_error with its 95% bootstrap interval), fewshot_paired.csv (paired
 differences with sign-flip p-values), fewshot_auc.csv and fewshot.png/svg. Rerunning the same
 command into the same --out continues it.")]
     Fewshot(FewshotArgs),
