@@ -251,11 +251,56 @@ fn fewshot_tunes_on_validation_and_tabulates_every_n_and_seed() {
         before,
         std::fs::read_to_string(out.join("fewshot.csv")).unwrap()
     );
+    // More n values and seeds extend the study: the runs made are reused (their summaries
+    // untouched), the new ones run, and the tables cover the whole new protocol.
+    let kept = out.join("runs/fewshot_digits_backprop/scratch/seed=0/runs");
+    let first_run = std::fs::read_dir(&kept)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let stamp = std::fs::metadata(first_run.join("summary.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let mut more = args.clone();
+    more[3] = "1,2,5";
+    more[5] = "4";
+    let o = apical(&more);
+    ok(&o);
+    assert!(
+        stderr(&o).contains("extending the few-shot study"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::metadata(first_run.join("summary.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        stamp,
+        "a finished run was not redone"
+    );
+    let extended = csv_rows(&out.join("fewshot.csv"));
+    assert_eq!(extended.len(), 12, "3 n × 4 seeds");
+    for r in &rows {
+        let same = extended
+            .iter()
+            .find(|e| e["n"] == r["n"] && e["seed"] == r["seed"])
+            .unwrap();
+        assert_eq!(same["test_error"], r["test_error"], "{r:?}");
+    }
+    // Any other change is another study: refused, naming what differs.
     let mut other = args.clone();
-    other[3] = "1,2";
+    other.extend(["--set", "training.learning_rate=0.5"]);
     let o = apical(&other);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("protocol"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("protocol.toml differs in set"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ checkpoint and (with --retry-failed) retries failed ones. Exit 1 lists the faile
 Writes fewshot.csv (n, rule, pretrained, seed, chosen values, val_error, test_error, …),
 fewshot_summary.csv (mean_test_error with its 95% bootstrap interval), fewshot_paired.csv (paired
 differences with sign-flip p-values), fewshot_auc.csv and fewshot.png/svg. Rerunning the same
-command into the same --out continues it.")]
+command into the same --out continues it; with more --n values or --seeds it extends the study.")]
     Fewshot(FewshotArgs),
     /// One Slurm array task of a sweep (run by slurm/array.sbatch).
     #[command(hide = true)]

@@ -256,13 +256,25 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
     let out = &options.out;
     let protocol_file = out.join("protocol.toml");
     match std::fs::read_to_string(&protocol_file) {
-        Ok(existing) if existing != protocol => return Err(RunError::OutputDir {
-            path: out.clone(),
-            message:
-                "holds another few-shot protocol (its protocol.toml differs); pick another --out"
-                    .into(),
+        // The same study with other seeds or n values: extended (the runs made are kept and
+        // reused; every other setting must be the same).
+        Ok(existing) if existing != protocol => {
+            let differing = protocol_differences(&existing, &protocol);
+            if !differing.is_empty() {
+                return Err(RunError::OutputDir {
+                    path: out.clone(),
+                    message: format!(
+                        "holds another few-shot protocol (its protocol.toml differs in {}); only --n and --seeds may change to extend a study; pick another --out",
+                        differing.join(", ")
+                    ),
+                }
+                .into());
+            }
+            eprintln!(
+                "apical: extending the few-shot study in {} (other --n or --seeds; finished runs are reused)",
+                out.display()
+            );
         }
-        .into()),
         Ok(_) => {}
         Err(_) if out.exists() && std::fs::read_dir(out).is_ok_and(|mut e| e.next().is_some()) => {
             return Err(RunError::OutputDir {
@@ -314,7 +326,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
     // The pretraining first (fine-tuning loads it), then every fine-tuning sweep in one pool.
     let pre: Vec<(SweepDir, &SweepPlan)> = pretraining
         .iter()
-        .map(|p| Ok((SweepDir::prepare(&p.dir, &p.plan)?, &p.plan)))
+        .map(|p| Ok((SweepDir::prepare_extending(&p.dir, &p.plan)?, &p.plan)))
         .collect::<Result<_, ExperimentError>>()?;
     run_all(&pre, &options.local, &out.join("pretrain"))?;
     // A diverged pretraining run counts as finished for its sweep; fine-tuning must not start
@@ -335,7 +347,7 @@ pub fn run(options: &FewshotOptions) -> Result<FewshotTables, ExperimentError> {
     let fine: Vec<(SweepDir, &SweepPlan)> = conditions
         .iter()
         .flat_map(|c| &c.sweeps)
-        .map(|(_, dir, plan)| Ok((SweepDir::prepare(&dir.path, plan)?, plan)))
+        .map(|(_, dir, plan)| Ok((SweepDir::prepare_extending(&dir.path, plan)?, plan)))
         .collect::<Result<_, ExperimentError>>()?;
     run_all(&fine, &options.local, &out.join("runs"))?;
     let tune_keys: Vec<String> = tune_grid(options, &configs[0].1)
@@ -541,6 +553,22 @@ fn tune_grid(
             )]
         }
     }
+}
+
+/// The settings two protocol files differ in, other than `n` and `seeds` (which a study may
+/// extend).
+fn protocol_differences(old: &str, new: &str) -> Vec<String> {
+    let parse = |t: &str| -> toml::Table {
+        let mut table: toml::Table = t.parse().unwrap_or_default();
+        table.remove("n");
+        table.remove("seeds");
+        table
+    };
+    let (a, b) = (parse(old), parse(new));
+    let mut keys: Vec<String> = a.keys().chain(b.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter().filter(|k| a.get(k) != b.get(k)).collect()
 }
 
 fn protocol_text(options: &FewshotOptions) -> String {

@@ -83,12 +83,23 @@ impl SweepDir {
     /// Writes `sweep.toml`, `points.csv` and every point's config; refuses a directory that
     /// holds a different sweep (the resolved files differ).
     pub fn prepare(path: &Path, plan: &SweepPlan) -> Result<Self, ExperimentError> {
+        Self::prepare_as(path, plan, false)
+    }
+
+    /// Like [`prepare`](Self::prepare), but a directory whose sweep had other grid values is
+    /// taken over (its `sweep.toml` rewritten) as long as every point that ran there is a point
+    /// of `plan` with the same config: how `apical fewshot` adds seeds or n values to a study.
+    pub fn prepare_extending(path: &Path, plan: &SweepPlan) -> Result<Self, ExperimentError> {
+        Self::prepare_as(path, plan, true)
+    }
+
+    fn prepare_as(path: &Path, plan: &SweepPlan, extending: bool) -> Result<Self, ExperimentError> {
         let dir = Self {
             path: path.to_path_buf(),
         };
         let sweep_file = path.join("sweep.toml");
         if let Ok(existing) = std::fs::read_to_string(&sweep_file) {
-            if existing != plan.resolved {
+            if existing != plan.resolved && !extending {
                 return Err(RunError::OutputDir {
                     path: path.to_path_buf(),
                     message: format!(
