@@ -75,6 +75,9 @@ fn ndarray_and_wgpu_agree_over_20_steps() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(gpu.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["backend"], "wgpu");
+    // The adapter it ran on is named in its provenance (lavapipe here without a GPU).
+    let adapter = summary["provenance"]["adapter"].as_str().unwrap_or("");
+    assert!(!adapter.is_empty(), "{summary}");
 }
 
 #[test]

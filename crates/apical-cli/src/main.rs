@@ -596,12 +596,16 @@ fn choose_threads(config: &ExperimentConfig, data: &apical_run::Split) {
     }
 }
 
-fn options(halt_after: Option<usize>) -> RunOptions {
+fn options(halt_after: Option<usize>, backend: apical_run::BackendKind) -> RunOptions {
+    let mut provenance = provenance();
+    if backend == apical_run::BackendKind::Wgpu {
+        provenance.adapter = apical_nn::wgpu_adapter_name();
+    }
     RunOptions {
         progress: std::io::stderr().is_terminal(),
         halt_after,
         stop: stop_flag(),
-        provenance: Some(provenance()),
+        provenance: Some(provenance),
     }
 }
 
@@ -715,7 +719,13 @@ fn run(args: RunArgs) -> Result<(), Failure> {
         config.backend.kind.name(),
         out.display()
     );
-    let summary = apical_run::start(&config, &data, &device, &out, &options(args.halt_after))?;
+    let summary = apical_run::start(
+        &config,
+        &data,
+        &device,
+        &out,
+        &options(args.halt_after, config.backend.kind),
+    )?;
     report(&summary);
     Ok(())
 }
@@ -743,7 +753,7 @@ fn compare(args: CompareArgs) -> Result<(), Failure> {
         &data,
         &backends,
         &out,
-        &options(None),
+        &options(None, apical_run::BackendKind::Ndarray),
     )
     .map_err(|e| match e {
         ExperimentError::Run(RunError::Config(c)) => {
@@ -786,7 +796,7 @@ fn resume(args: ResumeArgs) -> Result<(), Failure> {
         &data,
         &device,
         &args.dir,
-        &options(args.halt_after),
+        &options(args.halt_after, config.backend.kind),
     )?;
     report(&summary);
     Ok(())

@@ -224,8 +224,15 @@ pub fn compare(
             kind.name(),
             dir.display()
         );
+        // The GPU run names its adapter in its provenance.
+        let mut options = options.clone();
+        if *kind == apical_run::BackendKind::Wgpu {
+            if let Some(p) = options.provenance.as_mut() {
+                p.adapter = apical_nn::wgpu_adapter_name();
+            }
+        }
         // A run that diverges still has its summary and metrics: report it and go on.
-        let summary = match start(&config, data, device, &dir, options) {
+        let summary = match start(&config, data, device, &dir, &options) {
             Ok(run) => run.summary,
             Err(RunError::Diverged { step, quantity }) => {
                 eprintln!(

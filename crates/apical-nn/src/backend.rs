@@ -85,6 +85,63 @@ fn init_wgpu() -> Result<Device, BackendError> {
     Err(BackendError::NotCompiled)
 }
 
+/// The name of the adapter a wgpu device comes up on (`"llvmpipe (LLVM 19.1.7, 256 bits)
+/// (Vulkan)"`, `"NVIDIA H100 (Vulkan)"`), as burn's wgpu runtime chooses it: the first graphics
+/// API (Vulkan, then DX12, then OpenGL; Metal on macOS) with a hardware adapter, else the first
+/// with any. `None` without one, or in a build without wgpu.
+pub fn wgpu_adapter_name() -> Option<String> {
+    #[cfg(feature = "wgpu")]
+    {
+        let chain: &[wgpu::Backend] = if cfg!(target_os = "macos") {
+            &[wgpu::Backend::Metal]
+        } else {
+            &[
+                wgpu::Backend::Vulkan,
+                wgpu::Backend::Dx12,
+                wgpu::Backend::Gl,
+            ]
+        };
+        let mut software = None;
+        for &api in chain {
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: api.into(),
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            let infos: Vec<wgpu::AdapterInfo> = block_on(instance.enumerate_adapters(api.into()))
+                .iter()
+                .map(wgpu::Adapter::get_info)
+                .collect();
+            let named = |i: &wgpu::AdapterInfo| format!("{} ({:?})", i.name, i.backend);
+            if let Some(hardware) = infos
+                .iter()
+                .find(|i| i.device_type != wgpu::DeviceType::Cpu)
+            {
+                return Some(named(hardware));
+            }
+            if software.is_none() {
+                software = infos.first().map(named);
+            }
+        }
+        software
+    }
+    #[cfg(not(feature = "wgpu"))]
+    None
+}
+
+/// Runs a future that needs no reactor to completion (wgpu's native adapter query is ready
+/// at once).
+#[cfg(feature = "wgpu")]
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut context) {
+            return out;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Whether this build includes the wgpu backend.
 pub fn wgpu_compiled() -> bool {
     cfg!(feature = "wgpu")

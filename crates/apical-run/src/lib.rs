@@ -56,6 +56,7 @@ pub fn provenance(
         platform: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
         cpus,
         threads,
+        adapter: None,
         started_at: iso8601_utc(started_unix),
     }
 }

@@ -59,6 +59,10 @@ pub struct Provenance {
     pub cpus: usize,
     /// Threads of the CPU kernels.
     pub threads: usize,
+    /// The GPU adapter of a wgpu run (`"NVIDIA H100 (Vulkan)"`; lavapipe on machines without a
+    /// GPU), absent on the CPU backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
     /// When the session started (UTC, ISO 8601).
     pub started_at: String,
 }
