@@ -794,12 +794,16 @@ fn set_source(file: &Path, item: &str) -> PathBuf {
     PathBuf::from(format!("{} (--set {item})", file.display()))
 }
 
+/// A section's keys read by its kind's type: fine, or (the key's path inside the section, what
+/// serde said).
+type Probed = Result<(), (String, String)>;
+
 /// Reads `section`'s keys into the config type of its `kind` alone, giving (path, message) of
 /// the first error: serde cannot follow a path through a tagged section.
 struct SectionProbe(toml::Table);
 
 impl apical_core::KindVisitor for SectionProbe {
-    type Output = Result<(), (String, String)>;
+    type Output = Probed;
     fn visit<T: serde::de::DeserializeOwned>(self) -> Self::Output {
         let mut keys = self.0;
         keys.remove("kind");
@@ -816,7 +820,7 @@ impl apical_core::KindVisitor for SectionProbe {
 fn probe_section(
     table: &toml::Table,
     section: &str,
-) -> Option<(String, Result<(), (String, String)>)> {
+) -> Option<(String, Probed)> {
     let keys = table.get(section)?.as_table()?.clone();
     let kind = keys.get("kind")?.as_str()?.to_string();
     let probe = SectionProbe(keys);
