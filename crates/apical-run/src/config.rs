@@ -817,10 +817,7 @@ impl apical_core::KindVisitor for SectionProbe {
 }
 
 /// The section's kind, and its keys read by the config type of that kind.
-fn probe_section(
-    table: &toml::Table,
-    section: &str,
-) -> Option<(String, Probed)> {
+fn probe_section(table: &toml::Table, section: &str) -> Option<(String, Probed)> {
     let keys = table.get(section)?.as_table()?.clone();
     let kind = keys.get("kind")?.as_str()?.to_string();
     let probe = SectionProbe(keys);
