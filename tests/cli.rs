@@ -935,3 +935,32 @@ fn the_schema_lists_every_key_and_the_resolved_config_names_the_optional_ones() 
     // The comments read back as nothing: the run resumes from its own config.
     ok(&apical(&["resume", dir.to_str().unwrap()]));
 }
+
+/// MNIST-10k is in the box: `configs/mnist_backprop.toml` runs without a download and learns.
+#[test]
+fn mnist_runs_out_of_the_box() {
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("mnist");
+    ok(&apical(&[
+        "run",
+        "configs/mnist_backprop.toml",
+        "--set",
+        "training.steps=300",
+        "--set",
+        "logging.probe_examples=20",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("summary.json"))).unwrap();
+    assert_eq!(summary["task"], "mnist");
+    assert_eq!(
+        (summary["n_train"].as_u64(), summary["n_test"].as_u64()),
+        (Some(8000), Some(2000))
+    );
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.8,
+        "300 steps of backprop on real MNIST digits: {acc}"
+    );
+}

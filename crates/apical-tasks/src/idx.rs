@@ -133,8 +133,22 @@ fn read_file(path: &Path) -> Result<Vec<u8>, TaskError> {
 }
 
 fn read_pair(images: &Path, labels: &Path, limit: Option<usize>) -> Result<Dataset, TaskError> {
-    let (n_images, rows, cols, pixels) = parse_images(&read_file(images)?, images)?;
-    let label_values = parse_labels(&read_file(labels)?, labels)?;
+    dataset_from_bytes(
+        (&read_file(images)?, images),
+        (&read_file(labels)?, labels),
+        limit,
+    )
+}
+
+/// A data set from the bytes of an IDX image file and its label file (the paths only name them
+/// in errors), the first `limit` images when given; pixels scaled to [0, 1].
+pub(crate) fn dataset_from_bytes(
+    (image_bytes, images): (&[u8], &Path),
+    (label_bytes, labels): (&[u8], &Path),
+    limit: Option<usize>,
+) -> Result<Dataset, TaskError> {
+    let (n_images, rows, cols, pixels) = parse_images(image_bytes, images)?;
+    let label_values = parse_labels(label_bytes, labels)?;
     if label_values.len() != n_images {
         return Err(TaskError::Malformed {
             path: labels.to_path_buf(),

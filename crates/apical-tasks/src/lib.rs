@@ -15,6 +15,7 @@ mod dataset;
 pub mod digits;
 mod error;
 pub mod idx;
+pub mod mnist;
 pub mod orientation;
 mod subset;
 mod task;

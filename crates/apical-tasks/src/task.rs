@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::bci::BciConfig;
 use crate::digits::DigitsConfig;
 use crate::idx::IdxConfig;
+use crate::mnist::MnistConfig;
 use crate::orientation::OrientationConfig;
 use crate::{Dataset, Split, TaskError};
 
@@ -20,6 +21,8 @@ pub enum TaskConfig {
     Orientation(OrientationConfig),
     /// MNIST / Fashion-MNIST from a directory of IDX files.
     Idx(IdxConfig),
+    /// MNIST-10k: 10,000 real MNIST digits vendored with apical (8,000 training, 2,000 test).
+    Mnist(MnistConfig),
     /// The closed-loop BCI credit-assignment task (no fixed examples: trials come from the
     /// environment as the network acts).
     Bci(BciConfig),
@@ -27,7 +30,7 @@ pub enum TaskConfig {
 
 impl TaskConfig {
     /// Every task kind's config name.
-    pub const KINDS: &'static [&'static str] = &["digits", "orientation", "idx", "bci"];
+    pub const KINDS: &'static [&'static str] = &["digits", "orientation", "idx", "mnist", "bci"];
 
     /// Visits the config type of the task kind named `kind` (`None`: no such kind).
     pub fn visit_kind<V: apical_core::KindVisitor>(kind: &str, visitor: V) -> Option<V::Output> {
@@ -35,6 +38,7 @@ impl TaskConfig {
             "digits" => visitor.visit::<DigitsConfig>(),
             "orientation" => visitor.visit::<OrientationConfig>(),
             "idx" => visitor.visit::<IdxConfig>(),
+            "mnist" => visitor.visit::<MnistConfig>(),
             "bci" => visitor.visit::<BciConfig>(),
             _ => return None,
         })
@@ -46,6 +50,7 @@ impl TaskConfig {
             TaskConfig::Digits(_) => "digits",
             TaskConfig::Orientation(_) => "orientation",
             TaskConfig::Idx(_) => "idx",
+            TaskConfig::Mnist(_) => "mnist",
             TaskConfig::Bci(_) => "bci",
         }
     }
@@ -61,6 +66,7 @@ impl TaskConfig {
         match self {
             TaskConfig::Digits(c) => Some(c.subset()),
             TaskConfig::Idx(c) => Some(c.subset()),
+            TaskConfig::Mnist(c) => Some(c.subset()),
             TaskConfig::Orientation(c) => Some(c.subset()),
             TaskConfig::Bci(_) => None,
         }
@@ -81,6 +87,9 @@ impl TaskConfig {
                 (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
             }
             TaskConfig::Idx(c) => {
+                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+            }
+            TaskConfig::Mnist(c) => {
                 (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
             }
             TaskConfig::Orientation(c) => {
@@ -133,6 +142,7 @@ impl TaskConfig {
             TaskConfig::Digits(c) => c.validate(),
             TaskConfig::Orientation(c) => c.validate(),
             TaskConfig::Idx(c) => c.validate(),
+            TaskConfig::Mnist(c) => c.validate(),
             TaskConfig::Bci(c) => c.validate(),
         }
     }
@@ -144,6 +154,7 @@ impl TaskConfig {
             TaskConfig::Digits(c) => c.build(),
             TaskConfig::Orientation(c) => c.build(),
             TaskConfig::Idx(c) => c.build(),
+            TaskConfig::Mnist(c) => c.build(),
             TaskConfig::Bci(c) => {
                 let empty = Dataset {
                     inputs: Vec::new(),

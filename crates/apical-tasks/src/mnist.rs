@@ -1,0 +1,155 @@
+//! MNIST-10k (`task.kind = "mnist"`): 10,000 real MNIST digits vendored with apical and compiled
+//! into it — a fixed split of 8,000 training images (663–927 per class) and 2,000 test images
+//! (200 per class). Origin, licences, the conversion and the files' SHA-256:
+//! `crates/apical-tasks/data/mnist10k/README.md`. The same subset and validation keys as every
+//! labelled task; `n_train` / `n_test` take the first images of each set.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use apical_core::InvalidParameter;
+
+use crate::idx::{dataset_from_bytes, FILE_NAMES};
+use crate::{LabelledSubset, Split, TaskError};
+
+const TRAIN_IMAGES: &[u8] = include_bytes!("../data/mnist10k/train-images-idx3-ubyte");
+const TRAIN_LABELS: &[u8] = include_bytes!("../data/mnist10k/train-labels-idx1-ubyte");
+const TEST_IMAGES: &[u8] = include_bytes!("../data/mnist10k/t10k-images-idx3-ubyte");
+const TEST_LABELS: &[u8] = include_bytes!("../data/mnist10k/t10k-labels-idx1-ubyte");
+
+/// Training images in the vendored set.
+pub const N_TRAIN: usize = 8_000;
+/// Test images in the vendored set (200 per class).
+pub const N_TEST: usize = 2_000;
+
+/// `[task]` with `kind = "mnist"`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MnistConfig {
+    /// Use only the first `n_train` training images (all 8,000 when absent; the set goes class
+    /// by class, so take a balanced subset with `train_per_class` instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_train: Option<usize>,
+    /// Use only the first `n_test` test images (all 2,000 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_test: Option<usize>,
+    /// Labelled training examples per class, drawn from the training split with
+    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
+    #[serde(
+        default,
+        deserialize_with = "crate::subset::count_or_all",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub train_per_class: Option<usize>,
+    /// Validation examples per class, drawn from the training examples not chosen (for tuning
+    /// and early stopping; none when absent). The test split is never used for choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_per_class: Option<usize>,
+    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
+    /// `"training"` in a config: the run's `training.seed`).
+    #[serde(default)]
+    pub subset_seed: u64,
+}
+
+impl MnistConfig {
+    /// Checks the parameters.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        for (key, n, max) in [
+            ("n_train", self.n_train, N_TRAIN),
+            ("n_test", self.n_test, N_TEST),
+        ] {
+            if let Some(n) = n {
+                if n == 0 || n > max {
+                    return Err(InvalidParameter::new(
+                        key,
+                        format!("must be between 1 and {max} (the vendored set), got {n}"),
+                    ));
+                }
+            }
+        }
+        self.subset().validate()
+    }
+
+    /// The labelled subset its keys ask for.
+    pub fn subset(&self) -> LabelledSubset {
+        LabelledSubset {
+            train_per_class: self.train_per_class,
+            validation_per_class: self.validation_per_class,
+            subset_seed: self.subset_seed,
+        }
+    }
+
+    /// The split, from the vendored files. Pixels are scaled to [0, 1].
+    pub fn build(&self) -> Result<Split, TaskError> {
+        self.validate()?;
+        let name = |i: usize| Path::new("mnist10k").join(FILE_NAMES[i]);
+        let train = dataset_from_bytes(
+            (TRAIN_IMAGES, &name(0)),
+            (TRAIN_LABELS, &name(1)),
+            self.n_train,
+        )?;
+        let test = dataset_from_bytes(
+            (TEST_IMAGES, &name(2)),
+            (TEST_LABELS, &name(3)),
+            self.n_test,
+        )?;
+        self.subset().apply(
+            Split {
+                train,
+                validation: None,
+                test,
+            },
+            "mnist",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vendored_set_has_its_documented_split() {
+        let split = MnistConfig::default().build().unwrap();
+        assert_eq!((split.train.len(), split.test.len()), (N_TRAIN, N_TEST));
+        assert_eq!(split.train.n_features, 784);
+        let count = |labels: &[usize], c: usize| labels.iter().filter(|&&l| l == c).count();
+        // Per class: 200 test images, the rest of the package's file for training.
+        let per_class = [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
+        for (c, &total) in per_class.iter().enumerate() {
+            assert_eq!(count(&split.test.labels, c), 200, "class {c}");
+            assert_eq!(count(&split.train.labels, c), total - 200, "class {c}");
+        }
+        // Real digits: grey values in [0, 1] with mostly black background and some full ink.
+        let ink = split.train.inputs.iter().filter(|&&v| v > 0.5).count() as f64
+            / split.train.inputs.len() as f64;
+        assert!(ink > 0.05 && ink < 0.25, "{ink}");
+        assert!(split.train.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    }
+
+    #[test]
+    fn subsets_and_sizes_are_checked() {
+        let few = MnistConfig {
+            train_per_class: Some(5),
+            validation_per_class: Some(10),
+            ..MnistConfig::default()
+        }
+        .build()
+        .unwrap();
+        assert_eq!(few.train.len(), 50);
+        assert_eq!(few.validation.as_ref().map(|v| v.len()), Some(100));
+        let too_many = MnistConfig {
+            train_per_class: Some(700),
+            ..MnistConfig::default()
+        };
+        assert!(too_many.build().is_err(), "class 5 has 663 training images");
+        let err = MnistConfig {
+            n_test: Some(5000),
+            ..MnistConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key, "n_test");
+    }
+}
