@@ -963,4 +963,32 @@ fn mnist_runs_out_of_the_box() {
         acc > 0.8,
         "300 steps of backprop on real MNIST digits: {acc}"
     );
+    // Song et al.'s network: 784-32-32-10 sigmoid, Xavier weights, no biases — trained by
+    // predictive coding from config keys alone.
+    let song = tmp.path().join("song");
+    ok(&apical(&[
+        "run",
+        "configs/mnist_predictive-coding.toml",
+        "--set",
+        "model.kind=ff",
+        "--set",
+        "model.hidden=[32, 32]",
+        "--set",
+        "model.activation=sigmoid",
+        "--set",
+        "model.bias=false",
+        "--set",
+        "model.init=xavier",
+        "--set",
+        "training.steps=300",
+        "--set",
+        "logging.probe_examples=20",
+        "--out",
+        song.to_str().unwrap(),
+    ]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(&song.join("summary.json"))).unwrap();
+    assert_eq!(summary["n_params"], 784 * 32 + 32 * 32 + 32 * 10);
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.6, "{acc}");
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::rates;
 use crate::{
-    default_hidden, normal_matrix, seeded_linear, Activation, Network, Recording, SeededRng,
+    default_hidden, normal_matrix, seeded_linear_with, Activation, Network, Recording, SeededRng,
+    WeightInit,
 };
 
 /// Feedforward baseline: `d_in → hidden[0] → … → d_out`, rate units φ on every hidden layer and
@@ -49,7 +50,16 @@ impl FeedforwardConfig {
         widths.push(self.d_out);
         let layers = widths
             .windows(2)
-            .map(|w| seeded_linear(w[0], w[1], &mut rng, device))
+            .map(|w| {
+                seeded_linear_with(
+                    w[0],
+                    w[1],
+                    self.params.init,
+                    self.params.bias,
+                    &mut rng,
+                    device,
+                )
+            })
             .collect();
         Feedforward {
             layers,
@@ -160,6 +170,11 @@ pub struct FeedforwardParams {
     /// Unit noise σ added to each hidden unit's input during training (and whenever a noise
     /// generator is passed to the forward pass).
     pub noise_std: f64,
+    /// Whether every layer has a bias (Song et al. 2024's networks have none).
+    pub bias: bool,
+    /// Initial weights: "uniform" (U(±1/√fan_in), weights and biases) or "xavier" (Glorot
+    /// uniform U(±√(6/(fan_in + fan_out))), biases 0).
+    pub init: WeightInit,
 }
 
 impl Default for FeedforwardParams {
@@ -168,6 +183,8 @@ impl Default for FeedforwardParams {
             hidden: default_hidden(),
             activation: Activation::Relu,
             noise_std: 0.0,
+            bias: true,
+            init: WeightInit::Uniform,
         }
     }
 }
@@ -288,6 +305,48 @@ mod tests {
             diff > 0.1,
             "noise should change the hidden rates (|Δ| = {diff})"
         );
+    }
+
+    #[test]
+    fn bias_free_and_xavier_layers_are_drawn_as_asked() {
+        let device = ndarray_device();
+        // The default draws are the uniform ones with biases, unchanged.
+        let default = FeedforwardParams::layers(vec![8])
+            .config(4, 3, 5)
+            .init(&device);
+        let mut rng = SeededRng::for_stream(5, 0x1417);
+        let first = crate::seeded_linear(4, 8, &mut rng, &device);
+        default.layers[0]
+            .weight
+            .val()
+            .into_data()
+            .assert_eq(&first.weight.val().into_data(), true);
+        // Song et al.'s layers: Xavier weights within ±√(6/(in + out)), no biases.
+        let song = FeedforwardParams {
+            bias: false,
+            init: WeightInit::Xavier,
+            activation: Activation::Sigmoid,
+            ..FeedforwardParams::layers(vec![32, 32])
+        };
+        let net = song.config(784, 10, 0).init(&device);
+        assert!(net.layers.iter().all(|l| l.bias.is_none()));
+        assert_eq!(
+            burn::module::Module::num_params(&net),
+            784 * 32 + 32 * 32 + 32 * 10
+        );
+        let w: Vec<f32> = net.layers[0]
+            .weight
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let bound = (6.0f32 / (784.0 + 32.0)).sqrt();
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        let var = w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+        assert!((var / (bound * bound / 3.0) - 1.0).abs() < 0.05, "{var}");
+        // It still computes logits.
+        let out = net.forward(Tensor::ones([2, 784], &device));
+        assert_eq!(out.dims(), [2, 10]);
     }
 
     #[test]

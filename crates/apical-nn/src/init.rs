@@ -39,6 +39,50 @@ pub fn seeded_linear(d_in: usize, d_out: usize, rng: &mut SeededRng, device: &De
     }
 }
 
+/// How a layer's initial weights are drawn (`model.init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightInit {
+    /// burn's default scale: weights and biases U(±1/√fan_in).
+    #[default]
+    Uniform,
+    /// Glorot & Bengio (2010) uniform ("Xavier", PyTorch's `xavier_uniform_`): weights
+    /// U(±√(6 / (fan_in + fan_out))), biases 0 — the initialisation of Song et al. (2024).
+    Xavier,
+}
+
+/// A linear map `d_in → d_out` drawn with `init` from `rng`, with a bias or without. With
+/// [`WeightInit::Uniform`] and a bias it is [`seeded_linear`] exactly (the same draws).
+pub fn seeded_linear_with(
+    d_in: usize,
+    d_out: usize,
+    init: WeightInit,
+    bias: bool,
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Linear {
+    match (init, bias) {
+        (WeightInit::Uniform, true) => seeded_linear(d_in, d_out, rng, device),
+        (WeightInit::Uniform, false) => Linear {
+            weight: Param::from_tensor(uniform_matrix(
+                d_in,
+                d_out,
+                1.0 / (d_in as f64).sqrt(),
+                rng,
+                device,
+            )),
+            bias: None,
+        },
+        (WeightInit::Xavier, bias) => {
+            let bound = (6.0 / (d_in + d_out) as f64).sqrt();
+            Linear {
+                weight: Param::from_tensor(uniform_matrix(d_in, d_out, bound, rng, device)),
+                bias: bias.then(|| Param::from_tensor(Tensor::<1>::zeros([d_out], device))),
+            }
+        }
+    }
+}
+
 /// A `rows × cols` matrix of independent N(0, std²) values, drawn on the host.
 pub fn normal_matrix(
     rows: usize,

@@ -97,7 +97,8 @@ impl ModelConfig {
                 let mut widths = vec![d_in];
                 widths.extend(&p.hidden);
                 widths.push(d_out);
-                widths.windows(2).map(|w| linear(w[0], w[1])).sum()
+                let bias = usize::from(p.bias);
+                widths.windows(2).map(|w| w[0] * w[1] + bias * w[1]).sum()
             }
             ModelConfig::Gfn(p) => {
                 let view = FrameLayout::new(d_in, p.frames.clamp(1, d_in.max(1))).view_width();

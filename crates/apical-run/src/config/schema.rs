@@ -289,6 +289,8 @@ const MEANINGS: &[(&str, &str)] = &[
     ("task.train_per_class", "Labelled training examples per class (None: the whole training split)."),
     ("task.validation_per_class", "Validation examples per class, drawn from the training examples not chosen (for tuning and early stopping."),
     ("model.hidden", "Hidden-layer widths, bottom to top (may be empty: a linear readout)."),
+    ("model.bias", "Whether every layer has a bias (ff; Song et al. 2024's networks have none)."),
+    ("model.init", "Initial weights (ff): \"uniform\" (U(±1/√fan_in), weights and biases) or \"xavier\" (Glorot uniform U(±√(6/(fan_in + fan_out))), biases 0)."),
     ("model.activation", "Rate function: \"relu\", \"tanh\", \"sigmoid\" or \"linear\"."),
     ("model.noise_std", "Unit noise σ added to every hidden unit's input (ff) or soma (gfn, bci) during training and in recordings."),
     ("model.steps", "Recurrent inference steps T after the bottom-up sweep."),
