@@ -790,7 +790,9 @@ fn patience_stops_early_and_a_resumed_run_stops_at_the_same_step() {
     );
     let line = String::from_utf8_lossy(&printed.stdout).into_owned();
     assert!(
-        line.contains(&format!("after {stopped} of 600 steps (stopped early")),
+        line.contains(&format!(
+            "after {stopped} of 600 steps (stopped early: no better validation evaluation"
+        )),
         "{line}"
     );
     let metrics = std::fs::read_to_string(whole.join("metrics.csv")).unwrap();

@@ -234,6 +234,11 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         stderr(&resumed)
     );
     assert!(files(&again) == before, "resume changed the re-recording");
+    // A recording stopped before record.json was written is still recognised (its config.toml
+    // says so on its first line).
+    std::fs::remove_file(again.join("record.json")).unwrap();
+    let resumed = apical(&["resume", again.to_str().unwrap()]);
+    assert_eq!(resumed.status.code(), Some(2), "{}", stderr(&resumed));
 
     // Passive viewing at the same weights: different recordings, same format.
     let passive = tmp.path().join("passive");
@@ -248,7 +253,15 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
         passive.to_str().unwrap(),
     ]));
     assert_eq!(json(&passive.join("record.json"))["cue_removed"], true);
-    assert!(std::fs::read_to_string(passive.join("config.toml"))
+    // Its config says first that it is a re-recording, then that the cue was zeroed.
+    let config = std::fs::read_to_string(passive.join("config.toml")).unwrap();
+    let mut lines = config.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("# written by `apical record`"));
+    assert!(lines
+        .next()
         .unwrap()
         .starts_with("# apical record: task.context_cue = false"));
     // An overridden training.seed changes the recording noise, not the network: without noise

@@ -65,12 +65,15 @@ pub fn mean_interval(values: &[f64]) -> MeanInterval {
 /// Fewest values [`bootstrap_mean_interval`] gives an interval for.
 pub const MIN_FOR_INTERVAL: usize = 3;
 
-/// Mean of `values` (one per seed) and its 95% percentile-bootstrap interval: the 2.5th and
-/// 97.5th percentiles of the means of 10,000 resamples of the values with replacement (a
-/// fixed stream, so the same values give the same interval). The interval stays within the
-/// values' range, so an accuracy's or an error's interval stays within [0, 1] — unlike a
-/// t-interval, which leaves the bounds with few, spread values. With fewer than
-/// [`MIN_FOR_INTERVAL`] values there is no interval (`low`, `high` NaN): two seeds cannot
+/// Mean of `values` (one per seed) and its 95% expanded percentile-bootstrap interval
+/// (Hesterberg 2015, "What teachers should know about the bootstrap", *Am. Stat.* 69:371): the
+/// α′/2 and 1 − α′/2 percentiles of the means of 10,000 resamples with replacement (a fixed
+/// stream, so the same values give the same interval), where α′/2 = Φ(−√(n/(n−1))·t₀.₉₇₅,ₙ₋₁)
+/// widens the plain percentile interval, which covers far less than 95% with a few seeds (at
+/// n = 3 it becomes the resampled means' full range; at n = 5, their 0.1–99.9%). The interval
+/// stays within the values' range, so an accuracy's or an error's interval stays within
+/// [0, 1] — unlike a t-interval, which leaves the bounds with few, spread values. With fewer
+/// than [`MIN_FOR_INTERVAL`] values there is no interval (`low`, `high` NaN): two seeds cannot
 /// estimate one.
 ///
 /// # Panics
@@ -95,11 +98,30 @@ pub fn bootstrap_mean_interval(values: &[f64]) -> MeanInterval {
         .map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64)
         .collect();
     means.sort_by(f64::total_cmp);
+    let z = (n as f64 / (n - 1) as f64).sqrt() * t_quantile_975(n - 1);
+    let tail = 100.0 * normal_cdf(-z);
     MeanInterval {
         mean,
-        low: crate::percentile(&means, 2.5),
-        high: crate::percentile(&means, 97.5),
+        low: crate::percentile(&means, tail),
+        high: crate::percentile(&means, 100.0 - tail),
         n,
+    }
+}
+
+/// The standard normal distribution function Φ (Abramowitz & Stegun 7.1.26 for erf; absolute
+/// error < 1.5·10⁻⁷).
+pub fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
     }
 }
 
@@ -187,6 +209,36 @@ mod tests {
             (b.low - t.low).abs() < 0.15 && (b.high - t.high).abs() < 0.15,
             "{b:?} {t:?}"
         );
+        // Φ: a few known values.
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(-3.090_232) - 0.001).abs() < 1e-6);
+        // Coverage with 5 seeds from a known normal: the expanded interval holds the true mean
+        // about 95% of the time (the plain percentile one ~ 87%).
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uniform = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut covered = 0;
+        let trials = 400;
+        for _ in 0..trials {
+            let five: Vec<f64> = (0..5)
+                .map(|_| {
+                    // Box–Muller.
+                    let (u, v) = (uniform().max(1e-12), uniform());
+                    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+                })
+                .collect();
+            let b = bootstrap_mean_interval(&five);
+            if b.low <= 0.0 && 0.0 <= b.high {
+                covered += 1;
+            }
+        }
+        let rate = covered as f64 / trials as f64;
+        assert!(rate > 0.9, "coverage {rate}");
         // Two seeds: no interval.
         let two = bootstrap_mean_interval(&[0.2, 0.4]);
         assert!(two.low.is_nan() && two.high.is_nan() && (two.mean - 0.3).abs() < 1e-12);

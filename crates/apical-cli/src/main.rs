@@ -627,13 +627,23 @@ fn provenance() -> apical_store::Provenance {
 }
 
 /// Memory this process may still use: the least of the machine's available memory
-/// (`MemAvailable`) and the cgroup limit (v2 `memory.max`, v1 `memory.limit_in_bytes`) less
-/// what the cgroup already uses; `None` where none can be read (no check then).
+/// (`MemAvailable`) and its cgroup's limit less what the cgroup holds that cannot be reclaimed
+/// (usage less inactive page cache). The cgroup is this process's own (`/proc/self/cgroup`:
+/// v2 `memory.max` / `memory.current` / `memory.stat`, v1 `memory.limit_in_bytes` /
+/// `memory.usage_in_bytes` / `total_inactive_file`), as under Slurm or in a container.
+/// `APICAL_MEMORY_LIMIT` (bytes) stands in for a smaller machine. `None` where nothing can be
+/// read (no check then).
 fn available_memory() -> Option<u64> {
-    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).ok();
     let number = |text: Option<String>| text.and_then(|t| t.trim().parse::<u64>().ok());
+    let stat = |path: &std::path::Path, key: &str| -> Option<u64> {
+        read(path)?.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == key).then(|| v.trim().parse().ok()).flatten()
+        })
+    };
     let mut limits = Vec::new();
-    if let Some(meminfo) = read("/proc/meminfo") {
+    if let Some(meminfo) = read(std::path::Path::new("/proc/meminfo")) {
         if let Some(kb) = meminfo
             .lines()
             .find_map(|l| l.strip_prefix("MemAvailable:"))
@@ -642,19 +652,43 @@ fn available_memory() -> Option<u64> {
             limits.push(kb * 1024);
         }
     }
-    for (limit, usage) in [
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ] {
+    // This process's cgroup: "0::/path" (v2), "N:memory:/path" (v1).
+    let own = read(std::path::Path::new("/proc/self/cgroup")).unwrap_or_default();
+    let v2 = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::trim);
+    let v1 = own
+        .lines()
+        .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.trim()));
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let mut groups = Vec::new();
+    if let Some(p) = v2 {
+        groups.push((
+            root.join(p.trim_start_matches('/')),
+            "memory.max",
+            "memory.current",
+            "memory.stat",
+            "inactive_file",
+        ));
+    }
+    if let Some(p) = v1 {
+        groups.push((
+            root.join("memory").join(p.trim_start_matches('/')),
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+            "memory.stat",
+            "total_inactive_file",
+        ));
+    }
+    for (dir, limit, usage, stat_file, inactive) in groups {
         // "max" (v2) or a huge number (v1) means no limit.
-        if let Some(max) = number(read(limit)).filter(|&m| m < 1 << 60) {
-            limits.push(max.saturating_sub(number(read(usage)).unwrap_or(0)));
+        if let Some(max) = number(read(&dir.join(limit))).filter(|&m| m < 1 << 60) {
+            let used = number(read(&dir.join(usage))).unwrap_or(0);
+            let reclaimable = stat(&dir.join(stat_file), inactive).unwrap_or(0);
+            limits.push(max.saturating_sub(used.saturating_sub(reclaimable)));
         }
     }
-    // APICAL_MEMORY_LIMIT (bytes) stands in for a smaller machine (tests, shared nodes).
     if let Some(cap) = std::env::var("APICAL_MEMORY_LIMIT")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
@@ -664,8 +698,12 @@ fn available_memory() -> Option<u64> {
     limits.into_iter().min()
 }
 
-/// [`apical_run::check_memory`] against what this process may use.
+/// [`apical_run::check_memory`] against what this process may use (host memory: a wgpu run's
+/// tensors live on its device, which this does not measure, so it is not checked).
 fn check_memory(config: &ExperimentConfig, data: &apical_run::Split) -> Result<(), RunError> {
+    if config.backend.kind == apical_run::BackendKind::Wgpu {
+        return Ok(());
+    }
     match available_memory() {
         Some(available) => apical_run::check_memory(config, data, available),
         None => Ok(()),
@@ -1255,7 +1293,7 @@ fn report(run: &apical_run::RunSummary) {
     }
     let length = match summary.classifier.stopped_early_at_step {
         Some(step) => format!(
-            "{step} of {} steps (stopped early: no better validation loss since step {})",
+            "{step} of {} steps (stopped early: no better validation evaluation since step {})",
             summary.planned_steps,
             summary
                 .classifier

@@ -275,7 +275,12 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
             };
             write_atomic(
                 &RunDir::new(&self.out).config(),
-                format!("{note}{}", self.config.to_toml()).as_bytes(),
+                format!(
+                    "{}{note}{}",
+                    apical_store::RECORDING_MARKER,
+                    self.config.to_toml()
+                )
+                .as_bytes(),
             )?;
             let host = self.device.clone().without_autodiff();
             let seed = self.config.training.seed;

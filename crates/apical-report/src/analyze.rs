@@ -323,7 +323,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
             "not a run directory (no config.toml): give a directory written by `apical run` or `apical record`",
         ));
     }
-    let is_record = run.record_json().is_file();
+    let is_record = run.is_recording();
     if !is_record && !run.summary().is_file() && !run.is_closed_loop() {
         let resume = if apical_store::is_held(dir) {
             "it is still running; analyse it when it ends"

@@ -90,7 +90,7 @@ fn listing(dir: &Path) -> RunListing {
             "?".into()
         }
     };
-    let (status, progress) = if run.record_json().is_file() {
+    let (status, progress) = if run.is_recording() {
         ("recorded".to_string(), String::new())
     } else if let Some(s) = &summary {
         let status = match s.status {

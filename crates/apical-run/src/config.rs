@@ -337,10 +337,10 @@ impl ExperimentConfig {
             .iter()
             .filter_map(|o| o.split_once('=').map(|(k, _)| k.trim()))
             .collect();
-        let mut notes = replace_by_set(&mut table, &file, &set_keys);
-        default_tags(&mut table);
-        link_seeds(&mut table).map_err(|e| ConfigError::new(path, &e.key, e.message))?;
         let source = |key: &str| -> PathBuf { blame(path, overrides, key) };
+        default_tags(&mut table);
+        link_seeds(&mut table).map_err(|e| ConfigError::new(&source(&e.key), &e.key, e.message))?;
+        let mut notes = replace_by_set(&mut table, &file, &set_keys);
         let deserialized: Result<ExperimentConfig, _> =
             serde_path_to_error::deserialize(toml::Value::Table(table.clone()));
         let mut config = deserialized.map_err(|e| {
@@ -644,7 +644,7 @@ impl ExperimentConfig {
         if matches!(self.model, ModelConfig::Sampling(_)) {
             return out;
         }
-        if n_train > 0 && t.batch_size > n_train {
+        if n_train > 0 && t.batch_size > n_train && !self.task.streams_training_trials() {
             out.push(format!(
                 "training.batch_size = {} is larger than the {n_train} training examples: every batch is the whole training set",
                 t.batch_size
@@ -775,16 +775,28 @@ fn default_tags(table: &mut toml::Table) {
 /// that changed what the key means), else the file.
 fn blame(file: &Path, overrides: &[String], key: &str) -> PathBuf {
     let section = key.split('.').next().unwrap_or("");
+    let set_key = |item: &String| {
+        item.split_once('=')
+            .map_or("", |(k, _)| k.trim())
+            .to_string()
+    };
+    let exact = |set: &str| {
+        !set.is_empty()
+            && (key == set
+                || key.starts_with(&format!("{set}."))
+                || key.starts_with(&format!("{set}[")))
+    };
+    // The --set of the key itself (the last, as it wins); else one that changed the section's
+    // kind (and so what the key means).
     overrides
         .iter()
         .rev()
-        .find(|item| {
-            let set = item.split_once('=').map_or("", |(k, _)| k.trim());
-            !set.is_empty()
-                && (key == set
-                    || key.starts_with(&format!("{set}."))
-                    || key.starts_with(&format!("{set}["))
-                    || set == format!("{section}.kind"))
+        .find(|item| exact(&set_key(item)))
+        .or_else(|| {
+            overrides
+                .iter()
+                .rev()
+                .find(|item| set_key(item) == format!("{section}.kind"))
         })
         .map_or_else(|| file.to_path_buf(), |item| set_source(file, item))
 }
@@ -891,54 +903,59 @@ fn replace_by_set(table: &mut toml::Table, file: &toml::Table, set_keys: &[&str]
             }
         }
     }
-    for section in ["model", "task", "rule"] {
+    for (section, default_kind) in [("model", "ff"), ("task", ""), ("rule", "backprop")] {
         let kind_key = format!("{section}.kind");
-        let file_kind = file
-            .get(section)
-            .and_then(|t| t.get("kind"))
-            .and_then(toml::Value::as_str);
-        if !set_keys.contains(&kind_key.as_str()) || file_kind.is_none() {
+        // The file's kind, or the kind a section without one defaults to.
+        let file_kind = match file.get(section) {
+            Some(t) => t
+                .get("kind")
+                .and_then(toml::Value::as_str)
+                .unwrap_or(default_kind)
+                .to_string(),
+            None => continue,
+        };
+        if !set_keys.contains(&kind_key.as_str()) || file_kind.is_empty() {
             continue;
         }
+        let Some(toml::Value::Table(keys)) = table.get(section).cloned() else {
+            continue;
+        };
+        let Some(kind) = keys
+            .get("kind")
+            .and_then(toml::Value::as_str)
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        // Each key of the file alone with the new kind: the ones it reports as unknown are the
+        // old kind's (a key the user set is kept, and refused as usual if wrong).
         let mut dropped = Vec::new();
-        // One unknown key at a time (serde names the first); a key the user set is kept and
-        // refused as usual.
-        for _ in 0..64 {
-            let Some((_, Err((inner, message)))) = probe_section(table, section) else {
-                break;
-            };
-            let Some(field) = message
-                .strip_prefix("unknown field `")
-                .and_then(|m| m.split('`').next())
-                .map(str::to_string)
-            else {
-                break;
-            };
+        for (field, value) in &keys {
             let full = format!("{section}.{field}");
-            if !inner.is_empty() && inner != "." && inner != field {
-                break; // not a key of the section itself
+            if field == "kind" || set_keys.contains(&full.as_str()) {
+                continue;
             }
-            if set_keys.contains(&full.as_str()) {
-                break;
-            }
-            if let Some(toml::Value::Table(t)) = table.get_mut(section) {
-                if t.remove(&field).is_none() {
-                    break;
+            let mut alone = toml::Table::new();
+            alone.insert("kind".into(), toml::Value::String(kind.clone()));
+            alone.insert(field.clone(), value.clone());
+            let mut probe_table = toml::Table::new();
+            probe_table.insert(section.into(), toml::Value::Table(alone));
+            let unknown = matches!(
+                probe_section(&probe_table, section),
+                Some((_, Err((_, message)))) if message.starts_with(&format!("unknown field `{field}`"))
+            );
+            if unknown {
+                if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+                    t.remove(field);
                 }
+                dropped.push(full);
             }
-            dropped.push(full);
         }
         if !dropped.is_empty() {
-            let kind = table
-                .get(section)
-                .and_then(|t| t.get("kind"))
-                .and_then(toml::Value::as_str)
-                .unwrap_or("?");
             notes.push(format!(
-                "--set {kind_key}={kind}: dropped the file's {} ({} of {} that {kind} does not take)",
+                "--set {kind_key}={kind}: dropped the file's {} ({} of {file_kind} that {kind} does not take)",
                 dropped.join(", "),
                 if dropped.len() == 1 { "a key" } else { "keys" },
-                file_kind.unwrap_or("?"),
             ));
         }
     }

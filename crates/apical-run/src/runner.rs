@@ -177,7 +177,7 @@ pub fn start(
 /// recordings). Nothing is read beyond the two names.
 pub fn check_resumable(dir: &Path) -> Result<(), RunError> {
     let run = RunDir::new(dir);
-    if run.record_json().is_file() {
+    if run.is_recording() {
         return Err(RunError::resume(
             dir,
             "this directory was written by `apical record` (it has record.json): it holds re-recordings, not a training run, and there is nothing to resume; resume the run it was recorded from (named in record.json) or record again into a new --out",

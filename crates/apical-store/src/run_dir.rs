@@ -62,6 +62,10 @@ pub mod recording_files {
     }
 }
 
+/// The first line of the `config.toml` that `apical record` writes (before anything else).
+pub const RECORDING_MARKER: &str =
+    "# written by `apical record`: re-recordings of a trained network, not a training run\n";
+
 /// The file stems of the figures under `plots/` (each written as `.png` and `.svg`).
 pub mod plot_names {
     /// Supervised runs: loss and accuracy along training.
@@ -265,6 +269,15 @@ impl RunDir {
     /// `checkpoints/damaged-<name>`: where resume sets aside the damaged checkpoint `name`.
     pub fn set_aside_checkpoint(&self, name: &str) -> PathBuf {
         self.checkpoints().join(format!("damaged-{name}"))
+    }
+
+    /// Whether `apical record` wrote this directory (a re-recording, not a training run): it
+    /// has `record.json`, or — when the recording was stopped before that was written — a
+    /// `config.toml` that starts with [`RECORDING_MARKER`].
+    pub fn is_recording(&self) -> bool {
+        self.record_json().is_file()
+            || std::fs::read_to_string(self.config())
+                .is_ok_and(|text| text.starts_with(RECORDING_MARKER))
     }
 
     /// `record.json`: what `apical record` wrote the directory from.

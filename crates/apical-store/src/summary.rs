@@ -235,7 +235,18 @@ impl Summary {
             source: e.into(),
         })?;
         if summary.schema_version < 2 {
+            // Schema 1 wrote the planned length as `steps`, also when early stopping or
+            // divergence ended the run sooner.
             summary.planned_steps = summary.steps;
+            let done = summary
+                .classifier
+                .stopped_early_at_step
+                .or(summary.diverged_at_step)
+                .unwrap_or(summary.steps);
+            if done < summary.steps && summary.steps > 0 {
+                summary.epochs *= done as f64 / summary.steps as f64;
+                summary.steps = done;
+            }
         }
         Ok(summary)
     }
@@ -275,9 +286,18 @@ mod tests {
             Summary::read(dir.path()).unwrap().schema_version,
             SUMMARY_SCHEMA
         );
-        // An older file's `steps` was the planned length: read, it fills `planned_steps`.
+        // An older file's `steps` was the planned length: read, it fills `planned_steps`, and
+        // an early-stopped run's `steps` and `epochs` become what it made.
         std::fs::write(RunDir::new(dir.path()).summary(), old).unwrap();
         let read = Summary::read(dir.path()).unwrap();
         assert_eq!((read.steps, read.planned_steps), (10, 10));
+        let stopped = old.replace(
+            "\"activity\": []",
+            "\"activity\": [], \"stopped_early_at_step\": 4",
+        );
+        std::fs::write(RunDir::new(dir.path()).summary(), stopped).unwrap();
+        let read = Summary::read(dir.path()).unwrap();
+        assert_eq!((read.steps, read.planned_steps), (4, 10));
+        assert!((read.epochs - 0.4).abs() < 1e-12);
     }
 }

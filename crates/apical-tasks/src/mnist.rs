@@ -1,6 +1,7 @@
 //! MNIST-10k (`task.kind = "mnist"`): 10,000 real MNIST digits vendored with apical and compiled
 //! into it — a fixed split of 8,000 training images (663–927 per class) and 2,000 test images
-//! (200 per class). Origin, licences, the conversion and the files' SHA-256:
+//! (200 per class), classes interleaved so that the first N images hold every class. Origin,
+//! licences, the conversion and the files' SHA-256:
 //! `crates/apical-tasks/data/mnist10k/README.md`. The same subset and validation keys as every
 //! labelled task; `n_train` / `n_test` take the first images of each set.
 
@@ -27,8 +28,8 @@ pub const N_TEST: usize = 2_000;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MnistConfig {
-    /// Use only the first `n_train` training images (all 8,000 when absent; the set goes class
-    /// by class, so take a balanced subset with `train_per_class` instead).
+    /// Use only the first `n_train` training images (all 8,000 when absent; classes are
+    /// interleaved, so the first images hold every class).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_train: Option<usize>,
     /// Use only the first `n_test` test images (all 2,000 when absent).
@@ -126,6 +127,13 @@ mod tests {
             / split.train.inputs.len() as f64;
         assert!(ink > 0.05 && ink < 0.25, "{ink}");
         assert!(split.train.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        // Classes interleaved: the first 20 images of each set hold every class twice.
+        for labels in [&split.train.labels, &split.test.labels] {
+            assert_eq!(
+                labels[..20],
+                [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::sweep::SweepPlan;
-use apical_run::RunError;
+use apical_run::{ExperimentConfig, RunError};
 use apical_store::{write_atomic, RunDir, RunStatus, Summary};
 
 use crate::ExperimentError;
@@ -120,10 +120,10 @@ impl SweepDir {
         for p in &plan.points {
             let ran = RunDir::new(dir.run_dir(&p.name)).config();
             if let Ok(text) = std::fs::read_to_string(&ran) {
-                // Compared as TOML values: the comments of the run's config.toml (the optional
-                // keys it leaves out) are not part of the config.
-                let same = text.parse::<toml::Table>().ok()
-                    == p.config.to_toml().parse::<toml::Table>().ok();
+                // Compared as configs: the run's config.toml read back (its comments, and keys
+                // an older apical did not write, taking their defaults) against this point's.
+                let same = ExperimentConfig::parse(&text, &ran, &[])
+                    .is_ok_and(|ran_config| ran_config.to_toml() == p.config.to_toml());
                 if !same {
                     return Err(RunError::OutputDir {
                         path: path.to_path_buf(),

