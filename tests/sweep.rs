@@ -205,6 +205,18 @@ fn a_sweep_runs_every_point_skips_them_when_rerun_and_collects_one_table() {
     let o = sweep(&file, &fresh, &["--status"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!fresh.exists(), "--status created {}", fresh.display());
+    // --status of another sweep file against this directory is refused (it used to list every
+    // point as new).
+    let other_dir = tmp.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = write_sweep(&other_dir, "\"training.batch_size\" = [16, 32]\n");
+    let o = sweep(&other, &out, &["--status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("holds a different sweep"),
+        "{}",
+        stderr(&o)
+    );
     // A finished run is not resumed again: its summary stays as it was.
     let run = out.join("runs/learning_rate=0.001,seed=0");
     let summary = read(&run.join("summary.json"));

@@ -946,6 +946,19 @@ fn sweep(args: SweepArgs) -> Result<(), Failure> {
                 out.display()
             ));
         }
+        // A directory that holds another sweep is refused, as a run into it would be (its
+        // points would all read as new).
+        let resolved = std::fs::read_to_string(out.join("sweep.toml")).unwrap_or_default();
+        if resolved != plan.resolved {
+            return Err(RunError::OutputDir {
+                path: out,
+                message: format!(
+                    "holds a different sweep (its sweep.toml differs from {})",
+                    args.sweep.display()
+                ),
+            }
+            .into());
+        }
         let dir = SweepDir { path: out };
         if args.wait {
             slurm::wait(&dir, poll)?;
