@@ -7,7 +7,7 @@
 use apical_core::{check, InvalidParameter, SeededRng};
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, LabelledSubset, Split, TaskError};
+use crate::{Dataset, Split, TaskError};
 
 const DIGITS_CSV: &str = include_str!("../data/digits.csv");
 
@@ -18,33 +18,19 @@ pub const N_PIXELS: usize = 64;
 /// Number of classes.
 pub const N_CLASSES: usize = 10;
 
-/// The digits task: a fixed, seeded train/test split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DigitsConfig {
-    /// Fraction of the images held out for testing, in (0, 1).
-    #[serde(default = "default_test_fraction")]
-    pub test_fraction: f64,
-    /// Seed of the train/test split (independent of the training seed, so every run of every
-    /// model sees the same split by default).
-    #[serde(default)]
-    pub split_seed: u64,
-    /// Labelled training examples per class, drawn from the training split with
-    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
-    #[serde(
-        default,
-        deserialize_with = "crate::subset::count_or_all",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub train_per_class: Option<usize>,
-    /// Validation examples per class, drawn from the training examples not chosen (for tuning
-    /// and early stopping; none when absent). The test split is never used for choices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
-    /// `"training"` in a config: the run's `training.seed`).
-    #[serde(default)]
-    pub subset_seed: u64,
+crate::labelled_task_config! {
+    /// The digits task: a fixed, seeded train/test split.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DigitsConfig {
+        /// Fraction of the images held out for testing, in (0, 1).
+        #[serde(default = "default_test_fraction")]
+        pub test_fraction: f64,
+        /// Seed of the train/test split (independent of the training seed, so every run of every
+        /// model sees the same split by default).
+        #[serde(default)]
+        pub split_seed: u64,
+    }
 }
 
 fn default_test_fraction() -> f64 {
@@ -68,15 +54,6 @@ impl DigitsConfig {
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         check::in_range("test_fraction", self.test_fraction, 0.0, 1.0, true, false)?;
         self.subset().validate()
-    }
-
-    /// The labelled subset its keys ask for.
-    pub fn subset(&self) -> LabelledSubset {
-        LabelledSubset {
-            train_per_class: self.train_per_class,
-            validation_per_class: self.validation_per_class,
-            subset_seed: self.subset_seed,
-        }
     }
 
     /// Builds the split. Pixels are scaled to [0, 1].

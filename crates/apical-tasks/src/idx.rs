@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use apical_core::InvalidParameter;
 
-use crate::{Dataset, LabelledSubset, Split, TaskError};
+use crate::{Dataset, Split, TaskError};
 
 /// Magic number of an IDX file of unsigned bytes with three dimensions (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -26,34 +26,20 @@ pub const FILE_NAMES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
-/// An IDX data set (MNIST, Fashion-MNIST, or anything in the same layout).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdxConfig {
-    /// Directory holding the four IDX files.
-    pub path: PathBuf,
-    /// Use only the first `n_train` training images (all when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_train: Option<usize>,
-    /// Use only the first `n_test` test images (all when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_test: Option<usize>,
-    /// Labelled training examples per class, drawn from the training split with
-    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
-    #[serde(
-        default,
-        deserialize_with = "crate::subset::count_or_all",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub train_per_class: Option<usize>,
-    /// Validation examples per class, drawn from the training examples not chosen (for tuning
-    /// and early stopping; none when absent). The test split is never used for choices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
-    /// `"training"` in a config: the run's `training.seed`).
-    #[serde(default)]
-    pub subset_seed: u64,
+crate::labelled_task_config! {
+    /// An IDX data set (MNIST, Fashion-MNIST, or anything in the same layout).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct IdxConfig {
+        /// Directory holding the four IDX files.
+        pub path: PathBuf,
+        /// Use only the first `n_train` training images (all when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub n_train: Option<usize>,
+        /// Use only the first `n_test` test images (all when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub n_test: Option<usize>,
+    }
 }
 
 impl IdxConfig {
@@ -71,15 +57,6 @@ impl IdxConfig {
             }
         }
         self.subset().validate()
-    }
-
-    /// The labelled subset its keys ask for.
-    pub fn subset(&self) -> LabelledSubset {
-        LabelledSubset {
-            train_per_class: self.train_per_class,
-            validation_per_class: self.validation_per_class,
-            subset_seed: self.subset_seed,
-        }
     }
 
     /// Reads and checks the four files.

@@ -23,5 +23,6 @@ mod task;
 pub use apical_core::InvalidParameter;
 pub use dataset::*;
 pub use error::*;
+pub(crate) use subset::labelled_task_config;
 pub use subset::*;
 pub use task::*;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use apical_core::InvalidParameter;
 
 use crate::idx::{dataset_from_bytes, FILE_NAMES};
-use crate::{LabelledSubset, Split, TaskError};
+use crate::{Split, TaskError};
 
 const TRAIN_IMAGES: &[u8] = include_bytes!("../data/mnist10k/train-images-idx3-ubyte");
 const TRAIN_LABELS: &[u8] = include_bytes!("../data/mnist10k/train-labels-idx1-ubyte");
@@ -24,33 +24,19 @@ pub const N_TRAIN: usize = 8_000;
 /// Test images in the vendored set (200 per class).
 pub const N_TEST: usize = 2_000;
 
-/// `[task]` with `kind = "mnist"`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MnistConfig {
-    /// Use only the first `n_train` training images (all 8,000 when absent; classes are
-    /// interleaved, so the first images hold every class).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_train: Option<usize>,
-    /// Use only the first `n_test` test images (all 2,000 when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n_test: Option<usize>,
-    /// Labelled training examples per class, drawn from the training split with
-    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
-    #[serde(
-        default,
-        deserialize_with = "crate::subset::count_or_all",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub train_per_class: Option<usize>,
-    /// Validation examples per class, drawn from the training examples not chosen (for tuning
-    /// and early stopping; none when absent). The test split is never used for choices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
-    /// `"training"` in a config: the run's `training.seed`).
-    #[serde(default)]
-    pub subset_seed: u64,
+crate::labelled_task_config! {
+    /// `[task]` with `kind = "mnist"`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct MnistConfig {
+        /// Use only the first `n_train` training images (all 8,000 when absent; classes are
+        /// interleaved, so the first images hold every class).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub n_train: Option<usize>,
+        /// Use only the first `n_test` test images (all 2,000 when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub n_test: Option<usize>,
+    }
 }
 
 impl MnistConfig {
@@ -70,15 +56,6 @@ impl MnistConfig {
             }
         }
         self.subset().validate()
-    }
-
-    /// The labelled subset its keys ask for.
-    pub fn subset(&self) -> LabelledSubset {
-        LabelledSubset {
-            train_per_class: self.train_per_class,
-            validation_per_class: self.validation_per_class,
-            subset_seed: self.subset_seed,
-        }
     }
 
     /// The split, from the vendored files. Pixels are scaled to [0, 1].

@@ -19,7 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Dataset, LabelledSubset, Split, TaskError};
+use crate::{Dataset, Split, TaskError};
 use apical_core::{InvalidParameter, SeededRng};
 
 /// A task context: which pair of orientations is discriminated.
@@ -50,69 +50,55 @@ impl OrientationContext {
     }
 }
 
-/// The orientation-discrimination task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OrientationConfig {
-    /// Image side in pixels.
-    #[serde(default = "default_image_size")]
-    pub image_size: usize,
-    /// Frames per trial (100 ms each).
-    #[serde(default = "default_frames")]
-    pub frames: usize,
-    /// Contexts trained and tested; trials alternate between them.
-    #[serde(default = "default_contexts")]
-    pub contexts: Vec<OrientationContext>,
-    /// Signed signal levels in percent; must include 0.
-    #[serde(default = "default_signal_levels")]
-    pub signal_levels: Vec<f64>,
-    /// Standard deviation of the white pixel noise.
-    #[serde(default = "default_noise_std")]
-    pub noise_std: f64,
-    /// Peak amplitude c of the grating.
-    #[serde(default = "default_contrast")]
-    pub contrast: f64,
-    /// Grating wavelength λ in pixels.
-    #[serde(default = "default_wavelength")]
-    pub wavelength: f64,
-    /// Gaussian envelope σ_env in pixels.
-    #[serde(default = "default_envelope")]
-    pub envelope_sigma: f64,
-    /// Append a one-hot context cue `[cardinal, oblique]` to each input.
-    #[serde(default = "default_true")]
-    pub context_cue: bool,
-    /// Training trials.
-    #[serde(default = "default_n_train")]
-    pub n_train: usize,
-    /// Test trials.
-    #[serde(default = "default_n_test")]
-    pub n_test: usize,
-    /// Seed of the stimuli (independent of the training seed unless the config says
-    /// `seed = "training"`, which the run-level config resolves to `training.seed`).
-    #[serde(default)]
-    pub seed: u64,
-    /// Labelled training examples per class, drawn from the training split with
-    /// `subset_seed` (few-shot learning; all when absent or `"all"`).
-    #[serde(
-        default,
-        deserialize_with = "crate::subset::count_or_all",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub train_per_class: Option<usize>,
-    /// Validation examples per class, drawn from the training examples not chosen (for tuning
-    /// and early stopping; none when absent). The test split is never used for choices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_per_class: Option<usize>,
-    /// Seed of the labelled-subset draw (one draw per seed; nested across train_per_class;
-    /// `"training"` in a config: the run's `training.seed`).
-    #[serde(default)]
-    pub subset_seed: u64,
-    /// Where training trials come from: `"fixed"` (the `n_train` trials, reused every epoch)
-    /// or `"stream"` (fresh trials every batch from the seeded generator: batch k holds trials
-    /// k·b … (k+1)·b − 1 of the training stream; `n_train` then only sizes the sample the
-    /// training accuracy is measured on). The test set is fixed either way.
-    #[serde(default)]
-    pub trials: TrialSource,
+crate::labelled_task_config! {
+    /// The orientation-discrimination task.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OrientationConfig {
+        /// Image side in pixels.
+        #[serde(default = "default_image_size")]
+        pub image_size: usize,
+        /// Frames per trial (100 ms each).
+        #[serde(default = "default_frames")]
+        pub frames: usize,
+        /// Contexts trained and tested; trials alternate between them.
+        #[serde(default = "default_contexts")]
+        pub contexts: Vec<OrientationContext>,
+        /// Signed signal levels in percent; must include 0.
+        #[serde(default = "default_signal_levels")]
+        pub signal_levels: Vec<f64>,
+        /// Standard deviation of the white pixel noise.
+        #[serde(default = "default_noise_std")]
+        pub noise_std: f64,
+        /// Peak amplitude c of the grating.
+        #[serde(default = "default_contrast")]
+        pub contrast: f64,
+        /// Grating wavelength λ in pixels.
+        #[serde(default = "default_wavelength")]
+        pub wavelength: f64,
+        /// Gaussian envelope σ_env in pixels.
+        #[serde(default = "default_envelope")]
+        pub envelope_sigma: f64,
+        /// Append a one-hot context cue `[cardinal, oblique]` to each input.
+        #[serde(default = "default_true")]
+        pub context_cue: bool,
+        /// Training trials.
+        #[serde(default = "default_n_train")]
+        pub n_train: usize,
+        /// Test trials.
+        #[serde(default = "default_n_test")]
+        pub n_test: usize,
+        /// Seed of the stimuli (independent of the training seed unless the config says
+        /// `seed = "training"`, which the run-level config resolves to `training.seed`).
+        #[serde(default)]
+        pub seed: u64,
+        /// Where training trials come from: `"fixed"` (the `n_train` trials, reused every epoch)
+        /// or `"stream"` (fresh trials every batch from the seeded generator: batch k holds trials
+        /// k·b … (k+1)·b − 1 of the training stream; `n_train` then only sizes the sample the
+        /// training accuracy is measured on). The test set is fixed either way.
+        #[serde(default)]
+        pub trials: TrialSource,
+    }
 }
 
 /// Where the orientation task's training trials come from (`task.trials`).
@@ -305,15 +291,6 @@ impl OrientationConfig {
             },
             "orientation",
         )
-    }
-
-    /// The labelled subset its keys ask for.
-    pub fn subset(&self) -> LabelledSubset {
-        LabelledSubset {
-            train_per_class: self.train_per_class,
-            validation_per_class: self.validation_per_class,
-            subset_seed: self.subset_seed,
-        }
     }
 
     /// `n` trials of split `split_tag` (0 train, 1 test, 2 probe, others free), balanced over

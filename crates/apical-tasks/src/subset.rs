@@ -8,6 +8,53 @@ use apical_core::{InvalidParameter, SeededRng};
 
 use crate::{Dataset, Split, TaskError};
 
+/// Declares a labelled task's `[task]` config: the task's own fields, then the labelled-subset
+/// keys every labelled task takes — `train_per_class`, `validation_per_class`, `subset_seed`,
+/// declared once here (serde cannot `flatten` a struct into one with `deny_unknown_fields`) —
+/// and `subset()`, which gathers them into a [`LabelledSubset`].
+macro_rules! labelled_task_config {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$field_meta:meta])* pub $field:ident : $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+            /// Labelled training examples per class, drawn from the training split with
+            /// `subset_seed` (few-shot learning; all when absent or `"all"`).
+            #[serde(
+                default,
+                deserialize_with = "crate::subset::count_or_all",
+                skip_serializing_if = "Option::is_none"
+            )]
+            pub train_per_class: Option<usize>,
+            /// Validation examples per class, drawn from the training examples not chosen (for
+            /// tuning and early stopping; none when absent). The test split is never used for
+            /// choices.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub validation_per_class: Option<usize>,
+            /// Seed of the labelled-subset draw (one draw per seed; nested across
+            /// train_per_class; `"training"` in a config: the run's `training.seed`).
+            #[serde(default)]
+            pub subset_seed: u64,
+        }
+
+        impl $name {
+            /// The labelled subset its keys ask for.
+            pub fn subset(&self) -> $crate::LabelledSubset {
+                $crate::LabelledSubset {
+                    train_per_class: self.train_per_class,
+                    validation_per_class: self.validation_per_class,
+                    subset_seed: self.subset_seed,
+                }
+            }
+        }
+    };
+}
+pub(crate) use labelled_task_config;
+
 /// The subset a task's `[task]` keys ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LabelledSubset {
