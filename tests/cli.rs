@@ -108,11 +108,8 @@ fn quickstart_small_writes_every_output_well_formed() {
         .map_or("unknown".to_string(), |o| {
             String::from_utf8_lossy(&o.stdout).trim().to_string()
         });
-    let commit = p["git_commit"].as_str().unwrap();
-    assert!(
-        commit == head || commit.len() == 40,
-        "built from a commit: {commit} (HEAD {head})"
-    );
+    // The binary under test is built from this checkout (build.rs reruns when HEAD moves).
+    assert_eq!(p["git_commit"].as_str().unwrap(), head);
     assert!(
         p["command"]
             .as_str()

@@ -603,37 +603,60 @@ fn a_second_writer_on_the_same_run_directory_is_refused() {
 #[test]
 fn a_network_too_large_for_memory_is_refused_before_anything_is_written() {
     let tmp = tempdir().unwrap();
+    let small_machine = [("APICAL_MEMORY_LIMIT", "2000000000")];
+    let run = |out: &Path, set: &str| {
+        apical_env(
+            &[
+                "run",
+                "configs/quickstart.toml",
+                "--set",
+                set,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &small_machine,
+        )
+    };
     let dir = tmp.path().join("huge");
-    let out = apical_env(
-        &[
-            "run",
-            "configs/quickstart.toml",
-            "--set",
-            "model.hidden=[20000, 20000]",
-            "--out",
-            dir.to_str().unwrap(),
-        ],
-        &[("APICAL_MEMORY_LIMIT", "2000000000")],
-    );
+    let out = run(&dir, "model.hidden=[20000, 20000]");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
+    // 64 → 20000 → 20000 → 10, weights and biases.
+    let params = 64 * 20000 + 20000 + 20000 * 20000 + 20000 + 20000 * 10 + 10;
     assert!(
-        err.contains("model.hidden") && err.contains("401520010 parameters") && err.contains("GiB"),
+        err.contains("model.hidden") && err.contains(&format!("{params} parameters")),
         "{err}"
     );
     assert!(!dir.exists());
     // The quickstart itself fits the same limit.
     let small = tmp.path().join("small");
+    ok(&run(&small, "training.steps=5"));
+    // `resume` checks the same before it builds anything (it used to repeat the crash).
+    let halted = tmp.path().join("halted");
     let out = apical_env(
         &[
             "run",
             "configs/quickstart.toml",
             "--set",
-            "training.steps=5",
+            "training.steps=40",
+            "--set",
+            "training.checkpoint_every=20",
+            "--halt-after",
+            "20",
             "--out",
-            small.to_str().unwrap(),
+            halted.to_str().unwrap(),
         ],
-        &[("APICAL_MEMORY_LIMIT", "2000000000")],
+        &small_machine,
     );
-    ok(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let config = halted.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("hidden = [128, 64]", "hidden = [20000, 20000]"),
+    )
+    .unwrap();
+    let out = apical_env(&["resume", halted.to_str().unwrap()], &small_machine);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model.hidden"), "{}", stderr(&out));
 }

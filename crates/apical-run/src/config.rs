@@ -1025,12 +1025,7 @@ pub fn utc_timestamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    // 2026-12-06T04:41:58Z → 20261206-044158
-    crate::iso8601_utc(secs)
-        .trim_end_matches('Z')
-        .replace('T', "-")
-        .replace([':'], "")
-        .replacen('-', "", 2)
+    crate::provenance::compact_utc(secs)
 }
 
 mod phases;
