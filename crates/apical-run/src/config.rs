@@ -676,14 +676,15 @@ impl ExperimentConfig {
             ("logging.record_at", self.logging.record_at.is_empty()),
         ];
         let mut out = self.to_toml();
+        let keys = schema::schema();
         let lines: Vec<String> = absent
             .into_iter()
             .filter(|(_, is_absent)| *is_absent)
             .map(|(key, _)| {
-                let meaning = schema::schema()
-                    .into_iter()
+                let meaning = keys
+                    .iter()
                     .find(|k| k.key == key)
-                    .map(|k| k.meaning)
+                    .map(|k| k.meaning.as_str())
                     .unwrap_or_default();
                 format!("# {key:<22} (not set) {meaning}\n")
             })
