@@ -12,28 +12,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::{one_hot, LearningRule, StepContext, Update};
 
-use crate::{cross_entropy, Optimizer};
+use crate::{Loss, Optimizer};
 
 /// `[rule]` with `kind = "backprop"` (no hyper-parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackpropConfig {}
 
-/// Error backpropagation with a cross-entropy loss on the readout.
+/// Error backpropagation of the run's loss on the readout (cross-entropy unless `training.loss`
+/// says otherwise).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Backprop;
 
 /// What one training step measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepReport {
-    /// Mean training loss on the batch, before the update.
+    /// Training loss on the batch (as the run's loss reduces it), before the update.
     pub loss: f32,
 }
 
 impl Backprop {
     /// One update of `net` (any [`Classifier`]: the ff network, or the gfn unrolled over its
-    /// inference steps) on a batch. `net` must live on an autodiff device; `noise`, when
-    /// given, drives the units' noise for this step.
+    /// inference steps) on a batch, descending `loss`. `net` must live on an autodiff device;
+    /// `noise`, when given, drives the units' noise for this step.
     ///
     /// # Shapes
     /// - input: `[batch, d_in]`
@@ -46,10 +47,11 @@ impl Backprop {
         input: Tensor<2>,
         targets: Tensor<2>,
         noise: Option<&mut SeededRng>,
+        loss: Loss,
     ) -> (M, StepReport) {
         assert!(input.device().is_autodiff(), "Backprop::step: the network and batch must be on an autodiff device (device.autodiff())");
         let logits = net.logits(input, noise);
-        let loss = cross_entropy(logits, targets);
+        let loss = loss.value(logits, targets);
         let loss_value: f32 = loss.clone().into_scalar();
         let grads = GradientsParams::from_grads(loss.backward(), &net);
         let net = optimizer.step(learning_rate, net, grads);
@@ -60,6 +62,9 @@ impl Backprop {
 impl RuleSpec for BackpropConfig {
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         labelled_only("backprop", model)
+    }
+    fn trains_with(&self, _: Loss) -> bool {
+        true
     }
     fn for_ff(&self, _: &Feedforward, _: u64, _: &Device) -> Option<BoxedRule<Feedforward>> {
         Some(Box::new(Backprop))
@@ -87,8 +92,17 @@ impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {
         labels: &[usize],
     ) -> Update<N> {
         let targets = one_hot(labels, net.n_outputs(), &input.device());
+        let loss = ctx.loss();
         let (optimizer, learning_rate, noise) = ctx.parts();
-        let (net, report) = self.step(net, optimizer, learning_rate, input, targets, Some(noise));
+        let (net, report) = self.step(
+            net,
+            optimizer,
+            learning_rate,
+            input,
+            targets,
+            Some(noise),
+            loss,
+        );
         (net, report, Vec::new())
     }
 }
@@ -120,7 +134,15 @@ mod tests {
         let mut last = 0.0;
         for _ in 0..300 {
             let (next, report) =
-                Backprop.step(net, &mut optim, 0.05, x.clone(), targets.clone(), None);
+                Backprop.step(
+                net,
+                &mut optim,
+                0.05,
+                x.clone(),
+                targets.clone(),
+                None,
+                Loss::default(),
+            );
             net = next;
             first.get_or_insert(report.loss);
             last = report.loss;

@@ -114,7 +114,12 @@ impl ExploratoryHebb {
         }
         let diagnostics = if self.diagnose {
             let clean = inner.forward_recorded(input.clone(), None);
-            backprop_gradients(&inner.stack(), &input, &clean.hidden, clean.logits, targets)
+            backprop_gradients(
+                &inner.stack(),
+                &input,
+                &clean.hidden,
+                crate::Loss::default().output_gradient(clean.logits, targets),
+            )
                 .iter()
                 .zip(&updates)
                 .map(|(g, u)| LayerDiagnostics::compare(u, g))

@@ -14,13 +14,13 @@ use apical_nn::ModelConfig;
 use apical_nn::{uniform_matrix, without_autodiff, Feedforward, SeededRng};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{activation, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{LearningRule, StepContext, Update};
 
 use crate::{
-    cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    matrices_from_bytes, Loss, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
 };
 
@@ -74,6 +74,8 @@ pub enum FeedbackMode {
 pub struct FeedbackAlignment {
     /// Compute the per-layer comparison with backprop this step.
     pub diagnose: bool,
+    /// The objective (the driver's, set at each update).
+    pub loss: Loss,
     mode: FeedbackMode,
     /// `feedback[l − 1]` = B_l, shape `[d_out_l, d_in_l]`, for layers l = 1 … L − 1.
     feedback: Vec<Tensor<2>>,
@@ -94,6 +96,7 @@ impl FeedbackAlignment {
             .collect();
         Self {
             diagnose: true,
+            loss: Loss::default(),
             mode,
             feedback,
         }
@@ -125,12 +128,15 @@ impl FeedbackAlignment {
         let input = without_autodiff(input);
         let inner = net.valid();
         let device = input.device();
-        let batch = labels.len() as f64;
+        let batch = labels.len();
+        let objective = self.loss;
         let out = inner.forward_recorded(input.clone(), noise);
         let targets = one_hot(labels, inner.d_out(), &device);
-        let loss: f32 = cross_entropy(out.logits.clone(), targets.clone()).into_scalar();
+        let loss: f32 = objective
+            .value(out.logits.clone(), targets.clone())
+            .into_scalar();
         let n_layers = inner.layers.len();
-        let mut delta = activation::softmax(out.logits, 1) - targets;
+        let mut delta = objective.output_gradient(out.logits, targets);
         let mut delta_bp = delta.clone();
         let mut grads = GradientsParams::new();
         let mut diagnostics = Vec::new();
@@ -141,10 +147,13 @@ impl FeedbackAlignment {
             } else {
                 out.hidden[l - 1].clone()
             };
-            let grad_w = below.clone().transpose().matmul(delta.clone()) / batch;
-            let grad_b = delta.clone().sum_dim(0).reshape([delta.dims()[1]]) / batch;
+            let grad_w = objective.reduce(below.clone().transpose().matmul(delta.clone()), batch);
+            let grad_b = objective.reduce(
+                delta.clone().sum_dim(0).reshape([delta.dims()[1]]),
+                batch,
+            );
             if self.diagnose {
-                let grad_bp = below.transpose().matmul(delta_bp.clone()) / batch;
+                let grad_bp = objective.reduce(below.transpose().matmul(delta_bp.clone()), batch);
                 diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));
             }
             let layer = &net.layers[l];
@@ -188,6 +197,9 @@ impl RuleSpec for FeedbackAlignmentConfig {
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         ff_only("feedback-alignment", model)
     }
+    fn trains_with(&self, _: Loss) -> bool {
+        true
+    }
     fn for_ff(
         &self,
         net: &Feedforward,
@@ -209,6 +221,9 @@ impl RuleSpec for KolenPollackConfig {
     }
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         ff_only("kolen-pollack", model)
+    }
+    fn trains_with(&self, _: Loss) -> bool {
+        true
     }
     fn for_ff(
         &self,
@@ -242,6 +257,7 @@ impl LearningRule<Feedforward> for FeedbackAlignment {
         labels: &[usize],
     ) -> Update<Feedforward> {
         self.diagnose = ctx.diagnose();
+        self.loss = ctx.loss();
         let (optimizer, learning_rate, noise) = ctx.parts();
         self.step(net, optimizer, learning_rate, input, labels, Some(noise))
     }
@@ -312,7 +328,15 @@ mod tests {
             weight_decay: 0.0,
         };
         let (a, _, diag) = rule.step(net.clone(), &mut sgd.init(), 0.1, x.clone(), &y, None);
-        let (b, _) = Backprop.step(net, &mut sgd.init(), 0.1, x, one_hot(&y, 2, &device), None);
+        let (b, _) = Backprop.step(
+            net,
+            &mut sgd.init(),
+            0.1,
+            x,
+            one_hot(&y, 2, &device),
+            None,
+            crate::Loss::default(),
+        );
         for (la, lb) in a.layers.iter().zip(&b.layers) {
             la.weight.val().into_data().assert_approx_eq::<f32>(
                 &lb.weight.val().into_data(),

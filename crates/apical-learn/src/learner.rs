@@ -10,7 +10,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use thiserror::Error;
 
-use crate::{LearningRule, Optimizer, OptimizerStateError, StepContext, StepReport, Update};
+use crate::{
+    LearningRule, Loss, Optimizer, OptimizerStateError, StepContext, StepReport, Update,
+};
 
 /// What the driver refuses.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -43,6 +45,8 @@ pub struct Learner<N> {
     rule: Box<dyn LearningRule<N>>,
     optimizer: Optimizer,
     learning_rate: f64,
+    /// The objective of labelled updates.
+    loss: Loss,
     /// The input of the last `act`, for the network's bookkeeping after `reinforce`.
     acted_on: Option<Tensor<2>>,
 }
@@ -55,8 +59,21 @@ impl<N: Classifier> Learner<N> {
             rule,
             optimizer,
             learning_rate,
+            loss: Loss::default(),
             acted_on: None,
         }
+    }
+
+    /// The same driver descending `loss` instead of the default (cross-entropy, batch mean).
+    /// Rules that cannot use it are refused at config time ([`RuleConfig::check_loss`](crate::RuleConfig::check_loss)).
+    pub fn with_loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// The objective of labelled updates.
+    pub fn loss(&self) -> Loss {
+        self.loss
     }
 
     /// Holds these parameters fixed: the optimizer drops their updates (`training.freeze`).
@@ -88,6 +105,7 @@ impl<N: Classifier> Learner<N> {
             learning_rate: self.learning_rate,
             noise,
             diagnose,
+            loss: self.loss,
         };
         let (net, report, diagnostics) = self.rule.update(net, &mut ctx, input.clone(), labels);
         (net.after_update(&before, input), report, diagnostics)
@@ -111,6 +129,7 @@ impl<N: Classifier> Learner<N> {
             learning_rate: self.learning_rate,
             noise,
             diagnose: false,
+            loss: self.loss,
         };
         let rates = rule.act(net, &mut ctx, input.clone());
         self.acted_on = Some(input);
@@ -145,6 +164,7 @@ impl<N: Classifier> Learner<N> {
             learning_rate: self.learning_rate,
             noise,
             diagnose: false,
+            loss: self.loss,
         };
         let (net, report) = rule.reinforce(net, &mut ctx, reward);
         Ok((net.after_update(&before, input), report))

@@ -31,13 +31,13 @@ use apical_nn::{
 };
 use burn::module::{Module, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{activation, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::{LearningRule, StepContext, Update};
 
 use crate::{
-    cross_entropy, matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    matrices_from_bytes, Loss, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
     OptimizerStateError, StepReport,
 };
 
@@ -51,6 +51,18 @@ pub enum PcMode {
     /// Unsupervised: top-down generative predictions of the input and hidden layers; labels are
     /// not used.
     Generative,
+}
+
+/// How the inference step size α evolves within one update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum InferenceSchedule {
+    /// α at every step.
+    #[default]
+    Fixed,
+    /// Song et al. (2024): start at α and halve it after every step that did not lower the
+    /// energy E = ½Σ‖ε‖² + ν·loss (the step is kept, not undone); α starts afresh each batch.
+    HalveOnRise,
 }
 
 /// A layered network predictive coding can train: forward weights, biases, error feedback.
@@ -172,8 +184,13 @@ pub struct PredictiveCoding {
     pub nudge: f64,
     /// Step size of the normalised update of the generative weights G (generative mode).
     pub generative_rate: f64,
+    /// Fixed α, or halved after each step that did not lower the energy.
+    pub inference_schedule: InferenceSchedule,
     /// Compute the per-layer comparison with backprop this step.
     pub diagnose: bool,
+    /// The objective whose output error drives inference (discriminative; the driver's, set at
+    /// each update).
+    pub loss: Loss,
     /// Generative mode: G_in `[d_0, d_in]` then G_l `[d_{l+1}, d_l]` for hidden l below the top.
     generative: Vec<Tensor<2>>,
 }
@@ -199,6 +216,10 @@ pub struct PcSettings {
     /// Step size of the generative weights (generative mode), in (0, 2).
     #[serde(default = "default_generative_rate")]
     pub generative_rate: f64,
+    /// "fixed" (α every step) or "halve-on-rise" (Song et al. 2024: α halved after each
+    /// inference step that did not lower the energy; discriminative mode).
+    #[serde(default)]
+    pub inference_schedule: InferenceSchedule,
 }
 
 fn default_pc_steps() -> usize {
@@ -222,6 +243,7 @@ impl Default for PcSettings {
             inference_rate: default_inference_rate(),
             nudge: default_nudge(),
             generative_rate: default_generative_rate(),
+            inference_schedule: InferenceSchedule::default(),
         }
     }
 }
@@ -232,6 +254,14 @@ impl PcSettings {
         check::at_least_one("steps", self.steps)?;
         check::in_range("inference_rate", self.inference_rate, 0.0, 1.0, true, true)?;
         check::positive("nudge", self.nudge)?;
+        if self.inference_schedule == InferenceSchedule::HalveOnRise
+            && self.mode == PcMode::Generative
+        {
+            return Err(InvalidParameter::new(
+                "inference_schedule",
+                "\"halve-on-rise\" is for discriminative predictive coding (rule.mode = \"discriminative\"); generative mode takes \"fixed\"",
+            ));
+        }
         check::in_range(
             "generative_rate",
             self.generative_rate,
@@ -268,7 +298,9 @@ impl PredictiveCoding {
             inference_rate: settings.inference_rate,
             nudge: settings.nudge,
             generative_rate: settings.generative_rate,
+            inference_schedule: settings.inference_schedule,
             diagnose: true,
+            loss: Loss::default(),
             generative,
         }
     }
@@ -330,12 +362,15 @@ impl PredictiveCoding {
         let top_rate = rates.last().cloned().unwrap_or_else(|| input.clone());
         let logits = predict(n_hidden, top_rate);
         let targets = one_hot(labels, stack.weights[n_hidden].dims()[1], &device);
-        let loss_ce: f32 = cross_entropy(logits.clone(), targets.clone()).into_scalar();
+        let objective = self.loss;
+        let loss_labelled: f32 = objective
+            .value(logits.clone(), targets.clone())
+            .into_scalar();
         let sweep_rates = rates.clone();
         let sweep_logits = logits.clone();
         // Inference.
         let output_error =
-            |logits: Tensor<2>| (targets.clone() - activation::softmax(logits, 1)) * self.nudge;
+            |logits: Tensor<2>| objective.output_error(logits, targets.clone()) * self.nudge;
         let mut eps: Vec<Tensor<2>> = x.iter().map(|t| t.zeros_like()).collect();
         // Generative mode: no label, no output error (the readout is not part of the energy).
         let mut e_out = if generative {
@@ -354,6 +389,28 @@ impl PredictiveCoding {
             .map(|g| g.clone().transpose() * alpha)
             .collect();
         let mu_bottom = x.first().cloned();
+        // Song et al.'s schedule: α·gain, the gain halved after each step that did not lower
+        // the energy (summed over the batch; only its comparisons matter).
+        let halving = self.inference_schedule == InferenceSchedule::HalveOnRise && !generative;
+        let summed = Loss {
+            reduction: crate::Reduction::Sum,
+            ..objective
+        };
+        let energy = |eps: &[Tensor<2>], logits: Tensor<2>| -> f64 {
+            let mut e = self.nudge * summed
+                .value(logits, targets.clone())
+                .into_scalar::<f32>() as f64;
+            for error in eps {
+                e += 0.5 * error.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64;
+            }
+            e
+        };
+        let mut gain = 1.0f64;
+        let mut last_energy = if halving {
+            energy(&[], sweep_logits.clone())
+        } else {
+            0.0
+        };
         for t in 0..self.steps {
             if generative {
                 td = self.top_down_errors(&input, &x, &rates);
@@ -392,6 +449,9 @@ impl PredictiveCoding {
                 if generative && l + 1 < n_hidden {
                     step = step - td[l + 1].clone() * alpha;
                 }
+                if gain != 1.0 {
+                    step = step * gain;
+                }
                 x[l] = x[l].clone() + step;
                 rates[l] = phi.forward(x[l].clone());
             }
@@ -408,7 +468,16 @@ impl PredictiveCoding {
                 eps[l] = x[l].clone() - mu;
             }
             if !generative {
-                e_out = output_error(predict(n_hidden, rates[n_hidden - 1].clone()));
+                let logits = predict(n_hidden, rates[n_hidden - 1].clone());
+                if halving {
+                    let now = energy(&eps, logits.clone());
+                    // Not lower (equal, higher or not a number): halve α for the steps after.
+                    if !(now < last_energy) {
+                        gain *= 0.5;
+                    }
+                    last_energy = now;
+                }
+                e_out = output_error(logits);
             }
         }
         if generative {
@@ -419,6 +488,12 @@ impl PredictiveCoding {
         let mut grads = GradientsParams::new();
         let mut updates: Vec<Option<Tensor<2>>> = vec![None; n_layers];
         let scale = if generative { 1.0 } else { 1.0 / self.nudge };
+        // The batch's share: ÷ batch for a mean (generative mode: always), × 1 for a sum.
+        let per_batch = if generative || objective.reduction == crate::Reduction::Mean {
+            scale / b
+        } else {
+            scale
+        };
         for l in 0..n_layers {
             let below = if l == 0 {
                 input.clone()
@@ -432,10 +507,10 @@ impl PredictiveCoding {
             } else {
                 e_out.clone()
             };
-            let grad_w = below.transpose().matmul(error.clone()).neg() * (scale / b);
+            let grad_w = below.transpose().matmul(error.clone()).neg() * per_batch;
             let (weight_id, bias_id) = ids[l];
             if let Some(bias_id) = bias_id {
-                grads.register(bias_id, error.sum_dim(0).squeeze::<1>().neg() * (scale / b));
+                grads.register(bias_id, error.sum_dim(0).squeeze::<1>().neg() * per_batch);
             }
             // Kept only for the diagnostics: a second holder of the gradient would make the
             // optimizer's fused update copy it.
@@ -456,10 +531,15 @@ impl PredictiveCoding {
             }
             0.5 * power
         } else {
-            loss_ce
+            loss_labelled
         };
         let diagnostics = if self.diagnose {
-            let gradients = backprop_gradients(&stack, &input, &sweep_rates, sweep_logits, targets);
+            let gradients = backprop_gradients(
+                &stack,
+                &input,
+                &sweep_rates,
+                objective.output_gradient(sweep_logits, targets),
+            );
             updates
                 .iter()
                 .zip(&gradients)
@@ -494,18 +574,18 @@ impl PredictiveCoding {
     }
 }
 
-/// Backprop's cross-entropy gradient of every layer's weights on a bottom-up pass (`rates`:
-/// the hidden layers' rates, `logits`: the readout's output).
+/// Backprop's gradient (batch mean) of every layer's weights on a bottom-up pass (`rates`:
+/// the hidden layers' rates, `output_gradient`: the loss's gradient at the readout's output,
+/// [`Loss::output_gradient`]).
 pub(crate) fn backprop_gradients(
     stack: &PcStack,
     input: &Tensor<2>,
     rates: &[Tensor<2>],
-    logits: Tensor<2>,
-    targets: Tensor<2>,
+    output_gradient: Tensor<2>,
 ) -> Vec<Tensor<2>> {
     let n_layers = stack.weights.len();
     let b = input.dims()[0] as f64;
-    let mut delta = activation::softmax(logits, 1) - targets;
+    let mut delta = output_gradient;
     let mut gradients = vec![delta.zeros_like(); n_layers];
     for l in (0..n_layers).rev() {
         let below = if l == 0 {
@@ -525,6 +605,11 @@ pub(crate) fn backprop_gradients(
 impl RuleSpec for PcSettings {
     fn validate(&self) -> Result<(), InvalidParameter> {
         PcSettings::validate(self)
+    }
+    /// Discriminative mode descends any loss; generative mode uses no label (its objective is
+    /// the reconstruction), so a non-default loss there is refused rather than ignored.
+    fn trains_with(&self, loss: Loss) -> bool {
+        self.mode == PcMode::Discriminative || loss.is_default()
     }
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter> {
         labelled_only("predictive-coding", model)?;
@@ -567,6 +652,7 @@ impl<N: PcNetwork> LearningRule<N> for PredictiveCoding {
         labels: &[usize],
     ) -> Update<N> {
         self.diagnose = ctx.diagnose();
+        self.loss = ctx.loss();
         let (optimizer, learning_rate, noise) = ctx.parts();
         self.step(net, optimizer, learning_rate, input, labels, Some(noise))
     }

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
+    Loss, LossKind, BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
     NoRuleConfig, PcSettings, RewardBroadcastConfig,
 };
 
@@ -29,6 +29,13 @@ pub trait RuleSpec {
 
     /// Refuses a model the rule cannot train (the key names the model setting to change).
     fn check_model(&self, model: &ModelConfig) -> Result<(), InvalidParameter>;
+
+    /// Whether the rule descends `loss` (it reads [`StepContext::loss`](crate::StepContext::loss)).
+    /// The default: only cross-entropy averaged over the batch, the objective the rule was
+    /// written for.
+    fn trains_with(&self, loss: Loss) -> bool {
+        loss.is_default()
+    }
 
     /// The rule for a feedforward network (`device`: the network's device without autodiff).
     fn for_ff(
@@ -170,6 +177,26 @@ impl RuleConfig {
             return Ok(());
         }
         self.spec().check_model(model)
+    }
+
+    /// Refuses an objective the rule cannot descend, naming `training.loss` (or
+    /// `training.loss_reduction`).
+    pub fn check_loss(&self, loss: Loss) -> Result<(), InvalidParameter> {
+        if self.spec().trains_with(loss) {
+            return Ok(());
+        }
+        let (key, value) = if loss.kind != LossKind::CrossEntropy {
+            ("training.loss", "squared-error")
+        } else {
+            ("training.loss_reduction", "sum")
+        };
+        Err(InvalidParameter::new(
+            key,
+            format!(
+                "{} learns only from the cross-entropy averaged over the batch; {key} = \"{value}\" is for backprop, feedback-alignment, kolen-pollack and predictive-coding (discriminative)",
+                self.kind()
+            ),
+        ))
     }
 }
 

@@ -9,7 +9,7 @@
 use apical_nn::SeededRng;
 use burn::tensor::{Device, Tensor};
 
-use crate::{LayerDiagnostics, Optimizer, OptimizerStateError, StepReport};
+use crate::{LayerDiagnostics, Loss, Optimizer, OptimizerStateError, StepReport};
 
 /// What a rule may use during one update: the optimizer that turns its gradients into weight
 /// changes, the learning rate, the seeded noise for this step (units' noise and the rule's
@@ -20,9 +20,16 @@ pub struct StepContext<'a> {
     pub(crate) learning_rate: f64,
     pub(crate) noise: &'a mut SeededRng,
     pub(crate) diagnose: bool,
+    pub(crate) loss: Loss,
 }
 
 impl StepContext<'_> {
+    /// The objective of a labelled update (cross-entropy averaged over the batch unless the
+    /// driver was given another, [`Learner::with_loss`](crate::Learner::with_loss)).
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
     /// The optimizer, the learning rate and the noise stream, borrowed together.
     pub fn parts(&mut self) -> (&mut Optimizer, f64, &mut SeededRng) {
         (self.optimizer, self.learning_rate, self.noise)

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use apical_core::{check, InvalidParameter};
-use apical_learn::{OptimizerConfig, RuleConfig};
+use apical_learn::{Loss, LossKind, OptimizerConfig, Reduction, RuleConfig};
 use apical_nn::ModelConfig;
 use apical_tasks::TaskConfig;
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,14 @@ pub struct TrainingConfig {
     /// Learning rate.
     #[serde(default = "default_learning_rate")]
     pub learning_rate: f64,
+    /// The objective of labelled training: "cross-entropy" (of softmax(out)) or
+    /// "squared-error" (½‖out − y‖² on the linear readout, Song et al. 2024).
+    #[serde(default)]
+    pub loss: LossKind,
+    /// "mean" (the loss averaged over the batch) or "sum" (Song et al. 2024: with plain SGD a
+    /// step is batch_size times a mean's).
+    #[serde(default)]
+    pub loss_reduction: Reduction,
     /// Seed of the initial weights, batch order and unit noise.
     #[serde(default)]
     pub seed: u64,
@@ -140,6 +148,8 @@ impl Default for TrainingConfig {
             epochs: None,
             batch_size: default_batch_size(),
             learning_rate: default_learning_rate(),
+            loss: LossKind::default(),
+            loss_reduction: Reduction::default(),
             seed: 0,
             eval_every: default_eval_every(),
             eval_train_examples: default_eval_train_examples(),
@@ -159,6 +169,14 @@ impl Default for TrainingConfig {
 pub const DEFAULT_STEPS: usize = 1000;
 
 impl TrainingConfig {
+    /// The objective the rule descends (`loss`, `loss_reduction`).
+    pub fn objective(&self) -> Loss {
+        Loss {
+            kind: self.loss,
+            reduction: self.loss_reduction,
+        }
+    }
+
     /// Checks the loop settings (keys relative to `[training]`).
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         if self.steps.is_some() && self.epochs.is_some() {
@@ -422,6 +440,9 @@ impl ExperimentConfig {
             }
         }
         self.rule.validate_with(&self.model)?;
+        if !matches!(self.model, ModelConfig::Sampling(_)) {
+            self.rule.check_loss(self.training.objective())?;
+        }
         self.optimizer
             .validate()
             .map_err(|e| e.in_section("optimizer"))?;

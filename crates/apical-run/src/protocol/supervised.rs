@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use apical_learn::{
-    build_network, cross_entropy, one_hot, predictions, Learner, NetworkVisitor, Trainable,
+    build_network, one_hot, predictions, Learner, NetworkVisitor, Trainable,
 };
 use apical_nn::SeededRng;
 use apical_store::dendrites::{DendriteLog, DendriteRow};
@@ -142,7 +142,8 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         let host = context.device.clone().without_autodiff();
         let rule = N::build_rule(&config.rule, &net, config.training.seed, &host)
             .map_err(|e| crate::ConfigError::new(Path::new("config"), &e.key, e.message))?;
-        let learner = Learner::new(rule, config.optimizer.init(), config.training.learning_rate);
+        let learner = Learner::new(rule, config.optimizer.init(), config.training.learning_rate)
+            .with_loss(config.training.objective());
         let events = config
             .logging
             .tensorboard
@@ -299,8 +300,10 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         )
     }
 
-    /// Mean loss, accuracy and predictions of the current network on `data` (no noise).
+    /// Mean loss (the run's per-example loss, averaged), accuracy and predictions of the
+    /// current network on `data` (no noise).
     fn evaluate(&self, data: &Dataset, limit: usize) -> (f64, f64, Vec<usize>) {
+        let objective = self.config().training.objective().per_example();
         let net = self.net.valid();
         let device = self.device().clone().without_autodiff();
         let n = data.len().min(limit);
@@ -311,8 +314,9 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             let idx: Vec<usize> = (start..(start + chunk).min(n)).collect();
             let (x, y) = data.batch(&idx);
             let logits = net.logits(host_tensor(x, idx.len(), data.n_features, &device), None);
-            let loss: f32 =
-                cross_entropy(logits.clone(), one_hot(&y, data.n_classes, &device)).into_scalar();
+            let loss: f32 = objective
+                .value(logits.clone(), one_hot(&y, data.n_classes, &device))
+                .into_scalar();
             total_loss += loss as f64 * idx.len() as f64;
             preds.extend(predictions(logits));
         }
