@@ -133,8 +133,7 @@ mod tests {
         let mut first = None;
         let mut last = 0.0;
         for _ in 0..300 {
-            let (next, report) =
-                Backprop.step(
+            let (next, report) = Backprop.step(
                 net,
                 &mut optim,
                 0.05,

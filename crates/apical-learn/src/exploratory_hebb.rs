@@ -120,10 +120,10 @@ impl ExploratoryHebb {
                 &clean.hidden,
                 crate::Loss::default().output_gradient(clean.logits, targets),
             )
-                .iter()
-                .zip(&updates)
-                .map(|(g, u)| LayerDiagnostics::compare(u, g))
-                .collect()
+            .iter()
+            .zip(&updates)
+            .map(|(g, u)| LayerDiagnostics::compare(u, g))
+            .collect()
         } else {
             Vec::new()
         };

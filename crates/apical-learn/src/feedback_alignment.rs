@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::{LearningRule, StepContext, Update};
 
 use crate::{
-    matrices_from_bytes, Loss, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Loss, Optimizer,
     OptimizerStateError, StepReport,
 };
 
@@ -148,10 +148,8 @@ impl FeedbackAlignment {
                 out.hidden[l - 1].clone()
             };
             let grad_w = objective.reduce(below.clone().transpose().matmul(delta.clone()), batch);
-            let grad_b = objective.reduce(
-                delta.clone().sum_dim(0).reshape([delta.dims()[1]]),
-                batch,
-            );
+            let grad_b =
+                objective.reduce(delta.clone().sum_dim(0).reshape([delta.dims()[1]]), batch);
             if self.diagnose {
                 let grad_bp = objective.reduce(below.transpose().matmul(delta_bp.clone()), batch);
                 diagnostics.push(LayerDiagnostics::compare(&grad_w, &grad_bp));

@@ -10,9 +10,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use thiserror::Error;
 
-use crate::{
-    LearningRule, Loss, Optimizer, OptimizerStateError, StepContext, StepReport, Update,
-};
+use crate::{LearningRule, Loss, Optimizer, OptimizerStateError, StepContext, StepReport, Update};
 
 /// What the driver refuses.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -195,9 +195,16 @@ mod tests {
         };
         let total: f32 = sum.value(out.clone(), y.clone()).into_scalar();
         assert!((total - 1.125).abs() < 1e-6, "sum {total}");
-        let mean: f32 = sum.per_example().value(out.clone(), y.clone()).into_scalar();
+        let mean: f32 = sum
+            .per_example()
+            .value(out.clone(), y.clone())
+            .into_scalar();
         assert!((mean - 0.5625).abs() < 1e-6, "mean {mean}");
-        let error: Vec<f32> = sum.output_error(out, y).into_data().to_vec().unwrap();
+        let error: Vec<f32> = sum
+            .output_error(out, y)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(error, vec![0.5, 1.0, -1.0, 0.0]);
         assert_eq!(sum.batch_factor(60), 1.0);
         assert_eq!(Loss::default().batch_factor(4), 0.25);

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::{LearningRule, StepContext, Update};
 
 use crate::{
-    matrices_from_bytes, Loss, matrices_to_bytes, one_hot, LayerDiagnostics, Optimizer,
+    matrices_from_bytes, matrices_to_bytes, one_hot, LayerDiagnostics, Loss, Optimizer,
     OptimizerStateError, StepReport,
 };
 
@@ -397,9 +397,8 @@ impl PredictiveCoding {
             ..objective
         };
         let energy = |eps: &[Tensor<2>], logits: Tensor<2>| -> f64 {
-            let mut e = self.nudge * summed
-                .value(logits, targets.clone())
-                .into_scalar::<f32>() as f64;
+            let mut e =
+                self.nudge * summed.value(logits, targets.clone()).into_scalar::<f32>() as f64;
             for error in eps {
                 e += 0.5 * error.clone().powi_scalar(2).sum().into_scalar::<f32>() as f64;
             }
@@ -700,6 +699,7 @@ mod tests {
             inference_rate,
             nudge,
             generative_rate: 0.5,
+            inference_schedule: InferenceSchedule::Fixed,
         }
     }
 
@@ -768,6 +768,82 @@ mod tests {
         let (x, y) = data();
         let (_, _, diag) = short.step(ff(Activation::Tanh), &mut sgd(), 0.0, x, &y, None);
         assert_eq!(diag[0].update_norm, 0.0);
+    }
+
+    /// Song et al.'s setting: squared error on the linear readout, α = 1 halved after every
+    /// step that did not lower the energy. Where fixed α = 1 oscillates (weights × 4: α·‖W‖²
+    /// far above the stability bound), the halving still reaches the equilibrium whose updates
+    /// are backprop's gradient of the same loss.
+    #[test]
+    fn halving_the_inference_rate_on_a_rise_reaches_the_backprop_equilibrium_of_the_squared_error()
+    {
+        let (x, y) = data();
+        let loud = || {
+            let net = ff(Activation::Tanh);
+            let mut net = net.clone();
+            for layer in net.layers.iter_mut() {
+                layer.weight = layer
+                    .weight
+                    .clone()
+                    .map(|w| (w * 4.0).detach().require_grad());
+            }
+            net
+        };
+        let squared = Loss {
+            kind: crate::LossKind::SquaredError,
+            reduction: crate::Reduction::Sum,
+        };
+        let angles = |schedule: InferenceSchedule| -> Vec<f64> {
+            let s = PcSettings {
+                inference_schedule: schedule,
+                ..settings(PcMode::Discriminative, 63, 1.0, 1e-3)
+            };
+            let mut rule = PredictiveCoding::new(&loud(), s, 0, &ndarray_device());
+            rule.loss = squared;
+            let (_, report, diag) = rule.step(loud(), &mut sgd(), 0.0, x.clone(), &y, None);
+            assert!(report.loss.is_finite());
+            diag.iter().map(|d| d.angle_to_backprop_deg).collect()
+        };
+        let halving = angles(InferenceSchedule::HalveOnRise);
+        let fixed = angles(InferenceSchedule::Fixed);
+        for (l, a) in halving.iter().enumerate() {
+            assert!(*a < 8.1, "halve-on-rise, layer {l}: {a}°");
+        }
+        assert!(
+            fixed.iter().any(|a| !a.is_finite() || *a > 20.0),
+            "fixed α = 1 was expected to miss the equilibrium: {fixed:?}"
+        );
+    }
+
+    #[test]
+    fn a_summed_loss_makes_the_update_batch_times_the_mean() {
+        let (x, y) = data();
+        let change = |reduction: crate::Reduction| -> Vec<f32> {
+            let s = settings(PcMode::Discriminative, 5, 0.5, 1.0);
+            let net = ff(Activation::Sigmoid);
+            let before = net.layers[0].weight.val().inner();
+            let mut rule = PredictiveCoding::new(&net, s, 0, &ndarray_device());
+            rule.loss = Loss {
+                kind: crate::LossKind::SquaredError,
+                reduction,
+            };
+            let (after, _, _) = rule.step(net, &mut sgd(), 1.0, x.clone(), &y, None);
+            (after.layers[0].weight.val().inner() - before)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap()
+        };
+        let mean = change(crate::Reduction::Mean);
+        let sum = change(crate::Reduction::Sum);
+        let batch = y.len() as f32;
+        assert!(mean.iter().any(|d| *d != 0.0));
+        for (m, s) in mean.iter().zip(&sum) {
+            // f32 weights: the changes are read back as differences of weights ≈ 0.3.
+            assert!(
+                (s - batch * m).abs() <= 1e-3 * s.abs() + 1e-6,
+                "{s} vs {batch} × {m}"
+            );
+        }
     }
 
     #[test]

@@ -12,8 +12,8 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Loss, LossKind, BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
-    NoRuleConfig, PcSettings, RewardBroadcastConfig,
+    BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
+    Loss, LossKind, NoRuleConfig, PcSettings, RewardBroadcastConfig,
 };
 
 /// A boxed rule for networks of type `N`.

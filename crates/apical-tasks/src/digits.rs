@@ -45,6 +45,8 @@ impl Default for DigitsConfig {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
     }
 }

@@ -164,6 +164,8 @@ impl Default for OrientationConfig {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
             trials: TrialSource::Fixed,
         }
     }

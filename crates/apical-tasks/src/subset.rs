@@ -39,6 +39,14 @@ macro_rules! labelled_task_config {
             /// train_per_class; `"training"` in a config: the run's `training.seed`).
             #[serde(default)]
             pub subset_seed: u64,
+            /// Cross-validation inside the labelled set: split each class's
+            /// `train_per_class` examples into this many folds (needs `train_per_class` ≥ it;
+            /// not with `validation_per_class`); `cv_fold` is held out as the validation split.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub cv_folds: Option<usize>,
+            /// The held-out fold (0 … cv_folds − 1).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub cv_fold: Option<usize>,
         }
 
         impl $name {
@@ -48,6 +56,8 @@ macro_rules! labelled_task_config {
                     train_per_class: self.train_per_class,
                     validation_per_class: self.validation_per_class,
                     subset_seed: self.subset_seed,
+                    cv: self.cv_folds.map(|folds| (self.cv_fold.unwrap_or(0), folds)),
+                    cv_fold_without_folds: self.cv_folds.is_none() && self.cv_fold.is_some(),
                 }
             }
         }
@@ -65,6 +75,13 @@ pub struct LabelledSubset {
     pub validation_per_class: Option<usize>,
     /// Seed of the draw.
     pub subset_seed: u64,
+    /// Cross-validation inside the labelled examples: (held-out fold, folds). Each class's
+    /// drawn examples go to folds in turn (the i-th drawn to fold i mod folds); the held-out
+    /// fold is the validation split, the others train. The labelled set is the draw without
+    /// cross-validation, so the folds are nested in it.
+    pub cv: Option<(usize, usize)>,
+    /// `cv_fold` was given without `cv_folds` (refused by [`validate`](Self::validate)).
+    pub cv_fold_without_folds: bool,
 }
 
 /// Stream tag of the subset draw.
@@ -84,12 +101,55 @@ impl LabelledSubset {
                 ));
             }
         }
+        if self.cv_fold_without_folds {
+            return Err(InvalidParameter::new(
+                "cv_fold",
+                "needs cv_folds (the number of folds the labelled examples are split into)",
+            ));
+        }
+        if let Some((fold, folds)) = self.cv {
+            if folds < 2 {
+                return Err(InvalidParameter::new(
+                    "cv_folds",
+                    format!("must be at least 2, got {folds}"),
+                ));
+            }
+            if fold >= folds {
+                return Err(InvalidParameter::new(
+                    "cv_fold",
+                    format!(
+                        "must be below cv_folds = {folds} (folds are numbered from 0), got {fold}"
+                    ),
+                ));
+            }
+            if self.validation_per_class.is_some() {
+                return Err(InvalidParameter::new(
+                    "cv_folds",
+                    "cross-validation holds out a fold of the labelled examples as the validation split: leave validation_per_class out",
+                ));
+            }
+            match self.train_per_class {
+                None => {
+                    return Err(InvalidParameter::new(
+                        "cv_folds",
+                        "needs train_per_class (the labelled examples the folds split)",
+                    ))
+                }
+                Some(n) if n < folds => {
+                    return Err(InvalidParameter::new(
+                        "cv_folds",
+                        format!("must be at most train_per_class = {n}, so that every fold holds every class, got {folds}"),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
         Ok(())
     }
 
     /// Whether the split is changed at all.
     pub fn is_identity(&self) -> bool {
-        self.train_per_class.is_none() && self.validation_per_class.is_none()
+        self.train_per_class.is_none() && self.validation_per_class.is_none() && self.cv.is_none()
     }
 
     /// Draws the subsets from `split.train` (`task`: the task's name, for errors). Fails when
@@ -130,7 +190,19 @@ impl LabelledSubset {
             // the validation size… and the n-example draw is nested across n (n = 1 ⊂ 2 ⊂ 5).
             let (val, rest) = indices.split_at(n_val);
             validation.extend_from_slice(val);
-            chosen.extend_from_slice(&rest[..n_train.min(rest.len())]);
+            let drawn = &rest[..n_train.min(rest.len())];
+            match self.cv {
+                Some((fold, folds)) => {
+                    for (i, &index) in drawn.iter().enumerate() {
+                        if i % folds == fold {
+                            validation.push(index);
+                        } else {
+                            chosen.push(index);
+                        }
+                    }
+                }
+                None => chosen.extend_from_slice(drawn),
+            }
         }
         chosen.sort_unstable();
         validation.sort_unstable();
@@ -209,7 +281,63 @@ mod tests {
             train_per_class: n,
             validation_per_class: v,
             subset_seed: seed,
+            ..LabelledSubset::default()
         }
+    }
+
+    #[test]
+    fn cross_validation_folds_partition_the_labelled_set_and_hold_every_class() {
+        let split = toy(300, 3);
+        let labelled = subset(Some(6), None, 4)
+            .apply(split.clone(), "toy")
+            .unwrap();
+        let mut seen: Vec<f32> = Vec::new();
+        for fold in 0..3 {
+            let s = LabelledSubset {
+                cv: Some((fold, 3)),
+                ..subset(Some(6), None, 4)
+            }
+            .apply(split.clone(), "toy")
+            .unwrap();
+            let val = s.validation.as_ref().expect("the held-out fold");
+            assert_eq!(class_counts(val), vec![2, 2, 2]);
+            assert_eq!(class_counts(&s.train), vec![4, 4, 4]);
+            for x in s.train.inputs.iter().chain(&val.inputs) {
+                assert!(
+                    labelled.train.inputs.contains(x),
+                    "outside the labelled set"
+                );
+            }
+            for x in &val.inputs {
+                assert!(
+                    !s.train.inputs.contains(x),
+                    "a held-out example is trained on"
+                );
+            }
+            seen.extend(&val.inputs);
+        }
+        seen.sort_by(f32::total_cmp);
+        let mut all = labelled.train.inputs.clone();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(seen, all, "the folds cover the labelled set once");
+        for (cv, key) in [
+            (Some((0, 1)), "cv_folds"),
+            (Some((3, 3)), "cv_fold"),
+            (Some((0, 7)), "cv_folds"),
+        ] {
+            let err = LabelledSubset {
+                cv,
+                ..subset(Some(6), None, 4)
+            }
+            .validate()
+            .unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+        let with_validation = LabelledSubset {
+            cv: Some((0, 2)),
+            ..subset(Some(6), Some(2), 4)
+        };
+        assert_eq!(with_validation.validate().unwrap_err().key, "cv_folds");
     }
 
     #[test]

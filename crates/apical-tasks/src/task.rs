@@ -84,16 +84,40 @@ impl TaskConfig {
     pub fn clear_subset(&mut self) {
         match self {
             TaskConfig::Digits(c) => {
-                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+                (
+                    c.train_per_class,
+                    c.validation_per_class,
+                    c.subset_seed,
+                    c.cv_folds,
+                    c.cv_fold,
+                ) = (None, None, 0, None, None)
             }
             TaskConfig::Idx(c) => {
-                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+                (
+                    c.train_per_class,
+                    c.validation_per_class,
+                    c.subset_seed,
+                    c.cv_folds,
+                    c.cv_fold,
+                ) = (None, None, 0, None, None)
             }
             TaskConfig::Mnist(c) => {
-                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+                (
+                    c.train_per_class,
+                    c.validation_per_class,
+                    c.subset_seed,
+                    c.cv_folds,
+                    c.cv_fold,
+                ) = (None, None, 0, None, None)
             }
             TaskConfig::Orientation(c) => {
-                (c.train_per_class, c.validation_per_class, c.subset_seed) = (None, None, 0)
+                (
+                    c.train_per_class,
+                    c.validation_per_class,
+                    c.subset_seed,
+                    c.cv_folds,
+                    c.cv_fold,
+                ) = (None, None, 0, None, None)
             }
             TaskConfig::Bci(_) => {}
         }

@@ -14,9 +14,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use apical_learn::{
-    build_network, one_hot, predictions, Learner, NetworkVisitor, Trainable,
-};
+use apical_learn::{build_network, one_hot, predictions, Learner, NetworkVisitor, Trainable};
 use apical_nn::SeededRng;
 use apical_store::dendrites::{DendriteLog, DendriteRow};
 use apical_store::{
