@@ -999,3 +999,38 @@ fn mnist_runs_out_of_the_box() {
     let acc = summary["test_accuracy"].as_f64().unwrap();
     assert!(acc > 0.6, "{acc}");
 }
+
+/// `apical data fetch` against a mirror on the loopback address (never the real hosts): a file
+/// that is not the published one exits 1 naming it and leaves nothing under its name; a
+/// missing file exits 1 with the HTTP status; an unknown data set exits 2. (The verified,
+/// resumed and retried paths are tested on a data set of small files in apical-fetch.)
+#[test]
+fn data_fetch_refuses_files_that_are_not_the_published_ones() {
+    use apical_fetch::loopback::{Reply, Server};
+    let dir = std::env::temp_dir().join(format!("apical-cli-fetch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = apical_fetch::MNIST.files[0];
+    let server = Server::start(
+        [(
+            first.name.to_string(),
+            Reply::File(vec![0u8; first.size as usize]),
+        )]
+        .into_iter()
+        .collect(),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let out = apical(&["data", "fetch", "mnist", "--dir", d, "--base-url", &server.base_url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(first.name) && err.contains("SHA-256"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "nothing is kept: {left:?}");
+    server.set(first.name, Reply::Missing);
+    let out = apical(&["data", "fetch", "mnist", "--dir", d, "--base-url", &server.base_url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+    let out = apical(&["data", "fetch", "cifar", "--dir", d]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

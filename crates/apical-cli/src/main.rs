@@ -94,6 +94,9 @@ command into the same --out continues it; with more --n values or --seeds it ext
     /// Inspect configs.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Data sets apical reads: download the full MNIST or Fashion-MNIST for users with a network.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Analyse recordings (.npy files: yours or a run's) or a whole run directory.
     #[command(after_help = "Examples:
   apical analyze runs/orientation_backprop-20261123-153000
@@ -410,6 +413,33 @@ enum ConfigCommand {
     Schema,
 }
 
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download a data set's four gzip IDX files, check each against its published SHA-256,
+    /// and decompress them; then `task.kind = "idx"` with `task.path` = the directory reads them.
+    #[command(after_help = "Examples:
+  apical data fetch mnist
+  apical data fetch fashion-mnist --dir data/fashion-mnist
+  apical data fetch mnist --base-url https://ossci-datasets.s3.amazonaws.com/mnist/
+
+The default directory is $XDG_CACHE_HOME/apical/<name> (~/.cache/apical/<name>). Files already
+there and verified are not fetched again; an interrupted download resumes on the next fetch; a
+file that does not match its published checksum is deleted and the command exits 1 naming it.
+After fetching mnist, the command reports how many of the vendored MNIST-10k images are in the
+official training and test sets.")]
+    Fetch {
+        /// The data set.
+        #[arg(value_parser = ["mnist", "fashion-mnist"])]
+        name: String,
+        /// Where to put the files (default: the user's cache directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Fetch from this URL instead of the data set's own (a mirror serving the same files).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+}
+
 /// What a command can fail with: one run's errors, orchestration's (sweeps, few-shot,
 /// compare, record) or the analysis front end's. Each knows its exit code.
 #[derive(Debug)]
@@ -417,6 +447,10 @@ enum Failure {
     Run(RunError),
     Experiment(ExperimentError),
     Report(ReportError),
+    /// `apical data fetch`: a download, a checksum or the data directory (exit 1).
+    Fetch(apical_fetch::FetchError),
+    /// `apical data fetch`: no directory to default to (exit 2).
+    NoCacheDir,
 }
 
 impl std::fmt::Display for Failure {
@@ -425,6 +459,10 @@ impl std::fmt::Display for Failure {
             Failure::Run(e) => e.fmt(f),
             Failure::Experiment(e) => e.fmt(f),
             Failure::Report(e) => e.fmt(f),
+            Failure::Fetch(e) => e.fmt(f),
+            Failure::NoCacheDir => f.write_str(
+                "neither XDG_CACHE_HOME nor HOME is set: give the directory with --dir",
+            ),
         }
     }
 }
@@ -436,6 +474,8 @@ impl Failure {
             Failure::Run(e) => e.exit_code(),
             Failure::Experiment(e) => e.exit_code(),
             Failure::Report(e) => e.exit_code(),
+            Failure::Fetch(_) => 1,
+            Failure::NoCacheDir => 2,
         }
     }
 }
@@ -570,7 +610,66 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             print!("{}", apical_run::schema::schema_text());
             Ok(())
         }
+        Command::Data(DataCommand::Fetch {
+            name,
+            dir,
+            base_url,
+        }) => data_fetch(&name, dir, base_url.as_deref()),
     }
+}
+
+/// `apical data fetch`: downloads into `dir` (default: the user's cache directory), prints
+/// each file's fate, where the files are and the config lines that read them.
+fn data_fetch(name: &str, dir: Option<PathBuf>, base_url: Option<&str>) -> Result<(), Failure> {
+    let set = apical_fetch::data_set(name).expect("clap accepts only known data sets");
+    let dir = match dir {
+        Some(dir) => dir,
+        None => {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME")
+                        .filter(|v| !v.is_empty())
+                        .map(|h| PathBuf::from(h).join(".cache"))
+                })
+                .ok_or(Failure::NoCacheDir)?;
+            cache.join("apical").join(name)
+        }
+    };
+    apical_fetch::fetch(&set, &dir, base_url, |event| match event {
+        apical_fetch::Event::Start { file, url, from } if from > 0 => {
+            eprintln!("apical: resuming {file} after {from} bytes from {url}")
+        }
+        apical_fetch::Event::Start { file, url, .. } => {
+            eprintln!("apical: fetching {file} from {url}")
+        }
+        apical_fetch::Event::Restart { file } => eprintln!(
+            "apical: the kept part of {file} did not check out; fetching it again from the start"
+        ),
+        apical_fetch::Event::Done { file, outcome } => {
+            let what = match outcome {
+                apical_fetch::Outcome::Present => "already there, verified",
+                apical_fetch::Outcome::Downloaded => "downloaded, verified, decompressed",
+                apical_fetch::Outcome::Resumed => "resumed, verified, decompressed",
+            };
+            eprintln!("apical: {file}: {what}")
+        }
+    })
+    .map_err(Failure::Fetch)?;
+    let shown = std::path::absolute(&dir).unwrap_or(dir.clone());
+    println!("{name}: the four IDX files are in {}", shown.display());
+    println!("use them with:\n  [task]\n  kind = \"idx\"\n  path = {:?}", shown.display().to_string());
+    if name == "mnist" {
+        match apical_tasks::mnist::overlap_with(&dir) {
+            Ok(o) => println!(
+                "MNIST-10k (the vendored 10,000, task.kind = \"mnist\") against this set, by exact image bytes: {} in its training images, {} in its test images, {} in neither; {} of MNIST-10k's 2,000 test images are in its training images",
+                o.in_official_train, o.in_official_test, o.in_neither, o.vendored_test_in_official_train
+            ),
+            Err(e) => eprintln!("apical: could not compare with MNIST-10k: {e}"),
+        }
+    }
+    Ok(())
 }
 
 /// The threads the user chose, as `apical sweep` hands them to its workers.

@@ -163,6 +163,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err();

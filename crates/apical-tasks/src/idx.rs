@@ -283,6 +283,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap();
@@ -309,6 +311,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err()
@@ -326,6 +330,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err()
@@ -343,6 +349,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err()
@@ -357,6 +365,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err()
@@ -380,6 +390,8 @@ mod tests {
             train_per_class: None,
             validation_per_class: None,
             subset_seed: 0,
+            cv_folds: None,
+            cv_fold: None,
         }
         .build()
         .unwrap_err()

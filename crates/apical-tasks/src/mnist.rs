@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use apical_core::InvalidParameter;
 
-use crate::idx::{dataset_from_bytes, FILE_NAMES};
+use crate::idx::{dataset_from_bytes, parse_images, FILE_NAMES};
 use crate::{Split, TaskError};
 
 const TRAIN_IMAGES: &[u8] = include_bytes!("../data/mnist10k/train-images-idx3-ubyte");
@@ -84,6 +84,35 @@ impl MnistConfig {
 }
 
 #[cfg(test)]
+mod overlap_tests {
+    use super::*;
+    use crate::idx::encode_images;
+
+    #[test]
+    fn the_overlap_is_counted_image_by_image() {
+        let dir = std::env::temp_dir().join(format!("apical-overlap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_, _, _, train) = parse_images(TRAIN_IMAGES, Path::new("t")).unwrap();
+        let (_, _, _, test) = parse_images(TEST_IMAGES, Path::new("t")).unwrap();
+        // "Official" training set: 5 vendored training images + 3 vendored test images + a blank;
+        // "official" test set: 2 vendored training images.
+        let mut official_train = train[..5 * 784].to_vec();
+        official_train.extend_from_slice(&test[..3 * 784]);
+        official_train.extend_from_slice(&[7u8; 784]);
+        let official_test = train[10 * 784..12 * 784].to_vec();
+        std::fs::write(dir.join(FILE_NAMES[0]), encode_images(9, 28, 28, &official_train)).unwrap();
+        std::fs::write(dir.join(FILE_NAMES[2]), encode_images(2, 28, 28, &official_test)).unwrap();
+        let o = overlap_with(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // (MNIST-10k holds a few exact duplicates, so count with ≥ where an image may repeat.)
+        assert!(o.in_official_train >= 8, "{o:?}");
+        assert!(o.in_official_test >= 2, "{o:?}");
+        assert!(o.vendored_test_in_official_train >= 3, "{o:?}");
+        assert_eq!(o.in_official_train + o.in_official_test + o.in_neither, 10_000, "{o:?}");
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -137,4 +166,57 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.key, "n_test");
     }
+}
+
+/// How many of MNIST-10k's images (byte for byte) are in a full MNIST set a user has fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overlap {
+    /// Vendored images (training and test alike) found in the official training images.
+    pub in_official_train: usize,
+    /// Vendored images found in the official test images.
+    pub in_official_test: usize,
+    /// Vendored images in neither.
+    pub in_neither: usize,
+    /// Vendored test images (the 2,000 of the fixed split) found in the official training set:
+    /// a model trained on full MNIST has seen them.
+    pub vendored_test_in_official_train: usize,
+}
+
+/// Compares MNIST-10k's 10,000 images with the uncompressed IDX image files of a full MNIST set
+/// in `dir` (`train-images-idx3-ubyte`, `t10k-images-idx3-ubyte`, as `apical data fetch mnist`
+/// leaves them), image by image on the exact bytes.
+pub fn overlap_with(dir: &Path) -> Result<Overlap, TaskError> {
+    use std::collections::HashSet;
+    let official = |i: usize| -> Result<HashSet<Vec<u8>>, TaskError> {
+        let path = dir.join(FILE_NAMES[i]);
+        let bytes = std::fs::read(&path).map_err(|source| TaskError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let (_, rows, cols, pixels) = parse_images(&bytes, &path)?;
+        Ok(pixels.chunks(rows * cols).map(<[u8]>::to_vec).collect())
+    };
+    let (train, test) = (official(0)?, official(2)?);
+    let vendored = |bytes: &[u8], i: usize| -> Result<Vec<Vec<u8>>, TaskError> {
+        let (_, rows, cols, pixels) = parse_images(bytes, &Path::new("mnist10k").join(FILE_NAMES[i]))?;
+        Ok(pixels.chunks(rows * cols).map(<[u8]>::to_vec).collect())
+    };
+    let ours_train = vendored(TRAIN_IMAGES, 0)?;
+    let ours_test = vendored(TEST_IMAGES, 2)?;
+    let mut overlap = Overlap {
+        in_official_train: 0,
+        in_official_test: 0,
+        in_neither: 0,
+        vendored_test_in_official_train: 0,
+    };
+    for (k, image) in ours_train.iter().chain(&ours_test).enumerate() {
+        let (a, b) = (train.contains(image), test.contains(image));
+        overlap.in_official_train += a as usize;
+        overlap.in_official_test += b as usize;
+        overlap.in_neither += (!a && !b) as usize;
+        if k >= ours_train.len() && a {
+            overlap.vendored_test_in_official_train += 1;
+        }
+    }
+    Ok(overlap)
 }
