@@ -366,6 +366,34 @@ fn bad_configs_are_refused_before_any_work() {
         ],
         &["model", "transformer"],
     );
+    // A loss the rule cannot descend, and cross-validation folds that cannot hold every class.
+    refused(
+        &[
+            "run",
+            "configs/digits_dendritic.toml",
+            "--set",
+            "training.loss=\"squared-error\"",
+        ],
+        &["key `training.loss`", "dendritic learns only from the cross-entropy"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/song2024_mnist_predictive-coding.toml",
+            "--set",
+            "task.cv_folds=61",
+        ],
+        &["key `task.cv_folds`", "train_per_class = 60"],
+    );
+    refused(
+        &[
+            "run",
+            "configs/song2024_mnist_predictive-coding.toml",
+            "--set",
+            "rule.mode=\"generative\"",
+        ],
+        &["key `rule.inference_schedule`", "discriminative"],
+    );
 }
 
 #[test]

@@ -876,3 +876,36 @@ fn fewshot_refusal_leaves_an_empty_out_empty_and_a_diverged_pretraining_stops_it
     );
     assert!(!out.join("runs").exists(), "nothing fine-tuned");
 }
+
+/// Song et al.'s mechanism on MNIST-10k (experiments/song2024): under their protocol — plain
+/// SGD on the summed squared error, 64 epochs, 60 per class — at a learning rate of 7.5e-3
+/// backprop's steps are too large and it fails, while predictive coding, whose inference
+/// (T = 64, rate halved on a rise) tempers the effective step, learns. The lowest test error
+/// over the per-epoch evaluations, as they measure it.
+#[test]
+fn song_et_al_protocol_pc_tolerates_a_learning_rate_at_which_backprop_fails() {
+    let tmp = tempdir().unwrap();
+    let mut best = std::collections::BTreeMap::new();
+    for rule in ["backprop", "predictive-coding"] {
+        let dir = tmp.path().join(rule);
+        ok(&apical(&[
+            "run",
+            &format!("configs/song2024_mnist_{rule}.toml"),
+            "--set",
+            "training.learning_rate=0.0075",
+            "--out",
+            dir.to_str().unwrap(),
+        ]));
+        let rows = csv_rows(&dir.join("metrics.csv"));
+        let test: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["split"] == "test" && r["accuracy"] != "")
+            .map(|r| 1.0 - f(r, "accuracy"))
+            .collect();
+        assert!(!test.is_empty(), "{rule}: no evaluation");
+        best.insert(rule, test.iter().cloned().fold(f64::INFINITY, f64::min));
+    }
+    let (bp, pc) = (best["backprop"], best["predictive-coding"]);
+    assert!(pc < 0.3, "PC's minimum test error {pc}");
+    assert!(bp > pc + 0.2, "BP {bp} vs PC {pc}");
+}
