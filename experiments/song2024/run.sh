@@ -10,6 +10,9 @@
 #    (configs/sweeps/song2024_mnist_{backprop,predictive-coding}.toml).
 # 2. The honest choice: 3-fold cross-validation inside each labelled set, 5 learning rates
 #    around their optimum (configs/sweeps/song2024_mnist_{backprop,predictive-coding}_cv.toml).
+# 3. The project's own protocol on the same data and layers (apical fewshot: Adam,
+#    cross-entropy, learning rate × {1/3, 1, 3} chosen on a 20-per-class validation split,
+#    early stopping): configs/fewshot_mnist_{backprop,predictive-coding}.toml, same n, seeds 0-9.
 # Rerunning continues where it stopped. Writes OUT/<sweep>/, OUT/elapsed.txt, OUT/song2024.csv,
 # OUT/song2024_choices.csv, OUT/lr_sweep_n<N>.svg and OUT/report.md (summarise.py).
 set -euo pipefail
@@ -53,5 +56,10 @@ for s in "${sweeps[@]}"; do
   "$APICAL" sweep "$dir/song2024_mnist_$s.toml" --out "$OUT/$s" "${executor[@]}" 2> "$OUT/$s.log"
   echo "$s $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"
 done
+start=$(date +%s)
+if [ "${FAST:-0}" = 1 ]; then fewshot_n=6,60; fewshot_seeds=2; else fewshot_n=6,60,300,600; fewshot_seeds=10; fi
+"$APICAL" fewshot configs/fewshot_mnist_backprop.toml configs/fewshot_mnist_predictive-coding.toml \
+  --n "$fewshot_n" --seeds "$fewshot_seeds" --out "$OUT/fewshot" 2> "$OUT/fewshot.log"
+echo "fewshot $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"
 python3 experiments/song2024/summarise.py "$OUT" > "$OUT/report.md"
 cat "$OUT/report.md"

@@ -181,7 +181,52 @@ def main(out):
                 cv[key][(lr, epoch)].append(err)
     if not cv:
         print("## Honest measure\n\nNo cross-validation sweeps found.")
+    else:
+        honest(out, cv, runs, seeds)
+    project(out)
+
+
+def project(out):
+    """The project's own protocol (apical fewshot) on the same data and layers."""
+    summary = os.path.join(out, "fewshot", "fewshot_summary.csv")
+    paired = os.path.join(out, "fewshot", "fewshot_paired.csv")
+    if not os.path.exists(summary):
         return
+    print("## The project's protocol (Adam, cross-entropy, lr × {⅓, 1, 3} chosen on a 20-per-class validation split, early stopping)\n")
+    print("Test error at the validation-chosen step and grid point (mean over seeds [95% CI]; `apical fewshot`'s tables).\n")
+    with open(summary) as f:
+        rows = list(csv.DictReader(f))
+    by_n = defaultdict(dict)
+    for r in rows:
+        by_n[r["n"]][r["rule"]] = r
+    diffs = {}
+    if os.path.exists(paired):
+        with open(paired) as f:
+            for r in csv.DictReader(f):
+                diffs[(r["n"], r["a"], r["b"])] = r
+    print("| n per class | BP | PC | PC − BP paired [95% CI], p | seeds |")
+    print("|---|---|---|---|---|")
+    for n in sorted(by_n, key=lambda x: (x == "all", int(x) if x.isdigit() else 0)):
+        cell = {}
+        for rule in RULES:
+            r = by_n[n].get(rule)
+            cell[rule] = f"{float(r['mean_test_error']):.3f} [{r['ci_low'] or '—'}, {r['ci_high'] or '—'}]" if r else "—"
+        d = next((v for (nn, a, b), v in diffs.items() if nn == n and "predictive-coding" in a and "backprop" in b), None)
+        sign = 1.0
+        if d is None:
+            d = next((v for (nn, a, b), v in diffs.items() if nn == n and "backprop" in a and "predictive-coding" in b), None)
+            sign = -1.0
+        if d:
+            lo, hi = float(d["ci_low"] or "nan") * sign, float(d["ci_high"] or "nan") * sign
+            dtext = f"{sign * float(d['mean_difference']):.3f} [{fmt(min(lo, hi))}, {fmt(max(lo, hi))}], p = {d['p_sign_flip']}"
+            seeds = d["seeds"]
+        else:
+            dtext, seeds = "—", "—"
+        print(f"| {n} | {cell['backprop']} | {cell['predictive-coding']} | {dtext} | {seeds} |")
+    print()
+
+
+def honest(out, cv, runs, seeds):
     choices = {}
     with open(os.path.join(out, "song2024_choices.csv"), "w", newline="") as f:
         w = csv.writer(f)
