@@ -374,7 +374,10 @@ fn bad_configs_are_refused_before_any_work() {
             "--set",
             "training.loss=\"squared-error\"",
         ],
-        &["key `training.loss`", "dendritic learns only from the cross-entropy"],
+        &[
+            "key `training.loss`",
+            "dendritic learns only from the cross-entropy",
+        ],
     );
     refused(
         &[
@@ -1048,14 +1051,30 @@ fn data_fetch_refuses_files_that_are_not_the_published_ones() {
     )
     .unwrap();
     let d = dir.to_str().unwrap();
-    let out = apical(&["data", "fetch", "mnist", "--dir", d, "--base-url", &server.base_url]);
+    let out = apical(&[
+        "data",
+        "fetch",
+        "mnist",
+        "--dir",
+        d,
+        "--base-url",
+        &server.base_url,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains(first.name) && err.contains("SHA-256"), "{err}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
     assert!(left.is_empty(), "nothing is kept: {left:?}");
     server.set(first.name, Reply::Missing);
-    let out = apical(&["data", "fetch", "mnist", "--dir", d, "--base-url", &server.base_url]);
+    let out = apical(&[
+        "data",
+        "fetch",
+        "mnist",
+        "--dir",
+        d,
+        "--base-url",
+        &server.base_url,
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
     let out = apical(&["data", "fetch", "cifar", "--dir", d]);

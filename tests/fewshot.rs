@@ -909,3 +909,76 @@ fn song_et_al_protocol_pc_tolerates_a_learning_rate_at_which_backprop_fails() {
     assert!(pc < 0.3, "PC's minimum test error {pc}");
     assert!(bp > pc + 0.2, "BP {bp} vs PC {pc}");
 }
+
+/// The controls that learn no features, on the same labelled draws as `apical fewshot`: three
+/// controls per n and seed; below 3 per class the settings come from n = 3 of the same seed;
+/// the tables carry intervals from 3 seeds; a closed-loop task is refused naming the key.
+#[test]
+fn fewshot_controls_choose_inside_the_labelled_set_and_write_both_tables() {
+    let tmp = tempdir().unwrap();
+    let out = tmp.path().join("controls");
+    ok(&apical(&[
+        "fewshot-controls",
+        "configs/mnist_backprop.toml",
+        "--n",
+        "1,3",
+        "--seeds",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let rows = csv_rows(&out.join("controls.csv"));
+    assert_eq!(rows.len(), 2 * 3 * 3, "n × controls × seeds");
+    for r in &rows {
+        let e = f(r, "test_error");
+        assert!(e > 0.0 && e < 0.9, "{r:?}");
+        let expected = match (r["control"].as_str(), r["n"].as_str()) {
+            ("pixel-1nn", _) => "none",
+            (_, "1") => "n=3",
+            _ => "cv",
+        };
+        assert_eq!(r["chosen_by"], expected, "{r:?}");
+        if r["chosen_by"] == "n=3" {
+            let three = rows
+                .iter()
+                .find(|t| t["n"] == "3" && t["control"] == r["control"] && t["seed"] == r["seed"])
+                .unwrap();
+            assert_eq!(
+                (&r["pca_dim"], &r["lambda"]),
+                (&three["pca_dim"], &three["lambda"])
+            );
+        }
+    }
+    let summary = csv_rows(&out.join("controls_summary.csv"));
+    assert_eq!(summary.len(), 6);
+    for s in &summary {
+        assert!(
+            f(s, "ci_low") <= f(s, "mean_test_error") && f(s, "mean_test_error") <= f(s, "ci_high"),
+            "{s:?}"
+        );
+    }
+    // More labels help every control.
+    let mean = |n: &str, c: &str| {
+        summary
+            .iter()
+            .find(|s| s["n"] == n && s["control"] == c)
+            .map(|s| f(s, "mean_test_error"))
+            .unwrap()
+    };
+    for c in ["pixel-1nn", "pca-1nn", "pca-ridge-probe"] {
+        assert!(mean("3", c) < mean("1", c), "{c}");
+    }
+    let refused = apical(&[
+        "fewshot-controls",
+        "configs/bci_dendritic.toml",
+        "--out",
+        tmp.path().join("never").to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("task.kind"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!tmp.path().join("never").exists());
+}

@@ -1,7 +1,8 @@
 //! Analyses for apical: bias-corrected linear Fisher information and redundancy (Kanitscheider
 //! et al. 2015; Liu et al. 2026) over levels, contexts and unit subsets; noise and differential
-//! correlations; cross-validated decoders; dendritic residuals (Francioni et al. 2026); and
-//! statistics over seeds.
+//! correlations; cross-validated decoders; dendritic residuals (Francioni et al. 2026); classifiers without a learning rule (PCA,
+//! a ridge probe, the nearest neighbour: the controls of few-label studies); and statistics over
+//! seeds.
 //!
 //! The functions take responses as nalgebra matrices (`DMatrix<f64>`, trials × units) and
 //! per-trial values (signal, context, labels) as plain slices, so they apply equally to apical's
@@ -15,6 +16,7 @@ mod fisher;
 mod interval;
 mod population;
 mod residuals;
+mod shallow;
 
 pub use correlations::*;
 pub use decode::*;
@@ -22,3 +24,4 @@ pub use fisher::*;
 pub use interval::*;
 pub use population::*;
 pub use residuals::*;
+pub use shallow::*;

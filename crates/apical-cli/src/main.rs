@@ -88,6 +88,20 @@ fewshot_summary.csv (mean_test_error with its 95% bootstrap interval), fewshot_p
 differences with sign-flip p-values), fewshot_auc.csv and fewshot.png/svg. Rerunning the same
 command into the same --out continues it; with more --n values or --seeds it extends the study.")]
     Fewshot(FewshotArgs),
+    /// The few-label controls that learn no features: raw-pixel nearest neighbour, and PCA fitted
+    /// on the unlabelled pool with a nearest-neighbour or ridge readout, on the same labelled sets
+    /// as `apical fewshot`.
+    #[command(after_help = "Example:
+  apical fewshot-controls configs/mnist_backprop.toml --n 1,3,10,30,100 --seeds 20 --out fewshot/controls
+
+For each seed and n the labelled set is the draw `apical fewshot` trains on (task.train_per_class
+= n, task.subset_seed = seed); the pool is every training image of the config's task, without
+labels. The number of components (5, 10, 20, 50, 100) and the ridge penalty (0.01 … 100) are
+chosen by 3-fold cross-validation inside the labelled set; below 3 per class the choice made at
+n = 3 for the seed is used. Only the config's [task] matters. Writes controls.csv (n, control,
+seed, test_error, pca_dim, lambda, cv_error, chosen_by) and controls_summary.csv (mean test
+error with its 95% bootstrap interval over seeds).")]
+    FewshotControls(ControlsArgs),
     /// One Slurm array task of a sweep (run by slurm/array.sbatch).
     #[command(hide = true)]
     SweepTask(SweepTaskArgs),
@@ -353,6 +367,24 @@ struct FewshotArgs {
 }
 
 #[derive(Args)]
+struct ControlsArgs {
+    /// A config whose [task] names the data (its model and rule are not used).
+    config: PathBuf,
+    /// Labelled examples per class, comma-separated counts.
+    #[arg(long, default_value = "1,3,10,30,100")]
+    n: String,
+    /// Seeds: a count (10 → 0..9) or a comma-separated list. Each seed draws its own subset.
+    #[arg(long, default_value = "10")]
+    seeds: String,
+    /// Override a key of the config (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Output directory (its two tables are replaced).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
 struct SweepTaskArgs {
     /// The sweep directory.
     dir: PathBuf,
@@ -460,9 +492,9 @@ impl std::fmt::Display for Failure {
             Failure::Experiment(e) => e.fmt(f),
             Failure::Report(e) => e.fmt(f),
             Failure::Fetch(e) => e.fmt(f),
-            Failure::NoCacheDir => f.write_str(
-                "neither XDG_CACHE_HOME nor HOME is set: give the directory with --dir",
-            ),
+            Failure::NoCacheDir => {
+                f.write_str("neither XDG_CACHE_HOME nor HOME is set: give the directory with --dir")
+            }
         }
     }
 }
@@ -592,6 +624,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::SweepTask(args) => sweep_task(args),
         Command::Collect(args) => collect(args),
         Command::Fewshot(args) => fewshot(args),
+        Command::FewshotControls(args) => fewshot_controls(args),
         Command::Ls(args) => {
             let rows = apical_report::listing::list_runs(&args.dir)?;
             if rows.is_empty() {
@@ -659,7 +692,10 @@ fn data_fetch(name: &str, dir: Option<PathBuf>, base_url: Option<&str>) -> Resul
     .map_err(Failure::Fetch)?;
     let shown = std::path::absolute(&dir).unwrap_or(dir.clone());
     println!("{name}: the four IDX files are in {}", shown.display());
-    println!("use them with:\n  [task]\n  kind = \"idx\"\n  path = {:?}", shown.display().to_string());
+    println!(
+        "use them with:\n  [task]\n  kind = \"idx\"\n  path = {:?}",
+        shown.display().to_string()
+    );
     if name == "mnist" {
         match apical_tasks::mnist::overlap_with(&dir) {
             Ok(o) => println!(
@@ -1262,6 +1298,32 @@ fn sweep_task(args: SweepTaskArgs) -> Result<(), Failure> {
         }
         Ok(()) => Ok(()),
     }
+}
+
+fn fewshot_controls(args: ControlsArgs) -> Result<(), Failure> {
+    use apical_experiments::fewshot::{controls, parse_seeds, PerClass};
+    let n: Vec<usize> = PerClass::parse_list(&args.n)?
+        .into_iter()
+        .map(|p| match p {
+            PerClass::Count(n) => Ok(n),
+            PerClass::All => Err(RunError::Usage {
+                message: "--n takes counts per class here (\"all\" leaves nothing to compare)"
+                    .into(),
+            }),
+        })
+        .collect::<Result<_, _>>()?;
+    let seeds = parse_seeds(&args.seeds)?;
+    let rows = controls::run_controls(&args.config, &args.overrides, &n, &seeds, &args.out)?;
+    eprintln!(
+        "apical: {} rows → {}",
+        rows.len(),
+        args.out.join("controls.csv").display()
+    );
+    print!(
+        "{}",
+        std::fs::read_to_string(args.out.join("controls_summary.csv")).unwrap_or_default()
+    );
+    Ok(())
 }
 
 fn fewshot(args: FewshotArgs) -> Result<(), Failure> {

@@ -246,7 +246,13 @@ pub fn fetch(
         .into();
     let mut outcomes = Vec::with_capacity(set.files.len());
     for file in &set.files {
-        let outcome = fetch_file(&agent, file, dir, &format!("{base}{}", file.name), &mut progress)?;
+        let outcome = fetch_file(
+            &agent,
+            file,
+            dir,
+            &format!("{base}{}", file.name),
+            &mut progress,
+        )?;
         unpack(file, dir)?;
         progress(Event::Done {
             file: file.name,
@@ -380,7 +386,8 @@ fn download(
         .open(part)
         .map_err(FetchError::io(part))?;
     if append {
-        out.seek(io::SeekFrom::End(0)).map_err(FetchError::io(part))?;
+        out.seek(io::SeekFrom::End(0))
+            .map_err(FetchError::io(part))?;
     }
     let mut out = BufWriter::new(out);
     let mut reader = response.body_mut().as_reader();

@@ -99,7 +99,11 @@ fn serve(
         .lock()
         .expect("the request log")
         .push((path.clone(), range.clone()));
-    let reply = replies.lock().expect("the server's table").get(&path).cloned();
+    let reply = replies
+        .lock()
+        .expect("the server's table")
+        .get(&path)
+        .cloned();
     match reply {
         None | Some(Reply::Missing) => {
             write!(

@@ -20,7 +20,11 @@ const NAMES: [&str; 4] = [
 /// Four small gzip files (distinct contents) and the data set that publishes their sums.
 fn files() -> (Vec<Vec<u8>>, Vec<Vec<u8>>, DataSet) {
     let raw: Vec<Vec<u8>> = (0..4u8)
-        .map(|k| (0..20_000u32).map(|i| (i * 7 + k as u32 * 13) as u8 ^ k).collect())
+        .map(|k| {
+            (0..20_000u32)
+                .map(|i| (i * 7 + k as u32 * 13) as u8 ^ k)
+                .collect()
+        })
         .collect();
     let gz: Vec<Vec<u8>> = raw
         .iter()
@@ -91,10 +95,16 @@ fn a_correct_set_is_verified_unpacked_and_not_fetched_twice() {
         assert_eq!(&fs::read(dir.join(file.unpacked_name())).unwrap(), bytes);
     }
     assert_eq!(listing(&dir).len(), 8, "{:?}", listing(&dir));
-    assert!(events.iter().any(|e| matches!(e, Event::Start { from: 0, .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Start { from: 0, .. })));
     let again = fetch(&set, &dir, Some(&server.base_url), |_| {}).unwrap();
     assert_eq!(again, vec![Outcome::Present; 4]);
-    assert_eq!(server.requests().len(), 4, "a verified file is not fetched again");
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "a verified file is not fetched again"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -147,7 +157,10 @@ fn a_truncated_transfer_keeps_its_part_and_the_next_fetch_resumes_it() {
     assert!(server
         .requests()
         .contains(&(NAMES[0].to_string(), Some(format!("bytes={half}-")))));
-    assert_eq!(fs::read(dir.join(set.files[0].unpacked_name())).unwrap(), raw[0]);
+    assert_eq!(
+        fs::read(dir.join(set.files[0].unpacked_name())).unwrap(),
+        raw[0]
+    );
     assert_eq!(listing(&dir).len(), 8);
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -177,7 +190,10 @@ fn a_missing_file_is_an_http_error_naming_its_url() {
     server.set(NAMES[1], Reply::Missing);
     let dir = temp_dir("404");
     let err = fetch(&set, &dir, Some(&server.base_url), |_| {}).unwrap_err();
-    assert!(matches!(err, FetchError::Status { status: 404, .. }), "{err}");
+    assert!(
+        matches!(err, FetchError::Status { status: 404, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains(NAMES[1]), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }

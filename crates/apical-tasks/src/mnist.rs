@@ -100,15 +100,27 @@ mod overlap_tests {
         official_train.extend_from_slice(&test[..3 * 784]);
         official_train.extend_from_slice(&[7u8; 784]);
         let official_test = train[10 * 784..12 * 784].to_vec();
-        std::fs::write(dir.join(FILE_NAMES[0]), encode_images(9, 28, 28, &official_train)).unwrap();
-        std::fs::write(dir.join(FILE_NAMES[2]), encode_images(2, 28, 28, &official_test)).unwrap();
+        std::fs::write(
+            dir.join(FILE_NAMES[0]),
+            encode_images(9, 28, 28, &official_train),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(FILE_NAMES[2]),
+            encode_images(2, 28, 28, &official_test),
+        )
+        .unwrap();
         let o = overlap_with(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         // (MNIST-10k holds a few exact duplicates, so count with ≥ where an image may repeat.)
         assert!(o.in_official_train >= 8, "{o:?}");
         assert!(o.in_official_test >= 2, "{o:?}");
         assert!(o.vendored_test_in_official_train >= 3, "{o:?}");
-        assert_eq!(o.in_official_train + o.in_official_test + o.in_neither, 10_000, "{o:?}");
+        assert_eq!(
+            o.in_official_train + o.in_official_test + o.in_neither,
+            10_000,
+            "{o:?}"
+        );
     }
 }
 
@@ -198,7 +210,8 @@ pub fn overlap_with(dir: &Path) -> Result<Overlap, TaskError> {
     };
     let (train, test) = (official(0)?, official(2)?);
     let vendored = |bytes: &[u8], i: usize| -> Result<Vec<Vec<u8>>, TaskError> {
-        let (_, rows, cols, pixels) = parse_images(bytes, &Path::new("mnist10k").join(FILE_NAMES[i]))?;
+        let (_, rows, cols, pixels) =
+            parse_images(bytes, &Path::new("mnist10k").join(FILE_NAMES[i]))?;
         Ok(pixels.chunks(rows * cols).map(<[u8]>::to_vec).collect())
     };
     let ours_train = vendored(TRAIN_IMAGES, 0)?;

@@ -22,6 +22,7 @@
 //! - `fewshot.csv`, `fewshot_summary.csv`, `fewshot_paired.csv`, `fewshot_auc.csv`,
 //!   `fewshot.{png,svg}` — see [`results`].
 
+pub mod controls;
 pub mod results;
 
 use std::path::{Path, PathBuf};
