@@ -982,3 +982,49 @@ fn fewshot_controls_choose_inside_the_labelled_set_and_write_both_tables() {
     );
     assert!(!tmp.path().join("never").exists());
 }
+
+/// The autoencoder control: trained on the images alone (the readout untouched), its hidden
+/// layers load into a labelled run like a generative pretraining's; it trains ff only.
+#[test]
+fn an_autoencoder_pretraining_loads_into_a_labelled_run() {
+    let tmp = tempdir().unwrap();
+    let ae = tmp.path().join("ae");
+    ok(&apical(&[
+        "run",
+        "configs/digits_backprop.toml",
+        "--set",
+        "rule.kind=\"autoencoder\"",
+        "--set",
+        "training.steps=100",
+        "--out",
+        ae.to_str().unwrap(),
+    ]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ae.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["rule"], "autoencoder");
+    let tuned = tmp.path().join("tuned");
+    ok(&apical(&[
+        "run",
+        "configs/digits_backprop.toml",
+        "--set",
+        "task.train_per_class=5",
+        "--set",
+        "training.steps=50",
+        "--set",
+        &format!("training.init_from=\"{}\"", ae.display()),
+        "--set",
+        "training.init_layers=[0, 1]",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]));
+    let out = apical(&[
+        "run",
+        "configs/digits_dendritic.toml",
+        "--set",
+        "rule.kind=\"autoencoder\"",
+        "--out",
+        tmp.path().join("never").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rule.kind"), "{}", stderr(&out));
+}

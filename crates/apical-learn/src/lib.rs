@@ -5,13 +5,15 @@
 //! network types it can train and is stepped through the one driver, [`Learner`], which also
 //! keeps the network's derived weights current. The rules: `backprop` (burn autodiff,
 //! cross-entropy), `feedback-alignment` and `kolen-pollack`, `dendritic` (burstprop family, on
-//! the gfn), `predictive-coding` (discriminative and generative, on ff and gfn) and
+//! the gfn), `predictive-coding` (discriminative and generative, on ff and gfn), `autoencoder` (the
+//! generative objective by backprop: pretraining's control) and
 //! `reward-broadcast` (node perturbation, exploratory Hebb; node perturbation also learns from
 //! reward alone in a closed loop, [`RewardLearning`]). Each reports per-layer angles to
 //! backprop on request. [`RuleConfig`] is the `[rule]` section of a config; optimizers (Adam,
 //! SGD with momentum) keep exactly checkpointable state so resumed runs are identical.
 #![warn(missing_docs)]
 
+mod autoencoder;
 mod backprop;
 mod bci_credit;
 mod dendritic;
@@ -28,6 +30,7 @@ mod registry;
 mod reward_broadcast;
 mod rule;
 
+pub use autoencoder::*;
 pub use backprop::*;
 pub use bci_credit::*;
 pub use dendritic::*;

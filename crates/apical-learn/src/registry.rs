@@ -12,8 +12,9 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BackpropConfig, DendriticConfig, FeedbackAlignmentConfig, KolenPollackConfig, LearningRule,
-    Loss, LossKind, NoRuleConfig, PcSettings, RewardBroadcastConfig,
+    AutoencoderConfig, BackpropConfig, DendriticConfig, FeedbackAlignmentConfig,
+    KolenPollackConfig, LearningRule, Loss, LossKind, NoRuleConfig, PcSettings,
+    RewardBroadcastConfig,
 };
 
 /// A boxed rule for networks of type `N`.
@@ -115,6 +116,9 @@ rules! {
     Dendritic(DendriticConfig) = "dendritic";
     /// Predictive coding (Whittington & Bogacz 2017), discriminative or generative.
     PredictiveCoding(PcSettings) = "predictive-coding";
+    /// An autoencoder of the ff network's shape trained by backprop on the reconstruction (no
+    /// labels): the control for generative pretraining.
+    Autoencoder(AutoencoderConfig) = "autoencoder";
     /// Reward broadcast: one scalar per trial for every synapse.
     RewardBroadcast(RewardBroadcastConfig) = "reward-broadcast";
     /// No learning: the sampling reference model's rule (it is not trained).
