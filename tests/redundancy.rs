@@ -594,7 +594,7 @@ fn the_sampling_model_records_like_a_network() {
         .replace("units = 32", "units = 12")
         .replace("probe_examples = 1600", "probe_examples = 240");
     std::fs::write(&base, text).unwrap();
-    for delta in ["0", "2"] {
+    for delta in ["0", "0.03"] {
         let out = tmp.path().join(format!("delta{delta}"));
         train(&base, &out, &["--set", &format!("model.delta={delta}")]);
         let step0 = out.join("activity/step-00000000");
@@ -653,15 +653,17 @@ fn the_sampling_model_records_like_a_network() {
     );
     // Reproducible from the seed; δ changes the samples.
     let again = tmp.path().join("again");
-    train(&base, &again, &["--set", "model.delta=2"]);
+    train(&base, &again, &["--set", "model.delta=0.03"]);
     let read = |d: &Path| std::fs::read(d.join("activity/hidden_0.npy")).unwrap();
-    assert_eq!(read(&again), read(&tmp.path().join("delta2")));
+    assert_eq!(read(&again), read(&tmp.path().join("delta0.03")));
     assert_ne!(read(&again), read(&tmp.path().join("delta0")));
     // Refusals, before anything is written.
     for (set, key) in [
         ("logging.record_at=[0,5]", "logging.record_at"),
         ("training.patience=3", "training.patience"),
         ("model.delta=-1", "model.delta"),
+        ("model.samples_per_bin=2", "model.samples_per_bin"),
+        ("model.feedback_delay=2", "model.feedback_delay"),
     ] {
         refused(
             tmp.path(),
@@ -685,4 +687,43 @@ fn the_sampling_model_records_like_a_network() {
         &["record", again.to_str().unwrap()],
         &["model.delta"],
     );
+}
+
+/// The sampler's guards (issue 23), on the shipped calibration (τ = 0.05, δ = 0.03, the task's
+/// 16×16 fields): its belief is the exact posterior of the frames seen, so it is not
+/// overconfident — on zero-signal trials the median |log-odds| is at most 5 (a chain that
+/// counted its own samples as evidence reached ≈ 161) — and it decides well above chance, while
+/// at δ = 0 the images carry no evidence under the model and it decides at chance.
+#[test]
+fn the_calibrated_sampler_is_not_overconfident() {
+    let tmp = tempdir().unwrap();
+    let config = root().join("configs/redundancy_sampling.toml");
+    for (delta, low, high) in [("0.03", 0.6, 1.0), ("0", 0.45, 0.55)] {
+        let out = tmp.path().join(format!("delta{delta}"));
+        train(&config, &out, &["--set", &format!("model.delta={delta}")]);
+        let step0 = out.join("activity/step-00000000");
+        let logits = npy_f32(&step0.join("logits.npy"));
+        let signal = npy_f32(&step0.join("signal.npy"));
+        let mut zero: Vec<f32> = signal
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == 0.0)
+            .map(|(i, _)| (2.0 * logits[2 * i + 1]).abs())
+            .collect();
+        assert!(
+            zero.len() >= 100,
+            "zero-signal probe trials: {}",
+            zero.len()
+        );
+        zero.sort_by(f32::total_cmp);
+        let median = zero[zero.len() / 2];
+        assert!(median <= 5.0, "δ = {delta}: median |log-odds| {median}");
+        let accuracy = json(&out.join("summary.json"))["test_accuracy"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (low..=high).contains(&accuracy),
+            "δ = {delta}: accuracy {accuracy}"
+        );
+    }
 }

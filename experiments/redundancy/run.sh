@@ -3,7 +3,7 @@
 #   experiments/redundancy/run.sh [OUT]        (default: sweeps/redundancy)
 # 1. Trains the gfn by the dendritic rule, predictive coding and backprop (the reference), and
 #    the ff baseline, seeds 10–14, recording the probe along learning (activity/step-N/), and
-#    runs the sampling model at δ = 0 and δ = 2 (configs/sweeps/redundancy*.toml; rerunning
+#    runs the sampling model at δ = 0, 0.015, 0.03, 0.06 (configs/sweeps/redundancy*.toml; rerunning
 #    resumes);
 # 2. re-records every gfn run passively at the same weights (engagement 0, no context cue:
 #    OUT/passive/<run>/);

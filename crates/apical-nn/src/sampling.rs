@@ -15,23 +15,36 @@
 //!                                    at φ_i), σ_y = `pixel_noise`
 //! ```
 //!
-//! Inference by Gibbs sampling over the frames of a trial, so that the belief about C forms
-//! during the trial and feeds back: at frame f, `sweeps` times, alternately
+//! Inference by sampling over the frames of a trial, so that the belief about C forms during
+//! the trial and feeds back. The belief is the exact posterior over C given the frames seen,
+//! with x marginalised (frames are independent given C):
+//!
+//! ```text
+//! y_f | C ~ N(δ Gᵀ m_C, σ_y² I + τ² GᵀG)
+//! log p(b)/p(a) after frame f = logit π + Σ_{k ≤ f} [log N(y_k; δGᵀm_b, ·) − log N(y_k; δGᵀm_a, ·)]
+//! ```
+//!
+//! and at frame f, `sweeps` times, C is drawn from that belief (from the belief before frame f
+//! with `feedback_delay = 1`: the top-down signal arrives a frame late) and x_f from
 //!
 //! ```text
 //! x_f | C, y_f ~ N(Σ (δ m_C / τ² + G y_f / σ_y²), Σ),   Σ = (I / τ² + G Gᵀ / σ_y²)⁻¹
-//! C | x_1 … x_f:  log p(b)/p(a) = logit π + (δ / τ²) Σ_{k ≤ f} x_kᵀ (m_b − m_a)
-//!                                 − f δ² (|m_b|² − |m_a|²) / (2 τ²)
 //! ```
 //!
-//! (earlier frames' samples stay as drawn: the sampler runs forward in time). The last sample
-//! of each frame is the population's response in that time bin; the log-odds after the last
-//! frame is the decision variable (its sign the choice, and the last sampled C when it is 0).
-//! At δ = 0 the image says nothing about C under the model: the log-odds is the prior's, so
-//! with π = ½ every choice is the last sampled C (a coin flip), and otherwise the prior's side. Deviations from the paper, stated: the prior on x is
-//! Gaussian (the paper's sparse prior makes x | C, y non-Gaussian; the Gaussian keeps the
-//! conditionals exact and the closed-form check below possible); one projective field per
-//! unit (a single phase); and the past frames' samples are not revisited.
+//! — exact joint samples of (C, x_f) given the frames, with no sample counted as evidence for
+//! the C that produced it (a chain that updated the belief from its own samples of x would
+//! reinforce whichever C it drew). The population's response in a time bin is the mean of the
+//! last `samples_per_bin` samples of x in that frame; the log-odds after the last frame is the
+//! decision variable (its sign the choice, and the last sampled C when it is 0). At δ = 0 the
+//! image says nothing about C under the model: the log-odds is the prior's. Deviations from the
+//! paper, stated: the prior on x is Gaussian (the paper's sparse prior makes x | C, y
+//! non-Gaussian; the Gaussian keeps the conditionals exact); one projective field per unit (a
+//! single phase).
+//!
+//! Scale: the images are s·grating + noise, so x — the grating amplitudes of the units' fields —
+//! lives in stimulus units: |s| ≤ 0.12 for signals up to 12%. A prior τ ≈ 0.05 fits those
+//! stimuli and keeps the prior, not the likelihood, in charge of each x (as in Haefner et al.'s
+//! own settings); δ is the amplitude the belief adds, ≈ 0.015–0.03 (a 1.5–3% grating).
 //!
 //! With δ = 0, x_f depends only on its own image: over repeated samples of one image it
 //! varies with covariance Σ whatever the belief does. With δ > 0, the belief's own trial-to-trial
@@ -54,8 +67,14 @@ pub struct SamplingParams {
     pub prior_sd: f64,
     /// Pixel noise σ_y of the generative model.
     pub pixel_noise: f64,
-    /// Gibbs sweeps (x then C) per frame.
+    /// Samples of (C, x) per frame.
     pub sweeps: usize,
+    /// The response in a time bin: the mean of the frame's last this many samples of x
+    /// (1 … sweeps).
+    pub samples_per_bin: usize,
+    /// Frames by which the top-down signal lags: 0 (C drawn from the belief including the
+    /// current frame) or 1 (from the belief before it).
+    pub feedback_delay: usize,
     /// Prior probability π of the choice b (the context's second orientation).
     pub prior_b: f64,
 }
@@ -65,9 +84,11 @@ impl Default for SamplingParams {
         Self {
             units: 32,
             delta: 0.0,
-            prior_sd: 0.5,
+            prior_sd: 0.05,
             pixel_noise: 1.0,
-            sweeps: 5,
+            sweeps: 1,
+            samples_per_bin: 1,
+            feedback_delay: 0,
             prior_b: 0.5,
         }
     }
@@ -78,6 +99,22 @@ impl SamplingParams {
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         check::at_least_one("units", self.units)?;
         check::at_least_one("sweeps", self.sweeps)?;
+        check::at_least_one("samples_per_bin", self.samples_per_bin)?;
+        if self.samples_per_bin > self.sweeps {
+            return Err(InvalidParameter::new(
+                "samples_per_bin",
+                format!(
+                    "must be at most sweeps = {} (the samples drawn per frame), got {}",
+                    self.sweeps, self.samples_per_bin
+                ),
+            ));
+        }
+        if self.feedback_delay > 1 {
+            return Err(InvalidParameter::new(
+                "feedback_delay",
+                format!("must be 0 or 1 (frames), got {}", self.feedback_delay),
+            ));
+        }
         check::non_negative("delta", self.delta)?;
         check::positive("prior_sd", self.prior_sd)?;
         check::positive("pixel_noise", self.pixel_noise)?;
@@ -108,14 +145,26 @@ pub struct SamplingModel {
     covariance: DMatrix<f64>,
     /// Lower Cholesky factor of Σ (x = μ + L z).
     factor: DMatrix<f64>,
+    /// Cholesky factor of the covariance of one frame given C, σ_y² I + τ² GᵀG (P × P).
+    frame_covariance: nalgebra::Cholesky<f64, nalgebra::Dyn>,
+}
+
+/// The per-frame evidence for one context's pair of patterns, as a linear form of the image.
+#[derive(Debug, Clone)]
+pub struct FrameWeights {
+    /// δ(u_b − u_a), `[pixels]`.
+    pub direction: DVector<f64>,
+    /// −½δ²(m_bᵀG u_b − m_aᵀG u_a).
+    pub offset: f64,
 }
 
 /// What one trial's sampling produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialSamples {
-    /// The last sample of x in each frame, `[frames][units]`.
+    /// The response in each frame (the mean of its last `samples_per_bin` samples of x),
+    /// `[frames][units]`.
     pub x: Vec<Vec<f64>>,
-    /// The log-odds log p(b)/p(a) after each frame.
+    /// The belief's log-odds log p(b)/p(a) after each frame (exact, given the frames).
     pub log_odds: Vec<f64>,
     /// The choice sampled last (0 = a, 1 = b).
     pub choice: usize,
@@ -145,11 +194,17 @@ impl SamplingModel {
             .cholesky()
             .expect("a covariance is positive definite")
             .l();
+        let pixels = fields.ncols();
+        let frame_covariance = (DMatrix::identity(pixels, pixels) * s2
+            + fields.transpose() * &fields * tau2)
+            .cholesky()
+            .expect("σ²I + τ²GᵀG is positive definite");
         Self {
             params,
             fields,
             covariance,
             factor,
+            frame_covariance,
         }
     }
 
@@ -176,15 +231,26 @@ impl SamplingModel {
         self.x_mean(m, y) + &self.factor * z
     }
 
-    /// log p(b)/p(a) given the samples `xs` of the frames so far.
-    pub fn log_odds(&self, xs: &[DVector<f64>], m: [&DVector<f64>; 2]) -> f64 {
-        let p = &self.params;
-        let tau2 = p.prior_sd * p.prior_sd;
-        let diff = m[1] - m[0];
-        let norms = m[1].norm_squared() - m[0].norm_squared();
-        let prior = (p.prior_b / (1.0 - p.prior_b)).ln();
-        let evidence: f64 = xs.iter().map(|x| x.dot(&diff)).sum::<f64>() * p.delta / tau2;
-        prior + evidence - xs.len() as f64 * p.delta * p.delta * norms / (2.0 * tau2)
+    /// The log-likelihood ratio of one frame, log p(y | b) − log p(y | a), from the weights
+    /// [`frame_weights`](Self::frame_weights) of the context's patterns.
+    pub fn frame_evidence(&self, y: &DVector<f64>, weights: &FrameWeights) -> f64 {
+        weights.direction.dot(y) + weights.offset
+    }
+
+    /// The linear form of the per-frame evidence for the patterns `m` = [m_a, m_b]:
+    /// δ(u_b − u_a)ᵀy − ½δ²(m_bᵀG u_b − m_aᵀG u_a), u_c = (σ²I + τ²GᵀG)⁻¹ Gᵀ m_c.
+    pub fn frame_weights(&self, m: [&DVector<f64>; 2]) -> FrameWeights {
+        let delta = self.params.delta;
+        let gt = self.fields.transpose();
+        let u: Vec<DVector<f64>> = m
+            .iter()
+            .map(|mc| self.frame_covariance.solve(&(&gt * *mc)))
+            .collect();
+        let quad = |c: usize| (&gt * m[c]).dot(&u[c]);
+        FrameWeights {
+            direction: (&u[1] - &u[0]) * delta,
+            offset: -0.5 * delta * delta * (quad(1) - quad(0)),
+        }
     }
 
     fn draw_choice(&self, log_odds: f64, rng: &mut SeededRng) -> usize {
@@ -198,50 +264,58 @@ impl SamplingModel {
         m: [&DVector<f64>; 2],
         rng: &mut SeededRng,
     ) -> TrialSamples {
-        let mut c = self.draw_choice(
-            (self.params.prior_b / (1.0 - self.params.prior_b)).ln(),
-            rng,
-        );
-        let mut xs: Vec<DVector<f64>> = Vec::with_capacity(frames.len());
+        let p = &self.params;
+        let weights = self.frame_weights(m);
+        let prior = (p.prior_b / (1.0 - p.prior_b)).ln();
+        let mut belief = prior;
+        let mut c = self.draw_choice(prior, rng);
         let mut out = TrialSamples {
             x: Vec::with_capacity(frames.len()),
             log_odds: Vec::with_capacity(frames.len()),
             choice: c,
         };
+        let kept_from = p.sweeps - p.samples_per_bin.min(p.sweeps);
         for frame in frames {
             let y = DVector::from_iterator(frame.len(), frame.iter().map(|&v| f64::from(v)));
-            xs.push(self.draw_x(m[c], &y, rng));
-            let mut lo = self.log_odds(&xs, m);
-            for sweep in 0..self.params.sweeps {
-                c = self.draw_choice(lo, rng);
-                if sweep + 1 < self.params.sweeps {
-                    let last = xs.len() - 1;
-                    xs[last] = self.draw_x(m[c], &y, rng);
-                    lo = self.log_odds(&xs, m);
+            let before = belief;
+            belief += self.frame_evidence(&y, &weights);
+            let feedback = if p.feedback_delay == 0 {
+                belief
+            } else {
+                before
+            };
+            let mut response = DVector::zeros(p.units);
+            for sweep in 0..p.sweeps {
+                c = self.draw_choice(feedback, rng);
+                let x = self.draw_x(m[c], &y, rng);
+                if sweep >= kept_from {
+                    response += x;
                 }
             }
-            out.x
-                .push(xs.last().expect("drawn").iter().copied().collect());
-            out.log_odds.push(lo);
+            response /= (p.sweeps - kept_from) as f64;
+            out.x.push(response.iter().copied().collect());
+            out.log_odds.push(belief);
         }
         out.choice = c;
         out
     }
 
-    /// A long Gibbs chain on one image (for checks): `(choice, x)` after every sweep.
+    /// Joint samples of (C, x) on one image (for checks): `(choice, x)` per draw, C from the
+    /// exact posterior given the image, x given C and the image.
     pub fn chain(
         &self,
         y: &DVector<f64>,
         m: [&DVector<f64>; 2],
-        sweeps: usize,
+        draws: usize,
         rng: &mut SeededRng,
     ) -> Vec<(usize, DVector<f64>)> {
-        let mut c = 0;
-        (0..sweeps)
+        let weights = self.frame_weights(m);
+        let p = &self.params;
+        let belief = (p.prior_b / (1.0 - p.prior_b)).ln() + self.frame_evidence(y, &weights);
+        (0..draws)
             .map(|_| {
-                let x = self.draw_x(m[c], y, rng);
-                c = self.draw_choice(self.log_odds(std::slice::from_ref(&x), m), rng);
-                (c, x)
+                let c = self.draw_choice(belief, rng);
+                (c, self.draw_x(m[c], y, rng))
             })
             .collect()
     }
@@ -285,10 +359,10 @@ mod tests {
         (SamplingModel::new(params, fields), m)
     }
 
-    /// Gibbs sampling on one image converges to the closed-form joint posterior: p(C = b | y),
-    /// and x's mean given each choice.
+    /// The joint samples on one image follow the closed-form posterior: p(C = b | y) (computed
+    /// independently by `choice_posterior`), and x's mean given each choice.
     #[test]
-    fn gibbs_matches_the_closed_form_posterior() {
+    fn joint_samples_match_the_closed_form_posterior() {
         let (model, m) = tiny(1.5);
         let y = DVector::from_row_slice(&[0.3, -0.2, 0.5, 0.1]);
         let exact = model.choice_posterior(&y, [&m[0], &m[1]]);
@@ -299,20 +373,77 @@ mod tests {
             (share_b - exact).abs() < 0.01,
             "sampled {share_b}, exact {exact}"
         );
-        // x drawn after choice c has the conditional mean given c (chain pairs (c_t, x_{t+1})).
         for (c, mc) in m.iter().enumerate() {
-            let follow: Vec<&DVector<f64>> = chain
-                .windows(2)
-                .filter(|w| w[0].0 == c)
-                .map(|w| &w[1].1)
-                .collect();
-            let mean = follow.iter().fold(DVector::zeros(3), |a, x| a + *x) / follow.len() as f64;
+            let given: Vec<&DVector<f64>> =
+                chain.iter().filter(|d| d.0 == c).map(|d| &d.1).collect();
+            let mean = given.iter().fold(DVector::zeros(3), |a, x| a + *x) / given.len() as f64;
             let want = model.x_mean(mc, &y);
             assert!(
                 (mean - &want).amax() < 0.02,
                 "choice {c}: mean {want} expected"
             );
         }
+    }
+
+    /// The belief after a trial is the exact posterior given all its frames: the sum of each
+    /// frame's evidence, as `choice_posterior` computes it frame by frame through the full
+    /// pixel covariance — whatever C and x the sampler drew on the way (no sample is counted
+    /// as evidence).
+    #[test]
+    fn the_belief_is_the_exact_posterior_of_the_frames_seen() {
+        let (model, m) = tiny(1.2);
+        let frames: Vec<Vec<f32>> = vec![
+            vec![0.3, -0.2, 0.5, 0.1],
+            vec![-0.4, 0.6, 0.0, 0.2],
+            vec![0.1, 0.1, -0.3, 0.9],
+        ];
+        let refs: Vec<&[f32]> = frames.iter().map(|f| f.as_slice()).collect();
+        let logit = |p: f64| (p / (1.0 - p)).ln();
+        let mut want = 0.0;
+        for (f, frame) in frames.iter().enumerate() {
+            let y = DVector::from_iterator(4, frame.iter().map(|&v| v as f64));
+            want += logit(model.choice_posterior(&y, [&m[0], &m[1]]));
+            for seed in 0..3 {
+                let trial = model.run_trial(&refs[..=f], [&m[0], &m[1]], &mut SeededRng::new(seed));
+                assert!(
+                    (trial.log_odds[f] - want).abs() < 1e-9,
+                    "frame {f}, seed {seed}: {} vs {want}",
+                    trial.log_odds[f]
+                );
+            }
+        }
+    }
+
+    /// A time bin's response is the mean of its samples: at δ = 0 its variance over trials of
+    /// one image is Σ / samples_per_bin.
+    #[test]
+    fn a_bin_averages_its_samples() {
+        let variance = |k: usize| -> f64 {
+            let params = SamplingParams {
+                sweeps: 8,
+                samples_per_bin: k,
+                ..tiny(0.0).0.params().clone()
+            };
+            let (model, m) = {
+                let (t, m) = tiny(0.0);
+                (SamplingModel::new(params, t.fields.clone()), m)
+            };
+            let frame = [0.3f32, -0.2, 0.5, 0.1];
+            let xs: Vec<f64> = (0..20_000)
+                .map(|s| {
+                    model
+                        .run_trial(&[&frame], [&m[0], &m[1]], &mut SeededRng::new(s))
+                        .x[0][0]
+                })
+                .collect();
+            let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+            xs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / xs.len() as f64
+        };
+        let (one, eight) = (variance(1), variance(8));
+        let (model, _) = tiny(0.0);
+        let sigma = model.covariance()[(0, 0)];
+        assert!((one / sigma - 1.0).abs() < 0.05, "{one} vs Σ = {sigma}");
+        assert!((eight * 8.0 / sigma - 1.0).abs() < 0.05, "{eight} vs Σ/8");
     }
 
     /// δ = 0: x given the image does not depend on the belief — its covariance over repeated
@@ -326,13 +457,13 @@ mod tests {
             let chain = model.chain(&y, [&m[0], &m[1]], 100_000, &mut SeededRng::new(9));
             let w = &m[1] - &m[0];
             let proj: Vec<f64> = chain.iter().map(|(_, x)| x.dot(&w)).collect();
-            let choice: Vec<f64> = chain.windows(2).map(|p| p[0].0 as f64).collect();
+            let choice: Vec<f64> = chain.iter().map(|p| p.0 as f64).collect();
             let mean = proj.iter().sum::<f64>() / proj.len() as f64;
             let var = proj.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / proj.len() as f64;
             let cm = choice.iter().sum::<f64>() / choice.len() as f64;
             let cov = choice
                 .iter()
-                .zip(&proj[1..])
+                .zip(&proj)
                 .map(|(c, p)| (c - cm) * (p - mean))
                 .sum::<f64>()
                 / choice.len() as f64;
@@ -379,6 +510,20 @@ mod tests {
                     ..Default::default()
                 },
                 "prior_b",
+            ),
+            (
+                SamplingParams {
+                    samples_per_bin: 11,
+                    ..Default::default()
+                },
+                "samples_per_bin",
+            ),
+            (
+                SamplingParams {
+                    feedback_delay: 2,
+                    ..Default::default()
+                },
+                "feedback_delay",
             ),
         ] {
             assert_eq!(params.validate().unwrap_err().key, key);
