@@ -1028,3 +1028,56 @@ fn an_autoencoder_pretraining_loads_into_a_labelled_run() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("rule.kind"), "{}", stderr(&out));
 }
+
+/// The fast forms of the two MNIST-10k experiments, end to end through their scripts, with this
+/// build's binary: Song et al.'s protocol (both rules, their grid cut to 2 rates, the
+/// cross-validated choice, the project's protocol) and the few-label factorial (pretraining,
+/// tuning by cross-validation, the choices, evaluation, controls, report). Their reports are
+/// written by Python (standard library); without python3 the test says so and stops.
+#[test]
+fn the_mnist_experiments_run_end_to_end_in_their_fast_form() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("python3 not found: the experiments' reports cannot be written; skipped");
+        return;
+    }
+    let tmp = tempdir().unwrap();
+    for (script, needles) in [
+        (
+            "experiments/song2024/run.sh",
+            &["Their measure", "Honest measure", "The project's protocol"][..],
+        ),
+        (
+            "experiments/fewlabel/run.sh",
+            &["control: pca-1nn", "Paired differences", "Target at n = 10"][..],
+        ),
+    ] {
+        let out_dir = tmp.path().join(script.replace('/', "_"));
+        let out = std::process::Command::new(root().join(script))
+            .arg(&out_dir)
+            .env("FAST", "1")
+            .env("APICAL", env!("CARGO_BIN_EXE_apical"))
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+        for needle in needles {
+            assert!(
+                report.contains(needle),
+                "{script}: {needle:?} missing from\n{report}"
+            );
+        }
+        assert!(
+            !report.contains("NaN") && !report.contains("nan ["),
+            "{report}"
+        );
+    }
+}

@@ -32,8 +32,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-sweeps/fewlabel}
-cargo build -q -p apical-cli
-APICAL=${CARGO_TARGET_DIR:-target}/debug/apical
+# APICAL=path/to/apical uses that binary (the tests' own) instead of building one.
+if [ -z "${APICAL:-}" ]; then
+  cargo build -q -p apical-cli
+  APICAL=${CARGO_TARGET_DIR:-target}/debug/apical
+fi
 mkdir -p "$OUT/sweeps"
 OUT=$(cd "$OUT" && pwd)
 if [ "${FAST:-0}" = 1 ]; then
