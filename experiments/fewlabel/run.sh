@@ -55,7 +55,7 @@ fi
 sweep() { # sweep FILE OUT
   "$APICAL" sweep "$1" --out "$2" "${executor[@]}" 2>> "$OUT/sweeps.log"
 }
-: > "$OUT/elapsed.txt"
+echo "# run started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/elapsed.txt"
 stamp() { echo "$1 $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"; }
 # 1. Pretraining on the pool: every seed (tuning and evaluation) × architecture × kind.
 start=$(date +%s)

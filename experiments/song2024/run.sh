@@ -29,6 +29,10 @@ if [ -z "${APICAL:-}" ]; then
   cargo build -q -p apical-cli
   APICAL=${CARGO_TARGET_DIR:-target}/debug/apical
 fi
+if [ "${FAST:-0}" = 1 ] && [ -n "${DATA:-}" ]; then
+  echo "error: FAST=1 and DATA= are two different runs; give one" >&2
+  exit 2
+fi
 mkdir -p "$OUT"
 sweeps=(predictive-coding backprop predictive-coding_cv backprop_cv)
 if [ "${FAST:-0}" = 1 ]; then
@@ -81,7 +85,7 @@ executor=(--executor "${EXECUTOR:-local}")
 if [ "${EXECUTOR:-local}" = slurm ]; then
   executor+=(--wait ${PARTITION:+--partition "$PARTITION"} --time "${SLURM_TIME:-00:20:00}")
 fi
-: > "$OUT/elapsed.txt"
+echo "# run started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/elapsed.txt"
 for s in "${sweeps[@]}"; do
   start=$(date +%s)
   "$APICAL" sweep "$dir/song2024_mnist_$s.toml" --out "$OUT/$s" "${executor[@]}" 2> "$OUT/$s.log"

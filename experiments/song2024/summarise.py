@@ -136,7 +136,8 @@ def main(out):
               f"at learning rates {', '.join(lr_text(x) for x in sorted({k[2] for k in failed}))}.")
     print()
     print("## Their measure: minimum test error over the 64 epochs, learning rate chosen on the test set\n")
-    print("| n per class | BP (3 seeds) | PC (3 seeds) | PC − BP (3) | BP (10 seeds) [95% CI] | PC (10 seeds) [95% CI] | PC − BP paired (10) [95% CI] | best lr BP / PC (10) |")
+    k = len(seeds)
+    print(f"| n per class | BP (3 seeds) | PC (3 seeds) | PC − BP (3) | BP ({k} seeds) [95% CI] | PC ({k} seeds) [95% CI] | PC − BP paired ({k}) [95% CI] | best lr BP / PC ({k}) |")
     print("|---|---|---|---|---|---|---|---|")
     for n in ns:
         cells = []

@@ -242,6 +242,8 @@ pub fn fetch(
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
+        // A transfer that stalls ends as an interruption (the part is kept for resuming).
+        .timeout_recv_body(Some(Duration::from_secs(1800)))
         .build()
         .into();
     let mut outcomes = Vec::with_capacity(set.files.len());
@@ -253,7 +255,9 @@ pub fn fetch(
             &format!("{base}{}", file.name),
             &mut progress,
         )?;
-        unpack(file, dir)?;
+        // A new download replaces whatever was decompressed before; a verified one already
+        // there is decompressed only if its IDX file is missing.
+        unpack(file, dir, outcome != Outcome::Present)?;
         progress(Event::Done {
             file: file.name,
             outcome,
@@ -317,19 +321,29 @@ fn fetch_file(
     let mut resumed = false;
     for attempt in 0..2 {
         let from = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        resumed = from > 0;
         progress(Event::Start {
             file: file.name,
             url: url.to_string(),
             from,
         });
-        download(agent, file, url, &part, from)?;
+        let appended = download(agent, file, url, &part, from)?;
+        resumed = appended;
+        let size = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if size < file.size {
+            // The server closed the transfer early without an error: keep the part.
+            return Err(FetchError::Interrupted {
+                url: url.to_string(),
+                received: size,
+                expected: file.size,
+                source: io::Error::new(io::ErrorKind::UnexpectedEof, "the connection closed early"),
+            });
+        }
         match verify(file, &part) {
             Ok(()) => break,
             Err(error) => {
                 fs::remove_file(&part).map_err(FetchError::io(&part))?;
-                if resumed && attempt == 0 {
-                    // The kept part may have been the wrong file's: once more, from the start.
+                if appended && attempt == 0 {
+                    // The kept part may have been another file's: once more, from the start.
                     progress(Event::Restart { file: file.name });
                     continue;
                 }
@@ -349,14 +363,14 @@ fn fetch_file(
 }
 
 /// Appends the rest of `url` (from byte `from`) to `part`; a server that ignores the range
-/// sends the whole file, which replaces the part.
+/// sends the whole file, which replaces the part. Returns whether it appended (resumed).
 fn download(
     agent: &ureq::Agent,
     file: &RemoteFile,
     url: &str,
     part: &Path,
     from: u64,
-) -> Result<(), FetchError> {
+) -> Result<bool, FetchError> {
     let mut request = agent.get(url);
     if from > 0 {
         request = request.header("Range", format!("bytes={from}-"));
@@ -370,7 +384,7 @@ fn download(
         206 if from > 0 => true,
         200 => false,
         // The kept part is already as long as the file (or longer): verified as it is.
-        416 if from > 0 => return Ok(()),
+        416 if from > 0 => return Ok(true),
         _ => {
             return Err(FetchError::Status {
                 url: url.to_string(),
@@ -395,7 +409,7 @@ fn download(
     let flushed = out.flush();
     let received = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     match (copied, flushed) {
-        (Ok(_), Ok(())) => Ok(()),
+        (Ok(_), Ok(())) => Ok(append),
         (Err(source), _) if source.kind() != io::ErrorKind::StorageFull => {
             Err(FetchError::Interrupted {
                 url: url.to_string(),
@@ -411,11 +425,11 @@ fn download(
     }
 }
 
-/// Decompresses `<name>.gz` to `<name>` (through a temporary file renamed into place) unless
-/// it is there already.
-fn unpack(file: &RemoteFile, dir: &Path) -> Result<(), FetchError> {
+/// Decompresses `<name>.gz` to `<name>` (through a temporary file renamed into place) when
+/// `fresh` or when `<name>` is missing.
+fn unpack(file: &RemoteFile, dir: &Path, fresh: bool) -> Result<(), FetchError> {
     let target = dir.join(file.unpacked_name());
-    if target.exists() {
+    if target.exists() && !fresh {
         return Ok(());
     }
     let source = dir.join(file.name);

@@ -22,6 +22,16 @@ pub enum Reply {
     },
     /// 404 Not Found.
     Missing,
+    /// The whole file (200) whatever the Range header asks: a server without range support.
+    IgnoringRange(Vec<u8>),
+    /// Sends the first `sent` bytes of the whole file with a Content-Length of `sent`, as if
+    /// that were all: a transfer closed early without an error.
+    Short {
+        /// The whole file.
+        bytes: Vec<u8>,
+        /// Bytes sent.
+        sent: usize,
+    },
 }
 
 /// A running server; it stops when the process ends (tests are short-lived).
@@ -141,6 +151,22 @@ fn serve(
                     stream.write_all(&bytes)?;
                 }
             }
+        }
+        Some(Reply::IgnoringRange(bytes)) => {
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            )?;
+            stream.write_all(&bytes)?;
+        }
+        Some(Reply::Short { bytes, sent }) => {
+            let sent = sent.min(bytes.len());
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {sent}\r\nConnection: close\r\n\r\n"
+            )?;
+            stream.write_all(&bytes[..sent])?;
         }
         Some(Reply::Truncated { bytes, sent }) => {
             write!(

@@ -197,3 +197,88 @@ fn a_missing_file_is_an_http_error_naming_its_url() {
     assert!(err.to_string().contains(NAMES[1]), "{err}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_transfer_closed_early_without_an_error_is_kept_and_resumed() {
+    let (raw, gz, set) = files();
+    let server = serving(&gz);
+    let cut = gz[2].len() / 3;
+    server.set(
+        NAMES[2],
+        Reply::Short {
+            bytes: gz[2].clone(),
+            sent: cut,
+        },
+    );
+    let dir = temp_dir("short");
+    let err = fetch(&set, &dir, Some(&server.base_url), |_| {}).unwrap_err();
+    assert!(
+        matches!(&err, FetchError::Interrupted { received, .. } if *received == cut as u64),
+        "{err}"
+    );
+    assert!(
+        dir.join(format!("{}.part", NAMES[2])).exists(),
+        "the part is kept"
+    );
+    server.set(NAMES[2], Reply::File(gz[2].clone()));
+    let outcomes = fetch(&set, &dir, Some(&server.base_url), |_| {}).unwrap();
+    assert_eq!(outcomes[2], Outcome::Resumed);
+    assert_eq!(
+        fs::read(dir.join(set.files[2].unpacked_name())).unwrap(),
+        raw[2]
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_server_ignoring_the_range_replaces_the_part_and_a_complete_part_is_verified_as_is() {
+    let (raw, gz, set) = files();
+    let server = serving(&gz);
+    let dir = temp_dir("norange");
+    fs::create_dir_all(&dir).unwrap();
+    // Half of the right file kept; the server sends the whole file anyway.
+    fs::write(
+        dir.join(format!("{}.part", NAMES[0])),
+        &gz[0][..gz[0].len() / 2],
+    )
+    .unwrap();
+    server.set(NAMES[0], Reply::IgnoringRange(gz[0].clone()));
+    // The whole right file kept as a part: the range is past its end (416), verified as it is.
+    fs::write(dir.join(format!("{}.part", NAMES[3])), &gz[3]).unwrap();
+    let mut restarts = 0;
+    let outcomes = fetch(&set, &dir, Some(&server.base_url), |e| {
+        restarts += matches!(e, Event::Restart { .. }) as usize
+    })
+    .unwrap();
+    assert_eq!(restarts, 0);
+    assert_eq!(
+        outcomes[0],
+        Outcome::Downloaded,
+        "not appended: a fresh download"
+    );
+    assert_eq!(outcomes[3], Outcome::Resumed);
+    assert_eq!(
+        fs::read(dir.join(set.files[0].unpacked_name())).unwrap(),
+        raw[0]
+    );
+    assert_eq!(
+        fs::read(dir.join(set.files[3].unpacked_name())).unwrap(),
+        raw[3]
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_fresh_download_replaces_a_stale_decompressed_file() {
+    let (raw, gz, set) = files();
+    let server = serving(&gz);
+    let dir = temp_dir("stale-idx");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join(set.files[1].unpacked_name()), b"not the labels").unwrap();
+    fetch(&set, &dir, Some(&server.base_url), |_| {}).unwrap();
+    assert_eq!(
+        fs::read(dir.join(set.files[1].unpacked_name())).unwrap(),
+        raw[1]
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}

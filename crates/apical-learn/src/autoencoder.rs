@@ -48,10 +48,9 @@ pub struct Decoder {
 pub struct Autoencoder {
     decoder: Decoder,
     activation: Activation,
+    /// The decoder's optimizer, of the run's kind: made at the first update from the run's
+    /// optimizer config, or restored from a checkpoint.
     optimizer: Option<Optimizer>,
-    /// Optimizer state restored from a checkpoint before the first update (the optimizer's
-    /// kind is known only then).
-    pending: Option<Vec<u8>>,
 }
 
 impl Autoencoder {
@@ -81,7 +80,6 @@ impl Autoencoder {
             decoder: Decoder { layers },
             activation: net.params.activation,
             optimizer: None,
-            pending: None,
         }
     }
 
@@ -144,13 +142,7 @@ impl LearningRule<Feedforward> for Autoencoder {
     ) -> Update<Feedforward> {
         let (optimizer, learning_rate, noise) = ctx.parts();
         if self.optimizer.is_none() {
-            let mut own = optimizer.config().clone().init();
-            if let Some(bytes) = self.pending.take() {
-                let device = input.device();
-                own.load_state_bytes(&bytes, &device)
-                    .expect("the decoder's optimizer state was checked when it was restored");
-            }
-            self.optimizer = Some(own);
+            self.optimizer = Some(optimizer.config().clone().init());
         }
         let top = net
             .forward_recorded(input.clone(), Some(noise))
@@ -185,11 +177,11 @@ impl LearningRule<Feedforward> for Autoencoder {
             matrices.push(bias.inner().reshape([1, width]));
         }
         let mut bytes = crate::matrices_to_bytes(&matrices);
-        let opt = match (&self.optimizer, &self.pending) {
-            (Some(o), _) => o.state_bytes(),
-            (None, Some(p)) => p.clone(),
-            (None, None) => Vec::new(),
-        };
+        let opt = self
+            .optimizer
+            .as_ref()
+            .map(Optimizer::state_bytes)
+            .unwrap_or_default();
         let mut out = format!("{}\n", bytes.len()).into_bytes();
         out.append(&mut bytes);
         out.extend_from_slice(&opt);
@@ -237,15 +229,23 @@ impl LearningRule<Feedforward> for Autoencoder {
             }
         }
         let opt = &body[length..];
-        self.optimizer = None;
-        self.pending = (!opt.is_empty()).then(|| opt.to_vec());
+        // Checked now, so that a damaged checkpoint is refused on restore, not at the first step.
+        self.optimizer = if opt.is_empty() {
+            None
+        } else {
+            Some(Optimizer::from_state_bytes(opt, &on)?)
+        };
         Ok(())
     }
 
     fn state_is_finite(&self) -> bool {
         self.decoder.layers.iter().all(|l| {
             let w: f32 = l.weight.val().inner().abs().sum().into_scalar();
-            w.is_finite()
+            let b: f32 = l
+                .bias
+                .as_ref()
+                .map_or(0.0, |b| b.val().inner().abs().sum().into_scalar());
+            w.is_finite() && b.is_finite()
         })
     }
 }
@@ -326,12 +326,15 @@ mod tests {
         };
         let mut a = Autoencoder::new(&make(), 7, &device);
         let mut opt_a = OptimizerConfig::default().init();
+        // Two steps, so that the decoder's optimizer has moments to lose.
         let (net_a, _, _) = step(&mut a, make(), &mut opt_a);
+        let (net_a, _, _) = step(&mut a, net_a, &mut opt_a);
         let saved = a.state_bytes();
         let mut b = Autoencoder::new(&make(), 99, &device);
         b.load_state_bytes(&saved, &ndarray_device()).unwrap();
-        assert_eq!(b.state_bytes(), saved);
         let mut opt_b = opt_a.clone();
+        let mut opt_c = opt_a.clone();
+        let before = net_a.clone();
         let (after_a, ra, _) = step(&mut a, net_a.clone(), &mut opt_a);
         let (after_b, rb, _) = step(&mut b, net_a, &mut opt_b);
         assert_eq!(ra.loss, rb.loss);
@@ -341,6 +344,21 @@ mod tests {
         .sum()
         .into_scalar();
         assert_eq!(d, 0.0);
+        // The decoders (weights and their optimizer's moments) continued identically.
+        assert_eq!(a.state_bytes(), b.state_bytes());
+        // A fresh decoder optimizer (moments lost) would not.
+        let mut c = Autoencoder::new(&make(), 99, &device);
+        c.load_state_bytes(&saved, &ndarray_device()).unwrap();
+        c.optimizer = None;
+        let _ = step(&mut c, before, &mut opt_c);
+        assert_ne!(c.state_bytes(), a.state_bytes());
+        // A damaged optimizer state is refused on restore.
+        let mut damaged = saved.clone();
+        let at = damaged.len() - 3;
+        damaged.truncate(at);
+        assert!(Autoencoder::new(&make(), 1, &device)
+            .load_state_bytes(&damaged, &ndarray_device())
+            .is_err());
         assert!(b.load_state_bytes(&saved[..10], &ndarray_device()).is_err());
     }
 }

@@ -223,6 +223,23 @@ impl Optimizer {
         bytes
     }
 
+    /// An optimizer of the kind its saved state names, with that state restored (moments on
+    /// `device`): for state saved by a rule that holds an optimizer of its own.
+    pub fn from_state_bytes(
+        bytes: &[u8],
+        device: &burn::tensor::Device,
+    ) -> Result<Optimizer, OptimizerStateError> {
+        let newline = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
+        let header: StateHeader = serde_json::from_slice(&bytes[..newline])
+            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+        let mut optimizer = header.config.init();
+        optimizer.load_state_bytes(bytes, device)?;
+        Ok(optimizer)
+    }
+
     /// Restores the state written by [`state_bytes`](Self::state_bytes), placing the moments on
     /// `device` (the parameters' device).
     pub fn load_state_bytes(

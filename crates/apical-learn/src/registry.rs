@@ -197,7 +197,7 @@ impl RuleConfig {
         Err(InvalidParameter::new(
             key,
             format!(
-                "{} learns only from the cross-entropy averaged over the batch; {key} = \"{value}\" is for backprop, feedback-alignment, kolen-pollack and predictive-coding (discriminative)",
+                "rule {} does not take {key} = \"{value}\" (it uses the default, cross-entropy averaged over the batch, or no labels at all); only backprop, feedback-alignment, kolen-pollack and discriminative predictive-coding do",
                 self.kind()
             ),
         ))

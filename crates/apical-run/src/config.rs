@@ -440,9 +440,7 @@ impl ExperimentConfig {
             }
         }
         self.rule.validate_with(&self.model)?;
-        if !matches!(self.model, ModelConfig::Sampling(_)) {
-            self.rule.check_loss(self.training.objective())?;
-        }
+        self.rule.check_loss(self.training.objective())?;
         self.optimizer
             .validate()
             .map_err(|e| e.in_section("optimizer"))?;

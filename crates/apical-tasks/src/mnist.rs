@@ -181,6 +181,7 @@ mod tests {
 }
 
 /// How many of MNIST-10k's images (byte for byte) are in a full MNIST set a user has fetched.
+/// The counts overlap where an image is in both official sets (the three sum to 10,000 or more).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overlap {
     /// Vendored images (training and test alike) found in the official training images.

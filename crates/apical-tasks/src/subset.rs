@@ -56,7 +56,7 @@ macro_rules! labelled_task_config {
                     train_per_class: self.train_per_class,
                     validation_per_class: self.validation_per_class,
                     subset_seed: self.subset_seed,
-                    cv: self.cv_folds.map(|folds| (self.cv_fold.unwrap_or(0), folds)),
+                    cv: self.cv_folds.map(|folds| (self.cv_fold.unwrap_or(usize::MAX), folds)),
                     cv_fold_without_folds: self.cv_folds.is_none() && self.cv_fold.is_some(),
                 }
             }
@@ -80,7 +80,8 @@ pub struct LabelledSubset {
     /// fold is the validation split, the others train. The labelled set is the draw without
     /// cross-validation, so the folds are nested in it.
     pub cv: Option<(usize, usize)>,
-    /// `cv_fold` was given without `cv_folds` (refused by [`validate`](Self::validate)).
+    /// `cv_fold` was given without `cv_folds` (refused by [`validate`](Self::validate); a
+    /// `cv_folds` without `cv_fold` arrives as fold `usize::MAX`, refused too).
     pub cv_fold_without_folds: bool,
 }
 
@@ -112,6 +113,12 @@ impl LabelledSubset {
                 return Err(InvalidParameter::new(
                     "cv_folds",
                     format!("must be at least 2, got {folds}"),
+                ));
+            }
+            if fold == usize::MAX {
+                return Err(InvalidParameter::new(
+                    "cv_fold",
+                    format!("cv_folds = {folds} needs cv_fold: the fold held out as the validation split (0 … {})", folds - 1),
                 ));
             }
             if fold >= folds {

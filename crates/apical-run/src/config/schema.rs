@@ -37,6 +37,8 @@ const OPTIONAL: &[(&str, &str)] = &[
     ("logging.record_at", "array"),
     ("task.train_per_class", "integer or \"all\""),
     ("task.validation_per_class", "integer"),
+    ("task.cv_folds", "integer"),
+    ("task.cv_fold", "integer"),
 ];
 
 fn value_type(v: &toml::Value) -> &'static str {
@@ -288,6 +290,8 @@ const MEANINGS: &[(&str, &str)] = &[
     ("task.tuning", "von Mises concentration κ of the channels."),
     ("task.train_per_class", "Labelled training examples per class (None: the whole training split)."),
     ("task.validation_per_class", "Validation examples per class, drawn from the training examples not chosen (for tuning and early stopping."),
+    ("task.cv_folds", "Cross-validation inside the labelled set: each class's train_per_class examples split into this many folds (needs cv_fold; not with validation_per_class)."),
+    ("task.cv_fold", "The fold held out as the validation split (0 … cv_folds − 1; needs cv_folds)."),
     ("model.hidden", "Hidden-layer widths, bottom to top (may be empty: a linear readout)."),
     ("model.bias", "Whether every layer has a bias (ff; Song et al. 2024's networks have none)."),
     ("model.init", "Initial weights (ff): \"uniform\" (U(±1/√fan_in), weights and biases) or \"xavier\" (Glorot uniform U(±√(6/(fan_in + fan_out))), biases 0)."),
@@ -308,7 +312,9 @@ const MEANINGS: &[(&str, &str)] = &[
     ("model.delta", "Top-down coupling δ from the belief about the choice to the sensory layer (0: none)."),
     ("model.prior_sd", "Prior standard deviation τ of each sensory unit."),
     ("model.pixel_noise", "Pixel noise σ_y of the generative model."),
-    ("model.sweeps", "Gibbs sweeps (x then C) per frame."),
+    ("model.sweeps", "Joint samples of (C, x) per frame (C from the exact belief, x given C and the frame)."),
+    ("model.samples_per_bin", "The response in a time bin: the mean of the frame's last this many samples of x (1 … sweeps)."),
+    ("model.feedback_delay", "Frames by which the top-down signal lags: 0 (the belief including the current frame) or 1 (the belief before it)."),
     ("model.prior_b", "Prior probability π of the choice b (the context's second orientation)."),
     ("rule.decay", "Per-step decay λ of forward and feedback weights, in [0, 1)."),
     ("rule.beta", "Burst sensitivity β (> 0)."),
