@@ -376,7 +376,7 @@ fn bad_configs_are_refused_before_any_work() {
         ],
         &[
             "key `training.loss`",
-            "dendritic learns only from the cross-entropy",
+            "rule dendritic does not take training.loss",
         ],
     );
     refused(
@@ -385,6 +385,8 @@ fn bad_configs_are_refused_before_any_work() {
             "configs/song2024_mnist_predictive-coding.toml",
             "--set",
             "task.cv_folds=61",
+            "--set",
+            "task.cv_fold=0",
         ],
         &["key `task.cv_folds`", "train_per_class = 60"],
     );

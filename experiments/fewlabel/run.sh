@@ -119,10 +119,11 @@ for arm in backprop predictive-coding dendritic; do
         labelled_set "$arm" "$arch" "$pre"
         echo "\"training.steps\" = $STEPS"
         echo "\"training.eval_every\" = $EVERY"
-        echo "\"task.cv_folds\" = 3"
         echo "\"task.n_test\" = 200"
         echo "[grid]"
         echo "\"training.learning_rate\" = $lrs"
+        # cv_folds swept (one value) so that each point is checked with its own cv_fold
+        echo "\"task.cv_folds\" = [3]"
         echo "\"task.cv_fold\" = [0, 1, 2]"
         echo "\"task.train_per_class\" = $(list "${TUNE_N[@]}")"
         seed_zip "$arm" "$arch" "$pre" "${TUNE_SEEDS[@]}"

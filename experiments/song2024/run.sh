@@ -42,11 +42,8 @@ if [ "${FAST:-0}" = 1 ]; then
     rule=${s%_cv}
     {
       echo "base = \"$PWD/configs/song2024_mnist_$rule.toml\""
-      if [ "$s" != "$rule" ]; then
-        printf '[set]\n"task.cv_folds" = 3\n'
-      fi
       printf '[grid]\n"training.learning_rate" = [0.005, 0.0075]\n'
-      [ "$s" != "$rule" ] && printf '"task.cv_fold" = [0, 1, 2]\n'
+      [ "$s" != "$rule" ] && printf '"task.cv_folds" = [3]\n"task.cv_fold" = [0, 1, 2]\n'
       printf '"training.seed" = [0, 1]\n[[zip]]\n"task.train_per_class" = [6, 60]\n'
       if [ "$s" != "$rule" ]; then
         printf '"training.eval_every" = [1, 7]\n'
