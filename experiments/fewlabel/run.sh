@@ -53,7 +53,8 @@ if [ "${EXECUTOR:-local}" = slurm ]; then
   executor+=(--wait ${PARTITION:+--partition "$PARTITION"} --time "${SLURM_TIME:-00:30:00}")
 fi
 sweep() { # sweep FILE OUT
-  "$APICAL" sweep "$1" --out "$2" "${executor[@]}" 2>> "$OUT/sweeps.log"
+  "$APICAL" sweep "$1" --out "$2" "${executor[@]}" 2>> "$OUT/sweeps.log" \
+    || { tail -n 5 "$OUT/sweeps.log" >&2; exit 1; }
 }
 echo "# run started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/elapsed.txt"
 stamp() { echo "$1 $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"; }

@@ -85,14 +85,16 @@ fi
 echo "# run started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$OUT/elapsed.txt"
 for s in "${sweeps[@]}"; do
   start=$(date +%s)
-  "$APICAL" sweep "$dir/song2024_mnist_$s.toml" --out "$OUT/$s" "${executor[@]}" 2> "$OUT/$s.log"
+  "$APICAL" sweep "$dir/song2024_mnist_$s.toml" --out "$OUT/$s" "${executor[@]}" 2> "$OUT/$s.log" \
+    || { tail -n 5 "$OUT/$s.log" >&2; exit 1; }
   echo "$s $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"
 done
 if [ -z "${DATA:-}" ]; then
   start=$(date +%s)
   if [ "${FAST:-0}" = 1 ]; then fewshot_n=6,60; fewshot_seeds=2; else fewshot_n=6,60,300,600; fewshot_seeds=10; fi
   "$APICAL" fewshot configs/fewshot_mnist_backprop.toml configs/fewshot_mnist_predictive-coding.toml \
-    --n "$fewshot_n" --seeds "$fewshot_seeds" --out "$OUT/fewshot" 2> "$OUT/fewshot.log"
+    --n "$fewshot_n" --seeds "$fewshot_seeds" --out "$OUT/fewshot" 2> "$OUT/fewshot.log" \
+    || { tail -n 5 "$OUT/fewshot.log" >&2; exit 1; }
   echo "fewshot $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"
 fi
 python3 experiments/song2024/summarise.py "$OUT" > "$OUT/report.md"
