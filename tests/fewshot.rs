@@ -899,7 +899,7 @@ fn song_et_al_protocol_pc_tolerates_a_learning_rate_at_which_backprop_fails() {
         let rows = csv_rows(&dir.join("metrics.csv"));
         let test: Vec<f64> = rows
             .iter()
-            .filter(|r| r["split"] == "test" && r["accuracy"] != "")
+            .filter(|r| r["split"] == "test" && !r["accuracy"].is_empty())
             .map(|r| 1.0 - f(r, "accuracy"))
             .collect();
         assert!(!test.is_empty(), "{rule}: no evaluation");

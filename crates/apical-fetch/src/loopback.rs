@@ -34,12 +34,15 @@ pub enum Reply {
     },
 }
 
+/// The requests a server saw: (path without the leading `/`, the Range header if any).
+type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// A running server; it stops when the process ends (tests are short-lived).
 pub struct Server {
     /// `http://127.0.0.1:PORT/`.
     pub base_url: String,
     replies: Arc<Mutex<HashMap<String, Reply>>>,
-    requests: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    requests: RequestLog,
 }
 
 impl Server {
@@ -48,7 +51,7 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let base_url = format!("http://{}/", listener.local_addr()?);
         let replies = Arc::new(Mutex::new(replies));
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests: RequestLog = Arc::new(Mutex::new(Vec::new()));
         let (r, q) = (replies.clone(), requests.clone());
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {

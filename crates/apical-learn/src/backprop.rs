@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{one_hot, LearningRule, StepContext, Update};
 
-use crate::{Loss, Optimizer};
+use crate::Loss;
+#[cfg(test)]
+use crate::Optimizer;
 
 /// `[rule]` with `kind = "backprop"` (no hyper-parameters).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -32,13 +34,31 @@ pub struct StepReport {
 }
 
 impl Backprop {
-    /// One update of `net` (any [`Classifier`]: the ff network, or the gfn unrolled over its
-    /// inference steps) on a batch, descending `loss`. `net` must live on an autodiff device;
-    /// `noise`, when given, drives the units' noise for this step.
+    /// The gradients of `loss` on a batch for `net` (any [`Classifier`]: the ff network, or the
+    /// gfn unrolled over its inference steps), and the batch loss. `net` must live on an
+    /// autodiff device; `noise`, when given, drives the units' noise for this step.
     ///
     /// # Shapes
     /// - input: `[batch, d_in]`
     /// - targets: `[batch, d_out]` (one-hot)
+    pub(crate) fn gradients<M: Classifier>(
+        &self,
+        net: &M,
+        input: Tensor<2>,
+        targets: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+        loss: Loss,
+    ) -> (GradientsParams, StepReport) {
+        assert!(input.device().is_autodiff(), "Backprop::step: the network and batch must be on an autodiff device (device.autodiff())");
+        let logits = net.logits(input, noise);
+        let loss = loss.value(logits, targets);
+        let loss_value: f32 = loss.clone().into_scalar();
+        let grads = GradientsParams::from_grads(loss.backward(), net);
+        (grads, StepReport { loss: loss_value })
+    }
+
+    /// One update of `net` on a batch with the default loss (cross-entropy, batch mean).
+    #[cfg(test)]
     pub(crate) fn step<M: Classifier>(
         &self,
         net: M,
@@ -47,15 +67,9 @@ impl Backprop {
         input: Tensor<2>,
         targets: Tensor<2>,
         noise: Option<&mut SeededRng>,
-        loss: Loss,
     ) -> (M, StepReport) {
-        assert!(input.device().is_autodiff(), "Backprop::step: the network and batch must be on an autodiff device (device.autodiff())");
-        let logits = net.logits(input, noise);
-        let loss = loss.value(logits, targets);
-        let loss_value: f32 = loss.clone().into_scalar();
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        let net = optimizer.step(learning_rate, net, grads);
-        (net, StepReport { loss: loss_value })
+        let (grads, report) = self.gradients(&net, input, targets, noise, Loss::default());
+        (optimizer.step(learning_rate, net, grads), report)
     }
 }
 
@@ -94,16 +108,12 @@ impl<N: apical_nn::Classifier> LearningRule<N> for Backprop {
         let targets = one_hot(labels, net.n_outputs(), &input.device());
         let loss = ctx.loss();
         let (optimizer, learning_rate, noise) = ctx.parts();
-        let (net, report) = self.step(
-            net,
-            optimizer,
-            learning_rate,
-            input,
-            targets,
-            Some(noise),
-            loss,
-        );
-        (net, report, Vec::new())
+        let (grads, report) = self.gradients(&net, input, targets, Some(noise), loss);
+        (
+            optimizer.step(learning_rate, net, grads),
+            report,
+            Vec::new(),
+        )
     }
 }
 
@@ -133,15 +143,8 @@ mod tests {
         let mut first = None;
         let mut last = 0.0;
         for _ in 0..300 {
-            let (next, report) = Backprop.step(
-                net,
-                &mut optim,
-                0.05,
-                x.clone(),
-                targets.clone(),
-                None,
-                Loss::default(),
-            );
+            let (next, report) =
+                Backprop.step(net, &mut optim, 0.05, x.clone(), targets.clone(), None);
             net = next;
             first.get_or_insert(report.loss);
             last = report.loss;

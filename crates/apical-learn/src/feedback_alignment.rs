@@ -326,15 +326,7 @@ mod tests {
             weight_decay: 0.0,
         };
         let (a, _, diag) = rule.step(net.clone(), &mut sgd.init(), 0.1, x.clone(), &y, None);
-        let (b, _) = Backprop.step(
-            net,
-            &mut sgd.init(),
-            0.1,
-            x,
-            one_hot(&y, 2, &device),
-            None,
-            crate::Loss::default(),
-        );
+        let (b, _) = Backprop.step(net, &mut sgd.init(), 0.1, x, one_hot(&y, 2, &device), None);
         for (la, lb) in a.layers.iter().zip(&b.layers) {
             la.weight.val().into_data().assert_approx_eq::<f32>(
                 &lb.weight.val().into_data(),

@@ -471,7 +471,7 @@ impl PredictiveCoding {
                 if halving {
                     let now = energy(&eps, logits.clone());
                     // Not lower (equal, higher or not a number): halve α for the steps after.
-                    if !(now < last_energy) {
+                    if now.partial_cmp(&last_energy) != Some(std::cmp::Ordering::Less) {
                         gain *= 0.5;
                     }
                     last_energy = now;

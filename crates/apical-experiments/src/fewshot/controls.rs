@@ -281,7 +281,7 @@ pub fn run_controls(
             });
         }
     }
-    rows_out.sort_by(|a, b| (a.n, a.control, a.seed).cmp(&(b.n, b.control, b.seed)));
+    rows_out.sort_by_key(|r| (r.n, r.control, r.seed));
     std::fs::create_dir_all(out).map_err(|source| apical_store::StoreError::Write {
         path: out.to_path_buf(),
         source,
