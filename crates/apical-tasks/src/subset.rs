@@ -60,6 +60,15 @@ macro_rules! labelled_task_config {
                     cv_fold_without_folds: self.cv_folds.is_none() && self.cv_fold.is_some(),
                 }
             }
+
+            /// No labelled subset, no validation split, no folds: the whole training split.
+            pub fn clear_subset(&mut self) {
+                self.train_per_class = None;
+                self.validation_per_class = None;
+                self.subset_seed = 0;
+                self.cv_folds = None;
+                self.cv_fold = None;
+            }
         }
     };
 }

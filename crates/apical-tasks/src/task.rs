@@ -83,42 +83,10 @@ impl TaskConfig {
     /// The same task on its whole training split (no labelled subset, no validation split).
     pub fn clear_subset(&mut self) {
         match self {
-            TaskConfig::Digits(c) => {
-                (
-                    c.train_per_class,
-                    c.validation_per_class,
-                    c.subset_seed,
-                    c.cv_folds,
-                    c.cv_fold,
-                ) = (None, None, 0, None, None)
-            }
-            TaskConfig::Idx(c) => {
-                (
-                    c.train_per_class,
-                    c.validation_per_class,
-                    c.subset_seed,
-                    c.cv_folds,
-                    c.cv_fold,
-                ) = (None, None, 0, None, None)
-            }
-            TaskConfig::Mnist(c) => {
-                (
-                    c.train_per_class,
-                    c.validation_per_class,
-                    c.subset_seed,
-                    c.cv_folds,
-                    c.cv_fold,
-                ) = (None, None, 0, None, None)
-            }
-            TaskConfig::Orientation(c) => {
-                (
-                    c.train_per_class,
-                    c.validation_per_class,
-                    c.subset_seed,
-                    c.cv_folds,
-                    c.cv_fold,
-                ) = (None, None, 0, None, None)
-            }
+            TaskConfig::Digits(c) => c.clear_subset(),
+            TaskConfig::Idx(c) => c.clear_subset(),
+            TaskConfig::Mnist(c) => c.clear_subset(),
+            TaskConfig::Orientation(c) => c.clear_subset(),
             TaskConfig::Bci(_) => {}
         }
     }
