@@ -211,7 +211,8 @@ def project(out):
         cell = {}
         for rule in RULES:
             r = by_n[n].get(rule)
-            cell[rule] = f"{float(r['mean_test_error']):.3f} [{r['ci_low'] or '—'}, {r['ci_high'] or '—'}]" if r else "—"
+            num = lambda v: f"{float(v):.3f}" if v not in ("", None) else "—"
+            cell[rule] = f"{num(r['mean_test_error'])} [{num(r['ci_low'])}, {num(r['ci_high'])}]" if r else "—"
         d = next((v for (nn, a, b), v in diffs.items() if nn == n and "predictive-coding" in a and "backprop" in b), None)
         sign = 1.0
         if d is None:
@@ -219,7 +220,7 @@ def project(out):
             sign = -1.0
         if d:
             lo, hi = float(d["ci_low"] or "nan") * sign, float(d["ci_high"] or "nan") * sign
-            dtext = f"{sign * float(d['mean_difference']):.3f} [{fmt(min(lo, hi))}, {fmt(max(lo, hi))}], p = {d['p_sign_flip']}"
+            dtext = f"{sign * float(d['mean_difference']):.3f} [{fmt(min(lo, hi))}, {fmt(max(lo, hi))}], p = {float(d['p_sign_flip']):.3f}"
             seeds = d["seeds"]
         else:
             dtext, seeds = "—", "—"
