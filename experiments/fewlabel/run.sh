@@ -5,6 +5,8 @@
 #   FAST=1 experiments/fewlabel/run.sh OUT         (the same pipeline cut to a few minutes:
 #                                                   song architecture, n = 3, 10, 1 tuning and
 #                                                   3 evaluation seeds, short runs)
+#   ARCHS_ONLY=song experiments/fewlabel/run.sh OUT (one architecture; rerunning without it
+#                                                   into the same OUT adds the other)
 #   EXECUTOR=slurm PARTITION=cpu experiments/fewlabel/run.sh OUT   (every sweep as a Slurm job
 #                                                   array, waited for; the choices and the report
 #                                                   here)
@@ -46,6 +48,8 @@ else
   ARCHS=(wide song); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq 0 19)); TUNE_N=(3 10 30 100)
   EVAL_N=(1 3 10 30 100); PRE_STEPS=1000; STEPS=400; EVERY=20
 fi
+# ARCHS="song" runs one architecture (the same OUT continues with both later).
+if [ -n "${ARCHS_ONLY:-}" ]; then read -r -a ARCHS <<< "$ARCHS_ONLY"; fi
 hidden() { [ "$1" = wide ] && echo "[256, 256]" || echo "[32, 32]"; }
 list() { local IFS=,; echo "[$*]"; }
 executor=(--executor "${EXECUTOR:-local}")
