@@ -171,6 +171,19 @@ struct StateHeader {
     lengths: Vec<(usize, bool)>,
 }
 
+impl StateHeader {
+    /// The header line of saved state and the position of its newline.
+    fn read(bytes: &[u8]) -> Result<(StateHeader, usize), OptimizerStateError> {
+        let newline = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
+        let header = serde_json::from_slice(&bytes[..newline])
+            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+        Ok((header, newline))
+    }
+}
+
 impl Optimizer {
     /// Number of updates applied so far.
     pub fn steps_taken(&self) -> u64 {
@@ -229,12 +242,7 @@ impl Optimizer {
         bytes: &[u8],
         device: &burn::tensor::Device,
     ) -> Result<Optimizer, OptimizerStateError> {
-        let newline = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
-        let header: StateHeader = serde_json::from_slice(&bytes[..newline])
-            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+        let (header, _) = StateHeader::read(bytes)?;
         let mut optimizer = header.config.init();
         optimizer.load_state_bytes(bytes, device)?;
         Ok(optimizer)
@@ -247,12 +255,7 @@ impl Optimizer {
         bytes: &[u8],
         device: &burn::tensor::Device,
     ) -> Result<(), OptimizerStateError> {
-        let newline = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| OptimizerStateError::Malformed("no header line".into()))?;
-        let header: StateHeader = serde_json::from_slice(&bytes[..newline])
-            .map_err(|e| OptimizerStateError::Malformed(e.to_string()))?;
+        let (header, newline) = StateHeader::read(bytes)?;
         if header.config != self.config {
             return Err(OptimizerStateError::Mismatch(format!(
                 "saved for {:?}, this optimizer is {:?}",
