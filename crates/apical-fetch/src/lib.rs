@@ -14,7 +14,7 @@
 //! directory it is given.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -448,13 +448,6 @@ fn unpack(file: &RemoteFile, dir: &Path, fresh: bool) -> Result<(), FetchError> 
             source: source_error,
         }
     })
-}
-
-/// Reads the whole of `reader` (for tests and callers that check a decompressed file).
-pub fn read_all(mut reader: impl Read) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 pub mod loopback;

@@ -105,14 +105,6 @@ impl Loss {
         }
     }
 
-    /// The factor [`reduce`](Self::reduce) applies: 1/batch (mean) or 1 (sum).
-    pub fn batch_factor(&self, batch: usize) -> f64 {
-        match self.reduction {
-            Reduction::Mean => 1.0 / batch as f64,
-            Reduction::Sum => 1.0,
-        }
-    }
-
     /// Whether this is the default objective (cross-entropy, batch mean).
     pub fn is_default(&self) -> bool {
         *self == Loss::default()
@@ -206,8 +198,6 @@ mod tests {
             .try_into_vec::<f32>()
             .unwrap();
         assert_eq!(error, vec![0.5, 1.0, -1.0, 0.0]);
-        assert_eq!(sum.batch_factor(60), 1.0);
-        assert_eq!(Loss::default().batch_factor(4), 0.25);
     }
 
     #[test]
