@@ -2,6 +2,7 @@
 """The few-label experiment's choices and report (Python standard library only).
 
   python3 experiments/fewlabel/fewlabel.py choose OUT "[1, 3, 10, 30, 100]"
+  python3 experiments/fewlabel/fewlabel.py edges OUT [ARCH] > OUT/edges-ARCH-rK.csv
   python3 experiments/fewlabel/fewlabel.py report OUT > OUT/report.md
 
 choose: reads the tuning sweeps (OUT/tune/<arm>-<arch>-<pretraining>/, conditions finetune and
@@ -10,6 +11,10 @@ OUT/choices.csv — per arm × architecture × pretraining × evaluation × n, t
 the number of steps with the lowest validation error averaged over tuning seeds and folds
 (ties: the smaller rate, then the earlier step; a fold that diverged before a step counts as
 chance there, 0.9). An n below the tuned ones takes the smallest tuned n's choice (n = 1 ← 3).
+
+edges: the cells whose choice is on the edge of what was tried (the largest or smallest rate, the
+last step of its runs) and the tuning runs that extend them (see edges()); run.sh repeats
+tune → edges until none is left or its round limit.
 
 report: reads the evaluation sweeps (OUT/eval/<arm>-<arch>-<pretraining>-<evaluation>/: the
 evaluation seeds at the chosen settings, test error at the end) and the controls
@@ -66,35 +71,107 @@ def validation(run):
     return out
 
 
-def choose(out, eval_n):
-    eval_n = [int(x) for x in eval_n.strip("[]").split(",") if x.strip()]
-    grids = defaultdict(lambda: defaultdict(dict))  # key → (lr, step) → {(seed, fold): err}
-    folds_seen = defaultdict(set)
-    steps_seen = defaultdict(set)
+def overrides(p):
+    """A point's overrides as a dict of strings ("training.steps=400 ..." → {"training.steps": "400"})."""
+    out = {}
+    for part in p.get("overrides", "").split(" "):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = v
+    return out
+
+
+def tuning_sweeps(out):
+    """Every tuning sweep: (directory, arm, arch, pretraining, evaluation or None). The first round
+    is OUT/tune/<arm>-<arch>-<pretraining>/ (conditions finetune and probe); the extensions are
+    OUT/tune-ext/r<k>/<arm>-<arch>-<pretraining>-<evaluation>/."""
+    found = []
     tune = os.path.join(out, "tune")
     for name in sorted(os.listdir(tune)) if os.path.isdir(tune) else []:
-        arm, arch, pre = split_name(name, 3)
-        for p in points(os.path.join(tune, name)):
-            run = os.path.join(tune, name, "runs", p["point"])
+        found.append((os.path.join(tune, name), *split_name(name, 3), None))
+    ext = os.path.join(out, "tune-ext")
+    for rnd in sorted(os.listdir(ext)) if os.path.isdir(ext) else []:
+        for name in sorted(os.listdir(os.path.join(ext, rnd))):
+            found.append((os.path.join(ext, rnd, name), *split_name(name, 4)))
+    return found
+
+
+def read_tuning(out):
+    """The cross-validation grids: key (arm, arch, pretraining, evaluation, n) →
+    {(lr, step): {(seed, fold): validation error}}, the (seed, fold) cells run per key, and per
+    key the rates tried with the longest run length at each."""
+    grids = defaultdict(lambda: defaultdict(dict))
+    folds_seen = defaultdict(set)
+    lengths = defaultdict(dict)  # key → lr → longest configured run length
+    for sweep, arm, arch, pre, kind in tuning_sweeps(out):
+        for p in points(sweep):
+            run = os.path.join(sweep, "runs", p["point"])
             s = summary(run)
             if s is None or s.get("status") not in ("completed", "diverged"):
                 continue
-            key = (arm, arch, pre, p["condition"], int(p["task.train_per_class"]))
+            key = (arm, arch, pre, kind or p["condition"], int(p["task.train_per_class"]))
             lr = float(p["training.learning_rate"])
+            steps = int(overrides(p)["training.steps"])
+            lengths[key][lr] = max(lengths[key].get(lr, 0), steps)
             cell = (int(p["training.seed"]), int(p["task.cv_fold"]))
             folds_seen[key].add(cell)
             for step, err in validation(run).items():
                 grids[key][(lr, step)][cell] = err
-                steps_seen[key].add(step)
+    return grids, folds_seen, lengths
+
+
+def best_of(grid, cells):
+    """The (mean validation error, lr, step) with the lowest mean over cells (ties: the smaller
+    rate, then the earlier step; a cell without the step diverged before it: chance)."""
+    best = None
+    for (lr, step), errs in sorted(grid.items()):
+        m = sum(errs.get(c, CHANCE) for c in cells) / len(cells)
+        if best is None or m < best[0] - 1e-12:
+            best = (m, lr, step)
+    return best
+
+
+# The extension's limits: rates within [MIN_RATE, MAX_RATE], runs no longer than MAX_STEPS.
+MIN_RATE, MAX_RATE, MAX_STEPS = 1e-6, 1.0, 3200
+
+
+def edges(out, arch=None):
+    """The tuning cells whose choice lies on the edge of what was tried, and the runs that extend
+    them (CSV on stdout: arm, arch, pretraining, evaluation, n, learning rate, steps): a rate ×3
+    above the largest tried when the largest was chosen, ⅓ below the smallest when the smallest
+    was, and twice the run length at the chosen rate when its last step was chosen. Within the
+    limits (MIN_RATE, MAX_RATE, MAX_STEPS); a cell at a limit is reported on stderr and left."""
+    grids, folds_seen, lengths = read_tuning(out)
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    for key, grid in sorted(grids.items()):
+        if arch is not None and key[1] != arch:
+            continue
+        _, lr, step = best_of(grid, folds_seen[key])
+        tried = lengths[key]
+        longest = max(tried.values())
+        runs = []
+        if lr == max(tried):
+            runs.append((lr * 3, longest))
+        # Ties go to the smaller rate: the smallest is an edge only when strictly better than
+        # every other rate (a flat landscape, e.g. a probe at chance everywhere, is not one).
+        others = {k: v for k, v in grid.items() if k[0] != lr}
+        if lr == min(tried) and (not others or best_of(grid, folds_seen[key])[0] < best_of(others, folds_seen[key])[0] - 1e-12):
+            runs.append((lr / 3, longest))
+        if step == tried[lr]:
+            runs.append((lr, 2 * tried[lr]))
+        for new_lr, steps in runs:
+            if not (MIN_RATE <= new_lr <= MAX_RATE and steps <= MAX_STEPS):
+                print(f"{key}: at the search's limit (rate {new_lr:g}, {steps} steps); left", file=sys.stderr)
+                continue
+            w.writerow(list(key) + [repr(new_lr), steps])
+
+
+def choose(out, eval_n):
+    eval_n = [int(x) for x in eval_n.strip("[]").split(",") if x.strip()]
+    grids, folds_seen, _ = read_tuning(out)
     rows = []
     for key, grid in sorted(grids.items()):
-        cells = folds_seen[key]
-        best = None
-        for (lr, step), errs in sorted(grid.items()):
-            # A cell without this step diverged before it: chance.
-            mean = sum(errs.get(c, CHANCE) for c in cells) / len(cells)
-            if best is None or mean < best[0] - 1e-12:
-                best = (mean, lr, step)
+        best = best_of(grid, folds_seen[key])
         rows.append(key + (best[1], best[2], best[0], "cv"))
     tuned = defaultdict(dict)
     for r in rows:
@@ -221,6 +298,16 @@ def report(out):
                 met.append(ok)
                 print(f"- {arch}, {arm}, {kind}: pretrained − scratch {interval(d)}; pretrained − PCA + 1-NN {interval(v)} → {'met' if ok else 'not met'}")
     print(f"\nTarget {'met by at least one arm' if any(met) else 'not met by any arm'} ({sum(met)} of {len(met)} arm × architecture × evaluation cells).\n")
+    print("## The search (tuning seeds, 3-fold cross-validation)\n")
+    for arch in archs:
+        rounds = sorted(f for f in os.listdir(out) if f.startswith(f"edges-{arch}-r"))
+        extended = sum(1 for f in rounds for _ in open(os.path.join(out, f)))
+        left_path = os.path.join(out, f"edges-{arch}-left.csv")
+        left = list(csv.reader(open(left_path))) if os.path.exists(left_path) else []
+        print(f"- {arch}: {len(rounds)} extension round(s), {extended} extending cell runs in all; "
+              f"{len(left)} cell(s) still on an edge after the last round"
+              + ("" if not left else ": " + "; ".join(" ".join(r[:5]) + f" → next {r[5]} × {r[6]} steps" for r in left)))
+    print()
     for arch in archs:
         write_svg(os.path.join(out, f"fewlabel_{arch}.svg"), arch, ns, errors, controls)
 
@@ -279,9 +366,11 @@ def write_svg(path, arch, ns, errors, controls):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] not in ("choose", "report"):
+    if len(sys.argv) < 3 or sys.argv[1] not in ("choose", "edges", "report"):
         sys.exit(__doc__)
-    if sys.argv[1] == "choose":
+    if sys.argv[1] == "edges":
+        edges(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif sys.argv[1] == "choose":
         choose(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "[1, 3, 10, 30, 100]")
     else:
         report(sys.argv[2])

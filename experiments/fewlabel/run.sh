@@ -20,7 +20,8 @@
 #   control (an ff of the same widths by backprop; it loads into the gfn's basal weights).
 # - evaluation: fine-tuning every layer, or a linear probe (hidden layers frozen,
 #   training.freeze = [0, 1], the readout trained by the arm's rule).
-# - selection: learning rate (config × {1/3, 1, 3, 9, 27}) and step (evaluations every 20 of 400) by
+# - selection: learning rate (config × {1/3, 1, 3, 9, 27}, extended by ×3 steps past an edge) and
+#   step (evaluations every 20 of 400, runs doubled past the last) by
 #   3-fold cross-validation inside the labelled set, on tuning seeds 100-102 only (the cut that
 #   keeps the budget: the 20 evaluation seeds are not cross-validated one by one); at n = 1,
 #   where folds cannot hold every class, the choice made at n = 3.
@@ -43,10 +44,10 @@ mkdir -p "$OUT/sweeps"
 OUT=$(cd "$OUT" && pwd)
 if [ "${FAST:-0}" = 1 ]; then
   ARCHS=(song); TUNE_SEEDS=(100); EVAL_SEEDS=(0 1 2); TUNE_N=(3 10); EVAL_N=(1 3 10)
-  PRE_STEPS=100; STEPS=60; EVERY=10
+  PRE_STEPS=100; STEPS=60; EVERY=10; ROUNDS=1
 else
   ARCHS=(wide song); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq 0 19)); TUNE_N=(3 10 30 100)
-  EVAL_N=(1 3 10 30 100); PRE_STEPS=1000; STEPS=400; EVERY=20
+  EVAL_N=(1 3 10 30 100); PRE_STEPS=1000; STEPS=400; EVERY=20; ROUNDS=4
 fi
 # ARCHS="song" runs one architecture (the same OUT continues with both later).
 if [ -n "${ARCHS_ONLY:-}" ]; then read -r -a ARCHS <<< "$ARCHS_ONLY"; fi
@@ -142,6 +143,39 @@ for arm in backprop predictive-coding dendritic; do
       sweep "$f" "$OUT/tune/$arm-$arch-$pre"
     done
   done
+done
+# 2b. The search extended until interior: a cell (arm × architecture × pretraining × evaluation ×
+#     n) whose choice is the largest rate tried gets the rate ×3 above it, the smallest the rate ⅓
+#     below, the last step a run twice as long at that rate — same tuning seeds and folds — until
+#     no cell is on an edge, or ROUNDS rounds (cells still on an edge are listed in report.md).
+for arch in "${ARCHS[@]}"; do
+  for round in $(seq 1 "$ROUNDS"); do
+    # A round's edges are computed once (a rerun continues that round's sweeps).
+    edges="$OUT/edges-$arch-r$round.csv"
+    [ -e "$edges" ] || python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$edges"
+    [ -s "$edges" ] || break
+    for group in $(cut -d, -f1-4 "$edges" | sort -u); do
+      IFS=, read -r arm _ pre eval_kind <<< "$group"
+      rows=$(awk -F, -v g="$group" '$1","$2","$3","$4==g {print $5, $6, $7}' "$edges")
+      f="$OUT/sweeps/tune-r${round}_$arm-$arch-$pre-$eval_kind.toml"
+      {
+        labelled_set "$arm" "$arch" "$pre"
+        echo "\"training.eval_every\" = $EVERY"
+        echo "\"task.n_test\" = 200"
+        if [ "$eval_kind" = probe ]; then echo '"training.freeze" = [0, 1]'; else echo '"training.freeze" = []'; fi
+        echo "[grid]"
+        echo "\"task.cv_folds\" = [3]"
+        echo "\"task.cv_fold\" = [0, 1, 2]"
+        seed_zip "$arm" "$arch" "$pre" "${TUNE_SEEDS[@]}"
+        echo "[[zip]]"
+        echo "\"task.train_per_class\" = $(list $(echo "$rows" | awk '{print $1}'))"
+        echo "\"training.learning_rate\" = $(list $(echo "$rows" | awk '{print $2}'))"
+        echo "\"training.steps\" = $(list $(echo "$rows" | awk '{print $3}'))"
+      } > "$f"
+      sweep "$f" "$OUT/tune-ext/r$round/$arm-$arch-$pre-$eval_kind"
+    done
+  done
+  python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$OUT/edges-$arch-left.csv"
 done
 stamp tuning
 # 3. The choices (mean validation error over tuning seeds × folds), then one evaluation sweep
