@@ -2,7 +2,7 @@
 # The V4 redundancy experiment (Liu, Pletenev, Haefner & Snyder 2026) in one command:
 #   experiments/redundancy/run.sh [OUT]        (default: sweeps/redundancy)
 # 1. Trains the gfn by the dendritic rule, predictive coding and backprop (the reference), and
-#    the ff baseline, seeds 10–14, recording the probe along learning (activity/step-N/), and
+#    the ff baseline, seeds 10–17, recording the probe along learning (activity/step-N/), and
 #    runs the sampling model at δ = 0, 0.015, 0.03, 0.06 (configs/sweeps/redundancy*.toml; rerunning
 #    resumes);
 # 2. re-records every gfn run passively at the same weights (engagement 0, no context cue:

@@ -3,10 +3,12 @@
 library only) into a Markdown report on stdout and OUT/report_*.svg.
 
 Every number per run comes from its analysis/analysis.json (`apical analyze --subset-size 16`):
-the median over 200 random 16-unit subsets of the bias-corrected Fisher information I, the
-shuffled I_shuffled and redundancy = 100·(I_shuffled − I)/I_shuffled. A run's value for a
-layer and step is the mean of its two contexts (cardinal, oblique); intervals are 95%
-t-intervals over the seeds (paired over seeds for differences)."""
+over 200 random 16-unit subsets, the mean bias-corrected Fisher information I, the mean
+shuffled I_shuffled, and the pooled redundancy. A run's I for a layer and step is the mean of
+its two contexts (cardinal, oblique); its redundancy is pooled over subsets and contexts,
+100·(1 − Σ I / Σ I_shuffled), and null when any context's estimate is (I_shuffled ≤ 0, or I
+below 10 times its estimator SD: the analysis then reports the informations, not a ratio);
+intervals are 95% t-intervals over the seeds (paired over seeds for differences)."""
 import csv, importlib.util, json, math, os, statistics, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,26 +61,57 @@ def per_context_mean(entries, key):
     return statistics.fmean(v) if v else None
 
 
+def pooled_redundancy(entries):
+    """100·(1 − Σ I / Σ I_shuffled) over the contexts' entries; None when any context has no
+    ratio (the analysis's reason is in its redundancy_note)."""
+    if not entries or any(e.get("redundancy_percent") is None for e in entries):
+        return None
+    info = sum(e["fisher"] for e in entries)
+    shuffled = sum(e["fisher_shuffled"] for e in entries)
+    return 100.0 * (1.0 - info / shuffled) if shuffled > 0 else None
+
+
+def combine(entries, key):
+    return pooled_redundancy(entries) if key == "redundancy_percent" else per_context_mean(entries, key)
+
+
 def by_step(analysis, key="redundancy_percent"):
-    """{(layer, step): mean over contexts of `key`}."""
+    """{(layer, step): over contexts, the pooled redundancy or the mean of `key`}."""
     groups = {}
     for e in analysis.get("redundancy_by_step", []):
         groups.setdefault((e["layer"], e["step"]), []).append(e)
-    return {k: per_context_mean(v, key) for k, v in groups.items()}
+    return {k: combine(v, key) for k, v in groups.items()}
+
+
+def kanitscheider(analysis, key="redundancy_percent"):
+    """by_step with the Kanitscheider et al. estimator (Σ pooled within each ±level pair)."""
+    groups = {}
+    for e in analysis.get("redundancy_by_step", []):
+        if e.get("kanitscheider"):
+            groups.setdefault((e["layer"], e["step"]), []).append(e["kanitscheider"])
+    return {k: combine(v, key) for k, v in groups.items()}
+
+
+def by_size(analysis, key="redundancy_percent"):
+    """{(layer, units): over contexts, for the last recording}."""
+    groups = {}
+    for e in analysis.get("redundancy_by_size", []):
+        groups.setdefault((e["layer"], e["units"]), []).append(e)
+    return {k: combine(v, key) for k, v in groups.items()}
 
 
 def within(analysis):
     groups = {}
     for e in analysis.get("within_trial", []):
         groups.setdefault((e["layer"], e["bin"]), []).append(e)
-    return {k: per_context_mean(v, "redundancy_percent") for k, v in groups.items()}
+    return {k: pooled_redundancy(v) for k, v in groups.items()}
 
 
 def relevance(analysis):
     groups = {}
     for e in analysis.get("redundancy_by_relevance", []):
         groups.setdefault((e["layer"], e["quartile"]), []).append(e)
-    return {k: per_context_mean(v, "redundancy_percent") for k, v in groups.items()}
+    return {k: pooled_redundancy(v) for k, v in groups.items()}
 
 
 def pooled(runs, fn, key):
@@ -117,9 +150,10 @@ def main(out):
     if os.path.exists(elapsed):
         print(f"Wall time: {open(elapsed).read().strip()}.\n")
     seeds = sorted({seed for runs in conditions.values() for seed in runs})
-    print("Values: median over 200 random 16-unit subsets per run and context, mean of the two "
-          f"contexts, then mean and 95% t-interval over seeds {', '.join(map(str, seeds))}. Redundancy = 100·(I_shuffled − I)/I_shuffled; "
-          "a subset with I_shuffled ≤ 0 has none (left out). Passive = `apical record --set model.engagement=0 "
+    print("Values per run: over 200 random 16-unit subsets and the two contexts, the mean I and "
+          "I_shuffled and the pooled redundancy 100·(1 − Σ I / Σ I_shuffled) — none (—) where I is "
+          "below 10 times its estimator SD or I_shuffled ≤ 0 (the informations are then the result); "
+          f"then mean and 95% t-interval over seeds {', '.join(map(str, seeds))}. Passive = `apical record --set model.engagement=0 "
           "--set task.context_cue=false` at the same weights.\n")
 
     print("## Accuracy against the ideal observer\n")
@@ -152,6 +186,32 @@ def main(out):
                 cells = [f(pooled(runs.values(), lambda a: by_step(a, key), (l, s))) for s in steps]
                 print(f"| {l} | " + " | ".join(cells) + " |")
             print()
+
+    print("## Redundancy by the Kanitscheider et al. estimator (Σ within each ±level pair)\n")
+    print("The same subsets; unlike the Liu et al. estimator above it does not assume that the "
+          "covariance at ±L is the zero-signal one.\n")
+    for cond, runs in conditions.items():
+        steps = sorted({s for _, s in layers_steps[cond]})
+        layers = sorted({l for l, _ in layers_steps[cond]})
+        print(f"**{cond}**\n")
+        print("| layer | " + " | ".join(f"step {s}" for s in steps) + " |")
+        print("|---|" + "---|" * len(steps))
+        for l in layers:
+            cells = [fmt(pooled(runs.values(), kanitscheider, (l, s))) for s in steps]
+            print(f"| {l} | " + " | ".join(cells) + " |")
+        print()
+
+    print("## I(N) and redundancy(N): subset size (last recording)\n")
+    print("| condition | layer | quantity | " + " | ".join(f"N = {n}" for n in (2, 4, 8, 16)) + " |")
+    print("|---|---|---|" + "---|" * 4)
+    for cond, runs in conditions.items():
+        layers = sorted({l for a in runs.values() for l, _ in by_size(a)})
+        for l in layers:
+            for key, name, f in [("fisher", "I", fmt_g), ("fisher_shuffled", "I_shuffled", fmt_g),
+                                 ("redundancy_percent", "redundancy %", fmt)]:
+                cells = [f(pooled(runs.values(), lambda a: by_size(a, key), (l, n))) for n in (2, 4, 8, 16)]
+                print(f"| {cond} | {l} | {name} | " + " | ".join(cells) + " |")
+    print()
 
     print("## Active − passive at the same weights (paired over seeds)\n")
     print("| condition | layer | step | active | passive | active − passive |\n|---|---|---|---|---|---|")
@@ -195,7 +255,7 @@ def main(out):
 
     print("\n## Cross-context information (last recording)\n")
     print("f′ of one context read through the zero-signal covariance of the other, against the "
-          "same-context information (both: median over 16-unit subsets, mean over the contexts).\n")
+          "same-context information (both: mean over 16-unit subsets and over the contexts).\n")
     print("| condition | layer | same context I | cross-context I | cross − same |\n|---|---|---|---|---|")
     for cond, runs in conditions.items():
         def cross(a):

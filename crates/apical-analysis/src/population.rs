@@ -411,7 +411,22 @@ fn spread(mut values: Vec<f64>) -> Spread {
     }
 }
 
+/// How many estimator SDs the information must reach for a redundancy ratio to be reported.
+pub const MIN_INFORMATION_SDS: f64 = 10.0;
+
+/// Why a pooled redundancy is null because the information is too small for its estimator.
+pub const REDUNDANCY_TOO_UNCERTAIN: &str =
+    "the information is below 10 times its estimator SD: the ratio would be noise (read the two informations instead)";
+
 /// Information of many random fixed-size unit subsets.
+///
+/// The reported redundancy is the **pooled ratio** `100·(1 − Σ_s I_s / Σ_s I_shuf,s)` over the
+/// subsets s — an estimate of 1 − E[I]/E[I_shuf], which neither drops subsets nor follows the
+/// heavy tail that per-subset ratios have where I_shuf is near 0. It is null where Σ I_shuf ≤ 0,
+/// and where the mean information is below [`MIN_INFORMATION_SDS`] times `fisher_sd` (its
+/// estimator SD; then read `fisher_mean` and `fisher_shuffled_mean` instead of a ratio). The
+/// per-subset distribution (`redundancy_percent`, its median and 16th–84th percentiles) is
+/// kept as a diagnostic.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubsetFisher {
     /// Units per subset.
@@ -422,11 +437,38 @@ pub struct SubsetFisher {
     pub fisher: Spread,
     /// Shuffled information over subsets.
     pub fisher_shuffled: Spread,
-    /// Redundancy % over the subsets where it is defined (I_shuf > 0); null when it is defined
-    /// in none.
+    /// Mean bias-corrected information over subsets.
+    pub fisher_mean: f64,
+    /// Mean shuffled information over subsets.
+    pub fisher_shuffled_mean: f64,
+    /// The estimator SD of `fisher_mean`: the mean over subsets of each estimate's analytic SD —
+    /// an upper bound, since the SD of a mean of correlated estimates is at most the mean SD.
+    pub fisher_sd: f64,
+    /// The pooled redundancy %, `100·(1 − Σ I / Σ I_shuf)`; null when Σ I_shuf ≤ 0 or the mean
+    /// information is below [`MIN_INFORMATION_SDS`]·`fisher_sd`.
+    pub redundancy_pooled_percent: Option<f64>,
+    /// Why `redundancy_pooled_percent` is null (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_pooled_note: Option<&'static str>,
+    /// Per-subset redundancy % over the subsets where it is defined (I_shuf > 0) — a
+    /// diagnostic; null when it is defined in none.
     pub redundancy_percent: Option<Spread>,
     /// Subsets whose redundancy is undefined (I_shuf ≤ 0), left out of `redundancy_percent`.
     pub redundancy_undefined: usize,
+}
+
+/// The pooled redundancy % of mean informations `info` and `shuffled` whose estimator SD is
+/// `sd`, and why it is null when it is (see [`SubsetFisher`]).
+pub fn pooled_redundancy(
+    info: f64,
+    shuffled: f64,
+    sd: f64,
+) -> (Option<f64>, Option<&'static str>) {
+    match crate::redundancy_percent(info, shuffled) {
+        None => (None, Some(crate::REDUNDANCY_UNDEFINED)),
+        Some(_) if !(info >= MIN_INFORMATION_SDS * sd) => (None, Some(REDUNDANCY_TOO_UNCERTAIN)),
+        Some(r) => (Some(r), None),
+    }
 }
 
 /// Estimates for `count` random subsets of `size` units (drawn without replacement, seeded).
@@ -451,10 +493,11 @@ pub fn subset_fisher(
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut pool: Vec<usize> = (0..n).collect();
-    let (mut info, mut shuffled, mut redundancy) = (
+    let (mut info, mut shuffled, mut redundancy, mut sd) = (
         Vec::with_capacity(count),
         Vec::with_capacity(count),
         Vec::with_capacity(count),
+        0.0,
     );
     for _ in 0..count {
         for i in 0..size {
@@ -466,16 +509,37 @@ pub fn subset_fisher(
         let est = cross_fisher(signal_source, covariance_source, method, Some(&subset))?;
         info.push(est.fisher);
         shuffled.push(est.fisher_shuffled);
+        sd += est.fisher_variance.max(0.0).sqrt();
         redundancy.extend(est.redundancy_percent);
     }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (fisher_mean, fisher_shuffled_mean) = (mean(&info), mean(&shuffled));
+    let fisher_sd = sd / count as f64;
+    let (pooled, note) = pooled_redundancy(fisher_mean, fisher_shuffled_mean, fisher_sd);
     Ok(SubsetFisher {
         subset_size: size,
         subsets: count,
         fisher: spread(info),
         fisher_shuffled: spread(shuffled),
+        fisher_mean,
+        fisher_shuffled_mean,
+        fisher_sd,
+        redundancy_pooled_percent: pooled,
+        redundancy_pooled_note: note,
         redundancy_undefined: count - redundancy.len(),
         redundancy_percent: (!redundancy.is_empty()).then(|| spread(redundancy)),
     })
+}
+
+/// The subset sizes of an I(N) curve up to `max`: 2, 4, 8, … and `max` itself.
+pub fn curve_sizes(max: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = std::iter::successors(Some(2usize), |s| Some(s * 2))
+        .take_while(|&s| s < max)
+        .collect();
+    if max >= 2 {
+        sizes.push(max);
+    }
+    sizes
 }
 
 #[cfg(test)]
@@ -551,6 +615,89 @@ mod tests {
             subset_fisher(&m, &m, FisherMethod::Liu, 10, 50, 7).unwrap(),
             "seeded"
         );
+    }
+
+    /// Units with one common slope `a` per unit of signal, private unit-variance noise, and
+    /// information-limiting noise: a shared fluctuation η ~ N(0, ε) along the signal direction
+    /// (r = a·(s + η) + ξ). For N units I = N·a²/(1 + ε·N·a²) and, shuffled,
+    /// I_shuf = N·a²/(1 + ε·a²).
+    fn limited(n_units: usize, a: f64, eps: f64, per_level: usize, seed: u64) -> PopulationMoments {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (mut data, mut signal) = (Vec::new(), Vec::new());
+        for l in [-2.0, -1.0, 0.0, 1.0, 2.0] {
+            for _ in 0..per_level {
+                let eta = eps.sqrt() * normal(&mut rng);
+                for _ in 0..n_units {
+                    data.push(a * (l + eta) + normal(&mut rng));
+                }
+                signal.push(l);
+            }
+        }
+        let r = DMatrix::from_row_slice(signal.len(), n_units, &data);
+        PopulationMoments::new(&r, &signal, &(0..signal.len()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn the_pooled_redundancy_matches_information_limiting_correlations() {
+        let (a, eps, size) = (0.2, 10.0, 10);
+        let m = limited(40, a, eps, 4000, 11);
+        let n = size as f64;
+        let info = n * a * a / (1.0 + eps * n * a * a);
+        let shuffled = n * a * a / (1.0 + eps * a * a);
+        let truth = 100.0 * (1.0 - info / shuffled);
+        for method in [FisherMethod::Liu, FisherMethod::Kanitscheider] {
+            let sub = subset_fisher(&m, &m, method, size, 40, 3).unwrap();
+            let pooled = sub.redundancy_pooled_percent.expect("defined");
+            assert!(
+                (pooled - truth).abs() < 4.0,
+                "{method:?}: pooled {pooled:.1}% vs {truth:.1}% (I {:.4} vs {info:.4}, shuffled {:.4} vs {shuffled:.4})",
+                sub.fisher_mean,
+                sub.fisher_shuffled_mean
+            );
+            assert!(sub.fisher_mean >= MIN_INFORMATION_SDS * sub.fisher_sd, "{sub:?}");
+            assert!(sub.redundancy_pooled_note.is_none());
+            // The per-subset distribution stays as a diagnostic.
+            assert!(sub.redundancy_percent.is_some());
+        }
+        // Information at the level of its own noise: no ratio, and the reason.
+        let weak = limited(40, 0.004, eps, 300, 12);
+        let sub = subset_fisher(&weak, &weak, FisherMethod::Liu, size, 40, 3).unwrap();
+        assert!(sub.fisher_mean < MIN_INFORMATION_SDS * sub.fisher_sd, "{sub:?}");
+        assert_eq!(sub.redundancy_pooled_percent, None);
+        assert_eq!(sub.redundancy_pooled_note, Some(REDUNDANCY_TOO_UNCERTAIN));
+    }
+
+    #[test]
+    fn information_saturates_with_subset_size_under_limiting_correlations() {
+        // I(N) = N·a²/(1 + ε·N·a²) rises toward 1/ε; the shuffled information grows linearly.
+        let (a, eps) = (0.2, 10.0);
+        let m = limited(64, a, eps, 4000, 13);
+        let sizes = curve_sizes(32);
+        assert_eq!(sizes, vec![2, 4, 8, 16, 32]);
+        let curve: Vec<SubsetFisher> = sizes
+            .iter()
+            .map(|&n| subset_fisher(&m, &m, FisherMethod::Liu, n, 20, 5).unwrap())
+            .collect();
+        for (sub, &n) in curve.iter().zip(&sizes) {
+            let n = n as f64;
+            let info = n * a * a / (1.0 + eps * n * a * a);
+            assert!(
+                (sub.fisher_mean - info).abs() < 0.15 * info + 3.0 * sub.fisher_sd,
+                "N = {n}: {:.4} vs {info:.4}",
+                sub.fisher_mean
+            );
+        }
+        let red: Vec<f64> = curve
+            .iter()
+            .map(|s| s.redundancy_pooled_percent.unwrap())
+            .collect();
+        assert!(
+            red.windows(2).all(|w| w[1] > w[0]),
+            "redundancy rises with N: {red:?}"
+        );
+        assert_eq!(curve_sizes(16), vec![2, 4, 8, 16]);
+        assert_eq!(curve_sizes(12), vec![2, 4, 8, 12]);
+        assert_eq!(curve_sizes(1), Vec::<usize>::new());
     }
 
     #[test]

@@ -443,6 +443,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_note: redundancy.note,
         redundancy_by_step: redundancy.by_step,
         within_trial: redundancy.within_trial,
+        redundancy_by_size: redundancy.by_size,
         redundancy_by_relevance: redundancy.by_relevance,
         cross_context: redundancy.cross_context,
     };
@@ -630,6 +631,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         bci: Some(bci.clone()),
         redundancy_by_step: Vec::new(),
         within_trial: Vec::new(),
+        redundancy_by_size: Vec::new(),
         redundancy_by_relevance: Vec::new(),
         cross_context: Vec::new(),
         redundancy_subset_size: None,

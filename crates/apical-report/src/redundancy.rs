@@ -1,18 +1,26 @@
 //! Redundancy along learning and within the trial, from a run's recordings: what
-//! `apical analyze <run-dir>` writes as `redundancy_by_step` and `within_trial`.
+//! `apical analyze <run-dir>` writes as `redundancy_by_step`, `within_trial` and
+//! `redundancy_by_size`.
 //!
 //! For every recording (`activity/step-<n>/`, or `activity/` alone when the run recorded only
 //! at its end), every recorded layer (`hidden_<l>.npy`, the rates at the end of inference) and
 //! every context (`context.npy`; all trials together without one): the bias-corrected linear
 //! Fisher information of the Liu et al. (2026) variant (Σ from the zero-signal trials, the
 //! signal from each ±level pair, combined over levels) and its trial-shuffled counterpart, over
-//! random unit subsets of one size, with redundancy = 100 · (I_shuffled − I) / I_shuffled per
-//! subset. Reported: the medians over subsets and, for redundancy, the 16th–84th percentiles
-//! (`ci_low`, `ci_high`; subsets whose I_shuffled ≤ 0 have no redundancy and are counted in
-//! `redundancy_undefined`). The subset size is one for the whole run — the asked size, lowered
-//! to the fewest active units of any layer and to (T0 − 4)/2 for the fewest zero-signal
-//! trials of any context (clear of the T0 − N − 4 edge) — so that steps, layers and contexts
-//! compare; pass the same `--subset-size` to compare runs.
+//! random unit subsets of one size. Reported ([`SubsetEstimate`]): the mean informations over
+//! subsets with the estimator SD of the mean, and the pooled redundancy
+//! `100 · (1 − Σ I / Σ I_shuffled)` over subsets — null where Σ I_shuffled ≤ 0, or where the
+//! information is below 10× its SD (then the two informations are the result, not a ratio);
+//! the per-subset ratios' median and 16th–84th percentiles as a diagnostic. `by_step` adds the
+//! Kanitscheider et al. (2015) estimate on the same subsets (Σ pooled within each ±level pair:
+//! it does not assume Σ(±L) = Σ₀). The subset size is one for the whole run — the asked size,
+//! lowered to the fewest active units of any layer and to (T0 − 4)/2 for the fewest
+//! zero-signal trials of any context (clear of the T0 − N − 4 edge) — so that steps, layers
+//! and contexts compare; pass the same `--subset-size` to compare runs.
+//!
+//! `redundancy_by_size`: for the last recording, I(N), I_shuffled(N) and the pooled redundancy
+//! for subsets of 2, 4, 8, … units up to that size (redundancy depends on N; one N alone does
+//! not describe a population).
 //!
 //! `within_trial`: for the last recording, the same per step of inference (`layer<l>_rate.npy`,
 //! trials × steps × units; the gfn's recordings): `bin` 0 is the bottom-up sweep.
@@ -27,7 +35,9 @@
 
 use std::path::{Path, PathBuf};
 
-use apical_analysis::{subset_fisher, FisherError, FisherMethod, PopulationMoments, SubsetFisher};
+use apical_analysis::{
+    curve_sizes, subset_fisher, FisherError, FisherMethod, PopulationMoments, SubsetFisher,
+};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
@@ -35,6 +45,47 @@ use apical_store::{recording_files, RunDir, Summary};
 
 use crate::inputs::{max_subset_size, read_responses, read_vector, Responses};
 use crate::{ReportError, RunAnalysisSettings};
+
+/// The estimate over unit subsets that every entry carries (flattened into it): the mean
+/// informations over subsets, the estimator SD of the mean, and the **pooled** redundancy
+/// `100·(1 − Σ I / Σ I_shuf)` — null where Σ I_shuf ≤ 0 or the information is below 10× its SD
+/// (`redundancy_note` says which); the per-subset ratios' median and 16th–84th percentiles are
+/// a diagnostic of how the subsets differ, not an interval of the estimate.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct SubsetEstimate {
+    /// Mean bias-corrected information over subsets.
+    pub fisher: Option<f64>,
+    /// Mean shuffled information over subsets.
+    pub fisher_shuffled: Option<f64>,
+    /// Estimator SD of `fisher` (the mean of the subsets' analytic SDs: an upper bound).
+    pub fisher_sd: Option<f64>,
+    /// Pooled redundancy %, `100·(1 − Σ I / Σ I_shuf)` over subsets.
+    pub redundancy_percent: Option<f64>,
+    /// Why `redundancy_percent` is null (absent when it is not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redundancy_note: Option<&'static str>,
+    /// Median of the per-subset redundancies (subsets with I_shuf > 0; diagnostic).
+    pub subset_median_percent: Option<f64>,
+    /// 16th percentile of the per-subset redundancies (diagnostic).
+    pub subset_p16: Option<f64>,
+    /// 84th percentile of the per-subset redundancies (diagnostic).
+    pub subset_p84: Option<f64>,
+}
+
+impl From<&SubsetFisher> for SubsetEstimate {
+    fn from(r: &SubsetFisher) -> Self {
+        Self {
+            fisher: Some(r.fisher_mean),
+            fisher_shuffled: Some(r.fisher_shuffled_mean),
+            fisher_sd: Some(r.fisher_sd),
+            redundancy_percent: r.redundancy_pooled_percent,
+            redundancy_note: r.redundancy_pooled_note,
+            subset_median_percent: r.redundancy_percent.map(|s| s.median),
+            subset_p16: r.redundancy_percent.map(|s| s.p16),
+            subset_p84: r.redundancy_percent.map(|s| s.p84),
+        }
+    }
+}
 
 /// One recording × layer × context.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -45,16 +96,12 @@ pub struct StepRedundancy {
     pub layer: usize,
     /// Context index (`context.npy`); null when the recording has none.
     pub context: Option<i64>,
-    /// Median bias-corrected information over subsets.
-    pub fisher: Option<f64>,
-    /// Median shuffled information over subsets.
-    pub fisher_shuffled: Option<f64>,
-    /// Median redundancy % over the subsets where it is defined.
-    pub redundancy_percent: Option<f64>,
-    /// 16th percentile of the redundancy over subsets.
-    pub ci_low: Option<f64>,
-    /// 84th percentile of the redundancy over subsets.
-    pub ci_high: Option<f64>,
+    /// The Liu et al. estimate (Σ from the zero-signal trials) over subsets.
+    #[serde(flatten)]
+    pub estimate: SubsetEstimate,
+    /// The Kanitscheider et al. estimate (Σ pooled within each ±level pair) over the same
+    /// subsets: it does not assume that the covariance at ±L is the zero-signal one.
+    pub kanitscheider: Option<SubsetEstimate>,
     /// Units per subset.
     pub units: usize,
     /// Subsets drawn.
@@ -77,16 +124,29 @@ pub struct BinRedundancy {
     pub context: Option<i64>,
     /// Step of inference (0 = the bottom-up sweep).
     pub bin: usize,
-    /// Median information over subsets.
-    pub fisher: Option<f64>,
-    /// Median shuffled information over subsets.
-    pub fisher_shuffled: Option<f64>,
-    /// Median redundancy % over subsets.
-    pub redundancy_percent: Option<f64>,
-    /// 16th percentile of the redundancy.
-    pub ci_low: Option<f64>,
-    /// 84th percentile of the redundancy.
-    pub ci_high: Option<f64>,
+    /// The estimate over subsets (null fields when none could be made).
+    #[serde(flatten)]
+    pub estimate: SubsetEstimate,
+}
+
+/// The last recording's information and redundancy against the number of units (I(N),
+/// redundancy(N)): subsets of 2, 4, 8, … units up to the run's subset size.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SizeRedundancy {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer.
+    pub layer: usize,
+    /// Context index; null when the recording has none.
+    pub context: Option<i64>,
+    /// Units per subset.
+    pub units: usize,
+    /// The estimate over subsets of this size.
+    #[serde(flatten)]
+    pub estimate: SubsetEstimate,
+    /// Why nothing could be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The last recording's most and least task-relevant units.
@@ -104,16 +164,9 @@ pub struct RelevanceRedundancy {
     pub quartile_units: usize,
     /// Units per subset (at most the quartile).
     pub units: usize,
-    /// Median information over subsets.
-    pub fisher: Option<f64>,
-    /// Median shuffled information over subsets.
-    pub fisher_shuffled: Option<f64>,
-    /// Median redundancy % over subsets.
-    pub redundancy_percent: Option<f64>,
-    /// 16th percentile of the redundancy.
-    pub ci_low: Option<f64>,
-    /// 84th percentile of the redundancy.
-    pub ci_high: Option<f64>,
+    /// The estimate over subsets.
+    #[serde(flatten)]
+    pub estimate: SubsetEstimate,
     /// Why nothing could be estimated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -131,10 +184,12 @@ pub struct CrossContext {
     pub signal_from_context: i64,
     /// The context Σ (zero-signal trials) comes from.
     pub covariance_from_context: i64,
-    /// Median cross-context information over subsets.
+    /// Mean cross-context information over subsets.
     pub fisher: Option<f64>,
-    /// Median shuffled (diagonal-Σ) cross-context information over subsets.
+    /// Mean shuffled (diagonal-Σ) cross-context information over subsets.
     pub fisher_shuffled: Option<f64>,
+    /// Estimator SD of `fisher` (an upper bound, as in [`SubsetEstimate`]).
+    pub fisher_sd: Option<f64>,
     /// Units per subset.
     pub units: usize,
     /// Why nothing could be estimated.
@@ -149,6 +204,8 @@ pub struct Redundancy {
     pub by_step: Vec<StepRedundancy>,
     /// The last recording per step of inference.
     pub within_trial: Vec<BinRedundancy>,
+    /// The last recording's I(N) and redundancy(N) over subset sizes.
+    pub by_size: Vec<SizeRedundancy>,
     /// The last recording's top and bottom quartiles of units by task relevance (ranked on
     /// one half of the trials, estimated on the other).
     pub by_relevance: Vec<RelevanceRedundancy>,
@@ -300,10 +357,21 @@ fn estimate(
     settings: &RunAnalysisSettings,
 ) -> Result<SubsetFisher, FisherError> {
     let moments = PopulationMoments::new(responses, signal, trials);
+    from_moments(&moments, size, settings, FisherMethod::Liu)
+}
+
+/// The subsets' estimate by `method` from moments computed once (the moments are the costly
+/// part: every trial of the context).
+fn from_moments(
+    moments: &PopulationMoments,
+    size: usize,
+    settings: &RunAnalysisSettings,
+    method: FisherMethod,
+) -> Result<SubsetFisher, FisherError> {
     subset_fisher(
-        &moments,
-        &moments,
-        FisherMethod::Liu,
+        moments,
+        moments,
+        method,
         size,
         settings.subsets,
         settings.seed,
@@ -366,17 +434,38 @@ pub fn analyze_redundancy(
         let active = active_units(&data.rates);
         let rates = columns(&data.rates, &active);
         for (context, trials) in context_groups(data) {
+            let moments = PopulationMoments::new(&rates, &data.signal, &trials);
             let result = if size >= 2 {
-                estimate(&rates, &data.signal, &trials, size, settings).map_err(|e| e.to_string())
+                from_moments(&moments, size, settings, FisherMethod::Liu).map_err(|e| e.to_string())
             } else {
                 Err(format!(
                     "subsets of {size} unit(s): too few zero-signal trials or active units (needs T0 ≥ 8)"
                 ))
             };
-            out.by_step
-                .push(step_entry(data, context, size, settings, result));
+            let kanitscheider = (size >= 2)
+                .then(|| from_moments(&moments, size, settings, FisherMethod::Kanitscheider).ok())
+                .flatten();
+            out.by_step.push(step_entry(
+                data,
+                context,
+                size,
+                settings,
+                result,
+                kanitscheider.as_ref(),
+            ));
             if data.step != last_step || size < 2 {
                 continue;
+            }
+            for units in curve_sizes(size) {
+                let result = from_moments(&moments, units, settings, FisherMethod::Liu);
+                out.by_size.push(SizeRedundancy {
+                    step: data.step,
+                    layer: data.layer,
+                    context,
+                    units,
+                    estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+                    error: result.err().map(|e| e.to_string()),
+                });
             }
             out.by_relevance.extend(relevance_quartiles(
                 data, &rates, context, &trials, size, settings,
@@ -389,19 +478,23 @@ pub fn analyze_redundancy(
                 if a == b {
                     continue;
                 }
-                let signal = PopulationMoments::new(&rates, &data.signal, &trials);
                 let noise = PopulationMoments::new(&rates, &data.signal, &other_trials);
                 let result = subset_fisher(
-                    &signal,
+                    &moments,
                     &noise,
                     FisherMethod::Liu,
                     size,
                     settings.subsets,
                     settings.seed,
                 );
-                let (fisher, shuffled, error) = match result {
-                    Ok(r) => (Some(r.fisher.median), Some(r.fisher_shuffled.median), None),
-                    Err(e) => (None, None, Some(e.to_string())),
+                let (fisher, shuffled, sd, error) = match result {
+                    Ok(r) => (
+                        Some(r.fisher_mean),
+                        Some(r.fisher_shuffled_mean),
+                        Some(r.fisher_sd),
+                        None,
+                    ),
+                    Err(e) => (None, None, None, Some(e.to_string())),
                 };
                 out.cross_context.push(CrossContext {
                     step: data.step,
@@ -410,6 +503,7 @@ pub fn analyze_redundancy(
                     covariance_from_context: b,
                     fisher,
                     fisher_shuffled: shuffled,
+                    fisher_sd: sd,
                     units: size,
                     error,
                 });
@@ -417,17 +511,12 @@ pub fn analyze_redundancy(
             for (bin, m) in data.per_step.iter().flatten().enumerate() {
                 let m = columns(m, &active);
                 let result = estimate(&m, &data.signal, &trials, size, settings).ok();
-                let red = result.as_ref().and_then(|r| r.redundancy_percent);
                 out.within_trial.push(BinRedundancy {
                     step: data.step,
                     layer: data.layer,
                     context,
                     bin,
-                    fisher: result.as_ref().map(|r| r.fisher.median),
-                    fisher_shuffled: result.as_ref().map(|r| r.fisher_shuffled.median),
-                    redundancy_percent: red.map(|s| s.median),
-                    ci_low: red.map(|s| s.p16),
-                    ci_high: red.map(|s| s.p84),
+                    estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
                 });
             }
         }
@@ -529,15 +618,6 @@ fn relevance_quartiles(
                 "{t0} zero-signal trials in the estimation half are too few"
             ))
         };
-        let (fisher, shuffled, red, error) = match result {
-            Ok(r) => (
-                Some(r.fisher.median),
-                Some(r.fisher_shuffled.median),
-                r.redundancy_percent,
-                None,
-            ),
-            Err(e) => (None, None, None, Some(e)),
-        };
         RelevanceRedundancy {
             step: data.step,
             layer: data.layer,
@@ -545,12 +625,8 @@ fn relevance_quartiles(
             quartile: name.into(),
             quartile_units: quarter,
             units,
-            fisher,
-            fisher_shuffled: shuffled,
-            redundancy_percent: red.map(|s| s.median),
-            ci_low: red.map(|s| s.p16),
-            ci_high: red.map(|s| s.p84),
-            error,
+            estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+            error: result.err(),
         }
     })
     .collect()
@@ -562,29 +638,17 @@ fn step_entry(
     size: usize,
     settings: &RunAnalysisSettings,
     result: Result<SubsetFisher, String>,
+    kanitscheider: Option<&SubsetFisher>,
 ) -> StepRedundancy {
-    let (fisher, shuffled, red, undefined, error) = match result {
-        Ok(r) => (
-            Some(r.fisher.median),
-            Some(r.fisher_shuffled.median),
-            r.redundancy_percent,
-            r.redundancy_undefined,
-            None,
-        ),
-        Err(e) => (None, None, None, 0, Some(e)),
-    };
     StepRedundancy {
         step: data.step,
         layer: data.layer,
         context,
-        fisher,
-        fisher_shuffled: shuffled,
-        redundancy_percent: red.map(|s| s.median),
-        ci_low: red.map(|s| s.p16),
-        ci_high: red.map(|s| s.p84),
+        estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+        kanitscheider: kanitscheider.map(SubsetEstimate::from),
         units: size,
         subsets: settings.subsets,
-        redundancy_undefined: undefined,
-        error,
+        redundancy_undefined: result.as_ref().map_or(0, |r| r.redundancy_undefined),
+        error: result.err(),
     }
 }

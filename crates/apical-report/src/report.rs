@@ -145,6 +145,10 @@ pub struct RunAnalysis {
     /// The last recording's redundancy per step of inference (time bin).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub within_trial: Vec<crate::redundancy::BinRedundancy>,
+    /// The last recording's I(N) and redundancy(N) over subset sizes 2, 4, 8, … up to
+    /// `redundancy_subset_size`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redundancy_by_size: Vec<crate::redundancy::SizeRedundancy>,
     /// The last recording's top and bottom quartiles of units by task relevance.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redundancy_by_relevance: Vec<crate::redundancy::RelevanceRedundancy>,
