@@ -153,8 +153,8 @@ def main(out):
     print("Values per run: over 200 random 16-unit subsets and the two contexts, the mean I and "
           "I_shuffled and the pooled redundancy 100·(1 − Σ I / Σ I_shuffled) — none (—) where I is "
           "below 10 times its estimator SD or I_shuffled ≤ 0 (the informations are then the result); "
-          f"then mean and 95% t-interval over seeds {', '.join(map(str, seeds))}. Passive = `apical record --set model.engagement=0 "
-          "--set task.context_cue=false` at the same weights.\n")
+          f"then mean and 95% t-interval over seeds {', '.join(map(str, seeds))}. Passive = `apical record --set model.engagement=0` "
+          "at the same weights, the context cue kept (the cue alone reshapes the noise).\n")
 
     print("## Accuracy against the ideal observer\n")
     print("| condition | test accuracy | ideal observer | gap |\n|---|---|---|---|")
@@ -211,6 +211,50 @@ def main(out):
                                  ("redundancy_percent", "redundancy %", fmt)]:
                 cells = [f(pooled(runs.values(), lambda a: by_size(a, key), (l, n))) for n in (2, 4, 8, 16)]
                 print(f"| {cond} | {l} | {name} | " + " | ".join(cells) + " |")
+    print()
+
+    print("## Contrasts that can fail (issue 23, item 2; per seed, then over seeds)\n")
+    print("Passive = the same weights re-recorded with engagement 0. Learning × engagement: "
+          "(active − passive at the last recording) − (active − passive at step 0), redundancy "
+          "points — the primary endpoint; within-trial difference-in-differences: (last − first "
+          "bin) active − the same passive; relevance × engagement: (top − bottom quartile) active "
+          "− the same passive; I ratio: I(active)/I(passive) at the last recording (total "
+          "information not reduced: ≥ 0.9). A seed enters a contrast only where every term has a "
+          "ratio (I ≥ 10 SDs); n says how many did.\n")
+    print("| condition | layer | learning × engagement | within-trial DiD | relevance × engagement | I active / passive |")
+    print("|---|---|---|---|---|---|")
+    for cond, runs in conditions.items():
+        passive = conditions.get(cond + " (passive)")
+        if passive is None or not layers_steps[cond]:
+            continue
+        steps = sorted({s for _, s in layers_steps[cond]})
+        first, last = steps[0], steps[-1]
+        for l in sorted({l for l, _ in layers_steps[cond]}):
+            inter, did, rel, ratio = [], [], [], []
+            for seed, a in runs.items():
+                p = passive.get(seed)
+                if p is None:
+                    continue
+                ra, rp = by_step(a), by_step(p)
+                terms = [ra.get((l, last)), rp.get((l, last)), ra.get((l, first)), rp.get((l, first))]
+                if None not in terms:
+                    inter.append((terms[0] - terms[1]) - (terms[2] - terms[3]))
+                wa, wp = within(a), within(p)
+                bins = sorted(b for ll, b in wa if ll == l)
+                if bins:
+                    t = [wa.get((l, bins[-1])), wa.get((l, bins[0])), wp.get((l, bins[-1])), wp.get((l, bins[0]))]
+                    if None not in t:
+                        did.append((t[0] - t[1]) - (t[2] - t[3]))
+                qa, qp = relevance(a), relevance(p)
+                t = [qa.get((l, "top")), qa.get((l, "bottom")), qp.get((l, "top")), qp.get((l, "bottom"))]
+                if None not in t:
+                    rel.append((t[0] - t[1]) - (t[2] - t[3]))
+                ia, ip = by_step(a, "fisher").get((l, last)), by_step(p, "fisher").get((l, last))
+                if ia is not None and ip is not None and ip > 0:
+                    ratio.append(ia / ip)
+            cells = [f"{fmt(interval(v))} (n = {len(v)})" for v in (inter, did, rel)]
+            cells.append(f"{fmt(interval(ratio), '.2f')} (n = {len(ratio)})")
+            print(f"| {cond} | {l} | " + " | ".join(cells) + " |")
     print()
 
     print("## Active − passive at the same weights (paired over seeds)\n")
