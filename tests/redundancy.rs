@@ -743,3 +743,131 @@ fn the_calibrated_sampler_is_not_overconfident() {
         );
     }
 }
+
+/// The frozen-noise probe (`logging.frozen_images`): recorded beside every recording under
+/// `frozen/`, re-recorded exactly by `apical record`, and analysed as `internal_redundancy` —
+/// for a feedforward network, whose units share only the variability of their input, the
+/// internal redundancy of its first layer is ≈ 0 (its private noise is independent), while the
+/// same units' information about fresh trials is limited by the shared pixel noise. Bad
+/// requests are refused naming the key.
+#[test]
+fn the_frozen_noise_probe_sees_only_the_networks_own_variability() {
+    let tmp = tempdir().unwrap();
+    let cfg = tmp.path().join("ff.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG
+            .replace(
+                "kind = \"gfn\"\nhidden = [12]\nsteps = 2\nframes = 3\n",
+                "kind = \"ff\"\nhidden = [12]\n",
+            )
+            .replace("kind = \"dendritic\"", "kind = \"backprop\"")
+            .replace(
+                "probe_examples = 240",
+                "probe_examples = 8000\nfrozen_images = 40\nfrozen_repeats = 50",
+            ),
+    )
+    .unwrap();
+    let run = tmp.path().join("run");
+    train(&cfg, &run, &["--set", "training.learning_rate=3e-2"]);
+    for dir in [
+        "activity",
+        "activity/step-00000000",
+        "activity/step-00000040",
+    ] {
+        let frozen = run.join(dir).join("frozen");
+        // image.npy: int64, one per trial, after apical's 64-byte-padded header.
+        let bytes = std::fs::read(frozen.join("image.npy")).unwrap();
+        let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        let image: Vec<i64> = bytes[10 + header..]
+            .chunks(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(
+            image.len(),
+            2 * 40 * 50,
+            "{dir}: 40 images × 50 repeats × 2 contexts"
+        );
+        assert!(image.iter().enumerate().all(|(t, &i)| i == (t / 50) as i64));
+        assert!(frozen.join("hidden_0.npy").exists() && frozen.join("context.npy").exists());
+    }
+    // apical record repeats the frozen recordings exactly (same weights, same noise streams).
+    let rec = tmp.path().join("rec");
+    ok(&apical(&[
+        "record",
+        run.to_str().unwrap(),
+        "--out",
+        rec.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        std::fs::read(run.join("activity/step-00000040/frozen/hidden_0.npy")).unwrap(),
+        std::fs::read(rec.join("activity/step-00000040/frozen/hidden_0.npy")).unwrap()
+    );
+    ok(&apical(&[
+        "analyze",
+        run.to_str().unwrap(),
+        "--subset-size",
+        "8",
+    ]));
+    let v = json(&run.join("analysis/analysis.json"));
+    let internal = v["internal_redundancy"].as_array().unwrap();
+    assert_eq!(internal.len(), 2, "one layer × two contexts: {internal:?}");
+    for e in internal {
+        assert_eq!(e["images"], 40);
+        assert_eq!(e["dof"], 40 * 49);
+        assert_eq!(e["step"], 40, "the last recording along learning");
+        let fisher = e["fisher"].as_f64().unwrap();
+        let sd = e["fisher_sd"].as_f64().unwrap();
+        assert!(fisher > 10.0 * sd, "{e}");
+        let r = e["redundancy_percent"].as_f64().unwrap();
+        let fresh = v["redundancy_by_step"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["step"] == 40 && f["context"] == e["context"])
+            .unwrap();
+        // The pixel noise every unit shares limits fresh trials' information to ≈ 0 at this
+        // training; the frozen images hold it fixed, and the units' own noise limits far less.
+        let fresh_bound = fresh["fisher"]
+            .as_f64()
+            .unwrap()
+            .max(fresh["fisher_sd"].as_f64().unwrap());
+        assert!(
+            fisher > 10.0 * fresh_bound,
+            "internal {fisher} vs fresh {fresh}"
+        );
+        assert!(
+            r.abs() < 5.0,
+            "independent private noise: ≈ 0 internal redundancy, got {r}"
+        );
+    }
+    // Refused before anything is written.
+    for (set, key) in [
+        ("logging.frozen_repeats=1", "logging.frozen_repeats"),
+        ("logging.probe_examples=0", "logging.frozen_images"),
+    ] {
+        refused(
+            tmp.path(),
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--set",
+                set,
+                "--set",
+                "logging.record_at=[]",
+            ],
+            &[key],
+        );
+    }
+    let digits = tmp.path().join("digits.toml");
+    std::fs::write(
+        &digits,
+        "[task]\nkind = \"digits\"\n[model]\nkind = \"ff\"\n[rule]\nkind = \"backprop\"\n[logging]\nfrozen_images = 4\n",
+    )
+    .unwrap();
+    refused(
+        tmp.path(),
+        &["run", digits.to_str().unwrap()],
+        &["logging.frozen_images", "orientation"],
+    );
+}

@@ -100,6 +100,14 @@ def by_size(analysis, key="redundancy_percent"):
     return {k: combine(v, key) for k, v in groups.items()}
 
 
+def internal(analysis, key="redundancy_percent"):
+    """{layer: over contexts} of the internal (frozen-noise) estimate, the last recording."""
+    groups = {}
+    for e in analysis.get("internal_redundancy", []):
+        groups.setdefault(e["layer"], []).append(e)
+    return {k: combine(v, key) for k, v in groups.items()}
+
+
 def within(analysis):
     groups = {}
     for e in analysis.get("within_trial", []):
@@ -255,6 +263,25 @@ def main(out):
             cells = [f"{fmt(interval(v))} (n = {len(v)})" for v in (inter, did, rel)]
             cells.append(f"{fmt(interval(ratio), '.2f')} (n = {len(ratio)})")
             print(f"| {cond} | {l} | " + " | ".join(cells) + " |")
+    print()
+
+    print("## Internal (frozen-noise) redundancy (last recording)\n")
+    print("f′ from the probe, Σ from the within-image covariance of 40 zero-signal images per "
+          "context shown 50 times each: only the variability the network adds (units whose only "
+          "shared variability is their input give ≈ 0). Active − passive paired over seeds.\n")
+    print("| condition | layer | I internal | redundancy active | redundancy passive | active − passive |")
+    print("|---|---|---|---|---|---|")
+    for cond, runs in conditions.items():
+        if cond.endswith("(passive)"):
+            continue
+        passive = conditions.get(cond + " (passive)", {})
+        layers = sorted({l for a in runs.values() for l in internal(a)})
+        for l in layers:
+            d, n = paired(runs, passive, internal, l) if passive else ((float("nan"),) * 3, 0)
+            print(f"| {cond} | {l} | {fmt_g(pooled(runs.values(), lambda a: internal(a, 'fisher'), l))} | "
+                  f"{fmt(pooled(runs.values(), internal, l))} | "
+                  f"{fmt(pooled(passive.values(), internal, l)) if passive else '—'} | "
+                  f"{fmt(d) + f' (n = {n})' if passive else '—'} |")
     print()
 
     print("## Active − passive at the same weights (paired over seeds)\n")

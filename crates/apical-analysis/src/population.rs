@@ -123,6 +123,38 @@ impl PopulationMoments {
     }
 }
 
+impl PopulationMoments {
+    /// Moments whose covariance is the **within-image** covariance of repeated presentations:
+    /// `trial_idx` of `responses` grouped by `image` (the same stimulus, noise included, shown
+    /// several times; an image needs at least 2 presentations to count), Σ_w pooled over images
+    /// with M·(R − 1) degrees of freedom, stored as the zero-signal Σ₀ with T0 = dof + 1 (so the
+    /// Liu et al. bias correction applies unchanged). No signal levels: read f′ from another
+    /// set with [`cross_fisher`]`(signal, this, Liu, …)` — the information the units' **own**
+    /// (internally generated) variability limits, with the stimulus noise held fixed: units
+    /// whose only shared variability is in their input give ≈ 0 redundancy here.
+    pub fn within_images(responses: &DMatrix<f64>, image: &[usize], trial_idx: &[usize]) -> Self {
+        let n = responses.ncols();
+        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &t in trial_idx {
+            groups.entry(image[t]).or_default().push(t);
+        }
+        let mut scatter = DMatrix::<f64>::zeros(n, n);
+        let mut dof = 0usize;
+        for trials in groups.values().filter(|g| g.len() >= 2) {
+            let (_, cov) = mean_and_covariance(&rows(responses, trials));
+            scatter += cov * (trials.len() - 1) as f64;
+            dof += trials.len() - 1;
+        }
+        let zero = (dof >= 1).then(|| (scatter / dof as f64, dof + 1));
+        Self {
+            n_units: n,
+            zero,
+            levels: Vec::new(),
+            n_trials: trial_idx.len(),
+        }
+    }
+}
+
 /// Information combined over signal levels, with the per-level estimates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CombinedFisher {
@@ -459,11 +491,7 @@ pub struct SubsetFisher {
 
 /// The pooled redundancy % of mean informations `info` and `shuffled` whose estimator SD is
 /// `sd`, and why it is null when it is (see [`SubsetFisher`]).
-pub fn pooled_redundancy(
-    info: f64,
-    shuffled: f64,
-    sd: f64,
-) -> (Option<f64>, Option<&'static str>) {
+pub fn pooled_redundancy(info: f64, shuffled: f64, sd: f64) -> (Option<f64>, Option<&'static str>) {
     match crate::redundancy_percent(info, shuffled) {
         None => (None, Some(crate::REDUNDANCY_UNDEFINED)),
         Some(_) if !(info >= MIN_INFORMATION_SDS * sd) => (None, Some(REDUNDANCY_TOO_UNCERTAIN)),
@@ -654,7 +682,10 @@ mod tests {
                 sub.fisher_mean,
                 sub.fisher_shuffled_mean
             );
-            assert!(sub.fisher_mean >= MIN_INFORMATION_SDS * sub.fisher_sd, "{sub:?}");
+            assert!(
+                sub.fisher_mean >= MIN_INFORMATION_SDS * sub.fisher_sd,
+                "{sub:?}"
+            );
             assert!(sub.redundancy_pooled_note.is_none());
             // The per-subset distribution stays as a diagnostic.
             assert!(sub.redundancy_percent.is_some());
@@ -662,7 +693,10 @@ mod tests {
         // Information at the level of its own noise: no ratio, and the reason.
         let weak = limited(40, 0.004, eps, 300, 12);
         let sub = subset_fisher(&weak, &weak, FisherMethod::Liu, size, 40, 3).unwrap();
-        assert!(sub.fisher_mean < MIN_INFORMATION_SDS * sub.fisher_sd, "{sub:?}");
+        assert!(
+            sub.fisher_mean < MIN_INFORMATION_SDS * sub.fisher_sd,
+            "{sub:?}"
+        );
         assert_eq!(sub.redundancy_pooled_percent, None);
         assert_eq!(sub.redundancy_pooled_note, Some(REDUNDANCY_TOO_UNCERTAIN));
     }
@@ -698,6 +732,97 @@ mod tests {
         assert_eq!(curve_sizes(16), vec![2, 4, 8, 16]);
         assert_eq!(curve_sizes(12), vec![2, 4, 8, 12]);
         assert_eq!(curve_sizes(1), Vec::<usize>::new());
+    }
+
+    /// Responses r = a·(s + η) + ξ + g·ν: η shared along the signal direction and ξ private,
+    /// both drawn afresh at every presentation; ν a stimulus-noise fluctuation fixed per image
+    /// (frozen), along another direction g. Repeating images removes ν from the within-image
+    /// covariance: the internal information is that of a·η + ξ alone.
+    #[test]
+    fn within_image_covariance_holds_only_the_internal_variability() {
+        let (n, a, eps, images, repeats): (usize, f64, f64, usize, usize) = (8, 0.3, 2.0, 60, 60);
+        let mut rng = StdRng::seed_from_u64(17);
+        // g has a component along f′ (all units tuned alike): the stimulus noise limits the
+        // information of fresh trials, but not the internal information.
+        let g: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 0.5 }).collect();
+        let (mut data, mut image, mut signal) = (Vec::new(), Vec::new(), Vec::new());
+        // Signal trials (fresh stimulus noise each) for f′, then the frozen images.
+        for l in [-2.0, 2.0] {
+            for _ in 0..4000 {
+                let (eta, nu) = (eps.sqrt() * normal(&mut rng), 3.0 * normal(&mut rng));
+                for gi in &g {
+                    data.push(a * (l + eta) + normal(&mut rng) + gi * nu);
+                }
+                signal.push(l);
+                image.push(usize::MAX);
+            }
+        }
+        for m in 0..images {
+            let nu = 3.0 * normal(&mut rng);
+            for _ in 0..repeats {
+                let eta = eps.sqrt() * normal(&mut rng);
+                for gi in &g {
+                    data.push(a * eta + normal(&mut rng) + gi * nu);
+                }
+                signal.push(0.0);
+                image.push(m);
+            }
+        }
+        let r = DMatrix::from_row_slice(signal.len(), n, &data);
+        let probe: Vec<usize> = (0..8000).collect();
+        let frozen: Vec<usize> = (8000..signal.len()).collect();
+        let sig = PopulationMoments::new(&r, &signal, &probe);
+        let within = PopulationMoments::within_images(&r, &image, &frozen);
+        let (_, t0) = within.zero.as_ref().unwrap();
+        assert_eq!(*t0, images * (repeats - 1) + 1);
+        let est = cross_fisher(&sig, &within, FisherMethod::Liu, None).unwrap();
+        let nf = n as f64;
+        let info = nf * a * a / (1.0 + eps * nf * a * a);
+        let shuffled = nf * a * a / (1.0 + eps * a * a);
+        assert!(
+            (est.fisher - info).abs() < 4.0 * est.fisher_variance.sqrt() + 0.05 * info,
+            "internal I {:.4} vs {info:.4}",
+            est.fisher
+        );
+        let fresh = population_fisher(&sig, FisherMethod::Kanitscheider, None).unwrap();
+        assert!(
+            fresh.fisher < 0.5 * est.fisher,
+            "the frozen stimulus noise limits fresh trials ({:.4}) but not the internal information ({:.4})",
+            fresh.fisher,
+            est.fisher
+        );
+        let truth = 100.0 * (1.0 - info / shuffled);
+        let got = est.redundancy_percent.unwrap();
+        assert!((got - truth).abs() < 5.0, "{got:.1}% vs {truth:.1}%");
+        // Without the shared internal fluctuation (private noise only) the internal redundancy
+        // is ≈ 0, whatever the frozen stimulus noise shares.
+        let mut quiet = Vec::new();
+        let mut rng = StdRng::seed_from_u64(18);
+        for _ in 0..images {
+            let nu = 3.0 * normal(&mut rng);
+            for _ in 0..repeats {
+                for gi in &g {
+                    quiet.push(normal(&mut rng) + gi * nu);
+                }
+            }
+        }
+        let q = DMatrix::from_row_slice(images * repeats, n, &quiet);
+        let q_images: Vec<usize> = (0..images * repeats).map(|t| t / repeats).collect();
+        let within0 = PopulationMoments::within_images(
+            &q,
+            &q_images,
+            &(0..images * repeats).collect::<Vec<_>>(),
+        );
+        let est0 = cross_fisher(&sig, &within0, FisherMethod::Liu, None).unwrap();
+        let r0 = est0.redundancy_percent.unwrap();
+        assert!(r0.abs() < 5.0, "private noise only: {r0:.1}%");
+        // Fewer than two presentations per image: no covariance.
+        let single = PopulationMoments::within_images(
+            &q,
+            &(0..images * repeats).collect::<Vec<_>>(),
+            &[0, 1, 2],
+        );
+        assert!(single.zero.is_none());
     }
 
     #[test]

@@ -228,8 +228,12 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
     apical_run::check_out_dir(&req.out)?;
     let data = config.task.build()?;
     let mut probe = config.task.probe(&data, config.logging.probe_examples);
+    let mut frozen = config.frozen_probe();
     if cue_removed {
         remove_cue(&mut probe);
+        if let Some(f) = frozen.as_mut() {
+            remove_cue(&mut f.data);
+        }
     }
     // Every checkpoint is read (and checked against the network) before anything is written.
     let mut weights = Vec::new();
@@ -240,6 +244,7 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
         config: &'a ExperimentConfig,
         weights: Vec<(usize, Option<checkpoint::Checkpoint>)>,
         probe: &'a Dataset,
+        frozen: Option<&'a recording::FrozenProbe>,
         device: Device,
         root: PathBuf,
         out: PathBuf,
@@ -289,7 +294,14 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
             let last = nets.len() - 1;
             for (i, (step, net)) in nets.iter().enumerate() {
                 let valid = net.valid();
-                recording::record_step(&valid, self.probe, &host, (seed, *step), &out)?;
+                recording::record_step(
+                    &valid,
+                    self.probe,
+                    self.frozen,
+                    &host,
+                    (seed, *step),
+                    &out,
+                )?;
                 if i == last {
                     recording::record(
                         &valid,
@@ -299,6 +311,9 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
                         Keep::All,
                         &activity,
                     )?;
+                    if let Some(frozen) = self.frozen {
+                        recording::record_frozen(&valid, frozen, &host, (seed, *step), &activity)?;
+                    }
                 }
             }
             write_atomic(
@@ -328,6 +343,7 @@ pub fn record_run(req: &RecordRequest, device: &Device) -> Result<RecordInfo, Ex
             config: &config,
             weights,
             probe: &probe,
+            frozen: frozen.as_ref(),
             device: device.clone().autodiff(),
             root: RunDir::new(&req.run).checkpoints(),
             out: req.out.clone(),

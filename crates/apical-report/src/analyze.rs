@@ -444,6 +444,7 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_by_step: redundancy.by_step,
         within_trial: redundancy.within_trial,
         redundancy_by_size: redundancy.by_size,
+        internal_redundancy: redundancy.internal,
         redundancy_by_relevance: redundancy.by_relevance,
         cross_context: redundancy.cross_context,
     };
@@ -632,6 +633,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         redundancy_by_step: Vec::new(),
         within_trial: Vec::new(),
         redundancy_by_size: Vec::new(),
+        internal_redundancy: Vec::new(),
         redundancy_by_relevance: Vec::new(),
         cross_context: Vec::new(),
         redundancy_subset_size: None,

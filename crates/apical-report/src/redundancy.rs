@@ -129,6 +129,32 @@ pub struct BinRedundancy {
     pub estimate: SubsetEstimate,
 }
 
+/// The last recording's internal (frozen-noise) information: f′ from the probe's signal
+/// levels, Σ from the within-image covariance of repeated zero-signal images (`frozen/`) —
+/// only the variability the network adds, the stimulus noise held fixed. Feedforward units whose
+/// only shared variability is in their input give ≈ 0 redundancy here.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InternalRedundancy {
+    /// Training step of the recording.
+    pub step: usize,
+    /// Hidden layer.
+    pub layer: usize,
+    /// Context index; null when the recording has none.
+    pub context: Option<i64>,
+    /// Units per subset.
+    pub units: usize,
+    /// Frozen images of this context.
+    pub images: usize,
+    /// Degrees of freedom of the within-image covariance (Σ (presentations − 1)).
+    pub dof: usize,
+    /// The estimate over subsets.
+    #[serde(flatten)]
+    pub estimate: SubsetEstimate,
+    /// Why nothing could be estimated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// The last recording's information and redundancy against the number of units (I(N),
 /// redundancy(N)): subsets of 2, 4, 8, … units up to the run's subset size.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -206,6 +232,8 @@ pub struct Redundancy {
     pub within_trial: Vec<BinRedundancy>,
     /// The last recording's I(N) and redundancy(N) over subset sizes.
     pub by_size: Vec<SizeRedundancy>,
+    /// The last recording's internal (frozen-noise) redundancy, when it has `frozen/`.
+    pub internal: Vec<InternalRedundancy>,
     /// The last recording's top and bottom quartiles of units by task relevance (ranked on
     /// one half of the trials, estimated on the other).
     pub by_relevance: Vec<RelevanceRedundancy>,
@@ -254,6 +282,47 @@ struct LayerData {
     per_step: Option<Vec<DMatrix<f64>>>,
     signal: Vec<f64>,
     context: Option<Vec<i64>>,
+    frozen: Option<Frozen>,
+}
+
+/// A layer's frozen-noise recording: rates `[trials, units]`, each trial's image and context.
+struct Frozen {
+    rates: DMatrix<f64>,
+    image: Vec<usize>,
+    context: Option<Vec<i64>>,
+}
+
+/// Reads `dir/frozen/` for layer `l` (None when the recording has none).
+fn read_frozen(dir: &Path, l: usize, units: usize) -> Result<Option<Frozen>, ReportError> {
+    let dir = dir.join(recording_files::FROZEN_DIR);
+    let path = dir.join(recording_files::hidden(l));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let rates = match read_responses(&path)? {
+        Responses::Matrix(m) if m.ncols() == units => m,
+        _ => {
+            return Err(ReportError::read(
+                &path,
+                format!("expected a 2-D trials × {units} units array (the probe's units)"),
+            ))
+        }
+    };
+    let image = read_vector(&dir.join(recording_files::IMAGE), rates.nrows())?
+        .iter()
+        .map(|&v| v.round() as usize)
+        .collect();
+    let context_path = dir.join(recording_files::CONTEXT);
+    let context = context_path
+        .exists()
+        .then(|| read_vector(&context_path, rates.nrows()))
+        .transpose()?
+        .map(|c| c.iter().map(|v| v.round() as i64).collect());
+    Ok(Some(Frozen {
+        rates,
+        image,
+        context,
+    }))
 }
 
 fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
@@ -301,6 +370,7 @@ fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
         } else {
             None
         };
+        let frozen = read_frozen(&rec.dir, l, rates.ncols())?;
         layers.push(LayerData {
             step: rec.step,
             layer: l,
@@ -308,6 +378,7 @@ fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
             per_step,
             signal,
             context,
+            frozen,
         });
     }
     Ok(layers)
@@ -456,6 +527,11 @@ pub fn analyze_redundancy(
             if data.step != last_step || size < 2 {
                 continue;
             }
+            if let Some(frozen) = &data.frozen {
+                out.internal.push(internal_entry(
+                    data, frozen, &active, &moments, context, size, settings,
+                ));
+            }
             for units in curve_sizes(size) {
                 let result = from_moments(&moments, units, settings, FisherMethod::Liu);
                 out.by_size.push(SizeRedundancy {
@@ -463,7 +539,10 @@ pub fn analyze_redundancy(
                     layer: data.layer,
                     context,
                     units,
-                    estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+                    estimate: result
+                        .as_ref()
+                        .map(SubsetEstimate::from)
+                        .unwrap_or_default(),
                     error: result.err().map(|e| e.to_string()),
                 });
             }
@@ -516,7 +595,10 @@ pub fn analyze_redundancy(
                     layer: data.layer,
                     context,
                     bin,
-                    estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+                    estimate: result
+                        .as_ref()
+                        .map(SubsetEstimate::from)
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -625,11 +707,65 @@ fn relevance_quartiles(
             quartile: name.into(),
             quartile_units: quarter,
             units,
-            estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+            estimate: result
+                .as_ref()
+                .map(SubsetEstimate::from)
+                .unwrap_or_default(),
             error: result.err(),
         }
     })
     .collect()
+}
+
+/// The internal (frozen-noise) redundancy of one layer × context: f′ from the probe's
+/// `moments`, Σ from the context's frozen trials' within-image covariance.
+fn internal_entry(
+    data: &LayerData,
+    frozen: &Frozen,
+    active: &[usize],
+    moments: &PopulationMoments,
+    context: Option<i64>,
+    size: usize,
+    settings: &RunAnalysisSettings,
+) -> InternalRedundancy {
+    let trials: Vec<usize> = (0..frozen.rates.nrows())
+        .filter(|&t| match (&frozen.context, context) {
+            (Some(c), Some(want)) => c[t] == want,
+            _ => true,
+        })
+        .collect();
+    let rates = columns(&frozen.rates, active);
+    let within = PopulationMoments::within_images(&rates, &frozen.image, &trials);
+    let mut images: Vec<usize> = trials.iter().map(|&t| frozen.image[t]).collect();
+    images.sort_unstable();
+    images.dedup();
+    let dof = within.zero.as_ref().map_or(0, |(_, t0)| t0 - 1);
+    let result = if size >= 2 {
+        subset_fisher(
+            moments,
+            &within,
+            FisherMethod::Liu,
+            size,
+            settings.subsets,
+            settings.seed,
+        )
+        .map_err(|e| e.to_string())
+    } else {
+        Err(format!("subsets of {size} unit(s)"))
+    };
+    InternalRedundancy {
+        step: data.step,
+        layer: data.layer,
+        context,
+        units: size,
+        images: images.len(),
+        dof,
+        estimate: result
+            .as_ref()
+            .map(SubsetEstimate::from)
+            .unwrap_or_default(),
+        error: result.err(),
+    }
 }
 
 fn step_entry(
@@ -644,7 +780,10 @@ fn step_entry(
         step: data.step,
         layer: data.layer,
         context,
-        estimate: result.as_ref().map(SubsetEstimate::from).unwrap_or_default(),
+        estimate: result
+            .as_ref()
+            .map(SubsetEstimate::from)
+            .unwrap_or_default(),
         kanitscheider: kanitscheider.map(SubsetEstimate::from),
         units: size,
         subsets: settings.subsets,

@@ -149,6 +149,10 @@ pub struct RunAnalysis {
     /// `redundancy_subset_size`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redundancy_by_size: Vec<crate::redundancy::SizeRedundancy>,
+    /// The last recording's internal (frozen-noise) redundancy per layer × context
+    /// (`logging.frozen_images`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub internal_redundancy: Vec<crate::redundancy::InternalRedundancy>,
     /// The last recording's top and bottom quartiles of units by task relevance.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub redundancy_by_relevance: Vec<crate::redundancy::RelevanceRedundancy>,

@@ -297,6 +297,18 @@ pub struct LoggingConfig {
     /// `activity/step-<n>/` (0 = before the first update). Empty: only at the end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub record_at: Vec<usize>,
+    /// The frozen-noise probe (orientation tasks): zero-signal images per context, each shown
+    /// `frozen_repeats` times, recorded beside every probe recording under `frozen/` (0: none).
+    /// Its within-image covariance holds only the variability the network generates itself.
+    #[serde(default)]
+    pub frozen_images: usize,
+    /// Presentations of each frozen-noise image.
+    #[serde(default = "default_frozen_repeats")]
+    pub frozen_repeats: usize,
+}
+
+fn default_frozen_repeats() -> usize {
+    50
 }
 
 fn default_true() -> bool {
@@ -313,6 +325,8 @@ impl Default for LoggingConfig {
             plots: true,
             probe_examples: default_probe_examples(),
             record_at: Vec::new(),
+            frozen_images: 0,
+            frozen_repeats: default_frozen_repeats(),
         }
     }
 }
@@ -469,6 +483,7 @@ impl ExperimentConfig {
             ));
         }
         self.validate_record_at()?;
+        self.validate_frozen()?;
         self.training
             .validate_layers(self.model.hidden().len() + 1)
             .map_err(|e| e.in_section("training"))?;
@@ -570,6 +585,49 @@ impl ExperimentConfig {
             ));
         }
         Ok(())
+    }
+
+    /// `logging.frozen_images` / `frozen_repeats`: an orientation task, at least two
+    /// presentations, and the ordinary probe to read the signal from.
+    fn validate_frozen(&self) -> Result<(), InvalidParameter> {
+        if self.logging.frozen_images == 0 {
+            return Ok(());
+        }
+        let key = "logging.frozen_images";
+        if !matches!(self.task, TaskConfig::Orientation(_)) {
+            return Err(InvalidParameter::new(
+                key,
+                "needs task.kind = \"orientation\" (repeated zero-signal images with frozen noise)",
+            ));
+        }
+        if self.logging.frozen_repeats < 2 {
+            return Err(InvalidParameter::new(
+                "logging.frozen_repeats",
+                format!(
+                    "must be at least 2 (a within-image covariance needs repeats), got {}",
+                    self.logging.frozen_repeats
+                ),
+            ));
+        }
+        if self.logging.probe_examples == 0 {
+            return Err(InvalidParameter::new(
+                key,
+                "needs the ordinary probe too (its signal levels give f′): set logging.probe_examples > 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The frozen-noise probe of `logging.frozen_images` (None without one).
+    pub fn frozen_probe(&self) -> Option<crate::recording::FrozenProbe> {
+        match &self.task {
+            TaskConfig::Orientation(c) if self.logging.frozen_images > 0 => {
+                let (data, image) =
+                    c.frozen_probe(self.logging.frozen_images, self.logging.frozen_repeats);
+                Some(crate::recording::FrozenProbe { data, image })
+            }
+            _ => None,
+        }
     }
 
     /// `logging.record_at`: increasing steps within the run, with probe trials to record, on a

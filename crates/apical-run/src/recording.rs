@@ -25,6 +25,71 @@ use crate::RunError;
 
 /// Stream tag of the recording noise (apart from the batch-order and training-noise streams).
 pub(crate) const STREAM_RECORD: u64 = 3 << 40;
+/// Stream tag of the frozen-noise recording's unit noise.
+pub(crate) const STREAM_FROZEN: u64 = 6 << 40;
+
+/// The frozen-noise probe (`logging.frozen_images`): repeated zero-signal images and the image
+/// each trial showed.
+#[derive(Debug, Clone)]
+pub struct FrozenProbe {
+    /// The trials (each image `frozen_repeats` times in a row).
+    pub data: Dataset,
+    /// The image of each trial.
+    pub image: Vec<usize>,
+}
+
+/// Records `net` on the frozen-noise probe into `dir/frozen/`: the rates (`hidden_<l>`,
+/// `layer<l>_rate`), `context.npy` and `image.npy`, with the unit noise of the stream
+/// `(seed, STREAM_FROZEN + step)`.
+pub fn record_frozen<N: Network>(
+    net: &N,
+    frozen: &FrozenProbe,
+    device: &Device,
+    (seed, step): (u64, usize),
+    dir: &Path,
+) -> Result<Vec<String>, RunError> {
+    let out = dir.join(recording_files::FROZEN_DIR);
+    std::fs::create_dir_all(&out).map_err(|source| apical_store::StoreError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    let n = frozen.data.len();
+    let mut noise = SeededRng::for_stream(seed, STREAM_FROZEN + step as u64);
+    let input = Tensor::<2>::from_data(
+        TensorData::new(frozen.data.inputs.clone(), [n, frozen.data.n_features]),
+        device,
+    );
+    let (_, arrays) = net.record(input, Some(&mut noise));
+    let mut written = Vec::new();
+    for rec in arrays {
+        if !(rec.name.starts_with(recording_files::HIDDEN_STEM)
+            || rec.name.ends_with(recording_files::RATE_SUFFIX))
+        {
+            continue;
+        }
+        let name = recording_files::array(&rec.name);
+        npy::write_f32(&out.join(&name), &rec.shape, &rec.values)?;
+        written.push(format!("{}/{name}", recording_files::FROZEN_DIR));
+    }
+    npy::write_i64(
+        &out.join(recording_files::IMAGE),
+        &[n],
+        &frozen.image.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+    )?;
+    if let Some(context) = &frozen.data.context {
+        npy::write_i64(
+            &out.join(recording_files::CONTEXT),
+            &[n],
+            &context.iter().map(|&c| c as i64).collect::<Vec<_>>(),
+        )?;
+    }
+    written.push(format!(
+        "{}/{}",
+        recording_files::FROZEN_DIR,
+        recording_files::IMAGE
+    ));
+    Ok(written)
+}
 
 /// Which recorded arrays to keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +166,7 @@ pub fn record<N: Network>(
 pub fn record_step<N: Network>(
     net: &N,
     probe: &Dataset,
+    frozen: Option<&FrozenProbe>,
     device: &Device,
     (seed, step): (u64, usize),
     run: &RunDir,
@@ -116,6 +182,9 @@ pub fn record_step<N: Network>(
     }
     std::fs::create_dir_all(&tmp).map_err(wrap(&tmp))?;
     record(net, probe, device, (seed, step), Keep::Rates, &tmp)?;
+    if let Some(frozen) = frozen {
+        record_frozen(net, frozen, device, (seed, step), &tmp)?;
+    }
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(wrap(&target))?;
     }

@@ -45,6 +45,12 @@ pub mod recording_files {
     pub const RATE_SUFFIX: &str = "_rate";
     /// The ending of every array file.
     pub const NPY: &str = ".npy";
+    /// The frozen-noise recording inside a recording folder (`logging.frozen_images`): the
+    /// rates on repeated zero-signal images, with `context.npy` and [`IMAGE`].
+    pub const FROZEN_DIR: &str = "frozen";
+    /// The image each frozen-noise trial showed, `[trials]` (trials of one image are
+    /// identical stimuli, noise included).
+    pub const IMAGE: &str = "image.npy";
 
     /// `hidden_<layer>.npy`: the final rates of hidden layer `layer`, `[trials, units]`.
     pub fn hidden(layer: usize) -> String {

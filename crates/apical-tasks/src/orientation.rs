@@ -345,6 +345,24 @@ impl OrientationConfig {
         )
     }
 
+    /// The frozen-noise probe (split 3): `images` zero-signal images per context, each shown
+    /// `repeats` times in a row — the same trial, so the same pixels, noise included; what
+    /// varies between repeats is only what the network adds. Returns the set and each trial's
+    /// image index (context-major: image k of context c is `c·images + k`).
+    pub fn frozen_probe(&self, images: usize, repeats: usize) -> (Dataset, Vec<usize>) {
+        let n_ctx = self.contexts.len();
+        let n = n_ctx * images * repeats;
+        let image: Vec<usize> = (0..n).map(|t| t / repeats).collect();
+        let data = self.trials(
+            3,
+            image
+                .clone()
+                .into_iter()
+                .map(|img| (img, 0.0, img / images.max(1))),
+        );
+        (data, image)
+    }
+
     /// Zero-signal trials per context in a probe set of `n` trials ([`probe`](Self::probe)).
     pub fn probe_zero_signal_per_context(&self, n: usize) -> usize {
         // Trial i is zero-signal when i is even; its context is (i / 2) mod contexts.
@@ -737,6 +755,23 @@ mod tests {
             ..small()
         };
         assert_eq!(config.validate().unwrap_err().key, "trials");
+    }
+
+    #[test]
+    fn the_frozen_probe_repeats_each_image_exactly() {
+        let (data, image) = small().frozen_probe(3, 4);
+        assert_eq!(data.len(), 2 * 3 * 4);
+        assert_eq!(image.len(), data.len());
+        let row = |t: usize| &data.inputs[t * data.n_features..(t + 1) * data.n_features];
+        for t in 0..data.len() {
+            assert_eq!(image[t], t / 4);
+            assert_eq!(data.signal.as_ref().unwrap()[t], 0.0);
+            assert_eq!(data.context.as_ref().unwrap()[t], image[t] / 3);
+            // Identical within an image (noise included), different across images.
+            assert_eq!(row(t), row(image[t] * 4), "trial {t}");
+        }
+        assert_ne!(row(0), row(4));
+        assert_ne!(row(0), row(12), "the other context's first image");
     }
 
     #[test]

@@ -358,6 +358,8 @@ const MEANINGS: &[(&str, &str)] = &[
     ("logging.tensorboard", "Write a TensorBoard event file with the metrics."),
     ("logging.plots", "Write the plots (learning curve; psychometric curve for perceptual tasks; success by day for the BCI) as PNG and SVG."),
     ("logging.probe_examples", "Probe trials whose hidden-unit responses are recorded to activity/*.npy at the end (0 records nothing)."),
+    ("logging.frozen_images", "Frozen-noise probe (orientation tasks): zero-signal images per context, each shown logging.frozen_repeats times, recorded beside every probe recording under frozen/ (0: none); apical analyze reads its within-image covariance as internal_redundancy."),
+    ("logging.frozen_repeats", "Presentations of each frozen-noise image (at least 2; default 50)."),
     ("logging.record_at", "Training steps at which the probe activity is also recorded, to activity/step-<n>/ (0 = before the first update)."),
     ("backend.kind", "\"ndarray\" (CPU, default) or \"wgpu\" (GPU; Mesa lavapipe on machines without one)."),
 ];

@@ -25,9 +25,10 @@ use burn::tensor::Device;
 
 use crate::{ConfigError, ExperimentConfig, Protocol, RunError, RunSummary, Session};
 
-/// Split tags of the sampler's noise streams (probe, test).
+/// Split tags of the sampler's noise streams (probe, test, frozen-noise probe).
 const PROBE_SAMPLES: u64 = 11;
 const TEST_SAMPLES: u64 = 12;
+const FROZEN_SAMPLES: u64 = 13;
 
 /// What the sampler produced for a data set.
 struct Sampled {
@@ -92,8 +93,37 @@ fn sample(
     out
 }
 
-fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<String>, RunError> {
-    let n = probe.len();
+/// The frozen-noise recording (`logging.frozen_images`) into `dir/frozen/`: the samples as the
+/// rates (`hidden_0`, `layer0_rate`), `context.npy`, `image.npy`.
+fn write_frozen(
+    dir: &Path,
+    frozen: &crate::recording::FrozenProbe,
+    s: &Sampled,
+) -> Result<(), RunError> {
+    use apical_store::recording_files::{hidden, layer_rate, CONTEXT, FROZEN_DIR, IMAGE};
+    let out = dir.join(FROZEN_DIR);
+    std::fs::create_dir_all(&out).map_err(|source| apical_store::StoreError::Write {
+        path: out.clone(),
+        source,
+    })?;
+    let n = frozen.data.len();
+    let (last, all, frames, units) = rates(s);
+    npy::write_f32(&out.join(hidden(0)), &[n, units], &last)?;
+    npy::write_f32(&out.join(layer_rate(0)), &[n, frames, units], &all)?;
+    let ints = |v: &[usize]| v.iter().map(|&c| c as i64).collect::<Vec<_>>();
+    npy::write_i64(&out.join(IMAGE), &[n], &ints(&frozen.image))?;
+    let context = frozen
+        .data
+        .context
+        .as_ref()
+        .expect("orientation trials carry contexts");
+    npy::write_i64(&out.join(CONTEXT), &[n], &ints(context))?;
+    Ok(())
+}
+
+/// The last frame's samples `[trials, units]`, every frame's `[trials, frames, units]`, and the
+/// frames and units.
+fn rates(s: &Sampled) -> (Vec<f32>, Vec<f32>, usize, usize) {
     let frames = s.x.first().map(|x| x.len()).unwrap_or(0);
     let units =
         s.x.first()
@@ -108,6 +138,12 @@ fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<Strin
         s.x.iter()
             .flat_map(|t| t.iter().flat_map(|f| f.iter().map(|&v| v as f32)))
             .collect();
+    (last, all, frames, units)
+}
+
+fn write_recording(dir: &Path, probe: &Dataset, s: &Sampled) -> Result<Vec<String>, RunError> {
+    let n = probe.len();
+    let (last, all, frames, units) = rates(s);
     let logits: Vec<f32> = s
         .log_odds
         .iter()
@@ -194,6 +230,12 @@ fn run(config: &ExperimentConfig, session: Session<'_>) -> Result<RunSummary, Ru
         let run = session.dir();
         write_recording(&run.recording(0), &probe, &sampled)?;
         activity = write_recording(&run.activity(), &probe, &sampled)?;
+        if let Some(frozen) = config.frozen_probe() {
+            let sampled = sample(&model, task, &frozen.data, (seed, FROZEN_SAMPLES));
+            write_frozen(&run.recording(0), &frozen, &sampled)?;
+            write_frozen(&run.activity(), &frozen, &sampled)?;
+            activity.push(format!("{}/", apical_store::recording_files::FROZEN_DIR));
+        }
     }
     let test = sample(&model, task, &split.test, (seed, TEST_SAMPLES));
     let predictions = test.choice.clone();

@@ -120,6 +120,8 @@ struct Trainer<'a, N> {
     stopped_early: Option<usize>,
     /// The probe set recordings are made on (`TaskConfig::probe`).
     probe: Dataset,
+    /// The frozen-noise probe recorded beside it (`logging.frozen_images`).
+    frozen_probe: Option<crate::recording::FrozenProbe>,
     /// Steps recorded to `activity/step-<n>/` (record_at and the ends of the phases).
     recording_steps: Vec<usize>,
     /// The curriculum: `(first step, end step, task)` per phase; empty without phases.
@@ -165,6 +167,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
             probe: config
                 .task
                 .probe(context.data, config.logging.probe_examples),
+            frozen_probe: config.frozen_probe(),
             recording_steps: config.recording_steps(),
             phases: config.phase_tasks(),
             context,
@@ -292,6 +295,7 @@ impl<'a, N: Trainable> Trainer<'a, N> {
         crate::recording::record_step(
             &self.net.valid(),
             &self.probe,
+            self.frozen_probe.as_ref(),
             &self.device().clone().without_autodiff(),
             (self.config().training.seed, step),
             self.run_dir(),
@@ -586,14 +590,28 @@ impl<'a, N: Trainable> Trainer<'a, N> {
     /// The recording at the end of the run (`activity/`, every compartment), made at the step
     /// the run ended.
     fn record_probe(&self, step: usize) -> Result<Vec<String>, RunError> {
-        crate::recording::record(
-            &self.net.valid(),
+        let device = self.device().clone().without_autodiff();
+        let net = self.net.valid();
+        let seed = self.config().training.seed;
+        let dir = self.run_dir().activity();
+        let mut written = crate::recording::record(
+            &net,
             &self.probe,
-            &self.device().clone().without_autodiff(),
-            (self.config().training.seed, step),
+            &device,
+            (seed, step),
             crate::recording::Keep::All,
-            &self.run_dir().activity(),
-        )
+            &dir,
+        )?;
+        if let Some(frozen) = &self.frozen_probe {
+            written.extend(crate::recording::record_frozen(
+                &net,
+                frozen,
+                &device,
+                (seed, step),
+                &dir,
+            )?);
+        }
+        Ok(written)
     }
 
     /// The summary's fields known at any point of the run.
