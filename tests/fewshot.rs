@@ -1057,7 +1057,13 @@ fn the_mnist_experiments_run_end_to_end_in_their_fast_form() {
         ),
         (
             "experiments/fewlabel/run.sh",
-            &["control: pca-1nn", "Paired differences", "Target at n = 10"][..],
+            &[
+                "control: pca-1nn",
+                "Paired differences",
+                "Target at n = 10",
+                "The search (tuning seeds",
+                "extension round(s)",
+            ][..],
         ),
     ] {
         let out_dir = tmp.path().join(script.replace('/', "_"));
