@@ -769,7 +769,20 @@ fn the_frozen_noise_probe_sees_only_the_networks_own_variability() {
     )
     .unwrap();
     let run = tmp.path().join("run");
-    train(&cfg, &run, &["--set", "training.learning_rate=3e-2"]);
+    // Private noise comparable to the pixel noise: f′ (from fresh trials, pixel noise included)
+    // is then measured precisely enough against the within-image Σ.
+    train(
+        &cfg,
+        &run,
+        &[
+            "--set",
+            "training.learning_rate=3e-2",
+            "--set",
+            "model.noise_std=1.0",
+            "--set",
+            "task.noise_std=0.3",
+        ],
+    );
     for dir in [
         "activity",
         "activity/step-00000000",
@@ -826,19 +839,13 @@ fn the_frozen_noise_probe_sees_only_the_networks_own_variability() {
             .iter()
             .find(|f| f["step"] == 40 && f["context"] == e["context"])
             .unwrap();
-        // The pixel noise every unit shares limits fresh trials' information to ≈ 0 at this
-        // training; the frozen images hold it fixed, and the units' own noise limits far less.
-        let fresh_bound = fresh["fisher"]
-            .as_f64()
-            .unwrap()
-            .max(fresh["fisher_sd"].as_f64().unwrap());
+        // The same units on fresh trials: the pixel noise they all see is shared variability
+        // along the task (strongly redundant); the frozen images hold it fixed and their own
+        // noise is independent (≈ 0 up to the estimate's sampling error: −4.4% in context 0).
+        let fresh_r = fresh["redundancy_percent"].as_f64().unwrap();
         assert!(
-            fisher > 10.0 * fresh_bound,
-            "internal {fisher} vs fresh {fresh}"
-        );
-        assert!(
-            r.abs() < 5.0,
-            "independent private noise: ≈ 0 internal redundancy, got {r}"
+            fresh_r > 30.0 && r.abs() < 8.0,
+            "fresh trials {fresh_r:.1}% vs internal {r:.1}%: {e} / {fresh}"
         );
     }
     // Refused before anything is written.

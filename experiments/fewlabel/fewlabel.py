@@ -143,6 +143,7 @@ def edges(out, arch=None):
     limits (MIN_RATE, MAX_RATE, MAX_STEPS); a cell at a limit is reported on stderr and left."""
     grids, folds_seen, lengths = read_tuning(out)
     w = csv.writer(sys.stdout, lineterminator="\n")
+    limits = []  # cells on an edge the limits keep from extending
     for key, grid in sorted(grids.items()):
         if arch is not None and key[1] != arch:
             continue
@@ -162,8 +163,13 @@ def edges(out, arch=None):
         for new_lr, steps in runs:
             if not (MIN_RATE <= new_lr <= MAX_RATE and steps <= MAX_STEPS):
                 print(f"{key}: at the search's limit (rate {new_lr:g}, {steps} steps); left", file=sys.stderr)
+                limits.append(list(key) + [repr(new_lr), steps])
                 continue
             w.writerow(list(key) + [repr(new_lr), steps])
+    if arch is not None:
+        # Kept beside the rounds: the report lists these as edges the search could not pass.
+        with open(os.path.join(out, f"limits-{arch}.csv"), "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(limits)
 
 
 def choose(out, eval_n):
@@ -300,13 +306,18 @@ def report(out):
     print(f"\nTarget {'met by at least one arm' if any(met) else 'not met by any arm'} ({sum(met)} of {len(met)} arm × architecture × evaluation cells).\n")
     print("## The search (tuning seeds, 3-fold cross-validation)\n")
     for arch in archs:
-        rounds = sorted(f for f in os.listdir(out) if f.startswith(f"edges-{arch}-r"))
+        rounds = sorted(f for f in os.listdir(out) if f.startswith(f"edges-{arch}-r")
+                        and os.path.getsize(os.path.join(out, f)) > 0)
         extended = sum(1 for f in rounds for _ in open(os.path.join(out, f)))
         left_path = os.path.join(out, f"edges-{arch}-left.csv")
         left = list(csv.reader(open(left_path))) if os.path.exists(left_path) else []
+        limits_path = os.path.join(out, f"limits-{arch}.csv")
+        limits = list(csv.reader(open(limits_path))) if os.path.exists(limits_path) else []
         print(f"- {arch}: {len(rounds)} extension round(s), {extended} extending cell runs in all; "
               f"{len(left)} cell(s) still on an edge after the last round"
-              + ("" if not left else ": " + "; ".join(" ".join(r[:5]) + f" → next {r[5]} × {r[6]} steps" for r in left)))
+              + ("" if not left else ": " + "; ".join(" ".join(r[:5]) + f" → next {r[5]} × {r[6]} steps" for r in left))
+              + (f"; {len(limits)} on an edge at the search's limits (rate ≤ {MAX_RATE:g}, ≤ {MAX_STEPS} steps): "
+                 + "; ".join(" ".join(r[:5]) for r in limits) if limits else ""))
     print()
     for arch in archs:
         write_svg(os.path.join(out, f"fewlabel_{arch}.svg"), arch, ns, errors, controls)

@@ -5,7 +5,7 @@
 #    the ff baseline, seeds 10–17, recording the probe along learning (activity/step-N/), and
 #    runs the sampling model at δ = 0, 0.015, 0.03, 0.06 (configs/sweeps/redundancy*.toml; rerunning
 #    resumes);
-# 2. re-records every gfn run passively at the same weights (engagement 0, no context cue:
+# 2. re-records every gfn run passively at the same weights (engagement 0, the context cue kept:
 #    OUT/passive/<run>/);
 # 3. analyses every run with the same unit-subset size (16 units, 200 subsets);
 # 4. pools the seeds into OUT/report.md and OUT/report_*.svg (summarise.py, Python standard

@@ -210,14 +210,15 @@ def main(out):
         print()
 
     print("## I(N) and redundancy(N): subset size (last recording)\n")
-    print("| condition | layer | quantity | " + " | ".join(f"N = {n}" for n in (2, 4, 8, 16)) + " |")
-    print("|---|---|---|" + "---|" * 4)
+    sizes = sorted({n for runs in conditions.values() for a in runs.values() for _, n in by_size(a)})
+    print("| condition | layer | quantity | " + " | ".join(f"N = {n}" for n in sizes) + " |")
+    print("|---|---|---|" + "---|" * len(sizes))
     for cond, runs in conditions.items():
         layers = sorted({l for a in runs.values() for l, _ in by_size(a)})
         for l in layers:
             for key, name, f in [("fisher", "I", fmt_g), ("fisher_shuffled", "I_shuffled", fmt_g),
                                  ("redundancy_percent", "redundancy %", fmt)]:
-                cells = [f(pooled(runs.values(), lambda a: by_size(a, key), (l, n))) for n in (2, 4, 8, 16)]
+                cells = [f(pooled(runs.values(), lambda a: by_size(a, key), (l, n))) for n in sizes]
                 print(f"| {cond} | {l} | {name} | " + " | ".join(cells) + " |")
     print()
 
@@ -228,7 +229,7 @@ def main(out):
           "bin) active − the same passive; relevance × engagement: (top − bottom quartile) active "
           "− the same passive; I ratio: I(active)/I(passive) at the last recording (total "
           "information not reduced: ≥ 0.9). A seed enters a contrast only where every term has a "
-          "ratio (I ≥ 10 SDs); n says how many did.\n")
+          "ratio (I ≥ 10 SDs; for the I ratio, both redundancies at the last recording); n says how many did.\n")
     print("| condition | layer | learning × engagement | within-trial DiD | relevance × engagement | I active / passive |")
     print("|---|---|---|---|---|---|")
     for cond, runs in conditions.items():
@@ -257,8 +258,10 @@ def main(out):
                 t = [qa.get((l, "top")), qa.get((l, "bottom")), qp.get((l, "top")), qp.get((l, "bottom"))]
                 if None not in t:
                     rel.append((t[0] - t[1]) - (t[2] - t[3]))
-                ia, ip = by_step(a, "fisher").get((l, last)), by_step(p, "fisher").get((l, last))
-                if ia is not None and ip is not None and ip > 0:
+                # Only where both informations pass the analysis's 10-SD floor (a passive I near
+                # 0 would make any ratio).
+                if ra.get((l, last)) is not None and rp.get((l, last)) is not None:
+                    ia, ip = by_step(a, "fisher")[(l, last)], by_step(p, "fisher")[(l, last)]
                     ratio.append(ia / ip)
             cells = [f"{fmt(interval(v))} (n = {len(v)})" for v in (inter, did, rel)]
             cells.append(f"{fmt(interval(ratio), '.2f')} (n = {len(ratio)})")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The search behind experiments/redundancy/README.md, on tuning seeds 0–1 only (the final run
-# uses seeds 10–14): private unit noise σ ∈ {0.5, 1, 2} for the dendritic rule, predictive
+# uses seeds 10–17): private unit noise σ ∈ {0.5, 1, 2} for the dendritic rule, predictive
 # coding and the ff baseline; the sampler's τ ∈ {0.03, 0.05, 0.1} × δ ∈ {0, 0.015, 0.03, 0.06}. Same recording,
 # passive re-recording and analysis as run.sh; report in OUT/report.md.
 #   experiments/redundancy/tune.sh [OUT]        (default: sweeps/redundancy-tune)

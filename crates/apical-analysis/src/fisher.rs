@@ -251,6 +251,133 @@ pub fn liu_from_moments(
     })
 }
 
+/// The Liu et al. estimator when Σ̂ comes from other trials than f̂′ and those trials' noise
+/// differs: `noise_cov` Ĉ is the covariance of the signal trials (their pooled within-level
+/// covariance), so f̂′ ~ N(f′, c·C) rather than N(f′, c·Σ). Then E[f̂′ᵀΣ̂⁻¹f̂′]·(ν − N − 1)/ν =
+/// I + c·tr(Σ⁻¹C) (ν = T0 − 1), and the bias subtracted is c·tr(Σ̂⁻¹Ĉ)·(ν − N − 1)/ν — unbiased,
+/// since Ĉ is independent of Σ̂ (and c·N when C = Σ, the plain estimator's). The shuffled value
+/// subtracts c·Σᵢ (Ĉᵢᵢ/Σ̂ᵢᵢ)·(ν − 2)/ν. Used for the internal (frozen-noise) information, whose
+/// Σ is the within-image covariance while f′'s noise includes the stimulus noise, and for
+/// cross-context information. Returns the estimate and the noise ratios its variance depends
+/// on ([`CrossNoise`], [`liu_variance_cross`]).
+pub fn liu_cross_from_moments(
+    cov0: &DMatrix<f64>,
+    t0: usize,
+    fprime: &DVector<f64>,
+    noise_cov: &DMatrix<f64>,
+    t1: usize,
+    t2: usize,
+    ds: f64,
+) -> Result<(FisherEstimate, CrossNoise), FisherError> {
+    let plain = liu_from_moments(cov0, t0, fprime, t1, t2, ds)?;
+    let n = fprime.len();
+    if noise_cov.nrows() != n || noise_cov.ncols() != n {
+        return Err(FisherError::Shape(format!(
+            "the signal trials' covariance is {}×{}, f′ has {n} units",
+            noise_cov.nrows(),
+            noise_cov.ncols()
+        )));
+    }
+    let chol = cov0
+        .clone()
+        .cholesky()
+        .ok_or(FisherError::SingularCovariance)?;
+    let a = chol.solve(noise_cov);
+    // The noise ratio along the estimated f′: f̂′ᵀΣ̂⁻¹ĈΣ̂⁻¹f̂′ / f̂′ᵀΣ̂⁻¹f̂′ (C may be far larger
+    // along some directions than on average).
+    let w = chol.solve(fprime);
+    let q = fprime.dot(&w);
+    let (nf, nu) = (n as f64, t0 as f64 - 1.0);
+    let along = if q > 0.0 {
+        w.dot(&(noise_cov * &w)) / q
+    } else {
+        a.trace() / nf
+    };
+    let c = (t1 + t2) as f64 / ((t1 * t2) as f64 * ds * ds);
+    let trace = a.trace() * (nu - nf - 1.0) / nu;
+    let trace2 = (&a * &a).trace();
+    let diag_ratio: f64 = (0..n)
+        .map(|i| noise_cov[(i, i)] / cov0[(i, i)])
+        .sum::<f64>()
+        * (nu - 2.0)
+        / nu;
+    // The plain estimator subtracted c·N from both.
+    let fisher = plain.fisher + c * nf - c * trace;
+    let fisher_shuffled = plain.fisher_shuffled + c * nf - c * diag_ratio;
+    let estimate = FisherEstimate {
+        fisher,
+        fisher_variance: liu_variance_cross(
+            fisher,
+            t0 as f64,
+            t1 as f64,
+            t2 as f64,
+            nf,
+            ds,
+            CrossNoise {
+                trace,
+                trace2,
+                along,
+            },
+        ),
+        fisher_shuffled,
+        redundancy_percent: redundancy_percent(fisher, fisher_shuffled),
+        redundancy_note: redundancy_note(fisher, fisher_shuffled),
+        ..plain
+    };
+    Ok((
+        estimate,
+        CrossNoise {
+            trace,
+            trace2,
+            along,
+        },
+    ))
+}
+
+/// How the signal trials' noise C compares with the Σ an estimate inverts (A = Σ⁻¹C):
+/// tr A, tr A², and the ratio along f′ (f′ᵀΣ⁻¹CΣ⁻¹f′ / f′ᵀΣ⁻¹f′). All N, N, 1 when C = Σ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossNoise {
+    /// tr(Σ⁻¹C), bias-corrected for Σ̂.
+    pub trace: f64,
+    /// tr((Σ̂⁻¹Ĉ)²), plugged in.
+    pub trace2: f64,
+    /// The noise ratio along the estimated f′.
+    pub along: f64,
+}
+
+/// [`liu_variance`] when f̂′'s noise is c·C rather than c·Σ: with A = Σ⁻¹C, q = f̂′ᵀΣ⁻¹f̂′ has
+/// E q = I + c·tr A and Var q = 2c²·tr A² + 4c·f′ᵀΣ⁻¹CΣ⁻¹f′ = 2c²·tr A² + 4c·along·I; the
+/// Wishart part as in [`liu_variance`]; and the bias term c·tr(Σ̂⁻¹Ĉ) is itself estimated, from
+/// Ĉ with m = t1 + t2 − 2 degrees of freedom (variance 2c²·tr A²/m):
+/// `Var Î = [(k − 2)·(2c²·tr A² + 4c·along·I) + 2·(I + c·tr A)²] / (k − 4) + 2c²·tr A²/m`.
+/// Checked against Monte Carlo in the tests.
+pub fn liu_variance_cross(
+    info: f64,
+    t0: f64,
+    t1: f64,
+    t2: f64,
+    units: f64,
+    ds: f64,
+    noise: CrossNoise,
+) -> f64 {
+    let k = t0 - units;
+    let m = t1 + t2 - 2.0;
+    if k <= 4.0 || m <= 0.0 {
+        return f64::INFINITY;
+    }
+    let i = info.max(0.0);
+    let c = (t1 + t2) / (t1 * t2 * ds * ds);
+    let CrossNoise {
+        trace,
+        trace2,
+        along,
+    } = noise;
+    ((k - 2.0) * (2.0 * c * c * trace2 + 4.0 * c * along * i) + 2.0 * (i + c * trace).powi(2))
+        / (k - 4.0)
+        + 2.0 * c * c * trace2 / m
+}
+
 /// The Kanitscheider et al. estimator from moments: `pooled_cov` (within-stimulus covariance
 /// pooled over both stimuli), `fprime`, and the trial counts at each stimulus.
 pub fn kanitscheider_from_moments(

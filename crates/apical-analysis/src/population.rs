@@ -16,7 +16,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    kanitscheider_from_moments, liu_from_moments, mean_and_covariance, FisherError, FisherEstimate,
+    kanitscheider_from_moments, liu_cross_from_moments, liu_from_moments, mean_and_covariance,
+    CrossNoise, FisherError, FisherEstimate,
 };
 
 /// Which estimator.
@@ -210,8 +211,16 @@ fn sub_mat(m: &DMatrix<f64>, units: &[usize]) -> DMatrix<f64> {
 /// information, and what it shares with the other levels.
 #[derive(Debug, Clone, Copy)]
 enum LevelDesign {
-    /// Liu et al.: Σ₀ from `t0` zero-signal trials, shared by every level.
-    Liu { t0: f64, t1: f64, t2: f64, ds: f64 },
+    /// Liu et al.: Σ₀ from `t0` zero-signal trials, shared by every level. `noise`: how the
+    /// signal trials' noise compares with Σ₀ (None when they are the same trials; see
+    /// [`liu_cross_from_moments`](crate::liu_cross_from_moments)).
+    Liu {
+        t0: f64,
+        t1: f64,
+        t2: f64,
+        ds: f64,
+        noise: Option<CrossNoise>,
+    },
     /// Kanitscheider et al.: each level's own pooled covariance (independent levels).
     Kanitscheider { t: f64, ds: f64 },
 }
@@ -219,7 +228,16 @@ enum LevelDesign {
 impl LevelDesign {
     fn variance_at(&self, info: f64, units: f64) -> f64 {
         match *self {
-            LevelDesign::Liu { t0, t1, t2, ds } => crate::liu_variance(info, t0, t1, t2, units, ds),
+            LevelDesign::Liu {
+                t0,
+                t1,
+                t2,
+                ds,
+                noise,
+            } => match noise {
+                None => crate::liu_variance(info, t0, t1, t2, units, ds),
+                Some(noise) => crate::liu_variance_cross(info, t0, t1, t2, units, ds, noise),
+            },
             LevelDesign::Kanitscheider { t, ds } => crate::fisher_variance(info, t, units, ds),
         }
     }
@@ -230,14 +248,23 @@ impl LevelDesign {
     fn covariance_with(&self, other: &LevelDesign, info: f64, units: f64) -> f64 {
         match (*self, *other) {
             (
-                LevelDesign::Liu { t0, t1, t2, ds },
+                LevelDesign::Liu {
+                    t0,
+                    t1,
+                    t2,
+                    ds,
+                    noise,
+                },
                 LevelDesign::Liu {
                     t1: u1,
                     t2: u2,
                     ds: dt,
+                    noise: noise_b,
                     ..
                 },
             ) => {
+                let trace = noise.map_or(units, |n| n.trace);
+                let trace_b = noise_b.map_or(units, |n| n.trace);
                 let k = t0 - units;
                 if k <= 4.0 {
                     return f64::INFINITY;
@@ -245,7 +272,7 @@ impl LevelDesign {
                 let i = info.max(0.0);
                 let ca = (t1 + t2) / (t1 * t2 * ds * ds);
                 let cb = (u1 + u2) / (u1 * u2 * dt * dt);
-                2.0 * (i + ca * units) * (i + cb * units) / (k - 4.0)
+                2.0 * (i + ca * trace) * (i + cb * trace_b) / (k - 4.0)
             }
             _ => 0.0,
         }
@@ -368,20 +395,36 @@ pub fn cross_fisher(
                             units: units.len(),
                             needed: units.len() + 4,
                         })?;
-                designs.push(LevelDesign::Liu {
-                    t0: *t0 as f64,
-                    t1: level.t_minus as f64,
-                    t2: level.t_plus as f64,
-                    ds,
-                });
-                liu_from_moments(
-                    &sub_mat(cov0, units),
-                    *t0,
-                    &fprime,
-                    level.t_minus,
-                    level.t_plus,
-                    ds,
-                )?
+                let (t1, t2) = (level.t_minus, level.t_plus);
+                if std::ptr::eq(signal_source, covariance_source) {
+                    designs.push(LevelDesign::Liu {
+                        t0: *t0 as f64,
+                        t1: t1 as f64,
+                        t2: t2 as f64,
+                        ds,
+                        noise: None,
+                    });
+                    liu_from_moments(&sub_mat(cov0, units), *t0, &fprime, t1, t2, ds)?
+                } else {
+                    // Σ from other trials: f̂′'s noise is this level's own covariance.
+                    let (estimate, noise) = liu_cross_from_moments(
+                        &sub_mat(cov0, units),
+                        *t0,
+                        &fprime,
+                        &sub_mat(&level.pooled_cov, units),
+                        t1,
+                        t2,
+                        ds,
+                    )?;
+                    designs.push(LevelDesign::Liu {
+                        t0: *t0 as f64,
+                        t1: t1 as f64,
+                        t2: t2 as f64,
+                        ds,
+                        noise: Some(noise),
+                    });
+                    estimate
+                }
             }
             FisherMethod::Kanitscheider => {
                 // Cross-context: the other context must have recorded this level (never a
@@ -823,6 +866,76 @@ mod tests {
             &[0, 1, 2],
         );
         assert!(single.zero.is_none());
+    }
+
+    /// With few signal trials and strong frozen stimulus noise along f′, f̂′'s noise is far larger
+    /// than the within-image Σ: the plain Liu bias (c·N) leaves the internal information biased
+    /// up; the cross estimator's c·tr(Σ̂⁻¹Ĉ) removes it (Monte Carlo), and its reported variance
+    /// matches the spread.
+    #[test]
+    fn the_internal_information_is_unbiased_when_the_signal_trials_are_noisier() {
+        let (n, a, t, images, repeats) = (6usize, 0.3f64, 40usize, 30usize, 20usize);
+        let nu_sd = 1.0; // frozen stimulus noise, along g (with a component along f′)
+        let g: Vec<f64> = (0..n).map(|i| 1.0 + 0.5 * (i % 2) as f64).collect();
+        let truth = n as f64 * a * a; // internal: private unit-variance noise only
+        let mut rng = StdRng::seed_from_u64(23);
+        let (mut est, mut var, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..1000 {
+            let (mut data, mut signal) = (Vec::new(), Vec::new());
+            for l in [-1.0, 1.0] {
+                for _ in 0..t {
+                    let nu = nu_sd * normal(&mut rng);
+                    for gi in &g {
+                        data.push(a * l + normal(&mut rng) + gi * nu);
+                    }
+                    signal.push(l);
+                }
+            }
+            let mut frozen = Vec::new();
+            for _ in 0..images {
+                let nu = nu_sd * normal(&mut rng);
+                for _ in 0..repeats {
+                    for gi in &g {
+                        frozen.push(normal(&mut rng) + gi * nu);
+                    }
+                }
+            }
+            let r = DMatrix::from_row_slice(signal.len(), n, &data);
+            let f = DMatrix::from_row_slice(images * repeats, n, &frozen);
+            let image: Vec<usize> = (0..images * repeats).map(|k| k / repeats).collect();
+            let sig = PopulationMoments::new(&r, &signal, &(0..signal.len()).collect::<Vec<_>>());
+            let within =
+                PopulationMoments::within_images(&f, &image, &(0..image.len()).collect::<Vec<_>>());
+            let e = cross_fisher(&sig, &within, FisherMethod::Liu, None).unwrap();
+            est.push(e.fisher);
+            var.push(e.fisher_variance);
+            let (cov0, t0) = within.zero.as_ref().unwrap();
+            let level = &sig.levels[0];
+            let fprime = (&level.mean_plus - &level.mean_minus) / 2.0;
+            plain.push(
+                liu_from_moments(cov0, *t0, &fprime, t, t, 2.0)
+                    .unwrap()
+                    .fisher,
+            );
+        }
+        let m = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (mean, mean_plain) = (m(&est), m(&plain));
+        let sd =
+            (est.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (est.len() - 1) as f64).sqrt();
+        let se = sd / (est.len() as f64).sqrt();
+        assert!(
+            (mean - truth).abs() < 4.0 * se,
+            "cross estimator {mean:.4} ± {se:.4} vs truth {truth:.4}"
+        );
+        assert!(
+            mean_plain - truth > 5.0 * se,
+            "the plain bias leaves it high: {mean_plain:.4} vs {truth:.4} (se {se:.4})"
+        );
+        let reported = m(&var).sqrt();
+        assert!(
+            (reported / sd - 1.0).abs() < 0.3,
+            "reported SD {reported:.4} vs the spread {sd:.4}"
+        );
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub struct InternalRedundancy {
     pub context: Option<i64>,
     /// Units per subset.
     pub units: usize,
-    /// Frozen images of this context.
+    /// Frozen images of this context shown at least twice.
     pub images: usize,
     /// Degrees of freedom of the within-image covariance (Σ (presentations − 1)).
     pub dof: usize,
@@ -736,9 +736,16 @@ fn internal_entry(
         .collect();
     let rates = columns(&frozen.rates, active);
     let within = PopulationMoments::within_images(&rates, &frozen.image, &trials);
-    let mut images: Vec<usize> = trials.iter().map(|&t| frozen.image[t]).collect();
-    images.sort_unstable();
-    images.dedup();
+    // Images shown at least twice (the ones the within-image covariance uses).
+    let mut shown: std::collections::BTreeMap<usize, usize> = Default::default();
+    for &t in &trials {
+        *shown.entry(frozen.image[t]).or_default() += 1;
+    }
+    let images: Vec<usize> = shown
+        .into_iter()
+        .filter(|&(_, k)| k >= 2)
+        .map(|(i, _)| i)
+        .collect();
     let dof = within.zero.as_ref().map_or(0, |(_, t0)| t0 - 1);
     let result = if size >= 2 {
         subset_fisher(
