@@ -537,8 +537,9 @@ pub struct SubsetFisher {
 pub fn pooled_redundancy(info: f64, shuffled: f64, sd: f64) -> (Option<f64>, Option<&'static str>) {
     match crate::redundancy_percent(info, shuffled) {
         None => (None, Some(crate::REDUNDANCY_UNDEFINED)),
-        Some(_) if !(info >= MIN_INFORMATION_SDS * sd) => (None, Some(REDUNDANCY_TOO_UNCERTAIN)),
-        Some(r) => (Some(r), None),
+        // (a NaN SD counts as too uncertain)
+        Some(r) if info >= MIN_INFORMATION_SDS * sd => (Some(r), None),
+        Some(_) => (None, Some(REDUNDANCY_TOO_UNCERTAIN)),
     }
 }
 

@@ -763,12 +763,12 @@ mod tests {
         assert_eq!(data.len(), 2 * 3 * 4);
         assert_eq!(image.len(), data.len());
         let row = |t: usize| &data.inputs[t * data.n_features..(t + 1) * data.n_features];
-        for t in 0..data.len() {
-            assert_eq!(image[t], t / 4);
+        for (t, &img) in image.iter().enumerate() {
+            assert_eq!(img, t / 4);
             assert_eq!(data.signal.as_ref().unwrap()[t], 0.0);
-            assert_eq!(data.context.as_ref().unwrap()[t], image[t] / 3);
+            assert_eq!(data.context.as_ref().unwrap()[t], img / 3);
             // Identical within an image (noise included), different across images.
-            assert_eq!(row(t), row(image[t] * 4), "trial {t}");
+            assert_eq!(row(t), row(img * 4), "trial {t}");
         }
         assert_ne!(row(0), row(4));
         assert_ne!(row(0), row(12), "the other context's first image");
