@@ -496,7 +496,7 @@ pub const REDUNDANCY_TOO_UNCERTAIN: &str =
 /// Information of many random fixed-size unit subsets.
 ///
 /// The reported redundancy is the **pooled ratio** `100·(1 − Σ_s I_s / Σ_s I_shuf,s)` over the
-/// subsets s — an estimate of 1 − E[I]/E[I_shuf], which neither drops subsets nor follows the
+/// subsets s — an estimate of 1 − E(I)/E(I_shuf), which neither drops subsets nor follows the
 /// heavy tail that per-subset ratios have where I_shuf is near 0. It is null where Σ I_shuf ≤ 0,
 /// and where the mean information is below [`MIN_INFORMATION_SDS`] times `fisher_sd` (its
 /// estimator SD; then read `fisher_mean` and `fisher_shuffled_mean` instead of a ratio). The
