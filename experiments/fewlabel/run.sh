@@ -152,7 +152,10 @@ for arch in "${ARCHS[@]}"; do
   for round in $(seq 1 "$ROUNDS"); do
     # A round's edges are computed once (a rerun continues that round's sweeps).
     edges="$OUT/edges-$arch-r$round.csv"
-    [ -e "$edges" ] || python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$edges"
+    # (through a temporary file: an interrupted computation leaves no empty file that a rerun
+    # would take for a finished search)
+    [ -e "$edges" ] || { python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$edges.tmp" \
+      && mv "$edges.tmp" "$edges"; }
     [ -s "$edges" ] || break
     for group in $(cut -d, -f1-4 "$edges" | sort -u); do
       IFS=, read -r arm _ pre eval_kind <<< "$group"
@@ -175,7 +178,8 @@ for arch in "${ARCHS[@]}"; do
       sweep "$f" "$OUT/tune-ext/r$round/$arm-$arch-$pre-$eval_kind"
     done
   done
-  python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$OUT/edges-$arch-left.csv"
+  python3 experiments/fewlabel/fewlabel.py edges "$OUT" "$arch" > "$OUT/edges-$arch-left.csv.tmp"
+  mv "$OUT/edges-$arch-left.csv.tmp" "$OUT/edges-$arch-left.csv"
 done
 stamp tuning
 # 3. The choices (mean validation error over tuning seeds × folds), then one evaluation sweep
