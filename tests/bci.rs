@@ -50,11 +50,28 @@ fn the_dendritic_rule_learns_the_task_and_writes_what_the_analysis_reads() {
         &dir,
         "configs/bci_dendritic.toml",
         3,
-        &["--set", "training.learning_rate=1e-3"],
+        &["--set", "training.learning_rate=3e-4"],
     ));
     let summary = json(&dir.join("summary.json"));
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["chance"], 0.3);
+    // The criterion (20-trial success ≥ 0.7) from trials.csv, and the chance a fresh untrained
+    // block measured (its own noise: not the calibration's).
+    let successes: Vec<bool> = read(&dir.join("trials.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap() == "1")
+        .collect();
+    assert_eq!(summary["trials_run"], successes.len());
+    let reached = summary["trials_to_criterion"].as_u64().unwrap() as usize;
+    let rate = |end: usize| successes[end - 20..end].iter().filter(|&&s| s).count();
+    assert!(rate(reached) >= 14, "criterion at {reached}");
+    assert!(
+        (20..reached).all(|end| rate(end) < 14),
+        "the first: {reached}"
+    );
+    let chance = summary["chance_measured"].as_f64().unwrap();
+    assert!((0.0..0.6).contains(&chance), "measured chance {chance}");
     assert!(summary["threshold"].as_f64().unwrap() > 0.0);
     // θ is set in closed loop so that spontaneous activity hits at `chance` (30 baseline
     // trials: a resolution of 1/30).

@@ -1,6 +1,8 @@
 //! The BCI experiment's analyses (Francioni et al., *Nature* 2026) on one run's recordings:
-//! learning curve, rate changes of the ensembles, vectorization of the dendritic residual, and
-//! decoding of reward and outcome from residual vectors.
+//! learning curve, rate changes of the ensembles, vectorization of the dendritic residual (the
+//! per-unit slope of the residual on the task error, over the run and by day), whether a
+//! unit's day-1 slope predicts its change in rate over learning, and decoding of reward and
+//! outcome from residual vectors.
 //!
 //! The residual is recomputed here as the experimenters did, not taken from the model: per
 //! unit, apical = a·rate + b is fitted by least squares on every recorded step (coincident
@@ -23,6 +25,9 @@ pub struct BciSteps {
     pub rate: DMatrix<f64>,
     /// Error change of each step (negative: toward the target).
     pub error_change: Vec<f64>,
+    /// The error after each step (what the higher area sends the tufts; summed over the
+    /// task's dimensions).
+    pub error: Vec<f64>,
     /// The trial each step belongs to.
     pub trial: Vec<usize>,
     /// Per trial: its day (0-based) and whether it was a hit.
@@ -77,8 +82,15 @@ pub struct BciAnalysis {
     pub success_by_day: Vec<f64>,
     /// Per-unit mean rate on the last two days minus day 1.
     pub rate_change: Groups,
-    /// Per-unit mean z-residual on error-decrease steps minus error-increase steps.
+    /// Per-unit slope of the z-residual on the error (z per unit of error): signed by each
+    /// unit's causal role where the teaching signal is vectorized.
     pub vectorization: Groups,
+    /// The same slope per day: mean over each group's units (P+, P−, P0).
+    pub vectorization_by_day: Vec<[f64; 3]>,
+    /// Spearman ρ over units between a unit's day-1 slope and its rate change (the last two
+    /// days minus day 1): whether the teaching signal predicts what the unit learns (null with
+    /// one day or a constant ranking; the reason in `notes`).
+    pub slope_predicts_rate_change: Option<f64>,
     /// Rewarded vs unrewarded trials from the residual vector at the outcome step, classes
     /// balanced within each day (null with fewer than `MIN_PER_CLASS` matched pairs, with the
     /// reason in `notes`).
@@ -210,6 +222,7 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         n_steps,
         "analyze_bci: error_change"
     );
+    assert_eq!(steps.error.len(), n_steps, "analyze_bci: error");
     assert_eq!(steps.trial.len(), n_steps, "analyze_bci: trial");
     assert_eq!(steps.ensembles.len(), units, "analyze_bci: ensembles");
     let days = steps.trials.iter().map(|t| t.0 + 1).max().unwrap_or(0);
@@ -242,24 +255,54 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         .map(|u| mean_rate(&|d| d >= late_from, u) - mean_rate(&|d| d == 0, u))
         .collect();
 
-    // Vectorization of the z-scored residual.
+    // Vectorization: the slope of each unit's z-residual on the error, over a set of steps.
     let fit = dendritic_residuals(&steps.apical, &steps.rate);
-    let decrease: Vec<usize> = (0..n_steps)
-        .filter(|&s| steps.error_change[s] < 0.0)
-        .collect();
-    let increase: Vec<usize> = (0..n_steps)
-        .filter(|&s| steps.error_change[s] > 0.0)
-        .collect();
-    let mean_z = |rows: &[usize], u: usize| {
-        if rows.is_empty() {
-            f64::NAN
+    let slope = |rows: &[usize], u: usize| {
+        let n = rows.len() as f64;
+        if rows.len() < 3 {
+            return f64::NAN;
+        }
+        let me = rows.iter().map(|&s| steps.error[s]).sum::<f64>() / n;
+        let mz = rows.iter().map(|&s| fit.z[(s, u)]).sum::<f64>() / n;
+        let (mut cov, mut var) = (0.0, 0.0);
+        for &s in rows {
+            let de = steps.error[s] - me;
+            cov += de * (fit.z[(s, u)] - mz);
+            var += de * de;
+        }
+        if var > 0.0 {
+            cov / var
         } else {
-            rows.iter().map(|&s| fit.z[(s, u)]).sum::<f64>() / rows.len() as f64
+            f64::NAN
         }
     };
-    let vectorization: Vec<f64> = (0..units)
-        .map(|u| mean_z(&decrease, u) - mean_z(&increase, u))
+    let all_rows: Vec<usize> = (0..n_steps).collect();
+    let vectorization: Vec<f64> = (0..units).map(|u| slope(&all_rows, u)).collect();
+    let rows_of_day: Vec<Vec<usize>> = (0..days)
+        .map(|d| (0..n_steps).filter(|&s| day_of_step(s) == d).collect())
         .collect();
+    let slope_by_day: Vec<Vec<f64>> = rows_of_day
+        .iter()
+        .map(|rows| (0..units).map(|u| slope(rows, u)).collect())
+        .collect();
+    let group_mean = |values: &[f64], g: i64| {
+        let picked: Vec<f64> = values
+            .iter()
+            .zip(&steps.ensembles)
+            .filter(|(v, &e)| e == g && v.is_finite())
+            .map(|(&v, _)| v)
+            .collect();
+        picked.iter().sum::<f64>() / picked.len() as f64
+    };
+    let vectorization_by_day: Vec<[f64; 3]> = slope_by_day
+        .iter()
+        .map(|day| [group_mean(day, 1), group_mean(day, -1), group_mean(day, 0)])
+        .collect();
+    let slope_predicts_rate_change = if days >= 2 {
+        crate::spearman(&slope_by_day[0], &rate_change)
+    } else {
+        None
+    };
 
     // Residual vectors per trial: at the outcome, and before it.
     let n_trials = steps.trials.len();
@@ -294,12 +337,13 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
     }
     let matrix = |rows: &[Vec<f64>]| DMatrix::from_fn(rows.len(), units, |r, c| rows[r][c]);
     let mut notes = Vec::new();
-    if decrease.is_empty() || increase.is_empty() {
-        notes.push(format!(
-            "vectorization: {} error-decrease and {} error-increase steps; both are needed",
-            decrease.len(),
-            increase.len()
-        ));
+    if vectorization.iter().all(|v| !v.is_finite()) {
+        notes.push("vectorization: the error never varied; a slope needs it to".into());
+    }
+    if days >= 2 && slope_predicts_rate_change.is_none() {
+        notes.push(
+            "slope_predicts_rate_change: a ranking was constant (or a value not finite)".into(),
+        );
     }
     for (g, name) in [(1, "P+"), (-1, "P-"), (0, "P0")] {
         if !steps.ensembles.contains(&g) {
@@ -321,6 +365,8 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         success_by_day,
         rate_change: groups(&rate_change, &steps.ensembles),
         vectorization: groups(&vectorization, &steps.ensembles),
+        vectorization_by_day,
+        slope_predicts_rate_change,
         decode_reward,
         decode_outcome_before,
         window,
@@ -333,27 +379,31 @@ mod tests {
     use super::*;
     use rand::RngExt;
 
-    /// A synthetic run: P+ apical follows the error decrease, P− the increase, P0 neither;
-    /// hits end with a decrease.
+    /// A synthetic run: P+ apical follows the error, P− its negative, P0 neither; hits end
+    /// with the error falling to 0.
     fn synthetic(signed: bool) -> BciSteps {
         let mut rng = StdRng::seed_from_u64(3);
         let ensembles = vec![1, 1, -1, -1, 0, 0];
         let units = ensembles.len();
         let (mut apical, mut rate, mut error_change, mut trial, mut trials) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut errors = Vec::new();
         for t in 0..200 {
             let hit = t % 2 == 0;
             let day = t / 100;
             trials.push((day, hit));
+            let mut error = 4.0;
             for s in 0..6 {
                 let change = if hit && s >= 3 {
-                    -1.0
+                    -(error as f64) / (6 - s) as f64
                 } else {
                     [-1.0, 0.0, 1.0][rng.random_range(0..3)]
                 };
+                error += change;
+                errors.push(error);
                 for (u, &g) in ensembles.iter().enumerate() {
                     let r = 0.5 + 0.1 * rng.random::<f64>() + 0.1 * (day as f64) * g as f64;
-                    let top = if signed { -(g as f64) * change } else { 0.0 };
+                    let top = if signed { 0.5 * g as f64 * error } else { 0.0 };
                     rate.push(r);
                     apical.push(0.5 * r + top + 0.3 * rng.random::<f64>());
                     let _ = u;
@@ -367,6 +417,7 @@ mod tests {
             apical: DMatrix::from_row_slice(n, units, &apical),
             rate: DMatrix::from_row_slice(n, units, &rate),
             error_change,
+            error: errors,
             trial,
             trials,
             ensembles,
@@ -389,6 +440,11 @@ mod tests {
         assert!(a.vectorization.p_minus.ci_high.unwrap() < 0.0);
         assert!(a.rate_change.p_plus.mean > 0.05 && a.rate_change.p_minus.mean < -0.05);
         assert!(a.rate_change.p0.mean.abs() < 0.03);
+        assert_eq!(a.vectorization_by_day.len(), 2);
+        assert!(a.vectorization_by_day[0][0] > 0.0 && a.vectorization_by_day[0][1] < 0.0);
+        // Day-1 slopes signed as the rate changes: ρ over the 6 units is high.
+        let rho = a.slope_predicts_rate_change.unwrap();
+        assert!(rho > 0.7, "{rho}");
         let before = a.decode_outcome_before.unwrap();
         assert!(before.accuracy > 0.65, "{before:?}");
         assert!((before.shuffled - 0.5).abs() < 0.1);

@@ -15,6 +15,7 @@ mod decode;
 mod fisher;
 mod interval;
 mod population;
+mod rank;
 mod residuals;
 mod shallow;
 
@@ -23,5 +24,6 @@ pub use decode::*;
 pub use fisher::*;
 pub use interval::*;
 pub use population::*;
+pub use rank::*;
 pub use residuals::*;
 pub use shallow::*;

@@ -1,50 +1,56 @@
 //! Reward-only rules for the BCI network ([`BciNetwork`]): what `rule.kind = "dendritic"` and
-//! `"reward-broadcast"` mean on `model.kind = "bci"`. Both see, per time step, one scalar from
-//! the environment: the error change s (positive when the cursor moved toward the target); no
-//! labels exist. Both are stepped through [`Learner::act`](crate::Learner::act) /
-//! [`reinforce`](crate::Learner::reinforce).
+//! `"reward-broadcast"` mean on `model.kind = "bci"`. No labels exist: after each action the
+//! environment reports, per decoder dimension k = 1…K, the error e_k (distance to the target
+//! level, as a fraction of the travel) and the movement m_k toward the target
+//! ([`Learner::observe_error`](crate::Learner::observe_error)), and one scalar — the summed
+//! error decrease s = Σ_k m_k, or the reward ([`Learner::reinforce`](crate::Learner::reinforce)).
 //!
 //! Shared notation, per unit i and step t: x the visual input, r = sigmoid(basal + σξ) the
 //! rate, d = sigmoid(basal) the rate the basal input alone predicts, δ = r − d the unit's own
 //! fluctuation (the somatic-minus-dendritic-prediction term of Urbanczik & Senn 2014).
 //!
-//! **`dendritic` (vectorized, [`VectorizedCredit`])**. Each unit's tuft receives the higher
-//! area's error change through its own top-down weight u_i; the residual ρ_i (apical minus its
-//! soma-predicted part — the recorded quantity) is the teaching signal of the basal synapses:
+//! **`dendritic` (vectorized, [`VectorizedCredit`])**. The higher area sends the K-dimensional
+//! error e to the tufts through learned per-unit top-down weights U (`[K, units]`; learned
+//! feedback weights: Lansdell, Prakash & Kording 2020, *ICLR*); the residual ρ_i (apical minus
+//! its soma-predicted part — the recorded quantity) is the teaching signal of the basal
+//! synapses:
 //!
 //! ```text
-//! apical          a_i = (1 − inhibition)·(γ·s·u_i + c·r_i) + σ_a·ζ
+//! apical          a_i = (1 − inhibition)·(γ·Σ_k e_k·U_ki + c·r_i) + σ_a·ζ
 //! residual        ρ_i = a_i − (k_i·r_i + m_i)
 //! basal           ΔW_ij = η·ρ_i·r_i(1 − r_i)·x_j,   Δb_i = η·ρ_i·r_i(1 − r_i)
-//! credit          C_i ← (1 − α)·C_i + α·(s − s̄)·(δ_i − δ̄_i),   V_i ← (1 − α)·V_i + α·(δ_i − δ̄_i)²,
-//!                 u_i = C_i / (V_i + ε)    (s̄, δ̄_i: running means at the same rate α; ε = 10⁻³)
+//! credit          C_ki ← (1 − α)·C_ki + α·(m_k − m̄_k)·(δ_i − δ̄_i),   V_i ← (1 − α)·V_i + α·(δ_i − δ̄_i)²,
+//!                 U_ki = C_ki / (V_i + ε)    (m̄_k, δ̄_i: running means at the same rate α; ε = 10⁻³)
 //! ```
 //!
-//! u_i is learned from experience — the regression of the error change on the unit's own
-//! fluctuation, i.e. a node-perturbation estimate of the unit's causal effect on the cursor,
-//! accumulated in the top-down synapse (learned feedback weights: Lansdell, Prakash & Kording
-//! 2020, *ICLR*, "Learning to solve the credit assignment problem"; node perturbation: Fiete &
-//! Seung 2006). Nothing reads the decoder's ensembles. Over a trial the error decreases on net
-//! (a hit ends it at zero error), so ρ_i's mean has the sign of u_i: helpful units are pushed
-//! up, harmful ones down, in proportion to the progress the trial made. γ = 0 (anaesthesia)
-//! silences both the teaching signal and the credit learning (the top-down synapses see no
-//! input); inhibition = 1 silences the teaching signal.
+//! U_ki is the regression of dimension k's cursor movement on the unit's own fluctuation — a
+//! node-perturbation estimate of ∂(cursor_k)/∂r_i (Fiete & Seung 2006) accumulated in the
+//! top-down synapse. With it the mean teaching signal U·e is minus the gradient of ½|e|² with
+//! respect to the rates: each unit moves along its own effect on the error, and the update
+//! has no drift — a unit that does not move any cursor learns U ≈ 0 and receives no teaching
+//! signal, whatever the error (nothing reads the decoder's ensembles). γ = 0 (anaesthesia)
+//! silences the teaching signal and the credit learning (the top-down synapses see no input);
+//! inhibition = 1 silences the teaching signal. With `rule.credit = "permuted"` (the control)
+//! U is learned the same way but each step the tufts receive U with its units permuted at
+//! random: credit that exists but reaches the wrong units.
 //!
 //! **`reward-broadcast` (control, [`BroadcastCredit`])**: node perturbation with the same
 //! scalar for every unit (Williams 1992; Fiete & Seung 2006). With `rule.signal =
-//! "error-change"` (default) the scalar is the error decrease s of each step:
-//! `ΔW_ij = η·s·δ_i·x_j`, `Δb_i = η·s·δ_i`. With `rule.signal = "reward"` it is the reward R
-//! alone (1 at a hit) — a neuromodulator — and credit reaches back through eligibility traces:
-//! `E_ij ← λ·E_ij + δ_i·x_j`, `ΔW_ij = η·(R − R̄)·E_ij` (the three-factor rule of Frémaux &
-//! Gerstner 2016), traces cleared at the end of each trial. Unbiased, but each update is a
-//! one-sample estimate corrupted by every other unit's fluctuation. The scalar reaches every
-//! unit's tuft with the same weight (u = 1), so the residuals carry it unsigned by any unit's
-//! causal role.
+//! "error-change"` (default) the scalar is the error decrease s of each step, less its running
+//! mean s̄ (rate `rule.baseline_rate`): `ΔW_ij = η·(s − s̄)·δ_i·x_j`, `Δb_i = η·(s − s̄)·δ_i`.
+//! With `rule.signal = "reward"` it is the reward R alone (1 at a hit) — a neuromodulator —
+//! and credit reaches back through eligibility traces: `E_ij ← λ·E_ij + δ_i·x_j`,
+//! `ΔW_ij = η·(R − R̄)·E_ij` (the three-factor rule of Frémaux & Gerstner 2016), traces cleared
+//! at the end of each trial. Unbiased, but each update is a one-sample estimate corrupted by
+//! every other unit's fluctuation — the more decoder dimensions, the more such noise (Werfel,
+//! Xie & Seung 2005). The scalar reaches every unit's tuft with the same weight, so the
+//! residuals carry it unsigned by any unit's causal role.
 
 use apical_nn::{without_autodiff, BasalPhase, BciNetwork, DendriticState};
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::{
     matrices_finite, matrices_from_bytes, matrices_to_bytes, ClosedLoopSignal, LearningRule,
@@ -112,50 +118,90 @@ fn refuse_labels(net: BciNetwork) -> Update<BciNetwork> {
     (net, StepReport { loss: f32::NAN }, Vec::new())
 }
 
+/// Whose credit each tuft receives (`rule.credit`, on the bci model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CreditTarget {
+    /// Its own: the vectorized rule.
+    #[default]
+    Own,
+    /// Another unit's: the learned top-down weights permuted across units at every step (a
+    /// control that must learn worse than `own` wherever credit matters).
+    Permuted,
+}
+
+/// The K-dimensional feedback `observe_error` leaves for `reinforce`: error and movement,
+/// each `[batch, K]`.
+struct Feedback {
+    error: Tensor<2>,
+    movement: Tensor<2>,
+}
+
 /// `dendritic` on the BCI network: per-unit teaching signals through learned top-down weights.
 pub struct VectorizedCredit {
     /// α: rate of the credit statistics C, V.
     pub credit_rate: f64,
-    /// C: running covariance of the error change with each unit's fluctuation, `[units]`.
-    covariance: Tensor<1>,
-    /// V: running variance of each unit's fluctuation, `[units]`.
-    variance: Tensor<1>,
-    /// δ̄: running mean of each unit's fluctuation, `[units]`.
-    mean_fluctuation: Tensor<1>,
-    /// s̄: running mean of the error decrease, `[1]`.
-    mean_drive: Tensor<1>,
+    /// Whose credit each tuft receives.
+    pub credit: CreditTarget,
+    /// C: running covariance of each dimension's movement with each unit's fluctuation,
+    /// `[K, units]`.
+    covariance: Tensor<2>,
+    /// V: running variance of each unit's fluctuation, `[1, units]`.
+    variance: Tensor<2>,
+    /// δ̄: running mean of each unit's fluctuation, `[1, units]`.
+    mean_fluctuation: Tensor<2>,
+    /// m̄: running mean of each dimension's movement, `[1, K]`.
+    mean_movement: Tensor<2>,
     pending: Option<Pending>,
+    feedback: Option<Feedback>,
     last: Option<DendriticState>,
 }
 
 impl VectorizedCredit {
     /// The rule for `net` with credit rate α (`device`: the network's device).
     pub fn new(net: &BciNetwork, credit_rate: f64, device: &Device) -> Self {
-        let units = net.units();
+        let (units, k) = (net.units(), net.top_down_dims());
         Self {
             credit_rate,
-            covariance: Tensor::zeros([units], device),
-            variance: Tensor::ones([units], device) * 1e-2,
-            mean_fluctuation: Tensor::zeros([units], device),
-            mean_drive: Tensor::zeros([1], device),
+            credit: CreditTarget::Own,
+            covariance: Tensor::zeros([k, units], device),
+            variance: Tensor::ones([1, units], device) * 1e-2,
+            mean_fluctuation: Tensor::zeros([1, units], device),
+            mean_movement: Tensor::zeros([1, k], device),
             pending: None,
+            feedback: None,
             last: None,
         }
     }
-}
 
-impl VectorizedCredit {
-    /// C, V, δ̄, s̄ as one-row matrices (checkpoints, finiteness).
+    /// The same rule with the tufts receiving `credit`'s credit.
+    pub fn with_credit(mut self, credit: CreditTarget) -> Self {
+        self.credit = credit;
+        self
+    }
+
+    /// C, V, δ̄, m̄ (checkpoints, finiteness).
     fn state_rows(&self) -> Vec<Tensor<2>> {
-        [
-            &self.covariance,
-            &self.variance,
-            &self.mean_fluctuation,
-            &self.mean_drive,
+        vec![
+            self.covariance.clone(),
+            self.variance.clone(),
+            self.mean_fluctuation.clone(),
+            self.mean_movement.clone(),
         ]
-        .into_iter()
-        .map(|t| t.clone().unsqueeze_dim::<2>(0))
-        .collect()
+    }
+
+    /// U with its units (columns) permuted at random (the `permuted` control).
+    fn permuted(u: Tensor<2>, rng: &mut apical_nn::SeededRng) -> Tensor<2> {
+        let [k, units] = u.dims();
+        let device = u.device();
+        let values: Vec<f32> = u.into_data().iter::<f32>().collect();
+        let mut order: Vec<usize> = (0..units).collect();
+        rng.shuffle(&mut order);
+        let permuted: Vec<f32> = (0..k)
+            .flat_map(|row| order.iter().map(move |&j| (row, j)))
+            .map(|(row, j)| values[row * units + j])
+            .collect();
+        Tensor::from_data(TensorData::new(permuted, [k, units]), &device)
     }
 }
 
@@ -183,14 +229,16 @@ impl LearningRule<BciNetwork> for VectorizedCredit {
         bytes: &[u8],
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
-        let units = self.covariance.dims()[0];
-        let shapes = [[1, units], [1, units], [1, units], [1, 1]];
+        let [k, units] = self.covariance.dims();
+        let shapes = [[k, units], [1, units], [1, units], [1, k]];
         let m = matrices_from_bytes(bytes, &shapes, "credit statistics", device)?;
         let [c, v, f, d]: [Tensor<2>; 4] = m.try_into().expect("four matrices");
-        self.covariance = c.squeeze_dim::<1>(0);
-        self.variance = v.squeeze_dim::<1>(0);
-        self.mean_fluctuation = f.squeeze_dim::<1>(0);
-        self.mean_drive = d.squeeze_dim::<1>(0);
+        (
+            self.covariance,
+            self.variance,
+            self.mean_fluctuation,
+            self.mean_movement,
+        ) = (c, v, f, d);
         Ok(())
     }
 
@@ -215,6 +263,24 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         rates
     }
 
+    fn observe_error(&mut self, error: &[f32], movement: &[f32]) {
+        let device = self.covariance.device();
+        let k = self.covariance.dims()[0];
+        assert!(
+            error.len() == movement.len() && error.len() % k == 0 && !error.is_empty(),
+            "VectorizedCredit::observe_error: expected [batch·{k}] errors and movements, got {} and {}",
+            error.len(),
+            movement.len()
+        );
+        let batch = error.len() / k;
+        let tensor =
+            |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [batch, k]), &device);
+        self.feedback = Some(Feedback {
+            error: tensor(error),
+            movement: tensor(movement),
+        });
+    }
+
     fn reinforce(
         &mut self,
         net: BciNetwork,
@@ -225,44 +291,48 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
             .pending
             .take()
             .expect("VectorizedCredit::reinforce: call act first");
-        let device = input.device();
-        let signal = signal_tensor(reward, &device);
-        // The tuft answers with the top-down weights it has now.
-        let state = net
-            .valid()
-            .apical_phase(&basal, signal.clone(), Some(&mut *ctx.noise));
+        let Feedback { error, movement } = self.feedback.take().expect(
+            "VectorizedCredit::reinforce: the environment's error comes first (observe_error)",
+        );
+        // The tufts receive the error through the top-down weights they have now (or, in the
+        // permuted control, through another unit's).
+        let learned = net.top_down();
+        let tufts = match self.credit {
+            CreditTarget::Own => net.valid(),
+            CreditTarget::Permuted => net
+                .valid()
+                .with_top_down(Self::permuted(learned.inner(), &mut *ctx.noise)),
+        };
+        let state = tufts.apical_phase(&basal, error, Some(&mut *ctx.noise));
         let derivative = state.rate.clone() - state.rate.clone().powi_scalar(2);
         let grads = basal_update(&net, input, state.residual.clone() * derivative);
         let (optimizer, learning_rate, _) = ctx.parts();
         let net = optimizer.step(learning_rate, net, grads);
-        // Credit: the regression of the error decrease on the unit's fluctuation.
-        let batch = reward.len() as f64;
-        let fluctuation = basal.rate - basal.drive;
-        let drive = signal;
-        let alpha = self.credit_rate;
+        self.last = Some(state);
         if net.layer.engagement == 0.0 {
             // Anaesthesia: the higher area is silent; the top-down synapses see nothing.
-            self.last = Some(state);
             return (net, reward_report(reward));
         }
-        // Centred on running means: the fluctuation of a saturating unit has a non-zero mean
-        // (Jensen), and the error change has a positive one, whose product is no credit.
-        let mean_fluctuation = fluctuation.clone().sum_dim(0).squeeze_dim::<1>(0) / batch;
-        let mean_drive = drive.clone().sum_dim(0).squeeze_dim::<1>(0) / batch;
-        self.mean_fluctuation =
-            self.mean_fluctuation.clone() * (1.0 - alpha) + mean_fluctuation * alpha;
-        self.mean_drive = self.mean_drive.clone() * (1.0 - alpha) + mean_drive * alpha;
-        let centred = fluctuation - self.mean_fluctuation.clone().unsqueeze_dim::<2>(0);
-        let drive = drive - self.mean_drive.clone().unsqueeze_dim::<2>(0);
-        let cov = (centred.clone() * drive).sum_dim(0).squeeze_dim::<1>(0) / batch;
-        let var = centred.powi_scalar(2).sum_dim(0).squeeze_dim::<1>(0) / batch;
+        // Credit: the regression of each dimension's movement on the unit's fluctuation,
+        // centred on running means (the fluctuation of a saturating unit has a non-zero mean,
+        // Jensen, and so may the movement; their product is no credit).
+        let batch = reward.len() as f64;
+        let alpha = self.credit_rate;
+        let fluctuation = basal.rate - basal.drive;
+        self.mean_fluctuation = self.mean_fluctuation.clone() * (1.0 - alpha)
+            + fluctuation.clone().sum_dim(0) * (alpha / batch);
+        self.mean_movement = self.mean_movement.clone() * (1.0 - alpha)
+            + movement.clone().sum_dim(0) * (alpha / batch);
+        let centred = fluctuation - self.mean_fluctuation.clone();
+        let moved = movement - self.mean_movement.clone();
+        let cov = moved.transpose().matmul(centred.clone()) / batch;
+        let var = centred.powi_scalar(2).sum_dim(0) / batch;
         self.covariance = self.covariance.clone() * (1.0 - alpha) + cov * alpha;
         self.variance = self.variance.clone() * (1.0 - alpha) + var * alpha;
         // Ridge ε: a unit saturated by learning hardly fluctuates (V → 0), and the plain ratio
         // of two vanishing estimates would give it an arbitrary, possibly huge, credit.
         let u = self.covariance.clone() / (self.variance.clone() + CREDIT_RIDGE);
         let net = net.with_top_down(Tensor::from_inner(u));
-        self.last = Some(state);
         (net, reward_report(reward))
     }
 
@@ -283,6 +353,8 @@ pub struct BroadcastCredit {
     traces: Option<[Tensor<2>; 3]>,
     /// The traces' shapes.
     shapes: [[usize; 2]; 3],
+    /// s̄: the running mean of the error decrease (`signal = error-change`), `[1, 1]`.
+    mean_signal: Option<Tensor<2>>,
     pending: Option<Pending>,
     last: Option<DendriticState>,
 }
@@ -304,6 +376,7 @@ impl BroadcastCredit {
             baseline_rate,
             traces: None,
             shapes: [[d_in, units], [1, units], [1, 1]],
+            mean_signal: None,
             pending: None,
             last: None,
         }
@@ -316,10 +389,11 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
     }
 
     fn state_bytes(&self) -> Vec<u8> {
-        self.traces
-            .as_ref()
-            .map(|t| matrices_to_bytes(t))
-            .unwrap_or_default()
+        match (self.signal, &self.traces, &self.mean_signal) {
+            (ClosedLoopSignal::Reward, Some(t), _) => matrices_to_bytes(t),
+            (ClosedLoopSignal::ErrorChange, _, Some(m)) => matrices_to_bytes(&[m.clone()]),
+            _ => Vec::new(),
+        }
     }
 
     fn load_state_bytes(
@@ -329,6 +403,12 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
     ) -> Result<(), OptimizerStateError> {
         if bytes.is_empty() {
             self.traces = None;
+            self.mean_signal = None;
+            return Ok(());
+        }
+        if self.signal == ClosedLoopSignal::ErrorChange {
+            let m = matrices_from_bytes(bytes, &[[1, 1]], "error-decrease baseline", device)?;
+            self.mean_signal = m.into_iter().next();
             return Ok(());
         }
         let m = matrices_from_bytes(bytes, &self.shapes, "eligibility traces", device)?;
@@ -340,6 +420,10 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
 
     fn state_is_finite(&self) -> bool {
         self.traces.as_ref().is_none_or(|t| matrices_finite(t))
+            && self
+                .mean_signal
+                .as_ref()
+                .is_none_or(|m| matrices_finite(&[m.clone()]))
     }
 
     fn update(
@@ -384,14 +468,25 @@ impl RewardLearning<BciNetwork> for BroadcastCredit {
         // The broadcast reaches every tuft with the same weight (1): its residuals carry the
         // scalar, unsigned by any unit's role.
         let units = net.units();
-        let tuft_device = net.layer.basal.weight.device();
-        let net = net.with_top_down(Tensor::ones([units], &tuft_device));
+        let drive = signal.clone().matmul(Tensor::ones([1, units], &device));
         let state = net
             .valid()
-            .apical_phase(&basal, signal.clone(), Some(&mut *ctx.noise));
+            .apical_phase_driven(&basal, drive, Some(&mut *ctx.noise));
         let fluctuation = basal.rate - basal.drive;
         let grads = match self.signal {
-            ClosedLoopSignal::ErrorChange => basal_update(&net, input, fluctuation * signal),
+            ClosedLoopSignal::ErrorChange => {
+                // Less its running mean: a unit's fluctuation has a non-zero mean where the
+                // rate saturates (Jensen), and the error decrease a positive one; their product
+                // would drift the weights whatever the unit's role.
+                let mean = signal.clone().mean_dim(0);
+                let baseline = self
+                    .mean_signal
+                    .take()
+                    .unwrap_or_else(|| Tensor::zeros([1, 1], &device));
+                let advantage = signal - baseline.clone();
+                self.mean_signal = Some(baseline.clone() + (mean - baseline) * self.baseline_rate);
+                basal_update(&net, input, fluctuation * advantage)
+            }
             ClosedLoopSignal::Reward => {
                 let batch = reward.len() as f64;
                 let eligibility_w = input.transpose().matmul(fluctuation.clone()) / batch;
@@ -444,30 +539,53 @@ mod tests {
     use crate::{Learner, OptimizerConfig};
     use apical_nn::{ndarray_device, BciParams, SeededRng};
 
-    /// A closed loop whose "error decrease" is unit 0's rate minus unit 1's (units 2, 3 do not
-    /// matter), stepped `steps` times through the Learner; returns the network.
-    fn closed_loop(
-        rule: BoxedRule,
-        learning_rate: f64,
-        steps: usize,
-    ) -> (BciNetwork, Learner<BciNetwork>) {
-        closed_loop_with(rule, learning_rate, steps, |r| 4.0 * (r[0] - r[1]))
+    type BoxedRule = Box<dyn LearningRule<BciNetwork>>;
+
+    /// What the environment answers to one step's rates: per dimension the error and the
+    /// movement, and the scalar the rule is given.
+    struct Answer {
+        error: Vec<f32>,
+        movement: Vec<f32>,
+        scalar: f32,
     }
 
-    /// The same with the scalar `signal` computes from the rates.
-    fn closed_loop_with(
+    /// A network whose soma-predicted apical part is set, as the closed loop's baseline block
+    /// sets it: k = c (the back-propagating coupling), m = 0.
+    fn network(units: usize, dims: usize, device: &Device) -> BciNetwork {
+        let params = BciParams {
+            units,
+            ..BciParams::default()
+        };
+        let slope = Tensor::ones([units], device) * params.bap;
+        params
+            .config(3, dims, 0)
+            .init(device)
+            .with_soma_prediction(slope, Tensor::zeros([units], device))
+    }
+
+    /// A closed loop of `steps` steps through the Learner on a 4-unit network with `dims`
+    /// task dimensions; `environment(rates, rng)` answers each step. Returns the network.
+    fn closed_loop(
         rule: BoxedRule,
+        dims: usize,
         learning_rate: f64,
         steps: usize,
-        signal: impl Fn(&[f32]) -> f32,
+        environment: impl Fn(&[f32], &mut SeededRng) -> Answer,
+    ) -> (BciNetwork, Learner<BciNetwork>) {
+        closed_loop_of(4, rule, dims, learning_rate, steps, environment)
+    }
+
+    /// The same on `units` units.
+    fn closed_loop_of(
+        units: usize,
+        rule: BoxedRule,
+        dims: usize,
+        learning_rate: f64,
+        steps: usize,
+        environment: impl Fn(&[f32], &mut SeededRng) -> Answer,
     ) -> (BciNetwork, Learner<BciNetwork>) {
         let device = ndarray_device().autodiff();
-        let mut net = BciParams {
-            units: 4,
-            ..BciParams::default()
-        }
-        .config(3, 0)
-        .init(&device);
+        let mut net = network(units, dims, &device);
         let mut learner = Learner::new(
             rule,
             OptimizerConfig::Sgd {
@@ -478,85 +596,166 @@ mod tests {
             learning_rate,
         );
         let mut rng = SeededRng::new(5);
+        let mut world = SeededRng::new(6);
         let x = Tensor::<2>::ones([1, 3], &device);
         for _ in 0..steps {
             let rates = learner.act(&net, x.clone(), &mut rng).unwrap();
             let r: Vec<f32> = rates[0].clone().into_data().iter::<f32>().collect();
-            net = learner.reinforce(net, &[signal(&r)], &mut rng).unwrap().0;
+            let answer = environment(&r, &mut world);
+            learner
+                .observe_error(&answer.error, &answer.movement)
+                .unwrap();
+            net = learner
+                .reinforce(net, &[answer.scalar], &mut rng)
+                .unwrap()
+                .0;
             assert!(learner.compartments().is_some());
         }
         (net, learner)
     }
 
-    type BoxedRule = Box<dyn LearningRule<BciNetwork>>;
+    /// Two dimensions: unit 0 moves dimension 0 toward its target, unit 1 away; unit 2 moves
+    /// dimension 1; unit 3 moves nothing. The error stays at 1 on both.
+    fn causal(r: &[f32], _: &mut SeededRng) -> Answer {
+        let movement = vec![4.0 * (r[0] - r[1]), 4.0 * (r[2] - 0.5)];
+        Answer {
+            error: vec![1.0, 1.0],
+            scalar: movement.iter().sum(),
+            movement,
+        }
+    }
 
-    fn host(t: Tensor<1>) -> Vec<f32> {
+    /// The decoder disconnected: random movements and errors, random rewards.
+    fn disconnected(_: &[f32], world: &mut SeededRng) -> Answer {
+        let movement = vec![world.normal() as f32, world.normal() as f32];
+        Answer {
+            error: vec![world.uniform() as f32, world.uniform() as f32],
+            scalar: f32::from(u8::from(world.uniform() < 0.3)) + movement[0],
+            movement,
+        }
+    }
+
+    fn host(t: Tensor<2>) -> Vec<f32> {
         t.into_data().iter::<f32>().collect()
     }
 
-    #[test]
-    fn the_credit_weights_learn_each_units_causal_sign_from_fluctuations() {
+    fn bias(net: &BciNetwork) -> Vec<f32> {
+        net.layer
+            .basal
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect()
+    }
+
+    fn vectorized_of(units: usize, credit: CreditTarget) -> BoxedRule {
         let device = ndarray_device();
-        let probe = BciParams {
-            units: 4,
-            ..BciParams::default()
-        }
-        .config(3, 0)
-        .init(&device);
-        let rule = VectorizedCredit::new(&probe, 0.01, &device);
+        Box::new(
+            VectorizedCredit::new(&network(units, 2, &device), 0.01, &device).with_credit(credit),
+        )
+    }
+
+    fn vectorized(credit: CreditTarget) -> BoxedRule {
+        vectorized_of(4, credit)
+    }
+
+    #[test]
+    fn the_credit_weights_learn_each_units_causal_effect_on_each_dimension() {
         // A tiny learning rate: the credit forms while the basal weights hardly move.
-        let (net, learner) = closed_loop(Box::new(rule), 1e-6, 3000);
-        let u = host(net.top_down());
+        let (net, learner) = closed_loop(vectorized(CreditTarget::Own), 2, 1e-6, 3000, causal);
+        let u = host(net.top_down()); // [2, 4], row-major
         assert!(
-            u[0] > 1.0 && u[1] < -1.0,
-            "helpful unit +, harmful unit −: {u:?}"
+            u[0] > 1.0 && u[1] < -1.0 && u[6] > 1.0,
+            "helpful +, harmful −, each on its own dimension: {u:?}"
         );
-        // Units without effect: only the estimate's noise (an average over ~1/α = 100 steps).
-        let scale = u[0].min(-u[1]);
-        assert!(
-            u[2].abs() < 0.25 * scale && u[3].abs() < 0.25 * scale,
-            "units without effect ≈ 0: {u:?}"
-        );
+        // Effects a unit does not have: only the estimate's noise (~1/α = 100 steps).
+        let scale = u[0].min(-u[1]).min(u[6]);
+        for (at, value) in [(2, u[2]), (3, u[3]), (4, u[4]), (5, u[5]), (7, u[7])] {
+            assert!(value.abs() < 0.25 * scale, "U[{at}] ≈ 0: {u:?}");
+        }
         // The credit statistics survive a checkpoint.
+        let device = ndarray_device();
         let bytes = learner.rule_state_bytes();
-        let mut restored = VectorizedCredit::new(&probe, 0.01, &device);
+        let mut restored = VectorizedCredit::new(&network(4, 2, &device), 0.01, &device);
         restored.load_state_bytes(&bytes, &device).unwrap();
         assert_eq!(restored.state_bytes(), bytes);
         assert!(restored.state_is_finite());
     }
 
     #[test]
-    fn broadcast_node_perturbation_moves_the_biases_along_the_reward() {
+    fn vectorized_credit_moves_each_unit_along_its_effect_and_permuted_credit_does_not() {
+        let (before, _) = closed_loop(vectorized(CreditTarget::Own), 2, 0.0, 1, causal);
+        let b0 = bias(&before);
+        let change = |credit| {
+            // Short of saturation: the error never falls in this loop, so the push never ends.
+            let (after, _) = closed_loop(vectorized(credit), 2, 0.002, 1500, causal);
+            let b = bias(&after);
+            (0..4).map(|i| b[i] - b0[i]).collect::<Vec<_>>()
+        };
+        let own = change(CreditTarget::Own);
+        assert!(
+            own[0] > 0.1 && own[1] < -0.1 && own[2] > 0.1,
+            "helpful up, harmful down: {own:?}"
+        );
+        assert!(own[3].abs() < 0.2 * own[0], "no effect, no change: {own:?}");
+        // The same credit, reaching random other tufts: the helpful unit gains far less.
+        let permuted = change(CreditTarget::Permuted);
+        assert!(
+            permuted[0] < 0.5 * own[0] && permuted[1] > 0.5 * own[1],
+            "permuted credit: {permuted:?} vs own {own:?}"
+        );
+    }
+
+    #[test]
+    fn with_the_decoder_disconnected_the_basal_weights_do_not_drift() {
+        // Random movements, errors and rewards on 32 units: whatever a rule learns is the
+        // credit estimate's noise. The bias changes have no common direction (their mean over
+        // units within 3 standard errors of 0) and every unit's stays below half of what the
+        // causal unit gains in the connected loop at the same rate and length.
+        let units = 32;
         let device = ndarray_device();
-        let probe = BciParams {
-            units: 4,
-            ..BciParams::default()
-        }
-        .config(3, 0)
-        .init(&device);
-        let b = |n: &BciNetwork| host(n.layer.basal.bias.as_ref().unwrap().val());
-        for signal in [ClosedLoopSignal::ErrorChange, ClosedLoopSignal::Reward] {
-            let rule = || BroadcastCredit::new(&probe, signal, 0.5, 0.05);
-            // The error change, or a reward (1) when unit 0 leads unit 1 clearly.
-            let environment = |r: &[f32]| match signal {
-                ClosedLoopSignal::ErrorChange => 4.0 * (r[0] - r[1]),
-                ClosedLoopSignal::Reward => f32::from(u8::from(r[0] - r[1] > 0.2)),
+        let initial = bias(&network(units, 2, &device));
+        let broadcast = |units: usize| -> BoxedRule {
+            Box::new(BroadcastCredit::new(
+                &network(units, 2, &device),
+                ClosedLoopSignal::ErrorChange,
+                0.9,
+                0.05,
+            ))
+        };
+        for name in ["dendritic", "reward-broadcast"] {
+            let make = |units| match name {
+                "dendritic" => vectorized_of(units, CreditTarget::Own),
+                _ => broadcast(units),
             };
-            let (before, _) = closed_loop_with(Box::new(rule()), 0.0, 1, environment);
-            let (after, learner) = closed_loop_with(Box::new(rule()), 0.05, 3000, environment);
-            let (b0, b1) = (b(&before), b(&after));
+            // Short of saturation (the error never falls in the connected loop).
+            let (connected, _) = closed_loop(make(4), 2, 0.002, 3000, causal);
+            let learned = bias(&connected)[0] - bias(&network(4, 2, &device))[0];
+            let (drifting, _) = closed_loop_of(units, make(units), 2, 0.002, 3000, disconnected);
+            let change: Vec<f64> = bias(&drifting)
+                .iter()
+                .zip(&initial)
+                .map(|(b, b0)| (b - b0) as f64)
+                .collect();
+            let mean = change.iter().sum::<f64>() / units as f64;
+            let sd = (change.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / (units - 1) as f64)
+                .sqrt();
+            let largest = change.iter().fold(0.0f64, |m, c| m.max(c.abs()));
             assert!(
-                b1[0] - b0[0] > 0.2,
-                "{signal:?}: helpful unit up: {b0:?} → {b1:?}"
+                learned > 0.1,
+                "{name}: the connected loop learns: {learned}"
             );
             assert!(
-                b1[1] - b0[1] < -0.2,
-                "{signal:?}: harmful unit down: {b0:?} → {b1:?}"
+                mean.abs() < 3.0 * sd / (units as f64).sqrt(),
+                "{name}: a common drift {mean} (sd {sd})"
             );
-            let bytes = learner.rule_state_bytes();
-            let mut restored = rule();
-            restored.load_state_bytes(&bytes, &device).unwrap();
-            assert_eq!(restored.state_bytes(), bytes, "{signal:?}");
+            assert!(
+                largest < 0.5 * learned as f64,
+                "{name}: a unit drifted {largest} vs learning {learned}"
+            );
         }
     }
 }

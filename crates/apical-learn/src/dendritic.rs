@@ -54,6 +54,11 @@ pub struct DendriticConfig {
     /// weight is learned (0 < α ≤ 1; see `VectorizedCredit`). Unused on gfn.
     #[serde(default = "default_credit_rate")]
     pub credit_rate: f64,
+    /// On the bci model: whose credit each tuft receives — `"own"` (the vectorized rule) or
+    /// `"permuted"` (the control: the learned top-down weights permuted across units at every
+    /// step, so credit still learns but reaches the wrong tufts). Unused on gfn.
+    #[serde(default)]
+    pub credit: crate::CreditTarget,
 }
 
 fn default_credit_rate() -> f64 {
@@ -74,6 +79,7 @@ impl Default for DendriticConfig {
             q_rate: default_q_rate(),
             through_inference: false,
             credit_rate: default_credit_rate(),
+            credit: crate::CreditTarget::Own,
         }
     }
 }
@@ -289,11 +295,9 @@ impl RuleSpec for DendriticConfig {
         net: &apical_nn::BciNetwork,
         device: &Device,
     ) -> Option<BoxedRule<apical_nn::BciNetwork>> {
-        Some(Box::new(crate::VectorizedCredit::new(
-            net,
-            self.credit_rate,
-            device,
-        )))
+        Some(Box::new(
+            crate::VectorizedCredit::new(net, self.credit_rate, device).with_credit(self.credit),
+        ))
     }
     fn for_gfn(
         &self,

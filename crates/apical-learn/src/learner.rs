@@ -180,6 +180,19 @@ impl<N: Classifier> Learner<N> {
         self.rule.reward_learning()?.compartments()
     }
 
+    /// Closed loop, between [`act`](Self::act) and [`reinforce`](Self::reinforce): the
+    /// environment's vector feedback — per example and task dimension the error and the
+    /// movement toward the target (`[batch·K]` each). Rules that learn from the scalar alone
+    /// ignore it.
+    pub fn observe_error(&mut self, error: &[f32], movement: &[f32]) -> Result<(), LearnerError> {
+        let name = self.rule.name();
+        self.rule
+            .reward_learning()
+            .ok_or(LearnerError::RewardUnsupported { rule: name })?
+            .observe_error(error, movement);
+        Ok(())
+    }
+
     /// Tells a reward-only rule that the episode (trial) ended, so that nothing (eligibility
     /// traces) carries into the next one.
     pub fn end_episode(&mut self) {

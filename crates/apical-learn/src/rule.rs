@@ -128,6 +128,14 @@ pub trait RewardLearning<N> {
     /// If no `act` preceded it, or `reward` does not have one value per example.
     fn reinforce(&mut self, net: N, ctx: &mut StepContext<'_>, reward: &[f32]) -> (N, StepReport);
 
+    /// The environment's vector feedback on the last [`act`](Self::act), before
+    /// [`reinforce`](Self::reinforce): per example and task dimension, the error (`error`,
+    /// `[batch·K]`, example-major) and the movement toward the target (`movement`, the same
+    /// shape). A rule that learns from the scalar alone ignores it (the default).
+    fn observe_error(&mut self, error: &[f32], movement: &[f32]) {
+        let _ = (error, movement);
+    }
+
     /// The two-compartment state (basal, apical, soma, rate, residual) of the last
     /// [`reinforce`](Self::reinforce), taken once, for networks whose units have dendrites —
     /// what a closed-loop task records, the very quantities the rule learned from. `None` by

@@ -7,15 +7,17 @@
 //! basal    = x · W + b                                   (x: the visual input)
 //! soma     = basal + σ·ξ                                 (ξ ~ N(0, 1) per unit and step)
 //! rate     = sigmoid(soma)
-//! apical   = (1 − inhibition)·(γ·s·u + c·rate) + σ_a·ζ   (s: the higher area's error change)
+//! apical   = (1 − inhibition)·(γ·t·U + c·rate) + σ_a·ζ   (t: the higher area's signal, K values)
 //! residual = apical − (k ⊙ rate + m)
 //! ```
 //!
 //! Each step has two phases: the basal phase ([`BciNetwork::basal_phase`]) gives the rates the
-//! experimenter's decoder reads; the environment answers with the error change s; the apical
-//! phase ([`BciNetwork::apical_phase`]) is the tuft's response to it. `u` (the layer's
-//! `apical_weight`, `[1, units]`) is the per-unit top-down weight — zero until a rule learns
-//! it from experience. `c` is the back-propagating coupling of the unit's own activity into
+//! experimenter's decoder reads; the environment answers, and the higher area sends its signal
+//! t (`[batch, K]`: the K-dimensional error of a task with K decoder dimensions); the apical
+//! phase ([`BciNetwork::apical_phase`]) is the tuft's response to it. `U` (the layer's
+//! `apical_weight`, `[K, units]`) holds the per-unit top-down weights — zero until a rule
+//! learns them from experience; [`BciNetwork::apical_phase_driven`] takes a top-down drive per
+//! unit directly (a broadcast: the same scalar to every tuft). `c` is the back-propagating coupling of the unit's own activity into
 //! its tuft (what the "soma-predicted part" of a recorded dendritic signal is); `k`, `m` are
 //! the unit's prediction of its apical signal from its rate, fitted by least squares on the
 //! baseline block ([`BciNetwork::with_soma_prediction`]), so that the residual is the
@@ -49,6 +51,9 @@ pub struct BciNetworkConfig {
     /// Seed of the basal weights.
     #[config(default = 0)]
     pub seed: u64,
+    /// K: width of the higher area's signal (the task's decoder dimensions).
+    #[config(default = 1)]
+    pub top_down_dims: usize,
 }
 
 impl BciNetworkConfig {
@@ -61,14 +66,15 @@ impl BciNetworkConfig {
         if let Err(e) = p.validate() {
             panic!("BciNetworkConfig: {e}");
         }
-        let mut layer = DendriticLayerConfig::new(self.d_in, p.units, 1)
+        let mut layer = DendriticLayerConfig::new(self.d_in, p.units, self.top_down_dims)
             .with_engagement(p.engagement)
             .with_apical_inhibition(p.apical_inhibition)
             .with_activation(Activation::Sigmoid)
             .with_seed(self.seed)
             .init(device);
         layer.apical_weight =
-            Param::from_tensor(Tensor::zeros([1, p.units], device)).set_require_grad(false);
+            Param::from_tensor(Tensor::zeros([self.top_down_dims, p.units], device))
+                .set_require_grad(false);
         BciNetwork {
             layer,
             params: p.clone(),
@@ -79,7 +85,7 @@ impl BciNetworkConfig {
 /// The recorded layer of a BCI experiment. Build it with [`BciNetworkConfig::init`].
 #[derive(Module, Debug)]
 pub struct BciNetwork {
-    /// The two-compartment layer: basal W, b; top-down u (`apical_weight`, `[1, units]`);
+    /// The two-compartment layer: basal W, b; top-down U (`apical_weight`, `[K, units]`);
     /// soma prediction k, m.
     pub layer: DendriticLayer,
     /// Hyper-parameters: σ (somatic noise), σ_a (apical noise), c (back-propagating coupling);
@@ -106,6 +112,11 @@ impl BciNetwork {
     /// Units in the recorded layer.
     pub fn units(&self) -> usize {
         self.layer.d_out()
+    }
+
+    /// K: width of the higher area's signal.
+    pub fn top_down_dims(&self) -> usize {
+        self.layer.apical_weight.dims()[0]
     }
 
     /// Width of the visual input.
@@ -137,22 +148,43 @@ impl BciNetwork {
         }
     }
 
-    /// The apical phase: the tuft's response to the higher area's error change `signal`
-    /// (`[batch, 1]`), with private apical noise from `noise`. Returns the whole step's state.
+    /// The apical phase: the tuft's response to the higher area's signal `signal` (`[batch, K]`)
+    /// through the top-down weights U, with private apical noise from `noise`. Returns the
+    /// whole step's state.
     pub fn apical_phase(
         &self,
         basal: &BasalPhase,
         signal: Tensor<2>,
         noise: Option<&mut SeededRng>,
     ) -> DendriticState {
-        let [batch, units] = basal.rate.dims();
+        let batch = basal.rate.dims()[0];
+        let k = self.top_down_dims();
         assert_eq!(
             signal.dims(),
-            [batch, 1],
-            "BciNetwork::apical_phase: expected the signal as [{batch}, 1], got {:?}",
+            [batch, k],
+            "BciNetwork::apical_phase: expected the signal as [{batch}, {k}], got {:?}",
             signal.dims()
         );
-        let top_down = signal.matmul(self.layer.apical_weight.val()) * self.layer.engagement;
+        let drive = signal.matmul(self.layer.apical_weight.val());
+        self.apical_phase_driven(basal, drive, noise)
+    }
+
+    /// The apical phase with the top-down drive given per unit (`[batch, units]`, before the
+    /// engagement γ): what a broadcast sends — one scalar to every tuft.
+    pub fn apical_phase_driven(
+        &self,
+        basal: &BasalPhase,
+        drive: Tensor<2>,
+        noise: Option<&mut SeededRng>,
+    ) -> DendriticState {
+        let [batch, units] = basal.rate.dims();
+        assert_eq!(
+            drive.dims(),
+            [batch, units],
+            "BciNetwork::apical_phase_driven: expected the drive as [{batch}, {units}], got {:?}",
+            drive.dims()
+        );
+        let top_down = drive * self.layer.engagement;
         let mut apical = (top_down + basal.rate.clone() * self.params.bap)
             * (1.0 - self.layer.apical_inhibition);
         if let Some(rng) = noise {
@@ -187,14 +219,14 @@ impl BciNetwork {
         self
     }
 
-    /// The per-unit top-down weights u, `[units]`.
-    pub fn top_down(&self) -> Tensor<1> {
-        self.layer.apical_weight.val().squeeze_dim::<1>(0)
+    /// The top-down weights U, `[K, units]`.
+    pub fn top_down(&self) -> Tensor<2> {
+        self.layer.apical_weight.val()
     }
 
-    /// Replaces the top-down weights u (`[units]`).
-    pub fn with_top_down(mut self, u: Tensor<1>) -> Self {
-        let u = u.unsqueeze_dim::<2>(0).detach();
+    /// Replaces the top-down weights U (`[K, units]`).
+    pub fn with_top_down(mut self, u: Tensor<2>) -> Self {
+        let u = u.detach();
         self.layer.apical_weight = self.layer.apical_weight.map(|_| u);
         self
     }
@@ -261,9 +293,12 @@ impl BciParams {
         check::non_negative("bap", self.bap)
     }
 
-    /// The network config for a visual input of `d_in` values.
-    pub fn config(&self, d_in: usize, seed: u64) -> BciNetworkConfig {
-        BciNetworkConfig::new(d_in, self.clone()).with_seed(seed)
+    /// The network config for a visual input of `d_in` values and a higher-area signal of
+    /// `top_down_dims` values.
+    pub fn config(&self, d_in: usize, top_down_dims: usize, seed: u64) -> BciNetworkConfig {
+        BciNetworkConfig::new(d_in, self.clone())
+            .with_seed(seed)
+            .with_top_down_dims(top_down_dims)
     }
 }
 
@@ -272,7 +307,7 @@ mod tests {
     use super::*;
     use crate::ndarray_device;
 
-    fn host1(t: Tensor<1>) -> Vec<f32> {
+    fn host2(t: Tensor<2>) -> Vec<f32> {
         t.into_data().iter::<f32>().collect()
     }
 
@@ -284,13 +319,13 @@ mod tests {
             apical_noise: 0.0,
             ..BciParams::default()
         }
-        .config(5, 0)
+        .config(5, 1, 0)
         .init(&device)
         .with_soma_prediction(
             Tensor::from_floats([0.5, 0.5, 0.5], &device),
             Tensor::zeros([3], &device),
         )
-        .with_top_down(Tensor::from_floats([1.0, -2.0, 0.0], &device));
+        .with_top_down(Tensor::from_floats([[1.0, -2.0, 0.0]], &device));
         let mut rng = SeededRng::new(1);
         let b = net.basal_phase(Tensor::<2>::ones([64, 5], &device), Some(&mut rng));
         let signal = Tensor::<2>::ones([64, 1], &device) * 0.5;
@@ -299,7 +334,29 @@ mod tests {
         for (r, want) in residual.iter().zip([0.5, -1.0, 0.0]) {
             assert!((r - want).abs() < 1e-5, "residual {r}, want {want}");
         }
-        assert_eq!(host1(net.top_down()), vec![1.0, -2.0, 0.0]);
+        assert_eq!(host2(net.top_down()), vec![1.0, -2.0, 0.0]);
+    }
+
+    #[test]
+    fn a_k_dimensional_signal_reaches_each_tuft_through_its_own_weights() {
+        let device = ndarray_device();
+        let net = BciParams {
+            units: 3,
+            apical_noise: 0.0,
+            bap: 0.0,
+            ..BciParams::default()
+        }
+        .config(2, 2, 0)
+        .init(&device)
+        .with_top_down(Tensor::from_floats(
+            [[1.0, 0.0, -1.0], [0.0, 2.0, 1.0]],
+            &device,
+        ));
+        assert_eq!(net.top_down_dims(), 2);
+        let b = net.basal_phase(Tensor::<2>::ones([1, 2], &device), None);
+        let state = net.apical_phase(&b, Tensor::from_floats([[0.5, 1.0]], &device), None);
+        let apical: Vec<f32> = state.apical.into_data().iter().collect();
+        assert_eq!(apical, vec![0.5, 2.0, 0.5]);
     }
 
     #[test]
@@ -314,9 +371,9 @@ mod tests {
                 units: 4,
                 ..BciParams::default()
             }
-            .config(2, 0)
+            .config(2, 1, 0)
             .init(&device)
-            .with_top_down(Tensor::ones([4], &device));
+            .with_top_down(Tensor::ones([1, 4], &device));
             let b = net.basal_phase(Tensor::ones([3, 2], &device), None);
             let state = net.apical_phase(&b, Tensor::ones([3, 1], &device), None);
             let max = state.apical.abs().max().into_scalar::<f32>();

@@ -269,7 +269,7 @@ mod tests {
         let bci = BciParams::default();
         assert_eq!(
             ModelConfig::Bci(bci.clone()).n_params(9, 1),
-            bci.config(9, 0).init(&device).num_params()
+            bci.config(9, 1, 0).init(&device).num_params()
         );
     }
 

@@ -499,10 +499,16 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
             ))
         }
     };
-    let ensembles: Vec<i64> = ens.data.iter().map(|&v| v as i64).collect();
-    if ensembles.iter().any(|e| ![-1, 0, 1].contains(e)) {
-        return Err(bad(&ens_path, "ensemble labels must be +1, -1 or 0"));
+    let labels: Vec<i64> = ens.data.iter().map(|&v| v as i64).collect();
+    // ±(k + 1) for decoder dimension k (apical_tasks::bci::MAX_DIMS = 32 dimensions).
+    if labels.iter().any(|e| e.unsigned_abs() > 32) {
+        return Err(bad(
+            &ens_path,
+            "ensemble labels must be ±(k + 1) for decoder dimension k < 32, or 0",
+        ));
     }
+    // The analyses group units by causal sign: P+ of any dimension, P− of any, P0.
+    let ensembles: Vec<i64> = labels.iter().map(|e| e.signum()).collect();
     let day_dirs: Vec<PathBuf> = run.days().map_err(|e| ReportError::Read {
         path: run.activity(),
         source: e.into(),
@@ -539,6 +545,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
     }
     let (mut apical, mut rate, mut error_change, mut trial, mut trials) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut error = Vec::new();
     for (day, day_dir) in day_dirs.iter().enumerate() {
         let read = |name: &str| npy::read(&day_dir.join(name));
         let (a, r, e, err, mask) = (
@@ -587,6 +594,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
                     .chain(&r.data[row.clone()])
                     .any(|v| !v.is_finite())
                     || !e.data[at].is_finite()
+                    || !err.data[at].is_finite()
                 {
                     return Err(bad(
                         day_dir,
@@ -596,6 +604,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
                 apical.extend_from_slice(&a.data[row.clone()]);
                 rate.extend_from_slice(&r.data[row]);
                 error_change.push(e.data[at]);
+                error.push(err.data[at]);
                 trial.push(index);
                 last_error = err.data[at];
             }
@@ -607,6 +616,7 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
         apical: DMatrix::from_row_slice(n, units, &apical),
         rate: DMatrix::from_row_slice(n, units, &rate),
         error_change,
+        error,
         trial,
         trials,
         ensembles,

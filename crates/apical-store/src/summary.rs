@@ -196,6 +196,17 @@ pub struct ClosedLoopSummary {
     /// BCI runs: the hit rate of spontaneous activity the threshold was calibrated to.
     #[serde(default)]
     pub chance: Option<f64>,
+    /// BCI runs: the hit rate of a fresh untrained closed-loop block at θ (its own noise).
+    #[serde(default)]
+    pub chance_measured: Option<f64>,
+    /// BCI runs: the first trial at which the success rate over the last
+    /// `task.criterion_window` trials reached `task.criterion` (null: not reached — censored
+    /// at `trials_run`).
+    #[serde(default)]
+    pub trials_to_criterion: Option<usize>,
+    /// BCI runs: trials run (where `trials_to_criterion` is censored).
+    #[serde(default)]
+    pub trials_run: Option<usize>,
     /// BCI runs: the calibrated threshold θ on the z-scored decoder.
     #[serde(default)]
     pub threshold: Option<f64>,

@@ -2,28 +2,38 @@
 //! a closed loop in discrete time steps in which a few units of the network's recorded layer
 //! move a grating toward a target orientation.
 //!
-//! - **Ensembles**: P+ (`p_plus` units) and P− (`p_minus` units) drawn at random from the
-//!   recorded layer (seeded); the rest is P0. Written as `ensembles.npy` (+1 / −1 / 0).
-//! - **Decoder** (fixed, the experimenter's): per step d_t = mean z(r)[P+] − mean z(r)[P−], z
-//!   with each unit's baseline mean and standard deviation; D_t = the mean of d over the last
-//!   `smooth` steps of the trial, z-scored with the baseline block's mean and SD of D.
-//! - **Cursor**: the grating's angle = start + bin·`bin_deg`, bin = clamp(⌊K·D/θ⌋, 0, K) with
-//!   K = `target_deg`/`bin_deg` bins (default 6 × 15° to a target 90° away); bin K — D ≥ θ —
-//!   is a hit: the trial ends with reward 1. After `max_steps` steps without one the trial is a
-//!   miss (timeout, no reward).
+//! - **Dimensions** (`dims` = K, `layout = "pattern"`): K decoder dimensions, each read from
+//!   its own ensembles — P+_k (`p_plus` units) and P−_k (`p_minus` units), drawn at random from
+//!   the recorded layer (seeded); the rest is P0. Written as `ensembles.npy`: +(k+1) for P+_k,
+//!   −(k+1) for P−_k, 0 for P0 (K = 1: +1 / −1 / 0). Each of the K ensemble pairs must reach its
+//!   target level at the same time; K = 1 is the one-dimensional task of the paper.
+//! - **Decoder** (fixed, the experimenter's): per step and dimension
+//!   d_k = mean z(r)[P+_k] − mean z(r)[P−_k], z with each unit's baseline mean and standard
+//!   deviation; D_k = the mean of d_k over the last `smooth` steps of the trial, z-scored with
+//!   the baseline block's mean and SD of D_k.
+//! - **Cursor**: per dimension a grating whose angle = start + bin_k·`bin_deg`, with
+//!   bin_k = clamp(⌊B·(D_k − θ + w)/w⌋, 0, B), B = `target_deg`/`bin_deg` bins (default 6 × 15°
+//!   to a target 90° away) and w = `travel` (decoder SDs from the start bin's edge to the
+//!   target); bin B — D_k ≥ θ — is the target level. All K at the target is a hit: the trial
+//!   ends with reward 1. After `max_steps` steps without one the trial is a miss (timeout, no
+//!   reward).
 //! - **Calibration**: on a baseline block of `baseline_trials` trials of `max_steps` steps (no
 //!   learning, the same network and noise) the units' and D's statistics are taken with the
 //!   grating held at the start ([`Calibration::from_baseline`], which also gives the open-loop
-//!   θ: the (1 − `chance`) quantile of the per-trial maxima of D); the run then sets θ in closed
-//!   loop — the grating moving, as in training — so that spontaneous fluctuations alone hit in
+//!   θ: the (1 − `chance`) quantile of the per-trial maxima of min_k D_k); the run then sets θ
+//!   in closed loop — the grating moving, as in training — so that spontaneous fluctuations alone hit in
 //!   a fraction `chance` of the baseline trials ([`Calibration::closed_loop`], by bisection, on hit rates the run measures).
-//! - **Visual feedback**: the network sees the current grating as a compact population code —
-//!   `channels` orientation channels with preferred angles k·180°/`channels` and von Mises
+//! - **Visual feedback**: the network sees each dimension's current grating as a compact
+//!   population code (K codes side by side) — `channels` orientation channels with preferred angles k·180°/`channels` and von Mises
 //!   tuning exp(κ·(cos 2(θ − φ_k) − 1)), κ = `tuning` — rather than rendered pixels.
-//! - **The error signal**: the error is the angular distance to the target in bins; the
-//!   environment reports its change each step (negative when the cursor moved toward the
-//!   target); the higher area passes on the error decrease (its negative). That scalar is all
-//!   a learning rule is given; no labels exist.
+//! - **The error signal**: per dimension the error e_k is the distance to the target in bins
+//!   (B − bin_k) and the movement m_k the bins moved toward the target this step; the scalar
+//!   error is Σ_k e_k and its change Σ_k −m_k. A broadcast rule is given one scalar (the error
+//!   decrease, or the reward); the vectorized dendritic rule the K-dimensional error and
+//!   movement. No labels exist.
+//! - **Criterion** (fixed before any run): the first trial at which the success rate over the
+//!   last `criterion_window` trials reaches `criterion` ([`trials_to_criterion`]); never
+//!   reached is censored at the run's length.
 //!
 //! Training is organised in `days` of `trials_per_day` trials.
 
@@ -34,6 +44,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BciConfig {
+    /// How the decoder's dimensions make a hit: `"pattern"` (each of the `dims` ensemble pairs
+    /// at its target level at once).
+    #[serde(default)]
+    pub layout: BciLayout,
+    /// K: decoder dimensions, each with its own P+ and P− ensembles (1–32).
+    #[serde(default = "default_dims")]
+    pub dims: usize,
+    /// w: decoder SDs from the start bin's lower edge to the target level θ.
+    #[serde(default = "default_travel")]
+    pub travel: f64,
+    /// Success rate over the last `criterion_window` trials that counts as learned.
+    #[serde(default = "default_criterion")]
+    pub criterion: f64,
+    /// Trials the criterion's success rate is taken over.
+    #[serde(default = "default_criterion_window")]
+    pub criterion_window: usize,
     /// Units in P+ (their activity moves the cursor toward the target).
     #[serde(default = "default_ensemble")]
     pub p_plus: usize,
@@ -75,6 +101,30 @@ pub struct BciConfig {
     pub tuning: f64,
 }
 
+/// How the decoder's dimensions make a hit (`task.layout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BciLayout {
+    /// Each of the K ensemble pairs must reach its target level at the same step.
+    #[default]
+    Pattern,
+}
+
+/// The most decoder dimensions (`task.dims`; ensembles are written as ±(k + 1) in an i8).
+pub const MAX_DIMS: usize = 32;
+
+fn default_dims() -> usize {
+    1
+}
+fn default_travel() -> f64 {
+    2.0
+}
+fn default_criterion() -> f64 {
+    0.7
+}
+fn default_criterion_window() -> usize {
+    20
+}
 fn default_ensemble() -> usize {
     4
 }
@@ -112,6 +162,11 @@ fn default_tuning() -> f64 {
 impl Default for BciConfig {
     fn default() -> Self {
         Self {
+            layout: BciLayout::Pattern,
+            dims: default_dims(),
+            travel: default_travel(),
+            criterion: default_criterion(),
+            criterion_window: default_criterion_window(),
             p_plus: default_ensemble(),
             p_minus: default_ensemble(),
             chance: default_chance(),
@@ -132,6 +187,18 @@ impl Default for BciConfig {
 impl BciConfig {
     /// Checks the parameters (keys relative to `[task]`).
     pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if !(1..=MAX_DIMS).contains(&self.dims) {
+            return Err(InvalidParameter::new(
+                "dims",
+                format!(
+                    "must be 1 to {MAX_DIMS} decoder dimensions, got {}",
+                    self.dims
+                ),
+            ));
+        }
+        check::positive("travel", self.travel)?;
+        check::in_range("criterion", self.criterion, 0.0, 1.0, true, true)?;
+        check::at_least_one("criterion_window", self.criterion_window)?;
         check::at_least_one("p_plus", self.p_plus)?;
         check::at_least_one("p_minus", self.p_minus)?;
         check::in_range("chance", self.chance, 0.0, 1.0, true, false)?;
@@ -189,12 +256,12 @@ impl BciConfig {
 
     /// Checks the ensembles fit a recorded layer of `units` units (key relative to `[task]`).
     pub fn check_units(&self, units: usize) -> Result<(), InvalidParameter> {
-        if self.p_plus + self.p_minus > units {
+        let needed = self.dims * (self.p_plus + self.p_minus);
+        if needed > units {
             return Err(InvalidParameter::new(
                 "p_plus",
                 format!(
-                    "p_plus + p_minus = {} units, but the recorded layer has model.units = {units}",
-                    self.p_plus + self.p_minus
+                    "dims × (p_plus + p_minus) = {needed} units, but the recorded layer has model.units = {units}"
                 ),
             ));
         }
@@ -206,9 +273,9 @@ impl BciConfig {
         (self.target_deg / self.bin_deg).round() as usize
     }
 
-    /// The width of the visual input.
+    /// The width of the visual input (K codes of `channels` values).
     pub fn input_width(&self) -> usize {
-        self.channels
+        self.channels * self.dims
     }
 
     /// Total training trials.
@@ -227,18 +294,30 @@ impl BciConfig {
             .collect()
     }
 
+    /// The visual input of the cursor at `bins` (one per dimension): the K gratings' codes side
+    /// by side.
+    pub fn scene(&self, bins: &[usize]) -> Vec<f32> {
+        bins.iter()
+            .flat_map(|&b| self.visual_input(self.angle(b)))
+            .collect()
+    }
+
     /// The grating's angle at cursor bin `bin`.
     pub fn angle(&self, bin: usize) -> f64 {
         self.start_deg + bin as f64 * self.bin_deg
     }
 
-    /// Draws the ensembles for a recorded layer of `units` units: +1 (P+), −1 (P−), 0 (P0).
+    /// Draws the ensembles for a recorded layer of `units` units: +(k+1) (P+ of dimension k),
+    /// −(k+1) (P− of dimension k), 0 (P0).
     pub fn ensembles(&self, units: usize, seed: u64) -> Vec<i8> {
         let mut order: Vec<usize> = (0..units).collect();
         SeededRng::for_stream(seed, 0xB0C1).shuffle(&mut order);
         let mut membership = vec![0i8; units];
-        for (i, &unit) in order.iter().take(self.p_plus + self.p_minus).enumerate() {
-            membership[unit] = if i < self.p_plus { 1 } else { -1 };
+        let per_dim = self.p_plus + self.p_minus;
+        for (i, &unit) in order.iter().take(self.dims * per_dim).enumerate() {
+            let (k, j) = (i / per_dim, i % per_dim);
+            let label = (k + 1) as i8;
+            membership[unit] = if j < self.p_plus { label } else { -label };
         }
         membership
     }
@@ -251,13 +330,13 @@ pub struct Calibration {
     pub unit_mean: Vec<f64>,
     /// Per-unit baseline standard deviation.
     pub unit_std: Vec<f64>,
-    /// Baseline mean of the smoothed decoder D (before z-scoring).
-    pub decoder_mean: f64,
-    /// Baseline standard deviation of D.
-    pub decoder_std: f64,
-    /// θ: the hit threshold on the z-scored D.
+    /// Per dimension: baseline mean of the smoothed decoder D_k (before z-scoring).
+    pub decoder_mean: Vec<f64>,
+    /// Per dimension: baseline standard deviation of D_k.
+    pub decoder_std: Vec<f64>,
+    /// θ: the target level on every z-scored D_k.
     pub threshold: f64,
-    /// The fraction of baseline trials whose D reached θ.
+    /// The fraction of baseline trials that hit.
     pub baseline_hit_rate: f64,
 }
 
@@ -267,29 +346,32 @@ pub enum CalibrationError {
     /// A decoder unit (or D itself) did not vary during the baseline block.
     #[error("{0} did not vary during the baseline block (raise model.noise_std)")]
     Constant(String),
-    /// The quantile fell at or below zero: spontaneous activity already hits too often.
-    #[error("the calibrated threshold is {0:.3} ≤ 0: task.chance is too high for the decoder to have room; lower it")]
-    Threshold(f64),
 }
 
-/// The raw (un-z-scored) decoder value d of one step.
-fn raw_decoder(rates: &[f32], ensembles: &[i8], mean: &[f64], std: &[f64]) -> f64 {
-    let (mut plus, mut n_plus, mut minus, mut n_minus) = (0.0, 0usize, 0.0, 0usize);
+/// The raw (un-z-scored) decoder value d_k of one step for every dimension.
+fn raw_decoder(
+    rates: &[f32],
+    ensembles: &[i8],
+    mean: &[f64],
+    std: &[f64],
+    dims: usize,
+) -> Vec<f64> {
+    let mut sums = vec![[0.0f64, 0.0]; dims];
+    let mut counts = vec![[0usize, 0]; dims];
     for (i, &r) in rates.iter().enumerate() {
-        let z = (r as f64 - mean[i]) / std[i];
-        match ensembles[i] {
-            1 => {
-                plus += z;
-                n_plus += 1;
-            }
-            -1 => {
-                minus += z;
-                n_minus += 1;
-            }
-            _ => {}
+        let m = ensembles[i];
+        if m == 0 {
+            continue;
         }
+        let k = m.unsigned_abs() as usize - 1;
+        let side = usize::from(m < 0);
+        sums[k][side] += (r as f64 - mean[i]) / std[i];
+        counts[k][side] += 1;
     }
-    plus / n_plus.max(1) as f64 - minus / n_minus.max(1) as f64
+    sums.iter()
+        .zip(&counts)
+        .map(|(s, n)| s[0] / n[0].max(1) as f64 - s[1] / n[1].max(1) as f64)
+        .collect()
 }
 
 /// The running mean of the last `smooth` values of `history` (the whole of it when shorter).
@@ -314,6 +396,7 @@ impl Calibration {
         trials: &[Vec<Vec<f32>>],
     ) -> Result<Self, CalibrationError> {
         let units = ensembles.len();
+        let dims = task.dims;
         let all = || trials.iter().flatten();
         let mut unit_mean = Vec::with_capacity(units);
         let mut unit_std = Vec::with_capacity(units);
@@ -325,36 +408,57 @@ impl Calibration {
             unit_mean.push(m);
             unit_std.push(if s > 0.0 { s } else { 1.0 });
         }
-        let smoothed_trials: Vec<Vec<f64>> = trials
+        // smoothed_trials[t][s][k]: D_k at step s of trial t, before z-scoring.
+        let smoothed_trials: Vec<Vec<Vec<f64>>> = trials
             .iter()
             .map(|trial| {
-                let mut history = Vec::with_capacity(trial.len());
+                let mut history = vec![Vec::with_capacity(trial.len()); dims];
                 trial
                     .iter()
                     .map(|r| {
-                        history.push(raw_decoder(r, ensembles, &unit_mean, &unit_std));
-                        smoothed(&history, task.smooth)
+                        let d = raw_decoder(r, ensembles, &unit_mean, &unit_std, dims);
+                        history
+                            .iter_mut()
+                            .zip(d)
+                            .map(|(h, d)| {
+                                h.push(d);
+                                smoothed(h, task.smooth)
+                            })
+                            .collect()
                     })
                     .collect()
             })
             .collect();
-        let (decoder_mean, decoder_std) = mean_std(smoothed_trials.iter().flatten().copied());
-        if decoder_std.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return Err(CalibrationError::Constant("the decoder D".into()));
+        let mut decoder_mean = Vec::with_capacity(dims);
+        let mut decoder_std = Vec::with_capacity(dims);
+        for k in 0..dims {
+            let (m, s) = mean_std(smoothed_trials.iter().flatten().map(move |d| d[k]));
+            if s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                let what = if dims == 1 {
+                    "the decoder D".to_string()
+                } else {
+                    format!("the decoder's dimension {k}")
+                };
+                return Err(CalibrationError::Constant(what));
+            }
+            decoder_mean.push(m);
+            decoder_std.push(s);
         }
+        // A hit needs every D_k ≥ θ at one step: the trial's best step by its smallest D_k.
         let mut maxima: Vec<f64> = smoothed_trials
             .iter()
             .map(|t| {
                 t.iter()
-                    .map(|d| (d - decoder_mean) / decoder_std)
+                    .map(|d| {
+                        (0..dims)
+                            .map(|k| (d[k] - decoder_mean[k]) / decoder_std[k])
+                            .fold(f64::INFINITY, f64::min)
+                    })
                     .fold(f64::NEG_INFINITY, f64::max)
             })
             .collect();
         maxima.sort_by(f64::total_cmp);
         let threshold = quantile(&maxima, 1.0 - task.chance);
-        if threshold <= 0.0 {
-            return Err(CalibrationError::Threshold(threshold));
-        }
         let hits = maxima.iter().filter(|&&m| m >= threshold).count();
         Ok(Self {
             unit_mean,
@@ -371,11 +475,12 @@ impl Calibration {
 const CALIBRATION_BISECTIONS: usize = 14;
 
 impl Calibration {
-    /// The same calibration with θ set in closed loop: bisects θ (between 0 and twice the
-    /// largest open-loop value, doubling the bracket while it still hits too often) for the
-    /// closed-loop hit rate closest to `chance`. `hit_rate(calibration)` runs the baseline
-    /// trials without learning with the grating moving (the same noise for every θ: common
-    /// random numbers); its error (a stop signal) ends the search.
+    /// The same calibration with θ set in closed loop: brackets θ around the open-loop value
+    /// (widening the bracket, doubling its step, while an end is on the wrong side), then
+    /// bisects for the closed-loop hit rate closest to `chance`. `hit_rate(calibration)` runs
+    /// the baseline trials without learning with the cursor moving (the same noise for every
+    /// θ: common random numbers); its error (a stop signal) ends the search. θ may be negative
+    /// (with many dimensions all K decoders must be at the target at once).
     pub fn closed_loop<E>(
         self,
         chance: f64,
@@ -386,12 +491,23 @@ impl Calibration {
             threshold,
             ..open_loop.clone()
         };
-        let (mut lo, mut hi) = (0.0, 2.0 * open_loop.threshold.max(1.0));
-        let (mut rate_lo, mut rate_hi) = (1.0, hit_rate(&with(hi))?);
-        while rate_hi > chance && hi < 1e3 {
-            (lo, rate_lo) = (hi, rate_hi);
-            hi *= 2.0;
+        const LIMIT: f64 = 1e3;
+        let (mut lo, mut hi) = (open_loop.threshold - 1.0, open_loop.threshold + 1.0);
+        let mut rate_hi = hit_rate(&with(hi))?;
+        let mut step = 1.0;
+        while rate_hi > chance && hi < LIMIT {
+            lo = hi;
+            step *= 2.0;
+            hi += step;
             rate_hi = hit_rate(&with(hi))?;
+        }
+        let mut rate_lo = hit_rate(&with(lo))?;
+        step = 1.0;
+        while rate_lo <= chance && lo > -LIMIT {
+            (hi, rate_hi) = (lo, rate_lo);
+            step *= 2.0;
+            lo -= step;
+            rate_lo = hit_rate(&with(lo))?;
         }
         for _ in 0..CALIBRATION_BISECTIONS {
             let mid = 0.5 * (lo + hi);
@@ -402,7 +518,7 @@ impl Calibration {
                 (hi, rate_hi) = (mid, rate);
             }
         }
-        let (threshold, rate) = if (rate_lo - chance).abs() < (rate_hi - chance).abs() && lo > 0.0 {
+        let (threshold, rate) = if (rate_lo - chance).abs() < (rate_hi - chance).abs() {
             (lo, rate_lo)
         } else {
             (hi, rate_hi)
@@ -470,55 +586,61 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// What one step of a trial did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BciStep {
-    /// The z-scored, smoothed decoder D.
-    pub decoder: f64,
-    /// Cursor bin (0 = start, K = target).
-    pub bin: usize,
-    /// The grating's angle (degrees).
+    /// Per dimension: the z-scored, smoothed decoder D_k.
+    pub decoder: Vec<f64>,
+    /// Per dimension: cursor bin (0 = start, B = the target level).
+    pub bins: Vec<usize>,
+    /// Per dimension: the error e_k = B − bin_k, in bins.
+    pub error: Vec<f64>,
+    /// Per dimension: bins moved toward the target this step (negative: away).
+    pub movement: Vec<f64>,
+    /// The gratings' mean angle (degrees).
     pub angle_deg: f64,
-    /// Angular distance to the target (degrees).
+    /// The error summed over dimensions, in degrees.
     pub error_deg: f64,
-    /// Change of the error in bins since the previous step (negative: toward the target).
+    /// Change of the summed error in bins since the previous step (negative: toward the
+    /// target).
     pub error_change: f64,
-    /// Whether the cursor reached the target (the trial ends, reward 1).
+    /// Whether every dimension reached its target (the trial ends, reward 1).
     pub hit: bool,
+}
+
+impl BciStep {
+    /// The smallest dimension's decoder (what a hit needs at θ or above).
+    pub fn decoder_min(&self) -> f64 {
+        self.decoder.iter().copied().fold(f64::INFINITY, f64::min)
+    }
 }
 
 /// One trial in progress.
 #[derive(Debug, Clone)]
 pub struct BciTrial {
-    history: Vec<f64>,
-    bin: usize,
-}
-
-impl Default for BciTrial {
-    fn default() -> Self {
-        Self::new()
-    }
+    history: Vec<Vec<f64>>,
+    bins: Vec<usize>,
 }
 
 impl BciTrial {
-    /// A trial with the grating at the start.
-    pub fn new() -> Self {
+    /// A trial of `task`'s dimensions with every cursor at the start.
+    pub fn new(task: &BciConfig) -> Self {
         Self {
-            history: Vec::new(),
-            bin: 0,
+            history: vec![Vec::new(); task.dims],
+            bins: vec![0; task.dims],
         }
     }
 
-    /// The cursor bin the network currently sees.
-    pub fn bin(&self) -> usize {
-        self.bin
+    /// The cursor bins the network currently sees (one per dimension).
+    pub fn bins(&self) -> &[usize] {
+        &self.bins
     }
 
     /// Steps taken.
     pub fn steps(&self) -> usize {
-        self.history.len()
+        self.history[0].len()
     }
 
-    /// The decoder reads `rates` (the recorded layer, one step); the cursor moves.
+    /// The decoder reads `rates` (the recorded layer, one step); the cursors move.
     pub fn observe(
         &mut self,
         task: &BciConfig,
@@ -526,32 +648,72 @@ impl BciTrial {
         ensembles: &[i8],
         rates: &[f32],
     ) -> BciStep {
-        self.history.push(raw_decoder(
+        let raw = raw_decoder(
             rates,
             ensembles,
             &calibration.unit_mean,
             &calibration.unit_std,
-        ));
-        let decoder = (smoothed(&self.history, task.smooth) - calibration.decoder_mean)
-            / calibration.decoder_std;
-        let k = task.bins();
-        let position = (k as f64 * decoder / calibration.threshold).floor();
-        let bin = if position.is_nan() {
-            0
-        } else {
-            position.clamp(0.0, k as f64) as usize
-        };
-        let error_change = self.bin as f64 - bin as f64;
-        self.bin = bin;
+            task.dims,
+        );
+        let b = task.bins() as f64;
+        let (mut decoder, mut bins, mut error, mut movement) = (
+            Vec::with_capacity(task.dims),
+            Vec::with_capacity(task.dims),
+            Vec::with_capacity(task.dims),
+            Vec::with_capacity(task.dims),
+        );
+        for (k, d) in raw.into_iter().enumerate() {
+            self.history[k].push(d);
+            let z = (smoothed(&self.history[k], task.smooth) - calibration.decoder_mean[k])
+                / calibration.decoder_std[k];
+            let position = (b * (z - calibration.threshold + task.travel) / task.travel).floor();
+            let bin = if position.is_nan() {
+                0
+            } else {
+                position.clamp(0.0, b) as usize
+            };
+            movement.push(bin as f64 - self.bins[k] as f64);
+            error.push(b - bin as f64);
+            self.bins[k] = bin;
+            decoder.push(z);
+            bins.push(bin);
+        }
+        let total_error: f64 = error.iter().sum();
+        let angle_deg = bins.iter().map(|&b| task.angle(b)).sum::<f64>() / bins.len() as f64;
         BciStep {
+            hit: total_error == 0.0,
+            error_deg: total_error * task.bin_deg,
+            error_change: -movement.iter().sum::<f64>(),
+            angle_deg,
             decoder,
-            bin,
-            angle_deg: task.angle(bin),
-            error_deg: (k - bin) as f64 * task.bin_deg,
-            error_change,
-            hit: bin == k,
+            bins,
+            error,
+            movement,
         }
     }
+}
+
+/// The criterion (fixed before any run): the 1-based index of the first trial at which the
+/// success rate over the last `window` trials (that trial included) reaches `level`; `None`
+/// if no such trial (censored at the run's length). Needs `window` trials: nothing scores
+/// below `window`.
+pub fn trials_to_criterion(successes: &[bool], window: usize, level: f64) -> Option<usize> {
+    if window == 0 || successes.len() < window {
+        return None;
+    }
+    let need = (level * window as f64 - 1e-9).ceil().max(0.0) as usize;
+    let mut hits = successes[..window].iter().filter(|&&s| s).count();
+    if hits >= need {
+        return Some(window);
+    }
+    for t in window..successes.len() {
+        hits += usize::from(successes[t]);
+        hits -= usize::from(successes[t - window]);
+        if hits >= need {
+            return Some(t + 1);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -579,8 +741,8 @@ mod tests {
         let open = Calibration {
             unit_mean: Vec::new(),
             unit_std: Vec::new(),
-            decoder_mean: 0.0,
-            decoder_std: 1.0,
+            decoder_mean: vec![0.0],
+            decoder_std: vec![1.0],
             threshold: 0.5,
             baseline_hit_rate: 0.5,
         };
@@ -599,10 +761,88 @@ mod tests {
             .closed_loop(0.01, |c| Ok::<f64, ()>((-c.threshold).exp()))
             .unwrap();
         assert!((high.threshold - 100f64.ln()).abs() < 1e-2, "{high:?}");
+        // A rate still at or below chance at θ = 0 moves the bracket down: θ < 0.
+        let negative = open
+            .clone()
+            .closed_loop(0.3, |c| Ok::<f64, ()>(0.1 * (-c.threshold).exp()))
+            .unwrap();
+        assert!(
+            (negative.threshold - (0.1f64 / 0.3).ln()).abs() < 1e-3,
+            "{negative:?}"
+        );
         assert_eq!(
             open.closed_loop(0.3, |_| Err::<f64, &str>("stop")),
             Err("stop")
         );
+    }
+
+    #[test]
+    fn the_criterion_is_the_first_full_window_at_the_level_and_none_when_never() {
+        let s = |bits: &str| bits.chars().map(|c| c == '1').collect::<Vec<_>>();
+        // 7 of 10 at trial 10 (the first full window).
+        assert_eq!(trials_to_criterion(&s("1111111000"), 10, 0.7), Some(10));
+        // The window slides: trial 12 is the first whose last 10 hold 7 hits.
+        assert_eq!(
+            trials_to_criterion(&s("000001111111000"), 10, 0.7),
+            Some(12)
+        );
+        assert_eq!(trials_to_criterion(&s("0101010101010101"), 10, 0.7), None);
+        // Fewer trials than the window: censored.
+        assert_eq!(trials_to_criterion(&s("11111"), 10, 0.7), None);
+    }
+
+    #[test]
+    fn a_pattern_hit_needs_every_dimension_at_its_target() {
+        let task = BciConfig {
+            dims: 2,
+            p_plus: 2,
+            p_minus: 2,
+            ..BciConfig::default()
+        };
+        let units = 12;
+        let ensembles = task.ensembles(units, 3);
+        for k in 1..=2i8 {
+            assert_eq!(ensembles.iter().filter(|&&m| m == k).count(), 2);
+            assert_eq!(ensembles.iter().filter(|&&m| m == -k).count(), 2);
+        }
+        let calibration =
+            Calibration::from_baseline(&task, &ensembles, &noise_trials(&task, units, 100, 4))
+                .unwrap();
+        assert_eq!(calibration.decoder_mean.len(), 2);
+        let drive = |dims: &[i8]| -> Vec<f32> {
+            ensembles
+                .iter()
+                .map(|&m| {
+                    let on = dims.contains(&(m.unsigned_abs() as i8));
+                    0.5 + if on { 0.3 * m.signum() as f32 } else { 0.0 }
+                })
+                .collect()
+        };
+        // Dimension 1 alone at its target: no hit; its error is 0, dimension 2's is not.
+        let mut trial = BciTrial::new(&task);
+        let mut last = None;
+        let mut moved = 0.0;
+        for _ in 0..task.smooth {
+            let step = trial.observe(&task, &calibration, &ensembles, &drive(&[1]));
+            moved += step.movement[0];
+            last = Some(step);
+        }
+        let one = last.unwrap();
+        assert!(!one.hit);
+        assert_eq!(one.error[0], 0.0);
+        assert!(one.error[1] > 0.0, "{one:?}");
+        assert_eq!(moved, task.bins() as f64);
+        // Both: a hit.
+        let mut trial = BciTrial::new(&task);
+        let mut hit = false;
+        for _ in 0..task.smooth {
+            hit = trial
+                .observe(&task, &calibration, &ensembles, &drive(&[1, 2]))
+                .hit;
+        }
+        assert!(hit);
+        assert_eq!(task.input_width(), 2 * task.channels);
+        assert_eq!(task.scene(&[0, 6]).len(), 2 * task.channels);
     }
 
     use super::*;
@@ -654,7 +894,7 @@ mod tests {
         let hits = fresh
             .iter()
             .filter(|trial| {
-                let mut t = BciTrial::new();
+                let mut t = BciTrial::new(&task);
                 trial
                     .iter()
                     .any(|r| t.observe(&task, &calibration, &ensembles, r).hit)
@@ -672,7 +912,7 @@ mod tests {
         let calibration =
             Calibration::from_baseline(&task, &ensembles, &noise_trials(&task, units, 100, 4))
                 .unwrap();
-        let mut trial = BciTrial::new();
+        let mut trial = BciTrial::new(&task);
         let rates: Vec<f32> = ensembles.iter().map(|&m| 0.5 + 0.3 * m as f32).collect();
         let mut total = 0.0;
         let mut last = None;
@@ -683,6 +923,7 @@ mod tests {
         }
         let last = last.unwrap();
         assert!(last.hit && last.error_deg == 0.0 && last.angle_deg == 90.0);
+        assert_eq!(last.decoder.len(), 1);
         assert_eq!(total, -(task.bins() as f64));
     }
 
@@ -718,5 +959,18 @@ mod tests {
             BciConfig::default().check_units(6).unwrap_err().key,
             "p_plus"
         );
+        for dims in [0, MAX_DIMS + 1] {
+            let bad = BciConfig {
+                dims,
+                ..BciConfig::default()
+            };
+            assert_eq!(bad.validate().unwrap_err().key, "dims");
+        }
+        let four = BciConfig {
+            dims: 4,
+            ..BciConfig::default()
+        };
+        assert_eq!(four.check_units(31).unwrap_err().key, "p_plus");
+        assert!(four.check_units(32).is_ok());
     }
 }

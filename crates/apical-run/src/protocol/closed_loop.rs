@@ -13,7 +13,15 @@
 //! - `trials.csv` (day, trial, success, steps, reward), `metrics.csv` (one row per day), a
 //!   checkpoint per day (resume restarts after the last completed day, with identical
 //!   results), `plots/success_by_day.{png,svg}`, and `summary.json` (`chance`, `threshold`,
-//!   `success_by_day`, `rewards_per_day`, `late_success`).
+//!   `chance_measured` — the hit rate of a fresh untrained closed-loop block, its own noise —
+//!   `success_by_day`, `rewards_per_day`, `late_success`, `trials_to_criterion` — null when
+//!   not reached — and `trials_run`, where a run that never reached it is censored).
+//!
+//! With K task dimensions (`task.dims`) the network sees K gratings side by side, the rule is
+//! told the K-dimensional error (as a fraction of the travel, B − bin_k over B) and movement
+//! (`Learner::observe_error`) besides the scalar; `decoder.npy` holds the smallest
+//! dimension's D (what a hit needs at θ), `angle.npy` the gratings' mean angle, `error.npy`
+//! the summed error.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -37,6 +45,7 @@ use crate::{ConfigError, ExperimentConfig, Protocol, RunError, RunSummary, Sessi
 const STREAM_BASELINE: u64 = 3 << 40;
 const STREAM_TRIALS: u64 = 4 << 40;
 const STREAM_CALIBRATION: u64 = 5 << 40;
+const STREAM_CHANCE: u64 = 6 << 40;
 /// One trial's outcome (a row of `trials.csv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct TrialRow {
@@ -165,6 +174,9 @@ struct Loop<'a> {
     learner: Learner<BciNetwork>,
     ensembles: Vec<i8>,
     calibration: Option<Calibration>,
+    /// The hit rate of a fresh untrained closed-loop block (its own noise), measured after
+    /// the calibration.
+    chance_measured: Option<f64>,
     trials: Vec<TrialRow>,
     days: Vec<DayRow>,
     wall_before: f64,
@@ -182,7 +194,7 @@ impl<'a> Loop<'a> {
         let seed = config.training.seed;
         // Autodiff device: the optimizer's convention (the rules compute on the inner one).
         let net = params
-            .config(task.input_width(), seed)
+            .config(task.input_width(), task.dims, seed)
             .init(&device.clone().autodiff());
         let rule = build_bci_rule(&config.rule, &net, device)
             .map_err(|e| ConfigError::new(Path::new("config"), &e.key, e.message))?;
@@ -209,6 +221,7 @@ impl<'a> Loop<'a> {
             net,
             learner,
             calibration: None,
+            chance_measured: None,
             trials: Vec::new(),
             days: Vec::new(),
             wall_before: 0.0,
@@ -226,8 +239,8 @@ impl<'a> Loop<'a> {
         self.session.check_stop(day)
     }
 
-    fn input(&self, angle: f64) -> Tensor<2> {
-        let x = self.task.visual_input(angle);
+    fn input(&self, bins: &[usize]) -> Tensor<2> {
+        let x = self.task.scene(bins);
         let n = x.len();
         Tensor::from_data(TensorData::new(x, [1, n]), &self.device)
     }
@@ -235,9 +248,11 @@ impl<'a> Loop<'a> {
     /// The baseline block (no learning): with the grating held at the start, fits the units'
     /// soma-predicted apical part (on `self.net`) and the decoder's statistics; then sets θ in
     /// closed loop — the grating moving as it will during training — so that spontaneous
-    /// activity hits in a fraction `task.chance` of the baseline trials. Deterministic given
-    /// the seed (resume recomputes it on the initial network). Returns the calibration.
-    fn calibrate(&mut self) -> Result<Calibration, RunError> {
+    /// activity hits in a fraction `task.chance` of the baseline trials; and measures the hit
+    /// rate of a fresh block of as many closed-loop trials (its own noise) at that θ.
+    /// Deterministic given the seed (resume recomputes it on the initial network). Returns
+    /// the calibration and the measured chance.
+    fn calibrate(&mut self) -> Result<(Calibration, f64), RunError> {
         let task = self.task;
         let seed = self.config.training.seed;
         let mut rng = SeededRng::for_stream(seed, STREAM_BASELINE);
@@ -245,10 +260,10 @@ impl<'a> Loop<'a> {
         // with every step.
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
-        let x = task.visual_input(task.angle(0));
+        let x = task.scene(&vec![0; task.dims]);
         let n = x.len();
         let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
-        let zero = Tensor::<2>::zeros([1, 1], &device);
+        let zero = Tensor::<2>::zeros([1, task.dims], &device);
         let mut trials = Vec::with_capacity(task.baseline_trials);
         let mut soma_fit = PerUnitFit::new(self.ensembles.len());
         for _ in 0..task.baseline_trials {
@@ -273,26 +288,31 @@ impl<'a> Loop<'a> {
             .with_soma_prediction(tensor(slope), tensor(offset));
         let open_loop = Calibration::from_baseline(task, &self.ensembles, &trials)
             .map_err(apical_tasks::TaskError::from)?;
-        open_loop.closed_loop(task.chance, |calibration| {
+        let calibration = open_loop.closed_loop(task.chance, |calibration| {
             self.check_stop(0)?;
-            self.closed_loop_hit_rate(calibration)
-        })
+            self.closed_loop_hit_rate(calibration, STREAM_CALIBRATION)
+        })?;
+        let chance = self.closed_loop_hit_rate(&calibration, STREAM_CHANCE)?;
+        Ok((calibration, chance))
     }
 
-    /// The fraction of `task.baseline_trials` closed-loop trials without learning (the same
-    /// noise for every θ: common random numbers) that hit with `calibration`.
-    fn closed_loop_hit_rate(&self, calibration: &Calibration) -> Result<f64, RunError> {
+    /// The fraction of `task.baseline_trials` closed-loop trials without learning (noise from
+    /// `stream`, the same for every θ: common random numbers) that hit with `calibration`.
+    fn closed_loop_hit_rate(
+        &self,
+        calibration: &Calibration,
+        stream: u64,
+    ) -> Result<f64, RunError> {
         let task = self.task;
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
         let mut hits = 0usize;
         for i in 0..task.baseline_trials {
             self.check_stop(0)?;
-            let mut rng =
-                SeededRng::for_trial(self.config.training.seed, STREAM_CALIBRATION, i as u64);
-            let mut trial = BciTrial::new();
+            let mut rng = SeededRng::for_trial(self.config.training.seed, stream, i as u64);
+            let mut trial = BciTrial::new(task);
             for _ in 0..task.max_steps {
-                let x = task.visual_input(task.angle(trial.bin()));
+                let x = task.scene(trial.bins());
                 let n = x.len();
                 let input = Tensor::from_data(TensorData::new(x, [1, n]), &device);
                 let rates = host(net.basal_phase(input, Some(&mut rng)).rate);
@@ -311,7 +331,8 @@ impl<'a> Loop<'a> {
     /// The baseline block of a new run: calibrates, writes `calibration.json` and
     /// `ensembles.npy`.
     fn baseline(&mut self) -> Result<(), RunError> {
-        let calibration = self.calibrate()?;
+        let (calibration, chance) = self.calibrate()?;
+        self.chance_measured = Some(chance);
         let text = serde_json::to_string_pretty(&calibration).expect("calibration serialises");
         write_atomic(&self.run_dir().calibration(), text.as_bytes())?;
         let ens: Vec<i64> = self.ensembles.iter().map(|&m| m as i64).collect();
@@ -329,7 +350,9 @@ impl<'a> Loop<'a> {
         // The calibration, exactly as the run computed it: the baseline block again, on the
         // initial network (the checkpoint then replaces the network).
         let initial = self.net.clone();
-        self.calibration = Some(self.calibrate()?);
+        let (calibration, chance) = self.calibrate()?;
+        self.calibration = Some(calibration);
+        self.chance_measured = Some(chance);
         self.net = initial;
         let (net, learner, device) = (&mut self.net, &mut self.learner, &self.device);
         let session = &self.session;
@@ -434,8 +457,9 @@ impl<'a> Loop<'a> {
             .clone()
             .expect("the calibration is set before the first day (baseline or restore)");
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
-        let mut trial = BciTrial::new();
+        let mut trial = BciTrial::new(task);
         let units = arrays.units;
+        let bins = task.bins() as f32;
         // What the rule is told each step: the error decrease, or the reward alone.
         let kind = self.config.rule.closed_loop_signal();
         let signal = |step: &apical_tasks::bci::BciStep| match kind {
@@ -448,13 +472,18 @@ impl<'a> Loop<'a> {
             ConfigError::new(Path::new("config"), "rule.kind", message).into()
         };
         for step in 0..task.max_steps {
-            let input = self.input(task.angle(trial.bin()));
+            let input = self.input(trial.bins());
             let rates = self
                 .learner
                 .act(&self.net, input, &mut rng)
                 .map_err(|e| unsupported(e.to_string()))?;
             let rates = host(rates[0].clone());
             let outcome = trial.observe(task, &calibration, &self.ensembles, &rates);
+            let error: Vec<f32> = outcome.error.iter().map(|&e| e as f32 / bins).collect();
+            let movement: Vec<f32> = outcome.movement.iter().map(|&m| m as f32).collect();
+            self.learner
+                .observe_error(&error, &movement)
+                .map_err(|e| unsupported(e.to_string()))?;
             let (net, _) = self
                 .learner
                 .reinforce(self.net.clone(), &[signal(&outcome)], &mut rng)
@@ -474,7 +503,7 @@ impl<'a> Loop<'a> {
                 arrays.unit_arrays[k][at * units..(at + 1) * units].copy_from_slice(&host(t));
             }
             for (k, v) in [
-                outcome.decoder,
+                outcome.decoder_min(),
                 outcome.angle_deg,
                 outcome.error_deg,
                 outcome.error_change,
@@ -602,6 +631,7 @@ impl<'a> Loop<'a> {
         let success_by_day: Vec<f64> = self.days.iter().map(|d| d.success).collect();
         let late = &success_by_day[success_by_day.len().saturating_sub(2)..];
         let steps = self.trials.iter().map(|t| t.steps).sum();
+        let successes: Vec<bool> = self.trials.iter().map(|t| t.success).collect();
         Summary {
             steps,
             planned_steps: steps,
@@ -616,6 +646,13 @@ impl<'a> Loop<'a> {
             resumed_from_step: self.resumed_from,
             closed_loop: ClosedLoopSummary {
                 chance: Some(self.task.chance),
+                chance_measured: self.chance_measured,
+                trials_to_criterion: apical_tasks::bci::trials_to_criterion(
+                    &successes,
+                    self.task.criterion_window,
+                    self.task.criterion,
+                ),
+                trials_run: Some(successes.len()),
                 threshold: self.calibration.as_ref().map(|c| c.threshold),
                 rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
                 late_success: (!late.is_empty())
