@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Pools the BCI sweep of experiments/bci/run.sh over seeds (standard library only).
+"""Summarises the BCI sweep of experiments/bci/run.sh over seeds (standard library only).
 
-Per condition: success by day (mean and 95% t-interval over seeds), late success, trials to
-reach the dendritic rule's day-3 success, rate change and vectorization per ensemble (units
-pooled over seeds, 95% t-interval; and how many seeds have the sign of P+ > 0 / P- < 0), and
-decoding accuracies with their shuffle controls (mean over seeds)."""
+Every interval is over seeds (95% t): a seed is one network with its own ensembles, noise and
+chance block; units are averaged within a seed first, never pooled across seeds. Per
+condition: success by day, late success minus each seed's measured chance (a fresh untrained
+closed-loop block, `chance_measured`), trials to criterion (median, censored runs counted at
+the run's length + 1, the number censored), rate change and the residual's slope on the error
+per ensemble (seed means; how many seeds have the sign), the Spearman ρ between a unit's
+day-1 slope and its rate change (per seed), and decoding accuracies with their shuffle
+controls."""
 import csv, json, math, os, statistics, sys
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
@@ -28,9 +32,8 @@ def fmt(iv, digits=2):
     m, lo, hi = iv
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
-CONDITION_ORDER = ["dendritic", "inhibition", "anaesthesia", "broadcast", "broadcast_reward",
-                   "untrained", "dendritic_3+5", "dendritic_tuned", "broadcast_tuned",
-                   "broadcast_reward_tuned"]
+CONDITION_ORDER = ["dendritic", "inhibition", "untrained", "permuted", "broadcast",
+                   "broadcast_reward", "dendritic_3+5"]
 
 def load(out):
     """{condition: [(summary, bci analysis)]} from the sweep's runs/<point>/ directories."""
@@ -96,28 +99,26 @@ def plots(out, runs):
         series.append((cond, [(d + 1, *interval([s["success_by_day"][d] for s, _ in rs])) for d in range(days)]))
     svg_lines(os.path.join(out, "report_success_by_day.svg"), "BCI learning curves (mean, 95% interval over seeds)",
               "day", "fraction of successful trials", series, (0, 1))
-    for key, title in [("vectorization", "Vectorization by ensemble (units pooled over seeds)"),
-                       ("rate_change", "Rate change, late days − day 1, by ensemble")]:
+    for key, title in [("vectorization", "Residual slope on the error by ensemble (seed means)"),
+                       ("rate_change", "Rate change, late days − day 1, by ensemble (seed means)")]:
         series = []
         for cond, rs in runs.items():
             pts = []
             for x, g in [(-1, "p_minus"), (0, "p0"), (1, "p_plus")]:
-                pts.append((x, *interval([u for _, a in rs for u in a[key][g]["units"]])))
+                pts.append((x, *interval([a[key][g]["mean"] for _, a in rs])))
             series.append((cond, pts))
-        lo = min(min(p[1] for p in pts) for _, pts in series)
-        hi = max(max(p[1] for p in pts) for _, pts in series)
+        finite = [p[1] for _, pts in series for p in pts if math.isfinite(p[1])]
+        lo, hi = (min(finite), max(finite)) if finite else (-1, 1)
         pad = 0.1 * (hi - lo or 1)
         svg_lines(os.path.join(out, f"report_{key}.svg"), title, "ensemble (−1 = P−, 0 = P0, +1 = P+)",
-                  "Δ z-residual" if key == "vectorization" else "Δ rate", series, (lo - pad, hi + pad))
+                  "slope (z per degree of error)" if key == "vectorization" else "Δ rate", series, (lo - pad, hi + pad))
 
-WINDOW = 50
-
-def trials_to(successes, target):
-    """Trials until the mean success of the last WINDOW trials first reaches `target`."""
-    for end in range(WINDOW, len(successes) + 1):
-        if statistics.fmean(successes[end - WINDOW:end]) >= target:
-            return end
-    return None
+def ttc(s):
+    """(trials to criterion, censored?): a run that never reached it counts as trials_run + 1."""
+    t = s.get("trials_to_criterion")
+    if t is not None:
+        return t, False
+    return (s.get("trials_run") or len(s["_trials"])) + 1, True
 
 def main(out):
     runs = load(out)
@@ -125,43 +126,42 @@ def main(out):
     print("# BCI experiment — results\n")
     if os.path.exists(os.path.join(out, "elapsed.txt")):
         print(open(os.path.join(out, "elapsed.txt")).read().strip() + "\n")
-    print("Means over seeds with 95% t-intervals; `chance` is the configured level θ was calibrated to (each run's calibration.json has the closed-loop baseline hit rate it reached). Plots: "
-          "report_success_by_day.svg, report_vectorization.svg, report_rate_change.svg.\n")
+    print("Means over seeds with 95% t-intervals (units are averaged within a seed first). `chance` is each "
+          "seed's measured chance: the hit rate of a fresh untrained closed-loop block (its own noise) at the "
+          "calibrated θ. Plots: report_success_by_day.svg, report_vectorization.svg, report_rate_change.svg.\n")
     n_days = len(next(iter(runs.values()))[0][0]["success_by_day"])
     mid = min(2, n_days - 1)
     late_days = f"days {max(1, n_days - 1)}–{n_days}" if n_days > 1 else "day 1"
-    print(f"| condition | seeds | chance | day 1 | day {mid + 1} | late success ({late_days}) | late − chance, range over seeds |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| condition | seeds | chance measured | day 1 | day {mid + 1} | late success ({late_days}) | late − chance | trials to criterion: median (censored) |")
+    print("|---|---|---|---|---|---|---|---|")
     for cond, rs in runs.items():
         days = [s["success_by_day"] for s, _ in rs]
         late = [s["late_success"] for s, _ in rs]
-        chance = rs[0][0]["chance"]
-        print(f"| {cond} | {len(rs)} | {chance} | {fmt(interval([d[0] for d in days]))} | "
-              f"{fmt(interval([d[mid] for d in days]))} | {fmt(interval(late))} | "
-              f"{min(late) - chance:+.2f} … {max(late) - chance:+.2f} |")
-    if "dendritic" in runs:
-        target = statistics.fmean(s["success_by_day"][min(2, len(s["success_by_day"]) - 1)]
-                                  for s, _ in runs["dendritic"])
-        print(f"\nTrials until the success over the last {WINDOW} trials first reaches the dendritic rule's "
-              f"mean day-3 success ({target:.2f}) (from trials.csv; `—`: never):\n")
-        print("| condition | per seed | mean (seeds that reached it) |")
-        print("|---|---|---|")
-        for cond, rs in runs.items():
-            per = [trials_to(s["_trials"], target) for s, _ in rs]
-            reached = [p for p in per if p is not None]
-            mean = f"{statistics.fmean(reached):.0f} ({len(reached)}/{len(per)})" if reached else "never"
-            print(f"| {cond} | {', '.join('—' if p is None else str(p) for p in per)} | {mean} |")
+        chance = [s.get("chance_measured") for s, _ in rs]
+        gain = [l - c for l, c in zip(late, chance) if c is not None]
+        t = [ttc(s) for s, _ in rs]
+        print(f"| {cond} | {len(rs)} | {fmt(interval(chance))} | {fmt(interval([d[0] for d in days]))} | "
+              f"{fmt(interval([d[mid] for d in days]))} | {fmt(interval(late))} | {fmt(interval(gain))} | "
+              f"{statistics.median(v for v, _ in t):.0f} ({sum(c for _, c in t)}/{len(t)}) |")
     for key, title in [("rate_change", "Rate change, late days − day 1"),
-                       ("vectorization", "Vectorization: z-residual on error-decrease − error-increase steps")]:
-        print(f"\n## {title} (units pooled over seeds)\n")
+                       ("vectorization", "Vectorization: slope of the z-residual on the error (z per degree of error)")]:
+        print(f"\n## {title} (seed means)\n")
         print("| condition | P+ | P− | P0 | seeds with P+ > 0 | seeds with P− < 0 |")
         print("|---|---|---|---|---|---|")
         for cond, rs in runs.items():
-            pooled = {g: [u for _, a in rs for u in a[key][g]["units"]] for g in ("p_plus", "p_minus", "p0")}
-            plus = sum(1 for _, a in rs if a[key]["p_plus"]["mean"] > 0)
-            minus = sum(1 for _, a in rs if a[key]["p_minus"]["mean"] < 0)
-            print(f"| {cond} | {fmt(interval(pooled['p_plus']), 3)} | {fmt(interval(pooled['p_minus']), 3)} | "
-                  f"{fmt(interval(pooled['p0']), 3)} | {plus}/{len(rs)} | {minus}/{len(rs)} |")
+            per_seed = {g: [a[key][g]["mean"] for _, a in rs] for g in ("p_plus", "p_minus", "p0")}
+            plus = sum(1 for v in per_seed["p_plus"] if v > 0)
+            minus = sum(1 for v in per_seed["p_minus"] if v < 0)
+            print(f"| {cond} | {fmt(interval(per_seed['p_plus']), 3)} | {fmt(interval(per_seed['p_minus']), 3)} | "
+                  f"{fmt(interval(per_seed['p0']), 3)} | {plus}/{len(rs)} | {minus}/{len(rs)} |")
+    print("\n## Does a unit's day-1 residual slope predict its change in rate? (Spearman ρ over units, per seed)\n")
+    print("| condition | seeds | mean ρ | seeds with ρ > 0 |")
+    print("|---|---|---|---|")
+    for cond, rs in runs.items():
+        rho = [a.get("slope_predicts_rate_change") for _, a in rs]
+        rho = [r for r in rho if r is not None]
+        if rho:
+            print(f"| {cond} | {len(rho)} | {fmt(interval(rho))} | {sum(r > 0 for r in rho)}/{len(rho)} |")
     print("\n## Decoding from residual vectors (mean over seeds; shuffled-label control)\n")
     print("| condition | reward at outcome | shuffled | outcome before outcome | shuffled | notes |")
     print("|---|---|---|---|---|---|")
@@ -172,6 +172,27 @@ def main(out):
         notes = sorted({n for _, a in rs for n in a["notes"]})
         print(f"| {cond} | {col('decode_reward', 'accuracy')} | {col('decode_reward', 'shuffled')} | "
               f"{col('decode_outcome_before', 'accuracy')} | {col('decode_outcome_before', 'shuffled')} | {'; '.join(notes)[:120]} |")
+    nested(out, runs)
+
+def nested(out, runs):
+    """What the residuals add to the rates (nested decoders, the same trials and folds)."""
+    print("\n## What the residuals add to the somatic rates (nested decoders; accuracy, mean over seeds)\n")
+    print("| condition | reward: rates | rates + residuals | gain | outcome before: rates | rates + residuals | gain |")
+    print("|---|---|---|---|---|---|---|")
+    for cond, rs in runs.items():
+        added = [a.get("residual_added") for _, a in rs]
+        added = [x for x in added if x]
+        if not added:
+            print(f"| {cond} | n/a | n/a | n/a | n/a | n/a | n/a |")
+            continue
+        def col(field):
+            return [x[field] for x in added if x.get(field) is not None]
+        gain_r = [x["reward_rates_residuals"] - x["reward_rates"] for x in added]
+        gain_o = [x["outcome_rates_residuals"] - x["outcome_rates"] for x in added
+                  if x.get("outcome_rates") is not None]
+        print(f"| {cond} | {fmt(interval(col('reward_rates')))} | {fmt(interval(col('reward_rates_residuals')))} | "
+              f"{fmt(interval(gain_r))} | {fmt(interval(col('outcome_rates')))} | "
+              f"{fmt(interval(col('outcome_rates_residuals')))} | {fmt(interval(gain_o))} |")
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "sweeps/bci")

@@ -101,8 +101,26 @@ pub struct BciAnalysis {
     pub decode_outcome_before: Option<BciDecode>,
     /// Steps before the outcome averaged for `decode_outcome_before`.
     pub window: usize,
+    /// Nested models: what the residuals add to the somatic rates. Cross-validated accuracy
+    /// of the same trials and folds from the rates alone and from the rates and residuals
+    /// together, for the reward at the outcome and the outcome before it (null where too few
+    /// trials).
+    pub residual_added: Option<ResidualAdded>,
     /// Why a field is null, if one is.
     pub notes: Vec<String>,
+}
+
+/// Accuracies of nested decoders (rates ⊂ rates + residuals) on the same balanced trials.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResidualAdded {
+    /// Reward at the outcome step from the rates alone.
+    pub reward_rates: f64,
+    /// The same from rates and residuals.
+    pub reward_rates_residuals: f64,
+    /// Outcome from the `window` steps before it, rates alone.
+    pub outcome_rates: Option<f64>,
+    /// The same from rates and residuals.
+    pub outcome_rates_residuals: Option<f64>,
 }
 
 /// Fewest matched (hit, miss) pairs for a decoding.
@@ -313,12 +331,19 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
     let (mut at_outcome, mut outcome_labels, mut outcome_days) =
         (Vec::new(), Vec::new(), Vec::new());
     let (mut before, mut before_labels, mut before_days) = (Vec::new(), Vec::new(), Vec::new());
+    // The rates at the same steps (the nested decoders' base model).
+    let (mut rates_at_outcome, mut rates_before) = (Vec::new(), Vec::new());
     for (t, rows) in rows_of_trial.iter().enumerate() {
         let Some((&last, earlier)) = rows.split_last() else {
             continue;
         };
         let label = usize::from(steps.trials[t].1);
         at_outcome.push((0..units).map(|u| fit.z[(last, u)]).collect::<Vec<_>>());
+        rates_at_outcome.push(
+            (0..units)
+                .map(|u| steps.rate[(last, u)])
+                .collect::<Vec<_>>(),
+        );
         outcome_labels.push(label);
         outcome_days.push(steps.trials[t].0);
         let window_rows = &earlier[earlier.len().saturating_sub(window)..];
@@ -333,6 +358,14 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
             );
             before_labels.push(label);
             before_days.push(steps.trials[t].0);
+            rates_before.push(
+                (0..units)
+                    .map(|u| {
+                        window_rows.iter().map(|&s| steps.rate[(s, u)]).sum::<f64>()
+                            / window_rows.len() as f64
+                    })
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     let matrix = |rows: &[Vec<f64>]| DMatrix::from_fn(rows.len(), units, |r, c| rows[r][c]);
@@ -361,6 +394,61 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         balanced_decode(&matrix(&before), &before_labels, &before_days, config)
             .map_err(|why| notes.push(format!("decode_outcome_before: {why}")))
             .ok();
+    // Nested: rates (z-scored per unit, as the residuals are) vs rates and residuals, on the
+    // same balanced trials and folds (the same seed); no shuffles needed for the difference.
+    let nested = DecoderConfig {
+        shuffles: 0,
+        ..*config
+    };
+    let standardise = |rows: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        let n = rows.len().max(1) as f64;
+        let mean: Vec<f64> = (0..units)
+            .map(|u| rows.iter().map(|r| r[u]).sum::<f64>() / n)
+            .collect();
+        let sd: Vec<f64> = (0..units)
+            .map(|u| {
+                let v = rows.iter().map(|r| (r[u] - mean[u]).powi(2)).sum::<f64>() / n;
+                if v > 0.0 {
+                    v.sqrt()
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        rows.iter()
+            .map(|r| (0..units).map(|u| (r[u] - mean[u]) / sd[u]).collect())
+            .collect()
+    };
+    let joined = |a: &[Vec<f64>], b: &[Vec<f64>]| -> DMatrix<f64> {
+        DMatrix::from_fn(a.len(), 2 * units, |r, c| {
+            if c < units {
+                a[r][c]
+            } else {
+                b[r][c - units]
+            }
+        })
+    };
+    let pair = |rates: &[Vec<f64>], residuals: &[Vec<f64>], labels: &[usize], days: &[usize]| {
+        let rates = standardise(rates);
+        let alone = balanced_decode(&matrix(&rates), labels, days, &nested).ok()?;
+        let both = balanced_decode(&joined(&rates, residuals), labels, days, &nested).ok()?;
+        Some((alone.accuracy, both.accuracy))
+    };
+    let residual_added = pair(
+        &rates_at_outcome,
+        &at_outcome,
+        &outcome_labels,
+        &outcome_days,
+    )
+    .map(|(reward_rates, reward_rates_residuals)| {
+        let outcome = pair(&rates_before, &before, &before_labels, &before_days);
+        ResidualAdded {
+            reward_rates,
+            reward_rates_residuals,
+            outcome_rates: outcome.map(|o| o.0),
+            outcome_rates_residuals: outcome.map(|o| o.1),
+        }
+    });
     BciAnalysis {
         success_by_day,
         rate_change: groups(&rate_change, &steps.ensembles),
@@ -370,6 +458,7 @@ pub fn analyze_bci(steps: &BciSteps, window: usize, config: &DecoderConfig) -> B
         decode_reward,
         decode_outcome_before,
         window,
+        residual_added,
         notes,
     }
 }
@@ -447,6 +536,12 @@ mod tests {
         assert!(rho > 0.7, "{rho}");
         let before = a.decode_outcome_before.unwrap();
         assert!(before.accuracy > 0.65, "{before:?}");
+        // The rates carry no outcome here; the residuals add it.
+        let added = a.residual_added.clone().unwrap();
+        assert!(
+            added.outcome_rates_residuals.unwrap() > added.outcome_rates.unwrap() + 0.1,
+            "{added:?}"
+        );
         assert!((before.shuffled - 0.5).abs() < 0.1);
 
         // Without the signal: no vectorization, outcome not decodable.

@@ -17,6 +17,12 @@
 //!   target); bin B — D_k ≥ θ — is the target level. All K at the target is a hit: the trial
 //!   ends with reward 1. After `max_steps` steps without one the trial is a miss (timeout, no
 //!   reward).
+//! - **Targets** (`targets`): `"up"` — every trial, every dimension's target is D_k ≥ θ (the
+//!   paper's task: a fixed direction, learned by shifting rates); `"cued"` — each trial draws
+//!   a direction σ_k = ±1 per dimension (seeded per trial) and dimension k's cursor reads
+//!   σ_k·D_k; the network sees the cue σ (K values) beside the gratings, so it must learn a map
+//!   from cue to activity pattern (a weight matrix, not a shift: the regime of Werfel, Xie &
+//!   Seung 2005).
 //! - **Calibration**: on a baseline block of `baseline_trials` trials of `max_steps` steps (no
 //!   learning, the same network and noise) the units' and D's statistics are taken with the
 //!   grating held at the start ([`Calibration::from_baseline`], which also gives the open-loop
@@ -27,8 +33,10 @@
 //!   population code (K codes side by side) — `channels` orientation channels with preferred angles k·180°/`channels` and von Mises
 //!   tuning exp(κ·(cos 2(θ − φ_k) − 1)), κ = `tuning` — rather than rendered pixels.
 //! - **The error signal**: per dimension the error e_k is the distance to the target in bins
-//!   (B − bin_k) and the movement m_k the bins moved toward the target this step; the scalar
-//!   error is Σ_k e_k and its change Σ_k −m_k. A broadcast rule is given one scalar (the error
+//!   (B − bin_k), the scalar error Σ_k e_k and its change Σ_k (bins moved away). The vector
+//!   feedback is in the decoder's frame: `error` σ_k·e_k (the direction D_k must move) and
+//!   `movement` σ_k·Δbin_k (how far D_k moved, in bins), so that a unit's effect on the cursor
+//!   does not depend on the trial's target. A broadcast rule is given one scalar (the error
 //!   decrease, or the reward); the vectorized dendritic rule the K-dimensional error and
 //!   movement. No labels exist.
 //! - **Criterion** (fixed before any run): the first trial at which the success rate over the
@@ -48,6 +56,10 @@ pub struct BciConfig {
     /// at its target level at once).
     #[serde(default)]
     pub layout: BciLayout,
+    /// The targets: `"up"` (every dimension up, every trial) or `"cued"` (a direction ±1 per
+    /// dimension drawn each trial and shown to the network).
+    #[serde(default)]
+    pub targets: BciTargets,
     /// K: decoder dimensions, each with its own P+ and P− ensembles (1–32).
     #[serde(default = "default_dims")]
     pub dims: usize,
@@ -110,6 +122,17 @@ pub enum BciLayout {
     Pattern,
 }
 
+/// Which way each dimension's target lies (`task.targets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BciTargets {
+    /// Every dimension's target is up (D_k ≥ θ), every trial.
+    #[default]
+    Up,
+    /// Each trial a direction ±1 per dimension, drawn at random and shown as a cue.
+    Cued,
+}
+
 /// The most decoder dimensions (`task.dims`; ensembles are written as ±(k + 1) in an i8).
 pub const MAX_DIMS: usize = 32;
 
@@ -163,6 +186,7 @@ impl Default for BciConfig {
     fn default() -> Self {
         Self {
             layout: BciLayout::Pattern,
+            targets: BciTargets::Up,
             dims: default_dims(),
             travel: default_travel(),
             criterion: default_criterion(),
@@ -273,9 +297,25 @@ impl BciConfig {
         (self.target_deg / self.bin_deg).round() as usize
     }
 
-    /// The width of the visual input (K codes of `channels` values).
+    /// The width of the visual input: K codes of `channels` values, and the K-value cue with
+    /// cued targets.
     pub fn input_width(&self) -> usize {
         self.channels * self.dims
+            + match self.targets {
+                BciTargets::Up => 0,
+                BciTargets::Cued => self.dims,
+            }
+    }
+
+    /// Trial `index`'s target directions σ_k (±1 per dimension): all +1 with `targets = "up"`;
+    /// drawn from `rng` (one draw per dimension) with `"cued"`.
+    pub fn directions(&self, rng: &mut SeededRng) -> Vec<f64> {
+        match self.targets {
+            BciTargets::Up => vec![1.0; self.dims],
+            BciTargets::Cued => (0..self.dims)
+                .map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 })
+                .collect(),
+        }
     }
 
     /// Total training trials.
@@ -294,12 +334,17 @@ impl BciConfig {
             .collect()
     }
 
-    /// The visual input of the cursor at `bins` (one per dimension): the K gratings' codes side
-    /// by side.
-    pub fn scene(&self, bins: &[usize]) -> Vec<f32> {
-        bins.iter()
+    /// The visual input of the cursor at `bins` (one per dimension) toward `directions`: the K
+    /// gratings' codes side by side, then (cued targets) the K directions.
+    pub fn scene(&self, bins: &[usize], directions: &[f64]) -> Vec<f32> {
+        let mut x: Vec<f32> = bins
+            .iter()
             .flat_map(|&b| self.visual_input(self.angle(b)))
-            .collect()
+            .collect();
+        if self.targets == BciTargets::Cued {
+            x.extend(directions.iter().map(|&d| d as f32));
+        }
+        x
     }
 
     /// The grating's angle at cursor bin `bin`.
@@ -592,9 +637,11 @@ pub struct BciStep {
     pub decoder: Vec<f64>,
     /// Per dimension: cursor bin (0 = start, B = the target level).
     pub bins: Vec<usize>,
-    /// Per dimension: the error e_k = B − bin_k, in bins.
+    /// Per dimension, in the decoder's frame: σ_k·(B − bin_k), the bins D_k must still move
+    /// (up when positive).
     pub error: Vec<f64>,
-    /// Per dimension: bins moved toward the target this step (negative: away).
+    /// Per dimension, in the decoder's frame: σ_k·Δbin_k, the bins D_k moved this step (up
+    /// when positive; toward the target when of σ_k's sign).
     pub movement: Vec<f64>,
     /// The gratings' mean angle (degrees).
     pub angle_deg: f64,
@@ -619,20 +666,42 @@ impl BciStep {
 pub struct BciTrial {
     history: Vec<Vec<f64>>,
     bins: Vec<usize>,
+    directions: Vec<f64>,
 }
 
 impl BciTrial {
-    /// A trial of `task`'s dimensions with every cursor at the start.
+    /// A trial of `task`'s dimensions with every cursor at the start and every target up.
     pub fn new(task: &BciConfig) -> Self {
+        Self::toward(task, vec![1.0; task.dims])
+    }
+
+    /// A trial with the targets in `directions` (±1 per dimension).
+    pub fn toward(task: &BciConfig, directions: Vec<f64>) -> Self {
+        assert_eq!(
+            directions.len(),
+            task.dims,
+            "BciTrial: one direction per dimension"
+        );
         Self {
             history: vec![Vec::new(); task.dims],
             bins: vec![0; task.dims],
+            directions,
         }
     }
 
     /// The cursor bins the network currently sees (one per dimension).
     pub fn bins(&self) -> &[usize] {
         &self.bins
+    }
+
+    /// The targets' directions (±1 per dimension).
+    pub fn directions(&self) -> &[f64] {
+        &self.directions
+    }
+
+    /// The network's input now: the gratings at the cursor bins (and the cue).
+    pub fn scene(&self, task: &BciConfig) -> Vec<f32> {
+        task.scene(&self.bins, &self.directions)
     }
 
     /// Steps taken.
@@ -666,24 +735,31 @@ impl BciTrial {
             self.history[k].push(d);
             let z = (smoothed(&self.history[k], task.smooth) - calibration.decoder_mean[k])
                 / calibration.decoder_std[k];
-            let position = (b * (z - calibration.threshold + task.travel) / task.travel).floor();
+            let sigma = self.directions[k];
+            let position =
+                (b * (sigma * z - calibration.threshold + task.travel) / task.travel).floor();
             let bin = if position.is_nan() {
                 0
             } else {
                 position.clamp(0.0, b) as usize
             };
-            movement.push(bin as f64 - self.bins[k] as f64);
-            error.push(b - bin as f64);
+            // In the decoder's frame: how far D_k moved, and which way it must still go.
+            movement.push(sigma * (bin as f64 - self.bins[k] as f64));
+            error.push(sigma * (b - bin as f64));
             self.bins[k] = bin;
             decoder.push(z);
             bins.push(bin);
         }
-        let total_error: f64 = error.iter().sum();
+        let total_error: f64 = error.iter().map(|e| e.abs()).sum();
         let angle_deg = bins.iter().map(|&b| task.angle(b)).sum::<f64>() / bins.len() as f64;
         BciStep {
             hit: total_error == 0.0,
             error_deg: total_error * task.bin_deg,
-            error_change: -movement.iter().sum::<f64>(),
+            error_change: -movement
+                .iter()
+                .zip(&self.directions)
+                .map(|(m, s)| m * s)
+                .sum::<f64>(),
             angle_deg,
             decoder,
             bins,
@@ -792,6 +868,61 @@ mod tests {
     }
 
     #[test]
+    fn a_cued_target_reads_the_cursor_in_its_direction_and_reports_in_the_decoders_frame() {
+        let task = BciConfig {
+            dims: 2,
+            p_plus: 2,
+            p_minus: 2,
+            targets: BciTargets::Cued,
+            ..BciConfig::default()
+        };
+        let units = 12;
+        let ensembles = task.ensembles(units, 3);
+        let calibration =
+            Calibration::from_baseline(&task, &ensembles, &noise_trials(&task, units, 100, 4))
+                .unwrap();
+        // Directions are ±1, seeded, and both occur.
+        let mut rng = SeededRng::new(9);
+        let drawn: Vec<Vec<f64>> = (0..50).map(|_| task.directions(&mut rng)).collect();
+        assert!(drawn.iter().flatten().all(|&d| d == 1.0 || d == -1.0));
+        assert!(drawn.iter().any(|d| d[0] < 0.0) && drawn.iter().any(|d| d[0] > 0.0));
+        assert_eq!(task.input_width(), 2 * task.channels + 2);
+        // Dimension 1 down, dimension 2 up: P+_1 low and P+_2 high is a hit.
+        let rates: Vec<f32> = ensembles
+            .iter()
+            .map(|&m| match m {
+                1 | -2 => 0.2,
+                -1 | 2 => 0.8,
+                _ => 0.5,
+            })
+            .collect();
+        let mut trial = BciTrial::toward(&task, vec![-1.0, 1.0]);
+        let x = trial.scene(&task);
+        assert_eq!(&x[x.len() - 2..], &[-1.0, 1.0]);
+        let (mut moved, mut last) = (vec![0.0; 2], None);
+        for _ in 0..task.smooth {
+            let step = trial.observe(&task, &calibration, &ensembles, &rates);
+            moved[0] += step.movement[0];
+            moved[1] += step.movement[1];
+            last = Some(step);
+        }
+        let last = last.unwrap();
+        assert!(last.hit, "{last:?}");
+        // In the decoder's frame: D_1 moved down, D_2 up; the summed error fell by 2B.
+        let b = task.bins() as f64;
+        assert_eq!(moved, vec![-b, b]);
+        // The same rates toward the opposite targets: no hit, and the error points back.
+        let mut wrong = BciTrial::toward(&task, vec![1.0, -1.0]);
+        let step = (0..task.smooth)
+            .map(|_| wrong.observe(&task, &calibration, &ensembles, &rates))
+            .last()
+            .unwrap();
+        assert!(!step.hit);
+        assert_eq!(step.error, vec![b, -b]);
+        assert_eq!(step.error_deg, 2.0 * b * task.bin_deg);
+    }
+
+    #[test]
     fn a_pattern_hit_needs_every_dimension_at_its_target() {
         let task = BciConfig {
             dims: 2,
@@ -842,7 +973,7 @@ mod tests {
         }
         assert!(hit);
         assert_eq!(task.input_width(), 2 * task.channels);
-        assert_eq!(task.scene(&[0, 6]).len(), 2 * task.channels);
+        assert_eq!(task.scene(&[0, 6], &[1.0, 1.0]).len(), 2 * task.channels);
     }
 
     use super::*;

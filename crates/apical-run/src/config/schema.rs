@@ -276,6 +276,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("task.trials", "Where training trials come from: \"fixed\" (the n_train trials, reused every epoch) or \"stream\" (fresh trials every batch from the seeded generator)."),
     ("task.path", "Directory holding the four IDX files."),
     ("task.layout", "BCI: how the decoder's dimensions make a hit: \"pattern\" (each of the task.dims ensemble pairs at its target level at once)."),
+    ("task.targets", "BCI: \"up\" (every dimension's target up, every trial) or \"cued\" (a direction ±1 per dimension drawn each trial and shown to the network beside the gratings: a map from cue to pattern must be learned)."),
     ("task.dims", "BCI: decoder dimensions K (1–32), each read from its own P+ and P− ensembles; the dendritic rule's higher area sends the K-dimensional error."),
     ("task.travel", "BCI: decoder SDs from the start bin's lower edge to the target level θ (the cursor's scale)."),
     ("task.criterion", "BCI: success rate over the last criterion_window trials that counts as learned (trials_to_criterion in summary.json)."),

@@ -17,7 +17,9 @@
 //!   `success_by_day`, `rewards_per_day`, `late_success`, `trials_to_criterion` — null when
 //!   not reached — and `trials_run`, where a run that never reached it is censored).
 //!
-//! With K task dimensions (`task.dims`) the network sees K gratings side by side, the rule is
+//! With K task dimensions (`task.dims`) the network sees K gratings side by side (and, with
+//! `task.targets = "cued"`, each trial's K target directions, drawn from a stream of their
+//! own), the rule is
 //! told the K-dimensional error (as a fraction of the travel, B − bin_k over B) and movement
 //! (`Learner::observe_error`) besides the scalar; `decoder.npy` holds the smallest
 //! dimension's D (what a hit needs at θ), `angle.npy` the gratings' mean angle, `error.npy`
@@ -46,6 +48,9 @@ const STREAM_BASELINE: u64 = 3 << 40;
 const STREAM_TRIALS: u64 = 4 << 40;
 const STREAM_CALIBRATION: u64 = 5 << 40;
 const STREAM_CHANCE: u64 = 6 << 40;
+/// Targets' directions (cued targets): per trial of each block, a stream of its own, so that
+/// the noise streams are the same whatever `task.targets` says.
+const STREAM_TARGETS: u64 = 7 << 40;
 /// One trial's outcome (a row of `trials.csv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct TrialRow {
@@ -239,8 +244,19 @@ impl<'a> Loop<'a> {
         self.session.check_stop(day)
     }
 
-    fn input(&self, bins: &[usize]) -> Tensor<2> {
-        let x = self.task.scene(bins);
+    /// The directions of trial `index` of the block whose noise is `stream` (±1 per dimension;
+    /// all +1 unless `task.targets = "cued"`).
+    fn directions(&self, stream: u64, index: usize) -> Vec<f64> {
+        let mut rng = SeededRng::for_trial(
+            self.config.training.seed,
+            STREAM_TARGETS ^ stream,
+            index as u64,
+        );
+        self.task.directions(&mut rng)
+    }
+
+    fn input(&self, trial: &BciTrial) -> Tensor<2> {
+        let x = trial.scene(self.task);
         let n = x.len();
         Tensor::from_data(TensorData::new(x, [1, n]), &self.device)
     }
@@ -260,14 +276,14 @@ impl<'a> Loop<'a> {
         // with every step.
         let net = self.net.valid();
         let device = self.device.clone().without_autodiff();
-        let x = task.scene(&vec![0; task.dims]);
-        let n = x.len();
-        let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
         let zero = Tensor::<2>::zeros([1, task.dims], &device);
         let mut trials = Vec::with_capacity(task.baseline_trials);
         let mut soma_fit = PerUnitFit::new(self.ensembles.len());
-        for _ in 0..task.baseline_trials {
+        for i in 0..task.baseline_trials {
             self.check_stop(0)?;
+            let x = task.scene(&vec![0; task.dims], &self.directions(STREAM_BASELINE, i));
+            let n = x.len();
+            let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
             let mut steps = Vec::with_capacity(task.max_steps);
             for _ in 0..task.max_steps {
                 let basal = net.basal_phase(input.clone(), Some(&mut rng));
@@ -310,9 +326,9 @@ impl<'a> Loop<'a> {
         for i in 0..task.baseline_trials {
             self.check_stop(0)?;
             let mut rng = SeededRng::for_trial(self.config.training.seed, stream, i as u64);
-            let mut trial = BciTrial::new(task);
+            let mut trial = BciTrial::toward(task, self.directions(stream, i));
             for _ in 0..task.max_steps {
-                let x = task.scene(trial.bins());
+                let x = trial.scene(task);
                 let n = x.len();
                 let input = Tensor::from_data(TensorData::new(x, [1, n]), &device);
                 let rates = host(net.basal_phase(input, Some(&mut rng)).rate);
@@ -457,7 +473,7 @@ impl<'a> Loop<'a> {
             .clone()
             .expect("the calibration is set before the first day (baseline or restore)");
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
-        let mut trial = BciTrial::new(task);
+        let mut trial = BciTrial::toward(task, self.directions(STREAM_TRIALS, index));
         let units = arrays.units;
         let bins = task.bins() as f32;
         // What the rule is told each step: the error decrease, or the reward alone.
@@ -472,7 +488,7 @@ impl<'a> Loop<'a> {
             ConfigError::new(Path::new("config"), "rule.kind", message).into()
         };
         for step in 0..task.max_steps {
-            let input = self.input(trial.bins());
+            let input = self.input(&trial);
             let rates = self
                 .learner
                 .act(&self.net, input, &mut rng)

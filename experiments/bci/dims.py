@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""The tuning choices and the report of experiments/bci/dims.sh (standard library only).
+
+  dims.py extend OUT RULE ROUND   the [[zip]] of (K, rate) pairs beyond each edge choice
+  dims.py choose OUT              choices.csv: rule,dims,learning_rate,median_ttc,at_edge
+  dims.py report OUT              report.md
+
+Tuning ties (several rates at the window's floor) go to the smaller mean steps per trial over
+the first 100 trials (a floor-free speed measure, also reported), then to the smaller rate.
+A run's trials-to-criterion (ttc) is summary.json's `trials_to_criterion`; a run that never
+reached the criterion (or stopped early) is censored: it counts as the planned trials + 1,
+and medians and ratios are taken with that cap (the number censored is reported beside them).
+"""
+import glob
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tomllib
+
+STEP = math.sqrt(2.0)
+EXTEND = 4  # ×√2 steps beyond an edge choice per round
+BOOT = 4000
+
+
+def runs(pattern):
+    """(config, summary) of every finished run under the glob `pattern`."""
+    out = []
+    for d in sorted(glob.glob(os.path.join(pattern, "runs", "*"))):
+        try:
+            with open(os.path.join(d, "summary.json")) as f:
+                summary = json.load(f)
+            with open(os.path.join(d, "config.toml"), "rb") as f:
+                config = tomllib.load(f)
+        except (OSError, ValueError):
+            continue
+        out.append((d, config, summary))
+    return out
+
+
+def ttc(config, summary):
+    """(trials to criterion with the cap, censored?)."""
+    planned = config["task"]["days"] * config["task"]["trials_per_day"]
+    t = summary.get("trials_to_criterion")
+    if summary.get("status") == "completed" and t is not None:
+        return t, False
+    return planned + 1, True
+
+
+EARLY = 100  # trials of the floor-free secondary measure
+
+
+def early_steps(run_dir):
+    """Mean steps per trial over the first EARLY trials (trials.csv): continuous, no window
+    floor (a trial that hits at once takes 1 step, a miss max_steps)."""
+    try:
+        with open(os.path.join(run_dir, "trials.csv")) as f:
+            rows = [line.split(",") for line in f.read().splitlines()[1:]]
+    except OSError:
+        return math.nan
+    steps = [int(r[3]) for r in rows[:EARLY]]
+    return statistics.mean(steps) if len(steps) == EARLY else math.nan
+
+
+def key(config):
+    return config["task"]["dims"], float(config["training"]["learning_rate"])
+
+
+def tuning_table(out, rule):
+    """{(dims, lr): [(ttc, early steps) over tuning seeds]} over every round."""
+    table = {}
+    for d, config, summary in runs(os.path.join(out, "tune", f"{rule}-r*")):
+        table.setdefault(key(config), []).append((ttc(config, summary)[0], early_steps(d)))
+    return table
+
+
+def choose(table):
+    """Per K: (lr, median ttc, at_edge, grid) — the smallest median ttc over the tuning seeds,
+    then (ties, e.g. at the window's floor) the smallest mean early steps per trial, then the
+    smaller rate."""
+    out = {}
+    for k in sorted({k for k, _ in table}):
+        cells = sorted((lr, v) for (kk, lr), v in table.items() if kk == k)
+
+        def rank(cell):
+            ttcs = [t for t, _ in cell[1]]
+            early = [e for _, e in cell[1]]
+            mean_early = statistics.mean(early) if all(map(math.isfinite, early)) else math.inf
+            return (statistics.median(ttcs), mean_early, cell[0])
+
+        best = min(cells, key=rank)
+        rates = [lr for lr, _ in cells]
+        at_edge = "low" if best[0] == rates[0] else "high" if best[0] == rates[-1] else ""
+        out[k] = (best[0], rank(best)[0], at_edge, rates)
+    return out
+
+
+def cmd_extend(out, rule, round_):
+    choices = choose(tuning_table(out, rule))
+    dims, rates = [], []
+    for k, (lr, _, edge, _) in choices.items():
+        if not edge:
+            continue
+        factor = STEP if edge == "high" else 1 / STEP
+        for i in range(1, EXTEND + 1):
+            dims.append(k)
+            rates.append(lr * factor ** i)
+    if dims:
+        print("[[zip]]")
+        print('"task.dims" = [%s]' % ", ".join(map(str, dims)))
+        print('"training.learning_rate" = [%s]' % ", ".join("%.4g" % r for r in rates))
+
+
+def cmd_choose(out):
+    print("rule,dims,learning_rate,median_ttc,at_edge")
+    for rule in ("dendritic", "broadcast"):
+        for k, (lr, med, edge, _) in choose(tuning_table(out, rule)).items():
+            print(f"{rule},{k},{lr:.4g},{med},{edge}")
+
+
+def bootstrap_median(values, rng, level=0.90):
+    if not values:
+        return (math.nan, math.nan)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(BOOT))
+    lo = meds[int((1 - level) / 2 * BOOT)]
+    hi = meds[int((1 + level) / 2 * BOOT) - 1]
+    return lo, hi
+
+
+def bootstrap_mean(values, rng, level=0.95):
+    if not values:
+        return (math.nan, math.nan)
+    means = sorted(statistics.mean(rng.choices(values, k=len(values))) for _ in range(BOOT))
+    return means[int((1 - level) / 2 * BOOT)], means[int((1 + level) / 2 * BOOT) - 1]
+
+
+def cmd_report(out):
+    rng = random.Random(24)
+    evals = {}
+    for cond in ("dendritic", "broadcast", "permuted", "untrained"):
+        for d, config, summary in runs(os.path.join(out, "eval", cond)):
+            k = config["task"]["dims"]
+            seed = config["training"]["seed"]
+            t, censored = ttc(config, summary)
+            rho = None
+            analysis = os.path.join(d, "analysis", "analysis.json")
+            if os.path.exists(analysis):
+                with open(analysis) as f:
+                    rho = json.load(f).get("bci", {}).get("slope_predicts_rate_change")
+            evals.setdefault((cond, k), {})[seed] = {
+                "ttc": t,
+                "censored": censored,
+                "chance": summary.get("chance_measured"),
+                "lr": config["training"]["learning_rate"],
+                "rho": rho,
+                "late": summary.get("late_success"),
+                "early": early_steps(d),
+            }
+    dims = sorted({k for _, k in evals})
+    print("# BCI: vectorized vs broadcast credit as the decoder's dimensions grow\n")
+    print("Trials to criterion (first trial with ≥ 14 of the last 20 successful; censored runs "
+          "count as the planned trials + 1). Medians with a 90% bootstrap interval over seeds; "
+          "ratios paired per seed (the same ensembles and noise).\n")
+    with open(os.path.join(out, "choices.csv")) as f:
+        print("## Tuning choices (seeds 100–102)\n")
+        print("| rule | K | learning rate | median ttc | at edge |")
+        print("|---|---|---|---|---|")
+        for line in f.read().splitlines()[1:]:
+            print("| " + " | ".join(line.split(",")) + " |")
+    print("\n## Trials to criterion (evaluation seeds)\n")
+    print("| K | condition | rate | seeds | median ttc [90%] | censored | late success | chance measured |")
+    print("|---|---|---|---|---|---|---|---|")
+    for k in dims:
+        for cond in ("dendritic", "broadcast", "permuted", "untrained"):
+            cell = evals.get((cond, k), {})
+            if not cell:
+                continue
+            t = [v["ttc"] for v in cell.values()]
+            lo, hi = bootstrap_median(t, rng)
+            cens = sum(v["censored"] for v in cell.values())
+            late = statistics.mean(v["late"] for v in cell.values() if v["late"] is not None)
+            chance = [v["chance"] for v in cell.values() if v["chance"] is not None]
+            lr = next(iter(cell.values()))["lr"]
+            print(f"| {k} | {cond} | {lr:.3g} | {len(t)} | {statistics.median(t):.0f} "
+                  f"[{lo:.0f}, {hi:.0f}] | {cens} | {late:.2f} | {statistics.mean(chance):.3f} |")
+    print("\n## Paired ratios (per seed, then the median over seeds)\n")
+    print("| K | ratio | seeds | median [90%] | target |")
+    print("|---|---|---|---|---|")
+    targets = {1: "1.0 ± 0.2", 2: "≥ 1.5", 4: "≥ 2.5"}
+    for k in dims:
+        v = evals.get(("dendritic", k), {})
+        for cond, target in (("broadcast", targets.get(k, "—")),
+                             ("permuted", "≥ 2 (K ≥ 2)")):
+            other = evals.get((cond, k), {})
+            seeds = sorted(set(v) & set(other))
+            ratios = [other[s]["ttc"] / v[s]["ttc"] for s in seeds]
+            if not ratios:
+                continue
+            lo, hi = bootstrap_median(ratios, rng)
+            print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
+                  f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] | {target} |")
+    print(f"\n## Floor-free: mean steps per trial over the first {EARLY} trials (paired ratios)\n")
+    print("| K | ratio | seeds | median [90%] |")
+    print("|---|---|---|---|")
+    for k in dims:
+        v = evals.get(("dendritic", k), {})
+        for cond in ("broadcast", "permuted"):
+            other = evals.get((cond, k), {})
+            seeds = [s for s in sorted(set(v) & set(other))
+                     if math.isfinite(v[s]["early"]) and math.isfinite(other[s]["early"])]
+            ratios = [other[s]["early"] / v[s]["early"] for s in seeds]
+            if not ratios:
+                continue
+            lo, hi = bootstrap_median(ratios, rng)
+            print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
+                  f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] |")
+    print("\n## Day-1 residual slope predicts the late rate change (Spearman ρ over units, per seed)\n")
+    print("| K | condition | seeds | mean ρ [95% bootstrap over seeds] | target |")
+    print("|---|---|---|---|---|")
+    for k in dims:
+        for cond, target in (("dendritic", "≥ 0.5, excluding 0"), ("untrained", "|ρ| < 0.1")):
+            rhos = [v["rho"] for v in evals.get((cond, k), {}).values() if v["rho"] is not None]
+            if not rhos:
+                continue
+            lo, hi = bootstrap_mean(rhos, rng)
+            print(f"| {k} | {cond} | {len(rhos)} | {statistics.mean(rhos):.2f} [{lo:.2f}, {hi:.2f}] | {target} |")
+    elapsed = os.path.join(out, "elapsed.txt")
+    if os.path.exists(elapsed):
+        with open(elapsed) as f:
+            print("\nElapsed (cumulative s since the script started): " + "; ".join(f.read().split("\n")).strip("; "))
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] not in ("extend", "choose", "report"):
+        sys.exit(__doc__)
+    if argv[1] == "extend":
+        if len(argv) != 5:
+            sys.exit("usage: dims.py extend OUT RULE ROUND")
+        cmd_extend(argv[2], argv[3], int(argv[4]))
+    elif argv[1] == "choose":
+        cmd_choose(argv[2])
+    else:
+        cmd_report(argv[2])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# What vectorized credit buys over a broadcast as the decoder's dimensions grow (issue 24):
+# the "pattern" BCI with K = 1, 2, 4, 8 decoder dimensions, each rule at its own tuned
+# learning rate, trials to criterion (the first trial at which 14 of the last 20 succeeded),
+# censored at the run's length.
+#   experiments/bci/dims.sh [OUT]            (default: sweeps/bci-dims; rerunning continues)
+#   FAST=1 experiments/bci/dims.sh OUT       (a smoke-sized run, ~30 s: 1 tuning seed, 2 seeds, K ≤ 2)
+#   EXECUTOR=slurm PARTITION=cpu experiments/bci/dims.sh OUT   (every sweep a Slurm job array)
+#
+# Fixed before the runs (see experiments/bci/README.md, "Dimensions"):
+# 1. Tuning (seeds 100–102 only): each of dendritic (vectorized) and reward-broadcast (error
+#    decrease, baseline-subtracted) per K over a ×√2 learning-rate grid; the choice is the
+#    rate with the smallest median trials-to-criterion over the tuning seeds (censored runs
+#    count as trials_run + 1), then the smaller mean, then the smaller rate. A choice at the
+#    grid's edge extends the grid by four ×√2 steps beyond it (up to 3 rounds).
+# 2. Evaluation (seeds 0–19): per K, dendritic and broadcast at their choices; permuted credit
+#    (the control: the same rule with the learned top-down weights permuted across units every
+#    step) at the dendritic choice; untrained (learning rate 0) — each seed's chance block is
+#    in every run's summary (chance_measured).
+# 3. apical analyze on the dendritic and untrained runs (slope_predicts_rate_change), then
+#    dims.py: per K the median trials-to-criterion with the number censored, the paired
+#    per-seed ratios broadcast/vectorized and permuted/vectorized (median, 90% bootstrap over
+#    seeds), and the Spearman ρ per seed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${1:-sweeps/bci-dims}
+# APICAL=path/to/apical uses that binary (the tests' own) instead of building one.
+if [ -z "${APICAL:-}" ]; then
+  cargo build -q -p apical-cli
+  APICAL=$PWD/${CARGO_TARGET_DIR:-target}/debug/apical
+fi
+mkdir -p "$OUT/sweeps"
+if [ "${FAST:-0}" = 1 ]; then
+  DIMS=(1 2); TUNE_SEEDS=(100); EVAL_SEEDS=(0 1); ROUNDS=1; DAYS=1
+  GRID=(2e-4 4e-4 8e-4 1.6e-3)
+else
+  DIMS=(1 2 4 8); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq 0 19)); ROUNDS=3; DAYS=5
+  # ×√2 from 2.5e-5 to 2.56e-2 (21 rates), the pilot's range on seed 100.
+  GRID=($(python3 -c "print(' '.join('%.4g' % (2.5e-5 * 2 ** (i / 2)) for i in range(21)))"))
+fi
+list() { local IFS=,; echo "[$*]"; }
+executor=(--executor "${EXECUTOR:-local}")
+if [ "${EXECUTOR:-local}" = slurm ]; then
+  executor+=(--wait ${PARTITION:+--partition "$PARTITION"} --time "${SLURM_TIME:-00:20:00}")
+fi
+sweep() { # sweep FILE OUT
+  "$APICAL" sweep "$1" --out "$2" "${executor[@]}" 2>> "$OUT/sweeps.log" \
+    || { tail -n 5 "$OUT/sweeps.log" >&2; exit 1; }
+}
+start=$(date +%s)
+stamp() { echo "$1 $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"; }
+config() { [ "$1" = broadcast ] && echo configs/bci_pattern_reward-broadcast.toml || echo configs/bci_pattern_dendritic.toml; }
+
+# 1. Tuning, with edge extensions.
+for rule in dendritic broadcast; do
+  for round in $(seq 0 "$ROUNDS"); do
+    f="$OUT/sweeps/tune_$rule-r$round.toml"
+    if [ "$round" = 0 ]; then
+      {
+        echo "base = \"$PWD/$(config $rule)\""
+        echo "[set]"
+        echo "\"task.days\" = $DAYS"
+        echo "[grid]"
+        echo "\"task.dims\" = $(list "${DIMS[@]}")"
+        echo "\"training.learning_rate\" = $(list "${GRID[@]}")"
+        echo "\"training.seed\" = $(list "${TUNE_SEEDS[@]}")"
+      } > "$f"
+    elif [ ! -f "$f" ]; then
+      # The rates beyond each edge choice, as [[zip]]-free per-K sweep files.
+      python3 experiments/bci/dims.py extend "$OUT" "$rule" "$round" > "$f.rates"
+      [ -s "$f.rates" ] || { rm -f "$f.rates"; break; }
+      {
+        echo "base = \"$PWD/$(config $rule)\""
+        echo "[set]"
+        echo "\"task.days\" = $DAYS"
+        echo "[grid]"
+        echo "\"training.seed\" = $(list "${TUNE_SEEDS[@]}")"
+        cat "$f.rates"
+      } > "$f.tmp" && mv "$f.tmp" "$f"
+    fi
+    sweep "$f" "$OUT/tune/$rule-r$round"
+  done
+done
+python3 experiments/bci/dims.py choose "$OUT" > "$OUT/choices.csv.tmp" && mv "$OUT/choices.csv.tmp" "$OUT/choices.csv"
+stamp tuning
+
+# 2. Evaluation at the choices.
+choice() { awk -F, -v r="$1" -v k="$2" '$1 == r && $2 == k { print $3 }' "$OUT/choices.csv"; }
+for cond in dendritic broadcast permuted untrained; do
+  f="$OUT/sweeps/eval_$cond.toml"
+  dims=(); lrs=()
+  for k in "${DIMS[@]}"; do
+    dims+=("$k")
+    case $cond in
+      broadcast) lrs+=("$(choice broadcast "$k")") ;;
+      untrained) lrs+=(0.0) ;;
+      *) lrs+=("$(choice dendritic "$k")") ;;
+    esac
+  done
+  {
+    echo "base = \"$PWD/$(config $cond)\""
+    echo "[set]"
+    echo "\"task.days\" = $DAYS"
+    [ "$cond" = permuted ] && echo "\"rule.credit\" = \"permuted\""
+    echo "[grid]"
+    echo "\"training.seed\" = $(list "${EVAL_SEEDS[@]}")"
+    echo "[[zip]]"
+    echo "\"task.dims\" = $(list "${dims[@]}")"
+    echo "\"training.learning_rate\" = $(list "${lrs[@]}")"
+  } > "$f"
+  sweep "$f" "$OUT/eval/$cond"
+done
+stamp evaluation
+
+# 3. Analyses and the report.
+for cond in dendritic untrained; do
+  for run in "$OUT"/eval/$cond/runs/*/; do
+    [ -f "$run/analysis/analysis.json" ] || "$APICAL" analyze "$run" > /dev/null 2>> "$OUT/sweeps.log"
+  done
+done
+stamp analyses
+python3 experiments/bci/dims.py report "$OUT" > "$OUT/report.md.tmp" && mv "$OUT/report.md.tmp" "$OUT/report.md"
+cat "$OUT/report.md"
