@@ -602,11 +602,13 @@ fn the_dimensions_experiment_runs_end_to_end_in_its_fast_form() {
         "Tuning choices",
         "| 2 | broadcast / vectorized |",
         "| 2 | permuted / vectorized |",
+        "| centre-out | broadcast / vectorized |",
         "Floor-free",
         "Spearman",
     ] {
         assert!(report.contains(needle), "{needle:?} missing from\n{report}");
     }
     let choices = std::fs::read_to_string(out_dir.join("choices.csv")).unwrap();
-    assert_eq!(choices.lines().count(), 1 + 2 * 2, "{choices}");
+    // Two rules × (K = 1, 2 and centre-out).
+    assert_eq!(choices.lines().count(), 1 + 2 * 3, "{choices}");
 }

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """The tuning choices and the report of experiments/bci/dims.sh (standard library only).
 
-  dims.py extend OUT RULE ROUND   the [[zip]] of (K, rate) pairs beyond each edge choice
-  dims.py choose OUT              choices.csv: rule,dims,learning_rate,median_ttc,at_edge
+  dims.py extend OUT TUNE ROUND   the [[zip]] of (K, rate) pairs beyond each edge choice of the
+                                  tuning sweeps OUT/tune/TUNE-r* (TUNE: dendritic, broadcast,
+                                  centre-out-dendritic, centre-out-broadcast)
+  dims.py choose OUT              choices.csv: rule,setting,learning_rate,median_ttc,at_edge
   dims.py report OUT              report.md
+
+A setting is K (the pattern layout's decoder dimensions) or "centre-out" (K = 2, one cursor,
+a target direction per trial).
 
 Tuning ties (several rates at the window's floor) go to the smaller mean steps per trial over
 the first 100 trials (a floor-free speed measure, also reported), then to the smaller rate.
@@ -19,6 +24,7 @@ import random
 import statistics
 import sys
 import tomllib
+import zlib
 
 STEP = math.sqrt(2.0)
 EXTEND = 4  # ×√2 steps beyond an edge choice per round
@@ -64,14 +70,30 @@ def early_steps(run_dir):
     return statistics.mean(steps) if len(steps) == EARLY else math.nan
 
 
+def setting(config):
+    """K for the pattern layout, "centre-out" for the centre-out layout."""
+    if config["task"].get("layout") == "centre-out":
+        return "centre-out"
+    return config["task"]["dims"]
+
+
+def order(label):
+    return (1, 0) if label == "centre-out" else (0, label)
+
+
+def dims_of(label):
+    return 2 if label == "centre-out" else label
+
+
 def key(config):
-    return config["task"]["dims"], float(config["training"]["learning_rate"])
+    return setting(config), float(config["training"]["learning_rate"])
 
 
-def tuning_table(out, rule):
-    """{(dims, lr): [(ttc, early steps) over tuning seeds]} over every round."""
+def tuning_table(out, tune):
+    """{(setting, lr): [(ttc, early steps) over tuning seeds]} over every round of the tuning
+    sweeps OUT/tune/TUNE-r*."""
     table = {}
-    for d, config, summary in runs(os.path.join(out, "tune", f"{rule}-r*")):
+    for d, config, summary in runs(os.path.join(out, "tune", f"{tune}-r*")):
         table.setdefault(key(config), []).append((ttc(config, summary)[0], early_steps(d)))
     return table
 
@@ -81,7 +103,7 @@ def choose(table):
     then (ties, e.g. at the window's floor) the smallest mean early steps per trial, then the
     smaller rate."""
     out = {}
-    for k in sorted({k for k, _ in table}):
+    for k in sorted({k for k, _ in table}, key=order):
         cells = sorted((lr, v) for (kk, lr), v in table.items() if kk == k)
 
         def rank(cell):
@@ -97,15 +119,15 @@ def choose(table):
     return out
 
 
-def cmd_extend(out, rule, round_):
-    choices = choose(tuning_table(out, rule))
+def cmd_extend(out, tune, round_):
+    choices = choose(tuning_table(out, tune))
     dims, rates = [], []
     for k, (lr, _, edge, _) in choices.items():
         if not edge:
             continue
         factor = STEP if edge == "high" else 1 / STEP
         for i in range(1, EXTEND + 1):
-            dims.append(k)
+            dims.append(dims_of(k))
             rates.append(lr * factor ** i)
     if dims:
         print("[[zip]]")
@@ -114,10 +136,17 @@ def cmd_extend(out, rule, round_):
 
 
 def cmd_choose(out):
-    print("rule,dims,learning_rate,median_ttc,at_edge")
+    print("rule,setting,learning_rate,median_ttc,at_edge")
     for rule in ("dendritic", "broadcast"):
-        for k, (lr, med, edge, _) in choose(tuning_table(out, rule)).items():
-            print(f"{rule},{k},{lr:.4g},{med},{edge}")
+        for tune in (rule, f"centre-out-{rule}"):
+            for k, (lr, med, edge, _) in choose(tuning_table(out, tune)).items():
+                print(f"{rule},{k},{lr:.4g},{med},{edge}")
+
+
+def cell_rng(*label):
+    """A bootstrap generator of its own for each interval (the same draws whatever other
+    cells the report holds)."""
+    return random.Random(zlib.crc32(repr(label).encode()))
 
 
 def bootstrap_median(values, rng, level=0.90):
@@ -137,11 +166,10 @@ def bootstrap_mean(values, rng, level=0.95):
 
 
 def cmd_report(out):
-    rng = random.Random(24)
     evals = {}
     for cond in ("dendritic", "broadcast", "permuted", "untrained"):
-        for d, config, summary in runs(os.path.join(out, "eval", cond)):
-            k = config["task"]["dims"]
+        for d, config, summary in runs(os.path.join(out, "eval", f"*{cond}")):
+            k = setting(config)
             seed = config["training"]["seed"]
             t, censored = ttc(config, summary)
             rho = None
@@ -158,19 +186,22 @@ def cmd_report(out):
                 "late": summary.get("late_success"),
                 "early": early_steps(d),
             }
-    dims = sorted({k for _, k in evals})
+    dims = sorted({k for _, k in evals}, key=order)
     print("# BCI: vectorized vs broadcast credit as the decoder's dimensions grow\n")
     print("Trials to criterion (first trial with ≥ 14 of the last 20 successful; censored runs "
           "count as the planned trials + 1). Medians with a 90% bootstrap interval over seeds; "
-          "ratios paired per seed (the same ensembles and noise).\n")
+          "ratios paired per seed (the same ensembles, initial weights and calibration; the permuted "
+          "control draws its permutations from the trial's noise stream, so its later noise differs). "
+          "The centre-out rows have no slope or ρ: the tuft receives u·(B − bin), whose sign varies "
+          "with the trial's direction, and the analysis regresses on the unsigned summed error.\n")
     with open(os.path.join(out, "choices.csv")) as f:
         print("## Tuning choices (seeds 100–102)\n")
-        print("| rule | K | learning rate | median ttc | at edge |")
+        print("| rule | K (or layout) | learning rate | median ttc | at edge |")
         print("|---|---|---|---|---|")
         for line in f.read().splitlines()[1:]:
             print("| " + " | ".join(line.split(",")) + " |")
     print("\n## Trials to criterion (evaluation seeds)\n")
-    print("| K | condition | rate | seeds | median ttc [90%] | censored | late success | chance measured |")
+    print("| K (or layout) | condition | rate | seeds | median ttc [90%] | censored | late success | chance measured |")
     print("|---|---|---|---|---|---|---|---|")
     for k in dims:
         for cond in ("dendritic", "broadcast", "permuted", "untrained"):
@@ -178,7 +209,7 @@ def cmd_report(out):
             if not cell:
                 continue
             t = [v["ttc"] for v in cell.values()]
-            lo, hi = bootstrap_median(t, rng)
+            lo, hi = bootstrap_median(t, cell_rng("ttc", k, cond))
             cens = sum(v["censored"] for v in cell.values())
             late = statistics.mean(v["late"] for v in cell.values() if v["late"] is not None)
             chance = [v["chance"] for v in cell.values() if v["chance"] is not None]
@@ -188,7 +219,7 @@ def cmd_report(out):
     print("\n## Paired ratios (per seed, then the median over seeds)\n")
     print("| K | ratio | seeds | median [90%] | target |")
     print("|---|---|---|---|---|")
-    targets = {1: "1.0 ± 0.2", 2: "≥ 1.5", 4: "≥ 2.5"}
+    targets = {1: "1.0 ± 0.2", 2: "≥ 1.5", 4: "≥ 2.5", "centre-out": "≥ 1.5 (K = 2)"}
     for k in dims:
         v = evals.get(("dendritic", k), {})
         for cond, target in (("broadcast", targets.get(k, "—")),
@@ -198,7 +229,7 @@ def cmd_report(out):
             ratios = [other[s]["ttc"] / v[s]["ttc"] for s in seeds]
             if not ratios:
                 continue
-            lo, hi = bootstrap_median(ratios, rng)
+            lo, hi = bootstrap_median(ratios, cell_rng("ratio", k, cond))
             print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
                   f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] | {target} |")
     print(f"\n## Floor-free: mean steps per trial over the first {EARLY} trials (paired ratios)\n")
@@ -213,7 +244,7 @@ def cmd_report(out):
             ratios = [other[s]["early"] / v[s]["early"] for s in seeds]
             if not ratios:
                 continue
-            lo, hi = bootstrap_median(ratios, rng)
+            lo, hi = bootstrap_median(ratios, cell_rng("early", k, cond))
             print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
                   f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] |")
     print("\n## Day-1 residual slope predicts the late rate change (Spearman ρ over units, per seed)\n")
@@ -224,7 +255,7 @@ def cmd_report(out):
             rhos = [v["rho"] for v in evals.get((cond, k), {}).values() if v["rho"] is not None]
             if not rhos:
                 continue
-            lo, hi = bootstrap_mean(rhos, rng)
+            lo, hi = bootstrap_mean(rhos, cell_rng("rho", k, cond))
             print(f"| {k} | {cond} | {len(rhos)} | {statistics.mean(rhos):.2f} [{lo:.2f}, {hi:.2f}] | {target} |")
     elapsed = os.path.join(out, "elapsed.txt")
     if os.path.exists(elapsed):
@@ -237,7 +268,7 @@ def main(argv):
         sys.exit(__doc__)
     if argv[1] == "extend":
         if len(argv) != 5:
-            sys.exit("usage: dims.py extend OUT RULE ROUND")
+            sys.exit("usage: dims.py extend OUT TUNE ROUND")
         cmd_extend(argv[2], argv[3], int(argv[4]))
     elif argv[1] == "choose":
         cmd_choose(argv[2])

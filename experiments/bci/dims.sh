@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # What vectorized credit buys over a broadcast as the decoder's dimensions grow (issue 24):
-# the "pattern" BCI with K = 1, 2, 4, 8 decoder dimensions, each rule at its own tuned
-# learning rate, trials to criterion (the first trial at which 14 of the last 20 succeeded),
-# censored at the run's length.
+# the "pattern" BCI with K = 1, 2, 4, 8 decoder dimensions and the centre-out BCI (K = 2, 8
+# target directions), each rule at its own tuned learning rate, trials to criterion (the first
+# trial at which 14 of the last 20 succeeded), censored at the run's length.
 #   experiments/bci/dims.sh [OUT]            (default: sweeps/bci-dims; rerunning continues)
 #   FAST=1 experiments/bci/dims.sh OUT       (a smoke-sized run, ~30 s: 1 tuning seed, 2 seeds, K ≤ 2)
 #   EXECUTOR=slurm PARTITION=cpu experiments/bci/dims.sh OUT   (every sweep a Slurm job array)
 #
 # Fixed before the runs (see experiments/bci/README.md, "Dimensions"):
 # 1. Tuning (seeds 100–102 only): each of dendritic (vectorized) and reward-broadcast (error
-#    decrease, baseline-subtracted) per K over a ×√2 learning-rate grid; the choice is the
+#    decrease, baseline-subtracted) per K (and centre-out) over a ×√2 learning-rate grid; the choice is the
 #    rate with the smallest median trials-to-criterion over the tuning seeds (censored runs
 #    count as trials_run + 1), then the smaller mean, then the smaller rate. A choice at the
 #    grid's edge extends the grid by four ×√2 steps beyond it (up to 3 rounds).
@@ -49,36 +49,47 @@ sweep() { # sweep FILE OUT
 }
 start=$(date +%s)
 stamp() { echo "$1 $(( $(date +%s) - start )) s" >> "$OUT/elapsed.txt"; }
-config() { [ "$1" = broadcast ] && echo configs/bci_pattern_reward-broadcast.toml || echo configs/bci_pattern_dendritic.toml; }
+# A tuning or evaluation family: its base config and [set] lines. TUNE names the family:
+# dendritic, broadcast, permuted, untrained (the pattern layout over DIMS), or the same with a
+# centre-out- prefix (K = 2, one cursor, a target direction per trial).
+base() {
+  case $1 in
+    centre-out-*) echo "base = \"$PWD/configs/bci_centre-out_dendritic.toml\"" ;;
+    broadcast) echo "base = \"$PWD/configs/bci_pattern_reward-broadcast.toml\"" ;;
+    *) echo "base = \"$PWD/configs/bci_pattern_dendritic.toml\"" ;;
+  esac
+  echo "[set]"
+  echo "\"task.days\" = $DAYS"
+  case $1 in
+    centre-out-broadcast) echo '"rule.kind" = "reward-broadcast"' ;;
+    *permuted) echo '"rule.credit" = "permuted"' ;;
+  esac
+}
 
 # 1. Tuning, with edge extensions.
-for rule in dendritic broadcast; do
+for tune in dendritic broadcast centre-out-dendritic centre-out-broadcast; do
   for round in $(seq 0 "$ROUNDS"); do
-    f="$OUT/sweeps/tune_$rule-r$round.toml"
+    f="$OUT/sweeps/tune_$tune-r$round.toml"
     if [ "$round" = 0 ]; then
       {
-        echo "base = \"$PWD/$(config $rule)\""
-        echo "[set]"
-        echo "\"task.days\" = $DAYS"
+        base "$tune"
         echo "[grid]"
-        echo "\"task.dims\" = $(list "${DIMS[@]}")"
+        case $tune in centre-out-*) ;; *) echo "\"task.dims\" = $(list "${DIMS[@]}")" ;; esac
         echo "\"training.learning_rate\" = $(list "${GRID[@]}")"
         echo "\"training.seed\" = $(list "${TUNE_SEEDS[@]}")"
       } > "$f"
     elif [ ! -f "$f" ]; then
-      # The rates beyond each edge choice, as [[zip]]-free per-K sweep files.
-      python3 experiments/bci/dims.py extend "$OUT" "$rule" "$round" > "$f.rates"
+      # The rates beyond each edge choice, as a [[zip]] of (K, rate).
+      python3 experiments/bci/dims.py extend "$OUT" "$tune" "$round" > "$f.rates"
       [ -s "$f.rates" ] || { rm -f "$f.rates"; break; }
       {
-        echo "base = \"$PWD/$(config $rule)\""
-        echo "[set]"
-        echo "\"task.days\" = $DAYS"
+        base "$tune"
         echo "[grid]"
         echo "\"training.seed\" = $(list "${TUNE_SEEDS[@]}")"
         cat "$f.rates"
       } > "$f.tmp" && mv "$f.tmp" "$f"
     fi
-    sweep "$f" "$OUT/tune/$rule-r$round"
+    sweep "$f" "$OUT/tune/$tune-r$round"
   done
 done
 python3 experiments/bci/dims.py choose "$OUT" > "$OUT/choices.csv.tmp" && mv "$OUT/choices.csv.tmp" "$OUT/choices.csv"
@@ -86,29 +97,34 @@ stamp tuning
 
 # 2. Evaluation at the choices.
 choice() { awk -F, -v r="$1" -v k="$2" '$1 == r && $2 == k { print $3 }' "$OUT/choices.csv"; }
+rate() { # rate CONDITION SETTING
+  case $1 in
+    broadcast) choice broadcast "$2" ;;
+    untrained) echo 0.0 ;;
+    *) choice dendritic "$2" ;;
+  esac
+}
 for cond in dendritic broadcast permuted untrained; do
   f="$OUT/sweeps/eval_$cond.toml"
-  dims=(); lrs=()
-  for k in "${DIMS[@]}"; do
-    dims+=("$k")
-    case $cond in
-      broadcast) lrs+=("$(choice broadcast "$k")") ;;
-      untrained) lrs+=(0.0) ;;
-      *) lrs+=("$(choice dendritic "$k")") ;;
-    esac
-  done
+  lrs=()
+  for k in "${DIMS[@]}"; do lrs+=("$(rate $cond "$k")"); done
   {
-    echo "base = \"$PWD/$(config $cond)\""
-    echo "[set]"
-    echo "\"task.days\" = $DAYS"
-    [ "$cond" = permuted ] && echo "\"rule.credit\" = \"permuted\""
+    base "$cond"
     echo "[grid]"
     echo "\"training.seed\" = $(list "${EVAL_SEEDS[@]}")"
     echo "[[zip]]"
-    echo "\"task.dims\" = $(list "${dims[@]}")"
+    echo "\"task.dims\" = $(list "${DIMS[@]}")"
     echo "\"training.learning_rate\" = $(list "${lrs[@]}")"
   } > "$f"
   sweep "$f" "$OUT/eval/$cond"
+  f="$OUT/sweeps/eval_centre-out-$cond.toml"
+  {
+    base "centre-out-$cond"
+    echo "\"training.learning_rate\" = $(rate $cond centre-out)"
+    echo "[grid]"
+    echo "\"training.seed\" = $(list "${EVAL_SEEDS[@]}")"
+  } > "$f"
+  sweep "$f" "$OUT/eval/centre-out-$cond"
 done
 stamp evaluation
 

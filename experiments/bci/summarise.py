@@ -6,10 +6,10 @@ chance block; units are averaged within a seed first, never pooled across seeds.
 condition: success by day, late success minus each seed's measured chance (a fresh untrained
 closed-loop block, `chance_measured`), trials to criterion (median, censored runs counted at
 the run's length + 1, the number censored), rate change and the residual's slope on the error
-per ensemble (seed means; how many seeds have the sign), the Spearman ρ between a unit's
+per ensemble (seed means; how many seeds have the sign) and by day, the Spearman ρ between a unit's
 day-1 slope and its rate change (per seed), and decoding accuracies with their shuffle
 controls."""
-import csv, json, math, os, statistics, sys
+import csv, json, math, os, statistics, sys, tomllib
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
         9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.0, 120: 1.98}
@@ -48,6 +48,9 @@ def load(out):
             a = json.load(open(os.path.join(d, "analysis", "analysis.json")))["bci"]
             with open(os.path.join(d, "trials.csv"), newline="") as f:
                 s["_trials"] = [int(row["success"]) for row in csv.DictReader(f)]
+            with open(os.path.join(d, "config.toml"), "rb") as f:
+                task = tomllib.load(f)["task"]
+            s["_planned"] = task["days"] * task["trials_per_day"]
         except (OSError, KeyError, ValueError):
             continue
         runs.setdefault(cond, []).append((s, a))
@@ -114,11 +117,12 @@ def plots(out, runs):
                   "slope (z per degree of error)" if key == "vectorization" else "Δ rate", series, (lo - pad, hi + pad))
 
 def ttc(s):
-    """(trials to criterion, censored?): a run that never reached it counts as trials_run + 1."""
+    """(trials to criterion, censored?): a run that never reached it — or stopped early
+    (diverged) — counts as the planned trials + 1."""
     t = s.get("trials_to_criterion")
-    if t is not None:
+    if t is not None and s.get("status") == "completed":
         return t, False
-    return (s.get("trials_run") or len(s["_trials"])) + 1, True
+    return s["_planned"] + 1, True
 
 def main(out):
     runs = load(out)
@@ -154,6 +158,18 @@ def main(out):
             minus = sum(1 for v in per_seed["p_minus"] if v < 0)
             print(f"| {cond} | {fmt(interval(per_seed['p_plus']), 3)} | {fmt(interval(per_seed['p_minus']), 3)} | "
                   f"{fmt(interval(per_seed['p0']), 3)} | {plus}/{len(rs)} | {minus}/{len(rs)} |")
+    print("\n## Vectorization by day: the residual's slope on the error, P+ − P− (seed means)\n")
+    days_n = max(len(a.get("vectorization_by_day", [])) for rs in runs.values() for _, a in rs)
+    print("| condition | " + " | ".join(f"day {d + 1}" for d in range(days_n)) + " |")
+    print("|---|" + "---|" * days_n)
+    for cond, rs in runs.items():
+        cells = []
+        for d in range(days_n):
+            diff = [a["vectorization_by_day"][d][0] - a["vectorization_by_day"][d][1]
+                    for _, a in rs if len(a.get("vectorization_by_day", [])) > d]
+            diff = [v for v in diff if v is not None and math.isfinite(v)]
+            cells.append(f"{statistics.fmean(diff):.4f}" if diff else "n/a")
+        print(f"| {cond} | " + " | ".join(cells) + " |")
     print("\n## Does a unit's day-1 residual slope predict its change in rate? (Spearman ρ over units, per seed)\n")
     print("| condition | seeds | mean ρ | seeds with ρ > 0 |")
     print("|---|---|---|---|")

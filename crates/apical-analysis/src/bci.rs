@@ -484,7 +484,7 @@ mod tests {
             let mut error = 4.0;
             for s in 0..6 {
                 let change = if hit && s >= 3 {
-                    -(error as f64) / (6 - s) as f64
+                    -error / (6 - s) as f64
                 } else {
                     [-1.0, 0.0, 1.0][rng.random_range(0..3)]
                 };

@@ -57,6 +57,40 @@ use crate::{
     OptimizerStateError, RewardLearning, StepContext, StepReport, Update,
 };
 
+/// The version of the BCI rules' saved state, its first matrix (`[1, 1]`): 2 since the
+/// K-dimensional rules (the credit regressed on the cursor's movement; the error-decrease
+/// baseline). A checkpoint of an earlier version is refused rather than resumed under
+/// another rule.
+const STATE_VERSION: f32 = 2.0;
+
+/// The version matrix, and the check of one read back.
+fn version_row(device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(vec![STATE_VERSION], [1, 1]), device)
+}
+
+fn check_version(version: &Tensor<2>) -> Result<(), OptimizerStateError> {
+    let v: f32 = version
+        .clone()
+        .into_data()
+        .iter::<f32>()
+        .next()
+        .unwrap_or(f32::NAN);
+    if v == STATE_VERSION {
+        Ok(())
+    } else {
+        Err(OptimizerStateError::Mismatch(format!(
+            "the BCI rule's state is version {v}, this build reads version {STATE_VERSION} (the rule changed: start the run again)"
+        )))
+    }
+}
+
+fn old_state() -> OptimizerStateError {
+    OptimizerStateError::Mismatch(
+        "the BCI rule's state was written by an earlier apical (another rule): start the run again"
+            .into(),
+    )
+}
+
 /// ε of the credit regression u = C / (V + ε) (fluctuation variances are ~10⁻² at mid-range
 /// rates with the default noise).
 const CREDIT_RIDGE: f64 = 1e-3;
@@ -180,9 +214,10 @@ impl VectorizedCredit {
         self
     }
 
-    /// C, V, δ̄, m̄ (checkpoints, finiteness).
+    /// The version, C, V, δ̄, m̄ (checkpoints, finiteness).
     fn state_rows(&self) -> Vec<Tensor<2>> {
         vec![
+            version_row(&self.covariance.device()),
             self.covariance.clone(),
             self.variance.clone(),
             self.mean_fluctuation.clone(),
@@ -230,9 +265,11 @@ impl LearningRule<BciNetwork> for VectorizedCredit {
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
         let [k, units] = self.covariance.dims();
-        let shapes = [[k, units], [1, units], [1, units], [1, k]];
-        let m = matrices_from_bytes(bytes, &shapes, "credit statistics", device)?;
-        let [c, v, f, d]: [Tensor<2>; 4] = m.try_into().expect("four matrices");
+        let shapes = [[1, 1], [k, units], [1, units], [1, units], [1, k]];
+        let m = matrices_from_bytes(bytes, &shapes, "credit statistics", device)
+            .map_err(|_| old_state())?;
+        let [version, c, v, f, d]: [Tensor<2>; 5] = m.try_into().expect("five matrices");
+        check_version(&version)?;
         (
             self.covariance,
             self.variance,
@@ -267,7 +304,7 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         let device = self.covariance.device();
         let k = self.covariance.dims()[0];
         assert!(
-            error.len() == movement.len() && error.len() % k == 0 && !error.is_empty(),
+            error.len() == movement.len() && error.len().is_multiple_of(k) && !error.is_empty(),
             "VectorizedCredit::observe_error: expected [batch·{k}] errors and movements, got {} and {}",
             error.len(),
             movement.len()
@@ -389,10 +426,18 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
     }
 
     fn state_bytes(&self) -> Vec<u8> {
-        match (self.signal, &self.traces, &self.mean_signal) {
-            (ClosedLoopSignal::Reward, Some(t), _) => matrices_to_bytes(t),
-            (ClosedLoopSignal::ErrorChange, _, Some(m)) => matrices_to_bytes(&[m.clone()]),
-            _ => Vec::new(),
+        match (self.signal, &self.traces) {
+            (ClosedLoopSignal::Reward, Some(t)) => matrices_to_bytes(t),
+            (ClosedLoopSignal::Reward, None) => Vec::new(),
+            (ClosedLoopSignal::ErrorChange, _) => {
+                // Always written (the baseline starts at 0): an empty state is an old one.
+                let device = apical_nn::ndarray_device();
+                let baseline = self
+                    .mean_signal
+                    .clone()
+                    .unwrap_or_else(|| Tensor::zeros([1, 1], &device));
+                matrices_to_bytes(&[version_row(&baseline.device()), baseline])
+            }
         }
     }
 
@@ -401,14 +446,17 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
         bytes: &[u8],
         device: &Device,
     ) -> Result<(), OptimizerStateError> {
-        if bytes.is_empty() {
-            self.traces = None;
-            self.mean_signal = None;
+        if self.signal == ClosedLoopSignal::ErrorChange {
+            let m =
+                matrices_from_bytes(bytes, &[[1, 1], [1, 1]], "error-decrease baseline", device)
+                    .map_err(|_| old_state())?;
+            let [version, baseline]: [Tensor<2>; 2] = m.try_into().expect("two matrices");
+            check_version(&version)?;
+            self.mean_signal = Some(baseline);
             return Ok(());
         }
-        if self.signal == ClosedLoopSignal::ErrorChange {
-            let m = matrices_from_bytes(bytes, &[[1, 1]], "error-decrease baseline", device)?;
-            self.mean_signal = m.into_iter().next();
+        if bytes.is_empty() {
+            self.traces = None;
             return Ok(());
         }
         let m = matrices_from_bytes(bytes, &self.shapes, "eligibility traces", device)?;
@@ -423,7 +471,7 @@ impl LearningRule<BciNetwork> for BroadcastCredit {
             && self
                 .mean_signal
                 .as_ref()
-                .is_none_or(|m| matrices_finite(&[m.clone()]))
+                .is_none_or(|m| matrices_finite(std::slice::from_ref(m)))
     }
 
     fn update(
@@ -683,6 +731,21 @@ mod tests {
         restored.load_state_bytes(&bytes, &device).unwrap();
         assert_eq!(restored.state_bytes(), bytes);
         assert!(restored.state_is_finite());
+        // A state of the earlier rules (no version row; the error-change broadcast kept none)
+        // is refused, not resumed under another rule.
+        let old = matrices_to_bytes(&restored.state_rows()[1..]);
+        let err = restored.load_state_bytes(&old, &device).unwrap_err();
+        assert!(err.to_string().contains("earlier apical"), "{err}");
+        let mut broadcast = BroadcastCredit::new(
+            &network(4, 2, &device),
+            ClosedLoopSignal::ErrorChange,
+            0.9,
+            0.05,
+        );
+        let fresh = broadcast.state_bytes();
+        assert!(!fresh.is_empty());
+        broadcast.load_state_bytes(&fresh, &device).unwrap();
+        assert!(broadcast.load_state_bytes(&[], &device).is_err());
     }
 
     #[test]

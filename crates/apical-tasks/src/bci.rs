@@ -17,7 +17,12 @@
 //!   target); bin B — D_k ≥ θ — is the target level. All K at the target is a hit: the trial
 //!   ends with reward 1. After `max_steps` steps without one the trial is a miss (timeout, no
 //!   reward).
-//! - **Targets** (`targets`): `"up"` — every trial, every dimension's target is D_k ≥ θ (the
+//! - **Centre-out** (`layout = "centre-out"`, K = 2): one cursor on the plane of the two
+//!   decoder dimensions; each trial a target in one of `directions` directions u (evenly
+//!   spaced, drawn per trial and shown as the cue (cos φ, sin φ) beside the one grating, whose
+//!   angle shows the progress); the cursor's bin is read from the projection u·D as above, and
+//!   reaching θ along u is a hit. The feedback vectors are u·(B − bin) and u·Δbin.
+//! - **Targets** (`targets`, pattern layout): `"up"` — every trial, every dimension's target is D_k ≥ θ (the
 //!   paper's task: a fixed direction, learned by shifting rates); `"cued"` — each trial draws
 //!   a direction σ_k = ±1 per dimension (seeded per trial) and dimension k's cursor reads
 //!   σ_k·D_k; the network sees the cue σ (K values) beside the gratings, so it must learn a map
@@ -53,13 +58,17 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct BciConfig {
     /// How the decoder's dimensions make a hit: `"pattern"` (each of the `dims` ensemble pairs
-    /// at its target level at once).
+    /// at its target level at once) or `"centre-out"` (two dimensions, one cursor, a target
+    /// direction per trial).
     #[serde(default)]
     pub layout: BciLayout,
     /// The targets: `"up"` (every dimension up, every trial) or `"cued"` (a direction ±1 per
     /// dimension drawn each trial and shown to the network).
     #[serde(default)]
     pub targets: BciTargets,
+    /// Centre-out: the number of target directions, evenly spaced (≥ 2).
+    #[serde(default = "default_directions")]
+    pub directions: usize,
     /// K: decoder dimensions, each with its own P+ and P− ensembles (1–32).
     #[serde(default = "default_dims")]
     pub dims: usize,
@@ -120,6 +129,8 @@ pub enum BciLayout {
     /// Each of the K ensemble pairs must reach its target level at the same step.
     #[default]
     Pattern,
+    /// Two dimensions, one cursor, a target direction per trial.
+    CentreOut,
 }
 
 /// Which way each dimension's target lies (`task.targets`).
@@ -138,6 +149,9 @@ pub const MAX_DIMS: usize = 32;
 
 fn default_dims() -> usize {
     1
+}
+fn default_directions() -> usize {
+    8
 }
 fn default_travel() -> f64 {
     2.0
@@ -187,6 +201,7 @@ impl Default for BciConfig {
         Self {
             layout: BciLayout::Pattern,
             targets: BciTargets::Up,
+            directions: default_directions(),
             dims: default_dims(),
             travel: default_travel(),
             criterion: default_criterion(),
@@ -219,6 +234,26 @@ impl BciConfig {
                     self.dims
                 ),
             ));
+        }
+        if self.layout == BciLayout::CentreOut {
+            if self.dims != 2 {
+                return Err(InvalidParameter::new(
+                    "dims",
+                    format!(
+                        "must be 2 with layout = \"centre-out\" (a cursor on a plane), got {}",
+                        self.dims
+                    ),
+                ));
+            }
+            if self.directions < 2 {
+                return Err(InvalidParameter::new(
+                    "directions",
+                    format!(
+                        "needs at least 2 target directions, got {}",
+                        self.directions
+                    ),
+                ));
+            }
         }
         check::positive("travel", self.travel)?;
         check::in_range("criterion", self.criterion, 0.0, 1.0, true, true)?;
@@ -300,19 +335,33 @@ impl BciConfig {
     /// The width of the visual input: K codes of `channels` values, and the K-value cue with
     /// cued targets.
     pub fn input_width(&self) -> usize {
-        self.channels * self.dims
-            + match self.targets {
-                BciTargets::Up => 0,
-                BciTargets::Cued => self.dims,
-            }
+        self.cursors() * self.channels + if self.cued() { self.dims } else { 0 }
+    }
+
+    /// Cursors the network sees: one per dimension (pattern), one on the plane (centre-out).
+    pub fn cursors(&self) -> usize {
+        match self.layout {
+            BciLayout::Pattern => self.dims,
+            BciLayout::CentreOut => 1,
+        }
+    }
+
+    /// Whether the trial's target is shown as a cue (cued pattern targets; centre-out always).
+    pub fn cued(&self) -> bool {
+        self.layout == BciLayout::CentreOut || self.targets == BciTargets::Cued
     }
 
     /// Trial `index`'s target directions σ_k (±1 per dimension): all +1 with `targets = "up"`;
     /// drawn from `rng` (one draw per dimension) with `"cued"`.
     pub fn directions(&self, rng: &mut SeededRng) -> Vec<f64> {
-        match self.targets {
-            BciTargets::Up => vec![1.0; self.dims],
-            BciTargets::Cued => (0..self.dims)
+        match (self.layout, self.targets) {
+            (BciLayout::CentreOut, _) => {
+                let phi = std::f64::consts::TAU * rng.below(self.directions) as f64
+                    / self.directions as f64;
+                vec![phi.cos(), phi.sin()]
+            }
+            (BciLayout::Pattern, BciTargets::Up) => vec![1.0; self.dims],
+            (BciLayout::Pattern, BciTargets::Cued) => (0..self.dims)
                 .map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 })
                 .collect(),
         }
@@ -334,14 +383,14 @@ impl BciConfig {
             .collect()
     }
 
-    /// The visual input of the cursor at `bins` (one per dimension) toward `directions`: the K
-    /// gratings' codes side by side, then (cued targets) the K directions.
+    /// The visual input of the cursors at `bins` toward `directions`: the gratings' codes side
+    /// by side, then (cued targets, centre-out) the directions.
     pub fn scene(&self, bins: &[usize], directions: &[f64]) -> Vec<f32> {
         let mut x: Vec<f32> = bins
             .iter()
             .flat_map(|&b| self.visual_input(self.angle(b)))
             .collect();
-        if self.targets == BciTargets::Cued {
+        if self.cued() {
             x.extend(directions.iter().map(|&d| d as f32));
         }
         x
@@ -635,8 +684,11 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub struct BciStep {
     /// Per dimension: the z-scored, smoothed decoder D_k.
     pub decoder: Vec<f64>,
-    /// Per dimension: cursor bin (0 = start, B = the target level).
+    /// Per cursor (one per dimension; one on the plane for centre-out): its bin (0 = start,
+    /// B = the target level).
     pub bins: Vec<usize>,
+    /// The statistic a hit needs at θ or above: min_k σ_k·D_k (pattern) or u·D (centre-out).
+    pub progress: f64,
     /// Per dimension, in the decoder's frame: σ_k·(B − bin_k), the bins D_k must still move
     /// (up when positive).
     pub error: Vec<f64>,
@@ -654,13 +706,6 @@ pub struct BciStep {
     pub hit: bool,
 }
 
-impl BciStep {
-    /// The smallest dimension's decoder (what a hit needs at θ or above).
-    pub fn decoder_min(&self) -> f64 {
-        self.decoder.iter().copied().fold(f64::INFINITY, f64::min)
-    }
-}
-
 /// One trial in progress.
 #[derive(Debug, Clone)]
 pub struct BciTrial {
@@ -675,7 +720,8 @@ impl BciTrial {
         Self::toward(task, vec![1.0; task.dims])
     }
 
-    /// A trial with the targets in `directions` (±1 per dimension).
+    /// A trial with the targets in `directions` (±1 per dimension; centre-out: the unit
+    /// vector u).
     pub fn toward(task: &BciConfig, directions: Vec<f64>) -> Self {
         assert_eq!(
             directions.len(),
@@ -684,12 +730,12 @@ impl BciTrial {
         );
         Self {
             history: vec![Vec::new(); task.dims],
-            bins: vec![0; task.dims],
+            bins: vec![0; task.cursors()],
             directions,
         }
     }
 
-    /// The cursor bins the network currently sees (one per dimension).
+    /// The cursor bins the network currently sees.
     pub fn bins(&self) -> &[usize] {
         &self.bins
     }
@@ -725,44 +771,68 @@ impl BciTrial {
             task.dims,
         );
         let b = task.bins() as f64;
-        let (mut decoder, mut bins, mut error, mut movement) = (
-            Vec::with_capacity(task.dims),
-            Vec::with_capacity(task.dims),
-            Vec::with_capacity(task.dims),
-            Vec::with_capacity(task.dims),
-        );
-        for (k, d) in raw.into_iter().enumerate() {
-            self.history[k].push(d);
-            let z = (smoothed(&self.history[k], task.smooth) - calibration.decoder_mean[k])
-                / calibration.decoder_std[k];
-            let sigma = self.directions[k];
+        let bin_at = |progress: f64| -> usize {
             let position =
-                (b * (sigma * z - calibration.threshold + task.travel) / task.travel).floor();
-            let bin = if position.is_nan() {
+                (b * (progress - calibration.threshold + task.travel) / task.travel).floor();
+            if position.is_nan() {
                 0
             } else {
                 position.clamp(0.0, b) as usize
-            };
-            // In the decoder's frame: how far D_k moved, and which way it must still go.
-            movement.push(sigma * (bin as f64 - self.bins[k] as f64));
-            error.push(sigma * (b - bin as f64));
-            self.bins[k] = bin;
-            decoder.push(z);
-            bins.push(bin);
-        }
-        let total_error: f64 = error.iter().map(|e| e.abs()).sum();
-        let angle_deg = bins.iter().map(|&b| task.angle(b)).sum::<f64>() / bins.len() as f64;
+            }
+        };
+        let decoder: Vec<f64> = raw
+            .into_iter()
+            .enumerate()
+            .map(|(k, d)| {
+                self.history[k].push(d);
+                (smoothed(&self.history[k], task.smooth) - calibration.decoder_mean[k])
+                    / calibration.decoder_std[k]
+            })
+            .collect();
+        let before = self.bins.clone();
+        // In the decoder's frame: which way D must still move, and how far it moved.
+        let (progress, error, movement) = match task.layout {
+            BciLayout::Pattern => {
+                let mut progress = f64::INFINITY;
+                let (mut error, mut movement) = (Vec::new(), Vec::new());
+                for (k, &z) in decoder.iter().enumerate() {
+                    let sigma = self.directions[k];
+                    progress = progress.min(sigma * z);
+                    let bin = bin_at(sigma * z);
+                    movement.push(sigma * (bin as f64 - self.bins[k] as f64));
+                    error.push(sigma * (b - bin as f64));
+                    self.bins[k] = bin;
+                }
+                (progress, error, movement)
+            }
+            BciLayout::CentreOut => {
+                let u = &self.directions;
+                let progress: f64 = u.iter().zip(&decoder).map(|(u, z)| u * z).sum();
+                let bin = bin_at(progress);
+                let moved = bin as f64 - self.bins[0] as f64;
+                self.bins[0] = bin;
+                (
+                    progress,
+                    u.iter().map(|u| u * (b - bin as f64)).collect(),
+                    u.iter().map(|u| u * moved).collect(),
+                )
+            }
+        };
+        let total_error: f64 = self.bins.iter().map(|&bin| b - bin as f64).sum();
+        let angle_deg =
+            self.bins.iter().map(|&bin| task.angle(bin)).sum::<f64>() / self.bins.len() as f64;
         BciStep {
             hit: total_error == 0.0,
             error_deg: total_error * task.bin_deg,
-            error_change: -movement
+            error_change: before
                 .iter()
-                .zip(&self.directions)
-                .map(|(m, s)| m * s)
-                .sum::<f64>(),
+                .zip(&self.bins)
+                .map(|(&old, &new)| old as f64 - new as f64)
+                .sum(),
             angle_deg,
+            progress,
             decoder,
-            bins,
+            bins: self.bins.clone(),
             error,
             movement,
         }
@@ -920,6 +990,65 @@ mod tests {
         assert!(!step.hit);
         assert_eq!(step.error, vec![b, -b]);
         assert_eq!(step.error_deg, 2.0 * b * task.bin_deg);
+    }
+
+    #[test]
+    fn a_centre_out_cursor_moves_along_the_trials_direction() {
+        let task = BciConfig {
+            layout: BciLayout::CentreOut,
+            dims: 2,
+            p_plus: 2,
+            p_minus: 2,
+            ..BciConfig::default()
+        };
+        task.validate().unwrap();
+        assert_eq!(task.input_width(), task.channels + 2);
+        let units = 12;
+        let ensembles = task.ensembles(units, 3);
+        let calibration =
+            Calibration::from_baseline(&task, &ensembles, &noise_trials(&task, units, 100, 4))
+                .unwrap();
+        // Eight evenly spaced unit directions.
+        let mut rng = SeededRng::new(2);
+        for _ in 0..20 {
+            let u = task.directions(&mut rng);
+            assert!((u[0].hypot(u[1]) - 1.0).abs() < 1e-12, "{u:?}");
+            let phi = u[1].atan2(u[0]).rem_euclid(std::f64::consts::TAU);
+            let steps = phi / (std::f64::consts::TAU / 8.0);
+            assert!((steps - steps.round()).abs() < 1e-9, "{phi}");
+        }
+        // Dimension 2 up (P+_2 high, P−_2 low), dimension 1 at rest: a hit toward +y only.
+        let rates: Vec<f32> = ensembles
+            .iter()
+            .map(|&m| match m {
+                2 => 0.8,
+                -2 => 0.2,
+                _ => 0.5,
+            })
+            .collect();
+        let run = |u: Vec<f64>| {
+            let mut trial = BciTrial::toward(&task, u);
+            assert_eq!(trial.bins().len(), 1);
+            (0..task.smooth)
+                .map(|_| trial.observe(&task, &calibration, &ensembles, &rates))
+                .last()
+                .unwrap()
+        };
+        let up = run(vec![0.0, 1.0]);
+        assert!(up.hit, "{up:?}");
+        assert_eq!(up.error, vec![0.0, 0.0]);
+        let right = run(vec![1.0, 0.0]);
+        assert!(!right.hit);
+        let b = task.bins() as f64;
+        // Still the whole way to go along x: the error points along u.
+        assert!(right.error[0] > 0.0 && right.error[1] == 0.0, "{right:?}");
+        assert!(right.error[0] <= b);
+        let bad = BciConfig {
+            layout: BciLayout::CentreOut,
+            dims: 3,
+            ..BciConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().key, "dims");
     }
 
     #[test]

@@ -48,9 +48,12 @@ const STREAM_BASELINE: u64 = 3 << 40;
 const STREAM_TRIALS: u64 = 4 << 40;
 const STREAM_CALIBRATION: u64 = 5 << 40;
 const STREAM_CHANCE: u64 = 6 << 40;
-/// Targets' directions (cued targets): per trial of each block, a stream of its own, so that
-/// the noise streams are the same whatever `task.targets` says.
-const STREAM_TARGETS: u64 = 7 << 40;
+/// Targets' directions (cued targets, centre-out): per trial of each block a stream of its own
+/// (not one of the noise streams), so that the noise is the same whatever `task.targets` says.
+const STREAM_TARGETS_BASELINE: u64 = 7 << 40;
+const STREAM_TARGETS_TRIALS: u64 = 8 << 40;
+const STREAM_TARGETS_CALIBRATION: u64 = 9 << 40;
+const STREAM_TARGETS_CHANCE: u64 = 10 << 40;
 /// One trial's outcome (a row of `trials.csv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct TrialRow {
@@ -247,11 +250,14 @@ impl<'a> Loop<'a> {
     /// The directions of trial `index` of the block whose noise is `stream` (±1 per dimension;
     /// all +1 unless `task.targets = "cued"`).
     fn directions(&self, stream: u64, index: usize) -> Vec<f64> {
-        let mut rng = SeededRng::for_trial(
-            self.config.training.seed,
-            STREAM_TARGETS ^ stream,
-            index as u64,
-        );
+        let targets = match stream {
+            STREAM_BASELINE => STREAM_TARGETS_BASELINE,
+            STREAM_TRIALS => STREAM_TARGETS_TRIALS,
+            STREAM_CALIBRATION => STREAM_TARGETS_CALIBRATION,
+            STREAM_CHANCE => STREAM_TARGETS_CHANCE,
+            other => unreachable!("no target stream for the noise stream {other:#x}"),
+        };
+        let mut rng = SeededRng::for_trial(self.config.training.seed, targets, index as u64);
         self.task.directions(&mut rng)
     }
 
@@ -281,7 +287,10 @@ impl<'a> Loop<'a> {
         let mut soma_fit = PerUnitFit::new(self.ensembles.len());
         for i in 0..task.baseline_trials {
             self.check_stop(0)?;
-            let x = task.scene(&vec![0; task.dims], &self.directions(STREAM_BASELINE, i));
+            let x = task.scene(
+                &vec![0; task.cursors()],
+                &self.directions(STREAM_BASELINE, i),
+            );
             let n = x.len();
             let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
             let mut steps = Vec::with_capacity(task.max_steps);
@@ -519,7 +528,7 @@ impl<'a> Loop<'a> {
                 arrays.unit_arrays[k][at * units..(at + 1) * units].copy_from_slice(&host(t));
             }
             for (k, v) in [
-                outcome.decoder_min(),
+                outcome.progress,
                 outcome.angle_deg,
                 outcome.error_deg,
                 outcome.error_change,
@@ -593,7 +602,8 @@ impl<'a> Loop<'a> {
             for (at, &m) in arrays.mask.iter().enumerate() {
                 if m == 1 {
                     for (u, &g) in self.ensembles.iter().enumerate() {
-                        if g == group {
+                        // P+ / P− of every dimension (labels ±(k + 1)), and P0.
+                        if g.signum() == group {
                             sum += rate[at * arrays.units + u] as f64;
                             n += 1;
                         }
