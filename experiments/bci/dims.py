@@ -190,8 +190,7 @@ def cmd_report(out):
     print("# BCI: vectorized vs broadcast credit as the decoder's dimensions grow\n")
     print("Trials to criterion (first trial with ≥ 14 of the last 20 successful; censored runs "
           "count as the planned trials + 1). Medians with a 90% bootstrap interval over seeds; "
-          "ratios paired per seed (the same ensembles, initial weights and calibration; the permuted "
-          "control draws its permutations from the trial's noise stream, so its later noise differs). "
+          "ratios paired per seed (the same ensembles, initial weights, calibration and noise streams). "
           "The centre-out rows have no slope or ρ: the tuft receives u·(B − bin), whose sign varies "
           "with the trial's direction, and the analysis regresses on the unsigned summed error.\n")
     with open(os.path.join(out, "choices.csv")) as f:

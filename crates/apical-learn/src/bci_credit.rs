@@ -32,7 +32,8 @@
 //! silences the teaching signal and the credit learning (the top-down synapses see no input);
 //! inhibition = 1 silences the teaching signal. With `rule.credit = "permuted"` (the control)
 //! U is learned the same way but each step the tufts receive U with its units permuted at
-//! random: credit that exists but reaches the wrong units.
+//! random (from a generator derived from the step's noise generator, which it does not
+//! advance: the noise is the paired runs'): credit that exists but reaches the wrong units.
 //!
 //! **`reward-broadcast` (control, [`BroadcastCredit`])**: node perturbation with the same
 //! scalar for every unit (Williams 1992; Fiete & Seung 2006). With `rule.signal =
@@ -89,6 +90,16 @@ fn old_state() -> OptimizerStateError {
         "the BCI rule's state was written by an earlier apical (another rule): start the run again"
             .into(),
     )
+}
+
+/// Stream tag of the permuted control's permutations.
+const STREAM_PERMUTATION: u64 = 0x9E3D_0B1C;
+
+/// A generator for this step's permutation, derived from (not drawn from) the step's noise
+/// generator: the noise stream is left as the paired runs of the same seed see it.
+fn permutation_stream(noise: &apical_nn::SeededRng) -> apical_nn::SeededRng {
+    let mut peek = noise.clone();
+    apical_nn::SeededRng::for_stream(peek.next_u64(), STREAM_PERMUTATION)
 }
 
 /// ε of the credit regression u = C / (V + ε) (fluctuation variances are ~10⁻² at mid-range
@@ -336,9 +347,10 @@ impl RewardLearning<BciNetwork> for VectorizedCredit {
         let learned = net.top_down();
         let tufts = match self.credit {
             CreditTarget::Own => net.valid(),
-            CreditTarget::Permuted => net
-                .valid()
-                .with_top_down(Self::permuted(learned.inner(), &mut *ctx.noise)),
+            CreditTarget::Permuted => net.valid().with_top_down(Self::permuted(
+                learned.inner(),
+                &mut permutation_stream(ctx.noise),
+            )),
         };
         let state = tufts.apical_phase(&basal, error, Some(&mut *ctx.noise));
         let derivative = state.rate.clone() - state.rate.clone().powi_scalar(2);
@@ -752,24 +764,38 @@ mod tests {
     fn vectorized_credit_moves_each_unit_along_its_effect_and_permuted_credit_does_not() {
         let (before, _) = closed_loop(vectorized(CreditTarget::Own), 2, 0.0, 1, causal);
         let b0 = bias(&before);
-        let change = |credit| {
+        let change = |credit, environment: fn(&[f32], &mut SeededRng) -> Answer| {
             // Short of saturation: the error never falls in this loop, so the push never ends.
-            let (after, _) = closed_loop(vectorized(credit), 2, 0.002, 1500, causal);
+            let (after, _) = closed_loop(vectorized(credit), 2, 0.002, 1500, environment);
             let b = bias(&after);
             (0..4).map(|i| b[i] - b0[i]).collect::<Vec<_>>()
         };
-        let own = change(CreditTarget::Own);
+        let own = change(CreditTarget::Own, causal);
         assert!(
             own[0] > 0.1 && own[1] < -0.1 && own[2] > 0.1,
             "helpful up, harmful down: {own:?}"
         );
         assert!(own[3].abs() < 0.2 * own[0], "no effect, no change: {own:?}");
-        // The same credit, reaching random other tufts: the helpful unit gains far less.
-        let permuted = change(CreditTarget::Permuted);
-        assert!(
-            permuted[0] < 0.5 * own[0] && permuted[1] > 0.5 * own[1],
-            "permuted credit: {permuted:?} vs own {own:?}"
-        );
+        // Each dimension with a helpful and a harmful unit: every unit's credit column has an
+        // opposite, so credit reaching random other tufts averages to nothing.
+        let balanced = |r: &[f32], _: &mut SeededRng| {
+            let movement = vec![4.0 * (r[0] - r[1]), 4.0 * (r[2] - r[3])];
+            Answer {
+                error: vec![1.0, 1.0],
+                scalar: movement.iter().sum(),
+                movement,
+            }
+        };
+        let own = change(CreditTarget::Own, balanced);
+        let permuted = change(CreditTarget::Permuted, balanced);
+        for i in 0..4 {
+            let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+            assert!(sign * own[i] > 0.1, "own credit, unit {i}: {own:?}");
+            assert!(
+                permuted[i].abs() < 0.3 * own[i].abs(),
+                "permuted credit, unit {i}: {permuted:?} vs own {own:?}"
+            );
+        }
     }
 
     #[test]
