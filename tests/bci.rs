@@ -570,21 +570,12 @@ fn a_two_dimensional_pattern_task_learns_with_own_credit_and_not_with_permuted_c
 
 #[test]
 fn the_dimensions_experiment_runs_end_to_end_in_its_fast_form() {
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("APICAL_REQUIRE_PYTHON").is_none(),
-            "python3 not found, and APICAL_REQUIRE_PYTHON is set"
-        );
-        eprintln!("python3 not found: the experiment's report cannot be written; skipped");
+    if !python3_present("the experiment's report") {
         return;
     }
     let tmp = tempdir().unwrap();
     let out_dir = tmp.path().join("dims");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root();
     let out = std::process::Command::new(root.join("experiments/bci/dims.sh"))
         .arg(&out_dir)
         .env("FAST", "1")

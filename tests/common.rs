@@ -16,6 +16,20 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
+/// Whether python3 runs here (the experiments' reports are written by it). Without it a test
+/// of an experiment says so and stops — and fails under `APICAL_REQUIRE_PYTHON=1`, as CI sets.
+pub fn python3_present(what: &str) -> bool {
+    if Command::new("python3").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("APICAL_REQUIRE_PYTHON").is_none(),
+        "python3 not found, and APICAL_REQUIRE_PYTHON is set"
+    );
+    eprintln!("python3 not found: {what} cannot be written; skipped");
+    false
+}
+
 /// Runs the `apical` binary with `args` in the workspace root.
 pub fn apical(args: &[&str]) -> Output {
     apical_env(args, &[])

@@ -1037,16 +1037,7 @@ fn an_autoencoder_pretraining_loads_into_a_labelled_run() {
 /// under `APICAL_REQUIRE_PYTHON=1`, as CI sets it).
 #[test]
 fn the_mnist_experiments_run_end_to_end_in_their_fast_form() {
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("APICAL_REQUIRE_PYTHON").is_none(),
-            "python3 not found, and APICAL_REQUIRE_PYTHON is set"
-        );
-        eprintln!("python3 not found: the experiments' reports cannot be written; skipped");
+    if !python3_present("the experiments' reports") {
         return;
     }
     let tmp = tempdir().unwrap();
