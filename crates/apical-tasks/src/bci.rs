@@ -27,7 +27,10 @@
 //!   a direction σ_k = ±1 per dimension (seeded per trial) and dimension k's cursor reads
 //!   σ_k·D_k; the network sees the cue σ (K values) beside the gratings, so it must learn a map
 //!   from cue to activity pattern (a weight matrix, not a shift: the regime of Werfel, Xie &
-//!   Seung 2005).
+//!   Seung 2005); `"mapped"` — each trial draws a cue x ~ N(0, I) of `cue_dims` values (shown
+//!   to the network) and σ_k = sign(T_k·x) for a teacher T (K × `cue_dims`, drawn from the
+//!   run's seed): a linear-threshold map from a high-dimensional cue to the pattern, which must
+//!   be learned from many trials.
 //! - **Calibration**: on a baseline block of `baseline_trials` trials of `max_steps` steps (no
 //!   learning, the same network and noise) the units' and D's statistics are taken with the
 //!   grating held at the start ([`Calibration::from_baseline`], which also gives the open-loop
@@ -66,6 +69,9 @@ pub struct BciConfig {
     /// dimension drawn each trial and shown to the network).
     #[serde(default)]
     pub targets: BciTargets,
+    /// Mapped targets: the cue's width D (≥ 1).
+    #[serde(default = "default_cue_dims")]
+    pub cue_dims: usize,
     /// Centre-out: the number of target directions, evenly spaced (≥ 2).
     #[serde(default = "default_directions")]
     pub directions: usize,
@@ -142,6 +148,19 @@ pub enum BciTargets {
     Up,
     /// Each trial a direction ±1 per dimension, drawn at random and shown as a cue.
     Cued,
+    /// Each trial a Gaussian cue x (`cue_dims` values, shown) and σ = sign(T·x) for a teacher T
+    /// drawn from the seed.
+    Mapped,
+}
+
+/// One trial's target: the directions σ (pattern, ±1 per dimension) or u (centre-out), and the
+/// cue the network sees (empty with `targets = "up"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BciTarget {
+    /// σ per dimension, or the unit vector u.
+    pub directions: Vec<f64>,
+    /// What the network is shown of the target.
+    pub cue: Vec<f64>,
 }
 
 /// The most decoder dimensions (`task.dims`; ensembles are written as ±(k + 1) in an i8).
@@ -152,6 +171,9 @@ fn default_dims() -> usize {
 }
 fn default_directions() -> usize {
     8
+}
+fn default_cue_dims() -> usize {
+    16
 }
 fn default_travel() -> f64 {
     2.0
@@ -202,6 +224,7 @@ impl Default for BciConfig {
             layout: BciLayout::Pattern,
             targets: BciTargets::Up,
             directions: default_directions(),
+            cue_dims: default_cue_dims(),
             dims: default_dims(),
             travel: default_travel(),
             criterion: default_criterion(),
@@ -255,6 +278,7 @@ impl BciConfig {
                 ));
             }
         }
+        check::at_least_one("cue_dims", self.cue_dims)?;
         check::positive("travel", self.travel)?;
         check::in_range("criterion", self.criterion, 0.0, 1.0, true, true)?;
         check::at_least_one("criterion_window", self.criterion_window)?;
@@ -332,10 +356,58 @@ impl BciConfig {
         (self.target_deg / self.bin_deg).round() as usize
     }
 
-    /// The width of the visual input: K codes of `channels` values, and the K-value cue with
-    /// cued targets.
+    /// The width of the visual input: a code of `channels` values per cursor, and the cue.
     pub fn input_width(&self) -> usize {
-        self.cursors() * self.channels + if self.cued() { self.dims } else { 0 }
+        self.cursors() * self.channels + self.cue_width()
+    }
+
+    /// Values of the cue: K (cued), 2 (centre-out), `cue_dims` (mapped), 0 (up).
+    pub fn cue_width(&self) -> usize {
+        match (self.layout, self.targets) {
+            (BciLayout::CentreOut, _) => self.dims,
+            (BciLayout::Pattern, BciTargets::Up) => 0,
+            (BciLayout::Pattern, BciTargets::Cued) => self.dims,
+            (BciLayout::Pattern, BciTargets::Mapped) => self.cue_dims,
+        }
+    }
+
+    /// The mapped targets' teacher T (K × `cue_dims`, row-major, N(0, 1/D) entries), drawn
+    /// from the run's seed; empty for the other targets.
+    pub fn teacher(&self, seed: u64) -> Vec<f64> {
+        if self.targets != BciTargets::Mapped || self.layout != BciLayout::Pattern {
+            return Vec::new();
+        }
+        let mut rng = SeededRng::for_stream(seed, 0x7EAC_4E12);
+        let scale = 1.0 / (self.cue_dims as f64).sqrt();
+        (0..self.dims * self.cue_dims)
+            .map(|_| scale * rng.normal())
+            .collect()
+    }
+
+    /// A trial's target from `rng` (and, mapped, the `teacher`).
+    pub fn target(&self, teacher: &[f64], rng: &mut SeededRng) -> BciTarget {
+        if self.layout == BciLayout::Pattern && self.targets == BciTargets::Mapped {
+            let cue: Vec<f64> = (0..self.cue_dims).map(|_| rng.normal()).collect();
+            let directions = teacher
+                .chunks(self.cue_dims)
+                .map(|row| {
+                    let v: f64 = row.iter().zip(&cue).map(|(t, x)| t * x).sum();
+                    if v < 0.0 {
+                        -1.0
+                    } else {
+                        1.0
+                    }
+                })
+                .collect();
+            return BciTarget { directions, cue };
+        }
+        let directions = self.directions(rng);
+        let cue = if self.cue_width() > 0 {
+            directions.clone()
+        } else {
+            Vec::new()
+        };
+        BciTarget { directions, cue }
     }
 
     /// Cursors the network sees: one per dimension (pattern), one on the plane (centre-out).
@@ -361,7 +433,7 @@ impl BciConfig {
                 vec![phi.cos(), phi.sin()]
             }
             (BciLayout::Pattern, BciTargets::Up) => vec![1.0; self.dims],
-            (BciLayout::Pattern, BciTargets::Cued) => (0..self.dims)
+            (BciLayout::Pattern, BciTargets::Cued | BciTargets::Mapped) => (0..self.dims)
                 .map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 })
                 .collect(),
         }
@@ -383,16 +455,14 @@ impl BciConfig {
             .collect()
     }
 
-    /// The visual input of the cursors at `bins` toward `directions`: the gratings' codes side
-    /// by side, then (cued targets, centre-out) the directions.
-    pub fn scene(&self, bins: &[usize], directions: &[f64]) -> Vec<f32> {
+    /// The visual input of the cursors at `bins` with the target's `cue`: the gratings' codes
+    /// side by side, then the cue.
+    pub fn scene(&self, bins: &[usize], cue: &[f64]) -> Vec<f32> {
         let mut x: Vec<f32> = bins
             .iter()
             .flat_map(|&b| self.visual_input(self.angle(b)))
             .collect();
-        if self.cued() {
-            x.extend(directions.iter().map(|&d| d as f32));
-        }
+        x.extend(cue.iter().map(|&d| d as f32));
         x
     }
 
@@ -712,6 +782,7 @@ pub struct BciTrial {
     history: Vec<Vec<f64>>,
     bins: Vec<usize>,
     directions: Vec<f64>,
+    cue: Vec<f64>,
 }
 
 impl BciTrial {
@@ -723,15 +794,26 @@ impl BciTrial {
     /// A trial with the targets in `directions` (±1 per dimension; centre-out: the unit
     /// vector u).
     pub fn toward(task: &BciConfig, directions: Vec<f64>) -> Self {
+        let cue = if task.cue_width() == task.dims {
+            directions.clone()
+        } else {
+            Vec::new()
+        };
+        Self::for_target(task, BciTarget { directions, cue })
+    }
+
+    /// A trial toward `target`.
+    pub fn for_target(task: &BciConfig, target: BciTarget) -> Self {
         assert_eq!(
-            directions.len(),
+            target.directions.len(),
             task.dims,
             "BciTrial: one direction per dimension"
         );
         Self {
             history: vec![Vec::new(); task.dims],
             bins: vec![0; task.cursors()],
-            directions,
+            directions: target.directions,
+            cue: target.cue,
         }
     }
 
@@ -747,7 +829,7 @@ impl BciTrial {
 
     /// The network's input now: the gratings at the cursor bins (and the cue).
     pub fn scene(&self, task: &BciConfig) -> Vec<f32> {
-        task.scene(&self.bins, &self.directions)
+        task.scene(&self.bins, &self.cue)
     }
 
     /// Steps taken.
@@ -1052,6 +1134,50 @@ mod tests {
     }
 
     #[test]
+    fn mapped_targets_follow_the_seeds_teacher_and_show_the_cue() {
+        let task = BciConfig {
+            dims: 3,
+            targets: BciTargets::Mapped,
+            cue_dims: 5,
+            ..BciConfig::default()
+        };
+        task.validate().unwrap();
+        assert_eq!(task.input_width(), 3 * task.channels + 5);
+        let teacher = task.teacher(7);
+        assert_eq!(teacher.len(), 15);
+        assert_eq!(teacher, task.teacher(7));
+        assert_ne!(teacher, task.teacher(8));
+        let mut rng = SeededRng::new(1);
+        let (mut up, mut down) = (0, 0);
+        for _ in 0..200 {
+            let t = task.target(&teacher, &mut rng);
+            assert_eq!(t.cue.len(), 5);
+            for (k, &sigma) in t.directions.iter().enumerate() {
+                let v: f64 = (0..5).map(|j| teacher[k * 5 + j] * t.cue[j]).sum();
+                assert_eq!(sigma, if v < 0.0 { -1.0 } else { 1.0 });
+                if sigma > 0.0 {
+                    up += 1
+                } else {
+                    down += 1
+                }
+            }
+            let trial = BciTrial::for_target(&task, t.clone());
+            let x = trial.scene(&task);
+            let shown: Vec<f64> = x[x.len() - 5..].iter().map(|&v| v as f64).collect();
+            for (a, b) in shown.iter().zip(&t.cue) {
+                assert!((a - b).abs() < 1e-6);
+            }
+        }
+        assert!(
+            up > 200 && down > 200,
+            "both directions: {up} up, {down} down"
+        );
+        // No teacher and no cue for the other targets.
+        assert!(BciConfig::default().teacher(7).is_empty());
+        assert!(BciConfig::default().target(&[], &mut rng).cue.is_empty());
+    }
+
+    #[test]
     fn a_pattern_hit_needs_every_dimension_at_its_target() {
         let task = BciConfig {
             dims: 2,
@@ -1102,7 +1228,7 @@ mod tests {
         }
         assert!(hit);
         assert_eq!(task.input_width(), 2 * task.channels);
-        assert_eq!(task.scene(&[0, 6], &[1.0, 1.0]).len(), 2 * task.channels);
+        assert_eq!(task.scene(&[0, 6], &[]).len(), 2 * task.channels);
     }
 
     use super::*;

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use apical_learn::{build_bci_rule, ClosedLoopSignal, Learner};
 use apical_nn::{BciNetwork, BciParams, ModelConfig, SeededRng};
-use apical_tasks::bci::{BciConfig, BciTrial, Calibration, PerUnitFit};
+use apical_tasks::bci::{BciConfig, BciTarget, BciTrial, Calibration, PerUnitFit};
 use apical_tasks::TaskConfig;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -182,6 +182,8 @@ struct Loop<'a> {
     learner: Learner<BciNetwork>,
     ensembles: Vec<i8>,
     calibration: Option<Calibration>,
+    /// The mapped targets' teacher (empty for the other targets).
+    teacher: Vec<f64>,
     /// The hit rate of a fresh untrained closed-loop block (its own noise), measured after
     /// the calibration.
     chance_measured: Option<f64>,
@@ -229,6 +231,7 @@ impl<'a> Loop<'a> {
             net,
             learner,
             calibration: None,
+            teacher: task.teacher(seed),
             chance_measured: None,
             trials: Vec::new(),
             days: Vec::new(),
@@ -247,9 +250,9 @@ impl<'a> Loop<'a> {
         self.session.check_stop(day)
     }
 
-    /// The directions of trial `index` of the block whose noise is `stream` (±1 per dimension;
-    /// all +1 unless `task.targets = "cued"`).
-    fn directions(&self, stream: u64, index: usize) -> Vec<f64> {
+    /// The target of trial `index` of the block whose noise is `stream` (all +1 and no cue
+    /// unless `task.targets` or the layout says otherwise).
+    fn target(&self, stream: u64, index: usize) -> BciTarget {
         let targets = match stream {
             STREAM_BASELINE => STREAM_TARGETS_BASELINE,
             STREAM_TRIALS => STREAM_TARGETS_TRIALS,
@@ -258,7 +261,7 @@ impl<'a> Loop<'a> {
             other => unreachable!("no target stream for the noise stream {other:#x}"),
         };
         let mut rng = SeededRng::for_trial(self.config.training.seed, targets, index as u64);
-        self.task.directions(&mut rng)
+        self.task.target(&self.teacher, &mut rng)
     }
 
     fn input(&self, trial: &BciTrial) -> Tensor<2> {
@@ -289,7 +292,7 @@ impl<'a> Loop<'a> {
             self.check_stop(0)?;
             let x = task.scene(
                 &vec![0; task.cursors()],
-                &self.directions(STREAM_BASELINE, i),
+                &self.target(STREAM_BASELINE, i).cue,
             );
             let n = x.len();
             let input = Tensor::<2>::from_data(TensorData::new(x, [1, n]), &device);
@@ -335,7 +338,7 @@ impl<'a> Loop<'a> {
         for i in 0..task.baseline_trials {
             self.check_stop(0)?;
             let mut rng = SeededRng::for_trial(self.config.training.seed, stream, i as u64);
-            let mut trial = BciTrial::toward(task, self.directions(stream, i));
+            let mut trial = BciTrial::for_target(task, self.target(stream, i));
             for _ in 0..task.max_steps {
                 let x = trial.scene(task);
                 let n = x.len();
@@ -482,7 +485,7 @@ impl<'a> Loop<'a> {
             .clone()
             .expect("the calibration is set before the first day (baseline or restore)");
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
-        let mut trial = BciTrial::toward(task, self.directions(STREAM_TRIALS, index));
+        let mut trial = BciTrial::for_target(task, self.target(STREAM_TRIALS, index));
         let units = arrays.units;
         let bins = task.bins() as f32;
         // What the rule is told each step: the error decrease, or the reward alone.
