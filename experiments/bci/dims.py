@@ -188,6 +188,14 @@ def cmd_report(out):
             }
     dims = sorted({k for _, k in evals}, key=order)
     print("# BCI: vectorized vs broadcast credit as the decoder's dimensions grow\n")
+    any_config = next(iter(runs(os.path.join(out, "eval", "*"))), (None, {"task": {}}, None))[1]
+    probe = any_config["task"].get("probe_every", 0)
+    targets = any_config["task"].get("targets", "up")
+    if probe:
+        print(f"Targets: {targets}. Probe trials without plasticity every {probe} trials; the criterion "
+              f"is taken over the probes (14 of the last 20 probes), reported in trials.\n")
+    else:
+        print(f"Targets: {targets}. No probe trials.\n")
     print("Trials to criterion (first trial with ≥ 14 of the last 20 successful; censored runs "
           "count as the planned trials + 1). Medians with a 90% bootstrap interval over seeds; "
           "ratios paired per seed (the same ensembles, initial weights, calibration and noise streams). "

@@ -6,6 +6,9 @@
 #   experiments/bci/dims.sh [OUT]            (default: sweeps/bci-dims; rerunning continues)
 #   FAST=1 experiments/bci/dims.sh OUT       (a smoke-sized run, ~30 s: 1 tuning seed, 2 seeds, K ≤ 2)
 #   EXECUTOR=slurm PARTITION=cpu experiments/bci/dims.sh OUT   (every sweep a Slurm job array)
+#   TARGETS=mapped PROBE_EVERY=5 EVAL_FROM=20 experiments/bci/dims.sh OUT
+#       (the pattern task's targets — up, cued or mapped —, probe trials without plasticity
+#        every P trials with the criterion taken over them, evaluation seeds from EVAL_FROM)
 #
 # Fixed before the runs (see experiments/bci/README.md, "Dimensions"):
 # 1. Tuning (seeds 100–102 only): each of dendritic (vectorized) and reward-broadcast (error
@@ -34,7 +37,8 @@ if [ "${FAST:-0}" = 1 ]; then
   DIMS=(1 2); TUNE_SEEDS=(100); EVAL_SEEDS=(0 1); ROUNDS=1; DAYS=1
   GRID=(2e-4 4e-4 8e-4 1.6e-3)
 else
-  DIMS=(1 2 4 8); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq 0 19)); ROUNDS=3; DAYS=5
+  EVAL_FROM=${EVAL_FROM:-0}
+  DIMS=(1 2 4 8); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq "$EVAL_FROM" $((EVAL_FROM + 19)))); ROUNDS=3; DAYS=5
   # ×√2 from 2.5e-5 to 2.56e-2 (21 rates), the pilot's range on seed 100.
   GRID=($(python3 -c "print(' '.join('%.4g' % (2.5e-5 * 2 ** (i / 2)) for i in range(21)))"))
 fi
@@ -60,6 +64,11 @@ base() {
   esac
   echo "[set]"
   echo "\"task.days\" = $DAYS"
+  if [ "${PROBE_EVERY:-0}" != 0 ]; then echo "\"task.probe_every\" = $PROBE_EVERY"; fi
+  case $1 in
+    centre-out-*) ;;
+    *) if [ "${TARGETS:-up}" != up ]; then echo "\"task.targets\" = \"$TARGETS\""; fi ;;
+  esac
   case $1 in
     centre-out-broadcast) echo '"rule.kind" = "reward-broadcast"' ;;
     *permuted) echo '"rule.credit" = "permuted"' ;;

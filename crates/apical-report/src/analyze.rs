@@ -608,7 +608,10 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
                 trial.push(index);
                 last_error = err.data[at];
             }
-            trials.push((day, last_error == 0.0));
+            // A trial with no recorded step (a probe without plasticity) is not a trial here.
+            if last_error.is_finite() {
+                trials.push((day, last_error == 0.0));
+            }
         }
     }
     let n = error_change.len();

@@ -204,6 +204,9 @@ pub struct ClosedLoopSummary {
     /// at `trials_run`).
     #[serde(default)]
     pub trials_to_criterion: Option<usize>,
+    /// BCI runs with probe trials: the probes' success per day.
+    #[serde(default)]
+    pub probe_success_by_day: Option<Vec<f64>>,
     /// BCI runs: trials run (where `trials_to_criterion` is censored).
     #[serde(default)]
     pub trials_run: Option<usize>,

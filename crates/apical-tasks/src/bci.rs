@@ -50,6 +50,10 @@
 //! - **Criterion** (fixed before any run): the first trial at which the success rate over the
 //!   last `criterion_window` trials reaches `criterion` ([`trials_to_criterion`]); never
 //!   reached is censored at the run's length.
+//! - **Probe trials** (`probe_every` = P > 0): every P-th trial runs without plasticity (no
+//!   update, no credit learning, not recorded in the day arrays); the criterion is then taken
+//!   over the probe trials alone — what the network has stored, which plasticity steering the
+//!   cursor within a trial cannot pass for — and reported as the trial at which it was met.
 //!
 //! Training is organised in `days` of `trials_per_day` trials.
 
@@ -84,9 +88,12 @@ pub struct BciConfig {
     /// Success rate over the last `criterion_window` trials that counts as learned.
     #[serde(default = "default_criterion")]
     pub criterion: f64,
-    /// Trials the criterion's success rate is taken over.
+    /// Trials the criterion's success rate is taken over (probe trials, when there are any).
     #[serde(default = "default_criterion_window")]
     pub criterion_window: usize,
+    /// P: every P-th trial is a probe without plasticity (0: none).
+    #[serde(default)]
+    pub probe_every: usize,
     /// Units in P+ (their activity moves the cursor toward the target).
     #[serde(default = "default_ensemble")]
     pub p_plus: usize,
@@ -229,6 +236,7 @@ impl Default for BciConfig {
             travel: default_travel(),
             criterion: default_criterion(),
             criterion_window: default_criterion_window(),
+            probe_every: 0,
             p_plus: default_ensemble(),
             p_minus: default_ensemble(),
             chance: default_chance(),
@@ -437,6 +445,11 @@ impl BciConfig {
                 .map(|_| if rng.uniform() < 0.5 { -1.0 } else { 1.0 })
                 .collect(),
         }
+    }
+
+    /// Whether trial `index` (0-based, over the run) is a probe without plasticity.
+    pub fn is_probe(&self, index: usize) -> bool {
+        self.probe_every > 0 && (index + 1) % self.probe_every == 0
     }
 
     /// Total training trials.

@@ -61,6 +61,8 @@ struct TrialRow {
     trial: usize,
     success: bool,
     steps: usize,
+    /// A probe trial without plasticity (`task.probe_every`).
+    probe: bool,
 }
 
 /// One day's numbers (a row of `metrics.csv`).
@@ -424,6 +426,7 @@ impl<'a> Loop<'a> {
                     trial: f.get(1)?.parse().ok()?,
                     success: f.get(2)?.parse::<u8>().ok()? == 1,
                     steps: f.get(3)?.parse().ok()?,
+                    probe: f.get(5).map_or(Some(false), |v| v.parse::<u8>().ok().map(|p| p == 1))?,
                 })
             };
             let row = parse().ok_or_else(|| bad(&trials_csv, line))?;
@@ -486,6 +489,9 @@ impl<'a> Loop<'a> {
             .expect("the calibration is set before the first day (baseline or restore)");
         let mut rng = SeededRng::for_trial(self.config.training.seed, STREAM_TRIALS, index as u64);
         let mut trial = BciTrial::for_target(task, self.target(STREAM_TRIALS, index));
+        if task.is_probe(index) {
+            return self.probe(&calibration, trial, &mut rng);
+        }
         let units = arrays.units;
         let bins = task.bins() as f32;
         // What the rule is told each step: the error decrease, or the reward alone.
@@ -551,6 +557,31 @@ impl<'a> Loop<'a> {
         Ok((false, task.max_steps))
     }
 
+    /// A probe trial: the network acts with its noise, the cursor moves, nothing learns and
+    /// nothing is recorded but the outcome.
+    fn probe(
+        &mut self,
+        calibration: &Calibration,
+        mut trial: BciTrial,
+        rng: &mut SeededRng,
+    ) -> Result<(bool, usize), RunError> {
+        let task = self.task;
+        let net = self.net.valid();
+        for step in 0..task.max_steps {
+            let x = trial.scene(task);
+            let n = x.len();
+            let input = Tensor::from_data(TensorData::new(x, [1, n]), &net.layer.basal.weight.device());
+            let rates = host(net.basal_phase(input, Some(&mut *rng)).rate);
+            if trial
+                .observe(task, calibration, &self.ensembles, &rates)
+                .hit
+            {
+                return Ok((true, step + 1));
+            }
+        }
+        Ok((false, task.max_steps))
+    }
+
     fn days(mut self, start_day: usize) -> Result<RunSummary, RunError> {
         let task = self.task;
         let started = Instant::now();
@@ -569,6 +600,7 @@ impl<'a> Loop<'a> {
                     trial: i,
                     success,
                     steps,
+                    probe: task.is_probe(index),
                 });
                 if let Some(quantity) = self.learner.non_finite(&self.net) {
                     return self.diverged(day, quantity, started);
@@ -625,16 +657,17 @@ impl<'a> Loop<'a> {
             rate_p_minus: mean_rate(-1),
             rate_p0: mean_rate(0),
         });
-        let mut trials = String::from("day,trial,success,steps,reward\n");
+        let mut trials = String::from("day,trial,success,steps,reward,probe\n");
         for t in &self.trials {
             let _ = writeln!(
                 trials,
-                "{},{},{},{},{}",
+                "{},{},{},{},{},{}",
                 t.day + 1,
                 t.trial,
                 u8::from(t.success),
                 t.steps,
-                u8::from(t.success)
+                u8::from(t.success),
+                u8::from(t.probe)
             );
         }
         write_atomic(&self.run_dir().trials(), trials.as_bytes())?;
@@ -661,6 +694,32 @@ impl<'a> Loop<'a> {
         let late = &success_by_day[success_by_day.len().saturating_sub(2)..];
         let steps = self.trials.iter().map(|t| t.steps).sum();
         let successes: Vec<bool> = self.trials.iter().map(|t| t.success).collect();
+        // With probe trials the criterion is taken over them alone, reported in trials.
+        let probes: Vec<&TrialRow> = self.trials.iter().filter(|t| t.probe).collect();
+        let trials_to_criterion = if self.task.probe_every > 0 {
+            let probe_successes: Vec<bool> = probes.iter().map(|t| t.success).collect();
+            apical_tasks::bci::trials_to_criterion(
+                &probe_successes,
+                self.task.criterion_window,
+                self.task.criterion,
+            )
+            .map(|k| k * self.task.probe_every)
+        } else {
+            apical_tasks::bci::trials_to_criterion(
+                &successes,
+                self.task.criterion_window,
+                self.task.criterion,
+            )
+        };
+        let probe_success_by_day = (self.task.probe_every > 0).then(|| {
+            (0..self.days.len())
+                .map(|d| {
+                    let today: Vec<bool> =
+                        probes.iter().filter(|t| t.day == d).map(|t| t.success).collect();
+                    today.iter().filter(|&&s| s).count() as f64 / today.len().max(1) as f64
+                })
+                .collect()
+        });
         Summary {
             steps,
             planned_steps: steps,
@@ -676,11 +735,8 @@ impl<'a> Loop<'a> {
             closed_loop: ClosedLoopSummary {
                 chance: Some(self.task.chance),
                 chance_measured: self.chance_measured,
-                trials_to_criterion: apical_tasks::bci::trials_to_criterion(
-                    &successes,
-                    self.task.criterion_window,
-                    self.task.criterion,
-                ),
+                trials_to_criterion,
+                probe_success_by_day,
                 trials_run: Some(successes.len()),
                 threshold: self.calibration.as_ref().map(|c| c.threshold),
                 rewards_per_day: Some(self.days.iter().map(|d| d.rewards).collect()),
