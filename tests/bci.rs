@@ -603,3 +603,62 @@ fn the_dimensions_experiment_runs_end_to_end_in_its_fast_form() {
     // Two rules × (K = 1, 2 and centre-out).
     assert_eq!(choices.lines().count(), 1 + 2 * 3, "{choices}");
 }
+
+#[test]
+fn probe_trials_run_without_plasticity_and_carry_the_criterion() {
+    // Every 3rd trial a probe: no update, not recorded in the day arrays; the criterion is
+    // taken over the probes and reported in trials (a multiple of 3).
+    let tmp = tempdir().unwrap();
+    let dir = tmp.path().join("probes");
+    ok(&bci_run(
+        &dir,
+        "configs/bci_pattern_dendritic.toml",
+        2,
+        &[
+            "--set",
+            "task.probe_every=3",
+            "--set",
+            "task.criterion_window=5",
+            "--set",
+            "training.learning_rate=3e-3",
+        ],
+    ));
+    let trials: Vec<Vec<String>> = read(&dir.join("trials.csv"))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(trials.len(), 120);
+    for (i, row) in trials.iter().enumerate() {
+        assert_eq!(row[5] == "1", (i + 1) % 3 == 0, "trial {i}: {row:?}");
+    }
+    let summary = json(&dir.join("summary.json"));
+    let by_day = summary["probe_success_by_day"].as_array().unwrap();
+    assert_eq!(by_day.len(), 2);
+    let probes: Vec<bool> = trials
+        .iter()
+        .filter(|r| r[5] == "1")
+        .map(|r| r[2] == "1")
+        .collect();
+    let day1 = probes[..20].iter().filter(|&&s| s).count() as f64 / 20.0;
+    assert!((by_day[0].as_f64().unwrap() - day1).abs() < 1e-12);
+    let reached = summary["trials_to_criterion"].as_u64().unwrap() as usize;
+    assert_eq!(reached % 3, 0, "{reached}");
+    let k = reached / 3; // the k-th probe completed the criterion
+    assert!(probes[k - 5..k].iter().filter(|&&s| s).count() >= 4);
+    // Probes are not in the recordings: the mask's rows of probe trials are empty.
+    let mask_bytes = std::fs::read(dir.join("activity/day-01/mask.npy")).unwrap();
+    let mask = npyz::NpyFile::new(&mask_bytes[..])
+        .unwrap()
+        .into_vec::<i64>()
+        .unwrap();
+    let steps = mask.len() / 60;
+    for t in 0..60 {
+        let ran = mask[t * steps..(t + 1) * steps].iter().any(|&m| m == 1);
+        assert_eq!(ran, (t + 1) % 3 != 0, "trial {t}");
+    }
+    // The analysis counts the learning trials only.
+    ok(&apical(&["analyze", dir.to_str().unwrap()]));
+    let bci = &json(&dir.join("analysis/analysis.json"))["bci"];
+    assert_eq!(bci["success_by_day"].as_array().unwrap().len(), 2);
+}

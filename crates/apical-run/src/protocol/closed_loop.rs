@@ -426,7 +426,9 @@ impl<'a> Loop<'a> {
                     trial: f.get(1)?.parse().ok()?,
                     success: f.get(2)?.parse::<u8>().ok()? == 1,
                     steps: f.get(3)?.parse().ok()?,
-                    probe: f.get(5).map_or(Some(false), |v| v.parse::<u8>().ok().map(|p| p == 1))?,
+                    probe: f
+                        .get(5)
+                        .map_or(Some(false), |v| v.parse::<u8>().ok().map(|p| p == 1))?,
                 })
             };
             let row = parse().ok_or_else(|| bad(&trials_csv, line))?;
@@ -570,7 +572,8 @@ impl<'a> Loop<'a> {
         for step in 0..task.max_steps {
             let x = trial.scene(task);
             let n = x.len();
-            let input = Tensor::from_data(TensorData::new(x, [1, n]), &net.layer.basal.weight.device());
+            let input =
+                Tensor::from_data(TensorData::new(x, [1, n]), &net.layer.basal.weight.device());
             let rates = host(net.basal_phase(input, Some(&mut *rng)).rate);
             if trial
                 .observe(task, calibration, &self.ensembles, &rates)
@@ -714,8 +717,11 @@ impl<'a> Loop<'a> {
         let probe_success_by_day = (self.task.probe_every > 0).then(|| {
             (0..self.days.len())
                 .map(|d| {
-                    let today: Vec<bool> =
-                        probes.iter().filter(|t| t.day == d).map(|t| t.success).collect();
+                    let today: Vec<bool> = probes
+                        .iter()
+                        .filter(|t| t.day == d)
+                        .map(|t| t.success)
+                        .collect();
                     today.iter().filter(|&&s| s).count() as f64 / today.len().max(1) as f64
                 })
                 .collect()
