@@ -449,7 +449,7 @@ impl BciConfig {
 
     /// Whether trial `index` (0-based, over the run) is a probe without plasticity.
     pub fn is_probe(&self, index: usize) -> bool {
-        self.probe_every > 0 && (index + 1) % self.probe_every == 0
+        self.probe_every > 0 && (index + 1).is_multiple_of(self.probe_every)
     }
 
     /// Total training trials.
