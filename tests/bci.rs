@@ -654,7 +654,7 @@ fn probe_trials_run_without_plasticity_and_carry_the_criterion() {
         .unwrap();
     let steps = mask.len() / 60;
     for t in 0..60 {
-        let ran = mask[t * steps..(t + 1) * steps].iter().any(|&m| m == 1);
+        let ran = mask[t * steps..(t + 1) * steps].contains(&1);
         assert_eq!(ran, (t + 1) % 3 != 0, "trial {t}");
     }
     // The analysis counts the learning trials only.
