@@ -165,6 +165,20 @@ def bootstrap_mean(values, rng, level=0.95):
     return means[int((1 - level) / 2 * BOOT)], means[int((1 + level) / 2 * BOOT) - 1]
 
 
+def paired_ratio(evals, k, cond, measure):
+    """`seeds | median [90%]` of cond / dendritic in `measure`, paired per seed (seeds where
+    both are finite); None without such seeds."""
+    v, other = evals.get(("dendritic", k), {}), evals.get((cond, k), {})
+    seeds = [s for s in sorted(set(v) & set(other))
+             if math.isfinite(v[s][measure]) and math.isfinite(other[s][measure])]
+    ratios = [other[s][measure] / v[s][measure] for s in seeds]
+    if not ratios:
+        return None
+    label = "ratio" if measure == "ttc" else measure
+    lo, hi = bootstrap_median(ratios, cell_rng(label, k, cond))
+    return f"{len(ratios)} | {statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def cmd_report(out):
     evals = {}
     for cond in ("dendritic", "broadcast", "permuted", "untrained"):
@@ -228,32 +242,18 @@ def cmd_report(out):
     print("|---|---|---|---|---|")
     targets = {1: "1.0 ± 0.2", 2: "≥ 1.5", 4: "≥ 2.5", "centre-out": "≥ 1.5 (K = 2)"}
     for k in dims:
-        v = evals.get(("dendritic", k), {})
-        for cond, target in (("broadcast", targets.get(k, "—")),
-                             ("permuted", "≥ 2 (K ≥ 2)")):
-            other = evals.get((cond, k), {})
-            seeds = sorted(set(v) & set(other))
-            ratios = [other[s]["ttc"] / v[s]["ttc"] for s in seeds]
-            if not ratios:
-                continue
-            lo, hi = bootstrap_median(ratios, cell_rng("ratio", k, cond))
-            print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
-                  f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] | {target} |")
+        for cond, target in (("broadcast", targets.get(k, "—")), ("permuted", "≥ 2 (K ≥ 2)")):
+            row = paired_ratio(evals, k, cond, "ttc")
+            if row:
+                print(f"| {k} | {cond} / vectorized | {row} | {target} |")
     print(f"\n## Floor-free: mean steps per trial over the first {EARLY} trials (paired ratios)\n")
     print("| K | ratio | seeds | median [90%] |")
     print("|---|---|---|---|")
     for k in dims:
-        v = evals.get(("dendritic", k), {})
         for cond in ("broadcast", "permuted"):
-            other = evals.get((cond, k), {})
-            seeds = [s for s in sorted(set(v) & set(other))
-                     if math.isfinite(v[s]["early"]) and math.isfinite(other[s]["early"])]
-            ratios = [other[s]["early"] / v[s]["early"] for s in seeds]
-            if not ratios:
-                continue
-            lo, hi = bootstrap_median(ratios, cell_rng("early", k, cond))
-            print(f"| {k} | {cond} / vectorized | {len(ratios)} | "
-                  f"{statistics.median(ratios):.2f} [{lo:.2f}, {hi:.2f}] |")
+            row = paired_ratio(evals, k, cond, "early")
+            if row:
+                print(f"| {k} | {cond} / vectorized | {row} |")
     print("\n## Day-1 residual slope predicts the late rate change (Spearman ρ over units, per seed)\n")
     print("| K | condition | seeds | mean ρ [95% bootstrap over seeds] | target |")
     print("|---|---|---|---|---|")

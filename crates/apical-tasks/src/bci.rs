@@ -621,7 +621,9 @@ impl Calibration {
             decoder_mean.push(m);
             decoder_std.push(s);
         }
-        // A hit needs every D_k ≥ θ at one step: the trial's best step by its smallest D_k.
+        // A hit needs every D_k ≥ θ at one step: the trial's best step by its smallest D_k
+        // (targets up). For other targets this open-loop θ only starts the closed-loop
+        // bisection (`closed_loop`), which sets θ on the task as it is played.
         let mut maxima: Vec<f64> = smoothed_trials
             .iter()
             .map(|t| {
