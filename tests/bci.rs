@@ -646,6 +646,34 @@ fn probe_trials_run_without_plasticity_and_carry_the_criterion() {
     assert_eq!(reached % 3, 0, "{reached}");
     let k = reached / 3; // the k-th probe completed the criterion
     assert!(probes[k - 5..k].iter().filter(|&&s| s).count() >= 4);
+    // The fitted curve is fitted to the probes: started at the measured chance, its crossing
+    // (when there is one) no earlier than the first probe and within the run.
+    let tau = summary["fitted_tau"].as_f64().unwrap();
+    let asymptote = summary["fitted_asymptote"].as_f64().unwrap();
+    assert!(tau > 0.0 && (0.0..=1.0).contains(&asymptote), "{summary}");
+    let chance = summary["chance_measured"].as_f64().unwrap();
+    let crossing = (asymptote > 0.7).then(|| tau * ((asymptote - chance) / (asymptote - 0.7)).ln());
+    match summary["trials_to_criterion_fit"].as_f64() {
+        Some(t) => assert!(
+            (3.0..=120.0).contains(&t) && (t - crossing.unwrap().max(3.0)).abs() < 1e-9,
+            "{summary}"
+        ),
+        None => assert!(crossing.is_none_or(|c| c > 120.0), "{summary}"),
+    }
+    // Without day recordings: the outcomes and the summary only, and analyze says why not.
+    let bare = tmp.path().join("bare");
+    ok(&bci_run(
+        &bare,
+        "configs/bci_pattern_dendritic.toml",
+        1,
+        &["--set", "logging.record_days=false"],
+    ));
+    assert!(bare.join("trials.csv").exists() && bare.join("summary.json").exists());
+    assert!(!bare.join("activity/day-01").exists());
+    let refused = apical(&["analyze", bare.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("logging.record_days"), "{stderr}");
     // Probes are not in the recordings: the mask's rows of probe trials are empty.
     let mask_bytes = std::fs::read(dir.join("activity/day-01/mask.npy")).unwrap();
     let mask = npyz::NpyFile::new(&mask_bytes[..])

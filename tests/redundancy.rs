@@ -389,6 +389,88 @@ fn recordings_along_learning_rerecord_exactly_and_passive_differs() {
             .iter()
             .all(|c| c["fisher"].as_f64().is_some() && c["units"] == 12));
     }
+
+    // The engagement contrasts against the passive re-recording: the four pooled ratios are
+    // those of the two analyses, the interaction their difference of differences, with a
+    // bootstrap over trials.
+    ok(&apical(&[
+        "analyze",
+        run.to_str().unwrap(),
+        "--passive",
+        passive.to_str().unwrap(),
+        "--bootstrap",
+        "40",
+    ]));
+    let active = json(&run.join("analysis/analysis.json"));
+    let passive_v = json(&passive.join("analysis/analysis.json"));
+    let contrasts = active["engagement_contrasts"].as_array().unwrap();
+    assert_eq!(contrasts.len(), 1, "{contrasts:?}");
+    let c = &contrasts[0];
+    assert_eq!(
+        (c["before_step"].as_u64(), c["after_step"].as_u64()),
+        (Some(0), Some(40))
+    );
+    assert_eq!(c["bootstrap"], 40);
+    let pooled = |v: &serde_json::Value, step: u64| -> Option<f64> {
+        let e: Vec<&serde_json::Value> = v["redundancy_by_step"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["step"] == step && e["layer"] == 0)
+            .collect();
+        if e.iter().any(|e| e["redundancy_percent"].is_null()) {
+            return None;
+        }
+        let i: f64 = e.iter().map(|e| e["fisher"].as_f64().unwrap()).sum();
+        let sh: f64 = e
+            .iter()
+            .map(|e| e["fisher_shuffled"].as_f64().unwrap())
+            .sum();
+        Some(100.0 * (1.0 - i / sh))
+    };
+    let four = [
+        ("active_before", pooled(&active, 0)),
+        ("passive_before", pooled(&passive_v, 0)),
+        ("active_after", pooled(&active, 40)),
+        ("passive_after", pooled(&passive_v, 40)),
+    ];
+    for (key, want) in four {
+        match want {
+            Some(w) => assert!((c[key].as_f64().unwrap() - w).abs() < 1e-9, "{key}: {c}"),
+            None => assert!(c[key].is_null(), "{key}: {c}"),
+        }
+    }
+    match four.iter().map(|(_, v)| *v).collect::<Option<Vec<f64>>>() {
+        Some(v) => {
+            let want = (v[2] - v[3]) - (v[0] - v[1]);
+            assert!(
+                (c["learning_x_engagement"].as_f64().unwrap() - want).abs() < 1e-9,
+                "{c}"
+            );
+        }
+        None => assert!(c["learning_x_engagement"].is_null(), "{c}"),
+    }
+    assert!(c["bootstrap_defined"].as_u64().unwrap() <= 40);
+    if c["bootstrap_defined"].as_u64().unwrap() >= 20 {
+        let [lo, hi] = [0, 1].map(|i| c["learning_x_engagement_interval"][i].as_f64().unwrap());
+        assert!(
+            lo <= hi && c["learning_x_engagement_sd"].as_f64().unwrap() > 0.0,
+            "{c}"
+        );
+    }
+    // The passive recording ends at step 60, the run's pinned recordings at 40: said, not
+    // compared across steps.
+    assert!(c["within_trial_did"].is_null() && c["relevance_x_engagement"].is_null());
+    assert!(c["note"].as_str().unwrap().contains("step 60"), "{c}");
+    // A directory that is no recording is refused, naming the flag.
+    let refused_passive = apical(&[
+        "analyze",
+        run.to_str().unwrap(),
+        "--passive",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(!refused_passive.status.success());
+    assert!(stderr(&refused_passive).contains("--passive"));
 }
 
 #[test]

@@ -10,11 +10,15 @@
 A setting is K (the pattern layout's decoder dimensions) or "centre-out" (K = 2, one cursor,
 a target direction per trial).
 
-Tuning ties (several rates at the window's floor) go to the smaller mean steps per trial over
-the first 100 trials (a floor-free speed measure, also reported), then to the smaller rate.
-A run's trials-to-criterion (ttc) is summary.json's `trials_to_criterion`; a run that never
-reached the criterion (or stopped early) is censored: it counts as the planned trials + 1,
-and medians and ratios are taken with that cap (the number censored is reported beside them).
+A run's trials-to-criterion (ttc) is summary.json's `trials_to_criterion_fit` — the trial at
+which the exponential learning curve fitted to the probe trials (started at the run's measured
+chance) reaches the criterion level, no window floor (not resolved before the first probe) —
+where the run has it (runs of the binary since 2026-12-06, session 14), else the moving-window
+`trials_to_criterion` (the earlier runs in results/); the window criterion is reported beside
+it as a secondary measure. A run that never reached the criterion (or stopped early) is
+censored: it counts as the planned trials + 1, and medians and ratios are taken with that cap
+(the number censored is reported beside them). Tuning ties go to the smaller mean steps per
+trial over the first 100 trials (also reported), then to the smaller rate.
 """
 import glob
 import json
@@ -46,13 +50,20 @@ def runs(pattern):
     return out
 
 
-def ttc(config, summary):
-    """(trials to criterion with the cap, censored?)."""
+def ttc(config, summary, measure="primary"):
+    """(trials to criterion with the cap, censored?): the fitted curve's crossing where the
+    summary has one (the primary measure), else the window criterion; measure="window" asks
+    for the window criterion."""
     planned = config["task"]["days"] * config["task"]["trials_per_day"]
-    t = summary.get("trials_to_criterion")
+    fitted = "trials_to_criterion_fit" in summary and measure == "primary"
+    t = summary.get("trials_to_criterion_fit" if fitted else "trials_to_criterion")
     if summary.get("status") == "completed" and t is not None:
         return t, False
     return planned + 1, True
+
+
+def measure_name(summary):
+    return "fit" if "trials_to_criterion_fit" in summary else "window"
 
 
 EARLY = 100  # trials of the floor-free secondary measure
@@ -140,7 +151,7 @@ def cmd_choose(out):
     for rule in ("dendritic", "broadcast"):
         for tune in (rule, f"centre-out-{rule}"):
             for k, (lr, med, edge, _) in choose(tuning_table(out, tune)).items():
-                print(f"{rule},{k},{lr:.4g},{med},{edge}")
+                print(f"{rule},{k},{lr:.4g},{float(med):.1f},{edge}")
 
 
 def cell_rng(*label):
@@ -191,9 +202,16 @@ def cmd_report(out):
             if os.path.exists(analysis):
                 with open(analysis) as f:
                     rho = json.load(f).get("bci", {}).get("slope_predicts_rate_change")
+            window, window_censored = ttc(config, summary, "window")
+            first_probe = config["task"].get("probe_every", 0) or 1
             evals.setdefault((cond, k), {})[seed] = {
                 "ttc": t,
                 "censored": censored,
+                "window": window,
+                "window_censored": window_censored,
+                "at_first": (not censored) and t <= first_probe,
+                "measure": measure_name(summary),
+                "asymptote": summary.get("fitted_asymptote"),
                 "chance": summary.get("chance_measured"),
                 "lr": config["training"]["learning_rate"],
                 "rho": rho,
@@ -207,11 +225,21 @@ def cmd_report(out):
     targets = any_config["task"].get("targets", "up")
     if probe:
         print(f"Targets: {targets}. Probe trials without plasticity every {probe} trials; the criterion "
-              f"is taken over the probes (14 of the last 20 probes), reported in trials.\n")
+              f"is taken over the probes, reported in trials.\n")
     else:
         print(f"Targets: {targets}. No probe trials.\n")
-    print("Trials to criterion (first trial with ≥ 14 of the last 20 successful; censored runs "
-          "count as the planned trials + 1). Medians with a 90% bootstrap interval over seeds; "
+    fitted = any(v["measure"] == "fit" for cell in evals.values() for v in cell.values())
+    if fitted:
+        print("Trials to criterion (primary): the trial at which the exponential learning curve "
+              "p(t) = a − (a − c)·exp(−t/τ), fitted by maximum likelihood to the "
+              + ("probe trials" if probe else "trials") + " with c the run's measured chance, "
+              "reaches the criterion level (0.7) — no window floor; not resolved before the first "
+              f"{'probe' if probe else 'trial'} (trial {probe or 1}: 'at first' counts the runs there); "
+              "censored (planned trials + 1) when the fitted asymptote a stays below the level. "
+              "Secondary: the moving window (≥ 14 of the last 20). ")
+    else:
+        print("Trials to criterion (first trial with ≥ 14 of the last 20 successful). ")
+    print("Censored runs count as the planned trials + 1. Medians with a 90% bootstrap interval over seeds; "
           "ratios paired per seed (the same ensembles, initial weights, calibration and noise streams). "
           "The centre-out rows have no slope or ρ: the tuft receives u·(B − bin), whose sign varies "
           "with the trial's direction, and the analysis regresses on the unsigned summed error.\n")
@@ -222,8 +250,9 @@ def cmd_report(out):
         for line in f.read().splitlines()[1:]:
             print("| " + " | ".join(line.split(",")) + " |")
     print("\n## Trials to criterion (evaluation seeds)\n")
-    print("| K (or layout) | condition | rate | seeds | median ttc [90%] | censored | late success | chance measured |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| K (or layout) | condition | rate | seeds | median ttc [90%] | censored | at first | "
+          "fitted asymptote | window ttc, median (censored) | late success | chance measured |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k in dims:
         for cond in ("dendritic", "broadcast", "permuted", "untrained"):
             cell = evals.get((cond, k), {})
@@ -235,8 +264,14 @@ def cmd_report(out):
             late = statistics.mean(v["late"] for v in cell.values() if v["late"] is not None)
             chance = [v["chance"] for v in cell.values() if v["chance"] is not None]
             lr = next(iter(cell.values()))["lr"]
+            at_first = sum(v["at_first"] for v in cell.values()) if fitted else "—"
+            asym = [v["asymptote"] for v in cell.values() if v["asymptote"] is not None]
+            asym = f"{statistics.median(asym):.2f}" if asym else "—"
+            window = statistics.median(v["window"] for v in cell.values())
+            wcens = sum(v["window_censored"] for v in cell.values())
             print(f"| {k} | {cond} | {lr:.3g} | {len(t)} | {statistics.median(t):.0f} "
-                  f"[{lo:.0f}, {hi:.0f}] | {cens} | {late:.2f} | {statistics.mean(chance):.3f} |")
+                  f"[{lo:.0f}, {hi:.0f}] | {cens} | {at_first} | {asym} | {window:.0f} ({wcens}) | "
+                  f"{late:.2f} | {statistics.mean(chance):.3f} |")
     print("\n## Paired ratios (per seed, then the median over seeds)\n")
     print("| K | ratio | seeds | median [90%] | target |")
     print("|---|---|---|---|---|")
@@ -246,6 +281,15 @@ def cmd_report(out):
             row = paired_ratio(evals, k, cond, "ttc")
             if row:
                 print(f"| {k} | {cond} / vectorized | {row} | {target} |")
+    if fitted:
+        print("\n## Secondary: the moving-window criterion (paired ratios)\n")
+        print("| K | ratio | seeds | median [90%] |")
+        print("|---|---|---|---|")
+        for k in dims:
+            for cond in ("broadcast", "permuted"):
+                row = paired_ratio(evals, k, cond, "window")
+                if row:
+                    print(f"| {k} | {cond} / vectorized | {row} |")
     print(f"\n## Floor-free: mean steps per trial over the first {EARLY} trials (paired ratios)\n")
     print("| K | ratio | seeds | median [90%] |")
     print("|---|---|---|---|")
@@ -255,8 +299,14 @@ def cmd_report(out):
             if row:
                 print(f"| {k} | {cond} / vectorized | {row} |")
     print("\n## Day-1 residual slope predicts the late rate change (Spearman ρ over units, per seed)\n")
-    print("| K | condition | seeds | mean ρ [95% bootstrap over seeds] | target |")
-    print("|---|---|---|---|---|")
+    if not any(v["rho"] is not None for cell in evals.values() for v in cell.values()):
+        print("Not computed for these targets: with cued, mapped or centre-out targets the tuft's "
+              "error changes sign with each trial's directions, and the analysis regresses on the "
+              "unsigned error (the runs keep no day recordings; `TARGETS=up` computes it).")
+        dims = []
+    else:
+        print("| K | condition | seeds | mean ρ [95% bootstrap over seeds] | target |")
+        print("|---|---|---|---|---|")
     for k in dims:
         for cond, target in (("dendritic", "≥ 0.5, excluding 0"), ("untrained", "|ρ| < 0.1")):
             rhos = [v["rho"] for v in evals.get((cond, k), {}).values() if v["rho"] is not None]

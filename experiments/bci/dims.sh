@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # What vectorized credit buys over a broadcast as the decoder's dimensions grow (issue 24):
 # the "pattern" BCI with K = 1, 2, 4, 8 decoder dimensions and the centre-out BCI (K = 2, 8
-# target directions), each rule at its own tuned learning rate, trials to criterion (the first
-# trial at which 14 of the last 20 succeeded), censored at the run's length.
+# target directions), each rule at its own tuned learning rate; targets mapped from a cue (a
+# map to learn), a probe trial without plasticity every 5th trial, trials to criterion read
+# from the exponential learning curve fitted to the probes (summary.json's
+# trials_to_criterion_fit; the moving window beside it), censored at the run's length.
 #   experiments/bci/dims.sh [OUT]            (default: sweeps/bci-dims; rerunning continues)
 #   FAST=1 experiments/bci/dims.sh OUT       (a smoke-sized run, ~30 s: 1 tuning seed, 2 seeds, K ≤ 2)
 #   EXECUTOR=slurm PARTITION=cpu experiments/bci/dims.sh OUT   (every sweep a Slurm job array)
-#   TARGETS=mapped PROBE_EVERY=5 EVAL_FROM=20 experiments/bci/dims.sh OUT
-#       (the pattern task's targets — up, cued or mapped —, probe trials without plasticity
-#        every P trials with the criterion taken over them, evaluation seeds from EVAL_FROM)
+#   TARGETS=up PROBE_EVERY=0 EVAL_FROM=0 experiments/bci/dims.sh OUT
+#       (the pattern task's targets — mapped (default), up or cued —, probe trials without
+#        plasticity every P trials (default 5; 0: none), evaluation seeds from EVAL_FROM
+#        (default 40); with TARGETS=up the evaluation runs are recorded and analysed: ρ)
 #
 # Fixed before the runs (see experiments/bci/README.md, "Dimensions"):
 # 1. Tuning (seeds 100–102 only): each of dendritic (vectorized) and reward-broadcast (error
@@ -16,11 +19,12 @@
 #    rate with the smallest median trials-to-criterion over the tuning seeds (censored runs
 #    count as trials_run + 1), then the smaller mean, then the smaller rate. A choice at the
 #    grid's edge extends the grid by four ×√2 steps beyond it (up to 3 rounds).
-# 2. Evaluation (seeds 0–19): per K, dendritic and broadcast at their choices; permuted credit
+# 2. Evaluation (seeds 40–59, EVAL_FROM): per K, dendritic and broadcast at their choices; permuted credit
 #    (the control: the same rule with the learned top-down weights permuted across units every
 #    step) at the dendritic choice; untrained (learning rate 0) — each seed's chance block is
 #    in every run's summary (chance_measured).
-# 3. apical analyze on the dendritic and untrained runs (slope_predicts_rate_change), then
+# 3. With TARGETS=up, apical analyze on the dendritic and untrained runs
+#    (slope_predicts_rate_change; the other targets change the error's sign per trial); then
 #    dims.py: per K the median trials-to-criterion with the number censored, the paired
 #    per-seed ratios broadcast/vectorized and permuted/vectorized (median, 90% bootstrap over
 #    seeds), and the Spearman ρ per seed.
@@ -33,11 +37,15 @@ if [ -z "${APICAL:-}" ]; then
   APICAL=$PWD/${CARGO_TARGET_DIR:-target}/debug/apical
 fi
 mkdir -p "$OUT/sweeps"
+TARGETS=${TARGETS:-mapped}
+PROBE_EVERY=${PROBE_EVERY:-5}
+# Only the analysed runs keep their day recordings (tuning needs the outcomes alone).
+ANALYSE=0; [ "$TARGETS" = up ] && ANALYSE=1
 if [ "${FAST:-0}" = 1 ]; then
   DIMS=(1 2); TUNE_SEEDS=(100); EVAL_SEEDS=(0 1); ROUNDS=1; DAYS=1
   GRID=(2e-4 4e-4 8e-4 1.6e-3)
 else
-  EVAL_FROM=${EVAL_FROM:-0}
+  EVAL_FROM=${EVAL_FROM:-40}
   DIMS=(1 2 4 8); TUNE_SEEDS=(100 101 102); EVAL_SEEDS=($(seq "$EVAL_FROM" $((EVAL_FROM + 19)))); ROUNDS=3; DAYS=5
   # ×√2 from 2.5e-5 to 2.56e-2 (21 rates), the pilot's range on seed 100.
   GRID=($(python3 -c "print(' '.join('%.4g' % (2.5e-5 * 2 ** (i / 2)) for i in range(21)))"))
@@ -64,11 +72,15 @@ base() {
   esac
   echo "[set]"
   echo "\"task.days\" = $DAYS"
-  if [ "${PROBE_EVERY:-0}" != 0 ]; then echo "\"task.probe_every\" = $PROBE_EVERY"; fi
+  if [ "$PROBE_EVERY" != 0 ]; then echo "\"task.probe_every\" = $PROBE_EVERY"; fi
   case $1 in
     centre-out-*) ;;
-    *) if [ "${TARGETS:-up}" != up ]; then echo "\"task.targets\" = \"$TARGETS\""; fi ;;
+    *) if [ "$TARGETS" != up ]; then echo "\"task.targets\" = \"$TARGETS\""; fi ;;
   esac
+  # $2: record (1) or not (0) the days' activity.
+  [ "${2:-0}" = 1 ] || echo '"logging.record_days" = false'
+  echo '"logging.plots" = false'
+  echo '"logging.tensorboard" = false'
   case $1 in
     centre-out-broadcast) echo '"rule.kind" = "reward-broadcast"' ;;
     *permuted) echo '"rule.credit" = "permuted"' ;;
@@ -117,8 +129,10 @@ for cond in dendritic broadcast permuted untrained; do
   f="$OUT/sweeps/eval_$cond.toml"
   lrs=()
   for k in "${DIMS[@]}"; do lrs+=("$(rate $cond "$k")"); done
+  record=0
+  case $cond in dendritic | untrained) record=$ANALYSE ;; esac
   {
-    base "$cond"
+    base "$cond" "$record"
     echo "[grid]"
     echo "\"training.seed\" = $(list "${EVAL_SEEDS[@]}")"
     echo "[[zip]]"
@@ -128,7 +142,7 @@ for cond in dendritic broadcast permuted untrained; do
   sweep "$f" "$OUT/eval/$cond"
   f="$OUT/sweeps/eval_centre-out-$cond.toml"
   {
-    base "centre-out-$cond"
+    base "centre-out-$cond" "$record"
     echo "\"training.learning_rate\" = $(rate $cond centre-out)"
     echo "[grid]"
     echo "\"training.seed\" = $(list "${EVAL_SEEDS[@]}")"
@@ -137,12 +151,14 @@ for cond in dendritic broadcast permuted untrained; do
 done
 stamp evaluation
 
-# 3. Analyses and the report.
-for cond in dendritic untrained; do
-  for run in "$OUT"/eval/$cond/runs/*/; do
-    [ -f "$run/analysis/analysis.json" ] || "$APICAL" analyze "$run" > /dev/null 2>> "$OUT/sweeps.log"
+# 3. Analyses (TARGETS=up) and the report.
+if [ "$ANALYSE" = 1 ]; then
+  for cond in dendritic untrained; do
+    for run in "$OUT"/eval/$cond/runs/*/; do
+      [ -f "$run/analysis/analysis.json" ] || "$APICAL" analyze "$run" > /dev/null 2>> "$OUT/sweeps.log"
+    done
   done
-done
-stamp analyses
+  stamp analyses
+fi
 python3 experiments/bci/dims.py report "$OUT" > "$OUT/report.md.tmp" && mv "$OUT/report.md.tmp" "$OUT/report.md"
 cat "$OUT/report.md"

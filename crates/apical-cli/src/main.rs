@@ -152,6 +152,18 @@ struct AnalyzeArgs {
     /// Run directory: seed of subsets, folds and shuffles.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run directory: most trials the label decoder is fitted on (a random subset from the
+    /// seed when a recording has more; 0: all). The Fisher estimates use every trial.
+    #[arg(long, default_value_t = 2000)]
+    decode_trials: usize,
+    /// Run directory: its passive re-recording (`apical record RUN --set model.engagement=0
+    /// --out DIR`): adds the engagement contrasts — learning × engagement with a bootstrap
+    /// over probe trials, I(active)/I(passive), within-trial and relevance differences.
+    #[arg(long, value_name = "DIR")]
+    passive: Option<PathBuf>,
+    /// Run directory: bootstrap replicates of the engagement contrasts (with --passive).
+    #[arg(long, default_value_t = 200)]
+    bootstrap: usize,
 }
 
 #[derive(Subcommand)]
@@ -1443,8 +1455,8 @@ fn analyze(args: AnalyzeArgs) -> Result<(), Failure> {
             if args.subset_size < 2 || args.subsets == 0 {
                 return Err(ReportError::Analysis { message: format!("--subset-size must be at least 2 and --subsets at least 1, got {} and {}", args.subset_size, args.subsets) }.into());
             }
-            let settings = apical_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed };
-            a::analyze_run(&dir, &settings)?;
+            let settings = apical_report::RunAnalysisSettings { subset_size: args.subset_size, subsets: args.subsets, shuffles: args.shuffles, seed: args.seed, decode_trials: args.decode_trials, bootstrap: args.bootstrap };
+            a::analyze_run_against(&dir, args.passive.as_deref(), &settings)?;
             eprintln!("apical: wrote {}", apical_store::RunDir::new(&dir).analysis_json().display());
             Ok(())
         }

@@ -32,6 +32,7 @@ pub const RECORD_KEYS: &[&str] = &[
     "model.engagement",
     "model.apical_inhibition",
     "model.noise_std",
+    "model.rate_noise",
     "model.steps",
     "task.context_cue",
     "task.noise_std",

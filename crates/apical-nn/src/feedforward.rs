@@ -149,6 +149,9 @@ impl Feedforward {
                 }
             }
             x = self.params.activation.forward(pre);
+            if let Some(rng) = noise.as_deref_mut() {
+                x = crate::rate_noise(x, self.params.rate_noise, rng);
+            }
             hidden.push(x.clone());
         }
         FeedforwardOutput {
@@ -170,6 +173,10 @@ pub struct FeedforwardParams {
     /// Unit noise σ added to each hidden unit's input during training (and whenever a noise
     /// generator is passed to the forward pass).
     pub noise_std: f64,
+    /// Private noise after the rate function, rate-scaled (Poisson-like): each hidden rate
+    /// becomes r + σ_r·√r·ε (what the next layer receives and the recordings hold), whenever a
+    /// noise generator is given, as `noise_std` (0: none).
+    pub rate_noise: f64,
     /// Whether every layer has a bias (Song et al. 2024's networks have none).
     pub bias: bool,
     /// Initial weights: "uniform" (U(±1/√fan_in), weights and biases) or "xavier" (Glorot
@@ -183,6 +190,7 @@ impl Default for FeedforwardParams {
             hidden: default_hidden(),
             activation: Activation::Relu,
             noise_std: 0.0,
+            rate_noise: 0.0,
             bias: true,
             init: WeightInit::Uniform,
         }
@@ -198,7 +206,8 @@ impl FeedforwardParams {
                 format!("every width must be at least 1, got {:?}", self.hidden),
             ));
         }
-        check::non_negative("noise_std", self.noise_std)
+        check::non_negative("noise_std", self.noise_std)?;
+        check::non_negative("rate_noise", self.rate_noise)
     }
 
     /// These hyper-parameters with `hidden` as the hidden widths and every other key at its
@@ -305,6 +314,68 @@ mod tests {
             diff > 0.1,
             "noise should change the hidden rates (|Δ| = {diff})"
         );
+    }
+
+    #[test]
+    fn rate_noise_is_private_scaled_by_the_rate_and_leaves_the_soma_noise_as_it_was() {
+        let device = ndarray_device();
+        // Variance σ²·r per unit; none where the rate is 0.
+        let rows = 4000;
+        let rates: Vec<f32> = (0..rows).flat_map(|_| [0.0f32, 0.25, 1.0]).collect();
+        let rate = Tensor::<2>::from_data(TensorData::new(rates, [rows, 3]), &device);
+        let mut rng = SeededRng::new(5);
+        let noisy: Vec<f32> = crate::rate_noise(rate, 0.5, &mut rng)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        for (col, r) in [0.0f64, 0.25, 1.0].into_iter().enumerate() {
+            let v: Vec<f64> = (0..rows).map(|t| noisy[t * 3 + col] as f64).collect();
+            let mean = v.iter().sum::<f64>() / rows as f64;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / rows as f64;
+            assert!((mean - r).abs() < 0.03, "column {col}: mean {mean}");
+            assert!(
+                (var - 0.25 * r).abs() < 0.1 * 0.25 * r + 1e-12,
+                "column {col}: var {var}"
+            );
+        }
+        // Off (σ_r = 0) the forward pass draws exactly what it drew before: the same rates.
+        let config = |rate_noise| {
+            FeedforwardConfig::new(
+                4,
+                2,
+                FeedforwardParams {
+                    noise_std: 0.5,
+                    rate_noise,
+                    ..FeedforwardParams::layers(vec![8, 8])
+                },
+            )
+            .with_seed(3)
+        };
+        let net = config(0.0).init(&device);
+        let x = Tensor::<2>::ones([3, 4], &device);
+        let with_soma_noise = |net: &Feedforward| {
+            let mut rng = SeededRng::new(1);
+            let hidden = net.forward_recorded(x.clone(), Some(&mut rng)).hidden;
+            (hidden, rng.next_u64())
+        };
+        let (a, after) = with_soma_noise(&net);
+        // Exactly the soma noise was drawn: 2 layers × 3 trials × 8 units.
+        let mut soma_only = SeededRng::new(1);
+        for _ in 0..48 {
+            soma_only.normal();
+        }
+        assert_eq!(after, soma_only.next_u64());
+        // On, it changes the rates, and without a generator nothing is added.
+        let loud = config(0.3).init(&device);
+        let (c, _) = with_soma_noise(&loud);
+        let diff: f32 = (a[0].clone() - c[0].clone()).abs().sum().into_scalar();
+        assert!(diff > 0.01, "rate noise should change the rates ({diff})");
+        let quiet_a = net.forward_recorded(x.clone(), None).hidden;
+        let quiet_c = loud.forward_recorded(x.clone(), None).hidden;
+        quiet_a[1]
+            .clone()
+            .into_data()
+            .assert_eq(&quiet_c[1].clone().into_data(), true);
     }
 
     #[test]

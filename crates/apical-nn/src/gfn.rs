@@ -304,6 +304,19 @@ impl GenerativeFeedbackNetwork {
         }
     }
 
+    /// `state` with the private rate noise added to its rate (drawn after the layer's soma
+    /// noise, so σ_r = 0 leaves every draw as it was).
+    fn spike(
+        &self,
+        mut state: DendriticState,
+        noise: &mut Option<&mut SeededRng>,
+    ) -> DendriticState {
+        if let Some(rng) = noise.as_deref_mut() {
+            state.rate = crate::rate_noise(state.rate, self.params.rate_noise, rng);
+        }
+        state
+    }
+
     fn sweep_with(
         &self,
         input: Tensor<2>,
@@ -328,11 +341,12 @@ impl GenerativeFeedbackNetwork {
             } else {
                 sweep[l - 1].rate.clone()
             };
-            sweep.push(layer.forward(
+            let state = layer.forward(
                 below,
                 None,
                 self.draw_noise(batch, layer.d_out(), &device, noise),
-            ));
+            );
+            sweep.push(self.spike(state, noise));
         }
         sweep
     }
@@ -370,18 +384,19 @@ impl GenerativeFeedbackNetwork {
                 } else {
                     self.lift_top(belief.clone(), &input)
                 };
-                let noise = self.draw_noise(batch, layer.d_out(), &device, &mut noise);
-                current.push(if l > 0 {
-                    layer.forward(current[l - 1].rate.clone(), Some(above), noise)
+                let soma_noise = self.draw_noise(batch, layer.d_out(), &device, &mut noise);
+                let state = if l > 0 {
+                    layer.forward(current[l - 1].rate.clone(), Some(above), soma_noise)
                 } else if reuse {
                     let view = self.layout.view_index(step);
                     if view != bottom.0 {
                         bottom = (view, layer.basal.forward(self.frame_view(&input, step)));
                     }
-                    layer.forward_from_basal(bottom.1.clone(), Some(above), noise)
+                    layer.forward_from_basal(bottom.1.clone(), Some(above), soma_noise)
                 } else {
-                    layer.forward(self.frame_view(&input, step), Some(above), noise)
-                });
+                    layer.forward(self.frame_view(&input, step), Some(above), soma_noise)
+                };
+                current.push(self.spike(state, &mut noise));
             }
             logits = self
                 .readout
@@ -432,6 +447,10 @@ pub struct GfnParams {
     pub activation: Activation,
     /// Unit noise σ added to every hidden soma at every step during training.
     pub noise_std: f64,
+    /// Private noise after the rate function, rate-scaled (Poisson-like): each hidden rate
+    /// becomes r + σ_r·√r·ε at every step (what the layer above receives and the recordings
+    /// hold), whenever a noise generator is given, as `noise_std` (0: none).
+    pub rate_noise: f64,
     /// Top-down (apical) weights: "generative" (learned to predict the layer below's basal
     /// drive), "tied" (Wᵀ of the layer above), "fixed-random" or "kolen-pollack".
     pub top_down: TopDown,
@@ -465,6 +484,7 @@ impl Default for GfnParams {
             apical_inhibition: 0.0,
             activation: Activation::Sigmoid,
             noise_std: 0.0,
+            rate_noise: 0.0,
             top_down: TopDown::default(),
             top_down_rate: 0.05,
             top_down_decay: 1e-3,
@@ -497,6 +517,7 @@ impl GfnParams {
             true,
         )?;
         check::non_negative("noise_std", self.noise_std)?;
+        check::non_negative("rate_noise", self.rate_noise)?;
         check::in_range("top_down_rate", self.top_down_rate, 0.0, 2.0, true, false)?;
         check::in_range(
             "top_down_decay",

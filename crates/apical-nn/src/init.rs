@@ -96,3 +96,15 @@ pub fn normal_matrix(
         .collect();
     Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
+
+/// Private noise after the rate function, rate-scaled (Poisson-like): `rate + σ·√max(rate, 0)·ε`,
+/// ε ~ N(0, 1) per unit drawn from `rng` (variance σ²·rate, as a spike count's is ∝ its mean).
+/// σ = 0 draws nothing and returns `rate` unchanged.
+pub fn rate_noise(rate: Tensor<2>, sigma: f64, rng: &mut SeededRng) -> Tensor<2> {
+    if sigma <= 0.0 {
+        return rate;
+    }
+    let [rows, cols] = rate.dims();
+    let eps = normal_matrix(rows, cols, sigma, rng, &rate.device());
+    rate.clone() + rate.clamp_min(0.0).sqrt() * eps
+}

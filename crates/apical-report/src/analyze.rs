@@ -313,7 +313,25 @@ fn layer_files(activity: &Path) -> Vec<(String, PathBuf)> {
 /// `apical analyze <run-dir>`: the analyses that fit what the run recorded, written to
 /// `analysis/analysis.json` and `analysis/*.png|svg`.
 pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnalysis, ReportError> {
+    analyze_run_against(dir, None, settings)
+}
+
+/// [`analyze_run`], and with `passive` (the run re-recorded passively by `apical record`) the
+/// engagement contrasts ([`crate::contrasts`]) under `engagement_contrasts`.
+pub fn analyze_run_against(
+    dir: &Path,
+    passive: Option<&Path>,
+    settings: &RunAnalysisSettings,
+) -> Result<RunAnalysis, ReportError> {
     let run = RunDir::new(dir);
+    if let Some(p) = passive {
+        if !RunDir::new(p).config().is_file() {
+            return Err(bad(
+                p,
+                "--passive: not a recording directory (no config.toml): give the output of `apical record <run> --set model.engagement=0 --out DIR`",
+            ));
+        }
+    }
     if !dir.is_dir() {
         return Err(bad(dir, "no such run directory"));
     }
@@ -336,6 +354,12 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         ));
     }
     if run.ensembles().exists() {
+        if let Some(p) = passive {
+            return Err(bad(
+                p,
+                "--passive compares perceptual recordings; a BCI run has none (leave --passive out)",
+            ));
+        }
         return analyze_bci_run(dir, settings);
     }
     if run.is_closed_loop() {
@@ -418,8 +442,9 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         }
         if labels_path.exists() {
             let y = read_labels(&labels_path, r.nrows())?;
+            let (r_decoded, y) = decoded_trials(&r_active, &y, settings);
             let d = decode(
-                &r_active,
+                &r_decoded,
                 &y,
                 &DecoderConfig {
                     shuffles: settings.shuffles,
@@ -434,7 +459,22 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
     }
     let out_dir = run.analysis();
     let redundancy = crate::redundancy::analyze_redundancy(dir, settings)?.unwrap_or_default();
+    let engagement_contrasts = match passive {
+        Some(p) => {
+            let passive_redundancy =
+                crate::redundancy::analyze_redundancy(p, settings)?.unwrap_or_default();
+            crate::contrasts::engagement_contrasts(
+                dir,
+                p,
+                &redundancy,
+                &passive_redundancy,
+                settings,
+            )?
+        }
+        None => Vec::new(),
+    };
     let value = RunAnalysis {
+        engagement_contrasts,
         run: dir.display().to_string(),
         settings: *settings,
         layers: result,
@@ -482,6 +522,34 @@ pub fn analyze_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
     Ok(value)
 }
 
+/// The trials the label decoder is fitted on: all of them, or `settings.decode_trials`
+/// drawn at random (without replacement, in their order) from `settings.seed`.
+fn decoded_trials(
+    r: &DMatrix<f64>,
+    y: &[usize],
+    settings: &RunAnalysisSettings,
+) -> (DMatrix<f64>, Vec<usize>) {
+    let n = r.nrows();
+    if settings.decode_trials == 0 || n <= settings.decode_trials {
+        return (r.clone(), y.to_vec());
+    }
+    let mut rng = apical_core::SeededRng::for_stream(settings.seed, DECODE_SUBSAMPLE_STREAM);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in 0..settings.decode_trials {
+        let j = i + rng.below(n - i);
+        order.swap(i, j);
+    }
+    let mut keep = order[..settings.decode_trials].to_vec();
+    keep.sort_unstable();
+    (
+        DMatrix::from_fn(keep.len(), r.ncols(), |t, j| r[(keep[t], j)]),
+        keep.iter().map(|&t| y[t]).collect(),
+    )
+}
+
+/// The stream of the decoder's trial subsample (apart from the subsets', folds' and shuffles').
+const DECODE_SUBSAMPLE_STREAM: u64 = 0xdec0de;
+
 /// Steps before the outcome that `decode_outcome_before` averages.
 const BCI_WINDOW: usize = 5;
 
@@ -509,14 +577,19 @@ fn read_bci_steps(dir: &Path) -> Result<apical_analysis::bci::BciSteps, ReportEr
     }
     // The analyses group units by causal sign: P+ of any dimension, P− of any, P0.
     let ensembles: Vec<i64> = labels.iter().map(|e| e.signum()).collect();
-    let day_dirs: Vec<PathBuf> = run.days().map_err(|e| ReportError::Read {
-        path: run.activity(),
-        source: e.into(),
-    })?;
+    // No activity/ at all (logging.record_days = false): no days, said below.
+    let day_dirs: Vec<PathBuf> = if run.activity().exists() {
+        run.days().map_err(|e| ReportError::Read {
+            path: run.activity(),
+            source: e.into(),
+        })?
+    } else {
+        Vec::new()
+    };
     if day_dirs.is_empty() {
         return Err(bad(
             &run.activity(),
-            "no day-*/ recordings; has the run finished a day?",
+            "no day-*/ recordings; has the run finished a day (and was it run with logging.record_days = true)?",
         ));
     }
     // Days must run day-01 … day-NN without a gap (a missing day would silently shift the
@@ -643,6 +716,7 @@ fn analyze_bci_run(dir: &Path, settings: &RunAnalysisSettings) -> Result<RunAnal
         settings: *settings,
         layers: BTreeMap::new(),
         bci: Some(bci.clone()),
+        engagement_contrasts: Vec::new(),
         redundancy_by_step: Vec::new(),
         within_trial: Vec::new(),
         redundancy_by_size: Vec::new(),

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod contrasts;
 mod error;
 pub mod inputs;
 pub mod listing;

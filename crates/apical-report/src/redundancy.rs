@@ -275,13 +275,13 @@ fn recordings(run: &Path) -> Vec<Recording> {
 }
 
 /// A layer's responses in one recording, with the trials' signal and context.
-struct LayerData {
-    step: usize,
-    layer: usize,
-    rates: DMatrix<f64>,
+pub(crate) struct LayerData {
+    pub(crate) step: usize,
+    pub(crate) layer: usize,
+    pub(crate) rates: DMatrix<f64>,
     per_step: Option<Vec<DMatrix<f64>>>,
-    signal: Vec<f64>,
-    context: Option<Vec<i64>>,
+    pub(crate) signal: Vec<f64>,
+    pub(crate) context: Option<Vec<i64>>,
     frozen: Option<Frozen>,
 }
 
@@ -385,7 +385,7 @@ fn read_recording(rec: &Recording) -> Result<Vec<LayerData>, ReportError> {
 }
 
 /// The trials of each context (one group of every trial without contexts).
-fn context_groups(data: &LayerData) -> Vec<(Option<i64>, Vec<usize>)> {
+pub(crate) fn context_groups(data: &LayerData) -> Vec<(Option<i64>, Vec<usize>)> {
     match &data.context {
         None => vec![(None, (0..data.signal.len()).collect())],
         Some(c) => {
@@ -410,13 +410,13 @@ fn zero_signal(signal: &[f64], trials: &[usize]) -> usize {
 }
 
 /// Units whose response varies in this recording (silent units make Σ singular).
-fn active_units(m: &DMatrix<f64>) -> Vec<usize> {
+pub(crate) fn active_units(m: &DMatrix<f64>) -> Vec<usize> {
     (0..m.ncols())
         .filter(|&u| m.column(u).variance() > 1e-12)
         .collect()
 }
 
-fn columns(m: &DMatrix<f64>, keep: &[usize]) -> DMatrix<f64> {
+pub(crate) fn columns(m: &DMatrix<f64>, keep: &[usize]) -> DMatrix<f64> {
     DMatrix::from_fn(m.nrows(), keep.len(), |t, j| m[(t, keep[j])])
 }
 
@@ -433,7 +433,7 @@ fn estimate(
 
 /// The subsets' estimate by `method` from moments computed once (the moments are the costly
 /// part: every trial of the context).
-fn from_moments(
+pub(crate) fn from_moments(
     moments: &PopulationMoments,
     size: usize,
     settings: &RunAnalysisSettings,
@@ -449,17 +449,22 @@ fn from_moments(
     )
 }
 
+/// Every layer of every recording of `run` (empty when they carry no signal levels).
+pub(crate) fn read_recordings(run: &Path) -> Result<Vec<LayerData>, ReportError> {
+    let mut all = Vec::new();
+    for rec in &recordings(run) {
+        all.extend(read_recording(rec)?);
+    }
+    Ok(all)
+}
+
 /// Redundancy along learning (and within the trial for the last recording) of the run in
 /// `run`; `None` when its recordings carry no signal levels.
 pub fn analyze_redundancy(
     run: &Path,
     settings: &RunAnalysisSettings,
 ) -> Result<Option<Redundancy>, ReportError> {
-    let recs = recordings(run);
-    let mut all = Vec::new();
-    for rec in &recs {
-        all.extend(read_recording(rec)?);
-    }
+    let all = read_recordings(run)?;
     if all.is_empty() {
         return Ok(None);
     }

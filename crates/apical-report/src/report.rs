@@ -165,4 +165,9 @@ pub struct RunAnalysis {
     /// Why that size is smaller than asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redundancy_note: Option<String>,
+    /// With `--passive`: per layer, learning × engagement (bootstrap over trials),
+    /// I(active)/I(passive), the within-trial difference-in-differences and relevance ×
+    /// engagement (`crate::contrasts`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub engagement_contrasts: Vec<crate::contrasts::EngagementContrast>,
 }

@@ -14,6 +14,13 @@ pub struct RunAnalysisSettings {
     pub shuffles: usize,
     /// Seed of subsets, folds and shuffles.
     pub seed: u64,
+    /// Most trials the label decoder of a recording is fitted on (a random subset drawn from
+    /// `seed` when a recording has more): the decoder is the costly part of a large probe
+    /// (≈ 40 s of a 16,000-trial recording), and its accuracy needs far fewer trials than the
+    /// Fisher information. 0: every trial.
+    pub decode_trials: usize,
+    /// Bootstrap replicates over probe trials of the engagement contrasts (`--passive`).
+    pub bootstrap: usize,
 }
 
 impl Default for RunAnalysisSettings {
@@ -23,6 +30,8 @@ impl Default for RunAnalysisSettings {
             subsets: 200,
             shuffles: 19,
             seed: 0,
+            decode_trials: 2000,
+            bootstrap: 200,
         }
     }
 }

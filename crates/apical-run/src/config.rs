@@ -305,6 +305,11 @@ pub struct LoggingConfig {
     /// Presentations of each frozen-noise image.
     #[serde(default = "default_frozen_repeats")]
     pub frozen_repeats: usize,
+    /// BCI runs: write each day's recordings of every trial (`activity/day-<d>/`, what
+    /// `apical analyze` reads). Off for tuning runs that need only the outcomes
+    /// (`trials.csv`, `summary.json`): they are faster and ≈ 100× smaller on disk.
+    #[serde(default = "default_true")]
+    pub record_days: bool,
 }
 
 fn default_frozen_repeats() -> usize {
@@ -327,6 +332,7 @@ impl Default for LoggingConfig {
             record_at: Vec::new(),
             frozen_images: 0,
             frozen_repeats: default_frozen_repeats(),
+            record_days: true,
         }
     }
 }

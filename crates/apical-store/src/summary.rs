@@ -204,6 +204,18 @@ pub struct ClosedLoopSummary {
     /// at `trials_run`).
     #[serde(default)]
     pub trials_to_criterion: Option<usize>,
+    /// BCI runs: the trial at which the exponential learning curve fitted to the outcomes
+    /// (the probe trials' where there are probes; the start fixed at `chance_measured`)
+    /// reaches `task.criterion` — no window floor (null: the fitted curve does not reach it
+    /// within the run; censored at `trials_run`). See `apical_tasks::learning_curve`.
+    #[serde(default)]
+    pub trials_to_criterion_fit: Option<f64>,
+    /// BCI runs: the fitted learning curve's asymptote a.
+    #[serde(default)]
+    pub fitted_asymptote: Option<f64>,
+    /// BCI runs: the fitted learning curve's time constant τ, in trials.
+    #[serde(default)]
+    pub fitted_tau: Option<f64>,
     /// BCI runs with probe trials: the probes' success per day.
     #[serde(default)]
     pub probe_success_by_day: Option<Vec<f64>>,

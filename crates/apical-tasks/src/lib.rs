@@ -4,6 +4,8 @@
 //!   cardinal and oblique contexts, signed signal levels that always include 0.
 //! - [`digits`]: the UCI 8×8 handwritten digits (1,797 images, shipped inside this crate).
 //! - [`idx`]: MNIST / Fashion-MNIST from a local directory of IDX files.
+//! - [`learning_curve`]: the exponential learning curve fitted to trial outcomes (a
+//!   floor-free trials-to-criterion).
 //!
 //! Every task produces a [`Dataset`] pair (train, test): row-major inputs, integer labels and,
 //! for perceptual tasks, the signed signal level and context of every trial. Generation is
@@ -15,6 +17,7 @@ mod dataset;
 pub mod digits;
 mod error;
 pub mod idx;
+pub mod learning_curve;
 pub mod mnist;
 pub mod orientation;
 mod subset;

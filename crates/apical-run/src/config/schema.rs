@@ -305,6 +305,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("model.bias", "Whether every layer has a bias (ff; Song et al. 2024's networks have none)."),
     ("model.init", "Initial weights (ff): \"uniform\" (U(±1/√fan_in), weights and biases) or \"xavier\" (Glorot uniform U(±√(6/(fan_in + fan_out))), biases 0)."),
     ("model.activation", "Rate function: \"relu\", \"tanh\", \"sigmoid\" or \"linear\"."),
+    ("model.rate_noise", "Private noise after the rate function (ff, gfn), rate-scaled like a spike count's: each hidden rate r becomes r + σ_r·√r·ε at every step, sent up and recorded, whenever unit noise is on (training, recordings); 0: none."),
     ("model.noise_std", "Unit noise σ added to every hidden unit's input (ff) or soma (gfn, bci) during training and in recordings."),
     ("model.steps", "Recurrent inference steps T after the bottom-up sweep."),
     ("model.engagement", "Engagement gain γ: how much top-down input reaches the soma (gfn; 0 = passive) or the higher area's drive to the tuft (bci; 0 = anaesthesia)."),
@@ -370,6 +371,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("logging.probe_examples", "Probe trials whose hidden-unit responses are recorded to activity/*.npy at the end (0 records nothing)."),
     ("logging.frozen_images", "Frozen-noise probe (orientation tasks): zero-signal images per context, each shown logging.frozen_repeats times, recorded beside every probe recording under frozen/ (0: none); apical analyze reads its within-image covariance as internal_redundancy."),
     ("logging.frozen_repeats", "Presentations of each frozen-noise image (at least 2; default 50)."),
+    ("logging.record_days", "BCI: write each day's recordings of every trial (activity/day-<d>/, what apical analyze reads); false for tuning runs that need only trials.csv and summary.json."),
     ("logging.record_at", "Training steps at which the probe activity is also recorded, to activity/step-<n>/ (0 = before the first update)."),
     ("backend.kind", "\"ndarray\" (CPU, default) or \"wgpu\" (GPU; Mesa lavapipe on machines without one)."),
 ];

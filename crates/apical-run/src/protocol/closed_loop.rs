@@ -631,7 +631,9 @@ impl<'a> Loop<'a> {
 
     /// Writes the day's recordings, `trials.csv` and `metrics.csv`.
     fn end_day(&mut self, day: usize, arrays: &DayArrays) -> Result<(), RunError> {
-        arrays.write(&self.run_dir().day(day))?;
+        if self.config.logging.record_days {
+            arrays.write(&self.run_dir().day(day))?;
+        }
         let today: Vec<&TrialRow> = self.trials.iter().filter(|t| t.day == day).collect();
         let hits = today.iter().filter(|t| t.success).count();
         let mean_rate = |group: i8| {
@@ -714,6 +716,24 @@ impl<'a> Loop<'a> {
                 self.task.criterion,
             )
         };
+        // The floor-free measure: the exponential curve fitted to the same outcomes (trial
+        // index from 1 over the whole run), started at the measured chance.
+        let fitted_on: Vec<(f64, bool)> = self
+            .trials
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| self.task.probe_every == 0 || t.probe)
+            .map(|(i, t)| ((i + 1) as f64, t.success))
+            .collect();
+        let planned = (self.task.days * self.task.trials_per_day) as f64;
+        let fit = self.chance_measured.and_then(|chance| {
+            apical_tasks::learning_curve::fit_learning_curve(
+                &fitted_on,
+                chance,
+                self.task.criterion,
+                planned.min(self.trials.len() as f64),
+            )
+        });
         let probe_success_by_day = (self.task.probe_every > 0).then(|| {
             (0..self.days.len())
                 .map(|d| {
@@ -742,6 +762,9 @@ impl<'a> Loop<'a> {
                 chance: Some(self.task.chance),
                 chance_measured: self.chance_measured,
                 trials_to_criterion,
+                trials_to_criterion_fit: fit.and_then(|f| f.trials_to_criterion),
+                fitted_asymptote: fit.map(|f| f.asymptote),
+                fitted_tau: fit.map(|f| f.tau),
                 probe_success_by_day,
                 trials_run: Some(successes.len()),
                 threshold: self.calibration.as_ref().map(|c| c.threshold),
