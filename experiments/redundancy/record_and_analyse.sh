@@ -1,17 +1,30 @@
 # Sourced by run.sh and tune.sh: re-records every gfn run of OUT passively at the same weights
 # (engagement 0, the context cue kept — removing the cue reshapes the noise by itself:
-# OUT/passive/<run>/), then analyses every run with the same unit-subset size. Needs OUT,
-# APICAL and SUBSET set.
+# OUT/passive/<run>/), then analyses every run with the same unit-subset size (each gfn run
+# with --passive: the engagement contrasts). Two processes at a time (JOBS); a run whose
+# analysis/analysis.json exists is not analysed again (delete it to redo), so a stopped run
+# continues. Needs OUT, APICAL and SUBSET set.
+JOBS=${JOBS:-2}
 mkdir -p "$OUT/passive"
-for run in "$OUT"/gfn/runs/*/; do
-  [ -d "$run" ] || continue
-  name=$(basename "$run")
+export APICAL SUBSET OUT
+record_one() {
+  name=$(basename "$1")
   if [ ! -f "$OUT/passive/$name/record.json" ]; then
     rm -rf "$OUT/passive/$name"
-    "$APICAL" record "$run" --set model.engagement=0 --out "$OUT/passive/$name" > /dev/null
+    "$APICAL" record "$1" --set model.engagement=0 --out "$OUT/passive/$name" > /dev/null
   fi
-done
-for run in "$OUT"/gfn/runs/*/ "$OUT"/ff/runs/*/ "$OUT"/sampling/runs/*/ "$OUT"/passive/*/; do
-  [ -d "$run" ] || continue
-  "$APICAL" analyze "$run" --subset-size "$SUBSET" 2> /dev/null
-done
+}
+analyse_one() { # analyse_one RUN [PASSIVE]
+  [ -f "$1/analysis/analysis.json" ] && return 0
+  "$APICAL" analyze "$1" --subset-size "$SUBSET" ${2:+--passive "$2"} 2> /dev/null > /dev/null
+}
+export -f record_one analyse_one
+dirs() { for d in "$@"; do [ -d "$d" ] && echo "$d"; done; return 0; }
+dirs "$OUT"/gfn/runs/*/ | xargs -r -P "$JOBS" -I{} bash -c 'record_one "{}"'
+# The passive recordings first; then every gfn run against its passive re-recording (the
+# engagement contrasts: learning × engagement with a bootstrap over probe trials), and the
+# other models alone.
+dirs "$OUT"/passive/*/ "$OUT"/ff/runs/*/ "$OUT"/sampling/runs/*/ \
+  | xargs -r -P "$JOBS" -I{} bash -c 'analyse_one "{}"'
+dirs "$OUT"/gfn/runs/*/ \
+  | xargs -r -P "$JOBS" -I{} bash -c 'analyse_one "{}" "$OUT/passive/$(basename "{}")"'

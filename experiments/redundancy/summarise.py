@@ -52,7 +52,8 @@ def load_sweep(out, sub):
             s = read_json(os.path.join(d, "summary.json"))
             a = read_json(os.path.join(d, "analysis", "analysis.json"))
             if s and a:
-                rows.append((row["condition"], row["point"], s, a))
+                # "<rule>+seed<seed>" (run.sh's gfn conditions, one per seed): the rule.
+                rows.append((row["condition"].split("+seed")[0], row["point"], s, a))
     return rows
 
 
@@ -222,49 +223,39 @@ def main(out):
                 print(f"| {cond} | {l} | {name} | " + " | ".join(cells) + " |")
     print()
 
-    print("## Contrasts that can fail (issue 23, item 2; per seed, then over seeds)\n")
-    print("Passive = the same weights re-recorded with engagement 0. Learning × engagement: "
-          "(active − passive at the last recording) − (active − passive at step 0), redundancy "
-          "points — the primary endpoint; within-trial difference-in-differences: (last − first "
-          "bin) active − the same passive; relevance × engagement: (top − bottom quartile) active "
-          "− the same passive; I ratio: I(active)/I(passive) at the last recording (total "
+    print("## Contrasts that can fail (issue 23, item 2; per seed by `apical analyze --passive`, then over seeds)\n")
+    print("Passive = the same weights re-recorded with engagement 0 (the cue kept). Per seed, "
+          "`apical analyze <run> --passive <passive>` (`engagement_contrasts`): learning × "
+          "engagement = (active − passive at the last recording) − (active − passive at the "
+          "first), redundancy points — **the primary endpoint** — with the seed's bootstrap SD "
+          "over probe trials (200 replicates; the median over seeds is shown); within-trial "
+          "difference-in-differences = the slope of redundancy over the steps of inference, "
+          "active − passive (points per step); relevance × engagement = (top − bottom quartile) "
+          "active − passive; I ratio = I(active)/I(passive) at the last recording (total "
           "information not reduced: ≥ 0.9). A seed enters a contrast only where every term has a "
-          "ratio (I ≥ 10 SDs; for the I ratio, both redundancies at the last recording); n says how many did.\n")
-    print("| condition | layer | learning × engagement | within-trial DiD | relevance × engagement | I active / passive |")
-    print("|---|---|---|---|---|---|")
+          "ratio (I ≥ 10 SDs); n says how many did. Then mean and 95% t-interval over seeds.\n")
+    print("| condition | layer | learning × engagement | seed bootstrap SD (median) | within-trial DiD (per step) | relevance × engagement | I active / passive |")
+    print("|---|---|---|---|---|---|---|")
     for cond, runs in conditions.items():
-        passive = conditions.get(cond + " (passive)")
-        if passive is None or not layers_steps[cond]:
+        if cond.endswith("(passive)"):
             continue
-        steps = sorted({s for _, s in layers_steps[cond]})
-        first, last = steps[0], steps[-1]
-        for l in sorted({l for l, _ in layers_steps[cond]}):
-            inter, did, rel, ratio = [], [], [], []
-            for seed, a in runs.items():
-                p = passive.get(seed)
-                if p is None:
-                    continue
-                ra, rp = by_step(a), by_step(p)
-                terms = [ra.get((l, last)), rp.get((l, last)), ra.get((l, first)), rp.get((l, first))]
-                if None not in terms:
-                    inter.append((terms[0] - terms[1]) - (terms[2] - terms[3]))
-                wa, wp = within(a), within(p)
-                bins = sorted(b for ll, b in wa if ll == l)
-                if bins:
-                    t = [wa.get((l, bins[-1])), wa.get((l, bins[0])), wp.get((l, bins[-1])), wp.get((l, bins[0]))]
-                    if None not in t:
-                        did.append((t[0] - t[1]) - (t[2] - t[3]))
-                qa, qp = relevance(a), relevance(p)
-                t = [qa.get((l, "top")), qa.get((l, "bottom")), qp.get((l, "top")), qp.get((l, "bottom"))]
-                if None not in t:
-                    rel.append((t[0] - t[1]) - (t[2] - t[3]))
-                # Only where both informations pass the analysis's 10-SD floor (a passive I near
-                # 0 would make any ratio).
-                if ra.get((l, last)) is not None and rp.get((l, last)) is not None:
-                    ia, ip = by_step(a, "fisher")[(l, last)], by_step(p, "fisher")[(l, last)]
-                    ratio.append(ia / ip)
-            cells = [f"{fmt(interval(v))} (n = {len(v)})" for v in (inter, did, rel)]
-            cells.append(f"{fmt(interval(ratio), '.2f')} (n = {len(ratio)})")
+        per_layer = {}
+        for seed, a in runs.items():
+            for c in a.get("engagement_contrasts", []):
+                per_layer.setdefault(c["layer"], []).append(c)
+        for l in sorted(per_layer):
+            cs = per_layer[l]
+            def values(key):
+                return [c[key] for c in cs if c.get(key) is not None]
+            sds = values("learning_x_engagement_sd")
+            sd = f"{statistics.median(sds):.1f} (n = {len(sds)})" if sds else "—"
+            cells = [f"{fmt(interval(v))} (n = {len(v)})" for v in
+                     (values("learning_x_engagement"),)]
+            cells.append(sd)
+            cells += [f"{fmt(interval(v))} (n = {len(v)})" for v in
+                      (values("within_trial_did"), values("relevance_x_engagement"))]
+            v = values("information_ratio_after")
+            cells.append(f"{fmt(interval(v), '.2f')} (n = {len(v)})")
             print(f"| {cond} | {l} | " + " | ".join(cells) + " |")
     print()
 
