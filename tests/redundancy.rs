@@ -972,3 +972,69 @@ fn the_frozen_noise_probe_sees_only_the_networks_own_variability() {
         &["logging.frozen_images", "orientation"],
     );
 }
+
+#[test]
+fn the_summariser_takes_each_seeds_contrasts_and_pools_them_over_seeds() {
+    // Two seeds of one gfn condition ("dendritic+seed10", "+seed11": one rule), with the
+    // engagement contrasts `apical analyze --passive` writes: the report's primary row is the
+    // mean over seeds with a t-interval, the seeds' bootstrap SD their median, and a null
+    // contrast leaves its seed out (n).
+    if !python3_present("the redundancy summary") {
+        return;
+    }
+    let tmp = tempdir().unwrap();
+    let out = tmp.path().join("red");
+    let gfn = out.join("gfn");
+    std::fs::create_dir_all(&gfn).unwrap();
+    let mut points = String::from("point,condition\n");
+    for (seed, lxe, sd, did) in [(10, 4.0, 0.5, Some(2.0)), (11, 8.0, 1.5, None)] {
+        let point = format!("dendritic+seed{seed}");
+        points.push_str(&format!("{point},{point}\n"));
+        let run = gfn.join("runs").join(&point);
+        std::fs::create_dir_all(run.join("analysis")).unwrap();
+        std::fs::write(
+            run.join("summary.json"),
+            format!(r#"{{"seed": {seed}, "test_accuracy": 0.6, "ideal_accuracy": 0.7}}"#),
+        )
+        .unwrap();
+        let contrast = serde_json::json!({
+            "layer": 0, "before_step": 0, "after_step": 40,
+            "learning_x_engagement": lxe, "learning_x_engagement_sd": sd,
+            "within_trial_did": did, "relevance_x_engagement": null,
+            "information_ratio_after": 0.9,
+        });
+        let step = |s: u64| {
+            serde_json::json!({"step": s, "layer": 0, "context": 0, "fisher": 1.0,
+                "fisher_shuffled": 2.0, "redundancy_percent": 50.0})
+        };
+        std::fs::write(
+            run.join("analysis/analysis.json"),
+            serde_json::json!({"engagement_contrasts": [contrast],
+                "redundancy_by_step": [step(0), step(40)]})
+            .to_string(),
+        )
+        .unwrap();
+    }
+    std::fs::write(gfn.join("points.csv"), points).unwrap();
+    let report = std::process::Command::new("python3")
+        .arg(root().join("experiments/redundancy/summarise.py"))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let text = String::from_utf8_lossy(&report.stdout);
+    // Mean 6.0; t-interval 6 ± 12.71·2.83/√2 = [−19.4, 31.4]; median SD 1.0; one seed's DiD.
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| dendritic | 0 | 6.0 "))
+        .unwrap_or_else(|| panic!("no contrast row in\n{text}"));
+    assert!(row.contains("6.0 [-19.4, 31.4] (n = 2)"), "{row}");
+    assert!(row.contains("| 1.0 (n = 2) |"), "{row}");
+    assert!(row.contains("2.0 (n = 1)"), "{row}");
+    assert!(row.contains("— (n = 0)"), "{row}");
+    assert!(row.contains("0.90 [0.90, 0.90] (n = 2)"), "{row}");
+}
