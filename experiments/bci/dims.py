@@ -281,23 +281,20 @@ def cmd_report(out):
             row = paired_ratio(evals, k, cond, "ttc")
             if row:
                 print(f"| {k} | {cond} / vectorized | {row} | {target} |")
-    if fitted:
-        print("\n## Secondary: the moving-window criterion (paired ratios)\n")
+
+    def ratio_table(title, measure):
+        print(f"\n## {title} (paired ratios)\n")
         print("| K | ratio | seeds | median [90%] |")
         print("|---|---|---|---|")
         for k in dims:
             for cond in ("broadcast", "permuted"):
-                row = paired_ratio(evals, k, cond, "window")
+                row = paired_ratio(evals, k, cond, measure)
                 if row:
                     print(f"| {k} | {cond} / vectorized | {row} |")
-    print(f"\n## Floor-free: mean steps per trial over the first {EARLY} trials (paired ratios)\n")
-    print("| K | ratio | seeds | median [90%] |")
-    print("|---|---|---|---|")
-    for k in dims:
-        for cond in ("broadcast", "permuted"):
-            row = paired_ratio(evals, k, cond, "early")
-            if row:
-                print(f"| {k} | {cond} / vectorized | {row} |")
+
+    if fitted:
+        ratio_table("Secondary: the moving-window criterion", "window")
+    ratio_table(f"Floor-free: mean steps per trial over the first {EARLY} trials", "early")
     print("\n## Day-1 residual slope predicts the late rate change (Spearman ρ over units, per seed)\n")
     if not any(v["rho"] is not None for cell in evals.values() for v in cell.values()):
         print("Not computed for these targets: with cued, mapped or centre-out targets the tuft's "
