@@ -2,7 +2,10 @@
 # The search behind experiments/redundancy/README.md, on tuning seeds 0–1 only (the final run
 # uses seeds 10–17): private unit noise σ ∈ {0.5, 1, 2} for the dendritic rule, predictive
 # coding and the ff baseline; the sampler's τ ∈ {0.03, 0.05, 0.1} × δ ∈ {0, 0.015, 0.03, 0.06}. Same recording,
-# passive re-recording and analysis as run.sh; report in OUT/report.md.
+# passive re-recording and analysis as run.sh; report in OUT/report.md. (The first search,
+# 2026-11-30; the configs now record 16,000 probe trials and run.sh adds a front end, so a
+# rerun is ≈ 10× slower than then and its "before learning" ratios are null — the search
+# behind the current run is tune_engagement.sh.)
 #   experiments/redundancy/tune.sh [OUT]        (default: sweeps/redundancy-tune)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -180,6 +180,16 @@ impl RuleConfig {
             // Not trained: no rule applies to it.
             return Ok(());
         }
+        if self.kind() == "predictive-coding" && model.rate_noise() > 0.0 {
+            // Its inference draws the unit noise itself (noise_std only).
+            return Err(InvalidParameter::new(
+                "model.rate_noise",
+                format!(
+                    "predictive-coding's inference adds only model.noise_std; rate noise ({}) would be in the recordings but not in training: set it to 0 or use another rule",
+                    model.rate_noise()
+                ),
+            ));
+        }
         self.spec().check_model(model)
     }
 

@@ -106,5 +106,6 @@ pub fn rate_noise(rate: Tensor<2>, sigma: f64, rng: &mut SeededRng) -> Tensor<2>
     }
     let [rows, cols] = rate.dims();
     let eps = normal_matrix(rows, cols, sigma, rng, &rate.device());
-    rate.clone() + rate.clamp_min(0.0).sqrt() * eps
+    // The scale is a constant to the gradient: d√r/dr is unbounded at r = 0.
+    rate.clone() + rate.clamp_min(0.0).sqrt().detach() * eps
 }

@@ -77,6 +77,15 @@ impl ModelConfig {
         }
     }
 
+    /// Private noise after the rate function (`rate_noise`; 0 for models without it).
+    pub fn rate_noise(&self) -> f64 {
+        match self {
+            ModelConfig::Ff(p) => p.rate_noise,
+            ModelConfig::Gfn(p) => p.rate_noise,
+            ModelConfig::Bci(_) | ModelConfig::Sampling(_) => 0.0,
+        }
+    }
+
     /// Hidden-layer widths, bottom to top.
     pub fn hidden(&self) -> &[usize] {
         match self {

@@ -8,10 +8,13 @@
 //!
 //! - **learning × engagement** (the primary endpoint of the redundancy experiment):
 //!   (R_active − R_passive after learning) − (R_active − R_passive before), the first and the
-//!   last recording, with an SD and a 95% percentile interval from a bootstrap over probe
-//!   trials — the trials resampled with replacement within each context × signal level, the
-//!   same draw for the four recordings (they show the same trials), the subsets held fixed;
-//!   null when any of the four ratios is not reportable (I below 10 estimator SDs);
+//!   last recording, with an SD and a 95% basic interval (2θ̂ − the replicates' 97.5th and
+//!   2.5th percentiles: the bias-corrected estimator re-run on resampled trials is shifted
+//!   from θ̂, and the basic interval undoes the shift; the replicates' mean is reported beside
+//!   it) from a bootstrap over probe trials — the trials resampled with replacement within
+//!   each context × signal level, the same draw for the four recordings (they show the same
+//!   trials), the subsets held fixed; null when any of the four ratios is not reportable (I
+//!   below 10 estimator SDs), and the interval null with fewer than 20 defined replicates;
 //! - **I(active) / I(passive)** after learning (mean over contexts): feedback should not cost
 //!   information;
 //! - **within-trial difference-in-differences**: the least-squares slope of R over the steps
@@ -32,6 +35,9 @@ use crate::redundancy::{
     active_units, columns, context_groups, from_moments, read_recordings, LayerData, Redundancy,
 };
 use crate::{ReportError, RunAnalysisSettings};
+
+/// One recording's (pooled redundancy %, mean I, mean I_shuffled); None when not reportable.
+type Cell = Option<(f64, f64, f64)>;
 
 /// The stream of the bootstrap's trial resampling.
 const BOOTSTRAP_STREAM: u64 = 0xb0075;
@@ -57,8 +63,10 @@ pub struct EngagementContrast {
     pub learning_x_engagement: Option<f64>,
     /// Bootstrap SD of `learning_x_engagement` over probe trials.
     pub learning_x_engagement_sd: Option<f64>,
-    /// Bootstrap 95% percentile interval.
+    /// Bootstrap 95% basic interval [2θ̂ − q₉₇.₅, 2θ̂ − q₂.₅].
     pub learning_x_engagement_interval: Option<[f64; 2]>,
+    /// The mean of the defined bootstrap replicates (beside θ̂: the resampling's shift).
+    pub learning_x_engagement_bootstrap_mean: Option<f64>,
     /// Bootstrap replicates in which all four ratios were reportable (of `bootstrap`).
     pub bootstrap_defined: usize,
     /// Bootstrap replicates drawn.
@@ -129,46 +137,19 @@ pub fn engagement_contrasts(
                 });
             }
         }
-        let prepared: Vec<Prepared> = data.iter().map(|d| Prepared::new(d)).collect();
-        let groups = context_groups(data[0]);
-        let all_trials: Vec<Vec<usize>> = groups.iter().map(|(_, t)| t.clone()).collect();
-        let estimate = |trials: &[Vec<usize>]| -> [Option<(f64, f64, f64)>; 4] {
-            let mut r = [None; 4];
-            for (i, prep) in prepared.iter().enumerate() {
-                r[i] = prep.pooled(trials, size, settings);
-            }
-            r
+        let cells = [data[0], data[1], data[2], data[3]];
+        let (point, mut replicates) =
+            interaction_with_bootstrap(cells, size, settings, layer, bootstrap);
+        let ratio = |x: Cell| x.map(|(r, _, _)| r);
+        let point_interaction = interaction(&point);
+        let (sd, mean, interval) = match (spread(&mut replicates), point_interaction) {
+            ((Some(sd), Some(mean), Some([lo, hi])), Some(theta)) => (
+                Some(sd),
+                Some(mean),
+                Some([2.0 * theta - hi, 2.0 * theta - lo]),
+            ),
+            ((sd, mean, _), _) => (sd, mean, None),
         };
-        let point = estimate(&all_trials);
-        let ratio = |x: Option<(f64, f64, f64)>| x.map(|(r, _, _)| r);
-        let interaction = |e: &[Option<(f64, f64, f64)>; 4]| -> Option<f64> {
-            Some((ratio(e[2])? - ratio(e[3])?) - (ratio(e[0])? - ratio(e[1])?))
-        };
-        let mut replicates = Vec::new();
-        let mut rng = SeededRng::for_stream(settings.seed, BOOTSTRAP_STREAM + layer as u64);
-        let strata: Vec<Vec<Vec<usize>>> = all_trials
-            .iter()
-            .map(|t| by_level(&data[0].signal, t))
-            .collect();
-        for _ in 0..bootstrap {
-            let resampled: Vec<Vec<usize>> = strata
-                .iter()
-                .map(|levels| {
-                    levels
-                        .iter()
-                        .flat_map(|trials| {
-                            (0..trials.len())
-                                .map(|_| trials[rng.below(trials.len())])
-                                .collect::<Vec<_>>()
-                        })
-                        .collect()
-                })
-                .collect();
-            if let Some(x) = interaction(&estimate(&resampled)) {
-                replicates.push(x);
-            }
-        }
-        let (sd, interval) = spread(&mut replicates);
         let info_ratio = match (point[2], point[3]) {
             (Some((_, ia, _)), Some((_, ip, _))) if ip > 0.0 => Some(ia / ip),
             _ => None,
@@ -188,9 +169,10 @@ pub fn engagement_contrasts(
             passive_before: ratio(point[1]),
             active_after: ratio(point[2]),
             passive_after: ratio(point[3]),
-            learning_x_engagement: interaction(&point),
+            learning_x_engagement: point_interaction,
             learning_x_engagement_sd: sd,
             learning_x_engagement_interval: interval,
+            learning_x_engagement_bootstrap_mean: mean,
             bootstrap_defined: replicates.len(),
             bootstrap,
             information_ratio_after: info_ratio,
@@ -203,6 +185,62 @@ pub fn engagement_contrasts(
         });
     }
     Ok(out)
+}
+
+/// The four recordings' (pooled redundancy, mean I, mean I_shuffled) — active before,
+/// passive before, active after, passive after — and the interaction of each bootstrap
+/// replicate where all four are reportable.
+fn interaction_with_bootstrap(
+    data: [&LayerData; 4],
+    size: usize,
+    settings: &RunAnalysisSettings,
+    layer: usize,
+    bootstrap: usize,
+) -> ([Cell; 4], Vec<f64>) {
+    let prepared: Vec<Prepared> = data.iter().map(|d| Prepared::new(d)).collect();
+    let all_trials: Vec<Vec<usize>> = context_groups(data[0])
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let estimate = |trials: &[Vec<usize>]| -> [Cell; 4] {
+        let mut r = [None; 4];
+        for (i, prep) in prepared.iter().enumerate() {
+            r[i] = prep.pooled(trials, size, settings);
+        }
+        r
+    };
+    let point = estimate(&all_trials);
+    let mut replicates = Vec::new();
+    let mut rng = SeededRng::for_stream(settings.seed, BOOTSTRAP_STREAM + layer as u64);
+    let strata: Vec<Vec<Vec<usize>>> = all_trials
+        .iter()
+        .map(|t| by_level(&data[0].signal, t))
+        .collect();
+    for _ in 0..bootstrap {
+        let resampled: Vec<Vec<usize>> = strata
+            .iter()
+            .map(|levels| {
+                levels
+                    .iter()
+                    .flat_map(|trials| {
+                        (0..trials.len())
+                            .map(|_| trials[rng.below(trials.len())])
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
+            .collect();
+        if let Some(x) = interaction(&estimate(&resampled)) {
+            replicates.push(x);
+        }
+    }
+    (point, replicates)
+}
+
+/// (R_active − R_passive after) − (R_active − R_passive before) from the four cells.
+fn interaction(e: &[Cell; 4]) -> Option<f64> {
+    let ratio = |i: usize| e[i].map(|(r, _, _)| r);
+    Some((ratio(2)? - ratio(3)?) - (ratio(0)? - ratio(1)?))
 }
 
 /// A recording's active units' rates (the same units in every replicate).
@@ -254,17 +292,17 @@ fn by_level(signal: &[f64], trials: &[usize]) -> Vec<Vec<usize>> {
     levels.into_iter().map(|(_, v)| v).collect()
 }
 
-/// (SD, 95% percentile interval) of the replicates; None with fewer than 20.
-fn spread(x: &mut [f64]) -> (Option<f64>, Option<[f64; 2]>) {
+/// (SD, mean, [2.5th, 97.5th percentile]) of the replicates; None with fewer than 20.
+fn spread(x: &mut [f64]) -> (Option<f64>, Option<f64>, Option<[f64; 2]>) {
     if x.len() < 20 {
-        return (None, None);
+        return (None, None, None);
     }
     x.sort_by(f64::total_cmp);
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     let at = |q: f64| x[((q * (n - 1.0)).round() as usize).min(x.len() - 1)];
-    (Some(sd), Some([at(0.025), at(0.975)]))
+    (Some(sd), Some(mean), Some([at(0.025), at(0.975)]))
 }
 
 /// Pooled over contexts (Σ I / Σ I_shuffled), `None` when any context has no ratio.
@@ -333,10 +371,11 @@ mod tests {
     #[test]
     fn the_spread_is_the_sample_sd_and_the_percentiles() {
         let mut x: Vec<f64> = (0..=100).map(f64::from).collect();
-        let (sd, interval) = spread(&mut x);
+        let (sd, mean, interval) = spread(&mut x);
         assert!((sd.unwrap() - 29.3).abs() < 0.1, "{sd:?}");
+        assert_eq!(mean, Some(50.0));
         assert_eq!(interval.unwrap(), [3.0, 98.0]);
-        assert_eq!(spread(&mut [1.0, 2.0]), (None, None));
+        assert_eq!(spread(&mut [1.0, 2.0]), (None, None, None));
     }
 
     fn estimate(info: f64, shuffled: f64) -> SubsetEstimate {
@@ -384,6 +423,68 @@ mod tests {
         }
         // 60% − 10%.
         assert!((relevance_gap(&r, 40, 0).unwrap() - 50.0).abs() < 1e-9);
+    }
+
+    /// 6 units, 3,000 trials (signal −1, 0, +1 × 1,000): r = f·s + c·ξ·f + private noise, ξ
+    /// shared along f′ (information-limiting, so redundant) with weight `shared`.
+    fn recording(step: usize, shared: f64, seed: u64) -> LayerData {
+        let mut rng = SeededRng::new(seed);
+        let f = [1.0, 0.8, -0.6, 0.5, -0.9, 0.7];
+        let (trials, units) = (3000, f.len());
+        let signal: Vec<f64> = (0..trials).map(|t| (t % 3) as f64 - 1.0).collect();
+        let mut rates = DMatrix::zeros(trials, units);
+        for t in 0..trials {
+            let xi = rng.normal();
+            for u in 0..units {
+                rates[(t, u)] = f[u] * (signal[t] + shared * xi) + rng.normal();
+            }
+        }
+        LayerData::synthetic(step, rates, signal)
+    }
+
+    #[test]
+    fn the_interaction_finds_redundancy_added_only_where_engaged_after_learning() {
+        let settings = RunAnalysisSettings {
+            subsets: 10,
+            ..RunAnalysisSettings::default()
+        };
+        // Before: active = passive (the same recording); after: the active responses share
+        // noise along f′, the passive ones do not.
+        let before = recording(0, 0.2, 1);
+        let active_after = recording(40, 1.0, 2);
+        let passive_after = recording(40, 0.2, 3);
+        let (point, mut replicates) = interaction_with_bootstrap(
+            [&before, &before, &active_after, &passive_after],
+            6,
+            &settings,
+            0,
+            40,
+        );
+        let r: Vec<f64> = point.iter().map(|p| p.unwrap().0).collect();
+        assert_eq!(r[0], r[1]);
+        assert!(r[2] > r[3] + 20.0, "{r:?}");
+        let theta = interaction(&point).unwrap();
+        assert!((theta - ((r[2] - r[3]) - (r[0] - r[1]))).abs() < 1e-12);
+        // Every replicate defined, the basic interval around θ̂ and clear of 0.
+        assert_eq!(replicates.len(), 40);
+        let (sd, _, q) = spread(&mut replicates);
+        let [lo, hi] = q.unwrap();
+        let (lo, hi) = (2.0 * theta - hi, 2.0 * theta - lo);
+        assert!(
+            sd.unwrap() > 0.0 && lo < theta && theta < hi && lo > 0.0,
+            "{lo} {theta} {hi}"
+        );
+        // The same recordings everywhere: no interaction, and an interval that holds 0.
+        let (null_point, mut null) = interaction_with_bootstrap(
+            [&before, &before, &passive_after, &passive_after],
+            6,
+            &settings,
+            0,
+            40,
+        );
+        assert_eq!(interaction(&null_point), Some(0.0));
+        assert!(null.iter().all(|&x| x == 0.0));
+        assert_eq!(spread(&mut null).0, Some(0.0));
     }
 
     #[test]

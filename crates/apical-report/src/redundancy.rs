@@ -285,6 +285,22 @@ pub(crate) struct LayerData {
     frozen: Option<Frozen>,
 }
 
+#[cfg(test)]
+impl LayerData {
+    /// A recording of one layer without contexts, per-step rates or a frozen probe (tests).
+    pub(crate) fn synthetic(step: usize, rates: DMatrix<f64>, signal: Vec<f64>) -> Self {
+        Self {
+            step,
+            layer: 0,
+            rates,
+            per_step: None,
+            signal,
+            context: None,
+            frozen: None,
+        }
+    }
+}
+
 /// A layer's frozen-noise recording: rates `[trials, units]`, each trial's image and context.
 struct Frozen {
     rates: DMatrix<f64>,

@@ -305,7 +305,7 @@ const MEANINGS: &[(&str, &str)] = &[
     ("model.bias", "Whether every layer has a bias (ff; Song et al. 2024's networks have none)."),
     ("model.init", "Initial weights (ff): \"uniform\" (U(±1/√fan_in), weights and biases) or \"xavier\" (Glorot uniform U(±√(6/(fan_in + fan_out))), biases 0)."),
     ("model.activation", "Rate function: \"relu\", \"tanh\", \"sigmoid\" or \"linear\"."),
-    ("model.rate_noise", "Private noise after the rate function (ff, gfn), rate-scaled like a spike count's: each hidden rate r becomes r + σ_r·√r·ε at every step, sent up and recorded, whenever unit noise is on (training, recordings); 0: none."),
+    ("model.rate_noise", "Private noise after the rate function (ff, gfn; refused with predictive coding, whose inference draws only noise_std), rate-scaled like a spike count's: each hidden rate r becomes r + σ_r·√r·ε at every step, sent up and recorded, whenever unit noise is on (training, recordings); 0: none."),
     ("model.noise_std", "Unit noise σ added to every hidden unit's input (ff) or soma (gfn, bci) during training and in recordings."),
     ("model.steps", "Recurrent inference steps T after the bottom-up sweep."),
     ("model.engagement", "Engagement gain γ: how much top-down input reaches the soma (gfn; 0 = passive) or the higher area's drive to the tuft (bci; 0 = anaesthesia)."),

@@ -111,6 +111,7 @@ fn impossible_values_are_refused_with_their_key() {
         ("training.steps=0", "training.steps"),
         ("model.hidden=[0]", "model.hidden"),
         ("model.noise_std=-1", "model.noise_std"),
+        ("model.rate_noise=-0.5", "model.rate_noise"),
         ("optimizer.beta1=1.5", "optimizer.beta1"),
         ("task.test_fraction=0", "task.test_fraction"),
     ];
@@ -120,6 +121,13 @@ fn impossible_values_are_refused_with_their_key() {
     }
     let (key, _) = key_of(BASE, &["rule.kind=reward-broadcast", "rule.sigma=0"]);
     assert_eq!(key, "rule.sigma");
+    // Predictive coding's inference draws only noise_std: rate noise is refused, not ignored.
+    let (key, message) = key_of(
+        BASE,
+        &["rule.kind=predictive-coding", "model.rate_noise=0.5"],
+    );
+    assert_eq!(key, "model.rate_noise");
+    assert!(message.contains("predictive-coding"), "{message}");
     let (key, _) = key_of(BASE, &["rule.kind=kolen-pollack", "rule.decay=1.5"]);
     assert_eq!(key, "rule.decay");
     let (key, message) = key_of(BASE, &["rule.kind=feedback-alignment", "rule.decay=0.1"]);
