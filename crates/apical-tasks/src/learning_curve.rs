@@ -127,6 +127,16 @@ mod tests {
     use super::*;
     use apical_core::SeededRng;
 
+    /// A true curve to simulate from (its crossing is not used).
+    fn curve(chance: f64, asymptote: f64, tau: f64) -> LearningCurveFit {
+        LearningCurveFit {
+            chance,
+            asymptote,
+            tau,
+            trials_to_criterion: None,
+        }
+    }
+
     fn simulate(
         curve: &LearningCurveFit,
         every: usize,
@@ -145,12 +155,7 @@ mod tests {
 
     #[test]
     fn the_fit_recovers_a_known_curve_and_its_crossing() {
-        let truth = LearningCurveFit {
-            chance: 0.3,
-            asymptote: 0.85,
-            tau: 40.0,
-            trials_to_criterion: None,
-        };
+        let truth = curve(0.3, 0.85, 40.0);
         // t* = 40·ln(0.55/0.15) ≈ 52.0.
         let crossing = 40.0 * (0.55f64 / 0.15).ln();
         let fit = fit_learning_curve(&simulate(&truth, 1, 4000, 3), 0.3, 0.7, 4000.0).unwrap();
@@ -164,17 +169,16 @@ mod tests {
     fn a_faster_learner_crosses_earlier_below_any_window_floor() {
         // Both learn within the first 20 probes (every 5 trials: the window's floor is trial
         // 100), the fast one 4× faster: the fit separates them, and neither is floored.
-        let curve = |tau| LearningCurveFit {
-            chance: 0.3,
-            asymptote: 0.9,
-            tau,
-            trials_to_criterion: None,
-        };
+        let learner = |tau| curve(0.3, 0.9, tau);
         let (mut fast, mut slow) = (Vec::new(), Vec::new());
         for seed in 0..15 {
-            let f = fit_learning_curve(&simulate(&curve(5.0), 5, 500, seed), 0.3, 0.7, 500.0);
-            let s =
-                fit_learning_curve(&simulate(&curve(20.0), 5, 500, seed + 100), 0.3, 0.7, 500.0);
+            let f = fit_learning_curve(&simulate(&learner(5.0), 5, 500, seed), 0.3, 0.7, 500.0);
+            let s = fit_learning_curve(
+                &simulate(&learner(20.0), 5, 500, seed + 100),
+                0.3,
+                0.7,
+                500.0,
+            );
             fast.push(f.unwrap().trials_to_criterion.unwrap());
             slow.push(s.unwrap().trials_to_criterion.unwrap());
         }
@@ -191,24 +195,21 @@ mod tests {
 
     #[test]
     fn no_learning_is_censored_and_bad_input_fits_nothing() {
-        let flat = LearningCurveFit {
-            chance: 0.3,
-            asymptote: 0.3,
-            tau: 1.0,
-            trials_to_criterion: None,
-        };
+        let flat = curve(0.3, 0.3, 1.0);
         let fit = fit_learning_curve(&simulate(&flat, 5, 500, 1), 0.3, 0.7, 500.0).unwrap();
         assert_eq!(fit.trials_to_criterion, None, "{fit:?}");
         assert!(fit.asymptote < 0.5, "{fit:?}");
-        // A slow learner whose crossing lies beyond the horizon is censored too.
-        let slow = LearningCurveFit {
-            chance: 0.3,
-            asymptote: 0.9,
-            tau: 2000.0,
-            trials_to_criterion: None,
-        };
-        let fit = fit_learning_curve(&simulate(&slow, 1, 500, 2), 0.3, 0.7, 500.0).unwrap();
-        assert_eq!(fit.trials_to_criterion, None, "{fit:?}");
+        // The horizon censors: the same outcomes (true crossing 150·ln 3 ≈ 165) cross within
+        // a 600-trial horizon and are censored with a 100-trial one, asymptote and τ alike.
+        let outcomes = simulate(&curve(0.3, 0.9, 150.0), 1, 600, 2);
+        let within = fit_learning_curve(&outcomes, 0.3, 0.7, 600.0).unwrap();
+        let t = within
+            .trials_to_criterion
+            .expect("crosses within 600 trials");
+        assert!(t > 100.0 && t < 300.0, "{within:?}");
+        let short = fit_learning_curve(&outcomes, 0.3, 0.7, 100.0).unwrap();
+        assert!(short.asymptote > 0.7, "{short:?}");
+        assert_eq!(short.trials_to_criterion, None, "{short:?}");
         assert_eq!(fit_learning_curve(&[], 0.3, 0.7, 500.0), None);
         assert_eq!(fit_learning_curve(&[(1.0, true)], 0.0, 0.7, 500.0), None);
         assert_eq!(fit_learning_curve(&[(1.0, true)], 0.3, 1.0, 500.0), None);
@@ -216,12 +217,7 @@ mod tests {
         let at_once = fit_learning_curve(&[(5.0, true)], 0.8, 0.7, 500.0).unwrap();
         assert_eq!(at_once.trials_to_criterion, Some(5.0));
         // Learned before the first probe: not resolved earlier than it.
-        let instant = LearningCurveFit {
-            chance: 0.3,
-            asymptote: 0.95,
-            tau: 0.5,
-            trials_to_criterion: None,
-        };
+        let instant = curve(0.3, 0.95, 0.5);
         let fit = fit_learning_curve(&simulate(&instant, 5, 500, 4), 0.3, 0.7, 500.0).unwrap();
         assert_eq!(fit.trials_to_criterion, Some(5.0), "{fit:?}");
     }
